@@ -1,0 +1,302 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxResponseBody bounds how much of a provider response is read.
+const maxResponseBody = 8 << 20
+
+// HTTP is the HTTP plumbing every bundled provider shares: a client with
+// timeouts, dry-run rendering, body overrides and the status-code to
+// error-class mapping of the plugin protocol.
+type HTTP struct {
+	Client *http.Client
+	// UserAgent is sent with every request.
+	UserAgent string
+	// ErrorMessage extracts the provider's message from an error response
+	// body; nil uses DefaultErrorMessage.
+	ErrorMessage func(body []byte) string
+	// Now returns the current time, for Retry-After dates; nil uses time.Now.
+	Now func() time.Time
+}
+
+// NewHTTP returns an HTTP whose requests time out after timeout (each call's
+// context may end them sooner).
+func NewHTTP(timeout time.Duration) *HTTP {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	transport.ResponseHeaderTimeout = timeout
+	return &HTTP{Client: &http.Client{Timeout: timeout, Transport: transport}, UserAgent: "herald"}
+}
+
+// Request is one HTTP request a provider sends.
+type Request struct {
+	Method string
+	// URL is absolute; Query, when set, is added to it.
+	URL    string
+	Query  url.Values
+	Header http.Header
+	// Body is encoded as JSON; nil sends no body.
+	Body any
+	// MergeBody deep-merges the call's BodyOverride into Body, which must
+	// then encode as a JSON object.
+	MergeBody bool
+}
+
+// Response is a provider's successful (2xx) response.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+	// DryRun is set when the request was rendered instead of sent; the
+	// other fields are then empty.
+	DryRun bool
+}
+
+// JSON decodes the response body into v. A body that is not the JSON the
+// provider documents is a permanent error.
+func (r *Response) JSON(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return Permanent(fmt.Errorf("provider returned an unexpected response (HTTP %d): %v: %s", r.StatusCode, err, truncate(string(r.Body), 200)))
+	}
+	return nil
+}
+
+// Do sends req for call and classifies the outcome: a 2xx returns the
+// response; 429 is rate_limited with the Retry-After it carries; 5xx,
+// timeouts and connection errors are retryable; other statuses are permanent
+// with the provider's message. In dry-run mode the request is rendered with
+// sensitive values masked and nothing is sent.
+func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, error) {
+	target := req.URL
+	if len(req.Query) > 0 {
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		target += sep + req.Query.Encode()
+	}
+	body := req.Body
+	if req.MergeBody && call != nil && len(call.BodyOverride) > 0 {
+		m, err := toObject(body)
+		if err != nil {
+			return nil, Permanent(fmt.Errorf("body override: %w", err))
+		}
+		body = MergeBody(m, call.BodyOverride)
+	}
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, Permanent(fmt.Errorf("encode request body: %w", err))
+		}
+	}
+	header := http.Header{}
+	for k, v := range req.Header {
+		header[k] = append([]string(nil), v...)
+	}
+	if payload != nil && header.Get("Content-Type") == "" {
+		header.Set("Content-Type", "application/json")
+	}
+	if header.Get("Accept") == "" {
+		header.Set("Accept", "application/json")
+	}
+	if h.UserAgent != "" && header.Get("User-Agent") == "" {
+		header.Set("User-Agent", h.UserAgent)
+	}
+	if call != nil && call.DryRun {
+		rendered := RenderedRequest{Method: req.Method, URL: target, Header: map[string]string{}}
+		for k := range header {
+			rendered.Header[k] = header.Get(k)
+		}
+		if payload != nil {
+			var v any
+			dec := json.NewDecoder(bytes.NewReader(payload))
+			dec.UseNumber()
+			_ = dec.Decode(&v)
+			rendered.Body = v
+		}
+		call.Render(rendered)
+		return &Response{DryRun: true}, nil
+	}
+	var rdr io.Reader
+	if payload != nil {
+		rdr = bytes.NewReader(payload)
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, req.Method, target, rdr)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
+	}
+	httpReq.Header = header
+	resp, err := h.client().Do(httpReq)
+	if err != nil {
+		return nil, Retryable(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	if err != nil {
+		return nil, Retryable(fmt.Errorf("read response: %w", transportError(err)))
+	}
+	if cerr := h.Classify(resp.StatusCode, resp.Header, data); cerr != nil {
+		if call != nil {
+			cerr.Message = MaskString(cerr.Message, call.secrets)
+		}
+		return nil, cerr
+	}
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+func (h *HTTP) client() *http.Client {
+	if h.Client != nil {
+		return h.Client
+	}
+	return http.DefaultClient
+}
+
+func (h *HTTP) mask(call *Call, err error) error {
+	if call == nil {
+		return err
+	}
+	return errors.New(MaskString(err.Error(), call.secrets))
+}
+
+// maskURL drops the query string (where tokens usually travel) and masks
+// secrets in the rest.
+func (h *HTTP) maskURL(call *Call, raw string) string {
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	if call == nil {
+		return raw
+	}
+	return MaskString(raw, call.secrets)
+}
+
+// transportError strips the URL net/http puts in its errors: it may carry a
+// token in its query string.
+func transportError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return fmt.Errorf("timeout: %w", err)
+	}
+	return err
+}
+
+// Classify maps an HTTP status to nil (2xx) or a classified error carrying the
+// provider's message.
+func (h *HTTP) Classify(status int, header http.Header, body []byte) *Error {
+	if status >= 200 && status < 300 {
+		return nil
+	}
+	msgFn := h.ErrorMessage
+	if msgFn == nil {
+		msgFn = DefaultErrorMessage
+	}
+	msg := msgFn(body)
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	err := fmt.Errorf("provider answered HTTP %d: %s", status, msg)
+	var e *Error
+	switch {
+	case status == http.StatusTooManyRequests:
+		now := time.Now
+		if h.Now != nil {
+			now = h.Now
+		}
+		e = RateLimited(ParseRetryAfter(header.Get("Retry-After"), now()), err)
+	case status >= 500, status == http.StatusRequestTimeout:
+		e = Retryable(err)
+	default:
+		e = Permanent(err)
+	}
+	e.StatusCode = status
+	return e
+}
+
+// DefaultErrorMessage returns the "error", "message" or "errors" member of a
+// JSON error body, or the body's start when it is not JSON.
+func DefaultErrorMessage(body []byte) string {
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err == nil {
+		for _, key := range []string{"error", "message", "errors", "description"} {
+			switch m := v[key].(type) {
+			case string:
+				if m != "" {
+					return m
+				}
+			case nil:
+			default:
+				b, _ := json.Marshal(m)
+				return truncate(string(b), 300)
+			}
+		}
+	}
+	return truncate(strings.TrimSpace(string(body)), 300)
+}
+
+// ParseRetryAfter reads a Retry-After header value, in seconds or as an HTTP
+// date, and returns the wait it asks for (zero when absent or unreadable).
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func toObject(v any) (map[string]any, error) {
+	if v == nil {
+		return map[string]any{}, nil
+	}
+	if m, ok := v.(map[string]any); ok {
+		return m, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("request body is not a JSON object")
+	}
+	return m, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

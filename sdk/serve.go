@@ -1,0 +1,144 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// ReattachEnv names the environment variable through which the host attaches
+// to plugins started by hand in debug mode instead of launching them. Its
+// value is a JSON object of provider type to ReattachConfig, as a plugin in
+// debug mode prints it.
+const ReattachEnv = "HERALD_REATTACH_PROVIDERS"
+
+// DebugEnv, set to 1, starts a plugin in debug mode, like the --debug flag.
+const DebugEnv = "HERALD_PLUGIN_DEBUG"
+
+// ReattachConfig tells the host where a plugin in debug mode listens.
+type ReattachConfig struct {
+	Protocol        string `json:"protocol"`
+	ProtocolVersion int    `json:"protocol_version"`
+	Network         string `json:"network"`
+	Address         string `json:"address"`
+	Pid             int    `json:"pid"`
+}
+
+// PluginReattach converts r for go-plugin's ClientConfig.Reattach.
+func (r ReattachConfig) PluginReattach() (*plugin.ReattachConfig, error) {
+	var addr net.Addr
+	var err error
+	switch r.Network {
+	case "unix":
+		addr, err = net.ResolveUnixAddr("unix", r.Address)
+	case "tcp":
+		addr, err = net.ResolveTCPAddr("tcp", r.Address)
+	default:
+		return nil, fmt.Errorf("reattach: unknown network %q", r.Network)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reattach: %w", err)
+	}
+	return &plugin.ReattachConfig{
+		Protocol:        plugin.Protocol(r.Protocol),
+		ProtocolVersion: r.ProtocolVersion,
+		Addr:            addr,
+		Pid:             r.Pid,
+		Test:            true,
+	}, nil
+}
+
+// ParseReattach reads the value of ReattachEnv.
+func ParseReattach(value string) (map[string]ReattachConfig, error) {
+	var m map[string]ReattachConfig
+	if err := json.Unmarshal([]byte(value), &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", ReattachEnv, err)
+	}
+	return m, nil
+}
+
+// Serve runs p as a plugin process and does not return. It is all a
+// plugin's main needs:
+//
+//	func main() { sdk.Serve(myprovider.New()) }
+//
+// With the --debug flag (or HERALD_PLUGIN_DEBUG=1) the plugin runs in debug
+// mode: it listens on its own, prints the HERALD_REATTACH_PROVIDERS value
+// that makes herald attach to it, and runs until interrupted, so it can be
+// started under a debugger.
+//
+// A plugin exits when the host process that started it is gone, so a killed
+// host leaves no plugin behind.
+func Serve(p Provider) {
+	debugMode := os.Getenv(DebugEnv) == "1"
+	for _, a := range os.Args[1:] {
+		if a == "--debug" || a == "-debug" {
+			debugMode = true
+		}
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Level:      hclog.Trace,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+	srv := NewServer(p, logger)
+	cfg := &plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {PluginName: &grpcPlugin{server: srv}}},
+		GRPCServer:       grpcServer,
+		Logger:           logger,
+	}
+	if debugMode {
+		serveDebug(cfg, srv.spec.Type)
+		os.Exit(0)
+	}
+	go watchParent(os.Getppid(), time.Second/2)
+	plugin.Serve(cfg)
+	os.Exit(0)
+}
+
+func serveDebug(cfg *plugin.ServeConfig, typ string) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: os.Stderr, Name: "provider." + typ})
+	reattachCh := make(chan *plugin.ReattachConfig, 1)
+	closeCh := make(chan struct{})
+	cfg.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattachCh, CloseCh: closeCh}
+	go plugin.Serve(cfg)
+	select {
+	case rc := <-reattachCh:
+		m := map[string]ReattachConfig{typ: {
+			Protocol:        string(rc.Protocol),
+			ProtocolVersion: rc.ProtocolVersion,
+			Network:         rc.Addr.Network(),
+			Address:         rc.Addr.String(),
+			Pid:             rc.Pid,
+		}}
+		b, _ := json.Marshal(m)
+		fmt.Printf("Provider %s is running in debug mode. Point herald at it with:\n\n\texport %s='%s'\n\nPress Ctrl-C to stop.\n", typ, ReattachEnv, b)
+	case <-time.After(10 * time.Second):
+		fmt.Fprintln(os.Stderr, "plugin did not start serving within 10s")
+		return
+	}
+	<-closeCh
+}
+
+// watchParent exits the process once its parent is gone: the kernel then
+// re-parents it, so the parent pid changes.
+func watchParent(ppid int, every time.Duration) {
+	for {
+		time.Sleep(every)
+		if os.Getppid() != ppid {
+			fmt.Fprintln(os.Stderr, "herald host process is gone; plugin exiting")
+			os.Exit(0)
+		}
+	}
+}

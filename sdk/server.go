@@ -1,0 +1,251 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Server runs a Provider behind the Client interface: it keeps the configured
+// instances, validates configs and inputs against the Spec, dispatches to
+// action handlers and turns dry-run calls into rendered requests. sdk.Serve
+// puts a Server behind gRPC; embedders register one in-process.
+type Server struct {
+	provider Provider
+	spec     *Spec
+	logger   hclog.Logger
+
+	mu        sync.RWMutex
+	instances map[string]Config
+}
+
+var _ Client = (*Server)(nil)
+
+// NewServer returns a Server for p. A nil logger discards logs.
+func NewServer(p Provider, logger hclog.Logger) *Server {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	spec := *p.Spec()
+	spec.Capabilities = nil
+	if _, ok := p.(WebhookHandler); ok {
+		spec.Capabilities = append(spec.Capabilities, "webhook")
+	}
+	if _, ok := p.(HealthChecker); ok {
+		spec.Capabilities = append(spec.Capabilities, "health")
+	}
+	return &Server{provider: p, spec: &spec, logger: logger, instances: map[string]Config{}}
+}
+
+// Describe returns the provider's Spec.
+func (s *Server) Describe(context.Context) (*Spec, error) {
+	return s.spec, nil
+}
+
+// Configure validates config against Spec.Config, applies defaults and
+// stores it as instance.
+func (s *Server) Configure(ctx context.Context, instance string, config json.RawMessage) error {
+	if instance == "" {
+		return InvalidInput("instance", "instance name is empty")
+	}
+	m, err := decodeObject(config)
+	if err != nil {
+		return Permanent(fmt.Errorf("instance %q: config: %w", instance, err))
+	}
+	if ferrs := s.spec.Config.Validate(m, ValidateOptions{}); len(ferrs) > 0 {
+		return fieldErrors("instance "+instance+": config", ferrs)
+	}
+	cfg := Config(s.spec.Config.ApplyDefaults(m))
+	if c, ok := s.provider.(InstanceConfigurer); ok {
+		if err := c.ConfigureInstance(ctx, instance, cfg); err != nil {
+			return maskError(AsError(err), s.secrets(cfg))
+		}
+	}
+	s.mu.Lock()
+	s.instances[instance] = cfg
+	s.mu.Unlock()
+	return nil
+}
+
+// Invoke validates the request and runs the action's handler.
+func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMessage, err error) {
+	action, ok := s.spec.Action(req.Action)
+	if !ok || action.Run == nil {
+		names := make([]string, 0, len(s.spec.Actions))
+		for _, a := range s.spec.Actions {
+			names = append(names, a.Name)
+		}
+		return nil, Permanent(fmt.Errorf("%w %q: provider %s has %s", ErrUnknownAction, req.Action, s.spec.Type, strings.Join(names, ", ")))
+	}
+	cfg, err := s.instanceConfig(req.Instance, req.ConfigOverride)
+	if err != nil {
+		return nil, err
+	}
+	secrets := s.secrets(cfg)
+	input, err := decodeObject(req.Input)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("input: %w", err))
+	}
+	if ferrs := action.Input.Validate(input, ValidateOptions{}); len(ferrs) > 0 {
+		return nil, maskError(fieldErrors(req.Action, ferrs), secrets)
+	}
+	input = action.Input.ApplyDefaults(input)
+	body, err := decodeObject(req.BodyOverride)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("body override: %w", err))
+	}
+	call := &Call{
+		Instance:       req.Instance,
+		Action:         req.Action,
+		Input:          input,
+		Config:         cfg,
+		BodyOverride:   body,
+		IdempotencyKey: req.IdempotencyKey,
+		Attempt:        req.Attempt,
+		DryRun:         req.DryRun,
+		Logger:         s.logger.Named(req.Instance),
+		secrets:        secrets,
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("action panicked", "action", req.Action, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			out, err = nil, Permanent(fmt.Errorf("provider %s panicked in %s: %v", s.spec.Type, req.Action, r))
+		}
+	}()
+	result, err := action.Run(ctx, call)
+	if err != nil {
+		return nil, maskError(AsError(err), secrets)
+	}
+	if req.DryRun && len(call.rendered) > 0 {
+		result = map[string]any{"dry_run": true, "requests": call.rendered}
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("encode output of %s: %w", req.Action, err))
+	}
+	return json.RawMessage(MaskString(string(b), jsonEscaped(secrets))), nil
+}
+
+// HandleWebhook passes the request to the provider's WebhookHandler.
+func (s *Server) HandleWebhook(ctx context.Context, req *WebhookRequest) ([]Event, error) {
+	h, ok := s.provider.(WebhookHandler)
+	if !ok {
+		return nil, Permanent(fmt.Errorf("%w: %s", ErrNoWebhooks, s.spec.Type))
+	}
+	cfg, err := s.instanceConfig(req.Instance, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := *req
+	r.Config = cfg
+	if r.Logger == nil {
+		r.Logger = s.logger.Named(req.Instance)
+	}
+	return h.HandleWebhook(ctx, &r)
+}
+
+// Health asks the provider's HealthChecker, if it has one.
+func (s *Server) Health(ctx context.Context) error {
+	if h, ok := s.provider.(HealthChecker); ok {
+		return h.Health(ctx)
+	}
+	return nil
+}
+
+func (s *Server) instanceConfig(instance string, override json.RawMessage) (Config, error) {
+	s.mu.RLock()
+	base, ok := s.instances[instance]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, Permanent(fmt.Errorf("%w %q of provider %s", ErrUnknownInstance, instance, s.spec.Type))
+	}
+	if len(override) == 0 || string(override) == "null" {
+		return base, nil
+	}
+	o, err := decodeObject(override)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("config override: %w", err))
+	}
+	merged := make(map[string]any, len(base)+len(o))
+	for k, v := range base {
+		merged[k] = v
+	}
+	for k, v := range o {
+		merged[k] = v
+	}
+	if ferrs := s.spec.Config.Validate(merged, ValidateOptions{}); len(ferrs) > 0 {
+		return nil, maskError(fieldErrors("config override", ferrs), s.secrets(Config(merged)))
+	}
+	return Config(merged), nil
+}
+
+// secrets returns the values of cfg's sensitive fields.
+func (s *Server) secrets(cfg Config) []string {
+	var out []string
+	for _, name := range s.spec.Config.SensitiveFields() {
+		if v := cfg.String(name); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func fieldErrors(what string, ferrs []*FieldError) *Error {
+	msgs := make([]string, len(ferrs))
+	for i, fe := range ferrs {
+		msgs[i] = fe.Error()
+	}
+	sort.Strings(msgs)
+	return &Error{Class: ClassPermanent, Field: ferrs[0].Path, Message: "invalid " + what + ": " + strings.Join(msgs, "; ")}
+}
+
+func maskError(e *Error, secrets []string) *Error {
+	if e == nil || len(secrets) == 0 {
+		return e
+	}
+	masked := MaskString(e.Message, secrets)
+	if masked == e.Message {
+		return e
+	}
+	c := *e
+	c.Message = masked
+	c.err = errors.New(masked)
+	return &c
+}
+
+// jsonEscaped adds the JSON-escaped form of each secret, so secrets with
+// quotes or backslashes are masked inside encoded output too.
+func jsonEscaped(secrets []string) []string {
+	out := append([]string(nil), secrets...)
+	for _, s := range secrets {
+		b, _ := json.Marshal(s)
+		if e := string(b[1 : len(b)-1]); e != s {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+		return map[string]any{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %v", err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
