@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"encoding/json"
+	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -21,29 +23,23 @@ const Masked = "***"
 // Mask returns req with every occurrence of each secret, raw or URL-escaped,
 // replaced by "***" in its URL, header values and body strings.
 func Mask(req RenderedRequest, secrets []string) RenderedRequest {
-	r := newMasker(secrets)
-	if r == nil {
-		return req
-	}
-	out := RenderedRequest{Method: req.Method, URL: r.Replace(req.URL), Body: maskValue(req.Body, r)}
-	if req.Header != nil {
-		out.Header = make(map[string]string, len(req.Header))
-		for k, v := range req.Header {
-			out.Header[k] = r.Replace(v)
-		}
-	}
-	return out
+	return NewMasker(secrets...).Request(req)
 }
 
 // MaskString returns s with every secret replaced by "***".
 func MaskString(s string, secrets []string) string {
-	if r := newMasker(secrets); r != nil {
-		return r.Replace(s)
-	}
-	return s
+	return NewMasker(secrets...).String(s)
 }
 
-func newMasker(secrets []string) *strings.Replacer {
+// Masker replaces secret values, raw, URL-escaped or JSON-escaped, with
+// "***". Build one per set of secrets and reuse it: it is safe for concurrent
+// use, and the zero or nil Masker masks nothing.
+type Masker struct {
+	r *strings.Replacer
+}
+
+// NewMasker returns a Masker for secrets; empty strings are ignored.
+func NewMasker(secrets ...string) *Masker {
 	var pairs []string
 	seen := map[string]bool{}
 	add := func(s string) {
@@ -56,9 +52,12 @@ func newMasker(secrets []string) *strings.Replacer {
 		add(s)
 		add(url.QueryEscape(s))
 		add(url.PathEscape(s))
+		if b, err := json.Marshal(s); err == nil {
+			add(string(b[1 : len(b)-1]))
+		}
 	}
 	if len(pairs) == 0 {
-		return nil
+		return &Masker{}
 	}
 	// Longest first, so a secret that contains another is masked whole.
 	sort.Slice(pairs, func(i, j int) bool { return len(pairs[i]) > len(pairs[j]) })
@@ -66,7 +65,58 @@ func newMasker(secrets []string) *strings.Replacer {
 	for _, p := range pairs {
 		args = append(args, p, Masked)
 	}
-	return strings.NewReplacer(args...)
+	return &Masker{r: strings.NewReplacer(args...)}
+}
+
+// String returns s with every secret masked.
+func (m *Masker) String(s string) string {
+	if m == nil || m.r == nil {
+		return s
+	}
+	return m.r.Replace(s)
+}
+
+// Value returns a copy of a JSON-like value (maps, lists, strings) with every
+// secret masked in its strings.
+func (m *Masker) Value(v any) any {
+	if m == nil || m.r == nil {
+		return v
+	}
+	return maskValue(v, m.r)
+}
+
+// Request returns req with every secret masked.
+func (m *Masker) Request(req RenderedRequest) RenderedRequest {
+	if m == nil || m.r == nil {
+		return req
+	}
+	out := RenderedRequest{Method: req.Method, URL: m.r.Replace(req.URL), Body: maskValue(req.Body, m.r)}
+	if req.Header != nil {
+		out.Header = make(map[string]string, len(req.Header))
+		for k, v := range req.Header {
+			out.Header[k] = m.r.Replace(v)
+		}
+	}
+	return out
+}
+
+// Writer returns a writer that masks every secret in what it passes to w.
+// Each Write is masked on its own, which suits loggers writing a line a call.
+func (m *Masker) Writer(w io.Writer) io.Writer { return maskWriter{m: m, w: w} }
+
+type maskWriter struct {
+	m *Masker
+	w io.Writer
+}
+
+func (mw maskWriter) Write(p []byte) (int, error) {
+	if mw.m == nil || mw.m.r == nil {
+		return mw.w.Write(p)
+	}
+	if _, err := io.WriteString(mw.w, mw.m.r.Replace(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func maskValue(v any, r *strings.Replacer) any {

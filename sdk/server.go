@@ -131,7 +131,7 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("encode output of %s: %w", req.Action, err))
 	}
-	return json.RawMessage(MaskString(string(b), jsonEscaped(secrets))), nil
+	return json.RawMessage(MaskString(string(b), secrets)), nil
 }
 
 // HandleWebhook passes the request to the provider's WebhookHandler.
@@ -219,19 +219,6 @@ func maskError(e *Error, secrets []string) *Error {
 	c.Message = masked
 	c.err = errors.New(masked)
 	return &c
-}
-
-// jsonEscaped adds the JSON-escaped form of each secret, so secrets with
-// quotes or backslashes are masked inside encoded output too.
-func jsonEscaped(secrets []string) []string {
-	out := append([]string(nil), secrets...)
-	for _, s := range secrets {
-		b, _ := json.Marshal(s)
-		if e := string(b[1 : len(b)-1]); e != s {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func decodeObject(raw json.RawMessage) (map[string]any, error) {
