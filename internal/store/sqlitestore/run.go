@@ -1,0 +1,269 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// runColumns are the columns scanRun reads, in order.
+const runColumns = `id, workflow, status, trigger_json, inputs_json, attempt, owner, error,
+	created_at, started_at, finished_at, version`
+
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanRun reads one row of runColumns and returns the run and its version.
+func scanRun(row scanner) (store.Run, int64, error) {
+	var (
+		r                          store.Run
+		status                     string
+		trigger, inputs            sql.NullString
+		created, started, finished sql.NullString
+		version                    int64
+	)
+	if err := row.Scan(&r.ID, &r.Workflow, &status, &trigger, &inputs, &r.Attempt, &r.Owner, &r.Error,
+		&created, &started, &finished, &version); err != nil {
+		return store.Run{}, 0, err
+	}
+	r.Status = store.Status(status)
+	r.Trigger = decodeJSON(trigger)
+	r.Inputs = decodeJSON(inputs)
+	var err error
+	if r.CreatedAt, err = decodeTime(created); err != nil {
+		return store.Run{}, 0, err
+	}
+	if r.StartedAt, err = decodeTime(started); err != nil {
+		return store.Run{}, 0, err
+	}
+	if r.FinishedAt, err = decodeTime(finished); err != nil {
+		return store.Run{}, 0, err
+	}
+	return r, version, nil
+}
+
+// getRun reads one run and its version, or returns ErrNotFound.
+func getRun(ctx context.Context, q querier, id string) (store.Run, int64, error) {
+	r, version, err := scanRun(q.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Run{}, 0, fmt.Errorf("run %s: %w", id, store.ErrNotFound)
+	}
+	return r, version, err
+}
+
+// normRun returns r with its times as the store keeps them.
+func normRun(r store.Run) store.Run {
+	r.CreatedAt = normTime(r.CreatedAt)
+	r.StartedAt = normTime(r.StartedAt)
+	r.FinishedAt = normTime(r.FinishedAt)
+	return r
+}
+
+// CreateRun stores run, guarded by idemKey when it is set; see store.Store.
+func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
+	run = normRun(run)
+	if err := run.Validate(); err != nil {
+		return store.Run{}, false, fmt.Errorf("create run: %w", err)
+	}
+	if idemKey != "" && ttl <= 0 {
+		return store.Run{}, false, fmt.Errorf("create run %s: %w: idempotency key ttl %s is not positive", run.ID, store.ErrInvalid, ttl)
+	}
+
+	var (
+		existing store.Run
+		existed  bool
+	)
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		if idemKey != "" {
+			var runID, expires string
+			err := tx.QueryRowContext(ctx,
+				`SELECT run_id, expires_at FROM idempotency_keys WHERE key = ?`, idemKey).Scan(&runID, &expires)
+			switch {
+			case err == nil && expires > run.CreatedAt.Format(timeLayout):
+				existing, _, err = getRun(ctx, tx, runID)
+				existed = err == nil
+				return err
+			case err != nil && !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+
+		var taken int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE id = ?`, run.ID).Scan(&taken)
+		if err != nil {
+			return err
+		}
+		if taken > 0 {
+			return fmt.Errorf("run id is taken: %w", store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, inputs_json,
+			attempt, owner, error, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
+			run.Attempt, run.Owner, run.Error,
+			encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt)); err != nil {
+			return err
+		}
+		if idemKey == "" {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at`,
+			idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)))
+		return err
+	})
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
+	}
+	if existed {
+		return existing, true, nil
+	}
+	return run, false, nil
+}
+
+// GetRun returns the run with the given ID.
+func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
+	r, _, err := getRun(ctx, s.read, id)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("get run: %w", err)
+	}
+	return r, nil
+}
+
+// ListRuns returns the runs that match filter, newest first.
+func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.Run, error) {
+	var runs []store.Run
+	err := s.withReadTx(ctx, func(tx *sql.Tx) error {
+		var (
+			where []string
+			args  []any
+		)
+		if filter.Workflow != "" {
+			where = append(where, `workflow = ?`)
+			args = append(args, filter.Workflow)
+		}
+		if filter.Status != "" {
+			where = append(where, `status = ?`)
+			args = append(args, string(filter.Status))
+		}
+		if filter.Before != "" {
+			var created string
+			err := tx.QueryRowContext(ctx, `SELECT created_at FROM runs WHERE id = ?`, filter.Before).Scan(&created)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("cursor run %s: %w", filter.Before, store.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			where = append(where, `(created_at < ? OR (created_at = ? AND id < ?))`)
+			args = append(args, created, created, filter.Before)
+		}
+		query := `SELECT ` + runColumns + ` FROM runs`
+		if len(where) > 0 {
+			query += ` WHERE ` + strings.Join(where, ` AND `)
+		}
+		query += ` ORDER BY created_at DESC, id DESC`
+		if filter.Limit > 0 {
+			query += ` LIMIT ?`
+			args = append(args, filter.Limit)
+		}
+		var err error
+		runs, err = queryRuns(ctx, tx, query, args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// UnfinishedRuns returns the queued and running runs, oldest first.
+func (s *Store) UnfinishedRuns(ctx context.Context) ([]store.Run, error) {
+	runs, err := queryRuns(ctx, s.read, `SELECT `+runColumns+` FROM runs
+		WHERE status IN ('queued', 'running') ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished runs: %w", err)
+	}
+	return runs, nil
+}
+
+// queryRuns returns the runs a query of runColumns selects.
+func queryRuns(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]store.Run, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	runs := []store.Run{}
+	for rows.Next() {
+		r, _, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
+}
+
+// UpdateRun applies update to the stored run with optimistic concurrency:
+// it reads the run, calls update outside any lock, and writes only if no
+// other writer changed the run meanwhile, retrying otherwise.
+func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run) error) (store.Run, error) {
+	for {
+		prev, version, err := getRun(ctx, s.read, id)
+		if err != nil {
+			return store.Run{}, fmt.Errorf("update run: %w", err)
+		}
+		next := prev
+		// Copies, so update cannot change the stored bytes behind the check.
+		next.Trigger = append(json.RawMessage(nil), prev.Trigger...)
+		next.Inputs = append(json.RawMessage(nil), prev.Inputs...)
+		if err := update(&next); err != nil {
+			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+		}
+		next = normRun(next)
+		if err := store.ValidateRunUpdate(prev, next); err != nil {
+			return store.Run{}, fmt.Errorf("update run: %w", err)
+		}
+		res, err := s.write.ExecContext(ctx, `UPDATE runs SET status = ?, attempt = ?, owner = ?, error = ?,
+			started_at = ?, finished_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+			string(next.Status), next.Attempt, next.Owner, next.Error,
+			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
+		if err != nil {
+			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+		}
+		if n == 1 {
+			return next, nil
+		}
+		// Another writer got in first: start over from its result.
+	}
+}
+
+// PurgeExpiredKeys deletes the idempotency keys expired at now.
+func (s *Store) PurgeExpiredKeys(ctx context.Context, now time.Time) (int64, error) {
+	if now.IsZero() {
+		return 0, fmt.Errorf("purge expired keys: %w: time is zero", store.ErrInvalid)
+	}
+	res, err := s.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, encodeTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("purge expired keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge expired keys: %w", err)
+	}
+	return n, nil
+}

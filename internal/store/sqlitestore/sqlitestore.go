@@ -1,0 +1,175 @@
+// Package sqlitestore implements store.Store on one SQLite file, with the
+// pure-Go modernc.org/sqlite driver. It is Herald's default store:
+// sqlite://<dir>/.herald/herald.db.
+//
+// The file runs in WAL mode with synchronous=FULL, so a write is on disk when
+// its method returns, and readers never wait for the writer. Writes go through
+// a single connection that begins immediate transactions, so goroutines of one
+// process queue in the pool instead of failing with SQLITE_BUSY, and other
+// processes on the same file wait out busy_timeout. Reads use a separate pool.
+// The schema is applied on Open from numbered, embedded migrations recorded in
+// schema_migrations.
+//
+// The package holds SQL only; the rules of the data live in package store.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/heraldhq/herald/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// busyTimeoutMS is how long a connection waits for another process's lock
+// before failing with SQLITE_BUSY.
+const busyTimeoutMS = 10000
+
+// Store is a store.Store on one SQLite file. Use Open or OpenDSN.
+type Store struct {
+	write *sql.DB // one connection: SQLite has one writer at a time
+	read  *sql.DB // read-only connections, concurrent under WAL
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the database at path, creating its parent
+// directories, and migrates its schema.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("open sqlite store: %w: path is empty", store.ErrInvalid)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+
+	write, err := sql.Open("sqlite", connString(abs,
+		"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)")+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+
+	read, err := sql.Open("sqlite", connString(abs, "query_only(1)"))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	conns := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(conns)
+	read.SetMaxIdleConns(conns)
+
+	s := &Store{write: write, read: read}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// OpenDSN opens the store a sqlite:// DSN names; see store.ParseDSN.
+func OpenDSN(ctx context.Context, dsn string) (*Store, error) {
+	d, err := store.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	if d.Driver != store.DriverSQLite {
+		return nil, fmt.Errorf("open sqlite store: %w: dsn is for the %s driver", store.ErrInvalid, d.Driver)
+	}
+	return Open(ctx, d.Path)
+}
+
+// connString returns the modernc DSN for the file at abs with busy_timeout and
+// the given pragmas applied on every new connection.
+func connString(abs string, pragmas ...string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return fmt.Errorf("ping sqlite store: %w", err)
+	}
+	return nil
+}
+
+// Close closes both connection pools. Calls after the first return nil.
+func (s *Store) Close() error {
+	first := false
+	s.closeOnce.Do(func() {
+		first = true
+		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+	})
+	if !first {
+		return nil
+	}
+	return s.closeErr
+}
+
+// withTx runs fn in an immediate write transaction and commits when fn
+// returns nil.
+func (s *Store) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// withReadTx runs fn in a read transaction, so its queries see one snapshot.
+func (s *Store) withReadTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // read-only: nothing to commit
+	return fn(tx)
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// runExists reports an ErrNotFound error when no run has the given ID.
+func runExists(ctx context.Context, q querier, id string) error {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("run %s: %w", id, store.ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,262 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// StartAttempt logs the start of an attempt and marks its step record running.
+func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("start attempt: %w", err)
+	}
+	if err := start.Validate(); err != nil {
+		return fmt.Errorf("start attempt: %w", err)
+	}
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		// The upsert leaves a succeeded record alone and then changes no row.
+		res, err := tx.ExecContext(ctx, `INSERT INTO step_records
+			(run_id, step_id, item, status, attempts, provider, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?)
+			ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running',
+				attempts = MAX(attempts, excluded.attempts), provider = excluded.provider,
+				started_at = COALESCE(started_at, excluded.started_at), finished_at = NULL
+			WHERE status <> 'succeeded'`,
+			key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
+		if err != nil {
+			return missingRun(ctx, tx, key.RunID, err)
+		}
+		if err := ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict)); err != nil {
+			return err
+		}
+
+		res, err = tx.ExecContext(ctx, `INSERT INTO step_attempts
+			(run_id, step_id, item, attempt, provider, status, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)
+			ON CONFLICT DO NOTHING`,
+			key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
+		if err != nil {
+			return err
+		}
+		return ifUnchanged(res, fmt.Errorf("attempt was already started: %w", store.ErrConflict))
+	})
+	if err != nil {
+		return fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
+	}
+	return nil
+}
+
+// FinishAttempt logs the result of a started attempt and applies it to the
+// step record.
+func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt int, result store.AttemptResult) error {
+	if err := store.ValidateFinish(key, attempt, result); err != nil {
+		return fmt.Errorf("finish attempt: %w", err)
+	}
+	class, message, field := errorColumns(result.Error)
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = ?, finished_at = ?,
+			error_class = ?, error_message = ?, error_field = ?
+			WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ? AND status = 'running'`,
+			string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+			key.RunID, key.StepID, key.Item, attempt)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return unfinishable(ctx, tx, key, attempt)
+		}
+
+		recStatus, finished := result.Status, encodeTime(result.FinishedAt)
+		if result.WillRetry {
+			recStatus, finished = store.StatusRunning, nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE step_records SET status = ?, output_json = ?, finished_at = ?,
+			error_class = ?, error_message = ?, error_field = ?
+			WHERE run_id = ? AND step_id = ? AND item = ?`,
+			string(recStatus), encodeJSON(result.Output), finished, class, message, field,
+			key.RunID, key.StepID, key.Item)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish attempt %d of step %s: %w", attempt, keyName(key), err)
+	}
+	return nil
+}
+
+// unfinishable explains why an attempt could not be finished: it was never
+// started, or it has finished already.
+func unfinishable(ctx context.Context, tx *sql.Tx, key store.StepKey, attempt int) error {
+	var status string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM step_attempts
+		WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ?`,
+		key.RunID, key.StepID, key.Item, attempt).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("attempt was never started: %w", store.ErrNotFound)
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("attempt already finished as %s: %w", status, store.ErrConflict)
+}
+
+// RecordStep writes rec as the step record for its key.
+func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
+	if err := rec.Validate(); err != nil {
+		return fmt.Errorf("record step: %w", err)
+	}
+	class, message, field := errorColumns(rec.Error)
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO step_records (run_id, step_id, item, status, attempts, provider,
+			output_json, error_class, error_message, error_field, started_at, finished_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = excluded.status,
+				attempts = excluded.attempts, provider = excluded.provider, output_json = excluded.output_json,
+				error_class = excluded.error_class, error_message = excluded.error_message,
+				error_field = excluded.error_field, started_at = excluded.started_at,
+				finished_at = excluded.finished_at
+			WHERE status <> 'succeeded'`,
+			rec.RunID, rec.StepID, rec.Item, string(rec.Status), rec.Attempts, rec.Provider,
+			encodeJSON(rec.Output), class, message, field, encodeTime(rec.StartedAt), encodeTime(rec.FinishedAt))
+		if err != nil {
+			return missingRun(ctx, tx, rec.RunID, err)
+		}
+		return ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict))
+	})
+	if err != nil {
+		return fmt.Errorf("record step %s: %w", keyName(rec.StepKey), err)
+	}
+	return nil
+}
+
+// missingRun turns err, from a write that a foreign key can refuse, into
+// ErrNotFound when the run does not exist, and returns it unchanged otherwise.
+func missingRun(ctx context.Context, tx *sql.Tx, runID string, err error) error {
+	if notFound := runExists(ctx, tx, runID); errors.Is(notFound, store.ErrNotFound) {
+		return notFound
+	}
+	return err
+}
+
+// stepOrder is a CTE giving each step of run ?1 the sequence number of its
+// first record, which orders steps by creation.
+const stepOrder = `WITH step_order AS (
+	SELECT step_id, MIN(seq) AS first_seq FROM step_records WHERE run_id = ?1 GROUP BY step_id
+)`
+
+// StepRecords returns the run's step records in step creation order, then
+// item order.
+func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepRecord, error) {
+	recs := []store.StepRecord{}
+	err := s.withReadTx(ctx, func(tx *sql.Tx) error {
+		if err := runExists(ctx, tx, runID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, stepOrder+`
+			SELECT r.run_id, r.step_id, r.item, r.status, r.attempts, r.provider, r.output_json,
+				r.error_class, r.error_message, r.error_field, r.started_at, r.finished_at
+			FROM step_records r JOIN step_order o ON o.step_id = r.step_id
+			WHERE r.run_id = ?1 ORDER BY o.first_seq, r.item`, runID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				rec               store.StepRecord
+				status            string
+				output            sql.NullString
+				errs              errorScan
+				started, finished sql.NullString
+			)
+			dests := append([]any{&rec.RunID, &rec.StepID, &rec.Item, &status, &rec.Attempts, &rec.Provider, &output},
+				errs.dests()...)
+			if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+				return err
+			}
+			rec.Status = store.Status(status)
+			rec.Output = decodeJSON(output)
+			rec.Error = errs.value()
+			if rec.StartedAt, err = decodeTime(started); err != nil {
+				return err
+			}
+			if rec.FinishedAt, err = decodeTime(finished); err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("step records: %w", err)
+	}
+	return recs, nil
+}
+
+// Attempts returns the run's attempt log in step order, then attempt order.
+func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, error) {
+	attempts := []store.Attempt{}
+	err := s.withReadTx(ctx, func(tx *sql.Tx) error {
+		if err := runExists(ctx, tx, runID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, stepOrder+`
+			SELECT a.run_id, a.step_id, a.item, a.attempt, a.provider, a.status,
+				a.error_class, a.error_message, a.error_field, a.started_at, a.finished_at
+			FROM step_attempts a JOIN step_order o ON o.step_id = a.step_id
+			WHERE a.run_id = ?1 ORDER BY o.first_seq, a.item, a.attempt`, runID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				a                 store.Attempt
+				status            string
+				errs              errorScan
+				started, finished sql.NullString
+			)
+			dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &status}, errs.dests()...)
+			if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+				return err
+			}
+			a.Status = store.Status(status)
+			a.Error = errs.value()
+			if a.StartedAt, err = decodeTime(started); err != nil {
+				return err
+			}
+			if a.FinishedAt, err = decodeTime(finished); err != nil {
+				return err
+			}
+			attempts = append(attempts, a)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attempts: %w", err)
+	}
+	return attempts, nil
+}
+
+// keyName returns "run/step" or "run/step[item]", for messages.
+func keyName(k store.StepKey) string {
+	if k.Item == store.NoItem {
+		return k.RunID + "/" + k.StepID
+	}
+	return fmt.Sprintf("%s/%s[%d]", k.RunID, k.StepID, k.Item)
+}
+
+// ifUnchanged returns none when the statement behind res changed no row.
+func ifUnchanged(res sql.Result, none error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
+}

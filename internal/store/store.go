@@ -1,0 +1,106 @@
+// Package store defines Herald's durable record of work: runs, the idempotency
+// keys that create them, step records with their attempt log, and cron
+// scheduler state. It owns the Store interface and the plain data types that
+// cross it, plus the rules every implementation enforces (see the Validate
+// methods), so the SQLite and PostgreSQL stores behave alike.
+//
+// The package holds no SQL and imports nothing from the engine: implementations
+// live in sub-packages (sqlitestore) and are checked by the shared conformance
+// suite in storetest. A Store records what the engine decides; it never
+// schedules, retries or calls plugins, and plugins never reach it.
+//
+// Times passed in are stored in UTC with microsecond precision and come back in
+// UTC. JSON values are opaque to the store: they come back equivalent, though
+// not necessarily byte for byte (PostgreSQL normalises jsonb).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation, wrapped with context; test
+// for them with errors.Is.
+var (
+	// ErrNotFound reports that a run, step attempt or cron state does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict reports a write that contradicts what is stored: a run ID
+	// that is taken, an attempt that was already started or finished, or a
+	// change to a step record that has already succeeded.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid reports an argument that breaks the rules of its type, such as
+	// an empty run ID, an unknown status or malformed JSON.
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// Store is the durable record the engine writes before it moves on. Every
+// method is safe for concurrent use by many goroutines, and every write is
+// durable when the method returns.
+type Store interface {
+	// CreateRun stores run. When idemKey is not empty the creation is
+	// guarded by that key, a scoped string such as "api:<workflow>:<key>",
+	// "delivery:<instance>:<id>" or "cron:<workflow>:<trigger>:<time>": if the
+	// key was stored for a run and has not expired at run.CreatedAt, the
+	// existing run is returned with existed set and nothing is created.
+	// Otherwise run is stored and the key (re)bound to it until
+	// run.CreatedAt+ttl; ttl must be positive when idemKey is set. Racing
+	// callers with the same key see exactly one creation. A taken run ID is
+	// ErrConflict.
+	CreateRun(ctx context.Context, run Run, idemKey string, ttl time.Duration) (stored Run, existed bool, err error)
+	// GetRun returns the run with the given ID, or ErrNotFound.
+	GetRun(ctx context.Context, id string) (Run, error)
+	// ListRuns returns the runs that match filter, newest first (by CreatedAt,
+	// then ID). A filter.Before naming no run is ErrNotFound.
+	ListRuns(ctx context.Context, filter RunFilter) ([]Run, error)
+	// UnfinishedRuns returns every queued or running run, oldest first, for
+	// the engine to resume after a restart.
+	UnfinishedRuns(ctx context.Context) ([]Run, error)
+	// UpdateRun atomically applies update to the stored run and returns the
+	// result. Only Status, Attempt, Owner, Error, StartedAt and FinishedAt
+	// may change; touching another field is ErrInvalid. An error from update
+	// aborts the change and is returned wrapped. update may be called more
+	// than once when writers race, so it must not have side effects; it must
+	// not call the Store.
+	UpdateRun(ctx context.Context, id string, update func(*Run) error) (Run, error)
+	// PurgeExpiredKeys deletes the idempotency keys that expired at or before
+	// now and reports how many it deleted. Runs are kept.
+	PurgeExpiredKeys(ctx context.Context, now time.Time) (int64, error)
+
+	// StartAttempt logs the start of an attempt and marks the step record
+	// running with this attempt's provider, creating the record on first use.
+	// It returns once the start is durable, before the plugin is called.
+	// Starting an attempt number twice, or any attempt of a step that has
+	// succeeded, is ErrConflict; an unknown run is ErrNotFound.
+	StartAttempt(ctx context.Context, key StepKey, start AttemptStart) error
+	// FinishAttempt logs the result of a started attempt and applies it to the
+	// step record: a final result (see AttemptResult.WillRetry) makes the
+	// record final. An attempt never started is ErrNotFound; one already
+	// finished is ErrConflict.
+	FinishAttempt(ctx context.Context, key StepKey, attempt int, result AttemptResult) error
+	// RecordStep writes rec as the step record for its key without logging an
+	// attempt, for steps that make no call (skipped ones) and for a for_each
+	// step's aggregate record (Item NoItem). Replacing a record that has
+	// succeeded is ErrConflict; an unknown run is ErrNotFound.
+	RecordStep(ctx context.Context, rec StepRecord) error
+	// StepRecords returns the run's step records ordered by when each step
+	// ID was first recorded, then by item index (the aggregate NoItem first).
+	// An unknown run is ErrNotFound.
+	StepRecords(ctx context.Context, runID string) ([]StepRecord, error)
+	// Attempts returns the run's attempt log in the order of StepRecords,
+	// then by attempt number. An unknown run is ErrNotFound.
+	Attempts(ctx context.Context, runID string) ([]Attempt, error)
+
+	// CronState returns the scheduler state of one cron trigger, or
+	// ErrNotFound when none was stored.
+	CronState(ctx context.Context, workflow, trigger string) (CronState, error)
+	// SetCronState stores state, replacing what was stored for its workflow
+	// and trigger.
+	SetCronState(ctx context.Context, state CronState) error
+
+	// Ping reports whether the store is reachable, for readiness checks.
+	Ping(ctx context.Context) error
+	// Close releases the store. Calls after the first return nil; other
+	// methods fail after Close.
+	Close() error
+}

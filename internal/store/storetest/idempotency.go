@@ -1,0 +1,208 @@
+package storetest
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// day is the idempotency window of the HTTP API.
+const day = 24 * time.Hour
+
+// testIdempotency checks CreateRun with idempotency keys and PurgeExpiredKeys.
+func testIdempotency(t *testing.T, open func(*testing.T) store.Store) {
+	t.Run("RepeatReturnsTheFirstRun", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		first := newRun("w", 0)
+		got, existed, err := b.s.CreateRun(b.ctx, first, "api:w:order-1", day)
+		require.NoError(t, err)
+		require.False(t, existed)
+		requireRun(t, first, got)
+
+		repeat := newRun("w", time.Hour)
+		got, existed, err = b.s.CreateRun(b.ctx, repeat, "api:w:order-1", day)
+		require.NoError(t, err)
+		require.True(t, existed)
+		requireRun(t, first, got)
+
+		_, err = b.s.GetRun(b.ctx, repeat.ID)
+		require.ErrorIs(t, err, store.ErrNotFound, "the repeat creates nothing")
+		runs, err := b.s.ListRuns(b.ctx, store.RunFilter{})
+		require.NoError(t, err)
+		require.Len(t, runs, 1)
+	})
+
+	t.Run("ReturnsTheRunAsItIsNow", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		first := newRun("w", 0)
+		_, _, err := b.s.CreateRun(b.ctx, first, "delivery:support:d-1", day)
+		require.NoError(t, err)
+		_, err = b.s.UpdateRun(b.ctx, first.ID, func(r *store.Run) error {
+			r.Status = store.StatusSucceeded
+			return nil
+		})
+		require.NoError(t, err)
+
+		got, existed, err := b.s.CreateRun(b.ctx, newRun("w", time.Minute), "delivery:support:d-1", day)
+		require.NoError(t, err)
+		require.True(t, existed)
+		require.Equal(t, first.ID, got.ID)
+		require.Equal(t, store.StatusSucceeded, got.Status)
+	})
+
+	t.Run("KeysAreScopedStrings", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		for i, key := range []string{"api:a:k", "api:b:k", "delivery:support:k", "cron:a:0:2026-03-30T07:00:00Z"} {
+			_, existed, err := b.s.CreateRun(b.ctx, newRun("a", time.Duration(i)*time.Second), key, day)
+			require.NoError(t, err)
+			require.False(t, existed, key)
+		}
+		runs, err := b.s.ListRuns(b.ctx, store.RunFilter{})
+		require.NoError(t, err)
+		require.Len(t, runs, 4)
+	})
+
+	t.Run("NoKeyNeverDeduplicates", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		for range 3 {
+			_, existed, err := b.s.CreateRun(b.ctx, newRun("w", 0), "", day)
+			require.NoError(t, err)
+			require.False(t, existed)
+		}
+		runs, err := b.s.ListRuns(b.ctx, store.RunFilter{})
+		require.NoError(t, err)
+		require.Len(t, runs, 3)
+	})
+
+	t.Run("ExpiredKeyIsReused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		const key = "api:w:k"
+		first, _, err := b.s.CreateRun(b.ctx, newRun("w", 0), key, time.Hour)
+		require.NoError(t, err)
+
+		got, existed, err := b.s.CreateRun(b.ctx, newRun("w", time.Hour-time.Microsecond), key, time.Hour)
+		require.NoError(t, err)
+		require.True(t, existed, "live until the last microsecond")
+		require.Equal(t, first.ID, got.ID)
+
+		second := newRun("w", time.Hour)
+		got, existed, err = b.s.CreateRun(b.ctx, second, key, time.Hour)
+		require.NoError(t, err)
+		require.False(t, existed, "expired at created+ttl")
+		require.Equal(t, second.ID, got.ID)
+
+		got, existed, err = b.s.CreateRun(b.ctx, newRun("w", 90*time.Minute), key, time.Hour)
+		require.NoError(t, err)
+		require.True(t, existed)
+		require.Equal(t, second.ID, got.ID, "the key now names the new run")
+	})
+
+	t.Run("KeyNeedsAPositiveTTL", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		for _, ttl := range []time.Duration{0, -time.Hour} {
+			run := newRun("w", 0)
+			_, _, err := b.s.CreateRun(b.ctx, run, "api:w:k", ttl)
+			require.ErrorIs(t, err, store.ErrInvalid)
+			_, err = b.s.GetRun(b.ctx, run.ID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+		}
+	})
+
+	t.Run("FailedCreateDoesNotBindTheKey", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		taken := b.create(t, newRun("w", 0))
+		clash := newRun("w", time.Second)
+		clash.ID = taken.ID
+		_, _, err := b.s.CreateRun(b.ctx, clash, "api:w:k", day)
+		require.ErrorIs(t, err, store.ErrConflict)
+
+		fresh := newRun("w", 2*time.Second)
+		got, existed, err := b.s.CreateRun(b.ctx, fresh, "api:w:k", day)
+		require.NoError(t, err)
+		require.False(t, existed)
+		require.Equal(t, fresh.ID, got.ID)
+	})
+
+	t.Run("PurgeDeletesExpiredKeysOnly", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		for i := 1; i <= 3; i++ {
+			_, _, err := b.s.CreateRun(b.ctx, newRun("w", 0), fmt.Sprintf("k%d", i), time.Duration(i)*time.Hour)
+			require.NoError(t, err)
+		}
+		n, err := b.s.PurgeExpiredKeys(b.ctx, base.Add(time.Hour-time.Microsecond))
+		require.NoError(t, err)
+		require.Zero(t, n)
+
+		n, err = b.s.PurgeExpiredKeys(b.ctx, base.Add(2*time.Hour))
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n, "keys expiring at or before now")
+		n, err = b.s.PurgeExpiredKeys(b.ctx, base.Add(2*time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, n)
+
+		_, existed, err := b.s.CreateRun(b.ctx, newRun("w", 150*time.Minute), "k3", time.Hour)
+		require.NoError(t, err)
+		require.True(t, existed, "a live key survives the purge")
+
+		runs, err := b.s.ListRuns(b.ctx, store.RunFilter{})
+		require.NoError(t, err)
+		require.Len(t, runs, 3, "purging keys keeps their runs")
+	})
+
+	t.Run("PurgeNeedsATime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		_, err := b.s.PurgeExpiredKeys(b.ctx, time.Time{})
+		require.ErrorIs(t, err, store.ErrInvalid)
+	})
+
+	t.Run("RacingClaimsCreateExactlyOneRun", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		const keys, racers = 3, 24
+		var (
+			wg      sync.WaitGroup
+			created atomic.Int32
+			winners [keys]sync.Map // run ID -> true, per key
+		)
+		for k := range keys {
+			for range racers {
+				wg.Go(func() {
+					got, existed, err := b.s.CreateRun(b.ctx, newRun("w", 0), fmt.Sprintf("delivery:support:%d", k), day)
+					if !assert.NoError(t, err) {
+						return
+					}
+					if !existed {
+						created.Add(1)
+					}
+					winners[k].Store(got.ID, true)
+				})
+			}
+		}
+		wg.Wait()
+		require.EqualValues(t, keys, created.Load(), "one creation per key")
+		for k := range keys {
+			n := 0
+			winners[k].Range(func(any, any) bool { n++; return true })
+			require.Equal(t, 1, n, "every racer for key %d gets the same run", k)
+		}
+		runs, err := b.s.ListRuns(b.ctx, store.RunFilter{})
+		require.NoError(t, err)
+		require.Len(t, runs, keys)
+	})
+}
