@@ -8,7 +8,7 @@
 //
 // A plugin's main is one line:
 //
-//	func main() { sdk.Serve(chatapi.New) }
+//	func main() { sdk.Serve(chatapi.New()) }
 //
 // Handlers return plain Go values as output, or an error made with
 // Retryable, Permanent, RateLimited or InvalidInput so the host knows whether

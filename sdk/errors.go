@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -35,11 +36,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := e.Message
-	if e.Field != "" {
-		msg = e.Field + ": " + msg
+	if e.Field == "" || strings.Contains(e.Message, e.Field+":") {
+		return e.Message
 	}
-	return msg
+	return e.Field + ": " + e.Message
 }
 
 // Unwrap returns the error the Error was made from, if any.
@@ -73,6 +73,11 @@ func classify(class ErrorClass, err error) *Error {
 		e := *prev
 		e.Class = class
 		e.err = err
+		if err != error(prev) {
+			// Keep the context err wraps prev in ("create contact: ..."),
+			// without repeating prev's field prefix.
+			e.Message = strings.Replace(err.Error(), prev.Error(), prev.Message, 1)
+		}
 		return &e
 	}
 	return &Error{Class: class, Message: err.Error(), err: err}
@@ -87,7 +92,15 @@ func AsError(err error) *Error {
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		return e
+		if err == error(e) {
+			return e
+		}
+		// err wraps a classified error with context ("create contact:
+		// ..."): keep the class and the context.
+		c := *e
+		c.Message = strings.Replace(err.Error(), e.Error(), e.Message, 1)
+		c.err = err
+		return &c
 	}
 	return Retryable(err)
 }

@@ -71,7 +71,9 @@ func (r *Response) JSON(v any) error {
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return Permanent(fmt.Errorf("provider returned an unexpected response (HTTP %d): %v: %s", r.StatusCode, err, truncate(string(r.Body), 200)))
+		e := Permanent(fmt.Errorf("provider returned an unexpected response (HTTP %d): %v: %s", r.StatusCode, err, truncate(string(r.Body), 200)))
+		e.StatusCode = r.StatusCode
+		return e
 	}
 	return nil
 }

@@ -41,6 +41,10 @@ type Field struct {
 	Items *Field `json:"items,omitempty"`
 	// Fields are the keys of an object field; nil means any keys.
 	Fields []Field `json:"fields,omitempty"`
+	// ExactlyOneOf and AtLeastOneOf constrain the keys of an object field
+	// as they do a Schema's.
+	ExactlyOneOf [][]string `json:"exactly_one_of,omitempty"`
+	AtLeastOneOf [][]string `json:"at_least_one_of,omitempty"`
 }
 
 // String declares a string field.
@@ -116,8 +120,25 @@ type Schema struct {
 	// ExactlyOneOf lists groups of field names of which exactly one must be
 	// present, such as {"phone", "chat_id"}.
 	ExactlyOneOf [][]string `json:"exactly_one_of,omitempty"`
+	// AtLeastOneOf lists groups of field names of which at least one must
+	// be present, such as {"identifier", "phone_number", "email"}.
+	AtLeastOneOf [][]string `json:"at_least_one_of,omitempty"`
 	// AdditionalFields allows keys the schema does not declare.
 	AdditionalFields bool `json:"additional_fields,omitempty"`
+}
+
+// RequireExactlyOne returns the field (an object) requiring exactly one of
+// the named keys.
+func (f Field) RequireExactlyOne(names ...string) Field {
+	f.ExactlyOneOf = append(f.ExactlyOneOf, names)
+	return f
+}
+
+// RequireOneOrMore returns the field (an object) requiring at least one of
+// the named keys.
+func (f Field) RequireOneOrMore(names ...string) Field {
+	f.AtLeastOneOf = append(f.AtLeastOneOf, names)
+	return f
 }
 
 // Fields builds a schema from fields.
@@ -198,7 +219,21 @@ func (s Schema) validateObject(path string, v map[string]any, opts ValidateOptio
 			if len(present) > 1 {
 				what = strings.Join(present, " and ") + " are both set"
 			}
-			*errs = append(*errs, &FieldError{Path: path, Message: fmt.Sprintf("exactly one of %s must be set, but %s", strings.Join(group, ", "), what)})
+			// The error points at the group's first field, so a caller that
+			// locates errors by path finds a line to show.
+			*errs = append(*errs, &FieldError{Path: join(path, group[0]), Message: fmt.Sprintf("exactly one of %s must be set, but %s", strings.Join(group, ", "), what)})
+		}
+	}
+	for _, group := range s.AtLeastOneOf {
+		found := false
+		for _, name := range group {
+			if val, ok := v[name]; ok && val != nil {
+				found = true
+				break
+			}
+		}
+		if !found {
+			*errs = append(*errs, &FieldError{Path: join(path, group[0]), Message: fmt.Sprintf("at least one of %s must be set", strings.Join(group, ", "))})
 		}
 	}
 	if !s.AdditionalFields {
@@ -308,7 +343,7 @@ func (f Field) validate(path string, v any, opts ValidateOptions, errs *[]*Field
 			return
 		}
 		if f.Fields != nil {
-			Schema{Fields: f.Fields}.validateObject(path, m, opts, errs)
+			Schema{Fields: f.Fields, ExactlyOneOf: f.ExactlyOneOf, AtLeastOneOf: f.AtLeastOneOf}.validateObject(path, m, opts, errs)
 		}
 	default:
 		bad("schema type %q is unknown", f.Type)
@@ -428,8 +463,15 @@ func (s Schema) JSONSchema() map[string]any {
 	if len(required) > 0 {
 		out["required"] = required
 	}
+	var all []any
+	for _, group := range s.AtLeastOneOf {
+		var any1 []any
+		for _, name := range group {
+			any1 = append(any1, map[string]any{"required": []string{name}})
+		}
+		all = append(all, map[string]any{"anyOf": any1})
+	}
 	if len(s.ExactlyOneOf) > 0 {
-		var all []any
 		for _, group := range s.ExactlyOneOf {
 			var one []any
 			for _, name := range group {
@@ -437,6 +479,8 @@ func (s Schema) JSONSchema() map[string]any {
 			}
 			all = append(all, map[string]any{"oneOf": one})
 		}
+	}
+	if len(all) > 0 {
 		out["allOf"] = all
 	}
 	return out
@@ -453,7 +497,7 @@ func (f Field) JSONSchema() map[string]any {
 	case TypeObject:
 		out["type"] = "object"
 		if f.Fields != nil {
-			sub := Schema{Fields: f.Fields}.JSONSchema()
+			sub := Schema{Fields: f.Fields, ExactlyOneOf: f.ExactlyOneOf, AtLeastOneOf: f.AtLeastOneOf}.JSONSchema()
 			for k, v := range sub {
 				out[k] = v
 			}
