@@ -1,0 +1,141 @@
+package chatwoot_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/providers/chatwoot/fake"
+	"github.com/heraldhq/herald/internal/sandbox"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// TestErrorClasses checks how Chatwoot's failures reach the host, through
+// the real gRPC transport: the class decides whether and when the host
+// retries, and the message is Chatwoot's own.
+func TestErrorClasses(t *testing.T) {
+	t.Parallel()
+	sendInput := map[string]any{"contact": map[string]any{"identifier": "crm-1"}, "content": "hi"}
+
+	t.Run("429 with Retry-After is rate limited", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		// Rack::Attack's throttled response.
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Status: http.StatusTooManyRequests, RetryAfter: 7, Body: "Retry later\n"})
+		_, err := b.invoke(t, "send_message", sendInput)
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassRateLimited, e.Class, "error: %v", err)
+		require.Equal(t, 7*time.Second, e.RetryAfter)
+		require.Equal(t, http.StatusTooManyRequests, e.StatusCode)
+		require.Contains(t, e.Message, "search contacts: provider answered HTTP 429: Retry later", "the failed step is named")
+	})
+
+	t.Run("500 is retryable", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Status: http.StatusInternalServerError,
+			Body: `{"status":500,"error":"Internal Server Error"}`})
+		_, err := b.invoke(t, "create_contact", map[string]any{"name": "x"})
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassRetryable, e.Class, "error: %v", err)
+		require.Equal(t, http.StatusInternalServerError, e.StatusCode)
+		require.Contains(t, e.Message, "Internal Server Error")
+	})
+
+	t.Run("a timeout is retryable", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", LatencyMS: 10_000})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := invokeCtx(t, ctx, b.client, "send_message", sendInput)
+		require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "error: %v", err)
+		require.Less(t, time.Since(start), 5*time.Second, "the call must end at its deadline, not the fake's")
+		require.Empty(t, b.fake.Contacts())
+	})
+
+	t.Run("401 is permanent with Chatwoot's message", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cfg := fake.ProviderConfig(b.baseURL)
+		cfg["api_access_token"] = "revoked-token-9f2c"
+		b.configure(t, "revoked", cfg)
+		_, err := b.invoke(t, "send_message", sendInput, func(r *sdk.InvokeRequest) { r.Instance = "revoked" })
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassPermanent, e.Class, "error: %v", err)
+		require.Equal(t, http.StatusUnauthorized, e.StatusCode)
+		require.Contains(t, e.Message, "search contacts: provider answered HTTP 401: Invalid Access Token")
+		require.NotContains(t, e.Message, "revoked-token-9f2c")
+	})
+
+	t.Run("422 is permanent with Chatwoot's message", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		in := map[string]any{"name": "Ada", "identifier": "crm-7", "phone_number": "+442071838750"}
+		_, err := b.invoke(t, "create_contact", in)
+		require.NoError(t, err)
+		_, err = b.invoke(t, "create_contact", in)
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassPermanent, e.Class, "error: %v", err)
+		require.Equal(t, http.StatusUnprocessableEntity, e.StatusCode)
+		require.Contains(t, e.Message, "Phone number has already been taken, Identifier has already been taken (phone_number, identifier)")
+	})
+
+	t.Run("404 is permanent with Chatwoot's message", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.invoke(t, "create_message", map[string]any{"conversation_id": 4242, "content": "hi"})
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassPermanent, e.Class, "error: %v", err)
+		require.Equal(t, http.StatusNotFound, e.StatusCode)
+		require.Contains(t, e.Message, "Resource could not be found")
+	})
+
+	t.Run("a 2xx without the record is permanent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", PathPrefix: "/api/v1/accounts/1/conversations", Status: http.StatusOK, Body: `{}`})
+		_, err := b.invoke(t, "create_conversation", map[string]any{"source_id": "abc"})
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassPermanent, e.Class, "error: %v", err)
+		require.Contains(t, e.Message, "no conversation id")
+	})
+
+	t.Run("a 2xx that is not JSON is permanent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Status: http.StatusOK, Body: `<html>maintenance</html>`})
+		_, err := b.invoke(t, "search_contacts", map[string]any{"q": "x"})
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassPermanent, e.Class, "error: %v", err)
+		require.Contains(t, e.Message, "unexpected contact search result")
+	})
+}
+
+// TestErrorMessages checks the error body shapes Chatwoot renders, and the
+// one its spec documents, all become the error's message.
+func TestErrorMessages(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		`{"error":"Resource could not be found"}`:                                           "Resource could not be found",
+		`{"message":"Email Invalid email","attributes":["email"]}`:                          "Email Invalid email (email)",
+		`{"errors":["You need to sign in or sign up before continuing."]}`:                  "You need to sign in or sign up before continuing.",
+		`{"description":"Bad request","errors":[{"field":"email","message":"is invalid"}]}`: "Bad request; email is invalid",
+		`Retry later`: "Retry later",
+	}
+	for body, want := range cases {
+		t.Run(want, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Status: http.StatusBadRequest, Body: body})
+			_, err := b.invoke(t, "search_contacts", map[string]any{"q": "x"})
+			e := sdk.AsError(err)
+			require.Equal(t, sdk.ClassPermanent, e.Class)
+			require.Equal(t, "provider answered HTTP 400: "+want, e.Message)
+		})
+	}
+}
