@@ -1,0 +1,172 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// provider decodes one provider instance, resolves the secrets its config
+// reads and checks the config against the plugin's schema.
+func (l *loader) provider(d decl) {
+	what := fmt.Sprintf("provider %q", d.name)
+	o := newObject(&l.rep, d.n, what, "type", "config", "rate_limit")
+	if o == nil {
+		return
+	}
+	defer o.done()
+	p := &Provider{Name: d.name, Type: d.name, Config: map[string]any{}, Range: d.at}
+	l.project.Providers[d.name] = p
+
+	if t, e, ok := o.str("type"); ok {
+		if typeName.MatchString(t) {
+			p.Type = t
+		} else {
+			l.rep.errorf(e.val.rng, "invalid provider type %q: use letters, digits, _ or -", t)
+		}
+	}
+	if s, e, ok := o.str("rate_limit"); ok {
+		rl, err := ParseRateLimit(s)
+		if err != nil {
+			l.rep.errorf(e.val.rng, "rate_limit in %s: %v", what, err)
+		} else {
+			p.RateLimit = rl
+		}
+	}
+
+	var configEntry *entry
+	var source map[string]any
+	rendered := false
+	if e := o.get("config"); e != nil {
+		configEntry = e
+		if e.val.kind != objectNode {
+			l.rep.errorf(e.val.rng, "config in %s must be an object, not %s", what, e.val.kindName())
+		} else {
+			source = e.val.plain(&l.rep).(map[string]any)
+			rendered = l.providerConfig(p, source, e.val)
+		}
+	}
+
+	r := l.spec(p.Type)
+	if r.err != nil {
+		l.rep.errorf(d.at, "%s: %v", what, r.err)
+		return
+	}
+	if r.spec == nil {
+		return
+	}
+	p.Spec = r.spec
+	check, dynamic := p.Config, noDynamic
+	if !rendered {
+		check, dynamic = source, isDynamic
+	}
+	if check == nil {
+		check = map[string]any{}
+	}
+	at := func(path string) Range {
+		if configEntry == nil {
+			return d.at
+		}
+		return keyOrValue(configEntry, path)
+	}
+	for _, fe := range r.spec.Config.Validate(check, sdk.ValidateOptions{Dynamic: dynamic}) {
+		l.rep.errorf(at(fe.Path), "%s config: %s", what, fe.Error())
+	}
+	for _, name := range r.spec.Config.SensitiveFields() {
+		p.SensitiveFields = append(p.SensitiveFields, name)
+		if v, ok := p.Config[name]; ok && v != nil {
+			p.SensitiveValues = append(p.SensitiveValues, scalarText(v))
+		}
+		if s, ok := source[name].(string); ok && s != "" && !expr.HasTemplate(s) {
+			l.rep.warnf(at(name), "%s config: %s is sensitive; read it from a secret, as \"{{ secrets.NAME }}\", instead of writing it in the file", what, name)
+		}
+	}
+}
+
+// providerConfig compiles the config's templates, which may read secrets
+// only, and renders them into p.Config. It reports whether that worked.
+func (l *loader) providerConfig(p *Provider, source map[string]any, n *node) bool {
+	v, errs := l.comp.Value(source, expr.Context{Where: "provider config", Names: expr.Secrets})
+	if errs != nil {
+		l.exprErrors(errs, n, "config")
+		return false
+	}
+	ok := true
+	for _, ref := range v.SecretRefs() {
+		if _, found := l.secret(ref.Name, valueAt(n, ref.Path)); !found {
+			ok = false
+		}
+	}
+	if !ok {
+		return false
+	}
+	out, err := v.RenderMap(expr.SecretScope(l.project.Secrets))
+	if err != nil {
+		l.rep.errorf(n.rng, "config of provider %q: %v", p.Name, err)
+		return false
+	}
+	p.Config = out
+	return true
+}
+
+// isDynamic tells schema validation that a string holding a template is
+// not known until run time.
+func isDynamic(v any) bool {
+	s, ok := v.(string)
+	return ok && expr.HasTemplate(s)
+}
+
+func noDynamic(any) bool { return false }
+
+// scalarText renders a config value as the text a masker looks for.
+func scalarText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+// ParseRateLimit parses a rate limit such as "20/s", "100/m", "1000/h" or
+// "5/10s": a positive count of calls per unit (s, m, h, or any Go
+// duration). The bucket holds count calls and refills over the period.
+func ParseRateLimit(s string) (*RateLimit, error) {
+	countText, perText, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return nil, fmt.Errorf("rate limit %q must be <count>/<unit>, such as 20/s or 100/m", s)
+	}
+	count, err := strconv.Atoi(strings.TrimSpace(countText))
+	if err != nil || count <= 0 {
+		return nil, fmt.Errorf("rate limit %q must start with a positive whole number of calls", s)
+	}
+	perText = strings.TrimSpace(perText)
+	var per time.Duration
+	switch perText {
+	case "s", "sec", "second":
+		per = time.Second
+	case "m", "min", "minute":
+		per = time.Minute
+	case "h", "hour":
+		per = time.Hour
+	default:
+		per, err = time.ParseDuration(perText)
+		if err != nil || per <= 0 {
+			return nil, fmt.Errorf("rate limit %q must end with a unit (s, m or h) or a positive duration such as 10s", s)
+		}
+	}
+	return &RateLimit{
+		Text:  s,
+		Count: count,
+		Per:   per,
+		Rate:  float64(count) / per.Seconds(),
+		Burst: count,
+	}, nil
+}

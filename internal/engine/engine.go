@@ -1,0 +1,323 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// ErrInterrupted is returned by Execute when its context ends between two
+// steps: the run stays running in the store and resumes from there.
+var ErrInterrupted = errors.New("run interrupted; it resumes from its last completed step")
+
+// ErrUnknownWorkflow is wrapped by the error for a workflow the project does
+// not declare.
+var ErrUnknownWorkflow = errors.New("unknown workflow")
+
+// ClientFunc returns the client of a configured provider instance.
+type ClientFunc func(ctx context.Context, instance string) (sdk.Client, error)
+
+// Options configure an Engine.
+type Options struct {
+	// Project is the loaded project; SetProject replaces it.
+	Project *config.Project
+	// Store records runs; required.
+	Store store.Store
+	// Client reaches provider instances; required.
+	Client ClientFunc
+	// Logger receives one line per run and step transition; nil discards.
+	Logger hclog.Logger
+	// Observer receives every transition; optional.
+	Observer Observer
+	// Owner names this host process in run records.
+	Owner string
+	// DryRun makes every call render its requests instead of sending them.
+	DryRun bool
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// Sleep waits between retries; nil waits on a timer. Tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Engine executes runs. It is safe for concurrent use: many runs may execute
+// at once.
+type Engine struct {
+	opts  Options
+	state atomic.Pointer[projectState]
+}
+
+// projectState is everything derived from one project version.
+type projectState struct {
+	project  *config.Project
+	masker   *sdk.Masker
+	limiters limiters
+}
+
+// New returns an Engine.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil {
+		return nil, errors.New("engine: a store is required")
+	}
+	if opts.Client == nil {
+		return nil, errors.New("engine: a client function is required")
+	}
+	if opts.Project == nil {
+		return nil, errors.New("engine: a project is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	e := &Engine{opts: opts}
+	e.SetProject(opts.Project)
+	return e, nil
+}
+
+// SetProject replaces the project runs are executed against. Runs in flight
+// finish with the version they started with; resumed runs use the new one.
+func (e *Engine) SetProject(p *config.Project) {
+	e.state.Store(&projectState{
+		project:  p,
+		masker:   sdk.NewMasker(p.MaskValues()...),
+		limiters: newLimiters(p),
+	})
+}
+
+// Project returns the current project.
+func (e *Engine) Project() *config.Project { return e.state.Load().project }
+
+// Masker returns the masker of the current project's secrets.
+func (e *Engine) Masker() *sdk.Masker { return e.state.Load().masker }
+
+// Create stores a queued run of workflow started by trig. With an idemKey the
+// creation is de-duplicated: a repeat within ttl returns the first run and
+// existed is set.
+func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idemKey string, ttl time.Duration) (run store.Run, existed bool, err error) {
+	st := e.state.Load()
+	if _, ok := st.project.Workflows[workflow]; !ok {
+		return store.Run{}, false, fmt.Errorf("%w %q", ErrUnknownWorkflow, workflow)
+	}
+	if trig.Time.IsZero() {
+		trig.Time = e.opts.Now().UTC()
+	}
+	raw, err := json.Marshal(trig)
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("encode trigger: %w", err)
+	}
+	run = store.Run{
+		ID:        store.NewRunID(),
+		Workflow:  workflow,
+		Status:    store.StatusQueued,
+		Trigger:   raw,
+		CreatedAt: e.opts.Now().UTC(),
+	}
+	return e.opts.Store.CreateRun(ctx, run, idemKey, ttl)
+}
+
+// Run creates a run of workflow and executes it to the end.
+func (e *Engine) Run(ctx context.Context, workflow string, trig Trigger) (store.Run, error) {
+	run, _, err := e.Create(ctx, workflow, trig, "", 0)
+	if err != nil {
+		return store.Run{}, err
+	}
+	return e.Execute(ctx, run.ID)
+}
+
+// Execute runs, or resumes, the run with the given id until it ends. A run
+// that already ended is returned as it is. When ctx ends between steps the
+// run is left running and ErrInterrupted is returned; a step in flight is
+// allowed to finish its attempt first, so its result is recorded.
+func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
+	st := e.state.Load()
+	run, err := e.opts.Store.GetRun(ctx, id)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if run.Status.Final() {
+		return run, nil
+	}
+	wf, ok := st.project.Workflows[run.Workflow]
+	if !ok {
+		return e.finish(ctx, st, run, store.StatusFailed, fmt.Sprintf("workflow %q is no longer in the project", run.Workflow))
+	}
+	now := e.opts.Now().UTC()
+	run, err = e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
+		r.Status = store.StatusRunning
+		r.Attempt++
+		r.Owner = e.opts.Owner
+		if r.StartedAt.IsZero() {
+			r.StartedAt = now
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Run{}, err
+	}
+	x := &execution{e: e, st: st, run: run, wf: wf, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
+	e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
+	x.log.Info("run started", "attempt", run.Attempt)
+	status, msg, err := x.execute(ctx)
+	if err != nil {
+		if errors.Is(err, ErrInterrupted) {
+			x.log.Warn("run interrupted; it resumes from its last completed step")
+			return run, err
+		}
+		return run, err
+	}
+	return e.finish(ctx, st, run, status, msg)
+}
+
+func (e *Engine) finish(ctx context.Context, st *projectState, run store.Run, status store.Status, msg string) (store.Run, error) {
+	now := e.opts.Now().UTC()
+	msg = st.masker.String(msg)
+	// Record the end even when ctx has just ended: the run is complete.
+	run, err := e.opts.Store.UpdateRun(context.WithoutCancel(ctx), run.ID, func(r *store.Run) error {
+		r.Status = status
+		r.Error = msg
+		r.FinishedAt = now
+		if r.StartedAt.IsZero() {
+			r.StartedAt = now
+		}
+		return nil
+	})
+	if err != nil {
+		return run, err
+	}
+	ev := Event{Type: RunFinished, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Status: string(status), Error: msg, Duration: run.FinishedAt.Sub(run.StartedAt)}
+	e.emit(ev)
+	e.opts.Logger.Info("run finished", "run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ev.Duration.Round(time.Millisecond), "error", msg)
+	return run, nil
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.opts.Observer != nil {
+		if ev.Time.IsZero() {
+			ev.Time = e.opts.Now()
+		}
+		e.opts.Observer(ev)
+	}
+}
+
+// execution is the state of one Execute call.
+type execution struct {
+	e     *Engine
+	st    *projectState
+	run   store.Run
+	wf    *config.Workflow
+	log   hclog.Logger
+	scope *expr.Scope
+	// records are the step records found when the execution started.
+	records map[store.StepKey]store.StepRecord
+	mu      sync.Mutex
+}
+
+func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
+	trig, err := DecodeTrigger(x.run.Trigger)
+	if err != nil {
+		return store.StatusFailed, err.Error(), nil
+	}
+	recs, err := x.e.opts.Store.StepRecords(ctx, x.run.ID)
+	if err != nil {
+		return "", "", err
+	}
+	x.records = make(map[store.StepKey]store.StepRecord, len(recs))
+	for _, r := range recs {
+		x.records[r.StepKey] = r
+	}
+	if err := x.closeInterrupted(ctx); err != nil {
+		return "", "", err
+	}
+	x.scope = expr.NewScope(expr.RunData{ID: x.run.ID, Workflow: x.run.Workflow, Attempt: x.run.Attempt}, trig.data(), x.st.project.Secrets)
+	x.scope.SetNow(x.e.opts.Now())
+	if x.wf.Vars != nil {
+		vars, err := x.wf.Vars.RenderMap(x.scope)
+		if err != nil {
+			return store.StatusFailed, "vars: " + err.Error(), nil
+		}
+		x.scope.SetVars(vars)
+	}
+	// when gates a run once, before its first step; a resumed run that has
+	// records passed it already.
+	if x.wf.When != nil && len(recs) == 0 {
+		ok, err := x.wf.When.Eval(x.scope)
+		if err != nil {
+			return store.StatusFailed, "when: " + err.Error(), nil
+		}
+		if !ok {
+			return store.StatusSkipped, "", nil
+		}
+	}
+	for _, step := range x.wf.Steps {
+		if err := ctx.Err(); err != nil {
+			return "", "", ErrInterrupted
+		}
+		res, err := x.step(ctx, step)
+		if err != nil {
+			return "", "", err
+		}
+		x.scope.SetStep(step.ID, res.data())
+		if res.Status == store.StatusFailed && !step.ContinueOnError {
+			return store.StatusFailed, fmt.Sprintf("step %s failed: %s", step.ID, res.message()), nil
+		}
+	}
+	return store.StatusSucceeded, "", nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closeInterrupted finishes the attempts an earlier execution started but
+// never recorded a result for (its host stopped mid-call), so the attempt log
+// says what happened: the outcome is unknown and the step is tried again.
+func (x *execution) closeInterrupted(ctx context.Context) error {
+	if x.run.Attempt <= 1 {
+		return nil
+	}
+	attempts, err := x.e.opts.Store.Attempts(ctx, x.run.ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range attempts {
+		if a.Status != store.StatusRunning {
+			continue
+		}
+		res := store.AttemptResult{
+			Status:     store.StatusFailed,
+			WillRetry:  true,
+			Error:      &store.StepError{Class: ClassInterrupted, Message: "the host stopped during this attempt; the provider may or may not have received it"},
+			FinishedAt: x.e.opts.Now().UTC(),
+		}
+		if err := x.e.opts.Store.FinishAttempt(ctx, a.StepKey, a.Number, res); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("close interrupted attempt: %w", err)
+		}
+		x.log.Warn("attempt was interrupted; trying again", "step", a.StepID, "item", a.Item, "attempt", a.Number)
+	}
+	return nil
+}

@@ -1,0 +1,371 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// ClassInterrupted marks an attempt whose host stopped before its result was
+// recorded: the provider may or may not have acted on it.
+const ClassInterrupted = "interrupted"
+
+// stepResult is the outcome of a step, or of one for_each element.
+type stepResult struct {
+	Status   store.Status
+	Output   any
+	Raw      json.RawMessage
+	Error    *store.StepError
+	Attempts int
+	Provider string
+}
+
+func (r stepResult) message() string {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Message
+}
+
+func (r stepResult) data() expr.StepData {
+	return expr.StepData{Output: r.Output, Status: string(r.Status), Error: r.message(), Attempts: r.Attempts, Provider: r.Provider}
+}
+
+func resultFromRecord(rec store.StepRecord) stepResult {
+	out, _ := decodeValue(rec.Output)
+	return stepResult{Status: rec.Status, Output: out, Raw: rec.Output, Error: rec.Error, Attempts: rec.Attempts, Provider: rec.Provider}
+}
+
+// candidate is one action a step may call: the step's own, then each
+// fallback in order.
+type candidate struct {
+	provider, action string
+	with             *expr.Value
+	override         config.Override
+	attempts         int
+}
+
+func candidates(step *config.Step) []candidate {
+	attempts := step.Retry.MaxAttempts
+	if attempts < 1 {
+		attempts = 1
+	}
+	out := []candidate{{provider: step.Provider, action: step.Action, with: step.With, override: step.Override, attempts: attempts}}
+	for _, fb := range step.Fallback {
+		out = append(out, candidate{provider: fb.Provider, action: fb.Action, with: fb.With, override: fb.Override, attempts: 1})
+	}
+	return out
+}
+
+// idempotencyKey is stable across retries, fallbacks and resumes of one step
+// (and element) of one run.
+func idempotencyKey(runID, stepID string, item int) string {
+	if item == store.NoItem {
+		return runID + "/" + stepID
+	}
+	return runID + "/" + stepID + "/" + strconv.Itoa(item)
+}
+
+func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, error) {
+	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: store.NoItem}
+	if rec, ok := x.records[key]; ok && rec.Status.Final() {
+		return resultFromRecord(rec), nil
+	}
+	if step.If != nil {
+		ok, err := step.If.Eval(x.scope)
+		if err != nil {
+			return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "if: "+err.Error())})
+		}
+		if !ok {
+			return x.record(ctx, step, key, stepResult{Status: store.StatusSkipped})
+		}
+	}
+	if step.ForEach != nil {
+		return x.forEach(ctx, step)
+	}
+	return x.call(ctx, step, store.NoItem, x.scope)
+}
+
+// record writes a step record for a step that made no call, or the
+// aggregate of a for_each step.
+func (x *execution) record(ctx context.Context, step *config.Step, key store.StepKey, res stepResult) (stepResult, error) {
+	now := x.e.opts.Now().UTC()
+	rec := store.StepRecord{StepKey: key, Status: res.Status, Attempts: res.Attempts, Provider: res.Provider, Output: res.Raw, Error: res.Error, StartedAt: now, FinishedAt: now}
+	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
+		return res, fmt.Errorf("record step %s: %w", step.ID, err)
+	}
+	if key.Item == store.NoItem {
+		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider})
+		x.log.Info("step finished", "step", step.ID, "status", res.Status, "error", res.message())
+	}
+	return res, nil
+}
+
+func (x *execution) stepError(class, msg string) *store.StepError {
+	return &store.StepError{Class: class, Message: x.st.masker.String(msg)}
+}
+
+func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult, error) {
+	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: store.NoItem}
+	list, err := step.ForEach.RenderList(x.scope)
+	if err != nil {
+		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "for_each: "+err.Error())})
+	}
+	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Items: len(list), Provider: step.Provider, Action: step.Action})
+	x.log.Info("step started", "step", step.ID, "items", len(list))
+	parallelism := step.Parallelism
+	if parallelism < 1 {
+		parallelism = 1
+	}
+	results := make([]stepResult, len(list))
+	errs := make([]error, len(list))
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	for i, item := range list {
+		if ctx.Err() != nil {
+			errs[i] = ErrInterrupted
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i], errs[i] = x.call(ctx, step, i, x.scope.WithItem(item, i))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		if errors.Is(err, ErrInterrupted) {
+			return stepResult{}, ErrInterrupted
+		}
+		return stepResult{}, err
+	}
+	agg := stepResult{Status: store.StatusSucceeded}
+	outputs := make([]any, len(results))
+	failed := 0
+	var first *store.StepError
+	firstAt := -1
+	for i, r := range results {
+		outputs[i] = r.Output
+		agg.Attempts += r.Attempts
+		if r.Status == store.StatusSucceeded && agg.Provider == "" {
+			agg.Provider = r.Provider
+		}
+		if r.Status == store.StatusFailed {
+			failed++
+			if first == nil {
+				first, firstAt = r.Error, i
+			}
+		}
+	}
+	if agg.Provider == "" {
+		agg.Provider = step.Provider
+	}
+	if failed > 0 {
+		agg.Status = store.StatusFailed
+		msg, class := "", string(sdk.ClassPermanent)
+		if first != nil {
+			msg, class = first.Message, first.Class
+		}
+		agg.Error = x.stepError(class, fmt.Sprintf("%d of %d items failed; item %d: %s", failed, len(results), firstAt, msg))
+	}
+	agg.Output = outputs
+	raw, err := json.Marshal(outputs)
+	if err != nil {
+		return agg, fmt.Errorf("encode output of step %s: %w", step.ID, err)
+	}
+	agg.Raw = raw
+	return x.record(ctx, step, key, agg)
+}
+
+// call runs a step (or one element of it) through its candidates with
+// retries, recording each attempt's start before the plugin is called and
+// its result before anything else happens.
+func (x *execution) call(ctx context.Context, step *config.Step, item int, scope *expr.Scope) (stepResult, error) {
+	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: item}
+	x.mu.Lock()
+	prev, seen := x.records[key]
+	x.mu.Unlock()
+	if seen && prev.Status.Final() {
+		return resultFromRecord(prev), nil
+	}
+	attempt := prev.Attempts
+	started := x.e.opts.Now()
+	single := item == store.NoItem
+	if single {
+		x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: step.Provider, Action: step.Action})
+		x.log.Info("step started", "step", step.ID, "uses", step.Uses)
+	}
+	timeout := step.Timeout
+	if timeout <= 0 {
+		timeout = config.DefaultTimeout
+	}
+	cands := candidates(step)
+	var last *sdk.Error
+	lastProvider := step.Provider
+	for ci, c := range cands {
+		more := ci < len(cands)-1
+		if ci > 0 {
+			// A fallback may read steps.<this step> for the failure.
+			scope = scope.WithStep(step.ID, stepResult{Status: store.StatusFailed, Error: x.stepError(string(last.Class), last.Message), Attempts: attempt, Provider: lastProvider}.data())
+		}
+		req, rerr := x.request(c, scope, key)
+		lastProvider = c.provider
+		if rerr != nil {
+			last = rerr
+			continue
+		}
+		for a := 1; a <= c.attempts; a++ {
+			if ctx.Err() != nil {
+				return stepResult{}, ErrInterrupted
+			}
+			if waited, err := x.st.limiters.wait(ctx, c.provider); err != nil {
+				return stepResult{}, ErrInterrupted
+			} else if waited > time.Millisecond {
+				x.e.emit(Event{Type: RateLimitWait, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: c.provider, Duration: waited})
+			}
+			attempt++
+			req.Attempt = a
+			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, StartedAt: x.e.opts.Now().UTC()}); err != nil {
+				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
+			}
+			t0 := time.Now()
+			out, err := x.invoke(ctx, c.provider, req, timeout)
+			if err == nil {
+				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider}
+				res.Raw = json.RawMessage(x.st.masker.String(string(out)))
+				res.Output, _ = decodeValue(res.Raw)
+				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
+					return res, fmt.Errorf("record result of step %s: %w", step.ID, err)
+				}
+				x.finished(step, item, res, started)
+				return res, nil
+			}
+			last = sdk.AsError(err)
+			retry := a < c.attempts && last.Class != sdk.ClassPermanent
+			serr := x.stepError(string(last.Class), last.Message)
+			serr.Field = last.Field
+			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
+				return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
+			}
+			var wait time.Duration
+			if retry {
+				wait = backoff(step.Retry, a)
+				if last.Class == sdk.ClassRateLimited && last.RetryAfter > wait {
+					wait = last.RetryAfter
+				}
+			}
+			x.e.emit(Event{Type: AttemptFailed, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Attempt: attempt, Provider: c.provider, Action: c.action, Class: string(last.Class), Error: serr.Message, Duration: time.Since(t0), RetryIn: wait})
+			x.log.Warn("attempt failed", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "class", last.Class, "error", serr.Message, "retry_in", wait)
+			if !retry {
+				break
+			}
+			if err := x.e.opts.Sleep(ctx, wait); err != nil {
+				return stepResult{}, ErrInterrupted
+			}
+		}
+	}
+	res := stepResult{Status: store.StatusFailed, Attempts: attempt, Provider: lastProvider}
+	if last != nil {
+		res.Error = x.stepError(string(last.Class), last.Message)
+		res.Error.Field = last.Field
+	}
+	// The last attempt's result was recorded as final unless a later
+	// candidate could not even be rendered; make the failure final then.
+	if _, err := x.recordFinal(ctx, key, res); err != nil {
+		return res, err
+	}
+	x.finished(step, item, res, started)
+	return res, nil
+}
+
+// recordFinal writes res as the final record of key when the attempt log
+// left it running.
+func (x *execution) recordFinal(ctx context.Context, key store.StepKey, res stepResult) (bool, error) {
+	recs, err := x.e.opts.Store.StepRecords(ctx, key.RunID)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range recs {
+		if r.StepKey == key && r.Status.Final() {
+			return false, nil
+		}
+	}
+	now := x.e.opts.Now().UTC()
+	rec := store.StepRecord{StepKey: key, Status: res.Status, Attempts: res.Attempts, Provider: res.Provider, Error: res.Error, StartedAt: now, FinishedAt: now}
+	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
+		return false, fmt.Errorf("record step %s: %w", key.StepID, err)
+	}
+	return true, nil
+}
+
+func (x *execution) finished(step *config.Step, item int, res stepResult, started time.Time) {
+	d := x.e.opts.Now().Sub(started)
+	if item != store.NoItem {
+		x.e.emit(Event{Type: ItemFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
+		return
+	}
+	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
+	x.log.Info("step finished", "step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", d.Round(time.Millisecond), "error", res.message())
+}
+
+// request renders a candidate's input and overrides.
+func (x *execution) request(c candidate, scope *expr.Scope, key store.StepKey) (*sdk.InvokeRequest, *sdk.Error) {
+	req := &sdk.InvokeRequest{
+		Instance:       c.provider,
+		Action:         c.action,
+		IdempotencyKey: idempotencyKey(key.RunID, key.StepID, key.Item),
+		DryRun:         x.e.opts.DryRun,
+	}
+	var err error
+	if req.Input, err = renderJSON(c.with, scope); err != nil {
+		return nil, sdk.Permanent(fmt.Errorf("with: %w", err))
+	}
+	if req.ConfigOverride, err = renderJSON(c.override.Config, scope); err != nil {
+		return nil, sdk.Permanent(fmt.Errorf("override.config: %w", err))
+	}
+	if req.BodyOverride, err = renderJSON(c.override.Body, scope); err != nil {
+		return nil, sdk.Permanent(fmt.Errorf("override.body: %w", err))
+	}
+	if req.Input == nil {
+		req.Input = json.RawMessage("{}")
+	}
+	return req, nil
+}
+
+func renderJSON(v *expr.Value, scope *expr.Scope) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, err := v.RenderMap(scope)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+// invoke calls the provider. The call's context does not end with ctx: an
+// attempt in flight when the host is asked to stop is allowed to finish
+// within its timeout, so its result is recorded rather than lost.
+func (x *execution) invoke(ctx context.Context, instance string, req *sdk.InvokeRequest, timeout time.Duration) (json.RawMessage, error) {
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	client, err := x.e.opts.Client(callCtx, instance)
+	if err != nil {
+		return nil, sdk.Retryable(fmt.Errorf("provider %s: %w", instance, err))
+	}
+	out, err := client.Invoke(callCtx, req)
+	if err != nil && callCtx.Err() == context.DeadlineExceeded {
+		return nil, sdk.Retryable(fmt.Errorf("attempt timed out after %s", timeout))
+	}
+	return out, err
+}

@@ -1,0 +1,179 @@
+package expr
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/ext"
+)
+
+// maxExpressionSize bounds the length of one CEL expression in code points,
+// so that a hostile or corrupted file cannot make the parser work for long.
+const maxExpressionSize = 10_000
+
+var (
+	envOnce sync.Once
+	celEnv  *cel.Env
+	envErr  error
+)
+
+// environment returns the CEL environment shared by every Compiler. It
+// declares every variable that any position may read; which of them a given
+// expression may actually use is decided by its Context after type-checking.
+func environment() (*cel.Env, error) {
+	envOnce.Do(func() {
+		celEnv, envErr = cel.NewEnv(
+			cel.Variable("trigger", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("vars", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("steps", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("secrets", cel.MapType(cel.StringType, cel.StringType)),
+			cel.Variable("run", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("now", cel.TimestampType),
+			cel.Variable("item", cel.DynType),
+			cel.Variable("index", cel.IntType),
+			cel.OptionalTypes(),
+			cel.ParserExpressionSizeLimit(maxExpressionSize),
+			ext.Strings(),
+			ext.Math(),
+			ext.Lists(),
+			ext.Encoders(),
+		)
+	})
+	return celEnv, envErr
+}
+
+// Compiler compiles conditions and templates. It caches programs by source
+// text, so an expression repeated across a project is parsed, checked and
+// planned once. Create one Compiler per project load; it is safe for
+// concurrent use.
+type Compiler struct {
+	env *cel.Env
+
+	mu    sync.Mutex
+	cache map[string]*program
+}
+
+// NewCompiler returns a Compiler using the shared CEL environment (with the
+// strings, math, lists, encoders and optional-types extensions).
+func NewCompiler() (*Compiler, error) {
+	env, err := environment()
+	if err != nil {
+		return nil, fmt.Errorf("building the cel environment: %w", err)
+	}
+	return &Compiler{env: env, cache: map[string]*program{}}, nil
+}
+
+// program is one compiled CEL expression.
+type program struct {
+	src string
+	prg cel.Program
+	out *cel.Type
+	// refs are the top-level variables the expression reads.
+	refs []reference
+	// constant is set when the expression is a literal, such as the '{{'
+	// escape; the literal's value is in value.
+	constant bool
+	value    ref.Val
+	// problem is the syntax or type error, when compiling failed.
+	problem string
+}
+
+// compile parses, checks and plans src, or returns the cached result.
+func (c *Compiler) compile(src string) *program {
+	c.mu.Lock()
+	p, ok := c.cache[src]
+	c.mu.Unlock()
+	if ok {
+		return p
+	}
+	p = c.build(src)
+	c.mu.Lock()
+	c.cache[src] = p
+	c.mu.Unlock()
+	return p
+}
+
+func (c *Compiler) build(src string) *program {
+	p := &program{src: src}
+	if strings.TrimSpace(src) == "" {
+		p.problem = "empty expression"
+		return p
+	}
+	checked, iss := c.env.Compile(src)
+	if iss != nil && iss.Err() != nil {
+		p.problem = describeIssues(iss)
+		return p
+	}
+	p.out = checked.OutputType()
+	root := checked.NativeRep().Expr()
+	p.refs = collectReferences(root)
+	if root.Kind() == ast.LiteralKind {
+		p.constant = true
+		p.value = root.AsLiteral()
+	}
+	prg, err := c.env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		p.problem = err.Error()
+		return p
+	}
+	p.prg = prg
+	return p
+}
+
+// describeIssues turns CEL's issues into one line: each message with its
+// column inside the expression.
+func describeIssues(iss *cel.Issues) string {
+	var msgs []string
+	for _, e := range iss.Errors() {
+		msg := strings.TrimSuffix(e.Message, " (in container '')")
+		if col := e.Location.Column(); col >= 0 && e.Location.Line() <= 1 {
+			msg = fmt.Sprintf("%s (column %d)", msg, col+1)
+		} else if e.Location.Line() > 1 {
+			msg = fmt.Sprintf("%s (line %d, column %d)", msg, e.Location.Line(), col+1)
+		}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) == 0 {
+		return iss.String()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// eval runs the program against the scope.
+func (p *program) eval(s *Scope) (ref.Val, error) {
+	if p.constant {
+		return p.value, nil
+	}
+	out, _, err := p.prg.Eval(s)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := out.(*types.Err); ok {
+		return nil, e
+	}
+	if types.IsUnknown(out) {
+		return nil, fmt.Errorf("result depends on unknown values")
+	}
+	return out, nil
+}
+
+// outKind returns the checked result type's kind.
+func (p *program) outKind() types.Kind {
+	if p.out == nil {
+		return types.DynKind
+	}
+	return p.out.Kind()
+}
+
+// outName returns the checked result type as CEL spells it.
+func (p *program) outName() string {
+	if p.out == nil {
+		return "dyn"
+	}
+	return p.out.String()
+}
