@@ -83,10 +83,10 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 	if step.If != nil {
 		ok, err := step.If.Eval(x.scope)
 		if err != nil {
-			return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "if: "+err.Error())})
+			return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "if: "+err.Error())}, time.Time{})
 		}
 		if !ok {
-			return x.record(ctx, step, key, stepResult{Status: store.StatusSkipped})
+			return x.record(ctx, step, key, stepResult{Status: store.StatusSkipped}, time.Time{})
 		}
 	}
 	if step.ForEach != nil {
@@ -97,15 +97,19 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 
 // record writes a step record for a step that made no call, or the
 // aggregate of a for_each step.
-func (x *execution) record(ctx context.Context, step *config.Step, key store.StepKey, res stepResult) (stepResult, error) {
+func (x *execution) record(ctx context.Context, step *config.Step, key store.StepKey, res stepResult, started time.Time) (stepResult, error) {
 	now := x.e.opts.Now().UTC()
-	rec := store.StepRecord{StepKey: key, Status: res.Status, Attempts: res.Attempts, Provider: res.Provider, Output: res.Raw, Error: res.Error, StartedAt: now, FinishedAt: now}
+	if started.IsZero() {
+		started = now
+	}
+	rec := store.StepRecord{StepKey: key, Status: res.Status, Attempts: res.Attempts, Provider: res.Provider, Output: res.Raw, Error: res.Error, StartedAt: started.UTC(), FinishedAt: now}
 	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
 		return res, fmt.Errorf("record step %s: %w", step.ID, err)
 	}
 	if key.Item == store.NoItem {
-		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider})
-		x.log.Info("step finished", "step", step.ID, "status", res.Status, "error", res.message())
+		d := now.Sub(started)
+		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
+		x.log.Info("step finished", "step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", d.Round(time.Millisecond), "error", res.message())
 	}
 	return res, nil
 }
@@ -116,9 +120,10 @@ func (x *execution) stepError(class, msg string) *store.StepError {
 
 func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult, error) {
 	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: store.NoItem}
+	started := x.e.opts.Now()
 	list, err := step.ForEach.RenderList(x.scope)
 	if err != nil {
-		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "for_each: "+err.Error())})
+		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "for_each: "+err.Error())}, started)
 	}
 	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Items: len(list), Provider: step.Provider, Action: step.Action})
 	x.log.Info("step started", "step", step.ID, "items", len(list))
@@ -184,7 +189,7 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 		return agg, fmt.Errorf("encode output of step %s: %w", step.ID, err)
 	}
 	agg.Raw = raw
-	return x.record(ctx, step, key, agg)
+	return x.record(ctx, step, key, agg, started)
 }
 
 // call runs a step (or one element of it) through its candidates with
@@ -216,7 +221,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 		more := ci < len(cands)-1
 		if ci > 0 {
 			// A fallback may read steps.<this step> for the failure.
-			scope = scope.WithStep(step.ID, stepResult{Status: store.StatusFailed, Error: x.stepError(string(last.Class), last.Message), Attempts: attempt, Provider: lastProvider}.data())
+			scope = scope.WithStep(step.ID, stepResult{Status: store.StatusFailed, Error: x.stepError(string(last.Class), last.Error()), Attempts: attempt, Provider: lastProvider}.data())
 		}
 		req, rerr := x.request(c, scope, key)
 		lastProvider = c.provider
@@ -244,6 +249,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider}
 				res.Raw = json.RawMessage(x.st.masker.String(string(out)))
 				res.Output, _ = decodeValue(res.Raw)
+				if x.e.opts.DryRun {
+					res.Output = x.dryRunOutput(c.provider, c.action, step.ID, res.Output)
+				}
 				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
 					return res, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
@@ -252,7 +260,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			}
 			last = sdk.AsError(err)
 			retry := a < c.attempts && last.Class != sdk.ClassPermanent
-			serr := x.stepError(string(last.Class), last.Message)
+			serr := x.stepError(string(last.Class), last.Error())
 			serr.Field = last.Field
 			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
 				return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
@@ -276,7 +284,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	}
 	res := stepResult{Status: store.StatusFailed, Attempts: attempt, Provider: lastProvider}
 	if last != nil {
-		res.Error = x.stepError(string(last.Class), last.Message)
+		res.Error = x.stepError(string(last.Class), last.Error())
 		res.Error.Field = last.Field
 	}
 	// The last attempt's result was recorded as final unless a later

@@ -25,7 +25,7 @@ func (p *provider) createInstanceAction() sdk.Action {
 		),
 		Output: sdk.Fields(
 			sdk.String("status", "Chat API's result status: created, or exists when the account already had such an instance."),
-			sdk.String("instance_id", "Id of the instance."),
+			sdk.String("instance_id", "Id of the instance.").WithExample("229607"),
 			sdk.String("api_url", "Base URL of the instance's API, such as https://api.chat-api.com/instance229607/."),
 		),
 		Run: p.createInstance,

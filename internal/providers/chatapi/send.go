@@ -11,7 +11,7 @@ import (
 )
 
 // noIdempotency is appended to the descriptions of the sending actions.
-const noIdempotency = " Chat API accepts no idempotency key, so Herald cannot pass the step's on: a retry after an ambiguous failure (a timeout, a dropped connection) may deliver the message twice."
+const noIdempotency = " Chat API accepts no idempotency key, so Herald cannot pass the step's key on: a retry after an ambiguous failure (a timeout, a dropped connection) may deliver the message twice."
 
 // recipientFields are the two ways of addressing a chat; exactly one is set.
 func recipientFields() []sdk.Field {

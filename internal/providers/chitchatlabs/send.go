@@ -21,7 +21,7 @@ const (
 const mobilePattern = `^[0-9]{7,15}$`
 
 // noIdempotency is appended to the action descriptions.
-const noIdempotency = " ChitChatLabs documents no idempotency key, so Herald cannot pass the step's on: a retry after an ambiguous failure (a timeout, a dropped connection) may send twice."
+const noIdempotency = " ChitChatLabs documents no idempotency key, so Herald cannot pass the step's key on: a retry after an ambiguous failure (a timeout, a dropped connection) may send twice."
 
 // templateFields are the inputs both actions share: which approved
 // WhatsApp template to send, how to fill it, and what to attach.
