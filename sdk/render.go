@@ -38,12 +38,18 @@ type Masker struct {
 	r *strings.Replacer
 }
 
-// NewMasker returns a Masker for secrets; empty strings are ignored.
+// MinMaskLength is the shortest value a Masker masks. Masking shorter ones
+// would garble every output they occur in ("t" would mask every t) while
+// hiding next to nothing; the host warns about secrets that short.
+const MinMaskLength = 4
+
+// NewMasker returns a Masker for secrets; values shorter than MinMaskLength
+// are ignored.
 func NewMasker(secrets ...string) *Masker {
 	var pairs []string
 	seen := map[string]bool{}
 	add := func(s string) {
-		if s != "" && !seen[s] {
+		if len(s) >= MinMaskLength && !seen[s] {
 			seen[s] = true
 			pairs = append(pairs, s)
 		}

@@ -262,12 +262,10 @@ func (l *loader) resolveSecrets(names []string, at Range) bool {
 // finish sorts the diagnostics and masks secret values in their text.
 func (l *loader) finish() Diagnostics {
 	diags := l.rep.diags
-	masks := l.project.MaskValues()
+	masker := sdk.NewMasker(l.project.MaskValues()...)
 	for _, d := range diags {
-		for _, m := range masks {
-			d.Summary = strings.ReplaceAll(d.Summary, m, "***")
-			d.Detail = strings.ReplaceAll(d.Detail, m, "***")
-		}
+		d.Summary = masker.String(d.Summary)
+		d.Detail = masker.String(d.Detail)
 	}
 	diags.sort()
 	return diags.dedupe()

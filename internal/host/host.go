@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/pluginhost"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/pgstore"
 	"github.com/heraldhq/herald/internal/store/sqlitestore"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -142,6 +143,12 @@ func Open(ctx context.Context, opts Options) (_ *Host, err error) {
 		opts.Logger.Warn(d.String())
 	}
 	h.Project = project
+	for _, v := range project.MaskValues() {
+		if len(v) < sdk.MinMaskLength {
+			opts.Logger.Warn(fmt.Sprintf("a secret or sensitive config value is shorter than %d characters; it cannot be masked in logs and run history", sdk.MinMaskLength))
+			break
+		}
+	}
 	if opts.LogWriter != nil {
 		opts.LogWriter.SetSecrets(append(opts.Secrets.Values(), project.MaskValues()...)...)
 	}
@@ -238,8 +245,10 @@ func OpenStore(ctx context.Context, dsn string) (store.Store, error) {
 	switch d.Driver {
 	case store.DriverSQLite:
 		return sqlitestore.Open(ctx, d.Path)
+	case store.DriverPostgres:
+		return pgstore.OpenDSN(ctx, dsn)
 	default:
-		return nil, fmt.Errorf("store %s: the %s store is not available in this build", d.Driver, d.Driver)
+		return nil, fmt.Errorf("store %s is not supported: use sqlite:// or postgres://", d.Driver)
 	}
 }
 

@@ -1,0 +1,79 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// BenchmarkRecordAttempt measures what the engine pays per plugin call: a
+// durable StartAttempt and FinishAttempt pair. bare_insert is the baseline on
+// the same database in the same run: one autocommit INSERT of a row of similar
+// size, the least a durable write can cost, alone and from as many
+// goroutines as start_finish_parallel.
+func BenchmarkRecordAttempt(b *testing.B) {
+	s := openFresh(b)
+	ctx := context.Background()
+	_, err := s.exec(ctx, `CREATE TABLE {schema}.bench_baseline (
+		n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL)`)
+	require.NoError(b, err)
+	run := store.Run{ID: store.NewRunID(), Workflow: "bench", Status: store.StatusRunning, CreatedAt: time.Now()}
+	_, _, err = s.CreateRun(ctx, run, "", 0)
+	require.NoError(b, err)
+	output := json.RawMessage(`{"sent":true,"id":"true_14155550123@c.us_3EB0B5A5A5A5","message":"Sent to 14155550123@c.us"}`)
+
+	var item atomic.Int64
+	pair := func(stepID string) error {
+		key := store.StepKey{RunID: run.ID, StepID: stepID, Item: int(item.Add(1))}
+		now := time.Now()
+		if err := s.StartAttempt(ctx, key, store.AttemptStart{Number: 1, Provider: "chatapi", StartedAt: now}); err != nil {
+			return err
+		}
+		return s.FinishAttempt(ctx, key, 1, store.AttemptResult{
+			Status: store.StatusSucceeded, Output: output, FinishedAt: now})
+	}
+
+	b.Run("bare_insert", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.exec(ctx, `INSERT INTO {schema}.bench_baseline (body) VALUES ($1)`, string(output)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bare_insert_parallel", func(b *testing.B) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.exec(ctx, `INSERT INTO {schema}.bench_baseline (body) VALUES ($1)`, string(output)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("start_finish", func(b *testing.B) {
+		for b.Loop() {
+			if err := pair("serial"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// 16×GOMAXPROCS goroutines, like for_each items with parallelism 16+.
+	b.Run("start_finish_parallel", func(b *testing.B) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := pair("parallel"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

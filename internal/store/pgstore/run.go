@@ -1,0 +1,286 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// runColumns are the columns scanRun reads, in order, of the runs table
+// aliased r.
+const runColumns = `r.id, r.workflow, r.status, r.trigger_json, r.inputs_json, r.attempt, r.owner, r.error,
+	r.created_at, r.started_at, r.finished_at, r.version`
+
+// scanRun reads one row of runColumns and returns the run and its version.
+func scanRun(row pgx.Row) (store.Run, int64, error) {
+	var (
+		r                          store.Run
+		status                     string
+		trigger, inputs            []byte
+		created, started, finished pgtype.Timestamptz
+		version                    int64
+	)
+	if err := row.Scan(&r.ID, &r.Workflow, &status, &trigger, &inputs, &r.Attempt, &r.Owner, &r.Error,
+		&created, &started, &finished, &version); err != nil {
+		return store.Run{}, 0, err
+	}
+	r.Status = store.Status(status)
+	r.Trigger = decodeJSON(trigger)
+	r.Inputs = decodeJSON(inputs)
+	r.CreatedAt = decodeTime(created)
+	r.StartedAt = decodeTime(started)
+	r.FinishedAt = decodeTime(finished)
+	return r, version, nil
+}
+
+// getRun reads one run and its version, or returns ErrNotFound.
+func (s *Store) getRun(ctx context.Context, id string) (store.Run, int64, error) {
+	r, version, err := scanRun(s.queryRow(ctx, `SELECT `+runColumns+` FROM {schema}.runs r WHERE r.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Run{}, 0, fmt.Errorf("run %s: %w", id, store.ErrNotFound)
+	}
+	return r, version, err
+}
+
+// runExists reports an ErrNotFound error when no run has the given ID. Runs
+// are never deleted, so a run seen once exists from then on.
+func (s *Store) runExists(ctx context.Context, id string) error {
+	var found bool
+	if err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM {schema}.runs WHERE id = $1)`, id).Scan(&found); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("run %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// normRun returns r with its times as the store keeps them.
+func normRun(r store.Run) store.Run {
+	r.CreatedAt = normTime(r.CreatedAt)
+	r.StartedAt = normTime(r.StartedAt)
+	r.FinishedAt = normTime(r.FinishedAt)
+	return r
+}
+
+// insertRun inserts a run unless its ID is taken, in which case it changes
+// no row.
+const insertRun = `INSERT INTO {schema}.runs (id, workflow, status, trigger_json, inputs_json,
+	attempt, owner, error, created_at, started_at, finished_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	ON CONFLICT (id) DO NOTHING`
+
+// insertRunArgs returns the arguments of insertRun for run.
+func insertRunArgs(run store.Run) []any {
+	return []any{run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
+		run.Attempt, run.Owner, run.Error,
+		encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt)}
+}
+
+// claimKey binds an idempotency key to a new run unless it is bound to a run
+// and live at the new run's creation time ($4). It returns a row only when it
+// bound the key. A live key is left as it is, but locked, so the run it names
+// can be read before anyone rebinds it; a racer that inserts the same key
+// waits on the unique index until the first claim commits or rolls back.
+const claimKey = `INSERT INTO {schema}.idempotency_keys AS k (key, run_id, expires_at) VALUES ($1, $2, $3)
+	ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+	WHERE k.expires_at <= $4
+	RETURNING true`
+
+// CreateRun stores run, guarded by idemKey when it is set; see store.Store.
+func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
+	run = normRun(run)
+	if err := run.Validate(); err != nil {
+		return store.Run{}, false, fmt.Errorf("create run: %w", err)
+	}
+	if idemKey != "" && ttl <= 0 {
+		return store.Run{}, false, fmt.Errorf("create run %s: %w: idempotency key ttl %s is not positive", run.ID, store.ErrInvalid, ttl)
+	}
+	if idemKey == "" {
+		tag, err := s.exec(ctx, insertRun, insertRunArgs(run)...)
+		if err != nil {
+			return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, errTaken)
+		}
+		return run, false, nil
+	}
+
+	var (
+		existing store.Run
+		existed  bool
+	)
+	// The key is claimed before the run is inserted (its foreign key is
+	// deferred), so a racer that loses never inserts a run.
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var claimed bool
+		err := tx.QueryRow(ctx, s.sql(claimKey), idemKey, run.ID, normTime(run.CreatedAt.Add(ttl)), run.CreatedAt).Scan(&claimed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			existing, _, err = scanRun(tx.QueryRow(ctx, s.sql(`SELECT `+runColumns+` FROM {schema}.runs r
+				JOIN {schema}.idempotency_keys k ON k.run_id = r.id WHERE k.key = $1`), idemKey))
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("idempotency key names no run: %w", store.ErrNotFound)
+			}
+			existed = err == nil
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, s.sql(insertRun), insertRunArgs(run)...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errTaken // rolls the claim back
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
+	case existed:
+		return existing, true, nil
+	}
+	return run, false, nil
+}
+
+// errTaken reports a run ID that is taken; returned from a transaction, it
+// rolls the transaction back.
+var errTaken = fmt.Errorf("run id is taken: %w", store.ErrConflict)
+
+// GetRun returns the run with the given ID.
+func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
+	r, _, err := s.getRun(ctx, id)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("get run: %w", err)
+	}
+	return r, nil
+}
+
+// ListRuns returns the runs that match filter, newest first.
+func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.Run, error) {
+	var (
+		join  string
+		where []string
+		args  []any
+	)
+	param := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if filter.Before != "" {
+		// A join rather than a subquery, so the row comparison can use an index.
+		join = ` JOIN {schema}.runs c ON c.id = ` + param(filter.Before) + ` AND (r.created_at, r.id) < (c.created_at, c.id)`
+	}
+	if filter.Workflow != "" {
+		where = append(where, `r.workflow = `+param(filter.Workflow))
+	}
+	if filter.Status != "" {
+		where = append(where, `r.status = `+param(string(filter.Status)))
+	}
+	query := `SELECT ` + runColumns + ` FROM {schema}.runs r` + join
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY r.created_at DESC, r.id DESC`
+	if filter.Limit > 0 {
+		query += ` LIMIT ` + param(filter.Limit)
+	}
+	runs, err := s.queryRuns(ctx, query, args...)
+	if err == nil && len(runs) == 0 && filter.Before != "" {
+		// An unknown cursor matches nothing; say so rather than return an
+		// empty page.
+		if err = s.runExists(ctx, filter.Before); errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("cursor %w", err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// UnfinishedRuns returns the queued and running runs, oldest first.
+func (s *Store) UnfinishedRuns(ctx context.Context) ([]store.Run, error) {
+	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM {schema}.runs r
+		WHERE r.status IN ('queued', 'running') ORDER BY r.created_at, r.id`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished runs: %w", err)
+	}
+	return runs, nil
+}
+
+// queryRuns returns the runs a query of runColumns selects.
+func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]store.Run, error) {
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	runs := []store.Run{}
+	for rows.Next() {
+		r, _, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, classify(rows.Err())
+}
+
+// UpdateRun applies update to the stored run with optimistic concurrency:
+// it reads the run, calls update outside any lock or transaction, and writes
+// only if no other writer changed the run meanwhile, retrying otherwise.
+func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run) error) (store.Run, error) {
+	for {
+		prev, version, err := s.getRun(ctx, id)
+		if err != nil {
+			return store.Run{}, fmt.Errorf("update run: %w", err)
+		}
+		next := prev
+		// Copies, so update cannot change the stored bytes behind the check.
+		next.Trigger = append(json.RawMessage(nil), prev.Trigger...)
+		next.Inputs = append(json.RawMessage(nil), prev.Inputs...)
+		if err := update(&next); err != nil {
+			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+		}
+		next = normRun(next)
+		if err := store.ValidateRunUpdate(prev, next); err != nil {
+			return store.Run{}, fmt.Errorf("update run: %w", err)
+		}
+		tag, err := s.exec(ctx, `UPDATE {schema}.runs SET status = $1, attempt = $2, owner = $3, error = $4,
+			started_at = $5, finished_at = $6, version = version + 1 WHERE id = $7 AND version = $8`,
+			string(next.Status), next.Attempt, next.Owner, next.Error,
+			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
+		if err != nil {
+			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+		}
+		if tag.RowsAffected() == 1 {
+			return next, nil
+		}
+		// Another writer got in first: start over from its result.
+	}
+}
+
+// PurgeExpiredKeys deletes the idempotency keys expired at now.
+func (s *Store) PurgeExpiredKeys(ctx context.Context, now time.Time) (int64, error) {
+	if now.IsZero() {
+		return 0, fmt.Errorf("purge expired keys: %w: time is zero", store.ErrInvalid)
+	}
+	tag, err := s.exec(ctx, `DELETE FROM {schema}.idempotency_keys WHERE expires_at <= $1`, encodeTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("purge expired keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

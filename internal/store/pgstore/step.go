@@ -1,0 +1,245 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Constraints whose violations StartAttempt and RecordStep tell apart.
+const (
+	stepRecordsRunFK = "step_records_run_id_fkey"
+	stepAttemptsPK   = "step_attempts_pkey"
+)
+
+// startAttempt upserts the step record and logs the attempt in one statement,
+// so one round trip makes both durable or neither. The upsert leaves a
+// succeeded record alone and then returns no row, so no attempt is logged; an
+// attempt number logged before violates step_attempts_pkey, which undoes the
+// upsert with the rest of the statement.
+const startAttempt = `WITH rec AS (
+	INSERT INTO {schema}.step_records AS r (run_id, step_id, item, status, attempts, provider, started_at)
+	VALUES ($1, $2, $3, 'running', $4, $5, $6)
+	ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running',
+		attempts = GREATEST(r.attempts, excluded.attempts), provider = excluded.provider,
+		started_at = COALESCE(r.started_at, excluded.started_at), finished_at = NULL
+	WHERE r.status <> 'succeeded'
+	RETURNING r.run_id
+)
+INSERT INTO {schema}.step_attempts (run_id, step_id, item, attempt, provider, status, started_at)
+SELECT $1::text, $2::text, $3::bigint, $4::bigint, $5::text, 'running', $6::timestamptz FROM rec`
+
+// StartAttempt logs the start of an attempt and marks its step record running.
+func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("start attempt: %w", err)
+	}
+	if err := start.Validate(); err != nil {
+		return fmt.Errorf("start attempt: %w", err)
+	}
+	tag, err := s.exec(ctx, startAttempt,
+		key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
+	switch {
+	case violates(err, codeForeignKey, stepRecordsRunFK):
+		err = fmt.Errorf("run %s: %w", key.RunID, store.ErrNotFound)
+	case violates(err, codeUnique, stepAttemptsPK):
+		err = fmt.Errorf("attempt was already started: %w", store.ErrConflict)
+	case err == nil && tag.RowsAffected() == 0:
+		err = fmt.Errorf("step already succeeded: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
+	}
+	return nil
+}
+
+// finishAttempt finishes a running attempt and applies its result to the step
+// record in one statement. It returns how many attempts it finished (0 or 1)
+// and the attempt's status before the statement, NULL when it was never
+// started, to explain a refusal.
+const finishAttempt = `WITH prev AS (
+	SELECT status FROM {schema}.step_attempts
+	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND attempt = $4
+), att AS (
+	UPDATE {schema}.step_attempts SET status = $5, finished_at = $6,
+		error_class = $7, error_message = $8, error_field = $9
+	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND attempt = $4 AND status = 'running'
+	RETURNING 1
+), rec AS (
+	UPDATE {schema}.step_records SET status = $10, output_json = $11, finished_at = $12,
+		error_class = $7, error_message = $8, error_field = $9
+	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND EXISTS (SELECT 1 FROM att)
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM att), (SELECT status FROM prev)`
+
+// FinishAttempt logs the result of a started attempt and applies it to the
+// step record.
+func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt int, result store.AttemptResult) error {
+	if err := store.ValidateFinish(key, attempt, result); err != nil {
+		return fmt.Errorf("finish attempt: %w", err)
+	}
+	class, message, field := errorColumns(result.Error)
+	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
+	if result.WillRetry {
+		recStatus, finished = store.StatusRunning, nil
+	}
+	var (
+		done int64
+		prev pgtype.Text
+	)
+	err := s.queryRow(ctx, finishAttempt, key.RunID, key.StepID, key.Item, attempt,
+		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+		string(recStatus), encodeJSON(result.Output), finished).Scan(&done, &prev)
+	if err == nil {
+		switch {
+		case done == 1:
+			return nil
+		case !prev.Valid:
+			err = fmt.Errorf("attempt was never started: %w", store.ErrNotFound)
+		case prev.String == string(store.StatusRunning):
+			err = fmt.Errorf("attempt was finished concurrently: %w", store.ErrConflict)
+		default:
+			err = fmt.Errorf("attempt already finished as %s: %w", prev.String, store.ErrConflict)
+		}
+	}
+	return fmt.Errorf("finish attempt %d of step %s: %w", attempt, keyName(key), err)
+}
+
+// recordStep upserts a step record, leaving a succeeded one alone.
+const recordStep = `INSERT INTO {schema}.step_records AS r (run_id, step_id, item, status, attempts, provider,
+	output_json, error_class, error_message, error_field, started_at, finished_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = excluded.status,
+		attempts = excluded.attempts, provider = excluded.provider, output_json = excluded.output_json,
+		error_class = excluded.error_class, error_message = excluded.error_message,
+		error_field = excluded.error_field, started_at = excluded.started_at,
+		finished_at = excluded.finished_at
+	WHERE r.status <> 'succeeded'`
+
+// RecordStep writes rec as the step record for its key.
+func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
+	if err := rec.Validate(); err != nil {
+		return fmt.Errorf("record step: %w", err)
+	}
+	class, message, field := errorColumns(rec.Error)
+	tag, err := s.exec(ctx, recordStep,
+		rec.RunID, rec.StepID, rec.Item, string(rec.Status), rec.Attempts, rec.Provider,
+		encodeJSON(rec.Output), class, message, field, encodeTime(rec.StartedAt), encodeTime(rec.FinishedAt))
+	switch {
+	case violates(err, codeForeignKey, stepRecordsRunFK):
+		err = fmt.Errorf("run %s: %w", rec.RunID, store.ErrNotFound)
+	case err == nil && tag.RowsAffected() == 0:
+		err = fmt.Errorf("step already succeeded: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("record step %s: %w", keyName(rec.StepKey), err)
+	}
+	return nil
+}
+
+// StepRecords returns the run's step records in step creation order (the
+// first record of each step ID), then item order.
+func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepRecord, error) {
+	rows, err := s.query(ctx, `SELECT r.run_id, r.step_id, r.item, r.status, r.attempts, r.provider, r.output_json,
+			r.error_class, r.error_message, r.error_field, r.started_at, r.finished_at
+		FROM {schema}.step_records r WHERE r.run_id = $1
+		ORDER BY min(r.seq) OVER (PARTITION BY r.step_id), r.item`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("step records of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	recs := []store.StepRecord{}
+	for rows.Next() {
+		var (
+			rec               store.StepRecord
+			status            string
+			output            []byte
+			errs              errorScan
+			started, finished pgtype.Timestamptz
+		)
+		dests := append([]any{&rec.RunID, &rec.StepID, &rec.Item, &status, &rec.Attempts, &rec.Provider, &output},
+			errs.dests()...)
+		if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+			return nil, fmt.Errorf("step records of run %s: %w", runID, err)
+		}
+		rec.Status = store.Status(status)
+		rec.Output = decodeJSON(output)
+		rec.Error = errs.value()
+		rec.StartedAt = decodeTime(started)
+		rec.FinishedAt = decodeTime(finished)
+		recs = append(recs, rec)
+	}
+	if err := s.emptyResult(ctx, rows.Err(), len(recs), runID); err != nil {
+		return nil, fmt.Errorf("step records: %w", err)
+	}
+	return recs, nil
+}
+
+// Attempts returns the run's attempt log in step order, then attempt order.
+func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, error) {
+	rows, err := s.query(ctx, `SELECT a.run_id, a.step_id, a.item, a.attempt, a.provider, a.status,
+			a.error_class, a.error_message, a.error_field, a.started_at, a.finished_at
+		FROM {schema}.step_attempts a
+		JOIN (SELECT step_id, min(seq) AS first_seq FROM {schema}.step_records WHERE run_id = $1 GROUP BY step_id) o
+			ON o.step_id = a.step_id
+		WHERE a.run_id = $1 ORDER BY o.first_seq, a.item, a.attempt`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("attempts of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	attempts := []store.Attempt{}
+	for rows.Next() {
+		var (
+			a                 store.Attempt
+			status            string
+			errs              errorScan
+			started, finished pgtype.Timestamptz
+		)
+		dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &status}, errs.dests()...)
+		if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+			return nil, fmt.Errorf("attempts of run %s: %w", runID, err)
+		}
+		a.Status = store.Status(status)
+		a.Error = errs.value()
+		a.StartedAt = decodeTime(started)
+		a.FinishedAt = decodeTime(finished)
+		attempts = append(attempts, a)
+	}
+	if err := s.emptyResult(ctx, rows.Err(), len(attempts), runID); err != nil {
+		return nil, fmt.Errorf("attempts: %w", err)
+	}
+	return attempts, nil
+}
+
+// emptyResult finishes a listing of a run's rows: it returns err, the
+// listing's own error, if any; otherwise, when the listing found no row, an
+// ErrNotFound error if the run does not exist. A run with rows exists, so the
+// common case costs no second query.
+func (s *Store) emptyResult(ctx context.Context, err error, n int, runID string) error {
+	if err != nil {
+		return classify(err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := s.runExists(ctx, runID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return fmt.Errorf("run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// keyName returns "run/step" or "run/step[item]", for messages.
+func keyName(k store.StepKey) string {
+	if k.Item == store.NoItem {
+		return k.RunID + "/" + k.StepID
+	}
+	return fmt.Sprintf("%s/%s[%d]", k.RunID, k.StepID, k.Item)
+}
