@@ -29,9 +29,11 @@ type LoadOptions struct {
 const SecretEnvPrefix = "HERALD_SECRET_"
 
 // EnvSecret reads secrets.NAME from the environment variable
-// HERALD_SECRET_NAME.
+// HERALD_SECRET_NAME. A variable set to the empty string counts as not set:
+// an empty credential is a mistake, not a value.
 func EnvSecret(name string) (string, bool) {
-	return os.LookupEnv(SecretEnvPrefix + name)
+	v := os.Getenv(SecretEnvPrefix + name)
+	return v, v != ""
 }
 
 // Source is one project file held in memory.

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/host"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// projectFlags are the flags of every command that loads a project.
+type projectFlags struct {
+	dir         string
+	secretsFile string
+	store       string
+}
+
+func (f *projectFlags) register(cmd *cobra.Command, withStore bool) {
+	f.dir = defaultDir
+	cmd.Flags().StringVar(&f.dir, "dir", f.dir, "project directory")
+	cmd.Flags().StringVar(&f.secretsFile, "secrets-file", "", "dotenv file of secrets (NAME=value), read before HERALD_SECRET_NAME variables")
+	if withStore {
+		cmd.Flags().StringVar(&f.store, "store", "", "store DSN (default $HERALD_STORE, else sqlite://<dir>/.herald/herald.db)")
+	}
+}
+
+// storeDSN returns the store the flags select.
+func (f *projectFlags) storeDSN() string {
+	if f.store != "" {
+		return f.store
+	}
+	if env := os.Getenv("HERALD_STORE"); env != "" {
+		return env
+	}
+	return store.DefaultDSN(f.dir)
+}
+
+// hostOptions returns the options to open the project with a logger that
+// masks every secret the host knows of.
+func (a *app) hostOptions(f *projectFlags) (host.Options, error) {
+	secrets, err := host.LoadSecrets(f.secretsFile)
+	if err != nil {
+		return host.Options{}, &exitCodeError{code: exitUsage, err: err}
+	}
+	mw := host.NewMaskedWriter(a.stderr, secrets.Values()...)
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       "herald",
+		Level:      logLevel(hclog.Warn),
+		Output:     mw,
+		JSONFormat: os.Getenv("HERALD_LOG_FORMAT") == "json",
+	})
+	return host.Options{
+		Dir:         f.dir,
+		StoreDSN:    f.storeDSN(),
+		Secrets:     secrets,
+		Logger:      logger,
+		LogWriter:   mw,
+		PluginPaths: nil,
+	}, nil
+}
+
+func logLevel(def hclog.Level) hclog.Level {
+	if l := hclog.LevelFromString(os.Getenv("HERALD_LOG_LEVEL")); l != hclog.NoLevel {
+		return l
+	}
+	return def
+}
+
+// openHost opens the project; an invalid project prints its diagnostics and
+// becomes a usage error (exit 2).
+func (a *app) openHost(ctx context.Context, opts host.Options) (*host.Host, error) {
+	h, err := host.Open(ctx, opts)
+	if err != nil {
+		var ip *host.InvalidProjectError
+		if errors.As(err, &ip) {
+			a.printDiagnostics(ip.Diagnostics)
+			return nil, &exitCodeError{code: exitUsage, err: fmt.Errorf("%s: %d error(s)", opts.Dir, len(ip.Diagnostics.Errors()))}
+		}
+		return nil, err
+	}
+	return h, nil
+}
+
+func (a *app) printDiagnostics(diags config.Diagnostics) {
+	for _, d := range diags {
+		fmt.Fprintln(a.stderr, d.String())
+	}
+}
+
+// parseInput reads --input: inline JSON, @file, or @- for stdin.
+func parseInput(s string) (any, error) {
+	if s == "" {
+		return nil, nil
+	}
+	data := []byte(s)
+	if strings.HasPrefix(s, "@") {
+		var err error
+		if s == "@-" {
+			data, err = io.ReadAll(os.Stdin)
+		} else {
+			data, err = os.ReadFile(s[1:])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--input: %w", err)
+		}
+	}
+	v, err := engine.DecodeJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("--input is not JSON: %w", err)
+	}
+	return v, nil
+}

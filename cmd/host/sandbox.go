@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
+)
+
+// defaultSandboxListen is where `herald sandbox` listens, and where the
+// example project in workflows/ expects it.
+const defaultSandboxListen = "127.0.0.1:8090"
+
+func (a *app) sandboxCommand() *cobra.Command {
+	listen := defaultSandboxListen
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Serve local fakes of the Chat API, ChitChatLabs and Chatwoot APIs",
+		Long: "Serve local fakes of the three bundled providers' APIs on one port, each\n" +
+			"under its own prefix (/chatapi, /chitchatlabs, /chatwoot), with the same\n" +
+			"endpoints, auth checks and response shapes as the real ones. Every request\n" +
+			"is recorded: GET /_sandbox/requests lists them. POST /_sandbox/faults\n" +
+			"injects failures ({\"provider\":\"chatapi\",\"status\":429,\"retry_after\":1,\n" +
+			"\"count\":2} or {\"latency_ms\":2000}); DELETE clears them.",
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			base := "http://" + ln.Addr().String()
+			srv := &http.Server{Handler: sandboxproviders.New(), ReadHeaderTimeout: 10 * time.Second}
+			fmt.Fprintf(a.stdout, "Sandbox listening on %s\n", base)
+			fmt.Fprintf(a.stdout, "Recorded requests: curl %s/_sandbox/requests\n\n", base)
+			fmt.Fprintf(a.stdout, "Provider config that points at it:\n\n")
+			printSandboxConfig(a.stdout, base)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-cmd.Context().Done():
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", listen, "address to listen on")
+	return cmd
+}
+
+// printSandboxConfig prints an HCL provider block per bundled provider.
+func printSandboxConfig(w io.Writer, base string) {
+	configs := sandboxproviders.ProviderConfigs(base)
+	types := make([]string, 0, len(configs))
+	for t := range configs {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		cfg := configs[t]
+		keys := make([]string, 0, len(cfg))
+		width := 0
+		for k := range cfg {
+			keys = append(keys, k)
+			width = max(width, len(k))
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(w, "provider %q {\n  config = {\n", t)
+		for _, k := range keys {
+			v := cfg[k]
+			val := fmt.Sprint(v)
+			if _, ok := v.(string); ok {
+				val = fmt.Sprintf("%q", v)
+			}
+			fmt.Fprintf(w, "    %s%s = %s\n", k, strings.Repeat(" ", width-len(k)), val)
+		}
+		fmt.Fprintf(w, "  }\n}\n")
+	}
+}

@@ -1,0 +1,81 @@
+package pluginhost
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/heraldhq/herald/sdk"
+)
+
+// supervisedClient is the sdk.Client of a plugin process the host
+// supervises: each call goes to the current process.
+type supervisedClient struct {
+	p *provider
+}
+
+var _ sdk.Client = (*supervisedClient)(nil)
+
+// do runs call against the live process and notices when it died under the
+// call.
+func (c *supervisedClient) do(ctx context.Context, call func(ctx context.Context, rpc sdk.Client) error) error {
+	pr, err := c.p.live(ctx)
+	if err != nil {
+		return err
+	}
+	o := &outcome{}
+	err = call(context.WithValue(ctx, outcomeKey{}, o), pr.rpc)
+	if err != nil && o.code != 0 && ctx.Err() == nil && c.p.transportFailed(pr) {
+		return sdk.Retryable(fmt.Errorf("provider %s: plugin process %d exited during the call: %w", c.p.typ, pr.pid, err))
+	}
+	return err
+}
+
+// Describe returns the provider's declaration.
+func (c *supervisedClient) Describe(ctx context.Context) (*sdk.Spec, error) {
+	var spec *sdk.Spec
+	err := c.do(ctx, func(ctx context.Context, rpc sdk.Client) (err error) {
+		spec, err = rpc.Describe(ctx)
+		return err
+	})
+	return spec, err
+}
+
+// Configure configures the instance and remembers it for relaunches.
+func (c *supervisedClient) Configure(ctx context.Context, instance string, config json.RawMessage) error {
+	err := c.do(ctx, func(ctx context.Context, rpc sdk.Client) error {
+		return rpc.Configure(ctx, instance, config)
+	})
+	if err == nil {
+		c.p.mu.Lock()
+		c.p.instances[instance] = append(json.RawMessage(nil), config...)
+		c.p.instGen++
+		c.p.mu.Unlock()
+	}
+	return err
+}
+
+// Invoke runs one action once.
+func (c *supervisedClient) Invoke(ctx context.Context, req *sdk.InvokeRequest) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.do(ctx, func(ctx context.Context, rpc sdk.Client) (err error) {
+		out, err = rpc.Invoke(ctx, req)
+		return err
+	})
+	return out, err
+}
+
+// HandleWebhook passes a provider webhook to the plugin.
+func (c *supervisedClient) HandleWebhook(ctx context.Context, req *sdk.WebhookRequest) ([]sdk.Event, error) {
+	var events []sdk.Event
+	err := c.do(ctx, func(ctx context.Context, rpc sdk.Client) (err error) {
+		events, err = rpc.HandleWebhook(ctx, req)
+		return err
+	})
+	return events, err
+}
+
+// Health reports whether the plugin is up and healthy.
+func (c *supervisedClient) Health(ctx context.Context) error {
+	return c.do(ctx, func(ctx context.Context, rpc sdk.Client) error { return rpc.Health(ctx) })
+}

@@ -1,0 +1,138 @@
+package sdktest
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/heraldhq/herald/sdk"
+)
+
+var (
+	typeName  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+)
+
+var knownTypes = map[sdk.Type]bool{
+	sdk.TypeString: true, sdk.TypeInteger: true, sdk.TypeNumber: true, sdk.TypeBoolean: true,
+	sdk.TypeObject: true, sdk.TypeArray: true, sdk.TypeAny: true,
+}
+
+// specProblems returns everything wrong with spec as the host sees it: one
+// message per problem, each naming where it is.
+func specProblems(spec *sdk.Spec) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if !typeName.MatchString(spec.Type) {
+		add("type %q must be lowercase letters, digits and underscores, starting with a letter", spec.Type)
+	}
+	if strings.TrimSpace(spec.Version) == "" {
+		add("version is empty")
+	}
+	out = append(out, schemaProblems("config", spec.Config)...)
+	seen := map[string]bool{}
+	for i, a := range spec.Actions {
+		where := fmt.Sprintf("action %q", a.Name)
+		if a.Name == "" {
+			where = fmt.Sprintf("action #%d", i)
+		}
+		if !snakeCase.MatchString(a.Name) {
+			add("%s: name must be snake_case", where)
+		}
+		if seen[a.Name] {
+			add("%s: declared twice", where)
+		}
+		seen[a.Name] = true
+		out = append(out, schemaProblems(where+" input", a.Input)...)
+		out = append(out, schemaProblems(where+" output", a.Output)...)
+	}
+	seenEvents := map[string]bool{}
+	for _, e := range spec.Events {
+		where := fmt.Sprintf("event %q", e.Name)
+		name, ok := strings.CutPrefix(e.Name, spec.Type+".")
+		if !ok || !snakeCase.MatchString(name) {
+			add("%s: name must be %s.<snake_case name>", where, spec.Type)
+		}
+		if seenEvents[e.Name] {
+			add("%s: declared twice", where)
+		}
+		seenEvents[e.Name] = true
+		if e.Data != nil {
+			out = append(out, schemaProblems(where+" data", *e.Data)...)
+		}
+	}
+	return out
+}
+
+func schemaProblems(where string, s sdk.Schema) []string {
+	var out []string
+	out = append(out, fieldsProblems(where, s.Fields)...)
+	for _, group := range s.ExactlyOneOf {
+		if len(group) == 0 {
+			out = append(out, where+": empty exactly_one_of group")
+		}
+		for _, name := range group {
+			if _, ok := s.Field(name); !ok {
+				out = append(out, fmt.Sprintf("%s: exactly_one_of names %q, which is not a field", where, name))
+			}
+		}
+	}
+	return out
+}
+
+func fieldsProblems(where string, fields []sdk.Field) []string {
+	var out []string
+	seen := map[string]bool{}
+	for i, f := range fields {
+		fw := fmt.Sprintf("%s field %q", where, f.Name)
+		if f.Name == "" {
+			fw = fmt.Sprintf("%s field #%d", where, i)
+			out = append(out, fw+": name is empty")
+		} else if seen[f.Name] {
+			out = append(out, fw+": declared twice")
+		}
+		seen[f.Name] = true
+		out = append(out, fieldProblems(fw, f)...)
+	}
+	return out
+}
+
+func fieldProblems(where string, f sdk.Field) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, where+": "+fmt.Sprintf(format, args...)) }
+	if !knownTypes[f.Type] {
+		add("type %q is not one of string, integer, number, boolean, object, array, any", f.Type)
+		return out
+	}
+	if f.Pattern != "" {
+		if _, err := regexp.Compile(f.Pattern); err != nil {
+			add("pattern does not compile: %v", err)
+		}
+		if f.Type != sdk.TypeString {
+			add("pattern is never checked on a field of type %s", f.Type)
+		}
+	}
+	if len(f.Enum) > 0 && f.Type != sdk.TypeString {
+		add("enum is never checked on a field of type %s", f.Type)
+	}
+	if f.Default != nil {
+		d := f
+		d.Required = false
+		if errs := (sdk.Schema{Fields: []sdk.Field{d}}).Validate(map[string]any{f.Name: f.Default}, sdk.ValidateOptions{}); len(errs) > 0 {
+			add("default %v is invalid: %v", f.Default, errs[0].Message)
+		}
+	}
+	switch f.Type {
+	case sdk.TypeArray:
+		if f.Items != nil {
+			item := *f.Items
+			item.Name = "[]"
+			out = append(out, fieldProblems(where+" items", item)...)
+		}
+	case sdk.TypeObject:
+		if f.Fields != nil {
+			out = append(out, fieldsProblems(where, f.Fields)...)
+		}
+	}
+	return out
+}
