@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/sandbox"
+	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
+	"github.com/heraldhq/herald/internal/testbin"
+)
+
+// TestKilledRunResumes kills `herald run` (kill -9) in the middle of a
+// 1,000-item for_each step and resumes the run with `herald runs resume`:
+// every item reaches the provider, and only items that were in flight at the
+// kill may reach it twice.
+func TestKilledRunResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and runs a 1,000-item workflow")
+	}
+	t.Parallel()
+	const items, parallelism = 1000, 8
+	bin := buildHerald(t)
+
+	sb := sandboxproviders.New()
+	// Slow every send a little so the kill lands mid-way.
+	sb.AddFault(sandbox.Fault{Provider: "chatapi", LatencyMS: 5})
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+
+	proj := t.TempDir()
+	writeFile(t, filepath.Join(proj, "blast.hcl"), fmt.Sprintf(`
+provider "chatapi" {
+  config = { instance_id = "229607", token = "{{ secrets.TOKEN }}", api_url = "%s/chatapi" }
+}
+workflow "blast" {
+  step "each" {
+    for_each    = "{{ trigger.body.phones }}"
+    parallelism = %d
+    uses = "chatapi.send_message"
+    with = { phone = "{{ item }}", body = "item {{ index }}" }
+  }
+}
+`, srv.URL, parallelism))
+	phones := make([]string, items)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("1415%07d", i)
+	}
+	input, _ := json.Marshal(map[string]any{"phones": phones})
+	writeFile(t, filepath.Join(proj, "input.json"), string(input))
+	env := append(os.Environ(), "HERALD_SECRET_TOKEN=sandbox-token", "HERALD_PLUGIN_PATH=")
+
+	run := exec.Command(bin, "run", "blast", "--dir", proj, "--input", "@"+filepath.Join(proj, "input.json"))
+	run.Env = env
+	require.NoError(t, run.Start())
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(sb.Requests("chatapi")) < items/3 {
+		require.True(t, time.Now().Before(deadline), "the run never got a third of the way")
+		time.Sleep(2 * time.Millisecond)
+	}
+	require.NoError(t, run.Process.Kill())
+	_ = run.Wait()
+	atKill := len(sb.Requests("chatapi"))
+	require.Less(t, atKill, items, "the run finished before it was killed")
+
+	out, err := herald(bin, env, "runs", "list", "--dir", proj, "--status", "running", "--output", "json")
+	require.NoError(t, err, out)
+	var runs []struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &runs), out)
+	require.Len(t, runs, 1, "the killed run is left running")
+
+	out, err = herald(bin, env, "runs", "resume", runs[0].RunID, "--dir", proj)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "succeeded")
+
+	counts := map[string]int{}
+	for _, r := range sb.Requests("chatapi") {
+		var body struct {
+			Phone string `json:"phone"`
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &body))
+		counts[body.Phone]++
+	}
+	lost, duplicates := 0, 0
+	for _, p := range phones {
+		switch n := counts[p]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			duplicates += n - 1
+		}
+	}
+	msg := fmt.Sprintf("crash test: %d items, killed after %d deliveries, parallelism %d: lost %d, duplicates %d (items in flight at the kill)", items, atKill, parallelism, lost, duplicates)
+	t.Log(msg)
+	fmt.Println(msg)
+	require.Zero(t, lost, "every item is delivered")
+	require.LessOrEqual(t, duplicates, parallelism, "only items in flight at the kill are sent twice")
+
+	out, err = herald(bin, env, "runs", "show", runs[0].RunID, "--dir", proj, "--output", "json")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"status": "succeeded"`)
+}
+
+// buildHerald builds herald and the bundled chatapi plugin into one
+// directory, where herald discovers the plugin beside its executable.
+func buildHerald(t *testing.T) string {
+	t.Helper()
+	dir := testbin.Build(t, "github.com/heraldhq/herald/cmd/host", "github.com/heraldhq/herald/plugins/chatapi")
+	require.NoError(t, os.Rename(filepath.Join(dir, "host"), filepath.Join(dir, "herald")))
+	require.NoError(t, os.Rename(filepath.Join(dir, "chatapi"), filepath.Join(dir, "herald-provider-chatapi")))
+	return filepath.Join(dir, "herald")
+}
+
+func herald(bin string, env []string, args ...string) (string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
+}
