@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -14,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/host"
+	"github.com/heraldhq/herald/internal/pluginhost"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -118,4 +120,30 @@ func parseInput(s string) (any, error) {
 		return nil, fmt.Errorf("--input is not JSON: %w", err)
 	}
 	return v, nil
+}
+
+// inspect loads the project for commands that only look at it (validate,
+// schedule): secrets that are not set load as empty strings and are
+// returned, sorted, instead of failing the load.
+func (a *app) inspect(ctx context.Context, f *projectFlags) (*config.Project, config.Diagnostics, []string, error) {
+	opts, err := a.hostOptions(f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	plugins := pluginhost.New(pluginhost.Options{Logger: opts.Logger, LockDir: f.dir})
+	defer plugins.Close()
+	missing := map[string]bool{}
+	project, diags := host.LoadWith(ctx, opts, plugins, func(name string) (string, bool) {
+		if v, ok := opts.Secrets.Lookup(name); ok {
+			return v, true
+		}
+		missing[name] = true
+		return "", true
+	})
+	names := make([]string, 0, len(missing))
+	for n := range missing {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return project, diags, names, nil
 }

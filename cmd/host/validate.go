@@ -2,12 +2,8 @@ package main
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/spf13/cobra"
-
-	"github.com/heraldhq/herald/internal/host"
-	"github.com/heraldhq/herald/internal/pluginhost"
 )
 
 func (a *app) validateCommand() *cobra.Command {
@@ -22,29 +18,12 @@ func (a *app) validateCommand() *cobra.Command {
 			"warnings: validation does not need their values, but run and serve do.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := a.hostOptions(&f)
+			project, diags, missing, err := a.inspect(cmd.Context(), &f)
 			if err != nil {
 				return err
 			}
-			missing := map[string]bool{}
-			real := opts.Secrets
-			opts.Secrets = nil
-			plugins := pluginhost.New(pluginhost.Options{Logger: opts.Logger, LockDir: f.dir})
-			defer plugins.Close()
-			project, diags := host.LoadWith(cmd.Context(), opts, plugins, func(name string) (string, bool) {
-				if v, ok := real.Lookup(name); ok {
-					return v, true
-				}
-				missing[name] = true
-				return "", true
-			})
 			a.printDiagnostics(diags)
-			var names []string
-			for n := range missing {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
+			for _, n := range missing {
 				fmt.Fprintf(a.stderr, "warning: secret %s is not set (set HERALD_SECRET_%s or use --secrets-file); run and serve will refuse the project without it\n", n, n)
 			}
 			if diags.HasErrors() {

@@ -321,3 +321,16 @@ func (x *execution) closeInterrupted(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Skip ends a queued run as skipped without running it, with reason as its
+// error text (such as a concurrency limit that was reached).
+func (e *Engine) Skip(ctx context.Context, id, reason string) (store.Run, error) {
+	run, err := e.opts.Store.GetRun(ctx, id)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if run.Status.Final() {
+		return run, nil
+	}
+	return e.finish(ctx, e.state.Load(), run, store.StatusSkipped, reason)
+}

@@ -267,3 +267,24 @@ func (h *Host) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Reload loads the project directory again. A valid project replaces the
+// running one: instances are configured anew and the engine runs new and
+// resumed runs against it, while runs in flight finish with the version they
+// started with. An invalid project changes nothing; its diagnostics are
+// returned (and the error is an *InvalidProjectError).
+func (h *Host) Reload(ctx context.Context) (config.Diagnostics, error) {
+	project, diags := Load(ctx, h.opts, h.Plugins)
+	if diags.HasErrors() {
+		return diags, &InvalidProjectError{Diagnostics: diags}
+	}
+	if err := h.configure(ctx, project); err != nil {
+		return diags, err
+	}
+	if h.opts.LogWriter != nil {
+		h.opts.LogWriter.SetSecrets(append(h.opts.Secrets.Values(), project.MaskValues()...)...)
+	}
+	h.Project = project
+	h.Engine.SetProject(project)
+	return diags, nil
+}

@@ -1,0 +1,176 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+)
+
+// ErrBusy is returned when the dispatcher's queue stayed full for the whole
+// admission wait: the caller should try again later (HTTP 503).
+var ErrBusy = errors.New("too many runs queued; try again later")
+
+// job is a run waiting for a worker.
+type job struct {
+	id, workflow string
+}
+
+// dispatcher executes runs on a bounded pool of workers. Admission is
+// bounded too: at most queueSize runs are admitted but not finished, so
+// triggers arriving faster than providers accept wait (and are eventually
+// refused with ErrBusy) instead of growing memory without bound. Each
+// workflow's concurrency limit is applied here: runs beyond it wait in the
+// workflow's own queue.
+type dispatcher struct {
+	engine  *engine.Engine
+	project func() *config.Project
+	logger  hclog.Logger
+
+	ready chan job
+	slots chan struct{}
+
+	mu       sync.Mutex
+	active   map[string]int   // runs executing, by workflow
+	admitted map[string]int   // runs admitted and not finished, by workflow
+	waiting  map[string][]job // runs held back by the workflow's limit
+
+	wg sync.WaitGroup
+}
+
+func newDispatcher(e *engine.Engine, project func() *config.Project, logger hclog.Logger, queueSize int) *dispatcher {
+	return &dispatcher{
+		engine:   e,
+		project:  project,
+		logger:   logger,
+		ready:    make(chan job, queueSize),
+		slots:    make(chan struct{}, queueSize),
+		active:   map[string]int{},
+		admitted: map[string]int{},
+		waiting:  map[string][]job{},
+	}
+}
+
+// start runs workers until ctx ends; wait returns when they have stopped.
+func (d *dispatcher) start(ctx context.Context, workers int) {
+	for range workers {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-d.ready:
+					d.run(ctx, j)
+				}
+			}
+		}()
+	}
+}
+
+func (d *dispatcher) wait() { d.wg.Wait() }
+
+// admit reserves a queue slot, waiting at most wait for one.
+func (d *dispatcher) admit(ctx context.Context, workflow string, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case d.slots <- struct{}{}:
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	d.mu.Lock()
+	d.admitted[workflow]++
+	d.mu.Unlock()
+	return nil
+}
+
+// release gives back a slot reserved by admit.
+func (d *dispatcher) release(workflow string) {
+	d.mu.Lock()
+	d.admitted[workflow]--
+	d.mu.Unlock()
+	<-d.slots
+}
+
+// atLimit reports whether workflow already has as many runs admitted as its
+// concurrency limit allows, counting the one being admitted.
+func (d *dispatcher) atLimit(workflow string, limit int) bool {
+	if limit <= 0 {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.admitted[workflow] > limit
+}
+
+// enqueue hands an admitted run to the workers.
+func (d *dispatcher) enqueue(j job) {
+	// The channel holds as many jobs as there are slots, so this never
+	// blocks for long; a goroutine keeps callers free of even that.
+	select {
+	case d.ready <- j:
+	default:
+		go func() { d.ready <- j }()
+	}
+}
+
+func (d *dispatcher) limit(workflow string) int {
+	if wf, ok := d.project().Workflows[workflow]; ok {
+		return wf.Concurrency.Limit
+	}
+	return 0
+}
+
+// run executes one job under its workflow's limit.
+func (d *dispatcher) run(ctx context.Context, j job) {
+	limit := d.limit(j.workflow)
+	d.mu.Lock()
+	if limit > 0 && d.active[j.workflow] >= limit {
+		d.waiting[j.workflow] = append(d.waiting[j.workflow], j)
+		d.mu.Unlock()
+		return
+	}
+	d.active[j.workflow]++
+	d.mu.Unlock()
+
+	_, err := d.engine.Execute(ctx, j.id)
+	interrupted := errors.Is(err, engine.ErrInterrupted) || ctx.Err() != nil
+	if err != nil && !interrupted {
+		d.logger.Error("run could not be executed", "run_id", j.id, "workflow", j.workflow, "error", err)
+	}
+
+	d.mu.Lock()
+	d.active[j.workflow]--
+	var next *job
+	if q := d.waiting[j.workflow]; len(q) > 0 && ctx.Err() == nil {
+		next = &q[0]
+		d.waiting[j.workflow] = q[1:]
+	}
+	d.mu.Unlock()
+	if next != nil {
+		d.enqueue(*next)
+	}
+	d.release(j.workflow)
+}
+
+// stats returns the runs executing and waiting, for readiness and tests.
+func (d *dispatcher) stats() (active, waiting int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range d.active {
+		active += n
+	}
+	for _, q := range d.waiting {
+		waiting += len(q)
+	}
+	return active, waiting + len(d.ready)
+}

@@ -1,0 +1,312 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/host"
+	"github.com/heraldhq/herald/internal/scheduler"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// Defaults of Options.
+const (
+	DefaultWorkers        = 64
+	DefaultQueueSize      = 10_000
+	DefaultAdmitWait      = 5 * time.Second
+	DefaultReloadInterval = time.Second
+	DefaultShutdownGrace  = 30 * time.Second
+	// CronKeyTTL keeps a cron fire's idempotency key long enough to cover
+	// any catch-up window.
+	CronKeyTTL = 30 * 24 * time.Hour
+	// DeliveryKeyTTL keeps a provider delivery's key against replays.
+	DeliveryKeyTTL = 7 * 24 * time.Hour
+)
+
+// Options configure a Server.
+type Options struct {
+	// Host opens the project, plugins and store.
+	Host host.Options
+	// Workers bounds the runs executing at once.
+	Workers int
+	// QueueSize bounds the runs admitted but not finished; a trigger beyond
+	// it waits up to AdmitWait, then gets ErrBusy.
+	QueueSize int
+	AdmitWait time.Duration
+	// ReloadInterval is how often the project directory is checked for
+	// changes; negative disables the check (Reload still works).
+	ReloadInterval time.Duration
+	// ShutdownGrace bounds how long Run waits for steps in flight when its
+	// context ends.
+	ShutdownGrace time.Duration
+	// Observer receives every run and step transition, besides the logs.
+	Observer engine.Observer
+	// SchedulerObserver receives the scheduler's fire lag and missed fires.
+	SchedulerObserver scheduler.Observer
+}
+
+// Server is a running Herald host.
+type Server struct {
+	opts   Options
+	host   *host.Host
+	disp   *dispatcher
+	sched  *scheduler.Scheduler
+	logger hclog.Logger
+	files  fingerprint
+}
+
+// New opens the project and prepares the server; Run starts it.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.AdmitWait <= 0 {
+		opts.AdmitWait = DefaultAdmitWait
+	}
+	if opts.ReloadInterval == 0 {
+		opts.ReloadInterval = DefaultReloadInterval
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opts.Host.Owner == "" {
+		name, _ := os.Hostname()
+		opts.Host.Owner = fmt.Sprintf("%s/%d", name, os.Getpid())
+	}
+	opts.Host.Observer = opts.Observer
+	logger := opts.Host.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+		opts.Host.Logger = logger
+	}
+	s := &Server{opts: opts, logger: logger}
+	if opts.Host.Dir != "" {
+		s.files, _ = readFingerprint(opts.Host.Dir)
+	}
+	h, err := host.Open(ctx, opts.Host)
+	if err != nil {
+		return nil, err
+	}
+	s.host = h
+	s.disp = newDispatcher(h.Engine, s.Project, logger.Named("dispatch"), opts.QueueSize)
+	s.sched, err = scheduler.New(scheduler.Options{
+		Store:    h.Store,
+		Fire:     s.fire,
+		Logger:   logger.Named("scheduler"),
+		Observer: opts.SchedulerObserver,
+	})
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	if err := s.sched.Load(h.Engine.Project()); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Host returns the host the server runs.
+func (s *Server) Host() *host.Host { return s.host }
+
+// Project returns the project currently served.
+func (s *Server) Project() *config.Project { return s.host.Engine.Project() }
+
+// Store returns the run store.
+func (s *Server) Store() store.Store { return s.host.Store }
+
+// Run resumes unfinished runs, starts the workers, the scheduler and the
+// reload watcher, and blocks until ctx ends. Then it stops taking triggers,
+// lets steps in flight finish (their attempts are recorded) within
+// ShutdownGrace, and returns; runs it did not finish stay in the store and
+// resume on the next start.
+func (s *Server) Run(ctx context.Context) error {
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	s.disp.start(workCtx, s.opts.Workers)
+	if err := s.resume(ctx); err != nil {
+		return err
+	}
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- s.sched.Run(schedCtx) }()
+	if s.opts.ReloadInterval > 0 && s.opts.Host.Dir != "" {
+		go s.watch(ctx)
+	}
+	s.logger.Info("herald is serving", "workflows", len(s.Project().Workflows), "workers", s.opts.Workers)
+
+	<-ctx.Done()
+	s.logger.Info("shutting down: no new triggers; waiting for steps in flight", "grace", s.opts.ShutdownGrace)
+	stopSched()
+	if err := <-schedDone; err != nil && !errors.Is(err, context.Canceled) {
+		s.logger.Warn("scheduler stopped with an error", "error", err)
+	}
+	stopWork()
+	done := make(chan struct{})
+	go func() { s.disp.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.opts.ShutdownGrace):
+		s.logger.Warn("steps still in flight after the shutdown grace; they resume on the next start")
+	}
+	return nil
+}
+
+// Close releases the plugins and the store.
+func (s *Server) Close() error { return s.host.Close() }
+
+// resume re-queues every run a previous host left queued or running.
+func (s *Server) resume(ctx context.Context) error {
+	runs, err := s.host.Store.UnfinishedRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("list unfinished runs: %w", err)
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	s.logger.Info("resuming unfinished runs", "count", len(runs))
+	go func() {
+		for _, r := range runs {
+			if err := s.disp.admit(ctx, r.Workflow, time.Hour); err != nil {
+				return
+			}
+			s.disp.enqueue(job{id: r.ID, workflow: r.Workflow})
+		}
+	}()
+	return nil
+}
+
+// Trigger creates a run and hands it to the workers. It implements
+// httpapi.Runtime.
+func (s *Server) Trigger(ctx context.Context, workflow string, trig engine.Trigger, idemKey string, ttl time.Duration) (string, bool, error) {
+	wf, ok := s.Project().Workflows[workflow]
+	if !ok {
+		return "", false, fmt.Errorf("%w %q", engine.ErrUnknownWorkflow, workflow)
+	}
+	if err := s.disp.admit(ctx, workflow, s.opts.AdmitWait); err != nil {
+		return "", false, err
+	}
+	run, existed, err := s.host.Engine.Create(ctx, workflow, trig, idemKey, ttl)
+	if err != nil || existed {
+		s.disp.release(workflow)
+		return run.ID, existed, err
+	}
+	if wf.Concurrency.OnLimit == config.OnLimitSkip && s.disp.atLimit(workflow, wf.Concurrency.Limit) {
+		s.disp.release(workflow)
+		_, err := s.host.Engine.Skip(ctx, run.ID, fmt.Sprintf("skipped: workflow %s is at its concurrency limit of %d", workflow, wf.Concurrency.Limit))
+		return run.ID, false, err
+	}
+	s.disp.enqueue(job{id: run.ID, workflow: workflow})
+	return run.ID, false, nil
+}
+
+// fire is the scheduler's Fire: one cron fire becomes one run, guarded by the
+// fire's idempotency key so a fire handed over twice runs once.
+func (s *Server) fire(ctx context.Context, d scheduler.Due) error {
+	trig := engine.Trigger{Kind: engine.KindCron, ScheduledTime: d.ScheduledTime}
+	_, _, err := s.Trigger(ctx, d.Workflow, trig, d.IdempotencyKey(), CronKeyTTL)
+	if errors.Is(err, engine.ErrUnknownWorkflow) {
+		return nil // removed by a reload in the meantime
+	}
+	return err
+}
+
+// ProviderWebhook hands a provider webhook to its plugin and starts a run of
+// every workflow whose event trigger matches an event it produced. It
+// implements httpapi.Runtime.
+func (s *Server) ProviderWebhook(ctx context.Context, instance string, req *sdk.WebhookRequest) ([]string, error) {
+	p := s.Project()
+	prov, ok := p.Providers[instance]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", sdk.ErrUnknownInstance, instance)
+	}
+	client, err := s.host.Plugins.Client(ctx, prov.Type)
+	if err != nil {
+		return nil, err
+	}
+	r := *req
+	r.Instance = instance
+	events, err := client.HandleWebhook(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	for _, ev := range events {
+		data, err := engine.DecodeJSON(ev.Data)
+		if err != nil {
+			return ids, fmt.Errorf("event %s: %w", ev.Type, err)
+		}
+		for _, et := range p.EventTriggers(instance, ev.Type) {
+			key := ""
+			if ev.ID != "" {
+				// The host's durable guard against replays, across restarts
+				// and replicas; the plugin's own is in memory only.
+				key = "event:" + instance + ":" + ev.ID + ":" + et.Workflow.Name
+			}
+			trig := engine.Trigger{Kind: engine.KindEvent, Event: data, EventType: ev.Type, Provider: instance}
+			id, existed, err := s.Trigger(ctx, et.Workflow.Name, trig, key, DeliveryKeyTTL)
+			if err != nil {
+				return ids, err
+			}
+			if !existed {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// NextFires returns the next fire time of each trigger of workflow (zero
+// for non-cron triggers). It implements httpapi.Runtime.
+func (s *Server) NextFires(workflow string) []time.Time {
+	wf, ok := s.Project().Workflows[workflow]
+	if !ok {
+		return nil
+	}
+	out := make([]time.Time, len(wf.Triggers))
+	for i, t := range wf.Triggers {
+		if t.Type != config.TriggerCron {
+			continue
+		}
+		if next, ok := s.sched.NextFire(workflow, scheduler.TriggerKey(i, t)); ok {
+			out[i] = next
+		} else {
+			out[i] = scheduler.Next(t, time.Now())
+		}
+	}
+	return out
+}
+
+// Ready reports whether the store is reachable and every provider plugin
+// the project uses answers. It implements httpapi.Runtime.
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.host.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, prov := range s.Project().Providers {
+		if seen[prov.Type] {
+			continue
+		}
+		seen[prov.Type] = true
+		client, err := s.host.Plugins.Client(ctx, prov.Type)
+		if err != nil {
+			return fmt.Errorf("plugin %s: %w", prov.Type, err)
+		}
+		if err := client.Health(ctx); err != nil {
+			return fmt.Errorf("plugin %s: %w", prov.Type, err)
+		}
+	}
+	return nil
+}
