@@ -116,7 +116,7 @@ func (f Field) WithExample(v any) Field { f.Example = v; return f }
 // Schema declares the keys of a JSON object: a provider's config, an action's
 // input or output, or an event's data.
 type Schema struct {
-	Fields []Field `json:"fields"`
+	Fields []Field `json:"fields,omitempty"`
 	// ExactlyOneOf lists groups of field names of which exactly one must be
 	// present, such as {"phone", "chat_id"}.
 	ExactlyOneOf [][]string `json:"exactly_one_of,omitempty"`

@@ -79,6 +79,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.validateCommand(),
 		a.runCommand(),
 		a.runsCommand(),
+		a.serveCommand(),
 		a.scheduleCommand(),
 		a.sandboxCommand(),
 		a.pluginsCommand(),

@@ -82,14 +82,20 @@ func logLevel(def hclog.Level) hclog.Level {
 func (a *app) openHost(ctx context.Context, opts host.Options) (*host.Host, error) {
 	h, err := host.Open(ctx, opts)
 	if err != nil {
-		var ip *host.InvalidProjectError
-		if errors.As(err, &ip) {
-			a.printDiagnostics(ip.Diagnostics)
-			return nil, &exitCodeError{code: exitUsage, err: fmt.Errorf("%s: %d error(s)", opts.Dir, len(ip.Diagnostics.Errors()))}
-		}
-		return nil, err
+		return nil, a.projectError(err, opts.Dir)
 	}
 	return h, nil
+}
+
+// projectError prints the diagnostics of an invalid project and turns it
+// into a usage error (exit 2); other errors pass through.
+func (a *app) projectError(err error, dir string) error {
+	var ip *host.InvalidProjectError
+	if errors.As(err, &ip) {
+		a.printDiagnostics(ip.Diagnostics)
+		return &exitCodeError{code: exitUsage, err: fmt.Errorf("%s: %d error(s)", dir, len(ip.Diagnostics.Errors()))}
+	}
+	return err
 }
 
 func (a *app) printDiagnostics(diags config.Diagnostics) {

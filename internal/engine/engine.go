@@ -48,6 +48,10 @@ type Options struct {
 	Now func() time.Time
 	// Sleep waits between retries; nil waits on a timer. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// RateLimiter, when set, enforces the providers' rate_limit instead of
+	// the in-process token buckets, so hosts sharing a store can share each
+	// instance's budget.
+	RateLimiter RateLimiter
 }
 
 // Engine executes runs. It is safe for concurrent use: many runs may execute

@@ -27,6 +27,8 @@ type stepResult struct {
 	Error    *store.StepError
 	Attempts int
 	Provider string
+	// Action is the action of the candidate that produced the result.
+	Action string
 }
 
 func (r stepResult) message() string {
@@ -216,7 +218,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	}
 	cands := candidates(step)
 	var last *sdk.Error
-	lastProvider := step.Provider
+	lastProvider, lastAction := step.Provider, step.Action
 	for ci, c := range cands {
 		more := ci < len(cands)-1
 		if ci > 0 {
@@ -224,7 +226,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			scope = scope.WithStep(step.ID, stepResult{Status: store.StatusFailed, Error: x.stepError(string(last.Class), last.Error()), Attempts: attempt, Provider: lastProvider}.data())
 		}
 		req, rerr := x.request(c, scope, key)
-		lastProvider = c.provider
+		lastProvider, lastAction = c.provider, c.action
 		if rerr != nil {
 			last = rerr
 			continue
@@ -233,7 +235,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if ctx.Err() != nil {
 				return stepResult{}, ErrInterrupted
 			}
-			if waited, err := x.st.limiters.wait(ctx, c.provider); err != nil {
+			if waited, err := x.rateWait(ctx, c.provider); err != nil {
 				return stepResult{}, ErrInterrupted
 			} else if waited > time.Millisecond {
 				x.e.emit(Event{Type: RateLimitWait, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: c.provider, Duration: waited})
@@ -246,7 +248,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			t0 := time.Now()
 			out, err := x.invoke(ctx, c.provider, req, timeout)
 			if err == nil {
-				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider}
+				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider, Action: c.action}
 				res.Raw = json.RawMessage(x.st.masker.String(string(out)))
 				res.Output, _ = decodeValue(res.Raw)
 				if x.e.opts.DryRun {
@@ -282,7 +284,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			}
 		}
 	}
-	res := stepResult{Status: store.StatusFailed, Attempts: attempt, Provider: lastProvider}
+	res := stepResult{Status: store.StatusFailed, Attempts: attempt, Provider: lastProvider, Action: lastAction}
 	if last != nil {
 		res.Error = x.stepError(string(last.Class), last.Error())
 		res.Error.Field = last.Field
@@ -319,10 +321,10 @@ func (x *execution) recordFinal(ctx context.Context, key store.StepKey, res step
 func (x *execution) finished(step *config.Step, item int, res stepResult, started time.Time) {
 	d := x.e.opts.Now().Sub(started)
 	if item != store.NoItem {
-		x.e.emit(Event{Type: ItemFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
+		x.e.emit(Event{Type: ItemFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Action: res.Action, Duration: d})
 		return
 	}
-	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
+	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Action: res.Action, Duration: d})
 	x.log.Info("step finished", "step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", d.Round(time.Millisecond), "error", res.message())
 }
 

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -10,11 +11,13 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/httpapi"
 )
 
 // ErrBusy is returned when the dispatcher's queue stayed full for the whole
-// admission wait: the caller should try again later (HTTP 503).
-var ErrBusy = errors.New("too many runs queued; try again later")
+// admission wait: the caller should try again later (the HTTP API answers
+// 503 with Retry-After).
+var ErrBusy = fmt.Errorf("%w: too many runs queued; try again later", httpapi.ErrUnavailable)
 
 // job is a run waiting for a worker.
 type job struct {

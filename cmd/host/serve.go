@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/httpapi"
+	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/scheduler"
+	"github.com/heraldhq/herald/internal/serve"
+	"github.com/heraldhq/herald/sdk"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var (
+		f       projectFlags
+		listen  string
+		workers int
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the long-running host: scheduler, webhooks, HTTP API, hot reload",
+		Long: "Run the long-running host. Cron triggers fire on schedule (missed fires are\n" +
+			"caught up per their catchup policy), webhooks and provider events start runs,\n" +
+			"the HTTP API serves runs and workflows, and a change in the project directory\n" +
+			"(or SIGHUP) reloads it once it validates. SIGTERM or SIGINT stops taking\n" +
+			"triggers, lets steps in flight finish, and exits 0; unfinished runs resume on\n" +
+			"the next start.\n\n" +
+			"Environment: HERALD_LISTEN (default 127.0.0.1:8080), HERALD_API_TOKEN (required\n" +
+			"to listen on a non-loopback address), HERALD_STORE, HERALD_LOG_LEVEL (default\n" +
+			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS.",
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" {
+				listen = os.Getenv("HERALD_LISTEN")
+			}
+			if listen == "" {
+				listen = "127.0.0.1:8080"
+			}
+			token := os.Getenv("HERALD_API_TOKEN")
+			if err := httpapi.ListenCheck(listen, token); err != nil {
+				return &exitCodeError{code: exitUsage, err: err}
+			}
+			if workers == 0 {
+				workers, _ = strconv.Atoi(os.Getenv("HERALD_WORKERS"))
+			}
+			opts, err := a.hostOptions(&f)
+			if err != nil {
+				return err
+			}
+			opts.Logger = hclog.New(&hclog.LoggerOptions{
+				Name:       "herald",
+				Level:      logLevel(hclog.Info),
+				Output:     opts.LogWriter,
+				JSONFormat: os.Getenv("HERALD_LOG_FORMAT") == "json",
+			})
+			m := metrics.New()
+			srv, err := serve.New(cmd.Context(), serve.Options{
+				Host:              opts,
+				Workers:           workers,
+				Observer:          m.Observe,
+				SchedulerObserver: schedulerMetrics{m},
+			})
+			if err != nil {
+				return a.projectError(err, opts.Dir)
+			}
+			defer srv.Close()
+			m.PluginRestarts(srv.Host().Plugins.AllRestarts)
+			handler := httpapi.New(srv, httpapi.Options{
+				Token:   token,
+				Logger:  opts.Logger.Named("http"),
+				Metrics: m,
+				Masker:  func() *sdk.Masker { return srv.Host().Engine.Masker() },
+			})
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			httpSrv := httpapi.NewServer(listen, handler)
+			opts.Logger.Info("listening", "addr", "http://"+ln.Addr().String())
+			fmt.Fprintf(a.stdout, "herald serve: listening on http://%s\n", ln.Addr())
+			httpErr := make(chan error, 1)
+			go func() { httpErr <- httpSrv.Serve(ln) }()
+
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						opts.Logger.Info("SIGHUP: reloading the project")
+						_ = srv.Reload(ctx)
+					}
+				}
+			}()
+			runDone := make(chan error, 1)
+			go func() { runDone <- srv.Run(ctx) }()
+			select {
+			case err := <-httpErr:
+				stop()
+				<-runDone
+				return fmt.Errorf("http server: %w", err)
+			case <-cmd.Context().Done():
+			}
+			// Stop taking triggers first, then let the runtime finish.
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				opts.Logger.Warn("http shutdown", "error", err)
+			}
+			stop()
+			if err := <-runDone; err != nil {
+				return err
+			}
+			opts.Logger.Info("stopped")
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default $HERALD_LISTEN, else 127.0.0.1:8080)")
+	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64)")
+	return cmd
+}
+
+// schedulerMetrics feeds the scheduler's measurements to Prometheus.
+type schedulerMetrics struct{ m *metrics.Metrics }
+
+func (s schedulerMetrics) Fired(d scheduler.Due, lag time.Duration) {
+	if !d.Catchup {
+		s.m.SchedulerLag(d.Workflow, lag)
+	}
+}
+
+func (s schedulerMetrics) Missed(workflow, _ string, _ scheduler.MissReason, n int) {
+	s.m.MissedFires(workflow, n)
+}

@@ -1,0 +1,176 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// Limits and defaults of the API.
+const (
+	// DefaultMaxBody caps request bodies unless Options.MaxBody says
+	// otherwise.
+	DefaultMaxBody int64 = 1 << 20
+	// IdempotencyTTL is how long an Idempotency-Key guards a trigger.
+	IdempotencyTTL = 24 * time.Hour
+	// MaxIdempotencyKeyLen is the longest Idempotency-Key header, in bytes.
+	MaxIdempotencyKeyLen = 255
+	// DefaultRunsLimit is how many runs GET /api/v1/runs returns unless
+	// limit says otherwise, and MaxRunsLimit the most it returns.
+	DefaultRunsLimit = 50
+	MaxRunsLimit     = 500
+	// ReadyTimeout bounds the Runtime's readiness check.
+	ReadyTimeout = 5 * time.Second
+)
+
+// Options configures the handler New returns. The zero value serves an
+// API without a token, metrics or masking.
+type Options struct {
+	// Token, when set, is required as "Authorization: Bearer <Token>" on
+	// /api/*. It is HERALD_API_TOKEN.
+	Token string
+	// Logger receives request and error logs; nil logs nothing.
+	Logger hclog.Logger
+	// Metrics, when set, records every request and is served at /metrics.
+	Metrics *metrics.Metrics
+	// Masker returns the masker of the project served now; every error
+	// text passes through it. Nil masks nothing.
+	Masker func() *sdk.Masker
+	// Now is the clock of trigger times; time.Now when nil.
+	Now func() time.Time
+	// MaxBody caps request bodies in bytes; DefaultMaxBody when zero or
+	// less.
+	MaxBody int64
+}
+
+// api is the state the handlers share.
+type api struct {
+	rt   Runtime
+	opts Options
+	log  hclog.Logger
+	// tokenSum is the SHA-256 of Options.Token, so the comparison with a
+	// presented token runs in constant time whatever their lengths.
+	tokenSum [sha256.Size]byte
+	metrics  http.Handler
+}
+
+// New returns the handler of the whole API, serving rt with opts.
+func New(rt Runtime, opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	a := &api{rt: rt, opts: opts, log: opts.Logger, tokenSum: sha256.Sum256([]byte(opts.Token))}
+	if opts.Metrics != nil {
+		a.metrics = opts.Metrics.Handler()
+	}
+
+	r := newRouter(a)
+	r.handle("POST", "/hooks/{path...}", public, a.hook)
+	r.handle("POST", "/providers/{instance}/webhook", public, a.providerWebhook)
+	r.handle("GET", "/api/v1/workflows", private, a.listWorkflows)
+	r.handle("GET", "/api/v1/workflows/{name}", private, a.getWorkflow)
+	r.handle("POST", "/api/v1/workflows/{name}/runs", private, a.createRun)
+	r.handle("GET", "/api/v1/runs", private, a.listRuns)
+	r.handle("GET", "/api/v1/runs/{id}", private, a.getRun)
+	r.handle("GET", "/healthz", public, a.healthz)
+	r.handle("GET", "/readyz", public, a.readyz)
+	r.handle("GET", "/metrics", public, a.serveMetrics)
+	return r.finish()
+}
+
+// access says whether a route needs the API token.
+type access bool
+
+const (
+	public  access = false
+	private access = true
+)
+
+// router builds the ServeMux: each route under its method pattern, plus a
+// method-less pattern per path that answers 405, and 404 for the rest, all
+// with JSON bodies and instrumented under their pattern.
+type router struct {
+	a       *api
+	mux     *http.ServeMux
+	methods map[string][]string
+	access  map[string]access
+	paths   []string
+}
+
+func newRouter(a *api) *router {
+	return &router{a: a, mux: http.NewServeMux(), methods: map[string][]string{}, access: map[string]access{}}
+}
+
+// handle serves method path with h, behind the token check when acc is
+// private.
+func (r *router) handle(method, path string, acc access, h http.HandlerFunc) {
+	if _, ok := r.methods[path]; !ok {
+		r.paths = append(r.paths, path)
+	}
+	r.methods[path] = append(r.methods[path], method)
+	r.access[path] = acc
+	pattern := method + " " + path
+	r.mux.Handle(pattern, r.wrap(pattern, acc, h))
+}
+
+// wrap adds the token check and instrumentation of route.
+func (r *router) wrap(route string, acc access, h http.Handler) http.Handler {
+	if acc == private {
+		h = r.a.requireToken(h)
+	}
+	return r.a.instrument(route, h)
+}
+
+// finish registers the 405 and 404 fallbacks and returns the mux.
+func (r *router) finish() http.Handler {
+	for _, path := range r.paths {
+		allow := r.methods[path]
+		if slices.Contains(allow, "GET") {
+			allow = append(allow, "HEAD")
+		}
+		r.mux.Handle(path, r.wrap(path, r.access[path], r.a.methodNotAllowed(strings.Join(allow, ", "))))
+	}
+	// Unknown paths under /api/ ask for the token first, so they reveal
+	// nothing to a client without one.
+	r.mux.Handle("/api/", r.wrap(routeUnmatched, private, http.HandlerFunc(r.a.notFound)))
+	r.mux.Handle("/", r.wrap(routeUnmatched, public, http.HandlerFunc(r.a.notFound)))
+	return r.mux
+}
+
+// routeUnmatched is the metrics route label of requests no pattern serves.
+const routeUnmatched = "unmatched"
+
+func (a *api) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		a.fail(w, http.StatusMethodNotAllowed, "method %s is not allowed on %s; use %s", r.Method, r.URL.Path, allow)
+	}
+}
+
+func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
+	a.fail(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+}
+
+// mask returns s with the served project's secrets masked.
+func (a *api) mask(s string) string {
+	if a.opts.Masker == nil {
+		return s
+	}
+	return a.opts.Masker().String(s)
+}
+
+// now returns the time of a trigger, in UTC.
+func (a *api) now() time.Time { return a.opts.Now().UTC() }

@@ -1,0 +1,113 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// runner executes the runs a Server creates. A single host runs them on its
+// in-process dispatcher (localRunner); hosts sharing a PostgreSQL store run
+// them as River jobs (clusterRunner). Server creates runs, fires cron
+// triggers and reloads the project the same way in both.
+type runner interface {
+	// submit creates a run of wf with create and queues it for execution.
+	// A run that create found under its idempotency key (existed) is not
+	// queued again.
+	submit(ctx context.Context, wf *config.Workflow, create createFunc) (run store.Run, existed bool, err error)
+	// start starts executing runs, and resumes those a previous host left
+	// unfinished. Runs are executed until stop.
+	start(ctx context.Context) error
+	// stop stops executing: steps in flight finish (their attempts are
+	// recorded) within grace, and unfinished runs resume later, here or on
+	// another host.
+	stop(grace time.Duration)
+	// leader reports whether this process fires cron triggers.
+	leader() bool
+}
+
+// createFunc stores a new queued run.
+type createFunc func(ctx context.Context) (store.Run, bool, error)
+
+// localRunner executes runs on the in-process dispatcher: a bounded worker
+// pool with bounded admission and each workflow's concurrency limit.
+type localRunner struct {
+	disp     *dispatcher
+	engine   func() *engine.Engine
+	store    func() store.Store
+	workers  int
+	wait     time.Duration
+	logger   hclog.Logger
+	stopWork context.CancelFunc
+}
+
+var _ runner = (*localRunner)(nil)
+
+// submit admits the run (waiting up to the admission wait for room),
+// creates it, applies the on_limit = "skip" policy, and queues it.
+func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, create createFunc) (store.Run, bool, error) {
+	if err := l.disp.admit(ctx, wf.Name, l.wait); err != nil {
+		return store.Run{}, false, err
+	}
+	run, existed, err := create(ctx)
+	if err != nil || existed {
+		l.disp.release(wf.Name)
+		return run, existed, err
+	}
+	if wf.Concurrency.OnLimit == config.OnLimitSkip && l.disp.atLimit(wf.Name, wf.Concurrency.Limit) {
+		l.disp.release(wf.Name)
+		run, err = l.engine().Skip(ctx, run.ID, fmt.Sprintf("skipped: workflow %s is at its concurrency limit of %d", wf.Name, wf.Concurrency.Limit))
+		return run, false, err
+	}
+	l.disp.enqueue(job{id: run.ID, workflow: wf.Name})
+	return run, false, nil
+}
+
+// start starts the workers and re-queues every run a previous host left
+// queued or running.
+func (l *localRunner) start(ctx context.Context) error {
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	l.stopWork = stop
+	l.disp.start(workCtx, l.workers)
+	runs, err := l.store().UnfinishedRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("list unfinished runs: %w", err)
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	l.logger.Info("resuming unfinished runs", "count", len(runs))
+	go func() {
+		for _, r := range runs {
+			if err := l.disp.admit(ctx, r.Workflow, time.Hour); err != nil {
+				return
+			}
+			l.disp.enqueue(job{id: r.ID, workflow: r.Workflow})
+		}
+	}()
+	return nil
+}
+
+// stop interrupts the runs between steps and waits up to grace for the
+// steps in flight.
+func (l *localRunner) stop(grace time.Duration) {
+	if l.stopWork != nil {
+		l.stopWork()
+	}
+	done := make(chan struct{})
+	go func() { l.disp.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		l.logger.Warn("steps still in flight after the shutdown grace; they resume on the next start")
+	}
+}
+
+// leader is always true: a single host fires every cron trigger.
+func (l *localRunner) leader() bool { return true }
