@@ -20,13 +20,16 @@ const (
 // Trigger is what started a run. It is stored with the run as JSON and
 // becomes trigger in expressions.
 type Trigger struct {
-	Kind          string            `json:"kind"`
-	Time          time.Time         `json:"time"`
-	ScheduledTime time.Time         `json:"scheduled_time,omitzero"`
-	Body          any               `json:"body,omitempty"`
-	Headers       map[string]string `json:"headers,omitempty"`
-	Query         map[string]string `json:"query,omitempty"`
-	Event         any               `json:"event,omitempty"`
+	Kind          string    `json:"kind"`
+	Time          time.Time `json:"time"`
+	ScheduledTime time.Time `json:"scheduled_time,omitzero"`
+	// Catchup marks a cron fire that was missed while no host ran and is
+	// run late under the trigger's catchup policy.
+	Catchup bool              `json:"catchup,omitempty"`
+	Body    any               `json:"body,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Query   map[string]string `json:"query,omitempty"`
+	Event   any               `json:"event,omitempty"`
 	// EventType and Provider name the provider event of an event trigger.
 	EventType string `json:"event_type,omitempty"`
 	Provider  string `json:"provider,omitempty"`

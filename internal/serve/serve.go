@@ -214,7 +214,7 @@ func (s *Server) Trigger(ctx context.Context, workflow string, trig engine.Trigg
 // fire is the scheduler's Fire: one cron fire becomes one run, guarded by the
 // fire's idempotency key so a fire handed over twice runs once.
 func (s *Server) fire(ctx context.Context, d scheduler.Due) error {
-	trig := engine.Trigger{Kind: engine.KindCron, ScheduledTime: d.ScheduledTime}
+	trig := engine.Trigger{Kind: engine.KindCron, ScheduledTime: d.ScheduledTime, Catchup: d.Catchup}
 	_, _, err := s.Trigger(ctx, d.Workflow, trig, d.IdempotencyKey(), CronKeyTTL)
 	if errors.Is(err, engine.ErrUnknownWorkflow) {
 		return nil // removed by a reload in the meantime
