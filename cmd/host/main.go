@@ -82,6 +82,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.serveCommand(),
 		a.scheduleCommand(),
 		a.sandboxCommand(),
+		a.schemaCommand(),
+		a.docsCommand(),
 		a.pluginsCommand(),
 	)
 	return root

@@ -129,7 +129,7 @@ func parseInput(s string) (any, error) {
 }
 
 // inspect loads the project for commands that only look at it (validate,
-// schedule): secrets that are not set load as empty strings and are
+// schedule): secrets that are not set load as stand-in values and are
 // returned, sorted, instead of failing the load.
 func (a *app) inspect(ctx context.Context, f *projectFlags) (*config.Project, config.Diagnostics, []string, error) {
 	opts, err := a.hostOptions(f)
@@ -144,7 +144,9 @@ func (a *app) inspect(ctx context.Context, f *projectFlags) (*config.Project, co
 			return v, true
 		}
 		missing[name] = true
-		return "", true
+		// A stand-in, not "": settings that must not be empty (a webhook
+		// secret, a token) still validate.
+		return "unset-secret-" + name, true
 	})
 	names := make([]string, 0, len(missing))
 	for n := range missing {
