@@ -61,3 +61,24 @@ func SharedDir(t testing.TB, provider string) string {
 	}
 	return specs
 }
+
+// CheckAll reads every JSON file in the calling package's testdata with Read,
+// so a copy that drifted from ../shared/specs/<provider> fails the test even
+// when no other test reads it. It fails when there is none.
+func CheckAll(t testing.TB, provider string) {
+	t.Helper()
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".json" {
+			Read(t, provider, e.Name())
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no JSON fixtures in testdata")
+	}
+}

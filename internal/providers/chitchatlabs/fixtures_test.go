@@ -1,11 +1,7 @@
 package chitchatlabs
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/specfixture"
 )
@@ -19,14 +15,5 @@ func fixture(t testing.TB, name string) []byte {
 
 func TestFixtureCopiesMatchSharedSpecs(t *testing.T) {
 	t.Parallel()
-	entries, err := os.ReadDir("testdata")
-	require.NoError(t, err)
-	var n int
-	for _, e := range entries {
-		if filepath.Ext(e.Name()) == ".json" {
-			fixture(t, e.Name())
-			n++
-		}
-	}
-	require.Positive(t, n)
+	specfixture.CheckAll(t, "chitchatlabs")
 }
