@@ -60,7 +60,7 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 	if len(applied) > 0 {
 		r.logger.Info("applied migrations", "schema", st.Schema(), "migrations", strings.Join(applied, ", "))
 	}
-	slice := time.Duration(0) // TODO(serve.go edit): opts.RunSlice
+	slice := opts.RunSlice
 	if slice == 0 {
 		if v := os.Getenv(RunSliceEnv); v != "" {
 			if slice, err = time.ParseDuration(v); err != nil || slice <= 0 {

@@ -51,16 +51,25 @@ type Options struct {
 	Observer engine.Observer
 	// SchedulerObserver receives the scheduler's fire lag and missed fires.
 	SchedulerObserver scheduler.Observer
+	// RunSlice is how long a cluster host (a postgres:// store) executes a
+	// run before it checkpoints and queues the run again, so that River
+	// can tell a live run from one whose host died; zero reads
+	// HERALD_RUN_SLICE, else uses cluster.DefaultSlice. A single host
+	// ignores it.
+	RunSlice time.Duration
 }
 
 // Server is a running Herald host.
 type Server struct {
 	opts   Options
 	host   *host.Host
-	disp   *dispatcher
-	sched  *scheduler.Scheduler
-	logger hclog.Logger
-	files  fingerprint
+	runner runner
+	// cluster is the runner when the server is one replica of a cluster,
+	// nil on a single host.
+	cluster *clusterRunner
+	sched   *scheduler.Scheduler
+	logger  hclog.Logger
+	files   fingerprint
 }
 
 // New opens the project and prepares the server; Run starts it.
@@ -94,24 +103,44 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Host.Dir != "" {
 		s.files, _ = readFingerprint(opts.Host.Dir)
 	}
-	h, err := host.Open(ctx, opts.Host)
+	// A postgres:// store makes this host one replica of a cluster.
+	cl, err := openCluster(ctx, s, &opts)
 	if err != nil {
 		return nil, err
 	}
+	s.opts = opts
+	h, err := host.Open(ctx, opts.Host)
+	if err != nil {
+		if cl != nil {
+			cl.close()
+		}
+		return nil, err
+	}
 	s.host = h
-	s.disp = newDispatcher(h.Engine, s.Project, logger.Named("dispatch"), opts.QueueSize)
+	if cl != nil {
+		s.runner, s.cluster = cl, cl
+	} else {
+		s.runner = &localRunner{
+			disp:    newDispatcher(h.Engine, s.Project, logger.Named("dispatch"), opts.QueueSize),
+			engine:  func() *engine.Engine { return h.Engine },
+			store:   func() store.Store { return h.Store },
+			workers: opts.Workers,
+			wait:    opts.AdmitWait,
+			logger:  logger,
+		}
+	}
 	s.sched, err = scheduler.New(scheduler.Options{
 		Store:    h.Store,
 		Fire:     s.fire,
 		Logger:   logger.Named("scheduler"),
 		Observer: opts.SchedulerObserver,
+		IsLeader: s.runner.leader,
 	})
-	if err != nil {
-		h.Close()
-		return nil, err
+	if err == nil {
+		err = s.sched.Load(h.Engine.Project())
 	}
-	if err := s.sched.Load(h.Engine.Project()); err != nil {
-		h.Close()
+	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -130,12 +159,10 @@ func (s *Server) Store() store.Store { return s.host.Store }
 // reload watcher, and blocks until ctx ends. Then it stops taking triggers,
 // lets steps in flight finish (their attempts are recorded) within
 // ShutdownGrace, and returns; runs it did not finish stay in the store and
-// resume on the next start.
+// resume on the next start, or on another replica of a cluster.
 func (s *Server) Run(ctx context.Context) error {
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	s.disp.start(workCtx, s.opts.Workers)
-	if err := s.resume(ctx); err != nil {
+	if err := s.runner.start(ctx); err != nil {
+		s.runner.stop(s.opts.ShutdownGrace)
 		return err
 	}
 	schedCtx, stopSched := context.WithCancel(ctx)
@@ -152,63 +179,33 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := <-schedDone; err != nil && !errors.Is(err, context.Canceled) {
 		s.logger.Warn("scheduler stopped with an error", "error", err)
 	}
-	stopWork()
-	done := make(chan struct{})
-	go func() { s.disp.wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(s.opts.ShutdownGrace):
-		s.logger.Warn("steps still in flight after the shutdown grace; they resume on the next start")
-	}
+	s.runner.stop(s.opts.ShutdownGrace)
 	return nil
 }
 
 // Close releases the plugins and the store.
-func (s *Server) Close() error { return s.host.Close() }
-
-// resume re-queues every run a previous host left queued or running.
-func (s *Server) resume(ctx context.Context) error {
-	runs, err := s.host.Store.UnfinishedRuns(ctx)
-	if err != nil {
-		return fmt.Errorf("list unfinished runs: %w", err)
+func (s *Server) Close() error {
+	var errs []error
+	if s.host != nil {
+		errs = append(errs, s.host.Close())
 	}
-	if len(runs) == 0 {
-		return nil
+	if s.cluster != nil {
+		errs = append(errs, s.cluster.close())
 	}
-	s.logger.Info("resuming unfinished runs", "count", len(runs))
-	go func() {
-		for _, r := range runs {
-			if err := s.disp.admit(ctx, r.Workflow, time.Hour); err != nil {
-				return
-			}
-			s.disp.enqueue(job{id: r.ID, workflow: r.Workflow})
-		}
-	}()
-	return nil
+	return errors.Join(errs...)
 }
 
-// Trigger creates a run and hands it to the workers. It implements
-// httpapi.Runtime.
+// Trigger creates a run and hands it to the runner: the workers of this
+// host, or the cluster's queue. It implements httpapi.Runtime.
 func (s *Server) Trigger(ctx context.Context, workflow string, trig engine.Trigger, idemKey string, ttl time.Duration) (string, bool, error) {
 	wf, ok := s.Project().Workflows[workflow]
 	if !ok {
 		return "", false, fmt.Errorf("%w %q", engine.ErrUnknownWorkflow, workflow)
 	}
-	if err := s.disp.admit(ctx, workflow, s.opts.AdmitWait); err != nil {
-		return "", false, err
-	}
-	run, existed, err := s.host.Engine.Create(ctx, workflow, trig, idemKey, ttl)
-	if err != nil || existed {
-		s.disp.release(workflow)
-		return run.ID, existed, err
-	}
-	if wf.Concurrency.OnLimit == config.OnLimitSkip && s.disp.atLimit(workflow, wf.Concurrency.Limit) {
-		s.disp.release(workflow)
-		_, err := s.host.Engine.Skip(ctx, run.ID, fmt.Sprintf("skipped: workflow %s is at its concurrency limit of %d", workflow, wf.Concurrency.Limit))
-		return run.ID, false, err
-	}
-	s.disp.enqueue(job{id: run.ID, workflow: workflow})
-	return run.ID, false, nil
+	run, existed, err := s.runner.submit(ctx, wf, func(ctx context.Context) (store.Run, bool, error) {
+		return s.host.Engine.Create(ctx, workflow, trig, idemKey, ttl)
+	})
+	return run.ID, existed, err
 }
 
 // fire is the scheduler's Fire: one cron fire becomes one run, guarded by the
@@ -275,11 +272,14 @@ func (s *Server) NextFires(workflow string) []time.Time {
 		return nil
 	}
 	out := make([]time.Time, len(wf.Triggers))
+	cron := 0 // TriggerKey numbers a workflow's cron triggers only
 	for i, t := range wf.Triggers {
 		if t.Type != config.TriggerCron {
 			continue
 		}
-		if next, ok := s.sched.NextFire(workflow, scheduler.TriggerKey(i, t)); ok {
+		key := scheduler.TriggerKey(cron, t)
+		cron++
+		if next, ok := s.sched.NextFire(workflow, key); ok {
 			out[i] = next
 		} else {
 			out[i] = scheduler.Next(t, time.Now())
