@@ -111,13 +111,17 @@ workflow "blast" {
 	require.Contains(t, out, `"status": "succeeded"`)
 }
 
-// buildHerald builds herald and the bundled chatapi plugin into one
-// directory, where herald discovers the plugin beside its executable.
+// buildHerald builds herald and the three bundled plugins into one
+// directory, where herald discovers the plugins beside its executable, and
+// returns herald's path.
 func buildHerald(t *testing.T) string {
 	t.Helper()
-	dir := testbin.Build(t, "github.com/heraldhq/herald/cmd/host", "github.com/heraldhq/herald/plugins/chatapi")
+	dir := testbin.Build(t, append([]string{"github.com/heraldhq/herald/cmd/host"}, bundledPlugins...)...)
 	require.NoError(t, os.Rename(filepath.Join(dir, "host"), filepath.Join(dir, "herald")))
-	require.NoError(t, os.Rename(filepath.Join(dir, "chatapi"), filepath.Join(dir, "herald-provider-chatapi")))
+	for _, pkg := range bundledPlugins {
+		name := filepath.Base(pkg)
+		require.NoError(t, os.Rename(filepath.Join(dir, name), filepath.Join(dir, "herald-provider-"+name)))
+	}
 	return filepath.Join(dir, "herald")
 }
 

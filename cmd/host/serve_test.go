@@ -24,7 +24,6 @@ import (
 	"github.com/heraldhq/herald/internal/sandbox"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 	"github.com/heraldhq/herald/internal/specfixture"
-	"github.com/heraldhq/herald/internal/testbin"
 )
 
 // serveEnv is a project served by `herald serve` as a subprocess, with the
@@ -64,12 +63,7 @@ func newServeEnv(t *testing.T, workflows string) *serveEnv {
 	if testing.Short() {
 		t.Skip("runs herald serve as a subprocess")
 	}
-	dir := testbin.Build(t, "github.com/heraldhq/herald/cmd/host",
-		"github.com/heraldhq/herald/plugins/chatapi", "github.com/heraldhq/herald/plugins/chitchatlabs", "github.com/heraldhq/herald/plugins/chatwoot")
-	for _, n := range []string{"chatapi", "chitchatlabs", "chatwoot"} {
-		require.NoError(t, os.Rename(filepath.Join(dir, n), filepath.Join(dir, "herald-provider-"+n)))
-	}
-	require.NoError(t, os.Rename(filepath.Join(dir, "host"), filepath.Join(dir, "herald")))
+	bin := buildHerald(t)
 	sb := sandboxproviders.New()
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
@@ -77,7 +71,7 @@ func newServeEnv(t *testing.T, workflows string) *serveEnv {
 	writeFile(t, filepath.Join(proj, "providers.hcl"), fmt.Sprintf(providersHCL, srv.URL))
 	writeFile(t, filepath.Join(proj, "workflows.hcl"), workflows)
 	writeFile(t, filepath.Join(proj, "secrets.env"), "CHATAPI_TOKEN=sandbox-token\nCCL_KEY=sandbox-api-key\nCW_TOKEN="+chatwootfake.DefaultToken+"\nCW_HOOK="+chatwootfake.DefaultWebhookSecret+"\nHOOK_SECRET=hook-secret-value\n")
-	e := &serveEnv{t: t, bin: filepath.Join(dir, "herald"), dir: proj, sandbox: sb, sbURL: srv.URL, listen: freeAddr(t)}
+	e := &serveEnv{t: t, bin: bin, dir: proj, sandbox: sb, sbURL: srv.URL, listen: freeAddr(t)}
 	e.url = "http://" + e.listen
 	t.Cleanup(func() {
 		if e.cmd != nil && e.cmd.ProcessState == nil {
