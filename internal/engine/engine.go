@@ -21,6 +21,11 @@ import (
 // steps: the run stays running in the store and resumes from there.
 var ErrInterrupted = errors.New("run interrupted; it resumes from its last completed step")
 
+// ErrAlreadyExecuting is returned by Execute for a run this engine is
+// executing already: a run handed over twice (say by a trigger and by the
+// resume of unfinished runs at start) runs once.
+var ErrAlreadyExecuting = errors.New("run is already executing")
+
 // ErrUnknownWorkflow is wrapped by the error for a workflow the project does
 // not declare.
 var ErrUnknownWorkflow = errors.New("unknown workflow")
@@ -59,6 +64,8 @@ type Options struct {
 type Engine struct {
 	opts  Options
 	state atomic.Pointer[projectState]
+	// executing holds the ids of the runs Execute is running now.
+	executing sync.Map
 }
 
 // projectState is everything derived from one project version.
@@ -148,6 +155,10 @@ func (e *Engine) Run(ctx context.Context, workflow string, trig Trigger) (store.
 // run is left running and ErrInterrupted is returned; a step in flight is
 // allowed to finish its attempt first, so its result is recorded.
 func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
+	if _, busy := e.executing.LoadOrStore(id, struct{}{}); busy {
+		return store.Run{ID: id}, ErrAlreadyExecuting
+	}
+	defer e.executing.Delete(id)
 	st := e.state.Load()
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {

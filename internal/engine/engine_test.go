@@ -513,3 +513,31 @@ provider "limited" {
 	// tighter check below through the wait events.
 	require.Less(t, time.Since(start), 5*time.Second)
 }
+
+func TestARunHandedOverTwiceExecutesOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+workflow "slow" {
+  step "s" {
+    uses = "primary.send"
+    with = { to = "a", sleep_ms = 300 }
+  }
+}`)
+	run, _, err := b.engine.Create(context.Background(), "slow", engine.Trigger{Kind: engine.KindManual}, "", 0)
+	require.NoError(t, err)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := b.engine.Execute(context.Background(), run.ID)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		// The second hand-over is refused while the first executes, or
+		// finds the run finished when it comes late.
+		if err := <-errs; err != nil {
+			require.ErrorIs(t, err, engine.ErrAlreadyExecuting)
+		}
+	}
+	require.Len(t, b.fake.Calls(), 1, "the step was sent once")
+}

@@ -147,7 +147,7 @@ func (d *dispatcher) run(ctx context.Context, j job) {
 
 	_, err := d.engine.Execute(ctx, j.id)
 	interrupted := errors.Is(err, engine.ErrInterrupted) || ctx.Err() != nil
-	if err != nil && !interrupted {
+	if err != nil && !interrupted && !errors.Is(err, engine.ErrAlreadyExecuting) {
 		d.logger.Error("run could not be executed", "run_id", j.id, "workflow", j.workflow, "error", err)
 	}
 
