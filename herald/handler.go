@@ -10,8 +10,6 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/httpapi"
-	"github.com/heraldhq/herald/internal/metrics"
-	"github.com/heraldhq/herald/internal/scheduler"
 	"github.com/heraldhq/herald/internal/serve"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/sdk"
@@ -116,17 +114,4 @@ func unavailable(err error) error {
 		return fmt.Errorf("%w: %w", httpapi.ErrUnavailable, err)
 	}
 	return err
-}
-
-// schedulerMetrics feeds the scheduler's measurements to the metrics.
-type schedulerMetrics struct{ m *metrics.Metrics }
-
-func (s schedulerMetrics) Fired(d scheduler.Due, lag time.Duration) {
-	if !d.Catchup {
-		s.m.SchedulerLag(d.Workflow, lag)
-	}
-}
-
-func (s schedulerMetrics) Missed(workflow, _ string, _ scheduler.MissReason, n int) {
-	s.m.MissedFires(workflow, n)
 }

@@ -126,7 +126,7 @@ func New(ctx context.Context, opts Options) (*Herald, error) {
 		},
 		Workers:           opts.Workers,
 		Observer:          h.observe,
-		SchedulerObserver: schedulerMetrics{h.metrics},
+		SchedulerObserver: h.metrics.Scheduler(),
 	})
 	if err != nil {
 		var ip *host.InvalidProjectError

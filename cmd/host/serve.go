@@ -17,7 +17,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/internal/metrics"
-	"github.com/heraldhq/herald/internal/scheduler"
 	"github.com/heraldhq/herald/internal/serve"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -70,7 +69,7 @@ func (a *app) serveCommand() *cobra.Command {
 				Host:              opts,
 				Workers:           workers,
 				Observer:          m.Observe,
-				SchedulerObserver: schedulerMetrics{m},
+				SchedulerObserver: m.Scheduler(),
 			})
 			if err != nil {
 				return a.projectError(err, opts.Dir)
@@ -136,17 +135,4 @@ func (a *app) serveCommand() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default $HERALD_LISTEN, else 127.0.0.1:8080)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64)")
 	return cmd
-}
-
-// schedulerMetrics feeds the scheduler's measurements to Prometheus.
-type schedulerMetrics struct{ m *metrics.Metrics }
-
-func (s schedulerMetrics) Fired(d scheduler.Due, lag time.Duration) {
-	if !d.Catchup {
-		s.m.SchedulerLag(d.Workflow, lag)
-	}
-}
-
-func (s schedulerMetrics) Missed(workflow, _ string, _ scheduler.MissReason, n int) {
-	s.m.MissedFires(workflow, n)
 }
