@@ -80,6 +80,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		a.runsCommand(),
 		a.serveCommand(),
+		a.migrateCommand(),
 		a.scheduleCommand(),
 		a.sandboxCommand(),
 		a.schemaCommand(),

@@ -56,6 +56,10 @@ type Options struct {
 	DryRun bool
 	// Owner names this process in run records.
 	Owner string
+	// RateLimiter, when set, enforces the providers' rate_limit for the
+	// engine instead of its in-process token buckets (see
+	// engine.Options.RateLimiter).
+	RateLimiter engine.RateLimiter
 }
 
 // InvalidProjectError reports a project that failed validation.
@@ -159,13 +163,14 @@ func Open(ctx context.Context, opts Options) (_ *Host, err error) {
 		return nil, err
 	}
 	h.Engine, err = engine.New(engine.Options{
-		Project:  project,
-		Store:    h.Store,
-		Client:   h.client,
-		Logger:   opts.Logger.Named("engine"),
-		Observer: opts.Observer,
-		Owner:    opts.Owner,
-		DryRun:   opts.DryRun,
+		Project:     project,
+		Store:       h.Store,
+		Client:      h.client,
+		Logger:      opts.Logger.Named("engine"),
+		Observer:    opts.Observer,
+		Owner:       opts.Owner,
+		DryRun:      opts.DryRun,
+		RateLimiter: opts.RateLimiter,
 	})
 	if err != nil {
 		return nil, err

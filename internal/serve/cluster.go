@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -32,6 +33,7 @@ type clusterRunner struct {
 	c      *cluster.Cluster
 	st     *pgstore.Store
 	owns   bool // st was opened here, so Close closes it
+	wait   time.Duration
 	logger hclog.Logger
 }
 
@@ -48,7 +50,7 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 	if err != nil || st == nil {
 		return nil, err
 	}
-	r := &clusterRunner{st: st, owns: owns, logger: s.logger.Named("cluster")}
+	r := &clusterRunner{st: st, owns: owns, wait: opts.AdmitWait, logger: s.logger.Named("cluster")}
 	fail := func(err error) (*clusterRunner, error) {
 		r.close()
 		return nil, err
@@ -69,12 +71,13 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 		}
 	}
 	r.c, err = cluster.New(cluster.Options{
-		Store:   st,
-		Owner:   opts.Host.Owner,
-		Workers: opts.Workers,
-		Slice:   slice,
-		Logger:  r.logger,
-		Execute: func(ctx context.Context, id string) (store.Run, error) { return s.host.Engine.Execute(ctx, id) },
+		Store:     st,
+		Owner:     opts.Host.Owner,
+		Workers:   opts.Workers,
+		Slice:     slice,
+		MaxQueued: opts.QueueSize,
+		Logger:    r.logger,
+		Execute:   func(ctx context.Context, id string) (store.Run, error) { return s.host.Engine.Execute(ctx, id) },
 		Skip: func(ctx context.Context, id, reason string) (store.Run, error) {
 			return s.host.Engine.Skip(ctx, id, reason)
 		},
@@ -130,10 +133,17 @@ func clusterStore(ctx context.Context, h host.Options) (*pgstore.Store, bool, er
 	return st, true, nil
 }
 
-// submit creates the run; the cluster's store queues its job in the same
-// transaction, and the workflow's concurrency limit is claimed when the run
-// starts, whichever replica starts it.
+// submit waits for room in the cluster's queue (ErrBusy after the
+// admission wait) and creates the run; the cluster's store queues its job
+// in the same transaction, and the workflow's concurrency limit is claimed
+// when the run starts, whichever replica starts it.
 func (r *clusterRunner) submit(ctx context.Context, _ *config.Workflow, create createFunc) (store.Run, bool, error) {
+	if err := r.c.Admit(ctx, r.wait); err != nil {
+		if errors.Is(err, cluster.ErrFull) {
+			return store.Run{}, false, fmt.Errorf("%w (%w)", ErrBusy, err)
+		}
+		return store.Run{}, false, err
+	}
 	return create(ctx)
 }
 

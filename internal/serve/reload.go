@@ -76,7 +76,10 @@ func (s *Server) Reload(ctx context.Context) error {
 	for _, d := range diags {
 		s.logger.Warn(d.String())
 	}
-	if err := s.sched.Load(s.Project()); err != nil {
+	s.scheds.mu.Lock()
+	err = s.scheds.cur.Load(s.Project())
+	s.scheds.mu.Unlock()
+	if err != nil {
 		s.logger.Error("reload: scheduler", "error", err)
 		return err
 	}

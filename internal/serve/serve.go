@@ -67,7 +67,7 @@ type Server struct {
 	// cluster is the runner when the server is one replica of a cluster,
 	// nil on a single host.
 	cluster *clusterRunner
-	sched   *scheduler.Scheduler
+	scheds  schedulers
 	logger  hclog.Logger
 	files   fingerprint
 }
@@ -129,16 +129,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			logger:  logger,
 		}
 	}
-	s.sched, err = scheduler.New(scheduler.Options{
-		Store:    h.Store,
-		Fire:     s.fire,
-		Logger:   logger.Named("scheduler"),
-		Observer: opts.SchedulerObserver,
-		IsLeader: s.runner.leader,
-	})
-	if err == nil {
-		err = s.sched.Load(h.Engine.Project())
-	}
+	// A cluster replica replaces this scheduler with one of its own each
+	// time it is elected leader; until then it answers NextFires.
+	s.scheds.cur, err = s.newScheduler()
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -167,7 +160,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan error, 1)
-	go func() { schedDone <- s.sched.Run(schedCtx) }()
+	go func() { schedDone <- s.runScheduler(schedCtx) }()
 	if s.opts.ReloadInterval > 0 && s.opts.Host.Dir != "" {
 		go s.watch(ctx)
 	}
@@ -279,7 +272,7 @@ func (s *Server) NextFires(workflow string) []time.Time {
 		}
 		key := scheduler.TriggerKey(cron, t)
 		cron++
-		if next, ok := s.sched.NextFire(workflow, key); ok {
+		if next, ok := s.scheds.current().NextFire(workflow, key); ok {
 			out[i] = next
 		} else {
 			out[i] = scheduler.Next(t, time.Now())

@@ -35,8 +35,12 @@ var (
 )
 
 // Store is the durable record the engine writes before it moves on. Every
-// method is safe for concurrent use by many goroutines, and every write is
-// durable when the method returns.
+// method is safe for concurrent use by many goroutines, and by many Stores
+// (processes) on the same database. Every write is durable when the method
+// returns, and atomic: it is stored whole or not at all. A write that returns
+// an error, also one whose context was cancelled mid-call, has stored
+// nothing, unless the error came after the database committed it (a
+// connection lost during the commit).
 type Store interface {
 	// CreateRun stores run. When idemKey is not empty the creation is
 	// guarded by that key, a scoped string such as "api:<workflow>:<key>",
@@ -45,8 +49,9 @@ type Store interface {
 	// existing run is returned with existed set and nothing is created.
 	// Otherwise run is stored and the key (re)bound to it until
 	// run.CreatedAt+ttl; ttl must be positive when idemKey is set. Racing
-	// callers with the same key see exactly one creation. A taken run ID is
-	// ErrConflict.
+	// callers with the same key see exactly one creation. A key longer than
+	// MaxIdempotencyKeyLen is ErrInvalid (see ValidateIdempotencyKey); a
+	// taken run ID is ErrConflict.
 	CreateRun(ctx context.Context, run Run, idemKey string, ttl time.Duration) (stored Run, existed bool, err error)
 	// GetRun returns the run with the given ID, or ErrNotFound.
 	GetRun(ctx context.Context, id string) (Run, error)
@@ -75,8 +80,12 @@ type Store interface {
 	StartAttempt(ctx context.Context, key StepKey, start AttemptStart) error
 	// FinishAttempt logs the result of a started attempt and applies it to the
 	// step record: a final result (see AttemptResult.WillRetry) makes the
-	// record final. An attempt never started is ErrNotFound; one already
-	// finished is ErrConflict.
+	// record final. A step record that has succeeded is never changed: when a
+	// late attempt finishes after another attempt of the step succeeded (a
+	// host hung mid-call while another host resumed the run), its result is
+	// logged in the attempt log only and the call returns nil, so a resume
+	// still finds the step done and never sends it again. An attempt never
+	// started is ErrNotFound; one already finished is ErrConflict.
 	FinishAttempt(ctx context.Context, key StepKey, attempt int, result AttemptResult) error
 	// RecordStep writes rec as the step record for its key without logging an
 	// attempt, for steps that make no call (skipped ones) and for a for_each

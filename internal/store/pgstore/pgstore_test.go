@@ -28,8 +28,15 @@ const dsnEnv = "HERALD_TEST_POSTGRES_DSN"
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	testDSN(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openFresh(t)
+	storetest.RunWith(t, storetest.Harness{
+		Open: func(t *testing.T) store.Store {
+			return openFresh(t)
+		},
+		// A second Store with its own pool on the same schema, as a second
+		// herald serve replica would open it.
+		OpenSecond: func(t *testing.T, first store.Store) store.Store {
+			return openSchema(t, first.(*Store).Schema())
+		},
 	})
 }
 

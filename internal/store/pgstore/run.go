@@ -102,8 +102,8 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	if err := run.Validate(); err != nil {
 		return store.Run{}, false, fmt.Errorf("create run: %w", err)
 	}
-	if idemKey != "" && ttl <= 0 {
-		return store.Run{}, false, fmt.Errorf("create run %s: %w: idempotency key ttl %s is not positive", run.ID, store.ErrInvalid, ttl)
+	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
+		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
 	}
 	if idemKey == "" {
 		tag, err := s.exec(ctx, insertRun, insertRunArgs(run)...)
@@ -120,31 +120,10 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		existing store.Run
 		existed  bool
 	)
-	// The key is claimed before the run is inserted (its foreign key is
-	// deferred), so a racer that loses never inserts a run.
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var claimed bool
-		err := tx.QueryRow(ctx, s.sql(claimKey), idemKey, run.ID, normTime(run.CreatedAt.Add(ttl)), run.CreatedAt).Scan(&claimed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			existing, _, err = scanRun(tx.QueryRow(ctx, s.sql(`SELECT `+runColumns+` FROM {schema}.runs r
-				JOIN {schema}.idempotency_keys k ON k.run_id = r.id WHERE k.key = $1`), idemKey))
-			if errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("idempotency key names no run: %w", store.ErrNotFound)
-			}
-			existed = err == nil
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, s.sql(insertRun), insertRunArgs(run)...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return errTaken // rolls the claim back
-		}
-		return nil
+		var err error
+		existing, existed, err = s.createKeyedRun(ctx, tx, run, idemKey, ttl)
+		return err
 	})
 	switch {
 	case err != nil:

@@ -58,9 +58,11 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 }
 
 // finishAttempt finishes a running attempt and applies its result to the step
-// record in one statement. It returns how many attempts it finished (0 or 1)
-// and the attempt's status before the statement, NULL when it was never
-// started, to explain a refusal.
+// record in one statement, unless the record has succeeded: a late attempt
+// that finishes after another one succeeded is logged but leaves the record
+// alone. It returns how many attempts it finished (0 or 1) and the attempt's
+// status before the statement, NULL when it was never started, to explain a
+// refusal.
 const finishAttempt = `WITH prev AS (
 	SELECT status FROM {schema}.step_attempts
 	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND attempt = $4
@@ -72,7 +74,7 @@ const finishAttempt = `WITH prev AS (
 ), rec AS (
 	UPDATE {schema}.step_records SET status = $10, output_json = $11, finished_at = $12,
 		error_class = $7, error_message = $8, error_field = $9
-	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND EXISTS (SELECT 1 FROM att)
+	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND status <> 'succeeded' AND EXISTS (SELECT 1 FROM att)
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM att), (SELECT status FROM prev)`

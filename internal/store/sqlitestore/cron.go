@@ -35,10 +35,13 @@ func (s *Store) SetCronState(ctx context.Context, state store.CronState) error {
 	if err := state.Validate(); err != nil {
 		return fmt.Errorf("set cron state: %w", err)
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO cron_state (workflow, trigger_key, last_fire, next_fire)
-		VALUES (?, ?, ?, ?) ON CONFLICT (workflow, trigger_key) DO UPDATE
-		SET last_fire = excluded.last_fire, next_fire = excluded.next_fire`,
-		state.Workflow, state.Trigger, encodeTime(state.Last), encodeTime(state.Next))
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO cron_state (workflow, trigger_key, last_fire, next_fire)
+			VALUES (?, ?, ?, ?) ON CONFLICT (workflow, trigger_key) DO UPDATE
+			SET last_fire = excluded.last_fire, next_fire = excluded.next_fire`,
+			state.Workflow, state.Trigger, encodeTime(state.Last), encodeTime(state.Next))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set cron state of %s trigger %s: %w", state.Workflow, state.Trigger, err)
 	}

@@ -73,15 +73,15 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	if err := run.Validate(); err != nil {
 		return store.Run{}, false, fmt.Errorf("create run: %w", err)
 	}
-	if idemKey != "" && ttl <= 0 {
-		return store.Run{}, false, fmt.Errorf("create run %s: %w: idempotency key ttl %s is not positive", run.ID, store.ErrInvalid, ttl)
+	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
+		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
 	}
 
 	var (
 		existing store.Run
 		existed  bool
 	)
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		if idemKey != "" {
 			var runID, expires string
 			err := tx.QueryRowContext(ctx,
@@ -96,19 +96,16 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 			}
 		}
 
-		var taken int
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE id = ?`, run.ID).Scan(&taken)
+		res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, inputs_json,
+			attempt, owner, error, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`,
+			run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
+			run.Attempt, run.Owner, run.Error,
+			encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt))
 		if err != nil {
 			return err
 		}
-		if taken > 0 {
-			return fmt.Errorf("run id is taken: %w", store.ErrConflict)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, inputs_json,
-			attempt, owner, error, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
-			run.Attempt, run.Owner, run.Error,
-			encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt)); err != nil {
+		if err := ifUnchanged(res, fmt.Errorf("run id is taken: %w", store.ErrConflict)); err != nil {
 			return err
 		}
 		if idemKey == "" {
@@ -140,7 +137,7 @@ func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
 // ListRuns returns the runs that match filter, newest first.
 func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.Run, error) {
 	var runs []store.Run
-	err := s.withReadTx(ctx, func(tx *sql.Tx) error {
+	err := s.read.inTx(ctx, func(tx *readTx) error {
 		var (
 			where []string
 			args  []any
@@ -234,14 +231,18 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 		if err := store.ValidateRunUpdate(prev, next); err != nil {
 			return store.Run{}, fmt.Errorf("update run: %w", err)
 		}
-		res, err := s.write.ExecContext(ctx, `UPDATE runs SET status = ?, attempt = ?, owner = ?, error = ?,
-			started_at = ?, finished_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
-			string(next.Status), next.Attempt, next.Owner, next.Error,
-			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
-		if err != nil {
-			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
-		}
-		n, err := res.RowsAffected()
+		var n int64
+		err = s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+			res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, attempt = ?, owner = ?, error = ?,
+				started_at = ?, finished_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+				string(next.Status), next.Attempt, next.Owner, next.Error,
+				encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
 		if err != nil {
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
@@ -257,11 +258,15 @@ func (s *Store) PurgeExpiredKeys(ctx context.Context, now time.Time) (int64, err
 	if now.IsZero() {
 		return 0, fmt.Errorf("purge expired keys: %w: time is zero", store.ErrInvalid)
 	}
-	res, err := s.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, encodeTime(now))
-	if err != nil {
-		return 0, fmt.Errorf("purge expired keys: %w", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, encodeTime(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("purge expired keys: %w", err)
 	}

@@ -2,13 +2,18 @@
 // pure-Go modernc.org/sqlite driver. It is Herald's default store:
 // sqlite://<dir>/.herald/herald.db.
 //
-// The file runs in WAL mode with synchronous=FULL, so a write is on disk when
-// its method returns, and readers never wait for the writer. Writes go through
-// a single connection that begins immediate transactions, so goroutines of one
-// process queue in the pool instead of failing with SQLITE_BUSY, and other
-// processes on the same file wait out busy_timeout. Reads use a separate pool.
-// The schema is applied on Open from numbered, embedded migrations recorded in
-// schema_migrations.
+// The file runs in WAL mode with synchronous=FULL, so a write is on disk, safe
+// from a power loss, when its method returns, and readers never wait for the
+// writer. Writes go to one goroutine that owns the single write connection
+// and commits them in groups (see writer): the writes queued, and those that
+// arrive while the group is being applied, share one BEGIN IMMEDIATE
+// transaction and its one fsync, each in its own savepoint so a write that
+// fails is undone alone, and each caller returns once the commit that holds
+// its write is durable. Goroutines of one process thus queue rather than
+// fail with SQLITE_BUSY, and other processes on the same file wait out
+// busy_timeout. Reads use a separate pool. Every statement is prepared once
+// per connection and reused. The schema is applied on Open from numbered,
+// embedded migrations recorded in schema_migrations.
 //
 // The package holds SQL only; the rules of the data live in package store.
 package sqlitestore
@@ -35,8 +40,10 @@ const busyTimeoutMS = 10000
 
 // Store is a store.Store on one SQLite file. Use Open or OpenDSN.
 type Store struct {
-	write *sql.DB // one connection: SQLite has one writer at a time
-	read  *sql.DB // read-only connections, concurrent under WAL
+	path string
+	db   *sql.DB // one connection, held by w: SQLite has one writer at a time
+	w    *writer
+	read *reader // the read-only pool, concurrent under WAL
 
 	closeOnce sync.Once
 	closeErr  error
@@ -47,6 +54,12 @@ var _ store.Store = (*Store)(nil)
 // Open opens or creates the database at path, creating its parent
 // directories, and migrates its schema.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, maxGroup)
+}
+
+// open opens the store with writes committed in groups of up to group
+// writes; 1 commits every write on its own.
+func open(ctx context.Context, path string, group int) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite store: %w: path is empty", store.ErrInvalid)
 	}
@@ -58,8 +71,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 
+	// temp_store(MEMORY) keeps the savepoints' sub-journals, which hold the
+	// pages a write changed until its group commits, out of temporary files.
 	write, err := sql.Open("sqlite", connString(abs,
-		"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)")+"&_txlock=immediate")
+		"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
@@ -72,8 +87,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
 
+	conn, err := write.Conn(ctx)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+
 	read, err := sql.Open("sqlite", connString(abs, "query_only(1)"))
 	if err != nil {
+		conn.Close()
 		write.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
@@ -81,7 +103,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(conns)
 	read.SetMaxIdleConns(conns)
 
-	s := &Store{write: write, read: read}
+	s := &Store{path: abs, db: write, w: newWriter(conn, group), read: newReader(read)}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
@@ -122,12 +144,18 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both connection pools. Calls after the first return nil.
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string {
+	return s.path
+}
+
+// Close commits the writes already queued, then closes the write connection
+// and the read pool. Calls after the first return nil.
 func (s *Store) Close() error {
 	first := false
 	s.closeOnce.Do(func() {
 		first = true
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.w.close(), s.db.Close(), s.read.close())
 	})
 	if !first {
 		return nil
@@ -135,31 +163,14 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// withTx runs fn in an immediate write transaction and commits when fn
-// returns nil.
-func (s *Store) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+// withTx runs fn as one write, atomic and durable when withTx returns nil;
+// see writer.do. fn gets the writer's context, which its statements must use.
+func (s *Store) withTx(ctx context.Context, fn func(context.Context, *wtx) error) error {
+	return s.w.do(ctx, fn)
 }
 
-// withReadTx runs fn in a read transaction, so its queries see one snapshot.
-func (s *Store) withReadTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() // read-only: nothing to commit
-	return fn(tx)
-}
-
-// querier is what *sql.DB and *sql.Tx share.
+// querier runs a query of one row: the reader, a read transaction or a
+// write's savepoint.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -19,8 +18,15 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openTemp(t)
+	storetest.RunWith(t, storetest.Harness{
+		Open: func(t *testing.T) store.Store {
+			return openTemp(t)
+		},
+		// A second Store on the same file, as a second herald process
+		// would open it: its own writer, its own connections.
+		OpenSecond: func(t *testing.T, first store.Store) store.Store {
+			return openAt(t, first.(*Store).Path())
+		},
 	})
 }
 
@@ -87,18 +93,25 @@ func TestOpenConfiguresTheConnection(t *testing.T) {
 	t.Parallel()
 	s := openTemp(t)
 	ctx := t.Context()
-	pragma := func(db interface {
-		QueryRowContext(context.Context, string, ...any) *sql.Row
-	}, name string) string {
+	pragma := func(q querier, name string) string {
 		t.Helper()
 		var v string
-		require.NoError(t, db.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v))
+		require.NoError(t, q.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v))
 		return v
 	}
-	require.Equal(t, "wal", pragma(s.write, "journal_mode"))
-	require.Equal(t, "1", pragma(s.write, "foreign_keys"))
-	require.Equal(t, "2", pragma(s.write, "synchronous"), "FULL")
-	require.Equal(t, fmt.Sprint(busyTimeoutMS), pragma(s.write, "busy_timeout"))
+	writePragma := func(name string) string {
+		t.Helper()
+		var v string
+		require.NoError(t, s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+			v = pragma(tx, name)
+			return nil
+		}))
+		return v
+	}
+	require.Equal(t, "wal", writePragma("journal_mode"))
+	require.Equal(t, "1", writePragma("foreign_keys"))
+	require.Equal(t, "2", writePragma("synchronous"), "FULL")
+	require.Equal(t, fmt.Sprint(busyTimeoutMS), writePragma("busy_timeout"))
 	require.Equal(t, fmt.Sprint(busyTimeoutMS), pragma(s.read, "busy_timeout"))
 	require.Equal(t, "1", pragma(s.read, "query_only"))
 }
@@ -130,9 +143,11 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	s, err := Open(t.Context(), path)
 	require.NoError(t, err)
-	_, err = s.write.ExecContext(t.Context(),
-		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000000Z')`)
-	require.NoError(t, err)
+	require.NoError(t, s.withTx(t.Context(), func(ctx context.Context, tx *wtx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000000Z')`)
+		return err
+	}))
 	require.NoError(t, s.Close())
 
 	_, err = Open(t.Context(), path)
@@ -180,64 +195,4 @@ func TestLoadMigrations(t *testing.T) {
 		require.Equal(t, i+1, m.version)
 		require.NotEmpty(t, m.sql)
 	}
-}
-
-// BenchmarkRecordAttempt measures what the engine pays per plugin call: a
-// durable StartAttempt and FinishAttempt pair. bare_insert is the baseline on
-// the same database in the same run: one autocommit INSERT of a row of similar
-// size, the least a durable write can cost.
-func BenchmarkRecordAttempt(b *testing.B) {
-	s := openTemp(b)
-	ctx := context.Background()
-	_, err := s.write.ExecContext(ctx, `CREATE TABLE bench_baseline (n INTEGER PRIMARY KEY, body TEXT NOT NULL)`)
-	require.NoError(b, err)
-	run := store.Run{ID: store.NewRunID(), Workflow: "bench", Status: store.StatusRunning, CreatedAt: time.Now()}
-	_, _, err = s.CreateRun(ctx, run, "", 0)
-	require.NoError(b, err)
-	output := json.RawMessage(`{"sent":true,"id":"true_14155550123@c.us_3EB0B5A5A5A5","message":"Sent to 14155550123@c.us"}`)
-
-	var item int
-	var mu sync.Mutex
-	nextItem := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		item++
-		return item
-	}
-	pair := func(stepID string) error {
-		key := store.StepKey{RunID: run.ID, StepID: stepID, Item: nextItem()}
-		now := time.Now()
-		if err := s.StartAttempt(ctx, key, store.AttemptStart{Number: 1, Provider: "chatapi", StartedAt: now}); err != nil {
-			return err
-		}
-		return s.FinishAttempt(ctx, key, 1, store.AttemptResult{
-			Status: store.StatusSucceeded, Output: output, FinishedAt: now})
-	}
-
-	b.Run("bare_insert", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := s.write.ExecContext(ctx, `INSERT INTO bench_baseline (body) VALUES (?)`, string(output)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("start_finish", func(b *testing.B) {
-		for b.Loop() {
-			if err := pair("serial"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	// 16×GOMAXPROCS goroutines, like for_each items with parallelism 16+.
-	b.Run("start_finish_parallel", func(b *testing.B) {
-		b.SetParallelism(16)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := pair("parallel"); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
 }

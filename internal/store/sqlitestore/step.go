@@ -17,7 +17,7 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 	if err := start.Validate(); err != nil {
 		return fmt.Errorf("start attempt: %w", err)
 	}
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		// The upsert leaves a succeeded record alone and then changes no row.
 		res, err := tx.ExecContext(ctx, `INSERT INTO step_records
 			(run_id, step_id, item, status, attempts, provider, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?)
@@ -55,7 +55,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 		return fmt.Errorf("finish attempt: %w", err)
 	}
 	class, message, field := errorColumns(result.Error)
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = ?, finished_at = ?,
 			error_class = ?, error_message = ?, error_field = ?
 			WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ? AND status = 'running'`,
@@ -70,13 +70,15 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 			return unfinishable(ctx, tx, key, attempt)
 		}
 
+		// A record that has succeeded keeps its success: this is a late
+		// attempt, finished after another one succeeded.
 		recStatus, finished := result.Status, encodeTime(result.FinishedAt)
 		if result.WillRetry {
 			recStatus, finished = store.StatusRunning, nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE step_records SET status = ?, output_json = ?, finished_at = ?,
 			error_class = ?, error_message = ?, error_field = ?
-			WHERE run_id = ? AND step_id = ? AND item = ?`,
+			WHERE run_id = ? AND step_id = ? AND item = ? AND status <> 'succeeded'`,
 			string(recStatus), encodeJSON(result.Output), finished, class, message, field,
 			key.RunID, key.StepID, key.Item)
 		return err
@@ -89,7 +91,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 
 // unfinishable explains why an attempt could not be finished: it was never
 // started, or it has finished already.
-func unfinishable(ctx context.Context, tx *sql.Tx, key store.StepKey, attempt int) error {
+func unfinishable(ctx context.Context, tx querier, key store.StepKey, attempt int) error {
 	var status string
 	err := tx.QueryRowContext(ctx, `SELECT status FROM step_attempts
 		WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ?`,
@@ -109,7 +111,7 @@ func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
 		return fmt.Errorf("record step: %w", err)
 	}
 	class, message, field := errorColumns(rec.Error)
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO step_records (run_id, step_id, item, status, attempts, provider,
 			output_json, error_class, error_message, error_field, started_at, finished_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -134,7 +136,7 @@ func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
 
 // missingRun turns err, from a write that a foreign key can refuse, into
 // ErrNotFound when the run does not exist, and returns it unchanged otherwise.
-func missingRun(ctx context.Context, tx *sql.Tx, runID string, err error) error {
+func missingRun(ctx context.Context, tx querier, runID string, err error) error {
 	if notFound := runExists(ctx, tx, runID); errors.Is(notFound, store.ErrNotFound) {
 		return notFound
 	}
@@ -151,7 +153,7 @@ const stepOrder = `WITH step_order AS (
 // item order.
 func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepRecord, error) {
 	recs := []store.StepRecord{}
-	err := s.withReadTx(ctx, func(tx *sql.Tx) error {
+	err := s.read.inTx(ctx, func(tx *readTx) error {
 		if err := runExists(ctx, tx, runID); err != nil {
 			return err
 		}
@@ -199,7 +201,7 @@ func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepReco
 // Attempts returns the run's attempt log in step order, then attempt order.
 func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, error) {
 	attempts := []store.Attempt{}
-	err := s.withReadTx(ctx, func(tx *sql.Tx) error {
+	err := s.read.inTx(ctx, func(tx *readTx) error {
 		if err := runExists(ctx, tx, runID); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,6 +119,37 @@ func testIdempotency(t *testing.T, open func(*testing.T) store.Store) {
 			require.ErrorIs(t, err, store.ErrInvalid)
 			_, err = b.s.GetRun(b.ctx, run.ID)
 			require.ErrorIs(t, err, store.ErrNotFound)
+		}
+	})
+
+	t.Run("KeysUpToTheMaximumLengthAreKept", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		// Multi-byte text, so the limit is seen to count bytes.
+		longest := "api:w:" + strings.Repeat("é", (store.MaxIdempotencyKeyLen-6)/2)
+		longest += strings.Repeat("k", store.MaxIdempotencyKeyLen-len(longest))
+		require.Len(t, longest, store.MaxIdempotencyKeyLen)
+		first, existed, err := b.s.CreateRun(b.ctx, newRun("w", 0), longest, day)
+		require.NoError(t, err)
+		require.False(t, existed)
+		got, existed, err := b.s.CreateRun(b.ctx, newRun("w", time.Second), longest, day)
+		require.NoError(t, err)
+		require.True(t, existed)
+		require.Equal(t, first.ID, got.ID)
+
+		// A key that differs only past the limit would collide if a store
+		// cut keys short; it is refused instead.
+		for name, key := range map[string]string{
+			"one byte over": longest + "k",
+			"64 KiB":        "api:w:" + strings.Repeat("k", 64<<10),
+			"not utf-8":     "api:w:\xff\xfe",
+			"nul byte":      "api:w:a\x00b",
+		} {
+			run := newRun("w", 0)
+			_, _, err := b.s.CreateRun(b.ctx, run, key, day)
+			require.ErrorIs(t, err, store.ErrInvalid, name)
+			_, err = b.s.GetRun(b.ctx, run.ID)
+			require.ErrorIs(t, err, store.ErrNotFound, "%s: nothing is stored", name)
 		}
 	})
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -189,6 +190,12 @@ func testSteps(t *testing.T, open func(*testing.T) store.Store) {
 		require.Equal(t, store.StatusRunning, b.records(t, key.RunID)[0].Status)
 	})
 
+	t.Run("LateFinishLeavesASuccessAlone", func(t *testing.T) {
+		t.Parallel()
+		b, key := begin(t)
+		lateFinishLeavesASuccessAlone(t, b, b, key)
+	})
+
 	t.Run("UnknownRunIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
@@ -359,6 +366,54 @@ func testSteps(t *testing.T, open func(*testing.T) store.Store) {
 		require.Len(t, otherRecs, 1, "records belong to their run")
 		require.Equal(t, other.ID, otherRecs[0].RunID)
 	})
+}
+
+// lateFinishLeavesASuccessAlone plays a resume across two hosts: host a
+// starts attempt 1 and hangs in the plugin call; host b resumes the run and
+// its attempt 2 succeeds; then a's attempt 1 finishes after all, failed or
+// even succeeded. The late result goes into the attempt log, but the step
+// record keeps b's success, so a later resume does not send the step again.
+func lateFinishLeavesASuccessAlone(t *testing.T, a, b *bundle, key store.StepKey) {
+	t.Helper()
+	at := func(seconds int) time.Time { return base.Add(time.Duration(seconds) * time.Second) }
+	timeout := &store.StepError{Class: "retryable", Message: "context deadline exceeded"}
+	for i, late := range []store.AttemptResult{
+		{Status: store.StatusFailed, Error: timeout, FinishedAt: at(30)},
+		{Status: store.StatusFailed, WillRetry: true, Error: timeout, FinishedAt: at(30)},
+		{Status: store.StatusSucceeded, Output: json.RawMessage(`{"sent":true,"by":"a"}`), FinishedAt: at(30)},
+	} {
+		key.StepID = fmt.Sprintf("notify-%d", i)
+		require.NoError(t, a.s.StartAttempt(a.ctx, key, store.AttemptStart{Number: 1, Provider: "chatapi", StartedAt: at(1)}))
+		require.NoError(t, b.s.StartAttempt(b.ctx, key, store.AttemptStart{Number: 2, Provider: "chatapi-backup", StartedAt: at(10)}))
+		output := json.RawMessage(`{"sent":true,"by":"b"}`)
+		require.NoError(t, b.s.FinishAttempt(b.ctx, key, 2, store.AttemptResult{
+			Status: store.StatusSucceeded, Output: output, FinishedAt: at(11)}))
+		want := store.StepRecord{StepKey: key, Status: store.StatusSucceeded, Attempts: 2, Provider: "chatapi-backup",
+			Output: output, StartedAt: at(1), FinishedAt: at(11)}
+
+		require.NoError(t, a.s.FinishAttempt(a.ctx, key, 1, late), "the late result is logged")
+		var rec *store.StepRecord
+		for _, r := range a.records(t, key.RunID) {
+			if r.StepKey == key {
+				rec = &r
+			}
+		}
+		require.NotNil(t, rec)
+		requireRecord(t, want, *rec)
+		var logged []store.Attempt
+		for _, att := range b.attempts(t, key.RunID) {
+			if att.StepKey == key {
+				logged = append(logged, att)
+			}
+		}
+		require.Len(t, logged, 2)
+		requireAttempt(t, store.Attempt{StepKey: key, Number: 1, Provider: "chatapi", Status: late.Status,
+			Error: late.Error, StartedAt: at(1), FinishedAt: at(30)}, logged[0])
+		require.Equal(t, store.StatusSucceeded, logged[1].Status)
+
+		err := a.s.StartAttempt(a.ctx, key, store.AttemptStart{Number: 3, Provider: "chatapi", StartedAt: at(31)})
+		require.ErrorIs(t, err, store.ErrConflict, "a resume never sends the step again")
+	}
 }
 
 // records returns the step records of a run.

@@ -4,15 +4,18 @@
 // behaviour, never storage details: JSON is compared by meaning, times by
 // instant.
 //
-// An implementation's test calls Run with a function that opens a new, empty
-// store for one test and closes it with t.Cleanup:
+// An implementation's test calls RunWith with a Harness that opens a new,
+// empty store for one test, and a second handle on the same data, as a
+// second herald process would open it; each is closed with t.Cleanup:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) store.Store {
-//			s, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"))
-//			require.NoError(t, err)
-//			t.Cleanup(func() { require.NoError(t, s.Close()) })
-//			return s
+//		storetest.RunWith(t, storetest.Harness{
+//			Open: func(t *testing.T) store.Store {
+//				return openAt(t, filepath.Join(t.TempDir(), "herald.db"))
+//			},
+//			OpenSecond: func(t *testing.T, first store.Store) store.Store {
+//				return openAt(t, first.(*sqlitestore.Store).Path())
+//			},
 //		})
 //	}
 package storetest
@@ -28,10 +31,32 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Run runs the whole suite against the stores open returns. Every subtest
-// opens its own store, so subtests run in parallel.
+// Harness tells the suite how to open the stores it checks.
+type Harness struct {
+	// Open opens a new, empty store for one test and closes it with
+	// t.Cleanup. It is required.
+	Open func(t *testing.T) store.Store
+	// OpenSecond opens another Store on the data behind first (the same
+	// file, the same schema) as a second herald process would, with its own
+	// connections, and closes it with t.Cleanup. When it is nil the
+	// TwoHandles tests, which race writes across the two, are skipped.
+	OpenSecond func(t *testing.T, first store.Store) store.Store
+}
+
+// Run runs the suite against the stores open returns, without the tests
+// that need a second handle; see RunWith.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
+	RunWith(t, Harness{Open: open})
+}
+
+// RunWith runs the whole suite against the stores h opens. Every subtest
+// opens its own store, so subtests run in parallel.
+func RunWith(t *testing.T, h Harness) {
+	t.Helper()
+	if h.Open == nil {
+		t.Fatal("storetest: Harness.Open is nil")
+	}
 	groups := []struct {
 		name string
 		run  func(*testing.T, func(*testing.T) store.Store)
@@ -46,9 +71,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			g.run(t, open)
+			g.run(t, h.Open)
 		})
 	}
+	t.Run("TwoHandles", func(t *testing.T) {
+		t.Parallel()
+		if h.OpenSecond == nil {
+			t.Skip("the harness opens no second handle")
+		}
+		testTwoHandles(t, h)
+	})
 }
 
 // base is the time the suite's fixtures start from. It has microsecond

@@ -1,0 +1,73 @@
+package cluster
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Names of the River job kind and queue that carry runs.
+const (
+	// JobKind is the River kind of a run's job.
+	JobKind = "herald_run"
+	// Queue is the River queue runs are executed from.
+	Queue = "herald_runs"
+)
+
+// MaxAttempts is how many times a run's job is tried when executing it fails
+// for a reason other than the run's own outcome (the store unreachable, for
+// example) before River discards it; the next start of a replica adopts the
+// run again. Slices that end in a snooze are not attempts.
+const MaxAttempts = 1000
+
+// RunArgs are the arguments of a run's River job.
+type RunArgs struct {
+	// RunID names the run in the store; only it makes the job unique.
+	RunID string `json:"run_id" river:"unique"`
+	// Workflow is the run's workflow, for the job's lease and limits.
+	Workflow string `json:"workflow"`
+}
+
+// Kind implements river.JobArgs.
+func (RunArgs) Kind() string { return JobKind }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: a run has at most one
+// live job, whichever replica inserts it.
+func (RunArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       Queue,
+		MaxAttempts: MaxAttempts,
+		UniqueOpts: river.UniqueOpts{
+			ByArgs: true,
+			// A completed job does not block a new one, so Adopt can queue
+			// a run again whose job ended without finishing it.
+			ByState: []rivertype.JobState{
+				rivertype.JobStateAvailable,
+				rivertype.JobStatePending,
+				rivertype.JobStateRetryable,
+				rivertype.JobStateRunning,
+				rivertype.JobStateScheduled,
+			},
+		},
+	}
+}
+
+// retryPolicy retries a run's failed job soon, because the failure is the
+// infrastructure's (a database restart, say), not the run's: 1 s doubled per
+// attempt up to a minute, with up to 20% jitter.
+type retryPolicy struct{}
+
+// maxRetryWait caps the wait between retries of a run's job.
+const maxRetryWait = time.Minute
+
+// NextRetry implements river.ClientRetryPolicy.
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	wait := maxRetryWait
+	if n := job.Attempt; n >= 1 && n <= 6 {
+		wait = time.Second << (n - 1)
+	}
+	jitter := time.Duration(rand.Int64N(int64(wait) / 5))
+	return time.Now().Add(wait + jitter)
+}

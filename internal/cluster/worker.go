@@ -1,0 +1,83 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// runWorker executes runs' jobs.
+type runWorker struct {
+	river.WorkerDefaults[RunArgs]
+	c *Cluster
+}
+
+// Timeout is the job's lease; see Cluster.lease.
+func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
+	return w.c.lease(job.Args.Workflow)
+}
+
+// Work executes one slice of a run. It first claims a slot under the
+// workflow's concurrency limit when the run has not started yet, then lets
+// the engine run it until it ends, the slice is over or the replica stops.
+// An unfinished run goes back to the queue with a snooze, which River does
+// not count as an attempt, for as long as the retry waits of its steps
+// still have to run; an error (the store unreachable) is retried by River.
+func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+	c := w.c
+	id := job.Args.RunID
+	wf, known := c.opts.Project().Workflows[job.Args.Workflow]
+	if known && wf.Concurrency.Limit > 0 {
+		ok, err := c.opts.Store.StartWithin(ctx, id, c.opts.Owner, wf.Concurrency.Limit)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return river.JobCancel(err)
+		case err != nil:
+			return err
+		case !ok && wf.Concurrency.OnLimit == config.OnLimitSkip:
+			_, err := c.opts.Skip(ctx, id, fmt.Sprintf("skipped: workflow %s is at its concurrency limit of %d", wf.Name, wf.Concurrency.Limit))
+			return err
+		case !ok:
+			return river.JobSnooze(LimitPoll)
+		}
+	}
+
+	execCtx, cancel := context.WithTimeout(ctx, c.opts.Slice)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stopping:
+			cancel()
+		case <-execCtx.Done():
+		}
+	}()
+
+	_, err := c.opts.Execute(execCtx, id)
+	switch {
+	case err == nil:
+		c.waits.forget(id)
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		c.waits.forget(id)
+		return river.JobCancel(err)
+	case errors.Is(err, engine.ErrAlreadyExecuting):
+		// An earlier slice here outlived its lease and River rescued the
+		// job to this same process: let that slice end first.
+		return river.JobSnooze(LimitPoll)
+	case errors.Is(err, engine.ErrInterrupted) || execCtx.Err() != nil:
+		// The run checkpointed: every attempt it started is recorded.
+		wait := c.waits.remaining(id, time.Now())
+		c.log.Debug("run checkpointed; queued again", "run_id", id, "not_before", wait)
+		return river.JobSnooze(wait)
+	default:
+		c.log.Warn("run could not be executed; River retries it", "run_id", id, "attempt", job.Attempt, "error", err)
+		return err
+	}
+}

@@ -1,0 +1,129 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+)
+
+// reader runs the store's reads on the read pool with prepared statements:
+// it prepares each query once and keeps it, and database/sql then prepares it
+// once on each connection of the pool, so a read is not parsed again on every
+// call. Queries are the package's own SQL, so the cache stays small.
+//
+// Preparing takes a connection of the pool, so the reader never prepares
+// while it holds one, or while it holds its lock: with every connection held
+// by a caller waiting for a statement, none would be free. A read
+// transaction only uses the statements already prepared and prepares its
+// other queries once it has let its connection go.
+type reader struct {
+	db *sql.DB
+
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt
+}
+
+// newReader returns a reader on the read pool db.
+func newReader(db *sql.DB) *reader {
+	return &reader{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// cached returns query's prepared statement, or nil when there is none yet.
+func (r *reader) cached(query string) *sql.Stmt {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.stmts[query]
+}
+
+// stmt returns query prepared on the pool, preparing it on first use. It
+// must not be called while holding a connection of the pool.
+func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := r.cached(query); st != nil {
+		return st, nil
+	}
+	st, err := r.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev := r.stmts[query]; prev != nil {
+		st.Close() // another caller prepared it meanwhile
+		return prev, nil
+	}
+	r.stmts[query] = st
+	return st, nil
+}
+
+// QueryRowContext runs a query of at most one row.
+func (r *reader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := r.stmt(ctx, query)
+	if err != nil {
+		// The pool reports the same error, or ctx's, from the row's Scan.
+		return r.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// QueryContext runs a query.
+func (r *reader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// inTx runs fn in a read transaction, so its queries see one snapshot.
+func (r *reader) inTx(ctx context.Context, fn func(*readTx) error) error {
+	tx, err := r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	rtx := &readTx{r: r, tx: tx}
+	err = fn(rtx)
+	tx.Rollback() // read-only: nothing to commit
+	for _, query := range rtx.unprepared {
+		r.stmt(ctx, query) // for the next call; this one is done
+	}
+	return err
+}
+
+// close closes the prepared statements and the pool.
+func (r *reader) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, st := range r.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, r.db.Close())...)
+}
+
+// readTx is a read transaction whose queries use the reader's prepared
+// statements.
+type readTx struct {
+	r  *reader
+	tx *sql.Tx
+	// unprepared holds the queries that had no prepared statement.
+	unprepared []string
+}
+
+// QueryRowContext runs a query of at most one row in the transaction.
+func (t *readTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.r.cached(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	t.unprepared = append(t.unprepared, query)
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (t *readTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.r.cached(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	t.unprepared = append(t.unprepared, query)
+	return t.tx.QueryContext(ctx, query, args...)
+}

@@ -1,0 +1,52 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadTransactionsNeverWaitForAConnection holds every connection of the
+// read pool in a read transaction, then has each run queries that have no
+// prepared statement yet: preparing one must not need a second connection,
+// which none of them would ever get.
+func TestReadTransactionsNeverWaitForAConnection(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	conns := s.read.db.Stats().MaxOpenConnections
+	require.Positive(t, conns)
+	query := fmt.Sprintf("SELECT COUNT(*) FROM runs WHERE workflow = ? AND %d = %d", conns, conns)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var inside, wg sync.WaitGroup
+	inside.Add(conns)
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Go(func() {
+			errs <- s.read.inTx(ctx, func(tx *readTx) error {
+				inside.Done()
+				inside.Wait() // every connection is now held
+				var n int
+				if err := tx.QueryRowContext(ctx, query, "w").Scan(&n); err != nil {
+					return err
+				}
+				rows, err := tx.QueryContext(ctx, query+" AND 1 = 1", "w")
+				if err != nil {
+					return err
+				}
+				return rows.Close()
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.NotNil(t, s.read.cached(query), "the query is prepared once the transactions are done")
+}

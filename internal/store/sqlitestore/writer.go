@@ -1,0 +1,288 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// maxGroup caps how many writes share one transaction, so one group never
+// holds the file's write lock for long.
+const maxGroup = 256
+
+// errClosed is returned by every write made after Close.
+var errClosed = errors.New("sqlite store is closed")
+
+// writer owns the store's one write connection and commits writes in groups.
+// Callers queue writes; one goroutine takes whatever is queued, and what
+// arrives while it works, up to its cap, applies each write in its own
+// savepoint of one BEGIN IMMEDIATE transaction, so a write that fails is
+// undone alone, commits once, and only then answers every caller. With
+// synchronous=FULL each commit costs an fsync, which a group shares instead
+// of paying it per write. Statements are prepared on the connection once.
+type writer struct {
+	conn     *sql.Conn
+	maxGroup int
+	// stmts holds the statements prepared on conn, by query. Only the loop
+	// goroutine touches it.
+	stmts map[string]*sql.Stmt
+
+	mu     sync.Mutex
+	queue  []*write
+	closed bool
+
+	wake chan struct{} // holds a token when the queue may have work
+	done chan struct{} // closed when the loop has returned
+
+	// groups counts the transactions begun, for tests and benchmarks.
+	groups atomic.Int64
+}
+
+// The states of a write: queued, taken by the writer (its caller waits for
+// the commit), or abandoned by its caller (the writer skips it).
+const (
+	writeQueued int32 = iota
+	writeTaken
+	writeAbandoned
+)
+
+// write is one caller's write.
+type write struct {
+	fn    func(context.Context, *wtx) error
+	state atomic.Int32
+	err   error         // set before done is closed
+	done  chan struct{} // closed when the write is answered
+}
+
+// newWriter starts the writer's goroutine on conn, which it owns from now on.
+func newWriter(conn *sql.Conn, maxGroup int) *writer {
+	w := &writer{
+		conn:     conn,
+		maxGroup: maxGroup,
+		stmts:    map[string]*sql.Stmt{},
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	go w.loop()
+	return w
+}
+
+// do runs fn as one write and returns once the transaction that holds it has
+// committed, with fn's error, or the commit's. fn gets the writer's context,
+// not ctx: a cancelled statement would roll back the whole group. ctx bounds
+// only the wait for the writer: a call cancelled before its write was taken
+// returns ctx's error having written nothing; once taken, it waits for the
+// commit and returns what it wrote.
+func (w *writer) do(ctx context.Context, fn func(context.Context, *wtx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wr := &write{fn: fn, done: make(chan struct{})}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return errClosed
+	}
+	w.queue = append(w.queue, wr)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // the loop is awake already
+	}
+
+	select {
+	case <-wr.done:
+		return wr.err
+	case <-ctx.Done():
+		if wr.state.CompareAndSwap(writeQueued, writeAbandoned) {
+			return ctx.Err()
+		}
+		<-wr.done
+		return wr.err
+	}
+}
+
+// close commits the writes queued so far, stops the loop, and closes the
+// connection. Writes made later fail with errClosed.
+func (w *writer) close() error {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	<-w.done
+	var errs []error
+	for _, st := range w.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, w.conn.Close())...)
+}
+
+// loop commits the queue group by group until the writer is closed and the
+// queue is empty.
+func (w *writer) loop() {
+	defer close(w.done)
+	for range w.wake {
+		for {
+			group, closed := w.take(w.maxGroup)
+			if len(group) == 0 {
+				if closed {
+					return
+				}
+				break
+			}
+			for len(group) > 0 {
+				group = w.commit(group)
+			}
+		}
+	}
+}
+
+// take removes up to n writes from the head of the queue and returns them,
+// and whether the writer is closed.
+func (w *writer) take(n int) (writes []*write, closed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n = min(n, len(w.queue))
+	writes = append([]*write(nil), w.queue[:n]...)
+	w.queue = append(w.queue[:0], w.queue[n:]...)
+	return writes, w.closed
+}
+
+// commit applies the writes of group in one transaction, with the writes
+// queued while it does, up to maxGroup, and answers them once it has
+// committed. Taking late writes into the running group, rather than leaving
+// them for the next, keeps callers from splitting into two cohorts that
+// take turns, each paying its own commit. When the transaction breaks
+// (SQLite rolled it back, as after an I/O error), the writes applied so far
+// fail and commit returns the writes it has not applied, for a new
+// transaction.
+func (w *writer) commit(group []*write) (rest []*write) {
+	ctx := context.Background()
+	live := false
+	for _, wr := range group {
+		live = live || wr.state.Load() == writeQueued
+	}
+	if !live {
+		return nil
+	}
+	if _, err := w.exec(ctx, `BEGIN IMMEDIATE`); err != nil {
+		for _, wr := range group {
+			if wr.state.CompareAndSwap(writeQueued, writeTaken) {
+				wr.answer(fmt.Errorf("begin: %w", err))
+			}
+		}
+		return nil
+	}
+	w.groups.Add(1)
+
+	var taken []*write
+	var broken error
+	for broken == nil && len(group) > 0 {
+		for i, wr := range group {
+			if !wr.state.CompareAndSwap(writeQueued, writeTaken) {
+				continue // its caller gave up
+			}
+			taken = append(taken, wr)
+			if wr.err, broken = w.apply(ctx, wr.fn); broken != nil {
+				rest = group[i+1:]
+				break
+			}
+		}
+		group = nil
+		if broken == nil && len(taken) < w.maxGroup {
+			group, _ = w.take(w.maxGroup - len(taken))
+		}
+	}
+
+	err := broken
+	if err == nil {
+		if _, err = w.exec(ctx, `COMMIT`); err != nil {
+			err = fmt.Errorf("commit: %w", err)
+		}
+	}
+	if err != nil {
+		w.exec(ctx, `ROLLBACK`) // may fail: SQLite may have rolled back already
+		for _, wr := range taken {
+			// Every write saw the group's state, which is gone: even a
+			// refusal may have rested on it.
+			wr.err = err
+		}
+	}
+	for _, wr := range taken {
+		close(wr.done)
+	}
+	return rest
+}
+
+// apply runs fn in a savepoint, released when fn succeeds and rolled back
+// when it fails. It returns fn's error, and broken when the transaction
+// itself failed, so the group cannot commit.
+func (w *writer) apply(ctx context.Context, fn func(context.Context, *wtx) error) (err, broken error) {
+	if _, err := w.exec(ctx, `SAVEPOINT write`); err != nil {
+		return err, fmt.Errorf("savepoint: %w", err)
+	}
+	if err = fn(ctx, &wtx{w: w}); err != nil {
+		if _, rbErr := w.exec(ctx, `ROLLBACK TO write`); rbErr != nil {
+			return err, fmt.Errorf("transaction failed after %w (rollback to savepoint: %w)", err, rbErr)
+		}
+	}
+	if _, relErr := w.exec(ctx, `RELEASE write`); relErr != nil {
+		return errors.Join(err, relErr), fmt.Errorf("release savepoint: %w", relErr)
+	}
+	return err, nil
+}
+
+// answer answers wr with err.
+func (wr *write) answer(err error) {
+	wr.err = err
+	close(wr.done)
+}
+
+// stmt returns query prepared on the connection, preparing it on first use.
+func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+// exec runs a statement on the connection.
+func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := w.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// wtx is what one write sees of the group transaction: statements run in its
+// savepoint, prepared once per connection.
+type wtx struct {
+	w *writer
+}
+
+// ExecContext runs a statement that returns no rows.
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.w.exec(ctx, query, args...)
+}
+
+// QueryRowContext runs a query of at most one row.
+func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.w.stmt(ctx, query)
+	if err != nil {
+		// The connection reports the same error from the row's Scan.
+		return t.w.conn.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
