@@ -13,25 +13,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
+	"github.com/heraldhq/herald/bench/load"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 )
 
@@ -40,23 +33,15 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured time before each measurement")
 	clients := flag.Int("clients", 32, "concurrent webhook clients")
 	store := flag.String("store", "", "herald store DSN (default: SQLite in a temp dir)")
+	rate := flag.Float64("rate", 200, "webhooks/s of the open-loop run (0 skips it)")
 	flag.Parse()
-	if err := run(*duration, *warmup, *clients, *store); err != nil {
+	if err := run(*duration, *warmup, *clients, *rate, *store); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// result is one system's figures.
-type result struct {
-	name       string
-	sent       int
-	delivered  int
-	throughput float64
-	p50, p99   time.Duration
-}
-
-func run(duration, warmup time.Duration, clients int, storeDSN string) error {
+func run(duration, warmup time.Duration, clients int, rate float64, storeDSN string) error {
 	if _, err := os.Stat("go.mod"); err != nil {
 		return fmt.Errorf("run it from the repository root: go run ./bench")
 	}
@@ -128,109 +113,46 @@ workflow "bench" {
 		}
 	}
 
-	floorRes, err := measure("floor (direct POST)", "http://"+floorAddr+"/hooks/bench", sb, duration, warmup, clients)
-	if err != nil {
-		return err
+	ctx := context.Background()
+	measure := func(name, target string, rate float64) (load.Result, error) {
+		return load.Run(ctx, name, load.Options{
+			Targets: []string{target}, Sandbox: sb, Clients: clients, Rate: rate,
+			Warmup: warmup, Duration: duration,
+		})
 	}
-	heraldRes, err := measure("herald serve (SQLite)", "http://"+heraldAddr+"/hooks/bench", sb, duration, warmup, clients)
-	if err != nil {
-		return err
-	}
+	heraldName := "herald serve (SQLite)"
 	if storeDSN != "" {
-		heraldRes.name = "herald serve (" + strings.SplitN(storeDSN, ":", 2)[0] + ")"
+		heraldName = "herald serve (" + strings.SplitN(storeDSN, ":", 2)[0] + ")"
+	}
+	var closed, open []load.Result
+	for _, sys := range []struct{ name, url string }{
+		{"floor (direct POST)", "http://" + floorAddr + "/hooks/bench"},
+		{heraldName, "http://" + heraldAddr + "/hooks/bench"},
+	} {
+		r, err := measure(sys.name, sys.url, 0)
+		if err != nil {
+			return err
+		}
+		closed = append(closed, r)
+		if rate > 0 {
+			r, err := measure(sys.name, sys.url, rate)
+			if err != nil {
+				return err
+			}
+			open = append(open, r)
+		}
 	}
 	host, _ := os.Hostname()
-	fmt.Printf("\nwebhook → one-step workflow → sandbox provider; %d clients, %s measured after %s warm-up; %s, %d CPUs, %s\n\n",
-		clients, duration, warmup, host, numCPU(), time.Now().UTC().Format("2006-01-02"))
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tsent\tdelivered\truns/s\tp50\tp99\tof floor\t")
-	for _, r := range []result{floorRes, heraldRes} {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%.0f%%\t\n", r.name, r.sent, r.delivered, r.throughput, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), 100*r.throughput/floorRes.throughput)
+	fmt.Printf("\nwebhook → one-step workflow → sandbox provider; %s, %d CPUs, %s\n", host, numCPU(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Printf("\nclosed loop: %d clients, %s measured after %s warm-up (throughput is what counts: an\nasynchronous system queues what it accepts faster than it sends)\n\n", clients, duration, warmup)
+	if err := load.Print(os.Stdout, closed); err != nil {
+		return err
 	}
-	return tw.Flush()
-}
-
-// measure drives target with a closed loop of clients and reads deliveries
-// from the sandbox: every webhook carries its id and send time, which the
-// sandbox records with the time the message arrived.
-func measure(name, target string, sb *sandboxproviders.Sandbox, duration, warmup time.Duration, clients int) (result, error) {
-	sb.Reset()
-	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var seq atomic.Int64
-	sent := sync.Map{} // id → send time
-	start := time.Now()
-	measureFrom := start.Add(warmup)
-	end := measureFrom.Add(duration)
-	ctx, cancel := context.WithDeadline(context.Background(), end)
-	defer cancel()
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
-	var wg sync.WaitGroup
-	var failures atomic.Int64
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				id := tag + "-" + strconv.FormatInt(seq.Add(1), 10)
-				now := time.Now()
-				body, _ := json.Marshal(map[string]string{"msg": id})
-				resp, err := client.Post(target, "application/json", bytes.NewReader(body))
-				if err != nil {
-					failures.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					failures.Add(1)
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				sent.Store(id, now)
-			}
-		}()
+	if rate > 0 {
+		fmt.Printf("\nopen loop: %.0f webhooks/s (latency below saturation)\n\n", rate)
+		return load.Print(os.Stdout, open)
 	}
-	wg.Wait()
-	// Let queued runs drain, then count what arrived within the window.
-	time.Sleep(3 * time.Second)
-	var lat []time.Duration
-	delivered, sentInWindow := 0, 0
-	sent.Range(func(_, v any) bool {
-		if t := v.(time.Time); !t.Before(measureFrom) {
-			sentInWindow++
-		}
-		return true
-	})
-	for _, r := range sb.Requests("chatapi") {
-		var b struct {
-			Body string `json:"body"`
-		}
-		if json.Unmarshal(r.Body, &b) != nil || !strings.HasPrefix(b.Body, tag) {
-			continue
-		}
-		v, ok := sent.Load(b.Body)
-		if !ok {
-			continue
-		}
-		t0 := v.(time.Time)
-		if t0.Before(measureFrom) || r.Time.After(end) {
-			continue
-		}
-		delivered++
-		lat = append(lat, r.Time.Sub(t0))
-	}
-	if len(lat) == 0 {
-		return result{}, fmt.Errorf("%s: nothing was delivered (%d failures)", name, failures.Load())
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return result{
-		name:       name,
-		sent:       sentInWindow,
-		delivered:  delivered,
-		throughput: float64(delivered) / duration.Seconds(),
-		p50:        lat[len(lat)/2],
-		p99:        lat[len(lat)*99/100],
-	}, nil
+	return nil
 }
 
 func freeAddr() string {

@@ -22,10 +22,15 @@ curl_cmds=$(blocks | awk -F'\t' '$1 == 2 { print $2 }')
 [ -n "$curl_cmds" ] || { echo "README has no curl commands in Try it"; exit 1; }
 
 log=$(mktemp)
-# The demo runs until interrupted; -for is only a safety net for CI.
+# The demo runs until interrupted; -for is only a safety net for CI. Job
+# control puts it in its own process group, so Ctrl-C (SIGINT to the group)
+# reaches the program `go run` starts, as it would in a terminal.
+set -m
 $demo_cmd -for 600s >"$log" 2>&1 &
 demo=$!
-cleanup() { kill -INT "$demo" 2>/dev/null || true; wait "$demo" 2>/dev/null || true; }
+set +m
+stop_demo() { kill -INT -- "-$demo" 2>/dev/null || true; wait "$demo" 2>/dev/null || true; }
+cleanup() { stop_demo; }
 trap cleanup EXIT
 
 for _ in $(seq 1 300); do
@@ -44,7 +49,7 @@ echo "$out" | grep -q '"run_ids"' || { echo "the webhook did not answer with run
 for _ in $(seq 1 60); do
   if curl -s http://127.0.0.1:8090/_sandbox/requests | grep -q '14155550199'; then
     echo "README test: the sandbox received the webhook's message"
-    kill -INT "$demo"; wait "$demo" || true
+    stop_demo
     trap - EXIT
     tail -5 "$log"
     echo "1 passed, 0 failed"
