@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -34,12 +35,16 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent webhook clients")
 	store := flag.String("store", "", "herald store DSN (default: SQLite in a temp dir)")
 	rate := flag.Float64("rate", 200, "webhooks/s of the open-loop run (0 skips it)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of herald serve under the closed-loop load to this file")
 	flag.Parse()
 	if err := run(*duration, *warmup, *clients, *rate, *store); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// cpuProfile is where -cpuprofile writes herald's profile.
+var cpuProfile string
 
 func run(duration, warmup time.Duration, clients int, rate float64, storeDSN string) error {
 	if _, err := os.Stat("go.mod"); err != nil {
@@ -101,7 +106,8 @@ workflow "bench" {
 		args = append(args, "--store", storeDSN)
 	}
 	herald := exec.Command(filepath.Join(bin, "herald"), args...)
-	herald.Env = append(os.Environ(), "HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH=")
+	pprofAddr := freeAddr()
+	herald.Env = append(os.Environ(), "HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH=", "HERALD_PPROF_ADDR="+pprofAddr)
 	herald.Stderr = os.Stderr
 	if err := herald.Start(); err != nil {
 		return err
@@ -129,6 +135,9 @@ workflow "bench" {
 		{"floor (direct POST)", "http://" + floorAddr + "/hooks/bench"},
 		{heraldName, "http://" + heraldAddr + "/hooks/bench"},
 	} {
+		if cpuProfile != "" && sys.name == heraldName {
+			go profile(pprofAddr, warmup+duration/2, cpuProfile)
+		}
 		r, err := measure(sys.name, sys.url, 0)
 		if err != nil {
 			return err
@@ -184,4 +193,22 @@ func numCPU() int {
 		return 0
 	}
 	return strings.Count(string(data), "processor\t:")
+}
+
+// profile saves a 5 s CPU profile of herald, taken after wait.
+func profile(addr string, wait time.Duration, path string) {
+	time.Sleep(wait - 2500*time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=5")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }

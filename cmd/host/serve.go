@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -82,6 +83,14 @@ func (a *app) serveCommand() *cobra.Command {
 				Metrics: m,
 				Masker:  func() *sdk.Masker { return srv.Host().Engine.Masker() },
 			})
+			if addr := os.Getenv("HERALD_PPROF_ADDR"); addr != "" {
+				// Go's profiler on its own (loopback) address, for
+				// performance work; never on the API listener.
+				if err := httpapi.ListenCheck(addr, ""); err != nil {
+					return &exitCodeError{code: exitUsage, err: fmt.Errorf("HERALD_PPROF_ADDR: %w", err)}
+				}
+				go func() { _ = http.ListenAndServe(addr, http.DefaultServeMux) }()
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err

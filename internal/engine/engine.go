@@ -26,6 +26,9 @@ var ErrInterrupted = errors.New("run interrupted; it resumes from its last compl
 // resume of unfinished runs at start) runs once.
 var ErrAlreadyExecuting = errors.New("run is already executing")
 
+// errNoChange aborts an UpdateRun whose run needs no change.
+var errNoChange = errors.New("no change")
+
 // ErrUnknownWorkflow is wrapped by the error for a workflow the project does
 // not declare.
 var ErrUnknownWorkflow = errors.New("unknown workflow")
@@ -160,19 +163,19 @@ func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
 	}
 	defer e.executing.Delete(id)
 	st := e.state.Load()
-	run, err := e.opts.Store.GetRun(ctx, id)
-	if err != nil {
-		return store.Run{}, err
-	}
-	if run.Status.Final() {
-		return run, nil
-	}
-	wf, ok := st.project.Workflows[run.Workflow]
-	if !ok {
-		return e.finish(ctx, st, run, store.StatusFailed, fmt.Sprintf("workflow %q is no longer in the project", run.Workflow))
-	}
+	// One read-modify-write marks the run running, or finds it ended or
+	// its workflow gone, without a separate read first.
 	now := e.opts.Now().UTC()
-	run, err = e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
+	var gone bool
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
+		gone = false
+		if r.Status.Final() {
+			return errNoChange
+		}
+		if _, ok := st.project.Workflows[r.Workflow]; !ok {
+			gone = true
+			return errNoChange
+		}
 		r.Status = store.StatusRunning
 		r.Attempt++
 		r.Owner = e.opts.Owner
@@ -181,9 +184,20 @@ func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
 		}
 		return nil
 	})
+	if errors.Is(err, errNoChange) {
+		run, err = e.opts.Store.GetRun(ctx, id)
+		if err != nil {
+			return store.Run{}, err
+		}
+		if gone && !run.Status.Final() {
+			return e.finish(ctx, st, run, store.StatusFailed, fmt.Sprintf("workflow %q is no longer in the project", run.Workflow))
+		}
+		return run, nil
+	}
 	if err != nil {
 		return store.Run{}, err
 	}
+	wf := st.project.Workflows[run.Workflow]
 	x := &execution{e: e, st: st, run: run, wf: wf, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
 	e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
 	x.log.Info("run started", "attempt", run.Attempt)
@@ -247,9 +261,12 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
 	if err != nil {
 		return store.StatusFailed, err.Error(), nil
 	}
-	recs, err := x.e.opts.Store.StepRecords(ctx, x.run.ID)
-	if err != nil {
-		return "", "", err
+	// A run's first execution has no step records yet: skip the read.
+	var recs []store.StepRecord
+	if x.run.Attempt > 1 {
+		if recs, err = x.e.opts.Store.StepRecords(ctx, x.run.ID); err != nil {
+			return "", "", err
+		}
 	}
 	x.records = make(map[store.StepKey]store.StepRecord, len(recs))
 	for _, r := range recs {
