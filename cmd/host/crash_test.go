@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
@@ -101,8 +103,7 @@ workflow "blast" {
 		}
 	}
 	msg := fmt.Sprintf("crash test: %d items, killed after %d deliveries, parallelism %d: lost %d, duplicates %d (items in flight at the kill)", items, atKill, parallelism, lost, duplicates)
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Zero(t, lost, "every item is delivered")
 	require.LessOrEqual(t, duplicates, parallelism, "only items in flight at the kill are sent twice")
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/engine"
@@ -108,8 +110,7 @@ func TestCronFiresOnceAcrossReplicas(t *testing.T) {
 	sort.Strings(executed)
 	msg := fmt.Sprintf("cron fault test: 3 replicas, %d workflows every second, %d slots of 1s: runs per slot %v (runs→slots), missing %d, duplicates %d; leader(s) %v; runs executed per replica %v; run statuses %v",
 		workflows, slots, hist, missing, duplicated, leaders, executed, statuses)
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Zero(t, duplicated, "no fire runs twice")
 	require.Zero(t, missing, "no fire is lost")
 	require.Equal(t, map[int]int{1: workflows * slots}, hist)

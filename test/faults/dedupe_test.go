@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -134,8 +136,7 @@ workflow "on-message" {
 	}
 	msg := fmt.Sprintf("dedupe test: 3 replicas, %d keys, each webhook delivery, Idempotency-Key API trigger and provider event sent to every replica at once: runs by trigger %v (want %d each), keys answered with different runs %d",
 		keys, perKind, keys, split)
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Zero(t, split, "every replica answers a key with the same run")
 	require.Equal(t, map[string]int{engine.KindWebhook: keys, engine.KindManual: keys, engine.KindEvent: keys}, perKind)
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/engine"
@@ -91,8 +93,7 @@ func TestLeaderKilledCronCatchesUp(t *testing.T) {
 	}
 	msg := fmt.Sprintf("leader failover test: 3 replicas, a cron trigger every second with catchup \"all\"; leader %s killed, %s elected %s later; %d slots: missing %d, duplicates %d, runs made by catch-up %d",
 		leader.name, next.name, gap.Round(100*time.Millisecond), slots, missing, duplicated, caughtUp)
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Zero(t, duplicated, "no fire runs twice")
 	require.Zero(t, missing, "the new leader catches up every fire no replica made")
 	require.Positive(t, caughtUp, "the gap was caught up, not fired on time")

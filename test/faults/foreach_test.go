@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
@@ -106,8 +108,7 @@ func testKilledReplicasLoseNoItem(t *testing.T, mode string) {
 	}
 	msg := fmt.Sprintf("for_each fault test (%s, %d replica(s)): %d items, parallelism %d, killed the executing replica %d times (after %v deliveries): lost %d, duplicates %d (at most %d items were in flight at the kills), run %s in %s",
 		mode, len(names), items, parallelism, kills, killedAt, lost, duplicates, parallelism*kills, run.Status, elapsed.Round(time.Second))
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Equal(t, store.StatusSucceeded, run.Status, run.Error)
 	require.Zero(t, lost, "every item reaches the sandbox")
 	require.LessOrEqual(t, duplicates, parallelism*kills, "only items in flight at a kill are sent twice")

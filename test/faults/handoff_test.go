@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
@@ -65,8 +67,7 @@ func TestSIGTERMHandsTheRunOver(t *testing.T) {
 	}
 	msg := fmt.Sprintf("SIGTERM handoff test: %d items; the executing replica got SIGTERM after %d deliveries, exited %d in %s; the run %s on %s %s after the signal: lost %d, sent twice %d",
 		items, stoppedAt, exit, stopTook.Round(time.Millisecond), run.Status, other.name, finishedAfter.Round(time.Millisecond), lost, duplicates)
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Zero(t, exit, "SIGTERM exits 0")
 	require.Equal(t, store.StatusSucceeded, run.Status, run.Error)
 	require.Equal(t, other.pid(), ownerPID(run.Owner), "the other replica finished the run")

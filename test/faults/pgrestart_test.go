@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/pgtest"
@@ -114,8 +116,7 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	msg := fmt.Sprintf("postgres restart fault test: 2 replicas, %d runs of %d items; PostgreSQL restarted after %d deliveries (restart took %s; %d run slices failed on it and were retried by River), then 1 more run: %d of %d runs succeeded, lost items %d, duplicates %d (at most %d were in flight), all finished %s after the restart began",
 		runs, items, restartAt, down.Round(time.Millisecond), retried, succeeded, len(ids), lost, duplicates, inFlight, elapsed.Round(time.Second))
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Equal(t, len(ids), succeeded, "no run is lost")
 	require.Zero(t, lost, "every item reaches the sandbox")
 	require.LessOrEqual(t, duplicates, inFlight, "only items in flight at the restart are sent twice")

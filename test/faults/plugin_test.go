@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
@@ -94,8 +96,7 @@ func testKilledPluginIsRelaunched(t *testing.T, mode string) {
 	}
 	msg := fmt.Sprintf("plugin fault test (%s): %d items, plugin pid %d killed after %d deliveries, relaunched as %v: run %s, lost %d, sent twice %d (at most %d were in flight)",
 		mode, items, plugins[0], killedAt, relaunched, run.Status, lost, duplicates, parallelism)
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Equal(t, store.StatusSucceeded, run.Status, run.Error)
 	require.Zero(t, lost)
 	require.LessOrEqual(t, duplicates, parallelism)

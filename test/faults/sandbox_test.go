@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testfigures"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
@@ -175,8 +177,7 @@ workflow "reject" {
 	spikes := e.slow.Load()
 	msg := fmt.Sprintf("provider fault test (%s, %d replica(s)): %d messages + %d to a rejecting instance, %d requests (status→count %v, %d delayed 2 s): undelivered %d, retries after a 429 %d (earliest %s after it, early %d), permanent 400s %d and sends after them %d",
 		mode, len(names), good, bad, len(e.sb.Requests("chatapi")), statuses, spikes, undelivered, after429, minGap.Round(time.Millisecond), early, permanent, resent)
-	t.Log(msg)
-	fmt.Println(msg)
+	testfigures.Report(t, msg)
 	require.Zero(t, undelivered, "every message is delivered")
 	require.Positive(t, after429, "the test produced 429s")
 	require.Zero(t, early, "no retry comes before its Retry-After")
