@@ -11,13 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testfigures"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 	"github.com/heraldhq/herald/internal/testbin"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // TestKilledRunResumes kills `herald run` (kill -9) in the middle of a

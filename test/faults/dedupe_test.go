@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testfigures"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // TestDeliveriesDeduplicateAcrossReplicas sends every webhook delivery,

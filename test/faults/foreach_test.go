@@ -6,12 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testfigures"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // TestKilledReplicasLoseNoItem runs a 10,000-item for_each run and kills
@@ -97,15 +96,7 @@ func testKilledReplicasLoseNoItem(t *testing.T, mode string) {
 	run := e.waitRuns(5*time.Minute, id)[0]
 	elapsed := time.Since(begin)
 	ok, all := deliveries(t, e.sb)
-	lost, duplicates := 0, 0
-	for _, p := range phones(items) {
-		if ok[p] == 0 {
-			lost++
-		}
-		if all[p] > 1 {
-			duplicates += all[p] - 1
-		}
-	}
+	lost, duplicates := lostAndDuplicates(phones(items), ok, all)
 	msg := fmt.Sprintf("for_each fault test (%s, %d replica(s)): %d items, parallelism %d, killed the executing replica %d times (after %v deliveries): lost %d, duplicates %d (at most %d items were in flight at the kills), run %s in %s",
 		mode, len(names), items, parallelism, kills, killedAt, lost, duplicates, parallelism*kills, run.Status, elapsed.Round(time.Second))
 	testfigures.Report(t, msg)

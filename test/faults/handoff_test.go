@@ -5,12 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testfigures"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // TestSIGTERMHandsTheRunOver stops (SIGTERM) the replica executing a

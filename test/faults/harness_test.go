@@ -356,6 +356,20 @@ func deliveries(t *testing.T, sb *sandboxproviders.Sandbox) (ok, all map[string]
 }
 
 // waitFor polls cond until it holds, failing t after d.
+// lostAndDuplicates counts, over the expected phones, those the sandbox never
+// answered successfully (ok) and the extra sends among all requests (all).
+func lostAndDuplicates(expected []string, ok, all map[string]int) (lost, duplicates int) {
+	for _, p := range expected {
+		if ok[p] == 0 {
+			lost++
+		}
+		if all[p] > 1 {
+			duplicates += all[p] - 1
+		}
+	}
+	return lost, duplicates
+}
+
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

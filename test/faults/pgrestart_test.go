@@ -6,13 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testfigures"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/sandbox"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // restartCommand restarts the machine's PostgreSQL cluster (Debian layout).
@@ -100,15 +99,7 @@ func TestPostgresRestart(t *testing.T) {
 		}
 	}
 	ok, sends := deliveries(t, e.sb)
-	lost, duplicates := 0, 0
-	for _, p := range all {
-		if ok[p] == 0 {
-			lost++
-		}
-		if sends[p] > 1 {
-			duplicates += sends[p] - 1
-		}
-	}
+	lost, duplicates := lostAndDuplicates(all, ok, sends)
 	inFlight := runs * parallelism
 	retried := 0
 	for _, r := range rs {

@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testfigures"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // TestKilledPluginIsRelaunched kills (SIGKILL) the provider plugin process
@@ -85,15 +84,7 @@ func testKilledPluginIsRelaunched(t *testing.T, mode string) {
 	run := e.waitRuns(3*time.Minute, id)[0]
 	relaunched := pluginPIDs(owner.pid())
 	ok, all := deliveries(t, e.sb)
-	lost, duplicates := 0, 0
-	for _, p := range phones(items) {
-		if ok[p] == 0 {
-			lost++
-		}
-		if all[p] > 1 {
-			duplicates += all[p] - 1
-		}
-	}
+	lost, duplicates := lostAndDuplicates(phones(items), ok, all)
 	msg := fmt.Sprintf("plugin fault test (%s): %d items, plugin pid %d killed after %d deliveries, relaunched as %v: run %s, lost %d, sent twice %d (at most %d were in flight)",
 		mode, items, plugins[0], killedAt, relaunched, run.Status, lost, duplicates, parallelism)
 	testfigures.Report(t, msg)

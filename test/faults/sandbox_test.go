@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testfigures"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/sandbox"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // TestProviderFaults sends messages while the sandbox answers one request
