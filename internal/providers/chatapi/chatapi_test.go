@@ -26,17 +26,12 @@ const (
 	testInstance     = "chatapi"
 )
 
-// transport makes the client a test talks to the provider through.
-type transport func(t *testing.T, p sdk.Provider) sdk.Client
+// transport is how a test reaches the provider, transports both ways the
+// host does (sdktest.Transports).
+type transport = sdktest.Transport
 
-// transports are both ways the host reaches a provider: in-process, as an
-// embedding application does, and over the real gRPC plugin transport.
-var transports = map[string]transport{
-	"in_process": func(_ *testing.T, p sdk.Provider) sdk.Client { return sdk.NewServer(p, nil) },
-	"grpc":       func(t *testing.T, p sdk.Provider) sdk.Client { return sdktest.Serve(t, p) },
-}
+var transports = sdktest.Transports
 
-// grpc is the transport of the tests that need only one.
 var grpc = transports["grpc"]
 
 // env is a provider configured against a sandbox that records what it

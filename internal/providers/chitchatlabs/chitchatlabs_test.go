@@ -22,15 +22,11 @@ const (
 	testInstance = "whatsapp_cc"
 )
 
-// transport makes the client a test talks to the provider through.
-type transport func(t *testing.T, p sdk.Provider) sdk.Client
+// transport is how a test reaches the provider, transports both ways the
+// host does (sdktest.Transports).
+type transport = sdktest.Transport
 
-// transports are both ways the host reaches a provider: in-process, as an
-// embedding application does, and over the real gRPC plugin transport.
-var transports = map[string]transport{
-	"in_process": func(_ *testing.T, p sdk.Provider) sdk.Client { return sdk.NewServer(p, nil) },
-	"grpc":       func(t *testing.T, p sdk.Provider) sdk.Client { return sdktest.Serve(t, p) },
-}
+var transports = sdktest.Transports
 
 var grpc = transports["grpc"]
 
