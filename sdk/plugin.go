@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -44,16 +45,36 @@ func VersionedPlugins() map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{ProtocolVersion: {PluginName: &grpcPlugin{}}}
 }
 
+// flowWindow is the fixed HTTP/2 flow-control window of a plugin connection,
+// per stream and per connection, on both sides. Setting it turns off gRPC's
+// bandwidth-delay estimation, which pings the peer as data arrives to size
+// the window for a wide-area link. Host and plugin share one machine, so
+// those pings only cost wake-ups on both sides of every call (measured: about
+// 15% of a no-op invoke on a 2-vCPU VM); 1 MiB keeps a 64 MiB message moving
+// without waiting on window updates.
+const flowWindow = 1 << 20
+
 // GRPCDialOptions returns the dial options the host uses for plugins.
 func GRPCDialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(MaxMessageSize),
-		grpc.MaxCallSendMsgSize(MaxMessageSize),
-	)}
+	return []grpc.DialOption{
+		grpc.WithInitialWindowSize(flowWindow),
+		grpc.WithInitialConnWindowSize(flowWindow),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(MaxMessageSize),
+			grpc.MaxCallSendMsgSize(MaxMessageSize),
+		),
+	}
 }
 
+// grpcServer builds the plugin's gRPC server: message caps and flow window
+// as on the host side, and a pool of stream workers (one per CPU) so a call
+// is handed to a waiting goroutine instead of a new one.
 func grpcServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+	opts = append(opts,
+		grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.InitialWindowSize(flowWindow), grpc.InitialConnWindowSize(flowWindow),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	)
 	return grpc.NewServer(opts...)
 }
 
