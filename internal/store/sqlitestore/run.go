@@ -82,6 +82,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		existed  bool
 	)
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		existing, existed = store.Run{}, false
 		if idemKey != "" {
 			var runID, expires string
 			err := tx.QueryRowContext(ctx,
@@ -122,6 +123,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	if existed {
 		return existing, true, nil
 	}
+	s.runs.put(run, 0)
 	return run, false, nil
 }
 
@@ -212,13 +214,17 @@ func queryRuns(ctx context.Context, q interface {
 }
 
 // UpdateRun applies update to the stored run with optimistic concurrency:
-// it reads the run, calls update outside any lock, and writes only if no
-// other writer changed the run meanwhile, retrying otherwise.
+// it reads the run (or takes it from the run cache), calls update outside
+// any lock, and writes only if no other writer changed the run meanwhile,
+// retrying from a fresh read otherwise.
 func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run) error) (store.Run, error) {
 	for {
-		prev, version, err := getRun(ctx, s.read, id)
-		if err != nil {
-			return store.Run{}, fmt.Errorf("update run: %w", err)
+		prev, version, cached := s.runs.get(id)
+		if !cached {
+			var err error
+			if prev, version, err = getRun(ctx, s.read, id); err != nil {
+				return store.Run{}, fmt.Errorf("update run: %w", err)
+			}
 		}
 		next := prev
 		// Copies, so update cannot change the stored bytes behind the check.
@@ -232,7 +238,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 			return store.Run{}, fmt.Errorf("update run: %w", err)
 		}
 		var n int64
-		err = s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 			res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, attempt = ?, owner = ?, error = ?,
 				started_at = ?, finished_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
 				string(next.Status), next.Attempt, next.Owner, next.Error,
@@ -244,12 +250,15 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 			return err
 		})
 		if err != nil {
+			s.runs.drop(id)
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
 		if n == 1 {
+			s.runs.put(next, version+1)
 			return next, nil
 		}
 		// Another writer got in first: start over from its result.
+		s.runs.drop(id)
 	}
 }
 

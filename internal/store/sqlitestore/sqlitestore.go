@@ -44,6 +44,7 @@ type Store struct {
 	db   *sql.DB // one connection, held by w: SQLite has one writer at a time
 	w    *writer
 	read *reader // the read-only pool, concurrent under WAL
+	runs *runCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,7 +104,7 @@ func open(ctx context.Context, path string, group int) (*Store, error) {
 	read.SetMaxOpenConns(conns)
 	read.SetMaxIdleConns(conns)
 
-	s := &Store{path: abs, db: write, w: newWriter(conn, group), read: newReader(read)}
+	s := &Store{path: abs, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache()}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
@@ -165,6 +166,9 @@ func (s *Store) Close() error {
 
 // withTx runs fn as one write, atomic and durable when withTx returns nil;
 // see writer.do. fn gets the writer's context, which its statements must use.
+// fn may run more than once (when another write of its group fails, the
+// group is applied again), so it must set every result it hands back from
+// scratch on each run.
 func (s *Store) withTx(ctx context.Context, fn func(context.Context, *wtx) error) error {
 	return s.w.do(ctx, fn)
 }

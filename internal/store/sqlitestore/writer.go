@@ -71,7 +71,8 @@ func newWriter(conn *sql.Conn, maxGroup int) *writer {
 }
 
 // do runs fn as one write and returns once the transaction that holds it has
-// committed, with fn's error, or the commit's. fn gets the writer's context,
+// committed, with fn's error, or the commit's. fn may be run more than once,
+// each time in a fresh transaction state (see commit). fn gets the writer's context,
 // not ctx: a cancelled statement would roll back the whole group. ctx bounds
 // only the wait for the writer: a call cancelled before its write was taken
 // returns ctx's error having written nothing; once taken, it waits for the
@@ -158,10 +159,15 @@ func (w *writer) take(n int) (writes []*write, closed bool) {
 // queued while it does, up to maxGroup, and answers them once it has
 // committed. Taking late writes into the running group, rather than leaving
 // them for the next, keeps callers from splitting into two cohorts that
-// take turns, each paying its own commit. When the transaction breaks
-// (SQLite rolled it back, as after an I/O error), the writes applied so far
-// fail and commit returns the writes it has not applied, for a new
-// transaction.
+// take turns, each paying its own commit.
+//
+// Writes are applied optimistically, without a savepoint each: almost every
+// write succeeds, and the savepoints would triple the statements a group
+// runs. When a write fails, the transaction is rolled back and the group is
+// applied again in a new one, each write in its own savepoint, so the failed
+// write is undone alone (see applyEach): a failure costs its group one more
+// transaction. When the transaction breaks (SQLite rolled it back, as after
+// an I/O error), the writes applied fail.
 func (w *writer) commit(group []*write) (rest []*write) {
 	ctx := context.Background()
 	live := false
@@ -171,35 +177,85 @@ func (w *writer) commit(group []*write) (rest []*write) {
 	if !live {
 		return nil
 	}
-	if _, err := w.exec(ctx, `BEGIN IMMEDIATE`); err != nil {
+	if err := w.begin(ctx); err != nil {
 		for _, wr := range group {
 			if wr.state.CompareAndSwap(writeQueued, writeTaken) {
-				wr.answer(fmt.Errorf("begin: %w", err))
+				wr.answer(err)
 			}
 		}
 		return nil
 	}
-	w.groups.Add(1)
 
 	var taken []*write
-	var broken error
-	for broken == nil && len(group) > 0 {
+	failed := false
+	for !failed && len(group) > 0 {
 		for i, wr := range group {
 			if !wr.state.CompareAndSwap(writeQueued, writeTaken) {
 				continue // its caller gave up
 			}
 			taken = append(taken, wr)
-			if wr.err, broken = w.apply(ctx, wr.fn); broken != nil {
-				rest = group[i+1:]
+			if wr.err = wr.fn(ctx, &wtx{w: w}); wr.err != nil {
+				rest, failed = group[i+1:], true
 				break
 			}
 		}
 		group = nil
-		if broken == nil && len(taken) < w.maxGroup {
+		if !failed && len(taken) < w.maxGroup {
 			group, _ = w.take(w.maxGroup - len(taken))
 		}
 	}
+	if failed {
+		w.exec(ctx, `ROLLBACK`)
+		for _, wr := range rest {
+			if wr.state.CompareAndSwap(writeQueued, writeTaken) {
+				taken = append(taken, wr)
+			}
+		}
+		return w.applyEach(ctx, taken)
+	}
+	w.finish(ctx, taken, nil)
+	return nil
+}
 
+// applyEach applies taken, the writes of a failed group, in a new
+// transaction, each in its own savepoint, and answers them once it has
+// committed. When the transaction breaks, the writes applied fail and
+// applyEach returns the rest, for a new transaction.
+func (w *writer) applyEach(ctx context.Context, taken []*write) (rest []*write) {
+	if err := w.begin(ctx); err != nil {
+		for _, wr := range taken {
+			wr.answer(err)
+		}
+		return nil
+	}
+	var broken error
+	for i, wr := range taken {
+		if wr.err, broken = w.apply(ctx, wr.fn); broken != nil {
+			// Unapplied writes are taken already: they go back as queued.
+			for _, r := range taken[i+1:] {
+				r.state.Store(writeQueued)
+			}
+			rest, taken = taken[i+1:], taken[:i+1]
+			break
+		}
+	}
+	w.finish(ctx, taken, broken)
+	return rest
+}
+
+// begin starts a group's transaction.
+func (w *writer) begin(ctx context.Context) error {
+	if _, err := w.exec(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	w.groups.Add(1)
+	return nil
+}
+
+// finish commits the transaction that holds taken, unless it is broken, and
+// answers each write: with its own result once committed, or with the
+// failure of the transaction.
+func (w *writer) finish(ctx context.Context, taken []*write, broken error) {
 	err := broken
 	if err == nil {
 		if _, err = w.exec(ctx, `COMMIT`); err != nil {
@@ -217,7 +273,6 @@ func (w *writer) commit(group []*write) (rest []*write) {
 	for _, wr := range taken {
 		close(wr.done)
 	}
-	return rest
 }
 
 // apply runs fn in a savepoint, released when fn succeeds and rolled back

@@ -166,6 +166,28 @@ func testTwoHandles(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("UpdateRunStartsFromTheOtherHandlesChange", func(t *testing.T) {
+		t.Parallel()
+		a, b := pair(t)
+		// a created and updated the run, so a store that remembers runs
+		// it wrote has it at hand; b's change must still be what a's next
+		// update starts from.
+		run := a.create(t, newRun("w", 0))
+		bump := func(h *bundle, by int) store.Run {
+			t.Helper()
+			got, err := h.s.UpdateRun(h.ctx, run.ID, func(r *store.Run) error {
+				r.Attempt += by
+				return nil
+			})
+			require.NoError(t, err)
+			return got
+		}
+		bump(a, 1)
+		bump(b, 10)
+		require.Equal(t, 12, bump(a, 1).Attempt)
+		require.Equal(t, 112, bump(b, 100).Attempt)
+	})
+
 	t.Run("WritesAreVisibleToTheOtherHandleOnReturn", func(t *testing.T) {
 		t.Parallel()
 		a, b := pair(t)
