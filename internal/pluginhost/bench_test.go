@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/heraldhq/herald/internal/testbin"
 	"github.com/heraldhq/herald/internal/testplugin"
 	"github.com/heraldhq/herald/sdk"
+	"github.com/heraldhq/herald/sdk/sdktest"
 )
 
 // benchPayload is a ~200-byte JSON input, the size of a typical send.
@@ -75,6 +78,23 @@ func BenchmarkInvokePlugin(b *testing.B) {
 func BenchmarkInvokeInProcess(b *testing.B) {
 	ctx := context.Background()
 	c := sdk.NewServer(testplugin.New(), nil)
+	if err := c.Configure(ctx, "main", json.RawMessage(`{}`)); err != nil {
+		b.Fatal(err)
+	}
+	measure(b, invokeEcho(ctx, c))
+}
+
+// BenchmarkInvokeGRPCInProcess is the same call over gRPC without the
+// process boundary: sdktest's in-process server on loopback TCP, no TLS. It
+// is the cost of the protocol's transport alone, before any plugin process.
+func BenchmarkInvokeGRPCInProcess(b *testing.B) {
+	// go-plugin's test client logs its shutdown to hclog's default output,
+	// which would split the benchmark's result lines.
+	out := hclog.DefaultOutput
+	hclog.DefaultOutput = io.Discard
+	b.Cleanup(func() { hclog.DefaultOutput = out })
+	ctx := context.Background()
+	c := sdktest.Serve(b, testplugin.New())
 	if err := c.Configure(ctx, "main", json.RawMessage(`{}`)); err != nil {
 		b.Fatal(err)
 	}
