@@ -7,9 +7,10 @@
 // writer. Writes go to one goroutine that owns the single write connection
 // and commits them in groups (see writer): the writes queued, and those that
 // arrive while the group is being applied, share one BEGIN IMMEDIATE
-// transaction and its one fsync, each in its own savepoint so a write that
-// fails is undone alone, and each caller returns once the commit that holds
-// its write is durable. Goroutines of one process thus queue rather than
+// transaction and its one fsync; a write that fails is undone alone (the
+// group is applied again with a savepoint per write), and each caller
+// returns once the commit that holds its write is durable. UpdateRun starts
+// from a cache of the runs this Store wrote, guarded by the run's version. Goroutines of one process thus queue rather than
 // fail with SQLITE_BUSY, and other processes on the same file wait out
 // busy_timeout. Reads use a separate pool. Every statement is prepared once
 // per connection and reused. The schema is applied on Open from numbered,

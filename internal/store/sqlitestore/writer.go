@@ -18,9 +18,9 @@ var errClosed = errors.New("sqlite store is closed")
 
 // writer owns the store's one write connection and commits writes in groups.
 // Callers queue writes; one goroutine takes whatever is queued, and what
-// arrives while it works, up to its cap, applies each write in its own
-// savepoint of one BEGIN IMMEDIATE transaction, so a write that fails is
-// undone alone, commits once, and only then answers every caller. With
+// arrives while it works, up to its cap, applies them in one BEGIN
+// IMMEDIATE transaction (a write that fails is undone alone; see commit),
+// commits once, and only then answers every caller. With
 // synchronous=FULL each commit costs an fsync, which a group shares instead
 // of paying it per write. Statements are prepared on the connection once.
 type writer struct {
