@@ -22,13 +22,14 @@ const defaultSandboxListen = "127.0.0.1:8090"
 
 func (a *app) sandboxCommand() *cobra.Command {
 	listen := defaultSandboxListen
+	keep := 10000
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Serve local fakes of the Chat API, ChitChatLabs and Chatwoot APIs",
 		Long: "Serve local fakes of the three bundled providers' APIs on one port, each\n" +
 			"under its own prefix (/chatapi, /chitchatlabs, /chatwoot), with the same\n" +
 			"endpoints, auth checks and response shapes as the real ones. Every request\n" +
-			"is recorded: GET /_sandbox/requests lists them. POST /_sandbox/faults\n" +
+			"is recorded (the newest --keep): GET /_sandbox/requests lists them. POST /_sandbox/faults\n" +
 			"injects failures ({\"provider\":\"chatapi\",\"status\":429,\"retry_after\":1,\n" +
 			"\"count\":2} or {\"latency_ms\":2000}); DELETE clears them.",
 		Args: exactArgs(),
@@ -38,7 +39,9 @@ func (a *app) sandboxCommand() *cobra.Command {
 				return fmt.Errorf("sandbox: %w", err)
 			}
 			base := "http://" + ln.Addr().String()
-			srv := &http.Server{Handler: sandboxproviders.New(), ReadHeaderTimeout: 10 * time.Second}
+			sb := sandboxproviders.New()
+			sb.Keep = keep
+			srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(a.stdout, "Sandbox listening on %s\n", base)
 			fmt.Fprintf(a.stdout, "Recorded requests: curl %s/_sandbox/requests\n\n", base)
 			fmt.Fprintf(a.stdout, "Provider config that points at it:\n\n")
@@ -59,6 +62,7 @@ func (a *app) sandboxCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", listen, "address to listen on")
+	cmd.Flags().IntVar(&keep, "keep", keep, "how many recorded requests to keep, the newest (0: all)")
 	return cmd
 }
 

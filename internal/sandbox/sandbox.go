@@ -66,10 +66,15 @@ type Sandbox struct {
 
 	mu       sync.Mutex
 	seq      int64
+	cleared  int64 // seq when the record was last cleared
 	requests []RecordedRequest
 	faults   []*Fault
 	// Now is the clock for recorded times; nil uses time.Now.
 	Now func() time.Time
+	// Keep bounds the recorded requests: past it the oldest are forgotten,
+	// so a sandbox left running does not grow without end. 0 keeps them
+	// all. Set it before serving.
+	Keep int
 }
 
 // New returns an empty Sandbox.
@@ -98,7 +103,7 @@ func (s *Sandbox) Requests(provider string) []RecordedRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []RecordedRequest
-	for _, r := range s.requests {
+	for _, r := range s.kept() {
 		if provider == "" || r.Provider == provider {
 			out = append(out, r)
 		}
@@ -111,6 +116,7 @@ func (s *Sandbox) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.cleared = s.seq
 	s.faults = nil
 }
 
@@ -205,7 +211,20 @@ func (s *Sandbox) record(provider string, r *http.Request, body []byte, status i
 	s.seq++
 	req.Seq = s.seq
 	s.requests = append(s.requests, req)
+	// Forget in bulk, once twice Keep are held, so recording stays cheap;
+	// kept returns only the newest Keep.
+	if s.Keep > 0 && len(s.requests) >= 2*s.Keep {
+		s.requests = append([]RecordedRequest(nil), s.requests[len(s.requests)-s.Keep:]...)
+	}
 	s.mu.Unlock()
+}
+
+// kept returns the requests still on record; the caller holds s.mu.
+func (s *Sandbox) kept() []RecordedRequest {
+	if s.Keep > 0 && len(s.requests) > s.Keep {
+		return s.requests[len(s.requests)-s.Keep:]
+	}
+	return s.requests
 }
 
 func (s *Sandbox) listRequests(w http.ResponseWriter, r *http.Request) {
@@ -214,12 +233,16 @@ func (s *Sandbox) listRequests(w http.ResponseWriter, r *http.Request) {
 	if reqs == nil {
 		reqs = []RecordedRequest{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": reqs, "count": len(reqs)})
+	s.mu.Lock()
+	forgotten := s.seq - s.cleared - int64(len(s.kept()))
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"requests": reqs, "count": len(reqs), "forgotten": forgotten})
 }
 
 func (s *Sandbox) clearRequests(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	s.requests = nil
+	s.cleared = s.seq
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
