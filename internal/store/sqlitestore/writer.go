@@ -72,11 +72,11 @@ func newWriter(conn *sql.Conn, maxGroup int) *writer {
 
 // do runs fn as one write and returns once the transaction that holds it has
 // committed, with fn's error, or the commit's. fn may be run more than once,
-// each time in a fresh transaction state (see commit). fn gets the writer's context,
-// not ctx: a cancelled statement would roll back the whole group. ctx bounds
-// only the wait for the writer: a call cancelled before its write was taken
-// returns ctx's error having written nothing; once taken, it waits for the
-// commit and returns what it wrote.
+// each time in a fresh transaction state (see commit). fn gets the writer's
+// context, not ctx: a cancelled statement would roll back the whole group.
+// ctx bounds only the wait for the writer: a call cancelled before its write
+// was taken returns ctx's error having written nothing; once taken, it waits
+// for the commit and returns what it wrote.
 func (w *writer) do(ctx context.Context, fn func(context.Context, *wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
