@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/heraldhq/herald/sdk"
 )
@@ -116,9 +117,10 @@ func isExecutable(path string) bool {
 
 // Discover returns every provider the host can use, sorted by type: the
 // plugin executables on the search path, each launched (once per host) and
-// described, and the providers registered in-process. A plugin that cannot be
-// launched or described, or that the lock refuses, is listed with Err set,
-// and the returned error joins those errors.
+// described (concurrently, each within the host's start timeout), and the
+// providers registered in-process. A plugin that cannot be launched or
+// described, or that the lock refuses, is listed with Err set, and the
+// returned error joins those errors.
 func (h *Host) Discover(ctx context.Context) ([]PluginInfo, error) {
 	byType := map[string]PluginInfo{}
 	h.mu.Lock()
@@ -139,27 +141,39 @@ func (h *Host) Discover(ctx context.Context) ([]PluginInfo, error) {
 	}
 	sort.Strings(types)
 
-	out := make([]PluginInfo, 0, len(types))
+	// Each plugin is launched and described on its own, all at once: one
+	// that hangs costs its own start timeout, not the others'.
+	out := make([]PluginInfo, len(types))
+	var wg sync.WaitGroup
+	for i, typ := range types {
+		wg.Go(func() { out[i] = h.info(ctx, byType[typ]) })
+	}
+	wg.Wait()
 	var errs []error
-	for _, typ := range types {
-		info := byType[typ]
-		if info.Path != "" {
-			if sum, err := fileSHA256(info.Path); err == nil {
-				info.SHA256 = sum
-			}
+	for _, info := range out {
+		if info.Err != nil {
+			errs = append(errs, info.Err)
 		}
-		spec, protocol, err := h.describe(ctx, typ)
-		if err != nil {
-			info.Err = err
-			errs = append(errs, err)
-		} else {
-			info.Version = spec.Version
-			info.Protocol = protocol
-			for _, a := range spec.Actions {
-				info.Actions = append(info.Actions, a.Name)
-			}
-		}
-		out = append(out, info)
 	}
 	return out, errors.Join(errs...)
+}
+
+// info completes what is known of a provider by launching and describing it.
+func (h *Host) info(ctx context.Context, info PluginInfo) PluginInfo {
+	if info.Path != "" {
+		if sum, err := fileSHA256(info.Path); err == nil {
+			info.SHA256 = sum
+		}
+	}
+	spec, protocol, err := h.describe(ctx, info.Type)
+	if err != nil {
+		info.Err = err
+		return info
+	}
+	info.Version = spec.Version
+	info.Protocol = protocol
+	for _, a := range spec.Actions {
+		info.Actions = append(info.Actions, a.Name)
+	}
+	return info
 }

@@ -32,7 +32,20 @@ type Options struct {
 	// LockDir is the project directory whose herald.lock.json, when present,
 	// pins the plugin binaries; empty disables the lock.
 	LockDir string
+	// StartTimeout is how long a plugin process has to complete go-plugin's
+	// handshake after it is started, and again to describe itself. A plugin
+	// that misses it is killed with its whole process group and reported.
+	// Zero means $HERALD_PLUGIN_START_TIMEOUT (a Go duration such as "10s"),
+	// else DefaultStartTimeout.
+	StartTimeout time.Duration
 }
+
+// StartTimeoutEnv names the environment variable that sets the plugin
+// handshake deadline when Options.StartTimeout is zero.
+const StartTimeoutEnv = "HERALD_PLUGIN_START_TIMEOUT"
+
+// DefaultStartTimeout is the plugin handshake deadline by default.
+const DefaultStartTimeout = 10 * time.Second
 
 // Host runs the provider plugins of one Herald process. Its methods are safe
 // for concurrent use.
@@ -48,6 +61,10 @@ type Host struct {
 	// pollInterval is how often a supervisor checks that its process lives.
 	pollInterval time.Duration
 	startTimeout time.Duration
+
+	// ctx ends when the host closes, giving up launches under way.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	providers map[string]*provider
@@ -66,7 +83,21 @@ func New(opts Options) *Host {
 	if paths == nil {
 		paths = DefaultPaths()
 	}
+	startTimeout := opts.StartTimeout
+	if startTimeout <= 0 {
+		startTimeout = DefaultStartTimeout
+		if v := os.Getenv(StartTimeoutEnv); v != "" {
+			if d, err := time.ParseDuration(v); err == nil && d > 0 {
+				startTimeout = d
+			} else {
+				logger.Warn("ignoring invalid "+StartTimeoutEnv+": want a positive duration such as 10s", "value", v, "using", DefaultStartTimeout)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Host{
+		ctx:          ctx,
+		cancel:       cancel,
 		opts:         opts,
 		logger:       logger,
 		paths:        paths,
@@ -75,7 +106,7 @@ func New(opts Options) *Host {
 		maxBackoff:   10 * time.Second,
 		stableUptime: time.Minute,
 		pollInterval: 100 * time.Millisecond,
-		startTimeout: 30 * time.Second,
+		startTimeout: startTimeout,
 		providers:    map[string]*provider{},
 	}
 }
@@ -212,6 +243,8 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.closed = true
+	// Give up launches under way: their processes are killed at once.
+	h.cancel()
 	providers := make([]*provider, 0, len(h.providers))
 	for _, p := range h.providers {
 		providers = append(providers, p)

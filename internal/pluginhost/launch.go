@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -40,6 +39,9 @@ type proc struct {
 	// sockDir is the private directory of the process's socket and temp
 	// files; empty for a reattached plugin.
 	sockDir string
+	// group runs the process in a process group of its own; nil for a
+	// reattached plugin, which the host did not start.
+	group *groupRunner
 
 	downOnce sync.Once
 	down     chan struct{}
@@ -48,9 +50,18 @@ type proc struct {
 // markDown records that the process is gone.
 func (p *proc) markDown() { p.downOnce.Do(func() { close(p.down) }) }
 
-// kill ends the process (go-plugin asks it to exit, then kills it) and
-// removes its private directory.
+// killGrace bounds how long go-plugin's Kill may take to end a process
+// gracefully (it asks the plugin to exit and waits 2 s) before the host kills
+// the process group itself, should the asking hang.
+const killGrace = 5 * time.Second
+
+// kill ends the process and everything in its process group (go-plugin asks
+// it to exit, then kills the group) and removes its private directory.
 func (p *proc) kill() {
+	if p.group != nil {
+		t := time.AfterFunc(killGrace, func() { _ = p.group.Kill(context.Background()) })
+		defer t.Stop()
+	}
 	p.client.Kill()
 	p.markDown()
 	if p.sockDir != "" {
@@ -60,7 +71,15 @@ func (p *proc) kill() {
 
 // launch starts the plugin of provider pv and describes it: after the lock
 // check, or by attaching to the plugin that HERALD_REATTACH_PROVIDERS names.
+//
+// Launching is bounded: the process has the host's start timeout to complete
+// go-plugin's handshake and as long again to describe itself, and it is
+// killed with its whole process group as soon as ctx ends or the host
+// closes.
 func (h *Host) launch(ctx context.Context, pv *provider) (*proc, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(h.ctx, cancel)()
 	if rc, ok, err := h.reattachConfig(pv.typ); err != nil {
 		return nil, err
 	} else if ok {
@@ -74,17 +93,23 @@ func (h *Host) launch(ctx context.Context, pv *provider) (*proc, error) {
 	// A binary just written (a test's copy, a fresh install) can briefly be
 	// open for writing in a forked child: exec then fails with ETXTBSY.
 	for attempt := 1; ; attempt++ {
-		p, err = h.start(pv.typ, path, sum)
+		p, err = h.start(ctx, pv.typ, path, sum)
 		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == 5 {
 			break
 		}
 		time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
 	}
 	if err != nil {
+		if h.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
 		return nil, sdk.Retryable(fmt.Errorf("launch plugin %s%s at %s: %w", binaryPrefix, pv.typ, path, err))
 	}
 	if err := h.describeProc(ctx, pv.typ, path, p); err != nil {
 		p.kill()
+		if h.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
 		return nil, err
 	}
 	return p, nil
@@ -124,9 +149,20 @@ func (h *Host) verify(pv *provider) (path, lockedSum string, err error) {
 	return path, sum, nil
 }
 
-// start launches the executable at path through go-plugin. With lockedSum
-// set, go-plugin checks the binary's sha256 once more right before exec.
-func (h *Host) start(typ, path, lockedSum string) (*proc, error) {
+// start launches the executable at path through go-plugin, in a process
+// group of its own, and waits for the handshake: at most the host's start
+// timeout, and no longer than ctx lasts. A process that misses the deadline,
+// fails the handshake or is given up is killed with its whole group. With
+// lockedSum set, the binary's sha256 is checked once more right before exec.
+func (h *Host) start(ctx context.Context, typ, path, lockedSum string) (*proc, error) {
+	var secure *plugin.SecureConfig
+	if lockedSum != "" {
+		want, err := hex.DecodeString(lockedSum)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad sha256 %q for %s", LockFile, lockedSum, typ)
+		}
+		secure = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+	}
 	runDir, err := h.runDirectory()
 	if err != nil {
 		return nil, err
@@ -135,43 +171,61 @@ func (h *Host) start(typ, path, lockedSum string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path)
-	// The plugin's socket goes in the private directory. go-plugin applies
-	// UnixSocketConfig.TempDir only with a RunnerFunc, so the directory is
-	// also handed to the plugin directly; its temp files go there too.
-	cmd.Env = []string{plugin.EnvUnixSocketDir + "=" + sockDir, "TMPDIR=" + sockDir}
+	group := newGroupRunner(path, secure)
+	// The plugin's socket goes in the private directory (go-plugin makes
+	// one inside UnixSocketConfig.TempDir and names it in the plugin's
+	// environment); its temp files go there too.
+	group.cmd.Env = []string{"TMPDIR=" + sockDir}
 	for _, k := range passEnv {
 		if v, ok := os.LookupEnv(k); ok {
-			cmd.Env = append(cmd.Env, k+"="+v)
+			group.cmd.Env = append(group.cmd.Env, k+"="+v)
 		}
 	}
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(),
-		Cmd:              cmd,
+		RunnerFunc:       group.runnerFunc(),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		GRPCDialOptions:  dialOptions(),
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: sockDir},
 		SkipHostEnv:      true,
 		Logger:           pluginLogger{h.logger.Named("provider." + typ)},
-		StartTimeout:     h.startTimeout,
-	}
-	if lockedSum != "" {
-		want, err := hex.DecodeString(lockedSum)
-		if err != nil {
-			_ = os.RemoveAll(sockDir)
-			return nil, fmt.Errorf("%s: bad sha256 %q for %s", LockFile, lockedSum, typ)
-		}
-		cfg.SecureConfig = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+		// The deadline is the host's own, below; go-plugin's is a backstop.
+		StartTimeout: h.startTimeout + 5*time.Second,
 	}
 	client := plugin.NewClient(cfg)
-	p := &proc{client: client, sockDir: sockDir, started: time.Now(), down: make(chan struct{})}
-	if err := h.connect(p); err != nil {
+	p := &proc{client: client, sockDir: sockDir, group: group, started: time.Now(), down: make(chan struct{})}
+
+	var (
+		abortMu  sync.Mutex
+		abortErr error
+	)
+	abort := func(reason error) {
+		abortMu.Lock()
+		if abortErr == nil {
+			abortErr = reason
+		}
+		abortMu.Unlock()
+		_ = group.Kill(context.Background())
+	}
+	timer := time.AfterFunc(h.startTimeout, func() {
+		abort(fmt.Errorf("did not complete the handshake within %s", h.startTimeout))
+	})
+	stopCtx := context.AfterFunc(ctx, func() { abort(fmt.Errorf("launch interrupted: %w", context.Cause(ctx))) })
+	err = h.connect(p)
+	timer.Stop()
+	stopCtx()
+	abortMu.Lock()
+	if abortErr != nil {
+		err = abortErr
+	}
+	abortMu.Unlock()
+	if err != nil {
 		p.kill()
 		return nil, err
 	}
-	p.pid = cmd.Process.Pid
+	p.pid = group.Pid()
 	return p, nil
 }
 
@@ -223,10 +277,13 @@ func (h *Host) connect(p *proc) error {
 // describeProc fetches the spec of a freshly started process and checks that
 // it is the provider its name says.
 func (h *Host) describeProc(ctx context.Context, typ, path string, p *proc) error {
-	ctx, cancel := context.WithTimeout(ctx, h.startTimeout)
+	dctx, cancel := context.WithTimeout(ctx, h.startTimeout)
 	defer cancel()
-	spec, err := p.rpc.Describe(ctx)
+	spec, err := p.rpc.Describe(dctx)
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("did not describe itself within %s: %w", h.startTimeout, err)
+		}
 		return sdk.Retryable(fmt.Errorf("describe plugin %s: %w", typ, err))
 	}
 	if spec.Type != typ {

@@ -106,12 +106,12 @@ func TestSecureConfigChecksTheBinaryAtExec(t *testing.T) {
 	t.Parallel()
 	f := setup(t, Options{})
 	path := filepath.Join(f.dir, "herald-provider-echo")
-	_, err := f.host.start("echo", path, strings.Repeat("00", 32))
+	_, err := f.host.start(context.Background(), "echo", path, strings.Repeat("00", 32))
 	require.ErrorIs(t, err, plugin.ErrChecksumsDoNotMatch)
 
 	sum, err := fileSHA256(path)
 	require.NoError(t, err)
-	p, err := f.host.start("echo", path, sum)
+	p, err := f.host.start(context.Background(), "echo", path, sum)
 	require.NoError(t, err)
 	p.kill()
 }
