@@ -2,9 +2,11 @@
 // herald-provider-<type> executables, checks them against the project's
 // herald.lock.json, launches each at most once per host through go-plugin
 // (gRPC only, AutoMTLS, a private socket directory, none of the host's
-// environment), routes their logs into the host logger as provider.<type>,
-// relaunches a plugin that dies (with backoff, re-configuring its instances)
-// and kills every plugin on Close. Providers registered in-process are served
+// environment, a process group of its own and a handshake deadline), routes
+// their logs into the host logger as provider.<type>, relaunches a plugin
+// that dies (with backoff, re-configuring its instances) and kills every
+// plugin on Close. Whenever a plugin is killed or exits, its whole process
+// group is killed, so nothing it forked can hold the host up. Providers registered in-process are served
 // through the same sdk.Client interface, so the engine cannot tell the two
 // apart.
 //
