@@ -170,12 +170,12 @@ func procState(pid int) string {
 // and deadline, exits 1, and leaves none of the bad plugin's processes.
 func TestPluginsListWithAHangingPlugin(t *testing.T) {
 	t.Parallel()
-	e := newHangEnv(t, "2s")
-	stdout, stderr, code := e.run(12*time.Second, "plugins", "list", "--dir", t.TempDir())
+	e := newHangEnv(t, "5s")
+	stdout, stderr, code := e.run(20*time.Second, "plugins", "list", "--dir", t.TempDir())
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Regexp(t, `(?m)^echo +1\.0\.0 +1 +`+regexp.QuoteMeta(filepath.Join(e.plugins, "herald-provider-echo"))+` +[0-9a-f]{12} +echo, sleep, `, stdout)
 	require.Regexp(t, `(?m)^hang +- +- +`+regexp.QuoteMeta(e.hang)+` +[0-9a-f]{12} +\(unavailable\)$`, stdout)
-	require.Contains(t, stderr, "herald: launch plugin herald-provider-hang at "+e.hang+": did not complete the handshake within 2s")
+	require.Contains(t, stderr, "herald: launch plugin herald-provider-hang at "+e.hang+": did not complete the handshake within 5s")
 	e.requireGroupGone()
 }
 
@@ -183,7 +183,7 @@ func TestPluginsListWithAHangingPlugin(t *testing.T) {
 // provider at its declaration and still checks the steps of the good one.
 func TestValidateWithAHangingPlugin(t *testing.T) {
 	t.Parallel()
-	e := newHangEnv(t, "2s")
+	e := newHangEnv(t, "5s")
 	proj := t.TempDir()
 	writeFile(t, filepath.Join(proj, "main.hcl"), `provider "echo" {
   config = {}
@@ -202,9 +202,9 @@ workflow "w" {
   }
 }
 `)
-	stdout, stderr, code := e.run(12*time.Second, "validate", "--dir", proj)
+	stdout, stderr, code := e.run(20*time.Second, "validate", "--dir", proj)
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	require.Contains(t, stderr, `main.hcl:4:10: provider "hang": launch plugin herald-provider-hang at `+e.hang+": did not complete the handshake within 2s")
+	require.Contains(t, stderr, `main.hcl:4:10: provider "hang": launch plugin herald-provider-hang at `+e.hang+": did not complete the handshake within 5s")
 	require.Contains(t, stderr, "with.ms of echo.sleep: required field is missing", "the good plugin's schema is checked")
 	e.requireGroupGone()
 }
@@ -256,7 +256,7 @@ workflow "w" {
 // project and stops promptly on SIGTERM.
 func TestServeReloadWithAHangingPlugin(t *testing.T) {
 	t.Parallel()
-	e := newHangEnv(t, "2s")
+	e := newHangEnv(t, "5s")
 	proj := t.TempDir()
 	good := `provider "echo" {
   config = {}
@@ -304,8 +304,8 @@ workflow "w" {
 `)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
 	reloaded := time.Now()
-	want := `provider "hang": launch plugin herald-provider-hang at ` + e.hang + `: did not complete the handshake within 2s`
-	waitFor(10*time.Second, "the reload failed", func() bool { return strings.Contains(log.String(), want) })
+	want := `provider "hang": launch plugin herald-provider-hang at ` + e.hang + `: did not complete the handshake within 5s`
+	waitFor(20*time.Second, "the reload failed", func() bool { return strings.Contains(log.String(), want) })
 	t.Logf("reload refused %s after SIGHUP", time.Since(reloaded).Round(time.Millisecond))
 	require.Contains(t, log.String(), "still serving the previous version")
 	require.True(t, ready(), "herald still serves")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -134,7 +135,8 @@ func TestHangingPluginDoesNotBlockDiscover(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := setup(t, Options{})
-			f.host.startTimeout = time.Second
+			// Long enough for the echo plugin on a busy machine.
+			f.host.startTimeout = 5 * time.Second
 			hang := filepath.Join(f.dir, "herald-provider-hang")
 			pidFile := filepath.Join(t.TempDir(), "pids")
 			writeScript(t, hang, script, pidFile)
@@ -143,7 +145,7 @@ func TestHangingPluginDoesNotBlockDiscover(t *testing.T) {
 				infos []PluginInfo
 				err   error
 			}
-			r := within(t, 8*time.Second, "Discover", func() result {
+			r := within(t, 12*time.Second, "Discover", func() result {
 				infos, err := f.host.Discover(context.Background())
 				return result{infos, err}
 			})
@@ -159,7 +161,7 @@ func TestHangingPluginDoesNotBlockDiscover(t *testing.T) {
 			if name == "bad handshake" {
 				require.Contains(t, bad.Err.Error(), "Unrecognized remote plugin message: not-a-handshake")
 			} else {
-				require.Contains(t, bad.Err.Error(), "did not complete the handshake within 1s")
+				require.Contains(t, bad.Err.Error(), "did not complete the handshake within 5s")
 			}
 			within(t, 6*time.Second, "the group's end", func() bool { requireNoneLeft(t, pidFile); return true })
 
@@ -238,4 +240,32 @@ func TestCrashedPluginsChildrenAreKilled(t *testing.T) {
 	}
 	require.Empty(t, groupMembers(t, first[0]))
 	require.Equal(t, float64(1), count(t, c, "a"), "the relaunched plugin answers")
+}
+
+// A child that leaves the plugin's process group (setsid) is out of the
+// host's reach, but holding the plugin's stdout it cannot hold the host up
+// for more than pipeGrace after the group is killed.
+func TestChildThatLeftTheGroupDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	setsid, err := exec.LookPath("setsid")
+	if err != nil {
+		t.Skip("needs setsid")
+	}
+	f := setup(t, Options{})
+	f.host.startTimeout = time.Second
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	// setsid forks when it leads a group already; $! is then its parent, so
+	// the escaped sleeper writes its own pid.
+	writeScript(t, filepath.Join(f.dir, "herald-provider-hang"),
+		"echo $$ >> PIDFILE\n"+setsid+" sh -c 'echo $$ >> PIDFILE; exec sleep 600' &\nexec sleep 600\n", pidFile)
+
+	err = within(t, time.Second+pipeGrace+3*time.Second, "Spec", func() error {
+		_, err := f.host.Spec(context.Background(), "hang")
+		return err
+	})
+	require.ErrorContains(t, err, "did not complete the handshake within 1s")
+	require.Eventually(t, func() bool { return len(readPids(pidFile)) == 2 }, 5*time.Second, 10*time.Millisecond)
+	pids := readPids(pidFile)
+	require.Eventually(t, func() bool { return processGone(pids[0]) }, 5*time.Second, 20*time.Millisecond, "the plugin outlived its launch")
+	require.False(t, processGone(pids[1]), "the escaped child is beyond the host's reach (killed at cleanup)")
 }
