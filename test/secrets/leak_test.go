@@ -232,6 +232,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	w.out.addFiles(t, "store (final)", w.storeDir)
 	w.out.addFiles(t, "project dir", w.dir)
 
+	w.search(t)
 	// Each path was driven: its output shows the masked secret.
 	for _, label := range []string{
 		"validate bad stderr", "dry-run json stdout", "dry-run with input stdout",
@@ -240,7 +241,6 @@ func TestNoSecretLeaks(t *testing.T) {
 	} {
 		require.True(t, w.out.shows(label, "***"), "no output labelled %q shows ***: the path was not driven", label)
 	}
-	w.search(t)
 }
 
 // world is the test's project, binaries, sandbox and collected output.
