@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
 )
 
 // createRunResponse answers a manual trigger.
@@ -166,16 +168,28 @@ func runFilter(q url.Values) (store.RunFilter, error) {
 	return f, nil
 }
 
-// maskView masks the error texts of a run object. The engine masks what it
-// records; this also covers secrets added by a reload since.
+// maskRaw masks a JSON document; the masker knows each secret's JSON
+// escapes, so the result is JSON still.
+func maskRaw(m *sdk.Masker, raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return raw
+	}
+	return json.RawMessage(m.String(string(raw)))
+}
+
+// maskView masks the error texts, trigger and outputs of a run object. The
+// engine masks what it records; this also covers secrets added by a reload
+// since.
 func (a *api) maskView(v *engine.RunView) *engine.RunView {
 	if a.opts.Masker == nil {
 		return v
 	}
 	m := a.opts.Masker()
 	v.Error = m.String(v.Error)
+	v.Trigger = maskRaw(m, v.Trigger)
 	for i := range v.Steps {
 		v.Steps[i].Error = m.String(v.Steps[i].Error)
+		v.Steps[i].Output = maskRaw(m, v.Steps[i].Output)
 	}
 	return v
 }
