@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/sdk"
 )
 
 // createRunResponse answers a manual trigger.
@@ -168,15 +166,6 @@ func runFilter(q url.Values) (store.RunFilter, error) {
 	return f, nil
 }
 
-// maskRaw masks a JSON document; the masker knows each secret's JSON
-// escapes, so the result is JSON still.
-func maskRaw(m *sdk.Masker, raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
-		return raw
-	}
-	return json.RawMessage(m.String(string(raw)))
-}
-
 // maskView masks the error texts, trigger and outputs of a run object. The
 // engine masks what it records; this also covers secrets added by a reload
 // since.
@@ -184,12 +173,5 @@ func (a *api) maskView(v *engine.RunView) *engine.RunView {
 	if a.opts.Masker == nil {
 		return v
 	}
-	m := a.opts.Masker()
-	v.Error = m.String(v.Error)
-	v.Trigger = maskRaw(m, v.Trigger)
-	for i := range v.Steps {
-		v.Steps[i].Error = m.String(v.Steps[i].Error)
-		v.Steps[i].Output = maskRaw(m, v.Steps[i].Output)
-	}
-	return v
+	return v.Mask(a.opts.Masker())
 }
