@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/sandbox"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 	"github.com/heraldhq/herald/internal/testbin"
+	"github.com/heraldhq/herald/internal/testfigures"
 )
 
 // secrets are the project's secrets, by name. Together they hold every
@@ -565,8 +566,8 @@ func (w *world) search(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("secret-leak search: %d bytes in %d outputs, %d secrets in %d forms: %d hits", scanned, len(w.out.outs), len(secrets), len(needles), len(hits))
-	fmt.Printf("secret-leak search: %d bytes scanned in %d outputs, %d hits\n", scanned, len(w.out.outs), len(hits))
+	testfigures.Report(t, fmt.Sprintf("secret-leak search: %d bytes scanned in %d outputs, %d secrets in %d forms: %d hits",
+		scanned, len(w.out.outs), len(secrets), len(needles), len(hits)))
 	for _, h := range hits {
 		t.Error(h)
 	}
