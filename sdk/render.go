@@ -30,7 +30,8 @@ func Mask(req RenderedRequest, secrets []string) RenderedRequest {
 	return NewMasker(secrets...).Request(req)
 }
 
-// MaskString returns s with every secret replaced by "***".
+// MaskString returns s with every secret replaced by "***". It builds a
+// Masker on each call; reuse one (such as Call.Masker) to mask often.
 func MaskString(s string, secrets []string) string {
 	return NewMasker(secrets...).String(s)
 }
@@ -68,7 +69,7 @@ func NewMasker(secrets ...string) *Masker {
 		if len(s) < MinMaskLength {
 			continue
 		}
-		first := Encodings(s)
+		first := encodings(s)
 		for _, f := range first {
 			add(f)
 		}
@@ -99,11 +100,11 @@ func NewMasker(secrets ...string) *Masker {
 	return m
 }
 
-// Encodings returns the forms s takes in Herald's output, s itself first:
+// encodings returns the forms s takes in Herald's output, s itself first:
 // Go-quoted (strconv.Quote and QuoteToASCII, without the quotes),
 // JSON-escaped with and without HTML escaping, HTML-escaped, and URL query-
 // and path-escaped. Duplicates are left out.
-func Encodings(s string) []string {
+func encodings(s string) []string {
 	out := []string{s}
 	for _, f := range []string{
 		quoteInner(s),
