@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync/atomic"
 
@@ -55,6 +56,16 @@ func (l maskedLogger) args(args []any) []any {
 			out[i] = l.m.String(v.String())
 		default:
 			out[i] = a
+			// A map, list or struct is formatted by the handler, past
+			// the masks: when its text holds a secret, log the masked
+			// text instead.
+			switch reflect.ValueOf(a).Kind() {
+			case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Pointer:
+				text := fmt.Sprintf("%+v", a)
+				if masked := l.m.String(text); masked != text {
+					out[i] = masked
+				}
+			}
 		}
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxResponseBody bounds how much of a provider response is read.
@@ -153,10 +154,12 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	if err != nil {
 		return nil, Retryable(fmt.Errorf("read response: %w", transportError(err)))
 	}
+	if call != nil {
+		// Mask before anything reads the body: error messages are cut
+		// short, and a secret cut in two would no longer be recognised.
+		data = maskBytes(call.Masker(), data)
+	}
 	if cerr := h.Classify(resp.StatusCode, resp.Header, data); cerr != nil {
-		if call != nil {
-			cerr.Message = MaskString(cerr.Message, call.secrets)
-		}
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
@@ -173,7 +176,7 @@ func (h *HTTP) mask(call *Call, err error) error {
 	if call == nil {
 		return err
 	}
-	return errors.New(MaskString(err.Error(), call.secrets))
+	return errors.New(call.Masker().String(err.Error()))
 }
 
 // maskURL drops the query string (where tokens usually travel) and masks
@@ -185,7 +188,40 @@ func (h *HTTP) maskURL(call *Call, raw string) string {
 	if call == nil {
 		return raw
 	}
-	return MaskString(raw, call.secrets)
+	return call.Masker().String(raw)
+}
+
+// maskBytes returns a response body with m's secrets masked, data itself
+// when it holds none. A JSON body is also decoded and masked value by value,
+// for encoders that escape differently from Go (PHP's "\/", "\u0074").
+func maskBytes(m *Masker, data []byte) []byte {
+	if m == nil || m.r == nil {
+		return data
+	}
+	if s := string(data); m.String(s) != s {
+		data = []byte(m.String(s))
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') {
+		return data
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return data
+	}
+	masked, changed := m.value(v)
+	if !changed {
+		return data
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(masked) != nil {
+		return data
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // transportError strips the URL net/http puts in its errors: it may carry a
@@ -296,9 +332,14 @@ func toObject(v any) (map[string]any, error) {
 	return m, nil
 }
 
+// truncate cuts s to at most n bytes, at a rune boundary, marking the cut.
+// Mask s first: a secret cut in two is no longer recognised.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

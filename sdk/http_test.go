@@ -316,3 +316,36 @@ func TestHTTPDoMergesBodyOverrideAndMasksErrors(t *testing.T) {
 	require.Equal(t, sdk.ClassPermanent, e.Class)
 	require.Equal(t, "provider answered HTTP 403: token *** is revoked", e.Message)
 }
+
+// TestHTTPDoMasksBeforeTruncating has providers echo the token in error and
+// unexpected bodies at the point where the SDK cuts them short: the message
+// must hold no part of the token longer than a few characters.
+func TestHTTPDoMasksBeforeTruncating(t *testing.T) {
+	t.Parallel()
+	const token = "tok/s3cr3t+1"
+	pad := func(n int) string { return strings.Repeat("x", n) }
+	cases := map[string]struct {
+		status int
+		answer string
+	}{
+		// DefaultErrorMessage keeps the first 300 bytes of a text body.
+		"text body cut at 300":   {400, pad(292) + " " + token + " rest"},
+		"JSON member cut at 300": {422, `{"errors":{"detail":"` + pad(280) + ` ` + token + `"}}`},
+		// PHP escapes "/" as "\/": only decoding the body finds the token.
+		"escaped slash, member cut at 300": {422, `{"errors":{"detail":"` + pad(280) + ` tok\/s3cr3t+1"}}`},
+		// Response.JSON keeps the first 200 bytes of a body it cannot read.
+		"unexpected 2xx body cut at 200": {200, "<html>" + pad(188) + " " + token + "</html>"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newPoster(t, &recorder{status: c.status, answer: c.answer})
+			_, err := s.Invoke(context.Background(), &sdk.InvokeRequest{Instance: "main", Action: "post", Input: json.RawMessage(`{"text":"x"}`)})
+			require.Error(t, err)
+			msg := sdk.AsError(err).Message
+			for n := 4; n <= len(token); n++ {
+				require.NotContains(t, msg, token[:n], "the message shows the token's first %d characters: %s", n, msg)
+			}
+		})
+	}
+}

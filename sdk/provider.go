@@ -158,6 +158,7 @@ type Call struct {
 	Logger hclog.Logger
 
 	secrets  []string
+	masker   *Masker
 	rendered []RenderedRequest
 }
 
@@ -177,6 +178,17 @@ func (c *Call) Bind(v any) error {
 // SDK masks them in everything it renders.
 func (c *Call) Secrets() []string { return c.secrets }
 
+// Masker returns the Masker of the call's sensitive config values. Mask a
+// text with it before cutting it short: a value cut in two is no longer
+// recognised.
+func (c *Call) Masker() *Masker {
+	if c.masker == nil {
+		// A Call made outside a Server, as in a provider's unit test.
+		return NewMasker(c.secrets...)
+	}
+	return c.masker
+}
+
 // Rendered returns the requests recorded in dry-run mode.
 func (c *Call) Rendered() []RenderedRequest { return c.rendered }
 
@@ -184,7 +196,7 @@ func (c *Call) Rendered() []RenderedRequest { return c.rendered }
 // would send. HTTP.Do calls it in dry-run mode; providers with a non-HTTP
 // transport call it themselves.
 func (c *Call) Render(req RenderedRequest) {
-	c.rendered = append(c.rendered, Mask(req, c.secrets))
+	c.rendered = append(c.rendered, c.Masker().Request(req))
 }
 
 // WebhookRequest is a provider webhook as the host received it.

@@ -1,10 +1,14 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/json"
+	"html"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -20,22 +24,29 @@ type RenderedRequest struct {
 // Masked is what every sensitive value is replaced with.
 const Masked = "***"
 
-// Mask returns req with every occurrence of each secret, raw or URL-escaped,
-// replaced by "***" in its URL, header values and body strings.
+// Mask returns req with every occurrence of each secret, in any of the forms
+// a Masker knows, replaced by "***" in its URL, header values and body strings.
 func Mask(req RenderedRequest, secrets []string) RenderedRequest {
 	return NewMasker(secrets...).Request(req)
 }
 
-// MaskString returns s with every secret replaced by "***".
+// MaskString returns s with every secret replaced by "***". It builds a
+// Masker on each call; reuse one (such as Call.Masker) to mask often.
 func MaskString(s string, secrets []string) string {
 	return NewMasker(secrets...).String(s)
 }
 
-// Masker replaces secret values, raw, URL-escaped or JSON-escaped, with
-// "***". Build one per set of secrets and reuse it: it is safe for concurrent
-// use, and the zero or nil Masker masks nothing.
+// Masker replaces secret values with "***" in every form Herald's own output
+// can give them: raw, Go-quoted (%q, %+q), JSON-escaped with and without
+// HTML escaping, HTML-escaped, URL query- and path-escaped, and each of those
+// quoted or JSON-escaped once more (an error quoting a value, stored in a
+// JSON document). Build one per set of secrets and reuse it: the forms are
+// computed once, it is safe for concurrent use, and the zero or nil Masker
+// masks nothing.
 type Masker struct {
 	r *strings.Replacer
+	// secrets are the values given to NewMasker.
+	secrets []string
 }
 
 // MinMaskLength is the shortest value a Masker masks. Masking shorter ones
@@ -46,32 +57,85 @@ const MinMaskLength = 4
 // NewMasker returns a Masker for secrets; values shorter than MinMaskLength
 // are ignored.
 func NewMasker(secrets ...string) *Masker {
-	var pairs []string
+	var forms []string
 	seen := map[string]bool{}
 	add := func(s string) {
 		if len(s) >= MinMaskLength && !seen[s] {
 			seen[s] = true
-			pairs = append(pairs, s)
+			forms = append(forms, s)
 		}
 	}
 	for _, s := range secrets {
-		add(s)
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
-		if b, err := json.Marshal(s); err == nil {
-			add(string(b[1 : len(b)-1]))
+		if len(s) < MinMaskLength {
+			continue
+		}
+		first := encodings(s)
+		for _, f := range first {
+			add(f)
+		}
+		// A form inside a quoted or JSON-encoded text: an error that
+		// quotes a value, kept in a JSON document or quoted by a logger.
+		for _, f := range first {
+			add(quoteInner(f))
+			add(jsonInner(f, true))
+			add(jsonInner(f, false))
 		}
 	}
-	if len(pairs) == 0 {
-		return &Masker{}
+	m := &Masker{secrets: slices.Clone(secrets)}
+	if len(forms) == 0 {
+		return m
 	}
 	// Longest first, so a secret that contains another is masked whole.
-	sort.Slice(pairs, func(i, j int) bool { return len(pairs[i]) > len(pairs[j]) })
-	args := make([]string, 0, 2*len(pairs))
-	for _, p := range pairs {
-		args = append(args, p, Masked)
+	sort.Slice(forms, func(i, j int) bool {
+		if len(forms[i]) != len(forms[j]) {
+			return len(forms[i]) > len(forms[j])
+		}
+		return forms[i] < forms[j]
+	})
+	args := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		args = append(args, f, Masked)
 	}
-	return &Masker{r: strings.NewReplacer(args...)}
+	m.r = strings.NewReplacer(args...)
+	return m
+}
+
+// encodings returns the forms s takes in Herald's output, s itself first:
+// Go-quoted (strconv.Quote and QuoteToASCII, without the quotes),
+// JSON-escaped with and without HTML escaping, HTML-escaped, and URL query-
+// and path-escaped. Duplicates are left out.
+func encodings(s string) []string {
+	out := []string{s}
+	for _, f := range []string{
+		quoteInner(s),
+		unquote(strconv.QuoteToASCII(s)),
+		jsonInner(s, true),
+		jsonInner(s, false),
+		html.EscapeString(s),
+		url.QueryEscape(s),
+		url.PathEscape(s),
+	} {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func quoteInner(s string) string { return unquote(strconv.Quote(s)) }
+
+func unquote(q string) string { return q[1 : len(q)-1] }
+
+// jsonInner is s as encoding/json writes it inside a string, with or
+// without its default escaping of <, > and &.
+func jsonInner(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(s); err != nil {
+		return s
+	}
+	return unquote(strings.TrimSuffix(b.String(), "\n"))
 }
 
 // String returns s with every secret masked.
@@ -125,6 +189,36 @@ func (mw maskWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// value masks v like Value and reports whether anything changed.
+func (m *Masker) value(v any) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		out := m.r.Replace(x)
+		return out, out != x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		changed := false
+		for k, val := range x {
+			mk := m.r.Replace(k)
+			mv, c := m.value(val)
+			out[mk] = mv
+			changed = changed || c || mk != k
+		}
+		return out, changed
+	case []any:
+		out := make([]any, len(x))
+		changed := false
+		for i, val := range x {
+			var c bool
+			out[i], c = m.value(val)
+			changed = changed || c
+		}
+		return out, changed
+	default:
+		return v, false
+	}
+}
+
 func maskValue(v any, r *strings.Replacer) any {
 	switch x := v.(type) {
 	case string:
@@ -132,7 +226,7 @@ func maskValue(v any, r *strings.Replacer) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, val := range x {
-			out[k] = maskValue(val, r)
+			out[r.Replace(k)] = maskValue(val, r)
 		}
 		return out
 	case []any:

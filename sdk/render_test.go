@@ -1,6 +1,13 @@
 package sdk_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,4 +59,84 @@ func TestMaskNoSecrets(t *testing.T) {
 	req := sdk.RenderedRequest{Method: "GET", URL: "https://x/?a=b"}
 	require.Equal(t, req, sdk.Mask(req, nil))
 	require.Equal(t, "same", sdk.MaskString("same", []string{""}))
+}
+
+// awkwardSecrets hold every character class that encodes differently in
+// Go-quoted, JSON, HTML and URL text.
+var awkwardSecrets = []string{
+	`tok"en\with<&>`,
+	`back\slash<script>`,
+	`quote"amp&ersand`,
+	"uni-çødé ✓ spaced out",
+	"url?a=b&c=d#frag%20+/x",
+	"ctl\ttab\nnewline\x01",
+	"it's 'single' <b>",
+	"line\u2028sep\u2029",
+}
+
+// quotedForms are the ways Herald's own output shows a value: errors that
+// quote it, JSON with and without HTML escaping, URLs, HTML, and those
+// nested once (a quoted error stored in a JSON document).
+func quotedForms(s string) map[string]string {
+	jsonHTML, _ := json.Marshal(s)
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	quotedErr := fmt.Sprintf("invalid value %q", s)
+	nested, _ := json.Marshal(quotedErr)
+	return map[string]string{
+		"raw":            "value " + s + " end",
+		"%q":             fmt.Sprintf("got %q", s),
+		"%+q":            fmt.Sprintf("got %+q", s),
+		"%#v":            fmt.Sprintf("got %#v", s),
+		"json":           string(jsonHTML),
+		"json-no-html":   plain.String(),
+		"html":           html.EscapeString(s),
+		"query":          "https://x/?token=" + url.QueryEscape(s),
+		"path":           "https://x/" + url.PathEscape(s) + "/send",
+		"url.Values":     url.Values{"token": {s}}.Encode(),
+		"json(%q)":       string(nested),
+		"%q(json)":       fmt.Sprintf("%q", string(jsonHTML)),
+		"slog-text":      fmt.Sprintf("msg=%s", strconv.Quote("bad "+s)),
+		"json-in-object": fmt.Sprintf(`{"error":%s}`, jsonHTML),
+	}
+}
+
+// TestMaskEveryEncoding masks each awkward secret in each form it may take;
+// the result must hold neither the secret nor any encoding of it.
+func TestMaskEveryEncoding(t *testing.T) {
+	t.Parallel()
+	m := sdk.NewMasker(awkwardSecrets...)
+	for _, s := range awkwardSecrets {
+		for name, text := range quotedForms(s) {
+			got := m.String(text)
+			require.Contains(t, got, sdk.Masked, "%s form of %q: %s", name, s, got)
+			for _, leak := range leakForms(s) {
+				require.NotContains(t, got, leak, "%s form of %q leaks %q: %s", name, s, leak, got)
+			}
+		}
+	}
+}
+
+// leakForms are the bare encodings of s a leak would show, each computed
+// with the standard library directly.
+func leakForms(s string) []string {
+	j, _ := json.Marshal(s)
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	q := strconv.Quote(s)
+	qa := strconv.QuoteToASCII(s)
+	return []string{
+		s,
+		q[1 : len(q)-1],
+		qa[1 : len(qa)-1],
+		string(j[1 : len(j)-1]),
+		strings.TrimSuffix(plain.String(), "\n")[1 : plain.Len()-2],
+		html.EscapeString(s),
+		url.QueryEscape(s),
+		url.PathEscape(s),
+	}
 }

@@ -25,7 +25,15 @@ type Server struct {
 
 	mu        sync.RWMutex
 	instances map[string]Config
+	// maskers caches a Masker per set of sensitive values: building one
+	// computes every encoding of each value, and the set changes only with
+	// a config or an override.
+	maskers map[string]*Masker
 }
+
+// maxCachedMaskers bounds Server.maskers; overrides with ever new
+// credentials would otherwise grow it without end.
+const maxCachedMaskers = 64
 
 var _ Client = (*Server)(nil)
 
@@ -42,7 +50,7 @@ func NewServer(p Provider, logger hclog.Logger) *Server {
 	if _, ok := p.(HealthChecker); ok {
 		spec.Capabilities = append(spec.Capabilities, "health")
 	}
-	return &Server{provider: p, spec: &spec, logger: logger, instances: map[string]Config{}}
+	return &Server{provider: p, spec: &spec, logger: logger, instances: map[string]Config{}, maskers: map[string]*Masker{}}
 }
 
 // Describe returns the provider's Spec.
@@ -66,7 +74,7 @@ func (s *Server) Configure(ctx context.Context, instance string, config json.Raw
 	cfg := Config(s.spec.Config.ApplyDefaults(m))
 	if c, ok := s.provider.(InstanceConfigurer); ok {
 		if err := c.ConfigureInstance(ctx, instance, cfg); err != nil {
-			return maskError(AsError(err), s.secrets(cfg))
+			return maskError(AsError(err), s.masker(cfg))
 		}
 	}
 	s.mu.Lock()
@@ -89,13 +97,13 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 	if err != nil {
 		return nil, err
 	}
-	secrets := s.secrets(cfg)
+	masker := s.masker(cfg)
 	input, err := decodeObject(req.Input)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("input: %w", err))
 	}
 	if ferrs := action.Input.Validate(input, ValidateOptions{}); len(ferrs) > 0 {
-		return nil, maskError(fieldErrors(req.Action, ferrs), secrets)
+		return nil, maskError(fieldErrors(req.Action, ferrs), masker)
 	}
 	input = action.Input.ApplyDefaults(input)
 	body, err := decodeObject(req.BodyOverride)
@@ -112,7 +120,8 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 		Attempt:        req.Attempt,
 		DryRun:         req.DryRun,
 		Logger:         s.logger.Named(req.Instance),
-		secrets:        secrets,
+		secrets:        masker.secrets,
+		masker:         masker,
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -122,7 +131,7 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 	}()
 	result, err := action.Run(ctx, call)
 	if err != nil {
-		return nil, maskError(AsError(err), secrets)
+		return nil, maskError(AsError(err), masker)
 	}
 	if req.DryRun && len(call.rendered) > 0 {
 		result = map[string]any{"dry_run": true, "requests": call.rendered}
@@ -131,7 +140,7 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("encode output of %s: %w", req.Action, err))
 	}
-	return json.RawMessage(MaskString(string(b), secrets)), nil
+	return json.RawMessage(masker.String(string(b))), nil
 }
 
 // HandleWebhook passes the request to the provider's WebhookHandler.
@@ -182,20 +191,34 @@ func (s *Server) instanceConfig(instance string, override json.RawMessage) (Conf
 		merged[k] = v
 	}
 	if ferrs := s.spec.Config.Validate(merged, ValidateOptions{}); len(ferrs) > 0 {
-		return nil, maskError(fieldErrors("config override", ferrs), s.secrets(Config(merged)))
+		return nil, maskError(fieldErrors("config override", ferrs), s.masker(Config(merged)))
 	}
 	return Config(merged), nil
 }
 
-// secrets returns the values of cfg's sensitive fields.
-func (s *Server) secrets(cfg Config) []string {
-	var out []string
+// masker returns the Masker of the values of cfg's sensitive fields.
+func (s *Server) masker(cfg Config) *Masker {
+	var secrets []string
 	for _, name := range s.spec.Config.SensitiveFields() {
 		if v := cfg.String(name); v != "" {
-			out = append(out, v)
+			secrets = append(secrets, v)
 		}
 	}
-	return out
+	key := strings.Join(secrets, "\x00")
+	s.mu.RLock()
+	m, ok := s.maskers[key]
+	s.mu.RUnlock()
+	if ok {
+		return m
+	}
+	m = NewMasker(secrets...)
+	s.mu.Lock()
+	if len(s.maskers) >= maxCachedMaskers {
+		clear(s.maskers)
+	}
+	s.maskers[key] = m
+	s.mu.Unlock()
+	return m
 }
 
 func fieldErrors(what string, ferrs []*FieldError) *Error {
@@ -207,11 +230,11 @@ func fieldErrors(what string, ferrs []*FieldError) *Error {
 	return &Error{Class: ClassPermanent, Field: ferrs[0].Path, Message: "invalid " + what + ": " + strings.Join(msgs, "; ")}
 }
 
-func maskError(e *Error, secrets []string) *Error {
-	if e == nil || len(secrets) == 0 {
+func maskError(e *Error, m *Masker) *Error {
+	if e == nil {
 		return e
 	}
-	masked := MaskString(e.Message, secrets)
+	masked := m.String(e.Message)
 	if masked == e.Message {
 		return e
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/host"
 	"github.com/heraldhq/herald/internal/pluginhost"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
 )
 
 // projectFlags are the flags of every command that loads a project.
@@ -44,6 +45,16 @@ func (f *projectFlags) storeDSN() string {
 		return env
 	}
 	return store.DefaultDSN(f.dir)
+}
+
+// masker returns a masker of the secrets of the environment and
+// --secrets-file, for commands that show runs without loading the project.
+func (f *projectFlags) masker() (*sdk.Masker, error) {
+	secrets, err := host.LoadSecrets(f.secretsFile)
+	if err != nil {
+		return nil, &exitCodeError{code: exitUsage, err: err}
+	}
+	return sdk.NewMasker(secrets.Values()...), nil
 }
 
 // hostOptions returns the options to open the project with a logger that

@@ -42,6 +42,10 @@ func (a *app) runsListCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			masker, err := f.masker()
+			if err != nil {
+				return err
+			}
 			runs, err := st.ListRuns(cmd.Context(), store.RunFilter{Workflow: workflow, Status: store.Status(status), Limit: limit})
 			if err != nil {
 				return err
@@ -53,7 +57,7 @@ func (a *app) runsListCommand() *cobra.Command {
 					if err != nil {
 						return err
 					}
-					views = append(views, v)
+					views = append(views, v.Mask(masker))
 				}
 				return writeJSON(a.stdout, views)
 			}
@@ -100,6 +104,11 @@ func (a *app) runsShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			masker, err := f.masker()
+			if err != nil {
+				return err
+			}
+			view.Mask(masker)
 			if output == "json" {
 				return writeJSON(a.stdout, view)
 			}

@@ -240,6 +240,11 @@ type Trigger struct {
 	// Secret is the webhook's HMAC secret with secrets resolved; empty when
 	// requests are not signed.
 	Secret string `json:"-"`
+	// Sensitive lists the webhook's headers, query parameters and body
+	// fields masked before a run is stored, as written; MaskRequest
+	// applies them.
+	Sensitive []string `json:"sensitive,omitempty"`
+	sensitive []sensitiveField
 
 	// Event is the provider event type, such as chatwoot.message_created,
 	// and Provider the instance whose webhooks emit it.

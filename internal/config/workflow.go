@@ -155,7 +155,7 @@ func (l *loader) trigger(w *Workflow, n *node) *Trigger {
 		defer o.done()
 		l.cron(t, o)
 	case TriggerWebhook:
-		o := newObject(&l.rep, n, what, "type", "path", "secret")
+		o := newObject(&l.rep, n, what, "type", "path", "secret", "sensitive")
 		defer o.done()
 		l.webhook(w, t, o)
 	case TriggerEvent:
@@ -227,6 +227,9 @@ func (l *loader) webhook(w *Workflow, t *Trigger, o *object) {
 			l.webhookOwners[path] = webhookUse{workflow: w.Name, at: e.val.rng}
 		}
 	}
+	if e := o.get("sensitive"); e != nil {
+		l.sensitive(t, e, o.what)
+	}
 	if s, e, ok := o.str("secret"); ok {
 		v := l.value(s, e.val, expr.Context{Where: "a webhook secret", Names: expr.Secrets}, "secret")
 		if v == nil {
@@ -249,6 +252,29 @@ func (l *loader) webhook(w *Workflow, t *Trigger, o *object) {
 		default:
 			t.Secret = str
 		}
+	}
+}
+
+// sensitive reads a webhook trigger's sensitive list, reporting each bad
+// entry at its own position.
+func (l *loader) sensitive(t *Trigger, e *entry, what string) {
+	if e.val.kind != listNode {
+		l.rep.errorf(e.val.rng, "sensitive in %s must be a list of strings, not %s", what, e.val.kindName())
+		return
+	}
+	for _, item := range e.val.items {
+		s, ok := item.scalar.(string)
+		if item.kind != scalarNode || !ok {
+			l.rep.errorf(item.rng, "sensitive in %s: an entry must be a string, not %s", what, item.kindName())
+			continue
+		}
+		f, err := parseSensitive(s)
+		if err != nil {
+			l.rep.errorf(item.rng, "sensitive in %s: %v", what, err)
+			continue
+		}
+		t.Sensitive = append(t.Sensitive, s)
+		t.sensitive = append(t.sensitive, f)
 	}
 }
 

@@ -29,6 +29,9 @@ const (
 	// webhookPathPattern allows the leading and trailing slashes the loader
 	// trims.
 	webhookPathPattern = `^/*[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/*$`
+	// sensitivePattern is the shape of an entry of a webhook trigger's
+	// sensitive list, as the loader checks it.
+	sensitivePattern = "^(body(\\.[^.]+)*|headers\\.[!#$%&'*+.^_`|~0-9A-Za-z-]+|query\\..+|[!#$%&'*+^_`|~0-9A-Za-z-]+)$"
 	// durationPattern is a positive Go duration, as time.ParseDuration reads
 	// it: "500ms", "30s", "1m30s", "1.5h".
 	durationPattern  = `^\+?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$`
@@ -302,6 +305,11 @@ func webhookSchema() map[string]any {
 			"type":   map[string]any{"const": string(config.TriggerWebhook)},
 			"path":   map[string]any{"type": "string", "pattern": webhookPathPattern, "description": "The path under /hooks/: letters, digits, ., _, ~, - and /. Each path serves one workflow."},
 			"secret": map[string]any{"type": "string", "description": "When set, requests must carry X-Herald-Signature: sha256=<hex HMAC-SHA256(secret, body)>. Read it from a secret, as {{ secrets.NAME }}."},
+			"sensitive": map[string]any{
+				"type":        "array",
+				"description": "Headers, query parameters and body fields masked as *** before the run is stored: headers.<name>, query.<name>, body.<path> (segments split by ., * for any key or list item) or a bare header name. Adds to the default credential headers and parameters.",
+				"items":       map[string]any{"type": "string", "pattern": sensitivePattern},
+			},
 		},
 	}
 }

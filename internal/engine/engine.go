@@ -130,6 +130,13 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 	if trig.Time.IsZero() {
 		trig.Time = e.opts.Now().UTC()
 	}
+	// What the trigger carries is stored and shown: a secret's value in a
+	// webhook or input is masked before it is, and expressions read the
+	// stored, masked trigger.
+	trig.Body = st.masker.Value(trig.Body)
+	trig.Event = st.masker.Value(trig.Event)
+	trig.Headers = maskStrings(st.masker, trig.Headers)
+	trig.Query = maskStrings(st.masker, trig.Query)
 	raw, err := json.Marshal(trig)
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("encode trigger: %w", err)
@@ -142,6 +149,18 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 		CreatedAt: e.opts.Now().UTC(),
 	}
 	return e.opts.Store.CreateRun(ctx, run, idemKey, ttl)
+}
+
+// maskStrings returns a copy of m with its keys and values masked.
+func maskStrings(masker *sdk.Masker, m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[masker.String(k)] = masker.String(v)
+	}
+	return out
 }
 
 // Run creates a run of workflow and executes it to the end.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -489,6 +490,41 @@ workflow "leaky" {
 			require.False(t, strings.Contains(string(data), secret), "secret %q found in %s", secret, b.dbPath+suffix)
 		}
 	}
+}
+
+// TestTriggerSecretsAreMaskedBeforeStorage starts a run whose trigger
+// carries secret values in its body, headers, query and event: the stored
+// trigger, the run object and what expressions read hold "***".
+func TestTriggerSecretsAreMaskedBeforeStorage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+workflow "hook" {
+  step "echo" {
+    uses = "primary.send"
+    with = { to = "ops", text = "{{ trigger.body.note }} {{ trigger.headers['x-echo'] }} {{ trigger.query.q }}" }
+  }
+}`)
+	const secret = "s3cr3t-token-value"
+	trig := engine.Trigger{
+		Kind:    engine.KindWebhook,
+		Body:    map[string]any{"note": "token=" + secret, "list": []any{secret}, secret: 1},
+		Headers: map[string]string{"x-echo": secret},
+		Query:   map[string]string{"q": url.QueryEscape(secret)},
+		Event:   map[string]any{"data": secret},
+	}
+	run, err := b.engine.Run(context.Background(), "hook", trig)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status)
+	require.NotContains(t, string(run.Trigger), secret)
+	stored, err := engine.DecodeTrigger(run.Trigger)
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"note": "token=***", "list": []any{"***"}, "***": int64(1)}, stored.Body)
+	require.Equal(t, map[string]string{"x-echo": "***"}, stored.Headers)
+	require.Equal(t, map[string]string{"q": "***"}, stored.Query)
+	require.Equal(t, map[string]any{"data": "***"}, stored.Event)
+	calls := b.fake.Calls()
+	require.Len(t, calls, 1)
+	require.Equal(t, "token=*** *** ***", calls[0].Input["text"], "expressions read the stored, masked trigger")
 }
 
 func TestRateLimitIsEnforcedByTheHost(t *testing.T) {

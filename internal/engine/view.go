@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
 )
 
 // RunView is a run as `herald run --output json`, `herald runs show` and the
@@ -35,6 +36,27 @@ type StepView struct {
 	ErrorClass string          `json:"error_class,omitempty"`
 	ErrorField string          `json:"error_field,omitempty"`
 	Items      int             `json:"items,omitempty"`
+}
+
+// Mask masks v's error texts, trigger and outputs in place and returns v.
+// The engine masks what it records; this also covers secrets added since.
+func (v *RunView) Mask(m *sdk.Masker) *RunView {
+	v.Error = m.String(v.Error)
+	v.Trigger = maskRaw(m, v.Trigger)
+	for i := range v.Steps {
+		v.Steps[i].Error = m.String(v.Steps[i].Error)
+		v.Steps[i].Output = maskRaw(m, v.Steps[i].Output)
+	}
+	return v
+}
+
+// maskRaw masks a JSON document; the masker knows each secret's JSON
+// escapes, so the result is JSON still.
+func maskRaw(m *sdk.Masker, raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return raw
+	}
+	return json.RawMessage(m.String(string(raw)))
 }
 
 // View reads a run and its step records from st.

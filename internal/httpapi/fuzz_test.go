@@ -103,9 +103,9 @@ func FuzzHookHandler(f *testing.F) {
 		if err := store.ValidateIdempotencyKey(c.Key, c.TTL); err != nil {
 			t.Fatalf("key the store refuses: %v", err)
 		}
-		for name := range c.Trigger.Headers {
-			if name != strings.ToLower(name) || name == "x-herald-signature" {
-				t.Fatalf("header %q in trigger.headers", name)
+		for name, v := range c.Trigger.Headers {
+			if name != strings.ToLower(name) || (name == "x-herald-signature" && v != "***") {
+				t.Fatalf("header %q: %q in trigger.headers", name, v)
 			}
 		}
 	})

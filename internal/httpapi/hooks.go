@@ -58,10 +58,12 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 	t := engine.Trigger{
 		Kind:    engine.KindWebhook,
 		Time:    a.now(),
-		Body:    payload,
-		Headers: flatten(r.Header, true, credentialHeader),
+		Headers: flatten(r.Header, true, nil),
 		Query:   flatten(r.URL.Query(), false, nil),
 	}
+	// Credentials become "***" before the run is stored; the engine masks
+	// the project's secret values wherever else they occur.
+	t.Body = trig.MaskRequest(t.Headers, t.Query, payload)
 	if key != "" {
 		key = "hook:" + trig.Path + ":" + key
 	}
@@ -71,17 +73,6 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.writeJSON(w, http.StatusAccepted, hookResponse{RunIDs: []string{id}})
-}
-
-// credentialHeader reports the headers (lower-case) kept out of
-// trigger.headers because they carry credentials: they would land in the
-// run history.
-func credentialHeader(name string) bool {
-	switch name {
-	case "authorization", "proxy-authorization", "cookie", "x-herald-signature":
-		return true
-	}
-	return false
 }
 
 // verifySignature checks the X-Herald-Signature values of a request against

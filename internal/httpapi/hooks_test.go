@@ -26,6 +26,8 @@ func TestHookSignedStartsRun(t *testing.T) {
 		"X-Multi", "two",
 		"Authorization", "Bearer "+apiToken,
 		"Cookie", "session=1",
+		"X-Api-Key", "key-1234",
+		"X-Gitlab-Token", "glt-1234",
 	)...)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 	ids := runIDs(t, w)
@@ -45,8 +47,8 @@ func TestHookSignedStartsRun(t *testing.T) {
 	require.Equal(t, "abc", c.Trigger.Headers["x-request-id"])
 	require.Equal(t, "one, two", c.Trigger.Headers["x-multi"])
 	require.Equal(t, "application/json", c.Trigger.Headers["content-type"])
-	for _, h := range []string{"x-herald-signature", "authorization", "cookie"} {
-		require.NotContains(t, c.Trigger.Headers, h, "credentials stay out of the run history")
+	for _, h := range []string{"x-herald-signature", "authorization", "cookie", "x-api-key", "x-gitlab-token"} {
+		require.Equal(t, "***", c.Trigger.Headers[h], "credentials are masked before the run is stored")
 	}
 	for name := range c.Trigger.Headers {
 		require.Equal(t, strings.ToLower(name), name)
@@ -257,4 +259,35 @@ func mustField(t testing.TB, raw []byte, name string) []byte {
 	v, ok := obj[name]
 	require.True(t, ok, "no %s in %s", name, raw)
 	return bytes.TrimSpace(v)
+}
+
+// TestHookMasksSensitiveFields sends credentials in headers, the query and
+// the body: the default credential names and those the trigger's sensitive
+// list names reach the runtime as "***", everything else as sent.
+func TestHookMasksSensitiveFields(t *testing.T) {
+	t.Parallel()
+	f := setup(t, apiToken)
+	body := `{"auth":{"user":"ann","password":"pw-1234"},"text":"hi"}`
+	w := f.do(t, "POST", "/hooks/team/open?pin=4321&access_token=at-1234&page=2", strReader(body),
+		"Content-Type", "application/json",
+		"X-Pager-Pin", "9876",
+		"X-Api-Key", "key-1234",
+		"X-Hub-Signature-256", "sha256=00",
+		"Api_Access_Token", "cw-1234",
+		"X-Request-Id", "abc",
+	)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	calls := f.rt.triggerCalls()
+	require.Len(t, calls, 1)
+	tr := calls[0].Trigger
+	require.Equal(t, map[string]string{
+		"content-type":        "application/json",
+		"x-pager-pin":         "***",
+		"x-api-key":           "***",
+		"x-hub-signature-256": "***",
+		"api_access_token":    "***",
+		"x-request-id":        "abc",
+	}, tr.Headers)
+	require.Equal(t, map[string]string{"pin": "***", "access_token": "***", "page": "2"}, tr.Query)
+	require.Equal(t, map[string]any{"auth": map[string]any{"user": "ann", "password": "***"}, "text": "hi"}, tr.Body)
 }

@@ -166,16 +166,12 @@ func runFilter(q url.Values) (store.RunFilter, error) {
 	return f, nil
 }
 
-// maskView masks the error texts of a run object. The engine masks what it
-// records; this also covers secrets added by a reload since.
+// maskView masks the error texts, trigger and outputs of a run object. The
+// engine masks what it records; this also covers secrets added by a reload
+// since.
 func (a *api) maskView(v *engine.RunView) *engine.RunView {
 	if a.opts.Masker == nil {
 		return v
 	}
-	m := a.opts.Masker()
-	v.Error = m.String(v.Error)
-	for i := range v.Steps {
-		v.Steps[i].Error = m.String(v.Steps[i].Error)
-	}
-	return v
+	return v.Mask(a.opts.Masker())
 }

@@ -155,13 +155,18 @@ func TestGetRun(t *testing.T) {
 	f := setup(t, "")
 	ctx := context.Background()
 	created := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	run := store.Run{ID: "run-1", Workflow: "digest", Status: store.StatusFailed, Trigger: json.RawMessage(`{"kind":"manual"}`),
+	// Stored before the project knew the token (a reload added it): the
+	// trigger and outputs are masked on the way out too.
+	run := store.Run{ID: "run-1", Workflow: "digest", Status: store.StatusFailed, Trigger: json.RawMessage(`{"kind":"manual","body":{"t":"` + chatapiToken + `"}}`),
 		Error: "step notify failed: token " + chatapiToken + " rejected", CreatedAt: created, StartedAt: created, FinishedAt: created.Add(time.Second)}
 	_, _, err := f.rt.st.CreateRun(ctx, run, "", 0)
 	require.NoError(t, err)
 	key := store.StepKey{RunID: "run-1", StepID: "notify", Item: store.NoItem}
 	require.NoError(t, f.rt.st.RecordStep(ctx, store.StepRecord{StepKey: key, Status: store.StatusFailed, Attempts: 1, Provider: "chatapi",
 		Error: &store.StepError{Class: "permanent", Message: "401 for token " + chatapiToken}, StartedAt: created, FinishedAt: created}))
+	first := store.StepKey{RunID: "run-1", StepID: "lookup", Item: store.NoItem}
+	require.NoError(t, f.rt.st.RecordStep(ctx, store.StepRecord{StepKey: first, Status: store.StatusSucceeded, Attempts: 1, Provider: "chatapi",
+		Output: json.RawMessage(`{"echo":"` + chatapiToken + `"}`), StartedAt: created, FinishedAt: created}))
 
 	w := f.do(t, "GET", "/api/v1/runs/run-1", nil)
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -169,9 +174,17 @@ func TestGetRun(t *testing.T) {
 	v := decode[engine.RunView](t, w)
 	require.Equal(t, "failed", v.Status)
 	require.Equal(t, "step notify failed: token *** rejected", v.Error)
-	require.Len(t, v.Steps, 1)
-	require.Equal(t, "401 for token ***", v.Steps[0].Error)
-	require.Equal(t, "chatapi", v.Steps[0].Provider)
+	require.JSONEq(t, `{"kind":"manual","body":{"t":"***"}}`, string(v.Trigger))
+	require.Len(t, v.Steps, 2)
+	for _, s := range v.Steps {
+		switch s.ID {
+		case "notify":
+			require.Equal(t, "401 for token ***", s.Error)
+			require.Equal(t, "chatapi", s.Provider)
+		case "lookup":
+			require.JSONEq(t, `{"echo":"***"}`, string(s.Output))
+		}
+	}
 
 	w = f.do(t, "GET", "/api/v1/runs/nope", nil)
 	require.Equal(t, `run "nope" not found`, errorOf(t, w, http.StatusNotFound))

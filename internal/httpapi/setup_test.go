@@ -54,7 +54,8 @@ workflow "signed" {
 
 workflow "open" {
   trigger "webhook" {
-    path = "team/open"
+    path      = "team/open"
+    sensitive = ["X-Pager-Pin", "query.pin", "body.auth.password"]
   }
   step "notify" {
     uses = "chatapi.send_message"

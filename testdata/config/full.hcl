@@ -32,8 +32,9 @@ workflow "oncall-digest" {
     catchup  = "latest"
   }
   trigger "webhook" {
-    path   = "oncall"
-    secret = "{{ secrets.HOOK_SECRET }}"
+    path      = "oncall"
+    secret    = "{{ secrets.HOOK_SECRET }}"
+    sensitive = ["X-Pager-Auth", "query.pin", "body.auth.password", "body.recipients.*.pin"]
   }
   when = "trigger.kind != 'webhook' || trigger.body.urgent == true"
 
