@@ -1,0 +1,149 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// nest returns open n times then close n times.
+func nest(open, close string, n int) string {
+	return strings.Repeat(open, n) + strings.Repeat(close, n)
+}
+
+// loadOne loads one file held in memory and returns its diagnostics as
+// strings.
+func loadOne(t *testing.T, name, content string) (*Project, []string) {
+	t.Helper()
+	p, diags := LoadSources([]Source{{Name: name, Data: []byte(content)}}, testOptions())
+	var out []string
+	for _, d := range diags {
+		out = append(out, d.String())
+	}
+	return p, out
+}
+
+func TestNestingTooDeep(t *testing.T) {
+	t.Parallel()
+	deep := 60_000
+	cases := []struct {
+		name, file, content string
+		want                string
+	}{
+		// The HCL parser overflows the stack on this file, a fatal error.
+		{"hcl brackets", "deep.hcl", "workflow \"w\" {\n  vars = { x = " + nest("[", "]", deep) + " }\n}\n", "deep.hcl:2:114: nesting deeper than 100 levels"},
+		{"hcl braces", "deep.hcl", "workflow \"w\" {\n  vars = " + nest("{a=", "}", deep) + "\n}\n", "deep.hcl:2:307: nesting deeper than 100 levels"},
+		{"hcl parens", "deep.hcl", "x = " + nest("(", ")", deep) + "\n", "deep.hcl:1:105: nesting deeper than 100 levels"},
+		{"hcl blocks", "deep.hcl", strings.Repeat("a {\n", deep), "deep.hcl:101:3: nesting deeper than 100 levels"},
+		{"hcl templates", "deep.hcl", "x = " + nest(`"${`, `}"`, deep) + "\n", "deep.hcl:1:155: nesting deeper than 100 levels"},
+		{"hcl template directives", "deep.hcl", "x = \"" + strings.Repeat("%{ if true }", deep) + strings.Repeat("%{ endif }", deep) + "\"\n", "deep.hcl:1:1182: nesting deeper than 100 levels"},
+		{"hcl heredoc templates", "deep.hcl", "x = <<EOT\n" + nest("${", "}", deep) + "\nEOT\n", "deep.hcl:2:200: nesting deeper than 100 levels"},
+		{"hcl unary operators", "deep.hcl", "x = " + strings.Repeat("-", deep) + "1\n", "deep.hcl:1:105: nesting deeper than 100 levels"},
+		{"hcl negations", "deep.hcl", "x = " + strings.Repeat("!", deep) + "true\n", "deep.hcl:1:105: nesting deeper than 100 levels"},
+		{"hcl binary chain", "deep.hcl", "x = 1" + strings.Repeat("+1", deep) + "\n", "deep.hcl:1:206: nesting deeper than 100 levels"},
+		{"hcl conditionals", "deep.hcl", "x = " + strings.Repeat("true ? 1 : ", deep) + "1\n", "deep.hcl:1:1110: nesting deeper than 100 levels"},
+		{"hcl index chain", "deep.hcl", "x = a" + strings.Repeat("[0]", deep) + "\n", "deep.hcl:1:303: nesting deeper than 100 levels"},
+		{"yaml flow sequences", "deep.yaml", "workflows:\n  w:\n    vars:\n      x: " + nest("[", "]", deep) + "\n", "deep.yaml:4:106: nesting deeper than 100 levels"},
+		{"yaml flow mappings", "deep.yaml", "x: " + nest("{a: ", "}", deep) + "\n", "deep.yaml:1:400: nesting deeper than 100 levels"},
+		{"yaml block mappings", "deep.yaml", deepYAMLMapping(200), "deep.yaml:101:101: nesting deeper than 100 levels"},
+		{"yaml compact sequences", "deep.yaml", "x:\n  " + strings.Repeat("- ", deep) + "1\n", "deep.yaml:2:201: nesting deeper than 100 levels"},
+		{"yaml anchored flow", "deep.yaml", "x: &a !!seq " + nest("[", "]", deep) + "\n", "deep.yaml:1:112: nesting deeper than 100 levels"},
+		{"yaml document", "deep.yaml", "--- " + nest("[", "]", deep) + "\n", "deep.yaml:1:104: nesting deeper than 100 levels"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			p, diags := loadOne(t, c.file, c.content)
+			require.Nil(t, p)
+			require.Equal(t, []string{c.want}, diags)
+		})
+	}
+}
+
+func deepYAMLMapping(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%sk:\n", strings.Repeat(" ", i))
+	}
+	return b.String()
+}
+
+// TestNestingWithinLimit loads files that nest close to the limit, or hold
+// brackets where they do not nest (strings, comments, heredocs, block
+// scalars): they are not refused.
+func TestNestingWithinLimit(t *testing.T) {
+	t.Parallel()
+	const brackets = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	step := "  step \"s\" {\n    uses = \"chatapi.send_message\"\n    with = { phone = \"1\", body = \"x\" }\n  }\n"
+	cases := []struct{ name, file, content string }{
+		{"hcl near the limit", "ok.hcl", hclProviders + "workflow \"w\" {\n  vars = { x = " + nest("[", "]", 95) + " }\n" + step + "}\n"},
+		{"hcl brackets in text", "ok.hcl", hclProviders + `# ` + brackets + `
+// ` + brackets + `
+/* ` + brackets + ` */
+workflow "w" {
+  description = "` + brackets + `\" $${ %%{"
+  vars = {
+    text = <<EOT
+` + brackets + `
+"${"{"}"
+EOT
+    more = <<-EOT
+      ` + brackets + `
+      EOT
+    n = 1 + 2 * 3 - -4
+  }
+` + step + "}\n"},
+		{"yaml near the limit", "ok.yaml", yamlProviders + "  w:\n    vars:\n      x: " + nest("[", "]", 94) + "\n    steps:\n      - {id: s, uses: chatapi.send_message, with: {phone: \"1\", body: x}}\n"},
+		{"yaml brackets in text", "ok.yaml", yamlProviders + `  # ` + brackets + `
+  w:
+    description: "` + brackets + `\""
+    vars:
+      a: '` + brackets + `'''
+      b: plain ` + brackets + `
+      c: |
+        ` + brackets + `
+        ` + brackets + `
+      d: >-
+        ` + brackets + `
+    steps:
+      - id: s
+        uses: chatapi.send_message
+        with: {phone: "1", body: "x [ y"}
+`},
+		{"yaml deep but shallow by indentation", "ok.yaml", yamlProviders + "  w:\n    vars:\n" + indentedChain(90, 6) + "    steps:\n      - {id: s, uses: chatapi.send_message, with: {phone: \"1\", body: x}}\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			p, diags := loadOne(t, c.file, c.content)
+			require.Empty(t, diags)
+			require.NotNil(t, p)
+		})
+	}
+}
+
+// indentedChain returns n block mappings, each indented one more space,
+// starting at column base.
+func indentedChain(n, base int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%sk:\n", strings.Repeat(" ", base+i))
+	}
+	fmt.Fprintf(&b, "%s1\n", strings.Repeat(" ", base+n))
+	return b.String()
+}
+
+func TestFileTooLarge(t *testing.T) {
+	t.Parallel()
+	big := "# " + strings.Repeat("x", MaxFileSize) + "\n"
+	p, diags := loadOne(t, "big.hcl", big)
+	require.Nil(t, p)
+	require.Equal(t, []string{fmt.Sprintf("big.hcl:1:1: file is larger than 4 MiB (%d bytes): split it into smaller files", len(big))}, diags)
+
+	dir := writeProject(t, map[string]string{"big.yaml": big})
+	p, d := Load(dir, testOptions())
+	require.Nil(t, p)
+	require.Equal(t, []string{fmt.Sprintf("big.yaml:1:1: file is larger than 4 MiB (%d bytes): split it into smaller files", len(big))}, messages(dir, d))
+}
