@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -146,4 +147,28 @@ func TestFileTooLarge(t *testing.T) {
 	p, d := Load(dir, testOptions())
 	require.Nil(t, p)
 	require.Equal(t, []string{fmt.Sprintf("big.yaml:1:1: file is larger than 4 MiB (%d bytes): split it into smaller files", len(big))}, messages(dir, d))
+}
+
+// TestNestingAtLimitAllocates loads a YAML workflow whose vars nest just
+// under MaxNestingDepth and checks that it costs little more memory than
+// the same workflow with flat vars. Not parallel: it measures the whole
+// process's allocations.
+func TestNestingAtLimitAllocates(t *testing.T) {
+	project := func(depth int) []byte {
+		return []byte(yamlProviders + "  w:\n    vars:\n      x: " + nest("[", "]", depth) + "\n    steps:\n      - {id: s, uses: chatapi.send_message, with: {phone: \"1\", body: \"{{ vars.x }}\"}}\n")
+	}
+	load := func(data []byte) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p, diags := LoadSources([]Source{{Name: "w.yaml", Data: data}}, testOptions())
+		runtime.ReadMemStats(&after)
+		require.Empty(t, diags)
+		require.NotNil(t, p)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	load(project(1)) // warm up the CEL environment's caches
+	flat, deep := load(project(1)), load(project(MaxNestingDepth-6))
+	t.Logf("flat vars: %d bytes; vars %d deep: %d bytes", flat, MaxNestingDepth-6, deep)
+	require.Less(t, deep-min(deep, flat), uint64(512<<10), "loading a file nested to the limit allocates more than 512 KiB beyond a flat one")
 }
