@@ -45,7 +45,7 @@ func TestDeepBodiesRefused(t *testing.T) {
 	require.Empty(t, f.rt.webhookReqs)
 
 	// At the limit, and with brackets inside strings, a body is taken.
-	ok := deepJSON(engine.MaxJSONDepth-1)[:len(deepJSON(engine.MaxJSONDepth-1))-1] + `,"s":"` + strings.Repeat("[{", 200) + `\"]"}`
+	ok := deepJSON(engine.MaxJSONDepth - 1)[:len(deepJSON(engine.MaxJSONDepth-1))-1] + `,"s":"` + strings.Repeat("[{", 200) + `\"]"}`
 	w := f.do(t, "POST", "/hooks/team/open", strReader(ok))
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 }
