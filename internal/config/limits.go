@@ -7,10 +7,11 @@ import (
 )
 
 // MaxFileSize bounds the size of one project file. Real workflow files are
-// a few kilobytes; a file this large is a mistake or an attack, and parsing
-// it would hold hundreds of megabytes. The file is refused before it is
-// parsed.
-const MaxFileSize = 4 << 20
+// a few kilobytes; a larger one belongs in several files, or its data in a
+// run's input. The HCL and YAML parsers hold a few hundred bytes per token,
+// so a 1 MiB file of the worst kind already costs about 400 MB to parse (a
+// 4 MiB one took 1.6 GB): the file is refused before it is read.
+const MaxFileSize = 1 << 20
 
 // MaxNestingDepth bounds how deeply the values of a project file may nest:
 // blocks, objects, lists, strings and templates each count one level, and so

@@ -39,7 +39,7 @@ func TestNestingTooDeep(t *testing.T) {
 		{"hcl parens", "deep.hcl", "x = " + nest("(", ")", deep) + "\n", "deep.hcl:1:105: nesting deeper than 100 levels"},
 		{"hcl blocks", "deep.hcl", strings.Repeat("a {\n", deep), "deep.hcl:101:3: nesting deeper than 100 levels"},
 		{"hcl templates", "deep.hcl", "x = " + nest(`"${`, `}"`, deep) + "\n", "deep.hcl:1:155: nesting deeper than 100 levels"},
-		{"hcl template directives", "deep.hcl", "x = \"" + strings.Repeat("%{ if true }", deep) + strings.Repeat("%{ endif }", deep) + "\"\n", "deep.hcl:1:1182: nesting deeper than 100 levels"},
+		{"hcl template directives", "deep.hcl", "x = \"" + strings.Repeat("%{ if true }", 20_000) + strings.Repeat("%{ endif }", 20_000) + "\"\n", "deep.hcl:1:1182: nesting deeper than 100 levels"},
 		{"hcl heredoc templates", "deep.hcl", "x = <<EOT\n" + nest("${", "}", deep) + "\nEOT\n", "deep.hcl:2:200: nesting deeper than 100 levels"},
 		{"hcl unary operators", "deep.hcl", "x = " + strings.Repeat("-", deep) + "1\n", "deep.hcl:1:105: nesting deeper than 100 levels"},
 		{"hcl negations", "deep.hcl", "x = " + strings.Repeat("!", deep) + "true\n", "deep.hcl:1:105: nesting deeper than 100 levels"},
@@ -141,12 +141,12 @@ func TestFileTooLarge(t *testing.T) {
 	big := "# " + strings.Repeat("x", MaxFileSize) + "\n"
 	p, diags := loadOne(t, "big.hcl", big)
 	require.Nil(t, p)
-	require.Equal(t, []string{fmt.Sprintf("big.hcl:1:1: file is larger than 4 MiB (%d bytes): split it into smaller files", len(big))}, diags)
+	require.Equal(t, []string{fmt.Sprintf("big.hcl:1:1: file is larger than 1 MiB (%d bytes): split it into smaller files", len(big))}, diags)
 
 	dir := writeProject(t, map[string]string{"big.yaml": big})
 	p, d := Load(dir, testOptions())
 	require.Nil(t, p)
-	require.Equal(t, []string{fmt.Sprintf("big.yaml:1:1: file is larger than 4 MiB (%d bytes): split it into smaller files", len(big))}, messages(dir, d))
+	require.Equal(t, []string{fmt.Sprintf("big.yaml:1:1: file is larger than 1 MiB (%d bytes): split it into smaller files", len(big))}, messages(dir, d))
 }
 
 // TestNestingAtLimitAllocates loads a YAML workflow whose vars nest just
