@@ -172,3 +172,17 @@ func TestNestingAtLimitAllocates(t *testing.T) {
 	t.Logf("flat vars: %d bytes; vars %d deep: %d bytes", flat, MaxNestingDepth-6, deep)
 	require.Less(t, deep-min(deep, flat), uint64(512<<10), "loading a file nested to the limit allocates more than 512 KiB beyond a flat one")
 }
+
+// TestNestingThroughAliases refuses a YAML file whose aliases nest its
+// tree deeper than the limit, though no line of its text does.
+func TestNestingThroughAliases(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("a0: &a0 " + nest("[", "]", 40) + "\n")
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d %s*a%d%s\n", i, i, strings.Repeat("[", 40), i-1, strings.Repeat("]", 40))
+	}
+	p, diags := loadOne(t, "alias.yaml", b.String())
+	require.Nil(t, p)
+	require.Contains(t, diags, "alias.yaml:1:28: nesting deeper than 100 levels once aliases are expanded")
+}
