@@ -115,25 +115,43 @@ func (a *app) printDiagnostics(diags config.Diagnostics) {
 	}
 }
 
-// parseInput reads --input: inline JSON, @file, or @- for stdin.
+// maxInputSize bounds --input: far more than any trigger body (the HTTP API
+// takes 1 MiB by default), and little enough to decode comfortably.
+const maxInputSize = 8 << 20
+
+// parseInput reads --input: inline JSON, @file, or @- for stdin. An input
+// larger than maxInputSize or nested deeper than engine.MaxJSONDepth is
+// refused before it is decoded.
 func parseInput(s string) (any, error) {
 	if s == "" {
 		return nil, nil
 	}
 	data := []byte(s)
 	if strings.HasPrefix(s, "@") {
-		var err error
-		if s == "@-" {
-			data, err = io.ReadAll(os.Stdin)
-		} else {
-			data, err = os.ReadFile(s[1:])
+		var r io.Reader = os.Stdin
+		if s != "@-" {
+			f, err := os.Open(s[1:])
+			if err != nil {
+				return nil, fmt.Errorf("--input: %w", err)
+			}
+			defer f.Close()
+			r = f
 		}
+		var err error
+		data, err = io.ReadAll(io.LimitReader(r, maxInputSize+1))
 		if err != nil {
 			return nil, fmt.Errorf("--input: %w", err)
 		}
 	}
+	if len(data) > maxInputSize {
+		return nil, fmt.Errorf("--input is larger than %d MiB", maxInputSize>>20)
+	}
 	v, err := engine.DecodeJSON(data)
-	if err != nil {
+	var deep *engine.JSONDepthError
+	switch {
+	case errors.As(err, &deep):
+		return nil, fmt.Errorf("--input: %w", err)
+	case err != nil:
 		return nil, fmt.Errorf("--input is not JSON: %w", err)
 	}
 	return v, nil

@@ -70,6 +70,11 @@ func Load(dir string, opts LoadOptions) (*Project, Diagnostics) {
 			continue
 		}
 		path := filepath.Join(dir, name)
+		if info, err := e.Info(); err == nil && info.Size() > MaxFileSize {
+			// Refused before it is read, so it costs no memory.
+			diags = append(diags, fileTooLarge(path, info.Size()))
+			continue
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			diags = append(diags, &Diagnostic{Severity: Error, File: path, Summary: fmt.Sprintf("reading file: %v", err)})
@@ -169,6 +174,9 @@ type secretResult struct {
 
 // read parses one file into node trees.
 func (l *loader) read(src Source) []*node {
+	if !checkLimits(src, &l.rep) {
+		return nil
+	}
 	switch strings.ToLower(filepath.Ext(src.Name)) {
 	case ".hcl":
 		if n := readHCL(src.Name, src.Data, &l.rep); n != nil {

@@ -78,8 +78,13 @@ func (l *loader) provider(d decl) {
 	}
 	for _, name := range r.spec.Config.SensitiveFields() {
 		p.SensitiveFields = append(p.SensitiveFields, name)
-		if v, ok := p.Config[name]; ok && v != nil {
+		if v, ok := p.Config[name]; ok && v != nil && v != "" {
 			p.SensitiveValues = append(p.SensitiveValues, scalarText(v))
+		}
+		if emptySensitive(p.Config, source, rendered, name) {
+			// An empty credential is a mistake, and an empty webhook
+			// secret would turn verification off without a word.
+			l.rep.errorf(at(name), "%s config: %s is sensitive and must not be empty: set the secret it reads, or leave %s out", what, name, name)
 		}
 		if s, ok := source[name].(string); ok && s != "" && !expr.HasTemplate(s) {
 			l.rep.warnf(at(name), "%s config: %s is sensitive; read it from a secret, as \"{{ secrets.NAME }}\", instead of writing it in the file", what, name)
@@ -111,6 +116,17 @@ func (l *loader) providerConfig(p *Provider, source map[string]any, n *node) boo
 	}
 	p.Config = out
 	return true
+}
+
+// emptySensitive reports a sensitive config field that is set to an empty
+// string, as written or as its secrets resolved.
+func emptySensitive(config, source map[string]any, rendered bool, name string) bool {
+	if rendered {
+		v, ok := config[name]
+		return ok && v == ""
+	}
+	v, ok := source[name]
+	return ok && v == ""
 }
 
 // isDynamic tells schema validation that a string holding a template is

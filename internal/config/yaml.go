@@ -24,6 +24,10 @@ type yamlReader struct {
 	budget  int
 	// expanding holds the aliases being expanded, to catch cycles.
 	expanding map[string]bool
+	// depth counts the mappings and sequences being read; aliases can nest
+	// a tree deeper than its text, which the pre-scan bounds.
+	depth   int
+	tooDeep bool
 }
 
 // readYAML parses src and returns one node tree per non-empty document.
@@ -122,6 +126,10 @@ func (y *yamlReader) node(n ast.Node) *node {
 	case *ast.MappingValueNode:
 		return y.mapping([]*ast.MappingValueNode{x}, at)
 	case *ast.SequenceNode:
+		if !y.enter(at) {
+			return &node{rng: at}
+		}
+		defer y.leave()
 		l := &node{kind: listNode, rng: at}
 		for _, v := range x.Values {
 			l.items = append(l.items, y.node(v))
@@ -183,6 +191,22 @@ func (y *yamlReader) node(n ast.Node) *node {
 	return &node{rng: at}
 }
 
+// enter starts reading a mapping or sequence. It reports, once, a tree that
+// its aliases nest deeper than MaxNestingDepth, and then returns false.
+func (y *yamlReader) enter(at Range) bool {
+	if y.depth >= MaxNestingDepth {
+		if !y.tooDeep {
+			y.tooDeep = true
+			y.r.errorf(at, "nesting deeper than %d levels once aliases are expanded", MaxNestingDepth)
+		}
+		return false
+	}
+	y.depth++
+	return true
+}
+
+func (y *yamlReader) leave() { y.depth-- }
+
 func anchorName(n ast.Node) string {
 	if n == nil {
 		return ""
@@ -199,6 +223,10 @@ func anchorName(n ast.Node) string {
 // mapping converts the pairs of a mapping. Merge keys (<<) apply after the
 // explicit keys, which take precedence wherever they are written.
 func (y *yamlReader) mapping(values []*ast.MappingValueNode, at Range) *node {
+	if !y.enter(at) {
+		return &node{rng: at}
+	}
+	defer y.leave()
 	obj := &node{kind: objectNode, rng: at}
 	var merges []*node
 	for _, mv := range values {

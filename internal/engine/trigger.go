@@ -103,7 +103,11 @@ func plainJSON(v any) any {
 }
 
 // DecodeJSON decodes a JSON document into the plain values expressions
-// read, as trigger bodies and step outputs are decoded.
+// read, as trigger bodies and step outputs are decoded. A document nested
+// deeper than MaxJSONDepth is a *JSONDepthError.
 func DecodeJSON(data []byte) (any, error) {
+	if err := CheckJSONDepth(data); err != nil {
+		return nil, err
+	}
 	return decodeValue(data)
 }

@@ -1,7 +1,6 @@
 package expr
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -51,18 +50,4 @@ func (es Errors) Err() error {
 		return nil
 	}
 	return es
-}
-
-// childPath extends a value path with a map key or list index.
-func childPath(parent string, key any) string {
-	switch k := key.(type) {
-	case int:
-		return fmt.Sprintf("%s[%d]", parent, k)
-	case string:
-		if parent == "" {
-			return k
-		}
-		return parent + "." + k
-	}
-	return parent
 }

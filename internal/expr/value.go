@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"cel.dev/cel-go/common/types"
 )
@@ -15,8 +16,12 @@ import (
 //
 // A nil *Value renders to nil.
 type Value struct {
-	src  any
-	path string
+	src any
+	// parent and key place the value in its tree; path builds its path
+	// from them only when a message needs it, so that compiling a deep
+	// tree stays linear.
+	parent *Value
+	key    any // string or int
 	// static is set when the subtree holds no template; konst is then its
 	// value, with literal expressions such as {{ "{{" }} folded in.
 	static bool
@@ -34,15 +39,15 @@ type Value struct {
 // the offending string.
 func (c *Compiler) Value(v any, ctx Context) (*Value, Errors) {
 	var errs Errors
-	out := c.value(v, "", ctx, &errs)
+	out := c.value(v, nil, nil, ctx, &errs)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return out, nil
 }
 
-func (c *Compiler) value(v any, path string, ctx Context, errs *Errors) *Value {
-	out := &Value{src: v, path: path}
+func (c *Compiler) value(v any, parent *Value, key any, ctx Context, errs *Errors) *Value {
+	out := &Value{src: v, parent: parent, key: key}
 	switch x := v.(type) {
 	case string:
 		if !HasTemplate(x) {
@@ -52,7 +57,7 @@ func (c *Compiler) value(v any, path string, ctx Context, errs *Errors) *Value {
 		t, problems := c.template(x, ctx)
 		if problems != nil {
 			for _, msg := range problems {
-				*errs = append(*errs, &Error{Path: path, Source: x, Message: msg})
+				*errs = append(*errs, &Error{Path: out.path(), Source: x, Message: msg})
 			}
 			return out
 		}
@@ -72,7 +77,7 @@ func (c *Compiler) value(v any, path string, ctx Context, errs *Errors) *Value {
 		out.static = true
 		konst := make(map[string]any, len(x))
 		for _, k := range keys {
-			el := c.value(x[k], childPath(path, k), ctx, errs)
+			el := c.value(x[k], out, k, ctx, errs)
 			out.elems = append(out.elems, el)
 			out.static = out.static && el.static
 			konst[k] = el.konst
@@ -86,7 +91,7 @@ func (c *Compiler) value(v any, path string, ctx Context, errs *Errors) *Value {
 		out.static = true
 		konst := make([]any, len(x))
 		for i, item := range x {
-			el := c.value(item, childPath(path, i), ctx, errs)
+			el := c.value(item, out, i, ctx, errs)
 			out.elems = append(out.elems, el)
 			out.static = out.static && el.static
 			konst[i] = el.konst
@@ -98,11 +103,33 @@ func (c *Compiler) value(v any, path string, ctx Context, errs *Errors) *Value {
 	default:
 		p, err := plainNative(v)
 		if err != nil {
-			*errs = append(*errs, &Error{Path: path, Message: err.Error()})
+			*errs = append(*errs, &Error{Path: out.path(), Message: err.Error()})
 		}
 		out.static, out.konst = true, p
 	}
 	return out
+}
+
+// path locates the value in its tree, such as "to.mobile" or
+// "params[1].x"; the root's path is empty.
+func (v *Value) path() string {
+	var keys []any
+	for n := v; n != nil && n.parent != nil; n = n.parent {
+		keys = append(keys, n.key)
+	}
+	var b strings.Builder
+	for i := len(keys) - 1; i >= 0; i-- {
+		switch k := keys[i].(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", k)
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		}
+	}
+	return b.String()
 }
 
 func mergeNames(into, from []string) []string {
@@ -174,7 +201,7 @@ func (v *Value) Render(s *Scope) (any, error) {
 		out, err := v.tmpl.render(s)
 		if err != nil {
 			if e, ok := err.(*Error); ok && e.Path == "" {
-				e.Path = v.path
+				e.Path = v.path()
 			}
 			return nil, err
 		}
@@ -214,7 +241,7 @@ func (v *Value) RenderMap(s *Scope) (map[string]any, error) {
 	}
 	m, ok := out.(map[string]any)
 	if !ok {
-		return nil, &Error{Path: v.path, Message: fmt.Sprintf("must be an object, not %s", typeName(out))}
+		return nil, &Error{Path: v.path(), Message: fmt.Sprintf("must be an object, not %s", typeName(out))}
 	}
 	return m, nil
 }
@@ -282,7 +309,7 @@ func (v *Value) SecretRefs() []SecretRef {
 		}
 		if n.tmpl != nil {
 			for _, name := range n.secrets {
-				out = append(out, SecretRef{Path: n.path, Name: name})
+				out = append(out, SecretRef{Path: n.path(), Name: name})
 			}
 			return
 		}

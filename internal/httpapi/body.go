@@ -80,6 +80,9 @@ func decodeJSON(body []byte) (any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
+	if err := engine.CheckJSONDepth(body); err != nil {
+		return nil, err
+	}
 	if !json.Valid(body) {
 		return nil, jsonProblem(body)
 	}
@@ -162,7 +165,11 @@ func decodeHookBody(contentType string, body []byte) (any, error) {
 	switch {
 	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
 		v, err := decodeJSON(body)
-		if err != nil {
+		var deep *engine.JSONDepthError
+		switch {
+		case errors.As(err, &deep):
+			return nil, fmt.Errorf("body: %w", err)
+		case err != nil:
 			return nil, fmt.Errorf("body is not valid JSON: %w", err)
 		}
 		return v, nil

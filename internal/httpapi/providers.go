@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 
+	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -25,6 +27,14 @@ func (a *api) providerWebhook(w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readBodyOrFail(w, r)
 	if !ok {
 		return
+	}
+	if t := bytes.TrimSpace(body); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		// A JSON body too deep for the events it becomes is refused
+		// before the plugin decodes it.
+		if err := engine.CheckJSONDepth(body); err != nil {
+			a.fail(w, http.StatusBadRequest, "body: %s", err)
+			return
+		}
 	}
 	req := &sdk.WebhookRequest{
 		Instance: instance,

@@ -42,7 +42,12 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	input, err := decodeJSON(body)
-	if err != nil {
+	var deep *engine.JSONDepthError
+	switch {
+	case errors.As(err, &deep):
+		a.fail(w, http.StatusBadRequest, "input: %s", err)
+		return
+	case err != nil:
 		a.fail(w, http.StatusBadRequest, "input is not valid JSON: %s", err)
 		return
 	}
