@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -43,6 +44,9 @@ func environment() (*cel.Env, error) {
 			ext.Lists(),
 			ext.Encoders(),
 		)
+		if envErr == nil {
+			celEnv, envErr = withGuards(celEnv)
+		}
 	})
 	return celEnv, envErr
 }
@@ -59,7 +63,8 @@ type Compiler struct {
 }
 
 // NewCompiler returns a Compiler using the shared CEL environment (with the
-// strings, math, lists, encoders and optional-types extensions).
+// strings, math, lists, encoders and optional-types extensions, the
+// functions that can multiply sizes guarded by MaxValueSize).
 func NewCompiler() (*Compiler, error) {
 	env, err := environment()
 	if err != nil {
@@ -115,8 +120,14 @@ func (c *Compiler) build(src string) *program {
 	if root.Kind() == ast.LiteralKind {
 		p.constant = true
 		p.value = root.AsLiteral()
+		return p
 	}
-	prg, err := c.env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	plan := c.plan(checked)
+	if plan.problem != "" {
+		p.problem = plan.problem
+		return p
+	}
+	prg, err := c.env.Program(checked, programOptions(plan.metered)...)
 	if err != nil {
 		p.problem = err.Error()
 		return p
@@ -144,14 +155,15 @@ func describeIssues(iss *cel.Issues) string {
 	return strings.Join(msgs, "; ")
 }
 
-// eval runs the program against the scope.
-func (p *program) eval(s *Scope) (ref.Val, error) {
+// eval runs the program against the scope. It stops early with an error
+// when ctx ends or the evaluation exceeds MaxCost.
+func (p *program) eval(ctx context.Context, s *Scope) (ref.Val, error) {
 	if p.constant {
 		return p.value, nil
 	}
-	out, _, err := p.prg.Eval(s)
+	out, _, err := p.prg.ContextEval(ctx, s)
 	if err != nil {
-		return nil, err
+		return nil, evalError(ctx, err)
 	}
 	if e, ok := out.(*types.Err); ok {
 		return nil, e
