@@ -80,6 +80,11 @@ type program struct {
 	out *cel.Type
 	// refs are the top-level variables the expression reads.
 	refs []reference
+	// loops is set when the expression holds a comprehension (all, exists,
+	// map, filter...), the only construct whose running time its context
+	// needs to bound; evaluating without a context saves the allocations
+	// of cel-go's interrupt checks.
+	loops bool
 	// constant is set when the expression is a literal, such as the '{{'
 	// escape; the literal's value is in value.
 	constant bool
@@ -122,6 +127,7 @@ func (c *Compiler) build(src string) *program {
 		p.value = root.AsLiteral()
 		return p
 	}
+	p.loops = hasComprehension(root)
 	plan := c.plan(checked)
 	if plan.problem != "" {
 		p.problem = plan.problem
@@ -161,7 +167,13 @@ func (p *program) eval(ctx context.Context, s *Scope) (ref.Val, error) {
 	if p.constant {
 		return p.value, nil
 	}
-	out, _, err := p.prg.ContextEval(ctx, s)
+	var out ref.Val
+	var err error
+	if p.loops && ctx.Done() != nil {
+		out, _, err = p.prg.ContextEval(ctx, s)
+	} else {
+		out, _, err = p.prg.Eval(s)
+	}
 	if err != nil {
 		return nil, evalError(ctx, err)
 	}
@@ -172,6 +184,18 @@ func (p *program) eval(ctx context.Context, s *Scope) (ref.Val, error) {
 		return nil, fmt.Errorf("result depends on unknown values")
 	}
 	return out, nil
+}
+
+// hasComprehension reports whether e holds a comprehension.
+func hasComprehension(e ast.Expr) bool {
+	found := false
+	visitor := ast.NewExprVisitor(func(e ast.Expr) {
+		if e.Kind() == ast.ComprehensionKind {
+			found = true
+		}
+	})
+	ast.PostOrderVisit(e, visitor)
+	return found
 }
 
 // outKind returns the checked result type's kind.

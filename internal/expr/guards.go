@@ -18,37 +18,81 @@ import (
 // units of map and then gigabytes of join. Every function whose result can
 // outgrow its inputs many times over is therefore wrapped in a guard that
 // computes the result's size from the arguments first and fails when it
-// would pass MaxValueSize. Functions whose results are at most a small
-// multiple of their inputs (+, substring, split, base64, sort, ...) need no
-// guard: the cost of building each result is charged, so MaxCost bounds the
-// memory they can allocate in all.
+// would pass MaxValueSize. The same holds for time: the functions that
+// compare every element of a list with every other (distinct, hasAll...)
+// are refused when that is more pairs than MaxCost, since one call cannot
+// be interrupted. Functions whose results are at most a small multiple of
+// their inputs (+, substring, split, base64, sort, ...) need no guard: the
+// cost of building each result is charged, so MaxCost bounds the memory
+// they can allocate in all.
 
-// guard is the size check of one overload: given the call's arguments it
-// returns the size of the result, stopping once it passes the limit.
+// guard is the check of one overload: given the call's arguments it says
+// why the call may not run, or returns "".
 type guard struct {
 	function string
 	overload string
 	args     []*cel.Type
 	result   *cel.Type
-	size     func(args []ref.Val) (int, bool)
-	// elements is set when size counts list elements rather than bytes.
-	elements bool
+	check    func(args []ref.Val) string
 	options  []decls.FunctionOpt
 }
 
 func guards() []guard {
-	str, list := cel.StringType, cel.ListType(cel.TypeParamType("T"))
+	str, list, boolean := cel.StringType, cel.ListType(cel.TypeParamType("T")), cel.BoolType
+	bytes := sizeLimit(sizeText(MaxValueSize))
+	elements := sizeLimit(fmt.Sprintf("%d elements", MaxValueSize))
+	noTypeGuards := []decls.FunctionOpt{decls.DisableTypeGuards(true)}
 	return []guard{
-		{function: "join", overload: "list_join", args: []*cel.Type{cel.ListType(str)}, result: str, size: joinSize},
-		{function: "join", overload: "list_join_string", args: []*cel.Type{cel.ListType(str), str}, result: str, size: joinSize},
-		{function: "replace", overload: "string_replace_string_string", args: []*cel.Type{str, str, str}, result: str, size: replaceSize},
-		{function: "replace", overload: "string_replace_string_string_int", args: []*cel.Type{str, str, str, cel.IntType}, result: str, size: replaceSize},
-		{function: "format", overload: "string_format", args: []*cel.Type{str, cel.ListType(cel.DynType)}, result: str, size: formatSize},
-		{function: "flatten", overload: "list_flatten", args: []*cel.Type{cel.ListType(list)}, result: list, size: flattenSize, elements: true,
-			options: []decls.FunctionOpt{decls.DisableTypeGuards(true)}},
-		{function: "flatten", overload: "list_flatten_int", args: []*cel.Type{cel.ListType(cel.DynType), cel.IntType}, result: cel.ListType(cel.DynType), size: flattenSize, elements: true,
-			options: []decls.FunctionOpt{decls.DisableTypeGuards(true)}},
+		{function: "join", overload: "list_join", args: []*cel.Type{cel.ListType(str)}, result: str, check: bytes(joinSize)},
+		{function: "join", overload: "list_join_string", args: []*cel.Type{cel.ListType(str), str}, result: str, check: bytes(joinSize)},
+		{function: "replace", overload: "string_replace_string_string", args: []*cel.Type{str, str, str}, result: str, check: bytes(replaceSize)},
+		{function: "replace", overload: "string_replace_string_string_int", args: []*cel.Type{str, str, str, cel.IntType}, result: str, check: bytes(replaceSize)},
+		{function: "format", overload: "string_format", args: []*cel.Type{str, cel.ListType(cel.DynType)}, result: str, check: bytes(formatSize)},
+		{function: "flatten", overload: "list_flatten", args: []*cel.Type{cel.ListType(list)}, result: list, check: elements(flattenSize), options: noTypeGuards},
+		{function: "flatten", overload: "list_flatten_int", args: []*cel.Type{cel.ListType(cel.DynType), cel.IntType}, result: cel.ListType(cel.DynType), check: elements(flattenSize), options: noTypeGuards},
+		// These compare every element with every other: their work grows
+		// with the square of the lists' length.
+		{function: "distinct", overload: "list_distinct", args: []*cel.Type{list}, result: list, check: pairs},
+		{function: "hasOnly", overload: "list_hasOnly_list", args: []*cel.Type{list, list}, result: boolean, check: pairs},
+		{function: "hasAny", overload: "list_hasAny_list", args: []*cel.Type{list, list}, result: boolean, check: pairs},
+		{function: "hasAll", overload: "list_hasAll_list", args: []*cel.Type{list, list}, result: boolean, check: pairs},
+		{function: "hasExactly", overload: "list_hasExactly_list", args: []*cel.Type{list, list}, result: boolean, check: pairs},
 	}
+}
+
+// sizeLimit turns a size function, which stops once the size passes its
+// limit, into a check.
+func sizeLimit(limit string) func(size func([]ref.Val) (int, bool)) func([]ref.Val) string {
+	return func(size func([]ref.Val) (int, bool)) func([]ref.Val) string {
+		return func(args []ref.Val) string {
+			if _, over := size(args); over {
+				return "the result would be larger than " + limit
+			}
+			return ""
+		}
+	}
+}
+
+// pairs refuses a call that would compare more than MaxCost pairs of
+// elements.
+func pairs(args []ref.Val) string {
+	var lens []int
+	for _, a := range args {
+		if l, ok := a.(traits.Lister); ok {
+			lens = append(lens, listLen(l))
+		}
+	}
+	n := 0
+	switch len(lens) {
+	case 1:
+		n = lens[0] * (lens[0] - 1) / 2
+	case 2:
+		n = lens[0] * lens[1]
+	}
+	if n > MaxCost {
+		return fmt.Sprintf("the lists are too long: comparing %d pairs of elements is more work than one expression may do (%d)", n, MaxCost)
+	}
+	return ""
 }
 
 // guarded holds the overload ids of guards().
@@ -71,13 +115,9 @@ func withGuards(env *cel.Env) (*cel.Env, error) {
 		if err != nil {
 			return nil, err
 		}
-		limit := sizeText(MaxValueSize)
-		if g.elements {
-			limit = fmt.Sprintf("%d elements", MaxValueSize)
-		}
 		bind := cel.FunctionBinding(func(args ...ref.Val) ref.Val {
-			if _, over := g.size(args); over {
-				return types.NewErr("%s: the result would be larger than %s", g.function, limit)
+			if msg := g.check(args); msg != "" {
+				return types.NewErr("%s: %s", g.function, msg)
 			}
 			return impl(args...)
 		})

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"github.com/stretchr/testify/require"
 )
 
@@ -82,6 +84,32 @@ func TestRenderFlattenLimit(t *testing.T) {
 	// 1100 × 1100 elements: past the limit of 2^20 elements.
 	err := renderErr(t, map[string]any{"n": "{{ size(trigger.body.l.map(a, trigger.body.l).flatten()) }}"}, hostileScope(1100, 1))
 	require.Contains(t, err.Error(), "flatten: the result would be larger than 1048576 elements")
+}
+
+func TestQuadraticListFunctionsAreBounded(t *testing.T) {
+	t.Parallel()
+	// distinct and the set functions compare every pair: 10,000 elements
+	// are 50 million pairs, which would run for seconds in one call that
+	// nothing can interrupt.
+	s := hostileScope(10_000, 1)
+	for _, src := range []string{
+		"{{ trigger.body.l.distinct() }}",
+		"{{ trigger.body.l.hasAll(trigger.body.l) }}",
+		"{{ trigger.body.l.hasExactly(trigger.body.l) }}",
+	} {
+		// The guard refuses the call; cel-go then charges the call's
+		// modelled cost, which is over the limit too, and reports that.
+		start := time.Now()
+		err := renderErr(t, map[string]any{"x": src}, s)
+		require.Contains(t, err.Error(), "evaluation stopped: it exceeded the cost limit", src)
+		t.Logf("%s failed after %s", src, time.Since(start))
+	}
+	l := func(n int) ref.Val { return types.DefaultTypeAdapter.NativeToValue(make([]any, n)) }
+	require.Equal(t, "the lists are too long: comparing 49995000 pairs of elements is more work than one expression may do (10000000)", pairs([]ref.Val{l(10_000)}))
+	require.Equal(t, "the lists are too long: comparing 12000000 pairs of elements is more work than one expression may do (10000000)", pairs([]ref.Val{l(3_000), l(4_000)}))
+	require.Empty(t, pairs([]ref.Val{l(4_000)}))
+	out := render(t, map[string]any{"x": "{{ trigger.body.l.distinct().size() }}"}, hostileScope(1_000, 1), fullContext())
+	require.Equal(t, map[string]any{"x": int64(1_000)}, out)
 }
 
 func TestRenderWithinLimits(t *testing.T) {
