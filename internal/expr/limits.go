@@ -14,9 +14,9 @@ import (
 // needs, and far below what hurts a host.
 const (
 	// MaxValueSize bounds what one {{ }} template renders to, and every
-	// string, list or text that a size-multiplying function (join, replace,
-	// format, flatten) builds while an expression runs: 1 MiB, the size of
-	// the largest webhook body Herald accepts. A value's size is the length
+	// string that a size-multiplying function (join, replace, format) builds
+	// while an expression runs, in bytes, and every list flatten builds, in
+	// elements: 1 MiB, the size of the largest webhook body Herald accepts. A value's size is the length
 	// of its JSON text, escapes not counted; a text template's is its length.
 	MaxValueSize = 1 << 20
 
@@ -30,7 +30,9 @@ const (
 	// iteration, and one per ten bytes of a string scanned or built). Ten
 	// million units are about a second of CPU: a loop over every element of
 	// the largest webhook body fits, a loop nested in a loop over it does
-	// not. An evaluation that exceeds it stops with an error.
+	// not. An evaluation that exceeds it stops with an error. It also bounds
+	// the pairs of elements one call of distinct, hasOnly, hasAny, hasAll or
+	// hasExactly may compare.
 	MaxCost = 10_000_000
 
 	// MaxEstimatedCost is the worst-case cost above which an expression is
