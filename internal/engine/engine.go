@@ -297,8 +297,11 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
 	x.scope = expr.NewScope(expr.RunData{ID: x.run.ID, Workflow: x.run.Workflow, Attempt: x.run.Attempt}, trig.data(), x.st.project.Secrets)
 	x.scope.SetNow(x.e.opts.Now())
 	if x.wf.Vars != nil {
-		vars, err := x.wf.Vars.RenderMap(x.scope)
+		vars, err := x.wf.Vars.RenderMapContext(ctx, x.scope)
 		if err != nil {
+			if ctx.Err() != nil {
+				return "", "", ErrInterrupted
+			}
 			return store.StatusFailed, "vars: " + err.Error(), nil
 		}
 		x.scope.SetVars(vars)
@@ -306,8 +309,11 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
 	// when gates a run once, before its first step; a resumed run that has
 	// records passed it already.
 	if x.wf.When != nil && len(recs) == 0 {
-		ok, err := x.wf.When.Eval(x.scope)
+		ok, err := x.wf.When.EvalContext(ctx, x.scope)
 		if err != nil {
+			if ctx.Err() != nil {
+				return "", "", ErrInterrupted
+			}
 			return store.StatusFailed, "when: " + err.Error(), nil
 		}
 		if !ok {

@@ -83,8 +83,13 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 		return resultFromRecord(rec), nil
 	}
 	if step.If != nil {
-		ok, err := step.If.Eval(x.scope)
+		ectx, cancel := exprContext(ctx, step)
+		ok, err := step.If.EvalContext(ectx, x.scope)
+		cancel()
 		if err != nil {
+			if ctx.Err() != nil {
+				return stepResult{}, ErrInterrupted
+			}
 			return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "if: "+err.Error())}, time.Time{})
 		}
 		if !ok {
@@ -123,8 +128,13 @@ func (x *execution) stepError(class, msg string) *store.StepError {
 func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult, error) {
 	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: store.NoItem}
 	started := x.e.opts.Now()
-	list, err := step.ForEach.RenderList(x.scope)
+	ectx, cancel := exprContext(ctx, step)
+	list, err := step.ForEach.RenderListContext(ectx, x.scope)
+	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return stepResult{}, ErrInterrupted
+		}
 		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "for_each: "+err.Error())}, started)
 	}
 	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Items: len(list), Provider: step.Provider, Action: step.Action})
@@ -225,9 +235,14 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			// A fallback may read steps.<this step> for the failure.
 			scope = scope.WithStep(step.ID, stepResult{Status: store.StatusFailed, Error: x.stepError(string(last.Class), last.Error()), Attempts: attempt, Provider: lastProvider}.data())
 		}
-		req, rerr := x.request(c, scope, key)
+		ectx, cancel := exprContext(ctx, step)
+		req, rerr := x.request(ectx, c, scope, key)
+		cancel()
 		lastProvider, lastAction = c.provider, c.action
 		if rerr != nil {
+			if ctx.Err() != nil {
+				return stepResult{}, ErrInterrupted
+			}
 			last = rerr
 			continue
 		}
@@ -328,8 +343,18 @@ func (x *execution) finished(step *config.Step, item int, res stepResult, starte
 	x.log.Info("step finished", "step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", d.Round(time.Millisecond), "error", res.message())
 }
 
+// exprContext bounds the evaluation of a step's if, for_each, with and
+// override by the step's timeout, and by ctx, which ends when the host stops.
+func exprContext(ctx context.Context, step *config.Step) (context.Context, context.CancelFunc) {
+	timeout := step.Timeout
+	if timeout <= 0 {
+		timeout = config.DefaultTimeout
+	}
+	return context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the step timeout of %s was reached", timeout))
+}
+
 // request renders a candidate's input and overrides.
-func (x *execution) request(c candidate, scope *expr.Scope, key store.StepKey) (*sdk.InvokeRequest, *sdk.Error) {
+func (x *execution) request(ctx context.Context, c candidate, scope *expr.Scope, key store.StepKey) (*sdk.InvokeRequest, *sdk.Error) {
 	req := &sdk.InvokeRequest{
 		Instance:       c.provider,
 		Action:         c.action,
@@ -337,13 +362,13 @@ func (x *execution) request(c candidate, scope *expr.Scope, key store.StepKey) (
 		DryRun:         x.e.opts.DryRun,
 	}
 	var err error
-	if req.Input, err = renderJSON(c.with, scope); err != nil {
+	if req.Input, err = renderJSON(ctx, c.with, scope); err != nil {
 		return nil, sdk.Permanent(fmt.Errorf("with: %w", err))
 	}
-	if req.ConfigOverride, err = renderJSON(c.override.Config, scope); err != nil {
+	if req.ConfigOverride, err = renderJSON(ctx, c.override.Config, scope); err != nil {
 		return nil, sdk.Permanent(fmt.Errorf("override.config: %w", err))
 	}
-	if req.BodyOverride, err = renderJSON(c.override.Body, scope); err != nil {
+	if req.BodyOverride, err = renderJSON(ctx, c.override.Body, scope); err != nil {
 		return nil, sdk.Permanent(fmt.Errorf("override.body: %w", err))
 	}
 	if req.Input == nil {
@@ -352,11 +377,11 @@ func (x *execution) request(c candidate, scope *expr.Scope, key store.StepKey) (
 	return req, nil
 }
 
-func renderJSON(v *expr.Value, scope *expr.Scope) (json.RawMessage, error) {
+func renderJSON(ctx context.Context, v *expr.Value, scope *expr.Scope) (json.RawMessage, error) {
 	if v == nil {
 		return nil, nil
 	}
-	m, err := v.RenderMap(scope)
+	m, err := v.RenderMapContext(ctx, scope)
 	if err != nil {
 		return nil, err
 	}

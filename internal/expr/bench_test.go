@@ -1,8 +1,10 @@
 package expr
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // benchStep is a typical step: a with of four fields, three of them
@@ -74,4 +76,37 @@ func BenchmarkCompile(b *testing.B) {
 			b.Fatal(errs)
 		}
 	}
+}
+
+// BenchmarkRenderLoop renders a template with a loop over the trigger body:
+// the kind of expression that is metered against MaxCost, and evaluated
+// under its context when the context has a deadline.
+func BenchmarkRenderLoop(b *testing.B) {
+	c, err := NewCompiler()
+	if err != nil {
+		b.Fatal(err)
+	}
+	with, errs := c.Value(map[string]any{"to": "{{ trigger.body.recipients.map(r, r.phone).join(', ') }}"}, fullContext())
+	if errs != nil {
+		b.Fatal(errs)
+	}
+	s := testScope(&testing.T{})
+	b.Run("render", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := with.Render(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("deadline", func(b *testing.B) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := with.RenderContext(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -43,6 +44,9 @@ func environment() (*cel.Env, error) {
 			ext.Lists(),
 			ext.Encoders(),
 		)
+		if envErr == nil {
+			celEnv, envErr = withGuards(celEnv)
+		}
 	})
 	return celEnv, envErr
 }
@@ -59,7 +63,8 @@ type Compiler struct {
 }
 
 // NewCompiler returns a Compiler using the shared CEL environment (with the
-// strings, math, lists, encoders and optional-types extensions).
+// strings, math, lists, encoders and optional-types extensions, the
+// functions that can multiply sizes guarded by MaxValueSize).
 func NewCompiler() (*Compiler, error) {
 	env, err := environment()
 	if err != nil {
@@ -75,6 +80,11 @@ type program struct {
 	out *cel.Type
 	// refs are the top-level variables the expression reads.
 	refs []reference
+	// loops is set when the expression holds a comprehension (all, exists,
+	// map, filter...), the only construct whose running time its context
+	// needs to bound; evaluating without a context saves the allocations
+	// of cel-go's interrupt checks.
+	loops bool
 	// constant is set when the expression is a literal, such as the '{{'
 	// escape; the literal's value is in value.
 	constant bool
@@ -115,8 +125,15 @@ func (c *Compiler) build(src string) *program {
 	if root.Kind() == ast.LiteralKind {
 		p.constant = true
 		p.value = root.AsLiteral()
+		return p
 	}
-	prg, err := c.env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	p.loops = hasComprehension(root)
+	plan := c.plan(checked)
+	if plan.problem != "" {
+		p.problem = plan.problem
+		return p
+	}
+	prg, err := c.env.Program(checked, programOptions(plan.metered)...)
 	if err != nil {
 		p.problem = err.Error()
 		return p
@@ -144,14 +161,21 @@ func describeIssues(iss *cel.Issues) string {
 	return strings.Join(msgs, "; ")
 }
 
-// eval runs the program against the scope.
-func (p *program) eval(s *Scope) (ref.Val, error) {
+// eval runs the program against the scope. It stops early with an error
+// when ctx ends or the evaluation exceeds MaxCost.
+func (p *program) eval(ctx context.Context, s *Scope) (ref.Val, error) {
 	if p.constant {
 		return p.value, nil
 	}
-	out, _, err := p.prg.Eval(s)
+	var out ref.Val
+	var err error
+	if p.loops && ctx.Done() != nil {
+		out, _, err = p.prg.ContextEval(ctx, s)
+	} else {
+		out, _, err = p.prg.Eval(s)
+	}
 	if err != nil {
-		return nil, err
+		return nil, evalError(ctx, err)
 	}
 	if e, ok := out.(*types.Err); ok {
 		return nil, e
@@ -160,6 +184,18 @@ func (p *program) eval(s *Scope) (ref.Val, error) {
 		return nil, fmt.Errorf("result depends on unknown values")
 	}
 	return out, nil
+}
+
+// hasComprehension reports whether e holds a comprehension.
+func hasComprehension(e ast.Expr) bool {
+	found := false
+	visitor := ast.NewExprVisitor(func(e ast.Expr) {
+		if e.Kind() == ast.ComprehensionKind {
+			found = true
+		}
+	})
+	ast.PostOrderVisit(e, visitor)
+	return found
 }
 
 // outKind returns the checked result type's kind.

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -59,10 +60,17 @@ func (c *Condition) Secrets() []string {
 
 // Eval evaluates the condition in s. A nil Condition is true.
 func (c *Condition) Eval(s *Scope) (bool, error) {
+	return c.EvalContext(context.Background(), s)
+}
+
+// EvalContext evaluates the condition in s, stopping with an error when ctx
+// ends (the engine passes the step's deadline for an if, the run's context
+// for a when) or when the evaluation exceeds MaxCost.
+func (c *Condition) EvalContext(ctx context.Context, s *Scope) (bool, error) {
 	if c == nil {
 		return true, nil
 	}
-	v, err := c.prg.eval(s)
+	v, err := c.prg.eval(ctx, s)
 	if err != nil {
 		return false, &Error{Source: c.src, Message: "evaluating condition: " + err.Error()}
 	}

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -177,23 +178,30 @@ func (t *compiledTemplate) static() (any, bool) {
 }
 
 // render evaluates the template in s: the typed value of a single
-// expression, or the text with every expression's result stringified.
-func (t *compiledTemplate) render(s *Scope) (any, error) {
+// expression, or the text with every expression's result stringified. It
+// also returns the rendered value's size, which may not pass MaxValueSize.
+func (t *compiledTemplate) render(ctx context.Context, s *Scope) (any, int, error) {
 	if t.single {
-		v, err := t.parts[0].prg.eval(s)
+		p := t.parts[0].prg
+		v, err := p.eval(ctx, s)
 		if err != nil {
-			return nil, t.fail(t.parts[0].prg, err)
+			return nil, 0, t.fail(p, err)
+		}
+		n := sizeOf(v, MaxValueSize)
+		if n > MaxValueSize {
+			return nil, 0, t.tooLarge()
 		}
 		out, err := toPlain(v)
 		if err != nil {
-			return nil, t.fail(t.parts[0].prg, err)
+			return nil, 0, t.fail(p, err)
 		}
-		return out, nil
+		return out, n, nil
 	}
-	return t.text(s)
+	out, err := t.text(ctx, s)
+	return out, len(out) + 2, err
 }
 
-func (t *compiledTemplate) text(s *Scope) (string, error) {
+func (t *compiledTemplate) text(ctx context.Context, s *Scope) (string, error) {
 	if len(t.parts) == 1 && t.parts[0].prg == nil {
 		return t.parts[0].text, nil
 	}
@@ -203,16 +211,29 @@ func (t *compiledTemplate) text(s *Scope) (string, error) {
 			buf = append(buf, p.text...)
 			continue
 		}
-		v, err := p.prg.eval(s)
+		v, err := p.prg.eval(ctx, s)
 		if err != nil {
 			return "", t.fail(p.prg, err)
+		}
+		// Measure before appending: a list is written as JSON, which may be
+		// far larger than the list itself when it repeats one value.
+		room := MaxValueSize - len(buf)
+		if str, ok := v.(types.String); ok && len(str) > room || !ok && sizeOf(v, room) > room {
+			return "", t.tooLarge()
 		}
 		buf, err = appendText(buf, v)
 		if err != nil {
 			return "", t.fail(p.prg, err)
 		}
 	}
+	if len(buf) > MaxValueSize {
+		return "", t.tooLarge()
+	}
 	return string(buf), nil
+}
+
+func (t *compiledTemplate) tooLarge() error {
+	return &Error{Source: t.src, Message: tooLarge("rendered value", MaxValueSize)}
 }
 
 func (t *compiledTemplate) fail(p *program, err error) error {

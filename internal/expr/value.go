@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -26,6 +27,8 @@ type Value struct {
 	// value, with literal expressions such as {{ "{{" }} folded in.
 	static bool
 	konst  any
+	// size is the size of konst, set on the topmost static nodes of a tree.
+	size   int
 	tmpl   *compiledTemplate
 	keys   []string
 	elems  []*Value
@@ -43,7 +46,20 @@ func (c *Compiler) Value(v any, ctx Context) (*Value, Errors) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	out.measure()
 	return out, nil
+}
+
+// measure sets the size of the topmost static nodes of the tree, which
+// rendering adds up with what the templates render.
+func (v *Value) measure() {
+	if v.static {
+		v.size = sizeOf(v.konst, MaxInputSize)
+		return
+	}
+	for _, el := range v.elems {
+		el.measure()
+	}
 }
 
 func (c *Compiler) value(v any, parent *Value, key any, ctx Context, errs *Errors) *Value {
@@ -191,40 +207,76 @@ func typeName(v any) string {
 // shared constants: callers must treat the result as read-only (copy before
 // deep-merging into it).
 func (v *Value) Render(s *Scope) (any, error) {
+	return v.RenderContext(context.Background(), s)
+}
+
+// RenderContext is Render stopping with an error when ctx ends (the engine
+// passes the step's deadline for a with, the run's context for vars). Each
+// template may render at most MaxValueSize, and the whole tree at most
+// MaxInputSize; an expression that exceeds MaxCost fails.
+func (v *Value) RenderContext(ctx context.Context, s *Scope) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	if v.static {
 		return v.konst, nil
 	}
+	r := renderer{ctx: ctx, scope: s, root: v}
+	return r.render(v)
+}
+
+// renderer renders one tree, adding up the size of what it has rendered.
+type renderer struct {
+	ctx   context.Context
+	scope *Scope
+	root  *Value
+	total int
+}
+
+func (r *renderer) add(v *Value, n int) error {
+	r.total += n
+	if r.total <= MaxInputSize {
+		return nil
+	}
+	msg := "the rendered fields together are larger than " + sizeText(MaxInputSize)
+	if p := v.path(); p != "" && v != r.root {
+		msg += " (the limit was passed at " + p + ")"
+	}
+	return &Error{Path: r.root.path(), Message: msg}
+}
+
+func (r *renderer) render(v *Value) (any, error) {
+	if v.static {
+		return v.konst, r.add(v, v.size)
+	}
 	if v.tmpl != nil {
-		out, err := v.tmpl.render(s)
+		out, n, err := v.tmpl.render(r.ctx, r.scope)
 		if err != nil {
 			if e, ok := err.(*Error); ok && e.Path == "" {
 				e.Path = v.path()
 			}
 			return nil, err
 		}
-		return out, nil
+		return out, r.add(v, n)
 	}
 	if v.isList {
 		out := make([]any, len(v.elems))
 		for i, el := range v.elems {
-			r, err := el.Render(s)
+			o, err := r.render(el)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = r
+			out[i] = o
 		}
 		return out, nil
 	}
 	out := make(map[string]any, len(v.elems))
 	for i, el := range v.elems {
-		r, err := el.Render(s)
+		o, err := r.render(el)
 		if err != nil {
 			return nil, err
 		}
-		out[v.keys[i]] = r
+		out[v.keys[i]] = o
 	}
 	return out, nil
 }
@@ -232,10 +284,15 @@ func (v *Value) Render(s *Scope) (any, error) {
 // RenderMap renders a value that must be an object, such as a step's with.
 // A nil Value renders to an empty map.
 func (v *Value) RenderMap(s *Scope) (map[string]any, error) {
+	return v.RenderMapContext(context.Background(), s)
+}
+
+// RenderMapContext is RenderMap with the limits of RenderContext.
+func (v *Value) RenderMapContext(ctx context.Context, s *Scope) (map[string]any, error) {
 	if v == nil {
 		return map[string]any{}, nil
 	}
-	out, err := v.Render(s)
+	out, err := v.RenderContext(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +305,12 @@ func (v *Value) RenderMap(s *Scope) (map[string]any, error) {
 
 // RenderList renders a for_each value, which must yield a list.
 func (v *Value) RenderList(s *Scope) ([]any, error) {
-	out, err := v.Render(s)
+	return v.RenderListContext(context.Background(), s)
+}
+
+// RenderListContext is RenderList with the limits of RenderContext.
+func (v *Value) RenderListContext(ctx context.Context, s *Scope) ([]any, error) {
+	out, err := v.RenderContext(ctx, s)
 	if err != nil {
 		return nil, err
 	}
