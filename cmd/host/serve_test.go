@@ -323,6 +323,9 @@ workflow "manual" {
 	require.Equal(t, http.StatusAccepted, code)
 	require.Equal(t, first["run_id"], again["run_id"], "a repeated Idempotency-Key returns the first run")
 	require.Equal(t, true, again["existed"])
+	code, reused := e.post("/api/v1/workflows/manual/runs", []byte(`{"other":"body"}`), map[string]string{"Idempotency-Key": "deploy-42"})
+	require.Equal(t, http.StatusUnprocessableEntity, code, "the key reused for another body: %v", reused)
+	require.Contains(t, reused["error"], "Idempotency-Key reused with a different request body")
 
 	e.eventually(10*time.Second, "both runs succeeded", func() bool {
 		return e.run(out["run_ids"].([]any)[0].(string)).Status == "succeeded" && e.run(first["run_id"].(string)).Status == "succeeded"

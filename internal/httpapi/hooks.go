@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // SignatureHeader carries a webhook's HMAC signature:
@@ -62,10 +63,16 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		Headers: flatten(r.Header, true, credentialHeader),
 		Query:   flatten(r.URL.Query(), false, nil),
 	}
+	scoped := ""
 	if key != "" {
-		key = "hook:" + trig.Path + ":" + key
+		scoped = "hook:" + trig.Path + ":" + key
+		t.RequestFingerprint = requestFingerprint(trig.Path, payload, t.Query)
 	}
-	id, _, err := a.rt.Trigger(r.Context(), wf.Name, t, key, IdempotencyTTL)
+	id, _, err := a.rt.Trigger(r.Context(), wf.Name, t, scoped, IdempotencyTTL)
+	if errors.Is(err, store.ErrIdempotencyKeyReused) {
+		a.keyReused(w, key)
+		return
+	}
 	if err != nil {
 		a.runtimeError(w, r, public, "start run", err)
 		return

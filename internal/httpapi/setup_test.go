@@ -143,7 +143,8 @@ func (f *fakeRuntime) Trigger(ctx context.Context, workflow string, trig engine.
 		return "", false, fmt.Errorf("encode trigger: %w", err)
 	}
 	if f.st != nil {
-		run := store.Run{ID: store.NewRunID(), Workflow: workflow, Status: store.StatusQueued, Trigger: raw, CreatedAt: time.Now()}
+		run := store.Run{ID: store.NewRunID(), Workflow: workflow, Status: store.StatusQueued, Trigger: raw, CreatedAt: time.Now(),
+			RequestFingerprint: trig.RequestFingerprint}
 		got, existed, err := f.st.CreateRun(ctx, run, idemKey, ttl)
 		return got.ID, existed, err
 	}
