@@ -142,7 +142,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
 	r, _, err := getRun(ctx, s.read, id)
 	if err != nil {
-		return store.Run{}, fmt.Errorf("get run: %w", err)
+		return store.Run{}, fmt.Errorf("get run: %w", classify(err))
 	}
 	return r, nil
 }
@@ -189,7 +189,7 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
+		return nil, fmt.Errorf("list runs: %w", classify(err))
 	}
 	return runs, nil
 }
@@ -199,7 +199,7 @@ func (s *Store) UnfinishedRuns(ctx context.Context) ([]store.Run, error) {
 	runs, err := queryRuns(ctx, s.read, `SELECT `+runColumns+` FROM runs
 		WHERE status IN ('queued', 'running') ORDER BY created_at, id`)
 	if err != nil {
-		return nil, fmt.Errorf("list unfinished runs: %w", err)
+		return nil, fmt.Errorf("list unfinished runs: %w", classify(err))
 	}
 	return runs, nil
 }
@@ -234,7 +234,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 		if !cached {
 			var err error
 			if prev, version, err = getRun(ctx, s.read, id); err != nil {
-				return store.Run{}, fmt.Errorf("update run: %w", err)
+				return store.Run{}, fmt.Errorf("update run: %w", classify(err))
 			}
 		}
 		next := prev
