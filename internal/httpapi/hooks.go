@@ -77,6 +77,7 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		a.runtimeError(w, r, public, "start run", err)
 		return
 	}
+	a.storeUp()
 	a.writeJSON(w, http.StatusAccepted, hookResponse{RunIDs: []string{id}})
 }
 

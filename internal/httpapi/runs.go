@@ -61,6 +61,7 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		a.runtimeError(w, r, private, "start run", err)
 		return
 	}
+	a.storeUp()
 	w.Header().Set("Location", "/api/v1/runs/"+url.PathEscape(id))
 	if existed {
 		w.Header().Set("Idempotent-Replayed", "true")

@@ -179,7 +179,13 @@ func (f *fakeRuntime) ProviderWebhook(ctx context.Context, instance string, req 
 
 func (f *fakeRuntime) NextFires(workflow string) []time.Time { return f.next[workflow] }
 
-func (f *fakeRuntime) Ready(context.Context) error { return f.readyErr }
+// Ready reports readyErr, else whether the store takes writes.
+func (f *fakeRuntime) Ready(ctx context.Context) error {
+	if f.readyErr != nil || f.st == nil {
+		return f.readyErr
+	}
+	return f.st.Ping(ctx)
+}
 
 // lastCall returns the number of Trigger calls so far and the last one.
 func (f *fakeRuntime) lastCall() (int, triggerCall) {
