@@ -38,6 +38,8 @@ type serveEnv struct {
 	listen  string
 	cmd     *exec.Cmd
 	log     *bytes.Buffer
+	// args and env are added to the command line and environment of serve.
+	args, env []string
 }
 
 // providersHCL points the three bundled providers at the sandbox.
@@ -93,8 +95,8 @@ func freeAddr(t *testing.T) string {
 func (e *serveEnv) start() {
 	e.t.Helper()
 	e.log = &bytes.Buffer{}
-	e.cmd = exec.Command(e.bin, "serve", "--dir", e.dir, "--listen", e.listen, "--secrets-file", filepath.Join(e.dir, "secrets.env"))
-	e.cmd.Env = append(os.Environ(), "HERALD_PLUGIN_PATH=", "HERALD_LOG_LEVEL=debug")
+	e.cmd = exec.Command(e.bin, append([]string{"serve", "--dir", e.dir, "--listen", e.listen, "--secrets-file", filepath.Join(e.dir, "secrets.env")}, e.args...)...)
+	e.cmd.Env = append(append(os.Environ(), "HERALD_PLUGIN_PATH=", "HERALD_LOG_LEVEL=debug"), e.env...)
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	require.NoError(e.t, e.cmd.Start())
 	e.eventually(30*time.Second, "herald serve became ready", func() bool {
