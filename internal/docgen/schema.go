@@ -302,6 +302,9 @@ func webhookSchema() map[string]any {
 			"type":   map[string]any{"const": string(config.TriggerWebhook)},
 			"path":   map[string]any{"type": "string", "pattern": webhookPathPattern, "description": "The path under /hooks/: letters, digits, ., _, ~, - and /. Each path serves one workflow."},
 			"secret": map[string]any{"type": "string", "description": "When set, requests must carry X-Herald-Signature: sha256=<hex HMAC-SHA256(secret, body)>. Read it from a secret, as {{ secrets.NAME }}."},
+
+			"require_timestamp":   map[string]any{"type": "boolean", "default": false, "description": "Refuse requests signed without X-Herald-Timestamp: each must sign <unix seconds>.<body> and carry the seconds in X-Herald-Timestamp, so a captured request cannot be replayed later. Needs secret."},
+			"timestamp_tolerance": duration("How far X-Herald-Timestamp may be from the host's clock, before or after, for a timestamped signature to be accepted. Needs secret.", config.DefaultTimestampTolerance),
 		},
 	}
 }
