@@ -318,6 +318,13 @@ workflow "manual" {
 	require.Equal(t, http.StatusUnauthorized, code)
 	code, _ = e.post("/hooks/nope", body, nil)
 	require.Equal(t, http.StatusNotFound, code)
+	stale := time.Now().Add(-10 * time.Minute)
+	code, out2 := e.post("/hooks/alerts/db", body, map[string]string{
+		httpapi.TimestampHeader: strconv.FormatInt(stale.Unix(), 10),
+		httpapi.SignatureHeader: httpapi.SignTimestamped("hook-secret-value", stale, body),
+	})
+	require.Equal(t, http.StatusUnauthorized, code, "a replayed timestamped request is refused: %v", out2)
+	require.Contains(t, out2["error"], "more than the webhook's tolerance of 5m0s")
 
 	code, first := e.post("/api/v1/workflows/manual/runs", []byte(`{}`), map[string]string{"Idempotency-Key": "deploy-42"})
 	require.Equal(t, http.StatusAccepted, code)
