@@ -284,6 +284,16 @@ func classify(err error) error {
 	return err
 }
 
+// Classify marks err as pgstore's methods do, for callers that run their
+// own transactions on the store's pool (see CreateRunTx): with
+// store.ErrUnavailable when the database cannot serve the call now (it is
+// unreachable, shutting down, read-only, out of resources or reports damaged
+// data), with store.ErrInvalid when it refused a value. Other errors come
+// back unchanged.
+func Classify(err error) error {
+	return classify(err)
+}
+
 // unavailable reports an error that says the database cannot serve a call
 // now, though it may later: it cannot be reached or the connection was lost,
 // it is starting or shutting down, out of resources (disk, memory,
