@@ -20,7 +20,8 @@ import (
 //
 //   - POST /hooks/{path}: webhook triggers, 202 {"run_ids": [...]}; with a
 //     trigger secret, X-Herald-Signature: sha256=<hex HMAC-SHA256 of the
-//     body> is required.
+//     body> is required, or of "<timestamp>.<body>" with the Unix time in
+//     X-Herald-Timestamp.
 //   - POST /providers/{instance}/webhook: provider webhooks, verified by the
 //     instance's provider and turned into events that start runs.
 //   - POST /api/v1/workflows/{name}/runs: manual triggers, with an optional

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/host"
+	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -72,7 +73,8 @@ type Options struct {
 	Workers int
 	// APIToken, when set, is required as "Authorization: Bearer <token>"
 	// on the /api/ routes of Handler, like HERALD_API_TOKEN for
-	// `herald serve`.
+	// `herald serve`. It must have at least 16 characters, without
+	// whitespace around them.
 	APIToken string
 }
 
@@ -102,6 +104,9 @@ func (o *Options) validate() error {
 	}
 	if o.Store != nil && o.StoreDSN != "" {
 		return errors.New("herald: set Options.Store or Options.StoreDSN, not both")
+	}
+	if err := httpapi.CheckToken("Options.APIToken", o.APIToken); err != nil {
+		return fmt.Errorf("herald: %w", err)
 	}
 	seen := map[string]bool{}
 	for _, p := range o.Providers {

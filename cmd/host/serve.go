@@ -37,8 +37,8 @@ func (a *app) serveCommand() *cobra.Command {
 			"(or SIGHUP) reloads it once it validates. SIGTERM or SIGINT stops taking\n" +
 			"triggers, lets steps in flight finish, and exits 0; unfinished runs resume on\n" +
 			"the next start.\n\n" +
-			"Environment: HERALD_LISTEN (default 127.0.0.1:8080), HERALD_API_TOKEN (required\n" +
-			"to listen on a non-loopback address), HERALD_STORE, HERALD_LOG_LEVEL (default\n" +
+			"Environment: HERALD_LISTEN (default 127.0.0.1:8080), HERALD_API_TOKEN (at least\n" +
+			"16 characters; required to listen on a non-loopback address), HERALD_STORE, HERALD_LOG_LEVEL (default\n" +
 			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -49,6 +49,9 @@ func (a *app) serveCommand() *cobra.Command {
 				listen = "127.0.0.1:8080"
 			}
 			token := os.Getenv("HERALD_API_TOKEN")
+			if err := httpapi.CheckToken("HERALD_API_TOKEN", token); err != nil {
+				return &exitCodeError{code: exitUsage, err: err}
+			}
 			if err := httpapi.ListenCheck(listen, token); err != nil {
 				return &exitCodeError{code: exitUsage, err: err}
 			}

@@ -38,6 +38,8 @@ type serveEnv struct {
 	listen  string
 	cmd     *exec.Cmd
 	log     *bytes.Buffer
+	// args and env are added to the command line and environment of serve.
+	args, env []string
 }
 
 // providersHCL points the three bundled providers at the sandbox.
@@ -93,8 +95,8 @@ func freeAddr(t *testing.T) string {
 func (e *serveEnv) start() {
 	e.t.Helper()
 	e.log = &bytes.Buffer{}
-	e.cmd = exec.Command(e.bin, "serve", "--dir", e.dir, "--listen", e.listen, "--secrets-file", filepath.Join(e.dir, "secrets.env"))
-	e.cmd.Env = append(os.Environ(), "HERALD_PLUGIN_PATH=", "HERALD_LOG_LEVEL=debug")
+	e.cmd = exec.Command(e.bin, append([]string{"serve", "--dir", e.dir, "--listen", e.listen, "--secrets-file", filepath.Join(e.dir, "secrets.env")}, e.args...)...)
+	e.cmd.Env = append(append(os.Environ(), "HERALD_PLUGIN_PATH=", "HERALD_LOG_LEVEL=debug"), e.env...)
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	require.NoError(e.t, e.cmd.Start())
 	e.eventually(30*time.Second, "herald serve became ready", func() bool {
@@ -316,6 +318,13 @@ workflow "manual" {
 	require.Equal(t, http.StatusUnauthorized, code)
 	code, _ = e.post("/hooks/nope", body, nil)
 	require.Equal(t, http.StatusNotFound, code)
+	stale := time.Now().Add(-10 * time.Minute)
+	code, out2 := e.post("/hooks/alerts/db", body, map[string]string{
+		httpapi.TimestampHeader: strconv.FormatInt(stale.Unix(), 10),
+		httpapi.SignatureHeader: httpapi.SignTimestamped("hook-secret-value", stale, body),
+	})
+	require.Equal(t, http.StatusUnauthorized, code, "a replayed timestamped request is refused: %v", out2)
+	require.Contains(t, out2["error"], "more than the webhook's tolerance of 5m0s")
 
 	code, first := e.post("/api/v1/workflows/manual/runs", []byte(`{}`), map[string]string{"Idempotency-Key": "deploy-42"})
 	require.Equal(t, http.StatusAccepted, code)
@@ -323,6 +332,9 @@ workflow "manual" {
 	require.Equal(t, http.StatusAccepted, code)
 	require.Equal(t, first["run_id"], again["run_id"], "a repeated Idempotency-Key returns the first run")
 	require.Equal(t, true, again["existed"])
+	code, reused := e.post("/api/v1/workflows/manual/runs", []byte(`{"other":"body"}`), map[string]string{"Idempotency-Key": "deploy-42"})
+	require.Equal(t, http.StatusUnprocessableEntity, code, "the key reused for another body: %v", reused)
+	require.Contains(t, reused["error"], "Idempotency-Key reused with a different request body")
 
 	e.eventually(10*time.Second, "both runs succeeded", func() bool {
 		return e.run(out["run_ids"].([]any)[0].(string)).Status == "succeeded" && e.run(first["run_id"].(string)).Status == "succeeded"

@@ -42,7 +42,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		return nil
 	})
 	if err != nil {
-		return store.Run{}, false, err
+		return store.Run{}, false, pgstore.Classify(err)
 	}
 	return stored, existed, nil
 }

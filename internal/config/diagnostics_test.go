@@ -103,6 +103,28 @@ workflow "w2" {
 			"main.hcl:9:30: webhook path \"hook\" is already used by workflow \"w1\" at main.hcl:5:30",
 		},
 	},
+	{name: "timestamp options need a secret", files: hclMain(`workflow "w" {
+  trigger "webhook" {
+    path                = "unsigned"
+    require_timestamp   = true
+    timestamp_tolerance = "1m"
+  }
+  trigger "webhook" {
+    path                = "signed"
+    secret              = "{{ secrets.CHATAPI_TOKEN }}"
+    require_timestamp   = "yes"
+    timestamp_tolerance = "-1m"
+  }
+  step "a" { uses = "chatapi.status" }
+}
+`),
+		want: []string{
+			"main.hcl:7:5: require_timestamp in the webhook trigger of workflow \"w\" needs a secret: timestamps are checked only on signed requests",
+			"main.hcl:8:5: timestamp_tolerance in the webhook trigger of workflow \"w\" needs a secret: timestamps are checked only on signed requests",
+			"main.hcl:13:27: require_timestamp in the webhook trigger of workflow \"w\" must be true or false, not a string",
+			"main.hcl:14:27: timestamp_tolerance in the webhook trigger of workflow \"w\" must be positive, not \"-1m\"",
+		},
+	},
 	{name: "bad trigger settings", files: hclMain(`workflow "w" {
   trigger "cron" {
     schedule = "0 25 * * *"
@@ -692,6 +714,27 @@ workflows:
 			"main.yaml:11:20: override.config of step \"a\" of workflow \"w\": instance_id: must be a string, got integer",
 			"main.yaml:11:36: override.config of step \"a\" of workflow \"w\": colour: unknown field; expected one of instance_id, token, api_url, uid",
 			"main.yaml:12:11: unknown key \"headers\" in the override of step \"a\" of workflow \"w\" (expected config, body)",
+		},
+	},
+	{name: "timestamp options need a secret", files: yamlMain(`  w:
+    triggers:
+      - type: webhook
+        path: unsigned
+        require_timestamp: true
+        timestamp_tolerance: 1m
+      - type: webhook
+        path: signed
+        secret: "{{ secrets.CHATAPI_TOKEN }}"
+        require_timestamp: "yes"
+        timestamp_tolerance: "-1m"
+    steps:
+      - {id: a, uses: chatapi.status}
+`),
+		want: []string{
+			"main.yaml:9:9: require_timestamp in the webhook trigger of workflow \"w\" needs a secret: timestamps are checked only on signed requests",
+			"main.yaml:10:9: timestamp_tolerance in the webhook trigger of workflow \"w\" needs a secret: timestamps are checked only on signed requests",
+			"main.yaml:14:28: require_timestamp in the webhook trigger of workflow \"w\" must be true or false, not a string",
+			"main.yaml:15:30: timestamp_tolerance in the webhook trigger of workflow \"w\" must be positive, not \"-1m\"",
 		},
 	},
 	{name: "missing required keys", files: yamlMain(`  w:

@@ -43,6 +43,20 @@ func (s *Step) MarshalJSON() ([]byte, error) {
 	}{(*alias)(s), s.Timeout.String()})
 }
 
+// MarshalJSON writes the timestamp tolerance, when set, as a duration
+// string.
+func (t *Trigger) MarshalJSON() ([]byte, error) {
+	type alias Trigger
+	tolerance := ""
+	if t.TimestampTolerance > 0 {
+		tolerance = t.TimestampTolerance.String()
+	}
+	return json.Marshal(struct {
+		*alias
+		TimestampTolerance string `json:"timestamp_tolerance,omitempty"`
+	}{(*alias)(t), tolerance})
+}
+
 // MarshalJSON writes the intervals as duration strings.
 func (r Retry) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {

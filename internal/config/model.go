@@ -206,6 +206,11 @@ const (
 	TriggerEvent   TriggerType = "event"
 )
 
+// DefaultTimestampTolerance is how far a webhook's X-Herald-Timestamp may be
+// from the host's clock unless the trigger's timestamp_tolerance says
+// otherwise.
+const DefaultTimestampTolerance = 5 * time.Minute
+
 // Catchup says what happens to cron fires missed while no host was running.
 type Catchup string
 
@@ -245,6 +250,15 @@ type Trigger struct {
 	// applies them.
 	Sensitive []string `json:"sensitive,omitempty"`
 	sensitive []sensitiveField
+
+	// RequireTimestamp refuses signed requests without X-Herald-Timestamp,
+	// whose signature covers the timestamp, so a captured request cannot be
+	// replayed after TimestampTolerance.
+	RequireTimestamp bool `json:"require_timestamp,omitempty"`
+	// TimestampTolerance is how far X-Herald-Timestamp may be from the
+	// host's clock, before or after; DefaultTimestampTolerance unless set.
+	// Zero when the webhook has no secret.
+	TimestampTolerance time.Duration `json:"-"`
 
 	// Event is the provider event type, such as chatwoot.message_created,
 	// and Provider the instance whose webhooks emit it.

@@ -155,9 +155,11 @@ func (l *loader) trigger(w *Workflow, n *node) *Trigger {
 		defer o.done()
 		l.cron(t, o)
 	case TriggerWebhook:
-		o := newObject(&l.rep, n, what, "type", "path", "secret", "sensitive")
+		o := newObject(&l.rep, n, what, "type", "path", "secret", "sensitive",
+			"require_timestamp", "timestamp_tolerance")
 		defer o.done()
 		l.webhook(w, t, o)
+		l.webhookTimestamp(t, o)
 	case TriggerEvent:
 		o := newObject(&l.rep, n, what, "type", "event", "provider")
 		defer o.done()
@@ -275,6 +277,25 @@ func (l *loader) sensitive(t *Trigger, e *entry, what string) {
 		}
 		t.Sensitive = append(t.Sensitive, s)
 		t.sensitive = append(t.sensitive, f)
+	}
+}
+
+// webhookTimestamp reads the options of timestamped signatures, which need
+// a secret.
+func (l *loader) webhookTimestamp(t *Trigger, o *object) {
+	o.boolean("require_timestamp", &t.RequireTimestamp)
+	tolerance := o.duration("timestamp_tolerance", &t.TimestampTolerance)
+	if o.get("secret") == nil {
+		for _, e := range []*entry{o.get("require_timestamp"), tolerance} {
+			if e != nil {
+				l.rep.errorf(e.keyRng, "%s in %s needs a secret: timestamps are checked only on signed requests", e.key, o.what)
+			}
+		}
+		t.RequireTimestamp, t.TimestampTolerance = false, 0
+		return
+	}
+	if t.TimestampTolerance == 0 {
+		t.TimestampTolerance = DefaultTimestampTolerance
 	}
 }
 

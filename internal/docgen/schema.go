@@ -310,6 +310,8 @@ func webhookSchema() map[string]any {
 				"description": "Headers, query parameters and body fields masked as *** before the run is stored: headers.<name>, query.<name>, body.<path> (segments split by ., * for any key or list item) or a bare header name. Adds to the default credential headers and parameters.",
 				"items":       map[string]any{"type": "string", "pattern": sensitivePattern},
 			},
+			"require_timestamp":   map[string]any{"type": "boolean", "default": false, "description": "Refuse requests signed without X-Herald-Timestamp: each must sign <unix seconds>.<body> and carry the seconds in X-Herald-Timestamp, so a captured request cannot be replayed later. Needs secret."},
+			"timestamp_tolerance": duration("How far X-Herald-Timestamp may be from the host's clock, before or after, for a timestamped signature to be accepted. Needs secret.", config.DefaultTimestampTolerance),
 		},
 	}
 }

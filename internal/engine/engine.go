@@ -121,7 +121,8 @@ func (e *Engine) Masker() *sdk.Masker { return e.state.Load().masker }
 
 // Create stores a queued run of workflow started by trig. With an idemKey the
 // creation is de-duplicated: a repeat within ttl returns the first run and
-// existed is set.
+// existed is set, unless both requests carry a RequestFingerprint and they
+// differ (store.ErrIdempotencyKeyReused).
 func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idemKey string, ttl time.Duration) (run store.Run, existed bool, err error) {
 	st := e.state.Load()
 	if _, ok := st.project.Workflows[workflow]; !ok {
@@ -147,6 +148,8 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 		Status:    store.StatusQueued,
 		Trigger:   raw,
 		CreatedAt: e.opts.Now().UTC(),
+
+		RequestFingerprint: trig.RequestFingerprint,
 	}
 	return e.opts.Store.CreateRun(ctx, run, idemKey, ttl)
 }

@@ -33,6 +33,11 @@ type Trigger struct {
 	// EventType and Provider name the provider event of an event trigger.
 	EventType string `json:"event_type,omitempty"`
 	Provider  string `json:"provider,omitempty"`
+
+	// RequestFingerprint identifies the request that asked for the run,
+	// for its idempotency key (see store.Run.RequestFingerprint). It is
+	// not part of the trigger's data and is not stored with it.
+	RequestFingerprint string `json:"-"`
 }
 
 func (t Trigger) data() expr.TriggerData {

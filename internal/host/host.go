@@ -249,7 +249,7 @@ func OpenStore(ctx context.Context, dsn string) (store.Store, error) {
 	}
 	switch d.Driver {
 	case store.DriverSQLite:
-		return sqlitestore.Open(ctx, d.Path)
+		return sqlitestore.OpenWith(ctx, d.Path, sqlitestore.Options{BusyTimeout: d.BusyTimeout})
 	case store.DriverPostgres:
 		return pgstore.OpenDSN(ctx, dsn)
 	default:

@@ -59,6 +59,8 @@ type api struct {
 	// presented token runs in constant time whatever their lengths.
 	tokenSum [sha256.Size]byte
 	metrics  http.Handler
+	// storeHealth tracks store outages, to log their start and end once.
+	storeHealth storeHealth
 }
 
 // New returns the handler of the whole API, serving rt with opts.

@@ -18,11 +18,18 @@
 //     /healthz, /readyz and /metrics are open, so serve them on a private
 //     address or behind a proxy when that matters.
 //   - An Idempotency-Key header (at most 255 bytes of UTF-8 text) makes a
-//     trigger idempotent for 24 hours: a repeat returns the first run.
+//     trigger idempotent for 24 hours: a repeat returns the first run. The
+//     key is bound to its request's fingerprint (see requestFingerprint):
+//     reused for another request it is 422.
+//   - A webhook with a secret takes a signature of the body, or of
+//     "<timestamp>.<body>" with the timestamp in X-Herald-Timestamp, which
+//     must be within the trigger's tolerance of the clock.
 //
 // Status codes: 202 for an accepted trigger (also for a repeated
 // Idempotency-Key, marked with "Idempotent-Replayed: true"), 200 for a
 // provider webhook and for reads, 400 for a malformed request, 401, 404,
-// 405, 413, 503 when the Runtime reports ErrUnavailable, is not ready or
-// times out, and 500 for anything else the Runtime returns.
+// 405, 413, 422 for a reused Idempotency-Key, 503 with Retry-After when the
+// Runtime reports ErrUnavailable or store.ErrUnavailable, is not ready or
+// times out, and 500 for anything else the Runtime returns. Store outages
+// are logged when they start and end, not per request (see storeHealth).
 package httpapi

@@ -18,15 +18,19 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz serves GET /readyz: 200 when the Runtime is ready (plugins up,
-// store reachable), else 503 with the reason.
+// store taking writes), else 503 with the reason.
 func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 	defer cancel()
 	if err := a.rt.Ready(ctx); err != nil {
+		if isStoreUnavailable(err) {
+			a.storeFailed(err)
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		a.writeJSON(w, http.StatusServiceUnavailable, statusBody{Status: "unavailable", Error: a.mask(err.Error())})
 		return
 	}
+	a.storeUp()
 	a.writeJSON(w, http.StatusOK, statusBody{Status: "ready"})
 }
 

@@ -5,15 +5,27 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // SignatureHeader carries a webhook's HMAC signature:
-// "sha256=" + hex(HMAC-SHA256(secret, raw body)).
+// "sha256=" + hex(HMAC-SHA256(secret, raw body)), or, with TimestampHeader,
+// "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + raw body)).
 const SignatureHeader = "X-Herald-Signature"
+
+// TimestampHeader carries the time a timestamped signature was made, in
+// Unix seconds. The signature covers it, and it must be within the
+// trigger's timestamp_tolerance of the host's clock, so a captured request
+// cannot be replayed later.
+const TimestampHeader = "X-Herald-Timestamp"
 
 // hookResponse answers an accepted webhook.
 type hookResponse struct {
@@ -40,7 +52,7 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if trig.Secret != "" {
-		if err := verifySignature(trig.Secret, body, r.Header.Values(SignatureHeader)); err != nil {
+		if err := a.verifyHook(trig, r.Header, body); err != nil {
 			a.fail(w, http.StatusUnauthorized, "%s", err)
 			return
 		}
@@ -64,16 +76,62 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 	// Credentials become "***" before the run is stored; the engine masks
 	// the project's secret values wherever else they occur.
 	t.Body = trig.MaskRequest(t.Headers, t.Query, payload)
+	scoped := ""
 	if key != "" {
-		key = "hook:" + trig.Path + ":" + key
+		scoped = "hook:" + trig.Path + ":" + key
+		t.RequestFingerprint = requestFingerprint(trig.Path, payload, t.Query)
 	}
-	id, _, err := a.rt.Trigger(r.Context(), wf.Name, t, key, IdempotencyTTL)
+	id, _, err := a.rt.Trigger(r.Context(), wf.Name, t, scoped, IdempotencyTTL)
+	if errors.Is(err, store.ErrIdempotencyKeyReused) {
+		a.keyReused(w, key)
+		return
+	}
 	if err != nil {
 		a.runtimeError(w, r, public, "start run", err)
 		return
 	}
+	a.storeUp()
 	a.writeJSON(w, http.StatusAccepted, hookResponse{RunIDs: []string{id}})
 }
+
+// verifyHook checks the signature of a request to a webhook trigger with a
+// secret: timestamped when the request carries X-Herald-Timestamp (or the
+// trigger requires it), plain otherwise.
+func (a *api) verifyHook(trig *config.Trigger, h http.Header, body []byte) error {
+	stamps := h.Values(TimestampHeader)
+	switch {
+	case len(stamps) == 0 && trig.RequireTimestamp:
+		return errors.New("missing " + TimestampHeader + " header: this webhook takes timestamped signatures only: " + timestampedForm)
+	case len(stamps) == 0:
+		return verifySignature(trig.Secret, body, h.Values(SignatureHeader))
+	case len(stamps) > 1:
+		return errors.New("more than one " + TimestampHeader + " header")
+	}
+	stamp := stamps[0]
+	secs, err := strconv.ParseInt(stamp, 10, 64)
+	if err != nil || secs < 0 || strings.TrimLeft(stamp, "0123456789") != "" {
+		return errors.New("malformed " + TimestampHeader + " header: want the Unix time in seconds, such as 1767225600")
+	}
+	// The signature first: without the secret, a sender learns nothing of
+	// the host's clock.
+	if err := verifySignature(trig.Secret, timestamped(stamp, body), h.Values(SignatureHeader)); err != nil {
+		return fmt.Errorf("%w (signed with %s: %s)", err, TimestampHeader, timestampedForm)
+	}
+	tolerance := trig.TimestampTolerance
+	if tolerance <= 0 {
+		tolerance = config.DefaultTimestampTolerance
+	}
+	switch skew := a.now().Sub(time.Unix(secs, 0)); {
+	case skew > tolerance:
+		return fmt.Errorf("%s is %s old, more than the webhook's tolerance of %s: the request may be a replay; sign it again with the current time", TimestampHeader, skew.Round(time.Second), tolerance)
+	case skew < -tolerance:
+		return fmt.Errorf("%s is %s in the future, more than the webhook's tolerance of %s: check the sender's clock", TimestampHeader, (-skew).Round(time.Second), tolerance)
+	}
+	return nil
+}
+
+// timestampedForm says how a timestamped signature is made.
+const timestampedForm = SignatureHeader + ": sha256=<hex HMAC-SHA256 of <timestamp>.<body>>"
 
 // verifySignature checks the X-Herald-Signature values of a request against
 // the HMAC-SHA256 of body with secret, in constant time.
@@ -102,6 +160,19 @@ func verifySignature(secret string, body []byte, values []string) error {
 // senders and tests.
 func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(bodyMAC(secret, body))
+}
+
+// SignTimestamped returns the X-Herald-Signature value of body signed with
+// secret at t, to send with X-Herald-Timestamp: t in Unix seconds, for
+// senders and tests.
+func SignTimestamped(secret string, t time.Time, body []byte) string {
+	return Sign(secret, timestamped(strconv.FormatInt(t.Unix(), 10), body))
+}
+
+// timestamped returns what a timestamped signature covers: the timestamp, a
+// dot, and the body.
+func timestamped(stamp string, body []byte) []byte {
+	return append(append([]byte(stamp), '.'), body...)
 }
 
 // bodyMAC is the HMAC-SHA256 of body with secret.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/httpapi"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 func TestHookSignedStartsRun(t *testing.T) {
@@ -239,6 +241,31 @@ func TestHookIdempotencyKey(t *testing.T) {
 	}
 	w = f.do(t, "POST", "/hooks/team/open", strReader(hookBody), "Idempotency-Key", strings.Repeat("k", httpapi.MaxIdempotencyKeyLen))
 	require.Equal(t, http.StatusAccepted, w.Code, "a key of the maximum length is fine: %s", w.Body)
+}
+
+func TestHookIdempotencyKeyReusedWithADifferentRequest(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	post := func(target, body string) *httptest.ResponseRecorder {
+		t.Helper()
+		return f.do(t, "POST", target, strReader(body), "Idempotency-Key", "delivery-7", "X-Request-Id", store.NewRunID())
+	}
+	w := post("/hooks/team/open?env=prod", hookBody)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	first := runIDs(t, w)
+
+	w = post("/hooks/team/open?env=prod", hookBody)
+	require.Equal(t, http.StatusAccepted, w.Code, "a redelivery with other headers is a true repeat: %s", w.Body)
+	require.Equal(t, first, runIDs(t, w))
+
+	w = post("/hooks/team/open?env=prod", `{"urgent":false}`)
+	require.Contains(t, errorOf(t, w, http.StatusUnprocessableEntity), "Idempotency-Key reused with a different request body")
+	w = post("/hooks/team/open?env=staging", hookBody)
+	require.Contains(t, errorOf(t, w, http.StatusUnprocessableEntity), "Idempotency-Key reused", "the query is part of the request")
+
+	runs, err := f.rt.st.ListRuns(t.Context(), store.RunFilter{})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
 }
 
 func TestHookRuntimeErrors(t *testing.T) {

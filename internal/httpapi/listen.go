@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Timeouts and limits of NewServer.
@@ -36,6 +37,38 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 	}
+}
+
+// MinTokenLen is the fewest characters an API token may have.
+const MinTokenLen = 16
+
+// CheckToken reports an API token too weak to guard the API: one shorter
+// than MinTokenLen characters, all whitespace, or with whitespace around it
+// (a request could never present it: the bearer token is read trimmed). The
+// empty token means "no token" and passes. name is the setting the token
+// comes from, such as "HERALD_API_TOKEN", for the error, which never
+// quotes the token.
+func CheckToken(name, token string) error {
+	const advice = "use at least %d random characters, such as the output of `openssl rand -hex 32`"
+	switch n := utf8.RuneCountInString(token); {
+	case token == "":
+		return nil
+	case strings.TrimSpace(token) == "":
+		return fmt.Errorf("%s is blank (%s of whitespace): "+advice, name, characters(n), MinTokenLen)
+	case strings.TrimSpace(token) != token:
+		return fmt.Errorf("%s starts or ends with whitespace, which no request can send: remove it", name)
+	case n < MinTokenLen:
+		return fmt.Errorf("%s is too short (%s): "+advice, name, characters(n), MinTokenLen)
+	}
+	return nil
+}
+
+// characters spells a count of characters.
+func characters(n int) string {
+	if n == 1 {
+		return "1 character"
+	}
+	return fmt.Sprintf("%d characters", n)
 }
 
 // ListenCheck reports whether serve may listen on addr (host:port): without

@@ -54,3 +54,31 @@ func TestNewServer(t *testing.T) {
 	require.Positive(t, srv.IdleTimeout)
 	require.Equal(t, httpapi.MaxHeaderBytes, srv.MaxHeaderBytes)
 }
+
+func TestCheckToken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		token, wantErr string
+	}{
+		{token: ""},
+		{token: "0123456789abcdef"},
+		{token: "correct horse battery staple"},
+		{token: "x", wantErr: "HERALD_API_TOKEN is too short (1 character): use at least 16 random characters"},
+		{token: "0123456789abcde", wantErr: "too short (15 characters)"},
+		{token: "ééééééé", wantErr: "too short (7 characters)"},
+		{token: " ", wantErr: "HERALD_API_TOKEN is blank (1 character of whitespace)"},
+		{token: "\t\n                  ", wantErr: "is blank"},
+		{token: "0123456789abcdef\n", wantErr: "starts or ends with whitespace"},
+		{token: " 0123456789abcdef", wantErr: "starts or ends with whitespace"},
+	} {
+		err := httpapi.CheckToken("HERALD_API_TOKEN", tc.token)
+		if tc.wantErr == "" {
+			require.NoError(t, err, "%q", tc.token)
+			continue
+		}
+		require.ErrorContains(t, err, tc.wantErr, "%q", tc.token)
+		if len(tc.token) > 1 {
+			require.NotContains(t, err.Error(), tc.token, "the error never quotes the token")
+		}
+	}
+}

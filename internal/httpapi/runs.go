@@ -51,15 +51,22 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, "input is not valid JSON: %s", err)
 		return
 	}
-	if key != "" {
-		key = "api:" + name + ":" + key
-	}
 	t := engine.Trigger{Kind: engine.KindManual, Time: a.now(), Body: input}
-	id, existed, err := a.rt.Trigger(r.Context(), name, t, key, IdempotencyTTL)
+	scoped := ""
+	if key != "" {
+		scoped = "api:" + name + ":" + key
+		t.RequestFingerprint = requestFingerprint(name, input)
+	}
+	id, existed, err := a.rt.Trigger(r.Context(), name, t, scoped, IdempotencyTTL)
+	if errors.Is(err, store.ErrIdempotencyKeyReused) {
+		a.keyReused(w, key)
+		return
+	}
 	if err != nil {
 		a.runtimeError(w, r, private, "start run", err)
 		return
 	}
+	a.storeUp()
 	w.Header().Set("Location", "/api/v1/runs/"+url.PathEscape(id))
 	if existed {
 		w.Header().Set("Idempotent-Replayed", "true")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,42 @@ func TestCreateRunIdempotencyKey(t *testing.T) {
 	w = f.do(t, "POST", "/api/v1/workflows/digest/runs", nil, append(bearer(), "Idempotency-Key", long)...)
 	require.Equal(t, "the Idempotency-Key is 256 bytes, longer than 255", errorOf(t, w, http.StatusBadRequest))
 	_, _ = post(long[:255-1] + "k") // 255 bytes is fine
+}
+
+func TestCreateRunIdempotencyKeyReusedWithADifferentBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t, apiToken)
+	post := func(key, body string) *httptest.ResponseRecorder {
+		t.Helper()
+		return f.do(t, "POST", "/api/v1/workflows/digest/runs", strReader(body), append(bearer(), "Idempotency-Key", key)...)
+	}
+	w := post("deploy-42", `{"service":"db","level":2}`)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	first := decode[createRunResponse](t, w)
+
+	// The same request, spelled differently, is a true repeat.
+	w = post("deploy-42", "{ \"level\": 2,\n  \"service\": \"db\" }")
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	again := decode[createRunResponse](t, w)
+	require.Equal(t, first.RunID, again.RunID)
+	require.True(t, again.Existed)
+
+	// Another body under the same key is refused, and starts nothing.
+	for _, body := range []string{`{"service":"db","level":3}`, `{}`, ``, `[1]`} {
+		w = post("deploy-42", body)
+		msg := errorOf(t, w, http.StatusUnprocessableEntity)
+		require.Contains(t, msg, "Idempotency-Key reused with a different request body")
+		require.Contains(t, msg, `"deploy-42"`)
+		require.Empty(t, w.Header().Get("Location"))
+	}
+	runs, err := f.rt.st.ListRuns(t.Context(), store.RunFilter{Workflow: "digest"})
+	require.NoError(t, err)
+	require.Len(t, runs, 1, "only the first request made a run")
+
+	// The fingerprint is the workflow's too: the key is scoped by workflow,
+	// so another workflow may use it with any body.
+	w = f.do(t, "POST", "/api/v1/workflows/open/runs", strReader(`{"x":1}`), append(bearer(), "Idempotency-Key", "deploy-42")...)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 }
 
 func TestCreateRunUnknownWorkflow(t *testing.T) {

@@ -144,7 +144,8 @@ func (f *fakeRuntime) Trigger(ctx context.Context, workflow string, trig engine.
 		return "", false, fmt.Errorf("encode trigger: %w", err)
 	}
 	if f.st != nil {
-		run := store.Run{ID: store.NewRunID(), Workflow: workflow, Status: store.StatusQueued, Trigger: raw, CreatedAt: time.Now()}
+		run := store.Run{ID: store.NewRunID(), Workflow: workflow, Status: store.StatusQueued, Trigger: raw, CreatedAt: time.Now(),
+			RequestFingerprint: trig.RequestFingerprint}
 		got, existed, err := f.st.CreateRun(ctx, run, idemKey, ttl)
 		return got.ID, existed, err
 	}
@@ -179,7 +180,13 @@ func (f *fakeRuntime) ProviderWebhook(ctx context.Context, instance string, req 
 
 func (f *fakeRuntime) NextFires(workflow string) []time.Time { return f.next[workflow] }
 
-func (f *fakeRuntime) Ready(context.Context) error { return f.readyErr }
+// Ready reports readyErr, else whether the store takes writes.
+func (f *fakeRuntime) Ready(ctx context.Context) error {
+	if f.readyErr != nil || f.st == nil {
+		return f.readyErr
+	}
+	return f.st.Ping(ctx)
+}
 
 // lastCall returns the number of Trigger calls so far and the last one.
 func (f *fakeRuntime) lastCall() (int, triggerCall) {

@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Run is one execution of a workflow.
@@ -32,7 +34,20 @@ type Run struct {
 	StartedAt time.Time
 	// FinishedAt is when the run ended; zero until then.
 	FinishedAt time.Time
+
+	// RequestFingerprint, optional, identifies the request that asked for
+	// the run, such as a hash of the workflow and the request body. CreateRun
+	// keeps it with the run's idempotency key, and refuses a repeat of the
+	// key with a different fingerprint (ErrIdempotencyKeyReused), so a
+	// client that reuses a key for another request learns of it instead of
+	// getting the first run back. It is stored with the key only: the runs
+	// a Store returns have it empty.
+	RequestFingerprint string
 }
+
+// MaxRequestFingerprintLen is the longest RequestFingerprint, in bytes:
+// room for a SHA-512 in hex.
+const MaxRequestFingerprintLen = 128
 
 // Validate reports an ErrInvalid error when r cannot be stored.
 func (r Run) Validate() error {
@@ -45,6 +60,10 @@ func (r Run) Validate() error {
 		return fmt.Errorf("%w: run %s: created time is zero", ErrInvalid, r.ID)
 	case r.Attempt < 0:
 		return fmt.Errorf("%w: run %s: attempt %d is negative", ErrInvalid, r.ID, r.Attempt)
+	case len(r.RequestFingerprint) > MaxRequestFingerprintLen:
+		return fmt.Errorf("%w: run %s: request fingerprint is longer than %d bytes", ErrInvalid, r.ID, MaxRequestFingerprintLen)
+	case !utf8.ValidString(r.RequestFingerprint) || strings.IndexByte(r.RequestFingerprint, 0) >= 0:
+		return fmt.Errorf("%w: run %s: request fingerprint is not UTF-8 text without NUL bytes", ErrInvalid, r.ID)
 	}
 	if err := r.Status.validRun(); err != nil {
 		return fmt.Errorf("run %s: %w", r.ID, err)

@@ -32,6 +32,16 @@ var (
 	// ErrInvalid reports an argument that breaks the rules of its type, such as
 	// an empty run ID, an unknown status or malformed JSON.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrUnavailable reports a database that cannot serve the call now but
+	// may later: locked by another process beyond the busy timeout,
+	// unreachable, read-only, out of space, or damaged (corrupt). Nothing was
+	// stored; the caller may retry later. The HTTP API answers it with 503
+	// and Retry-After.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrIdempotencyKeyReused reports a CreateRun whose idempotency key is
+	// live and bound to a run that a different request created: the two
+	// runs' RequestFingerprints differ. Nothing is stored.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
 )
 
 // Store is the durable record the engine writes before it moves on. Every
@@ -46,8 +56,10 @@ type Store interface {
 	// guarded by that key, a scoped string such as "api:<workflow>:<key>",
 	// "delivery:<instance>:<id>" or "cron:<workflow>:<trigger>:<time>": if the
 	// key was stored for a run and has not expired at run.CreatedAt, the
-	// existing run is returned with existed set and nothing is created.
-	// Otherwise run is stored and the key (re)bound to it until
+	// existing run is returned with existed set and nothing is created,
+	// unless run.RequestFingerprint and the one stored with the key are both
+	// set and differ, which is ErrIdempotencyKeyReused. Otherwise run is
+	// stored and the key (re)bound to it, with run.RequestFingerprint, until
 	// run.CreatedAt+ttl; ttl must be positive when idemKey is set. Racing
 	// callers with the same key see exactly one creation. A key longer than
 	// MaxIdempotencyKeyLen is ErrInvalid (see ValidateIdempotencyKey); a
@@ -107,7 +119,11 @@ type Store interface {
 	// and trigger.
 	SetCronState(ctx context.Context, state CronState) error
 
-	// Ping reports whether the store is reachable, for readiness checks.
+	// Ping reports whether the store accepts writes now, for readiness
+	// checks, without changing any data: it takes and releases the
+	// database's write lock, or checks that the database is not read-only,
+	// waiting a short time at most. A store that is locked, read-only,
+	// damaged or unreachable is an error wrapping ErrUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the store. Calls after the first return nil; other
 	// methods fail after Close.

@@ -32,6 +32,9 @@ workflow "oncall-digest" {
     catchup  = "latest"
   }
   trigger "webhook" {
+    require_timestamp   = true
+    timestamp_tolerance = "2m"
+
     path      = "oncall"
     secret    = "{{ secrets.HOOK_SECRET }}"
     sensitive = ["X-Pager-Auth", "query.pin", "body.auth.password", "body.recipients.*.pin"]

@@ -26,9 +26,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -169,11 +172,32 @@ func (s *Store) Pool() *pgxpool.Pool {
 	return s.pool
 }
 
-// Ping reports whether the database answers and the store's schema is there.
+// Ping reports whether the database accepts writes now: in a transaction
+// that it rolls back, it checks that the server would take a write (it is
+// not a standby, and transactions are not read-only by default) and that the
+// store's schema is there. A server that cannot be reached or is read-only
+// is an error wrapping store.ErrUnavailable. It writes nothing.
 func (s *Store) Ping(ctx context.Context) error {
-	var version int
-	if err := s.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM {schema}.schema_migrations`).Scan(&version); err != nil {
-		return fmt.Errorf("ping postgres store: %w", err)
+	if s.closed.Load() {
+		return fmt.Errorf("ping postgres store: %w", errClosed)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ping postgres store: %w", classify(err))
+	}
+	defer tx.Rollback(context.Background())
+	var (
+		readOnly string
+		version  int
+	)
+	if err := tx.QueryRow(ctx, `SHOW transaction_read_only`).Scan(&readOnly); err != nil {
+		return fmt.Errorf("ping postgres store: %w", classify(err))
+	}
+	if readOnly == "on" {
+		return fmt.Errorf("ping postgres store: %w: the database takes no writes (a standby, or default_transaction_read_only is on)", store.ErrUnavailable)
+	}
+	if err := tx.QueryRow(ctx, s.sql(`SELECT COALESCE(MAX(version), 0) FROM {schema}.schema_migrations`)).Scan(&version); err != nil {
+		return fmt.Errorf("ping postgres store: %w", classify(err))
 	}
 	return nil
 }
@@ -244,17 +268,62 @@ func (r classifiedRow) Scan(dest ...any) error { return classify(r.row.Scan(dest
 
 // classify marks an error with store.ErrInvalid when the server refused a
 // value that SQLite would take: a data exception (class 22), such as a NUL
-// byte in text or \u0000 in jsonb, or a key too long to index. Other errors
-// come back unchanged.
+// byte in text or \u0000 in jsonb, or a key too long to index. It marks an
+// error with store.ErrUnavailable when the database cannot serve the call
+// now (see unavailable). Other errors come back unchanged.
 func classify(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.Is(err, store.ErrInvalid) {
+	switch {
+	case err == nil, errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrUnavailable):
 		return err
-	}
-	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || pgErr.Code == "54000") {
+	case errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || pgErr.Code == "54000"):
 		return fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	case unavailable(err):
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// Classify marks err as pgstore's methods do, for callers that run their
+// own transactions on the store's pool (see CreateRunTx): with
+// store.ErrUnavailable when the database cannot serve the call now (it is
+// unreachable, shutting down, read-only, out of resources or reports damaged
+// data), with store.ErrInvalid when it refused a value. Other errors come
+// back unchanged.
+func Classify(err error) error {
+	return classify(err)
+}
+
+// unavailable reports an error that says the database cannot serve a call
+// now, though it may later: it cannot be reached or the connection was lost,
+// it is starting or shutting down, out of resources (disk, memory,
+// connections), read-only (a standby), or reports damaged data.
+func unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return unavailableStates[pgErr.Code] || len(pgErr.Code) == 5 && unavailableStates[pgErr.Code[:2]]
+	}
+	var (
+		connectErr *pgconn.ConnectError
+		netErr     net.Error
+	)
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// unavailableStates are the SQLSTATE codes, and classes (their first two
+// characters), that unavailable reports.
+var unavailableStates = map[string]bool{
+	"08":    true, // connection exception
+	"53":    true, // insufficient resources: disk full, out of memory, too many connections
+	"58":    true, // system error, such as an I/O error
+	"57P01": true, // admin shutdown
+	"57P02": true, // crash shutdown
+	"57P03": true, // cannot connect now: starting up or recovering
+	"25006": true, // read-only SQL transaction: a standby
+	"XX001": true, // data corrupted
+	"XX002": true, // index corrupted
 }
 
 // violates reports whether err is a violation of the named constraint with

@@ -88,11 +88,13 @@ func insertRunArgs(run store.Run) []any {
 
 // claimKey binds an idempotency key to a new run unless it is bound to a run
 // and live at the new run's creation time ($4). It returns a row only when it
-// bound the key. A live key is left as it is, but locked, so the run it names
-// can be read before anyone rebinds it; a racer that inserts the same key
-// waits on the unique index until the first claim commits or rolls back.
-const claimKey = `INSERT INTO {schema}.idempotency_keys AS k (key, run_id, expires_at) VALUES ($1, $2, $3)
-	ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+// bound the key, with the request fingerprint $5. A live key is left as it
+// is, but locked, so the run it names can be read before anyone rebinds it; a
+// racer that inserts the same key waits on the unique index until the first
+// claim commits or rolls back.
+const claimKey = `INSERT INTO {schema}.idempotency_keys AS k (key, run_id, expires_at, fingerprint) VALUES ($1, $2, $3, $5)
+	ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
+	fingerprint = excluded.fingerprint
 	WHERE k.expires_at <= $4
 	RETURNING true`
 
@@ -105,6 +107,8 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
 		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
 	}
+	fingerprint := run.RequestFingerprint
+	run.RequestFingerprint = "" // kept with the key, not the run
 	if idemKey == "" {
 		tag, err := s.exec(ctx, insertRun, insertRunArgs(run)...)
 		if err != nil {
@@ -122,7 +126,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		existing, existed, err = s.createKeyedRun(ctx, tx, run, idemKey, ttl)
+		existing, existed, err = s.createKeyedRun(ctx, tx, run, fingerprint, idemKey, ttl)
 		return err
 	})
 	switch {

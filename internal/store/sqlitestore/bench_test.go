@@ -33,7 +33,7 @@ var benchModes = []struct {
 // of up to group writes.
 func openBench(b *testing.B, group int) *Store {
 	b.Helper()
-	s, err := open(context.Background(), b.TempDir()+"/herald.db", group)
+	s, err := open(context.Background(), b.TempDir()+"/herald.db", Options{}, group)
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, s.Close()) })
 	return s

@@ -18,7 +18,7 @@ func (s *Store) CronState(ctx context.Context, workflow, trigger string) (store.
 		return store.CronState{}, fmt.Errorf("cron state of %s trigger %s: %w", workflow, trigger, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.CronState{}, fmt.Errorf("cron state of %s trigger %s: %w", workflow, trigger, err)
+		return store.CronState{}, fmt.Errorf("cron state of %s trigger %s: %w", workflow, trigger, classify(err))
 	}
 	st := store.CronState{Workflow: workflow, Trigger: trigger}
 	if st.Last, err = decodeTime(last); err != nil {

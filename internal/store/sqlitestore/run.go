@@ -76,19 +76,26 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
 		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
 	}
+	fingerprint := run.RequestFingerprint
+	run.RequestFingerprint = "" // kept with the key, not the run
 
 	var (
 		existing store.Run
 		existed  bool
+		reused   bool
 	)
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		existing, existed = store.Run{}, false
+		existing, existed, reused = store.Run{}, false, false
 		if idemKey != "" {
-			var runID, expires string
+			var runID, expires, stored string
 			err := tx.QueryRowContext(ctx,
-				`SELECT run_id, expires_at FROM idempotency_keys WHERE key = ?`, idemKey).Scan(&runID, &expires)
+				`SELECT run_id, expires_at, fingerprint FROM idempotency_keys WHERE key = ?`, idemKey).Scan(&runID, &expires, &stored)
 			switch {
 			case err == nil && expires > run.CreatedAt.Format(timeLayout):
+				if fingerprint != "" && stored != "" && fingerprint != stored {
+					reused = true
+					return nil
+				}
 				existing, _, err = getRun(ctx, tx, runID)
 				existed = err == nil
 				return err
@@ -112,13 +119,17 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		if idemKey == "" {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at`,
-			idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)))
+		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at, fingerprint) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
+			fingerprint = excluded.fingerprint`,
+			idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)), fingerprint)
 		return err
 	})
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
+	}
+	if reused {
+		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, store.ErrIdempotencyKeyReused)
 	}
 	if existed {
 		return existing, true, nil
@@ -131,7 +142,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
 	r, _, err := getRun(ctx, s.read, id)
 	if err != nil {
-		return store.Run{}, fmt.Errorf("get run: %w", err)
+		return store.Run{}, fmt.Errorf("get run: %w", classify(err))
 	}
 	return r, nil
 }
@@ -178,7 +189,7 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
+		return nil, fmt.Errorf("list runs: %w", classify(err))
 	}
 	return runs, nil
 }
@@ -188,7 +199,7 @@ func (s *Store) UnfinishedRuns(ctx context.Context) ([]store.Run, error) {
 	runs, err := queryRuns(ctx, s.read, `SELECT `+runColumns+` FROM runs
 		WHERE status IN ('queued', 'running') ORDER BY created_at, id`)
 	if err != nil {
-		return nil, fmt.Errorf("list unfinished runs: %w", err)
+		return nil, fmt.Errorf("list unfinished runs: %w", classify(err))
 	}
 	return runs, nil
 }
@@ -223,7 +234,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 		if !cached {
 			var err error
 			if prev, version, err = getRun(ctx, s.read, id); err != nil {
-				return store.Run{}, fmt.Errorf("update run: %w", err)
+				return store.Run{}, fmt.Errorf("update run: %w", classify(err))
 			}
 		}
 		next := prev

@@ -29,23 +29,39 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// busyTimeoutMS is how long a connection waits for another process's lock
-// before failing with SQLITE_BUSY.
-const busyTimeoutMS = 10000
+// DefaultBusyTimeout is how long a connection waits for another process's
+// lock before failing with SQLITE_BUSY, unless Options.BusyTimeout says
+// otherwise.
+const DefaultBusyTimeout = 10 * time.Second
 
-// Store is a store.Store on one SQLite file. Use Open or OpenDSN.
+// maxProbeWait caps how long Ping waits for the write lock.
+const maxProbeWait = 2 * time.Second
+
+// Options configure a Store opened with OpenWith.
+type Options struct {
+	// BusyTimeout is how long a write waits for a lock that another
+	// process holds before it fails with store.ErrUnavailable; zero means
+	// DefaultBusyTimeout. Ping waits at most the shorter of it and 2s.
+	BusyTimeout time.Duration
+}
+
+// Store is a store.Store on one SQLite file. Use Open, OpenWith or OpenDSN.
 type Store struct {
 	path string
 	db   *sql.DB // one connection, held by w: SQLite has one writer at a time
 	w    *writer
 	read *reader // the read-only pool, concurrent under WAL
 	runs *runCache
+	// probe opens a new connection for each Ping, so Ping sees the file as
+	// it is on disk rather than pages cached by a long-lived connection.
+	probe *sql.DB
 
 	closeOnce sync.Once
 	closeErr  error
@@ -56,12 +72,20 @@ var _ store.Store = (*Store)(nil)
 // Open opens or creates the database at path, creating its parent
 // directories, and migrates its schema.
 func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, maxGroup)
+	return open(ctx, path, Options{}, maxGroup)
+}
+
+// OpenWith opens the store at path as Open does, with opts.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	return open(ctx, path, opts, maxGroup)
 }
 
 // open opens the store with writes committed in groups of up to group
 // writes; 1 commits every write on its own.
-func open(ctx context.Context, path string, group int) (*Store, error) {
+func open(ctx context.Context, path string, opts Options, group int) (*Store, error) {
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite store: %w: path is empty", store.ErrInvalid)
 	}
@@ -75,7 +99,8 @@ func open(ctx context.Context, path string, group int) (*Store, error) {
 
 	// temp_store(MEMORY) keeps the savepoints' sub-journals, which hold the
 	// pages a write changed until its group commits, out of temporary files.
-	write, err := sql.Open("sqlite", connString(abs,
+	busy := opts.BusyTimeout
+	write, err := sql.Open("sqlite", connString(abs, busy,
 		"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
@@ -95,7 +120,7 @@ func open(ctx context.Context, path string, group int) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
 
-	read, err := sql.Open("sqlite", connString(abs, "query_only(1)"))
+	read, err := sql.Open("sqlite", connString(abs, busy, "query_only(1)"))
 	if err != nil {
 		conn.Close()
 		write.Close()
@@ -105,7 +130,19 @@ func open(ctx context.Context, path string, group int) (*Store, error) {
 	read.SetMaxOpenConns(conns)
 	read.SetMaxIdleConns(conns)
 
-	s := &Store{path: abs, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache()}
+	// The probe's connection is not kept (no idle connections): each Ping
+	// reads the file afresh.
+	probe, err := sql.Open("sqlite", connString(abs, min(busy, maxProbeWait)))
+	if err != nil {
+		read.Close()
+		conn.Close()
+		write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	probe.SetMaxOpenConns(1)
+	probe.SetMaxIdleConns(0)
+
+	s := &Store{path: abs, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache(), probe: probe}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
@@ -122,14 +159,14 @@ func OpenDSN(ctx context.Context, dsn string) (*Store, error) {
 	if d.Driver != store.DriverSQLite {
 		return nil, fmt.Errorf("open sqlite store: %w: dsn is for the %s driver", store.ErrInvalid, d.Driver)
 	}
-	return Open(ctx, d.Path)
+	return OpenWith(ctx, d.Path, Options{BusyTimeout: d.BusyTimeout})
 }
 
 // connString returns the modernc DSN for the file at abs with busy_timeout and
 // the given pragmas applied on every new connection.
-func connString(abs string, pragmas ...string) string {
+func connString(abs string, busy time.Duration, pragmas ...string) string {
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
@@ -137,11 +174,45 @@ func connString(abs string, pragmas ...string) string {
 	return u.String()
 }
 
-// Ping reports whether the database answers a query.
+// Ping reports whether the database accepts writes now. On a new
+// connection, so no cached page hides the file's state, it takes the write
+// lock (BEGIN IMMEDIATE), waiting at most the shorter of the busy timeout
+// and 2s, reads the schema and the first page of each table, and rolls
+// back: a lock another process holds, a read-only or damaged file is an
+// error wrapping store.ErrUnavailable. It writes nothing.
 func (s *Store) Ping(ctx context.Context) error {
-	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
-		return fmt.Errorf("ping sqlite store: %w", err)
+	if err := s.ping(ctx); err != nil {
+		return fmt.Errorf("ping sqlite store: %w", classify(err))
+	}
+	return nil
+}
+
+// probeQueries read the first page of every table, where damage to the file
+// shows even when the schema itself is intact.
+var probeQueries = []string{
+	`SELECT COUNT(*) FROM schema_migrations`,
+	`SELECT COUNT(*) FROM (SELECT 1 FROM runs LIMIT 1)`,
+	`SELECT COUNT(*) FROM (SELECT 1 FROM idempotency_keys LIMIT 1)`,
+	`SELECT COUNT(*) FROM (SELECT 1 FROM step_records LIMIT 1)`,
+	`SELECT COUNT(*) FROM (SELECT 1 FROM step_attempts LIMIT 1)`,
+	`SELECT COUNT(*) FROM (SELECT 1 FROM cron_state LIMIT 1)`,
+}
+
+func (s *Store) ping(ctx context.Context) error {
+	conn, err := s.probe.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("take the write lock: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), `ROLLBACK`)
+	for _, q := range probeQueries {
+		var n int
+		if err := conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -157,7 +228,7 @@ func (s *Store) Close() error {
 	first := false
 	s.closeOnce.Do(func() {
 		first = true
-		s.closeErr = errors.Join(s.w.close(), s.db.Close(), s.read.close())
+		s.closeErr = errors.Join(s.w.close(), s.db.Close(), s.read.close(), s.probe.Close())
 	})
 	if !first {
 		return nil
@@ -171,7 +242,7 @@ func (s *Store) Close() error {
 // group is applied again), so it must set every result it hands back from
 // scratch on each run.
 func (s *Store) withTx(ctx context.Context, fn func(context.Context, *wtx) error) error {
-	return s.w.do(ctx, fn)
+	return classify(s.w.do(ctx, fn))
 }
 
 // querier runs a query of one row: the reader, a read transaction or a

@@ -193,7 +193,7 @@ func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepReco
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("step records: %w", err)
+		return nil, fmt.Errorf("step records: %w", classify(err))
 	}
 	return recs, nil
 }
@@ -238,7 +238,7 @@ func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, er
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("attempts: %w", err)
+		return nil, fmt.Errorf("attempts: %w", classify(err))
 	}
 	return attempts, nil
 }

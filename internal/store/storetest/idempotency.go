@@ -110,6 +110,78 @@ func testIdempotency(t *testing.T, open func(*testing.T) store.Store) {
 		require.Equal(t, second.ID, got.ID, "the key now names the new run")
 	})
 
+	t.Run("KeyReusedForADifferentRequestIsRefused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		const key = "api:w:deploy-42"
+		first := newRun("w", 0)
+		first.RequestFingerprint = "sha256:aaaa"
+		got, existed, err := b.s.CreateRun(b.ctx, first, key, time.Hour)
+		require.NoError(t, err)
+		require.False(t, existed)
+		require.Empty(t, got.RequestFingerprint, "the fingerprint is kept with the key, not the run")
+
+		same := newRun("w", time.Minute)
+		same.RequestFingerprint = "sha256:aaaa"
+		got, existed, err = b.s.CreateRun(b.ctx, same, key, time.Hour)
+		require.NoError(t, err)
+		require.True(t, existed, "the same request is a true repeat")
+		require.Equal(t, first.ID, got.ID)
+		require.Empty(t, got.RequestFingerprint)
+
+		other := newRun("w", 2*time.Minute)
+		other.RequestFingerprint = "sha256:bbbb"
+		_, existed, err = b.s.CreateRun(b.ctx, other, key, time.Hour)
+		require.ErrorIs(t, err, store.ErrIdempotencyKeyReused)
+		require.False(t, existed)
+		_, err = b.s.GetRun(b.ctx, other.ID)
+		require.ErrorIs(t, err, store.ErrNotFound, "a refused repeat creates nothing")
+
+		unknown := newRun("w", 3*time.Minute)
+		got, existed, err = b.s.CreateRun(b.ctx, unknown, key, time.Hour)
+		require.NoError(t, err)
+		require.True(t, existed, "a caller without a fingerprint matches any")
+		require.Equal(t, first.ID, got.ID)
+
+		// Once the key expires it binds the new request's fingerprint.
+		later := newRun("w", time.Hour)
+		later.RequestFingerprint = "sha256:bbbb"
+		got, existed, err = b.s.CreateRun(b.ctx, later, key, time.Hour)
+		require.NoError(t, err)
+		require.False(t, existed)
+		require.Equal(t, later.ID, got.ID)
+		again := newRun("w", time.Hour+time.Minute)
+		again.RequestFingerprint = "sha256:aaaa"
+		_, _, err = b.s.CreateRun(b.ctx, again, key, time.Hour)
+		require.ErrorIs(t, err, store.ErrIdempotencyKeyReused, "the key now carries the new fingerprint")
+
+		// A key stored without a fingerprint matches any request.
+		plain := newRun("w", 0)
+		_, _, err = b.s.CreateRun(b.ctx, plain, "api:w:plain", day)
+		require.NoError(t, err)
+		fp := newRun("w", time.Second)
+		fp.RequestFingerprint = "sha256:cccc"
+		got, existed, err = b.s.CreateRun(b.ctx, fp, "api:w:plain", day)
+		require.NoError(t, err)
+		require.True(t, existed)
+		require.Equal(t, plain.ID, got.ID)
+	})
+
+	t.Run("RequestFingerprintIsChecked", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		for name, fp := range map[string]string{
+			"too long":  strings.Repeat("f", store.MaxRequestFingerprintLen+1),
+			"nul byte":  "sha256:a\x00b",
+			"not utf-8": "\xff",
+		} {
+			run := newRun("w", 0)
+			run.RequestFingerprint = fp
+			_, _, err := b.s.CreateRun(b.ctx, run, "api:w:k", day)
+			require.ErrorIs(t, err, store.ErrInvalid, name)
+		}
+	})
+
 	t.Run("KeyNeedsAPositiveTTL", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
