@@ -391,3 +391,20 @@ func TestParseMode(t *testing.T) {
 	_, err := console.ParseMode("maybe")
 	require.ErrorContains(t, err, `unknown console mode "maybe"`)
 }
+
+func TestMountBesideTheAPI(t *testing.T) {
+	t.Parallel()
+	f := setup(t, console.Options{})
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "api "+r.URL.Path, http.StatusTeapot)
+	})
+	h := console.Mount(api, f.h.(*console.Console))
+	c := &client{t: t, h: h, remote: "127.0.0.1:1"}
+	w := c.get("/")
+	require.Equal(t, http.StatusFound, w.Code)
+	require.Equal(t, "/ui/", w.Header().Get("Location"))
+	require.Equal(t, http.StatusOK, c.get("/ui/runs").Code)
+	require.Equal(t, http.StatusTeapot, c.get("/api/v1/runs").Code)
+	require.Equal(t, http.StatusTeapot, c.get("/healthz").Code)
+	require.Equal(t, http.StatusTeapot, c.do(http.MethodPost, "/", url.Values{}).Code, "only GET / redirects")
+}

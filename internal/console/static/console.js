@@ -76,6 +76,8 @@
   var es = new EventSource(url, { withCredentials: true });
   es.addEventListener("open", function () {
     if (state) { state.hidden = false; state.textContent = "live"; state.className = "live-state on"; }
+    // Catch up with what changed between rendering the page and now.
+    schedule();
   });
   es.addEventListener("error", function () {
     if (state) { state.textContent = "reconnecting"; state.className = "live-state off"; }
