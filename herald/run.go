@@ -122,7 +122,7 @@ func newRun(v *engine.RunView) *Run {
 			Attempts:   s.Attempts,
 			Provider:   s.Provider,
 			Output:     s.Output,
-			Error:      s.Error,
+			Error:      string(s.Error),
 			ErrorClass: s.ErrorClass,
 		})
 	}

@@ -111,7 +111,7 @@ func (a *app) runsShowCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "\nSTEP\tSTATUS\tATTEMPTS\tPROVIDER\tERROR")
 			for _, s := range view.Steps {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.ID, s.Status, s.Attempts, orDash(s.Provider), orDash(s.Error))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.ID, s.Status, s.Attempts, orDash(s.Provider), orDash(string(s.Error)))
 			}
 			return tw.Flush()
 		},

@@ -179,6 +179,7 @@ func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
 		r.Status = store.StatusRunning
 		r.Attempt++
 		r.Owner = e.opts.Owner
+		r.HeartbeatAt = now
 		if r.StartedAt.IsZero() {
 			r.StartedAt = now
 		}

@@ -172,10 +172,6 @@ func (a *api) maskView(v *engine.RunView) *engine.RunView {
 	if a.opts.Masker == nil {
 		return v
 	}
-	m := a.opts.Masker()
-	v.Error = m.String(v.Error)
-	for i := range v.Steps {
-		v.Steps[i].Error = m.String(v.Steps[i].Error)
-	}
+	v.Mask(a.opts.Masker())
 	return v
 }

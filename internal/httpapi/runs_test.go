@@ -170,7 +170,7 @@ func TestGetRun(t *testing.T) {
 	require.Equal(t, "failed", v.Status)
 	require.Equal(t, "step notify failed: token *** rejected", v.Error)
 	require.Len(t, v.Steps, 1)
-	require.Equal(t, "401 for token ***", v.Steps[0].Error)
+	require.Equal(t, engine.ErrorText("401 for token ***"), v.Steps[0].Error)
 	require.Equal(t, "chatapi", v.Steps[0].Provider)
 
 	w = f.do(t, "GET", "/api/v1/runs/nope", nil)

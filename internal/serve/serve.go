@@ -70,6 +70,8 @@ type Server struct {
 	scheds  schedulers
 	logger  hclog.Logger
 	files   fingerprint
+	// events fans the engine's events out to Subscribe.
+	events *hub
 }
 
 // New opens the project and prepares the server; Run starts it.
@@ -93,13 +95,20 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		name, _ := os.Hostname()
 		opts.Host.Owner = fmt.Sprintf("%s/%d", name, os.Getpid())
 	}
-	opts.Host.Observer = opts.Observer
+	events := &hub{}
+	observer := opts.Observer
+	opts.Host.Observer = func(ev engine.Event) {
+		if observer != nil {
+			observer(ev)
+		}
+		events.publish(ev)
+	}
 	logger := opts.Host.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 		opts.Host.Logger = logger
 	}
-	s := &Server{opts: opts, logger: logger}
+	s := &Server{opts: opts, logger: logger, events: events}
 	if opts.Host.Dir != "" {
 		s.files, _ = readFingerprint(opts.Host.Dir)
 	}
