@@ -25,7 +25,7 @@ type runData struct {
 	// have not run yet.
 	Steps []stepData
 	// The actions the run's status allows.
-	CanCancel, CanRetry, CanSignal bool
+	CanCancel, CanRetry, CanSignal, CanResolve bool
 	// Notice and Error report the outcome of an action.
 	Notice, Error string
 }
@@ -71,46 +71,17 @@ func (c *Console) renderRun(w http.ResponseWriter, r *http.Request, code int, no
 		}
 		data.Duration = fmtDuration(end.Sub(*v.StartedAt))
 	}
-	switch store.Status(v.Status) {
-	case store.StatusQueued, store.StatusRunning:
-		data.CanCancel = true
-	case store.StatusFailed:
-		data.CanRetry = true
-	}
 	c.runStatusActions(&data)
 	data.Steps = c.stepData(v)
 	c.render(w, r, code, "run", "Run "+v.RunID, data)
 }
 
-// maskRun masks a run object as the API does, and also its trigger payload
-// and step outputs, which a page shows in full.
+// maskRun masks a run object as the API does (engine.RunView.Mask, the
+// one masking rule): errors, reasons, the trigger payload, outputs and
+// every attempt's request and response.
 func (c *Console) maskRun(v *engine.RunView) *engine.RunView {
-	m := c.masker()
-	v = httpapi.MaskView(m, v)
-	if m == nil {
-		return v
-	}
-	v.Trigger = maskJSON(m.String, v.Trigger)
-	for i := range v.Steps {
-		v.Steps[i].Output = maskJSON(m.String, v.Steps[i].Output)
-	}
+	v.Mask(c.masker())
 	return v
-}
-
-// maskJSON masks the text of a JSON value, keeping it JSON.
-func maskJSON(mask func(string) string, raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
-		return raw
-	}
-	out := mask(string(raw))
-	if out == string(raw) {
-		return raw
-	}
-	if !json.Valid([]byte(out)) {
-		b, _ := json.Marshal(out)
-		return b
-	}
-	return json.RawMessage(out)
 }
 
 // stepData joins the run's steps with the workflow's declarations.

@@ -31,8 +31,11 @@ type runRow struct {
 
 // runRow presents run for a list.
 func (c *Console) runRow(run store.Run) runRow {
-	row := runRow{ID: run.ID, Workflow: run.Workflow, Status: string(run.Status), Attempt: run.Attempt,
-		Created: run.CreatedAt, Started: run.StartedAt, Finished: run.FinishedAt, Kind: triggerKind(run.Trigger)}
+	row := runRow{ID: run.ID, Workflow: run.Workflow, Status: string(run.ShownStatus(c.now())), Attempt: run.Attempt,
+		Created: run.CreatedAt, Started: run.StartedAt, Finished: run.FinishedAt, Kind: run.TriggerKind}
+	if row.Kind == "" {
+		row.Kind = triggerKind(run.Trigger)
+	}
 	if !run.StartedAt.IsZero() {
 		end := run.FinishedAt
 		if end.IsZero() {
@@ -162,7 +165,7 @@ func (c *Console) runsPage(w http.ResponseWriter, r *http.Request) {
 
 // runFilter turns the page's query into the store's filter.
 func (c *Console) runFilter(q runsQuery) (store.RunFilter, error) {
-	f := store.RunFilter{Workflow: q.Workflow, Before: q.Before}
+	f := store.RunFilter{Workflow: q.Workflow, Before: q.Before, Now: c.now()}
 	if q.Status != "" {
 		if !contains(runStatuses, q.Status) {
 			return f, errors.New("unknown status " + q.Status)

@@ -270,8 +270,18 @@ func (f *fixture) attempt(t *testing.T, run, step string, n int, provider string
 	ctx := context.Background()
 	key := store.StepKey{RunID: run, StepID: step, Item: store.NoItem}
 	at := f.now.Add(-time.Minute + time.Duration(n)*time.Second)
-	require.NoError(t, f.b.st.StartAttempt(ctx, key, store.AttemptStart{Number: n, Provider: provider, StartedAt: at}))
-	res := store.AttemptResult{Status: status, WillRetry: retry, Error: serr, FinishedAt: at.Add(420 * time.Millisecond)}
+	action := "send_message"
+	if provider == "whatsapp_cc" {
+		action = "send_single"
+	}
+	require.NoError(t, f.b.st.StartAttempt(ctx, key, store.AttemptStart{Number: n, Provider: provider, Action: action, StartedAt: at}))
+	res := store.AttemptResult{Status: status, WillRetry: retry, Error: serr, FinishedAt: at.Add(420 * time.Millisecond), Outcome: store.OutcomeSucceeded,
+		Request:  json.RawMessage(`{"method":"POST","url":"https://api.chat-api.com/instance12345/sendMessage?token=` + chatapiToken + `","body":{"phone":"14155550123","body":"Good morning"}}`),
+		Response: json.RawMessage(`{"status":200,"body":"{\"sent\":true}"}`)}
+	if serr != nil {
+		res.Outcome = store.Outcome(serr.Class)
+		res.Response = json.RawMessage(`{"status":500,"body":"{\"error\":\"upstream down\"}"}`)
+	}
 	if output != "" {
 		res.Output = json.RawMessage(output)
 	}
