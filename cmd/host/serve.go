@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/serve"
@@ -27,6 +28,7 @@ func (a *app) serveCommand() *cobra.Command {
 		f       projectFlags
 		listen  string
 		workers int
+		ui      string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,7 +41,11 @@ func (a *app) serveCommand() *cobra.Command {
 			"the next start.\n\n" +
 			"Environment: HERALD_LISTEN (default 127.0.0.1:8080), HERALD_API_TOKEN (required\n" +
 			"to listen on a non-loopback address), HERALD_STORE, HERALD_LOG_LEVEL (default\n" +
-			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS.",
+			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS, HERALD_UI (on, readonly\n" +
+			"or off, like --ui).\n\n" +
+			"The operator console is served at /ui/ (GET / redirects there): workflows,\n" +
+			"runs, each run's timeline, the schedule and the plugins, with live updates.\n" +
+			"With HERALD_API_TOKEN set it asks for the token once.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
@@ -51,6 +57,13 @@ func (a *app) serveCommand() *cobra.Command {
 			token := os.Getenv("HERALD_API_TOKEN")
 			if err := httpapi.ListenCheck(listen, token); err != nil {
 				return &exitCodeError{code: exitUsage, err: err}
+			}
+			if !cmd.Flags().Changed("ui") {
+				ui = os.Getenv("HERALD_UI")
+			}
+			uiMode, err := console.ParseMode(ui)
+			if err != nil {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--ui: %w", err)}
 			}
 			if workers == 0 {
 				workers, _ = strconv.Atoi(os.Getenv("HERALD_WORKERS"))
@@ -83,6 +96,19 @@ func (a *app) serveCommand() *cobra.Command {
 				Metrics: m,
 				Masker:  func() *sdk.Masker { return srv.Host().Engine.Masker() },
 			})
+			if uiMode != console.ModeOff {
+				ui, err := console.New(srv, console.Options{
+					Prefix:   console.DefaultPrefix,
+					Token:    token,
+					ReadOnly: uiMode == console.ModeReadOnly,
+					Masker:   func() *sdk.Masker { return srv.Host().Engine.Masker() },
+					Logger:   opts.Logger.Named("console"),
+				})
+				if err != nil {
+					return err
+				}
+				handler = console.Mount(handler, ui)
+			}
 			if addr := os.Getenv("HERALD_PPROF_ADDR"); addr != "" {
 				// Go's profiler on its own (loopback) address, for
 				// performance work; never on the API listener.
@@ -143,5 +169,6 @@ func (a *app) serveCommand() *cobra.Command {
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default $HERALD_LISTEN, else 127.0.0.1:8080)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64)")
+	cmd.Flags().StringVar(&ui, "ui", "on", "the operator console at /ui/: on, readonly (pages, no actions) or off (default $HERALD_UI, else on)")
 	return cmd
 }

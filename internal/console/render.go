@@ -54,6 +54,10 @@ type frame struct {
 	// "run" or "workflow".
 	Live  string
 	RunID string
+	// URL is the page's own address, which the live script refreshes from
+	// and shows in the address bar: a page answering a POST (an action's
+	// error) names the page it shows, not the action.
+	URL string
 	Now   time.Time
 	Page  any
 }
@@ -66,6 +70,10 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, code int, name,
 	}
 	if lv, ok := data.(interface{ live() (string, string) }); ok {
 		f.Live, f.RunID = lv.live()
+	}
+	f.URL = r.URL.RequestURI()
+	if cu, ok := data.(interface{ canonical(prefix string) string }); ok {
+		f.URL = cu.canonical(c.opts.Prefix)
 	}
 	var buf bytes.Buffer
 	if err := c.pages.sets[name].ExecuteTemplate(&buf, "layout", f); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ type runData struct {
 }
 
 func (d runData) live() (string, string) { return "run", d.Run.RunID }
+
+func (d runData) canonical(prefix string) string { return prefix + "/runs/" + url.PathEscape(d.Run.RunID) }
 
 // stepData is one step of a run's timeline.
 type stepData struct {

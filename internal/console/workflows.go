@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -73,6 +74,10 @@ type workflowData struct {
 }
 
 func (d workflowData) live() (string, string) { return "workflow", "" }
+
+func (d workflowData) canonical(prefix string) string {
+	return prefix + "/workflows/" + url.PathEscape(d.Name)
+}
 
 // workflowsPage serves GET /workflows.
 func (c *Console) workflowsPage(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,14 @@
   "use strict";
   var body = document.body;
 
+  // A page that answers a POST (an action refused) shows the address of
+  // the page itself, so reloading it reads instead of posting again.
+  var self = body.getAttribute("data-url");
+  if (self && window.history && window.history.replaceState &&
+      self !== window.location.pathname + window.location.search) {
+    window.history.replaceState(null, "", self);
+  }
+
   // A JSON input is checked before it is sent; the server checks it too.
   var input = document.getElementById("input");
   if (input && input.form) {
@@ -42,7 +50,7 @@
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    fetch(self || window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (resp) {
         if (!resp.ok || resp.redirected) { throw new Error("HTTP " + resp.status); }
         return resp.text();
