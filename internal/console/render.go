@@ -57,9 +57,9 @@ type frame struct {
 	// URL is the page's own address, which the live script refreshes from
 	// and shows in the address bar: a page answering a POST (an action's
 	// error) names the page it shows, not the action.
-	URL string
-	Now   time.Time
-	Page  any
+	URL  string
+	Now  time.Time
+	Page any
 }
 
 // render writes page name with data under the layout.

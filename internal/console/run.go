@@ -33,7 +33,9 @@ type runData struct {
 
 func (d runData) live() (string, string) { return "run", d.Run.RunID }
 
-func (d runData) canonical(prefix string) string { return prefix + "/runs/" + url.PathEscape(d.Run.RunID) }
+func (d runData) canonical(prefix string) string {
+	return prefix + "/runs/" + url.PathEscape(d.Run.RunID)
+}
 
 // stepData is one step of a run's timeline.
 type stepData struct {
