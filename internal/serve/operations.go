@@ -67,4 +67,3 @@ func (r *clusterRunner) resubmit(ctx context.Context, run store.Run) error {
 	}
 	return nil
 }
-
