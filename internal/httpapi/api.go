@@ -45,6 +45,9 @@ type Options struct {
 	Masker func() *sdk.Masker
 	// Now is the clock of trigger times; time.Now when nil.
 	Now func() time.Time
+	// Done, when closed, ends the event streams, so a server's shutdown
+	// does not wait for their clients; nil streams until each client goes.
+	Done <-chan struct{}
 	// MaxBody caps request bodies in bytes; DefaultMaxBody when zero or
 	// less.
 	MaxBody int64

@@ -128,6 +128,8 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request, keep func(engine.Ev
 		select {
 		case <-r.Context().Done():
 			return
+		case <-a.opts.Done:
+			return
 		case ev := <-events:
 			if n := dropped.Swap(0); n > 0 {
 				if _, err := fmt.Fprintf(w, ": dropped %d events; the client fell behind\n\n", n); err != nil {
