@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/serve"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -29,6 +30,7 @@ func (a *app) serveCommand() *cobra.Command {
 		listen  string
 		workers int
 		ui      string
+		keep    string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -41,8 +43,9 @@ func (a *app) serveCommand() *cobra.Command {
 			"the next start.\n\n" +
 			"Environment: HERALD_LISTEN (default 127.0.0.1:8080), HERALD_API_TOKEN (required\n" +
 			"to listen on a non-loopback address), HERALD_STORE, HERALD_LOG_LEVEL (default\n" +
-			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS, HERALD_UI (on, readonly\n" +
-			"or off, like --ui).\n\n" +
+			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS, HERALD_RETENTION\n" +
+			"(default 30d; 0 keeps every run), HERALD_HEARTBEAT_INTERVAL (default 5s),\n" +
+			"HERALD_UI (on, readonly or off, like --ui).\n\n" +
 			"The operator console is served at /ui/ (GET / redirects there): workflows,\n" +
 			"runs, each run's timeline, the schedule and the plugins, with live updates.\n" +
 			"With HERALD_API_TOKEN set it asks for the token once.",
@@ -68,6 +71,13 @@ func (a *app) serveCommand() *cobra.Command {
 			if workers == 0 {
 				workers, _ = strconv.Atoi(os.Getenv("HERALD_WORKERS"))
 			}
+			keepFor, err := retention.FromEnv()
+			if keep != "" {
+				keepFor, err = retention.Parse(keep)
+			}
+			if err != nil {
+				return &exitCodeError{code: exitUsage, err: err}
+			}
 			opts, err := a.hostOptions(&f)
 			if err != nil {
 				return err
@@ -84,17 +94,23 @@ func (a *app) serveCommand() *cobra.Command {
 				Workers:           workers,
 				Observer:          m.Observe,
 				SchedulerObserver: m.Scheduler(),
+				Retention:         keepFor,
+				RetentionObserver: m,
 			})
 			if err != nil {
 				return a.projectError(err, opts.Dir)
 			}
 			defer srv.Close()
 			m.PluginRestarts(srv.Host().Plugins.AllRestarts)
+			// Closed when the HTTP server shuts down, so event streams end
+			// instead of holding the shutdown up.
+			streamsDone := make(chan struct{})
 			handler := httpapi.New(srv, httpapi.Options{
 				Token:   token,
 				Logger:  opts.Logger.Named("http"),
 				Metrics: m,
 				Masker:  func() *sdk.Masker { return srv.Host().Engine.Masker() },
+				Done:    streamsDone,
 			})
 			if uiMode != console.ModeOff {
 				ui, err := console.New(srv, console.Options{
@@ -122,6 +138,7 @@ func (a *app) serveCommand() *cobra.Command {
 				return err
 			}
 			httpSrv := httpapi.NewServer(listen, handler)
+			httpSrv.RegisterOnShutdown(func() { close(streamsDone) })
 			opts.Logger.Info("listening", "addr", "http://"+ln.Addr().String())
 			fmt.Fprintf(a.stdout, "herald serve: listening on http://%s\n", ln.Addr())
 			httpErr := make(chan error, 1)
@@ -169,6 +186,7 @@ func (a *app) serveCommand() *cobra.Command {
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default $HERALD_LISTEN, else 127.0.0.1:8080)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64)")
+	cmd.Flags().StringVar(&keep, "retention", "", "delete finished runs older than this, such as 30d or 720h; 0 keeps every run (default $HERALD_RETENTION, else 30d)")
 	cmd.Flags().StringVar(&ui, "ui", "on", "the operator console at /ui/: on, readonly (pages, no actions) or off (default $HERALD_UI, else on)")
 	return cmd
 }

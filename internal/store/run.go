@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"sync"
 	"time"
 )
 
@@ -51,7 +53,7 @@ type Run struct {
 // Interrupted reports whether a running run has lost its owner: the owner's
 // heartbeat is older than HeartbeatStale at now (or there never was one).
 func (r Run) Interrupted(now time.Time) bool {
-	return r.Status == StatusRunning && (r.HeartbeatAt.IsZero() || now.Sub(r.HeartbeatAt) > HeartbeatStale)
+	return r.Status == StatusRunning && (r.HeartbeatAt.IsZero() || now.Sub(r.HeartbeatAt) > HeartbeatStale())
 }
 
 // ShownStatus is the status a run is shown in at now: its stored status, or
@@ -63,14 +65,27 @@ func (r Run) ShownStatus(now time.Time) Status {
 	return r.Status
 }
 
-// HeartbeatInterval is how often a process executing runs refreshes their
-// heartbeat, in one statement for all of them (Store.Heartbeat).
-const HeartbeatInterval = 5 * time.Second
+// DefaultHeartbeatInterval is how often a process executing runs refreshes
+// their heartbeat, in one statement for all of them (Store.Heartbeat),
+// unless HERALD_HEARTBEAT_INTERVAL says otherwise.
+const DefaultHeartbeatInterval = 5 * time.Second
 
-// HeartbeatStale is how old a running run's heartbeat may grow before the run
-// is shown interrupted: three intervals, so one slow beat is not mistaken for
-// a dead process.
-const HeartbeatStale = 3 * HeartbeatInterval
+var heartbeatInterval = sync.OnceValue(func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("HERALD_HEARTBEAT_INTERVAL")); err == nil && d > 0 {
+		return d
+	}
+	return DefaultHeartbeatInterval
+})
+
+// HeartbeatInterval returns the heartbeat interval: HERALD_HEARTBEAT_INTERVAL
+// (a Go duration) when it is set, else DefaultHeartbeatInterval. Every
+// process sharing a store must use the same one.
+func HeartbeatInterval() time.Duration { return heartbeatInterval() }
+
+// HeartbeatStale returns how old a running run's heartbeat may grow before
+// the run is shown interrupted: three intervals, so one slow beat is not
+// mistaken for a dead process.
+func HeartbeatStale() time.Duration { return 3 * HeartbeatInterval() }
 
 // MaxResumes is how many times a run is started or resumed (Run.Attempt)
 // before a resume gives up on it: a run that keeps crashing its host (a

@@ -111,6 +111,12 @@ type Store interface {
 	// step's aggregate record (Item NoItem). Replacing a record that has
 	// succeeded is ErrConflict; an unknown run is ErrNotFound.
 	RecordStep(ctx context.Context, rec StepRecord) error
+	// ReopenStep makes the step record of key run again, for an operator's
+	// retry or resolve: it becomes running with its output, error and
+	// reason cleared and its attempt count kept, so new attempts continue
+	// the numbering and the attempt log keeps every earlier attempt. A
+	// record that does not exist is ErrNotFound.
+	ReopenStep(ctx context.Context, key StepKey) error
 	// StepRecords returns the run's step records ordered by when each step
 	// ID was first recorded, then by item index (the aggregate NoItem first).
 	// An unknown run is ErrNotFound.

@@ -116,3 +116,20 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 // Compact does nothing: PostgreSQL's autovacuum reuses the space that
 // PruneRuns frees.
 func (s *Store) Compact(ctx context.Context) error { return nil }
+
+// ReopenStep makes the step record of key running again.
+func (s *Store) ReopenStep(ctx context.Context, key store.StepKey) error {
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("reopen step: %w", err)
+	}
+	tag, err := s.exec(ctx, `UPDATE {schema}.step_records SET status = 'running', output_json = NULL,
+		error_class = NULL, error_message = NULL, error_field = NULL, reason = '', finished_at = NULL
+		WHERE run_id = $1 AND step_id = $2 AND item = $3`, key.RunID, key.StepID, key.Item)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("step record: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("reopen step %s: %w", keyName(key), err)
+	}
+	return nil
+}

@@ -282,7 +282,7 @@ func staleBefore(filter store.RunFilter) any {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	return encodeTime(now.Add(-store.HeartbeatStale))
+	return encodeTime(now.Add(-store.HeartbeatStale()))
 }
 
 // PurgeExpiredKeys deletes the idempotency keys expired at now.

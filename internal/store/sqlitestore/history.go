@@ -182,3 +182,23 @@ func (s *Store) Compact(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ReopenStep makes the step record of key running again.
+func (s *Store) ReopenStep(ctx context.Context, key store.StepKey) error {
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("reopen step: %w", err)
+	}
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE step_records SET status = 'running', output_json = NULL,
+			error_class = NULL, error_message = NULL, error_field = NULL, reason = '', finished_at = NULL
+			WHERE run_id = ? AND step_id = ? AND item = ?`, key.RunID, key.StepID, key.Item)
+		if err != nil {
+			return err
+		}
+		return ifUnchanged(res, fmt.Errorf("step record: %w", store.ErrNotFound))
+	})
+	if err != nil {
+		return fmt.Errorf("reopen step %s: %w", keyName(key), err)
+	}
+	return nil
+}

@@ -301,7 +301,7 @@ func staleBefore(filter store.RunFilter) time.Time {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	return now.Add(-store.HeartbeatStale)
+	return now.Add(-store.HeartbeatStale())
 }
 
 // PurgeExpiredKeys deletes the idempotency keys expired at now.
