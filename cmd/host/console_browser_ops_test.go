@@ -31,7 +31,6 @@ func consoleFallbackChecks(t *testing.T, b *browser, page string) {
 // sent, as the run page shows it: the instance token masked.
 func consoleMaskedRequest(t *testing.T, b *browser, page string) {
 	t.Helper()
-	t.Skip("needs h-history: the engine does not record each attempt's request and response yet")
 	require.Contains(t, page, "sendMessage?token=***")
 	b.do("unfold the first request", chromedp.Click(chromedp.CSS("#step-notify details.exchange-details summary")))
 }
@@ -39,7 +38,6 @@ func consoleMaskedRequest(t *testing.T, b *browser, page string) {
 // consoleRetry fails two-step at its second step, lifts the sandbox fault
 // and retries the run from that step in the browser.
 func consoleRetry(t *testing.T, e *serveEnv, b *browser) {
-	t.Skip("needs h-history operations")
 	e.sandbox.Reset()
 	e.sandbox.AddFault(sandbox.Fault{Provider: "chitchatlabs", Status: 400, Body: `{"message":"template oncall is paused"}`})
 	id := e.startRun("two-step", `{}`)
@@ -67,7 +65,6 @@ func consoleRetry(t *testing.T, e *serveEnv, b *browser) {
 
 // consoleCancel cancels a run whose send hangs in the provider.
 func consoleCancel(t *testing.T, e *serveEnv, b *browser) {
-	t.Skip("needs h-history operations")
 	e.sandbox.Reset()
 	e.sandbox.AddFault(sandbox.Fault{Provider: "chatapi", LatencyMS: 60_000})
 	defer e.sandbox.Reset()

@@ -342,12 +342,12 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		page := b.html()
 		require.Contains(t, page, "whatsapp_cc", "the fallback provider")
 		consoleFallbackChecks(t, b, page)
-		b.shot("run-fallback")
 	})
 
 	t.Run("the attempt's request is shown masked", func(t *testing.T) {
 		b.t = t
 		consoleMaskedRequest(t, b, b.html())
+		b.shot("run-fallback")
 	})
 
 	t.Run("the runs list gains new runs live", func(t *testing.T) {
