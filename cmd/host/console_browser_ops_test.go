@@ -49,8 +49,10 @@ func consoleRetry(t *testing.T, e *serveEnv, b *browser) {
 	b.shot("run-failed")
 
 	e.sandbox.Reset() // the fault is lifted
+	_ = eval[bool](b, "window.heraldBeforeRetry = true")
 	b.do("retry from the failing step", chromedp.Click(chromedp.CSS(`button[data-step="second"]`)))
-	b.waitFor("the run page after the retry", fmt.Sprintf(`location.pathname === "/ui/runs/%s" && document.getElementById("action-error") === null`, id), 15*time.Second)
+	// The POST answers with a redirect to the run's page: a new document.
+	b.waitFor("the run page after the retry", fmt.Sprintf(`window.heraldBeforeRetry === undefined && document.readyState === "complete" && location.pathname === "/ui/runs/%s" && document.getElementById("action-error") === null`, id), 15*time.Second)
 	_ = eval[bool](b, "window.heraldNoReload = true")
 	b.waitFor("the retried run succeeded", `document.getElementById("run-status").innerText.includes("succeeded")`, 30*time.Second)
 	require.True(t, eval[bool](b, "window.heraldNoReload === true"))

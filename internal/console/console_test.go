@@ -60,7 +60,7 @@ func TestRunPageShowsTheTimeline(t *testing.T) {
 	require.Contains(t, body, `"note": "***"`, "the trigger payload, masked")
 	require.Contains(t, body, "whatsapp_cc.send_single", "the fallback the workflow declares")
 	require.Contains(t, body, "via <strong>whatsapp_cc</strong>", "the provider that answered")
-	require.Contains(t, body, `>Retry from the first failed step<`)
+	require.Contains(t, body, `>Retry from the first step that did not succeed<`)
 	require.Contains(t, body, `name="from_step" value="confirm"`)
 	// Every attempt, with the fallback hop marked and the masked exchange.
 	require.Equal(t, 3, strings.Count(body, `<tr class="attempt`), "three attempts")
