@@ -40,7 +40,7 @@ func consoleMaskedRequest(t *testing.T, b *browser, page string) {
 func consoleRetry(t *testing.T, e *serveEnv, b *browser) {
 	e.sandbox.Reset()
 	e.sandbox.AddFault(sandbox.Fault{Provider: "chitchatlabs", Status: 400, Body: `{"message":"template oncall is paused"}`})
-	id := e.startRun("two-step", `{}`)
+	id := e.startRunWithToken("two-step", `{}`)
 	e.waitStatus(id, "failed")
 	b.open("/ui/runs/" + id)
 	page := b.html()
@@ -70,7 +70,7 @@ func consoleCancel(t *testing.T, e *serveEnv, b *browser) {
 	e.sandbox.Reset()
 	e.sandbox.AddFault(sandbox.Fault{Provider: "chatapi", LatencyMS: 60_000})
 	defer e.sandbox.Reset()
-	id := e.startRun("slow", `{}`)
+	id := e.startRunWithToken("slow", `{}`)
 	e.waitStatus(id, "running")
 	b.open("/ui/runs/" + id)
 	require.Contains(t, b.text("#run-status"), "running")

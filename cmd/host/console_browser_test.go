@@ -236,8 +236,9 @@ func (e *serveEnv) apiRun(id string) map[string]any {
 	return v
 }
 
-// startRun starts a manual run of workflow through the API.
-func (e *serveEnv) startRun(workflow, input string) string {
+// startRunWithToken starts a manual run of workflow through the API, with
+// the console test's token.
+func (e *serveEnv) startRunWithToken(workflow, input string) string {
 	e.t.Helper()
 	code, body := e.post("/api/v1/workflows/"+workflow+"/runs", []byte(input), map[string]string{"Authorization": "Bearer " + consoleToken})
 	require.Equal(e.t, http.StatusAccepted, code, "%v", body)
@@ -336,7 +337,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.t = t
 		e.sandbox.Reset()
 		e.sandbox.AddFault(sandbox.Fault{Provider: "chatapi", Status: 500, Count: 2})
-		id := e.startRun("page-oncall", `{}`)
+		id := e.startRunWithToken("page-oncall", `{}`)
 		e.waitStatus(id, "succeeded", "failed")
 		b.open("/ui/runs/" + id)
 		page := b.html()
@@ -356,7 +357,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.open("/ui/runs")
 		_ = eval[bool](b, "window.heraldNoReload = true")
 		b.waitFor("the live stream", `document.getElementById("live-state").innerText === "live"`, 15*time.Second)
-		id := e.startRun("greet", `{"phone": "14155550123", "name": "Grace"}`)
+		id := e.startRunWithToken("greet", `{"phone": "14155550123", "name": "Grace"}`)
 		b.waitFor("the new run in the list", fmt.Sprintf(`document.getElementById("run-%s") !== null`, id), 30*time.Second)
 		require.True(t, eval[bool](b, "window.heraldNoReload === true"), "the list was reloaded instead of updated live")
 		b.html()
