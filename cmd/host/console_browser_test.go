@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -220,6 +222,16 @@ func (b *browser) shot(name string) {
 	require.NoError(b.t, os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644))
 }
 
+// colorScheme makes the page's prefers-color-scheme light or dark.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
+}
+
 // apiRun reads a run through the API.
 func (e *serveEnv) apiRun(id string) map[string]any {
 	e.t.Helper()
@@ -349,6 +361,11 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.t = t
 		consoleMaskedRequest(t, b, b.html())
 		b.shot("run-fallback")
+		// The same page in the dark, as a system set to dark mode shows it.
+		b.do("prefer dark", colorScheme("dark"))
+		require.Equal(t, "rgb(20, 23, 27)", eval[string](b, "getComputedStyle(document.body).backgroundColor"))
+		b.shot("run-fallback-dark")
+		b.do("prefer light", colorScheme("light"))
 	})
 
 	t.Run("the runs list gains new runs live", func(t *testing.T) {

@@ -46,6 +46,12 @@ workflow "hello" {
 		require.Equal(t, http.StatusOK, code)
 		require.Contains(t, h.Get("Content-Security-Policy"), "script-src 'self'")
 		require.Contains(t, body, `action="/ui/workflows/hello/runs"`)
+		// An action without the session's CSRF token is refused.
+		resp, err := noRedirect.PostForm(e.url+"/ui/workflows/hello/runs", url.Values{"input": {"{}"}})
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.Empty(t, e.runs("hello"))
 		// The API is still where it was.
 		code, _, _ = getPage(t, e.url+"/api/v1/workflows")
 		require.Equal(t, http.StatusOK, code)
