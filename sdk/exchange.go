@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"sync"
 )
 
@@ -20,19 +21,6 @@ type Exchange struct {
 	mu       sync.Mutex
 	request  json.RawMessage
 	response json.RawMessage
-}
-
-// ExchangeRequest is the request half of an Exchange as it is stored.
-type ExchangeRequest struct {
-	Method string `json:"method"`
-	URL    string `json:"url"`
-	Body   any    `json:"body,omitempty"`
-}
-
-// ExchangeResponse is the response half of an Exchange as it is stored.
-type ExchangeResponse struct {
-	Status int `json:"status"`
-	Body   any `json:"body,omitempty"`
 }
 
 type exchangeKey struct{}
@@ -89,59 +77,54 @@ func (e *Exchange) SetRaw(request, response json.RawMessage) {
 }
 
 // record stores a request and, when resp is not nil, its response, masked
-// with m and capped.
-func (e *Exchange) record(m *Masker, req ExchangeRequest, resp *ExchangeResponse) {
+// with m and capped. Bodies are the raw bytes sent and received: a JSON
+// body is kept as JSON, anything else as text.
+func (e *Exchange) record(m *Masker, method, url string, reqBody []byte, resp *http.Response, respBody []byte) {
 	if e == nil {
 		return
 	}
-	req.URL = m.String(req.URL)
-	req.Body = capBody(m.Value(req.Body), MaxExchangeBytes-len(req.URL)-64)
-	reqJSON, _ := json.Marshal(req)
+	url = m.String(url)
+	reqJSON, _ := json.Marshal(rawExchangeRequest{Method: method, URL: url, Body: exchangeBody(m, reqBody, MaxExchangeBytes-len(url)-64)})
 	var respJSON json.RawMessage
 	if resp != nil {
-		resp.Body = capBody(m.Value(resp.Body), MaxExchangeBytes-64)
-		respJSON, _ = json.Marshal(resp)
+		respJSON, _ = json.Marshal(rawExchangeResponse{Status: resp.StatusCode, Body: exchangeBody(m, respBody, MaxExchangeBytes-64)})
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.request, e.response = reqJSON, respJSON
 }
 
-// exchangeBody returns a body as the exchange keeps it: the decoded JSON
-// value when it is JSON, else the text.
-func exchangeBody(b []byte) any {
+// rawExchangeRequest and rawExchangeResponse encode the halves with their
+// bodies already encoded.
+type rawExchangeRequest struct {
+	Method string          `json:"method"`
+	URL    string          `json:"url"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+type rawExchangeResponse struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+// exchangeBody returns a body as the exchange keeps it, masked: the JSON
+// itself when it is JSON that fits in limit bytes, else its text as a JSON
+// string, cut to fit and ending in "…" when it did not.
+func exchangeBody(m *Masker, b []byte, limit int) json.RawMessage {
+	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if dec.Decode(&v) == nil && !dec.More() {
-		return v
+	s := m.String(string(b))
+	if len(s) <= limit && json.Valid([]byte(s)) {
+		return json.RawMessage(s)
 	}
-	return string(b)
-}
-
-// capBody returns v, or when its JSON is longer than limit bytes, the start
-// of that JSON as a string ending in "…".
-func capBody(v any, limit int) any {
-	if v == nil {
-		return nil
+	// A JSON string may grow by escaping; leave room.
+	if cut := max(limit/2, 0); len(s) > cut {
+		s = truncateUTF8(s, cut) + "…"
 	}
-	b, err := json.Marshal(v)
-	if err != nil || len(b) <= limit {
-		return v
-	}
-	// The string's own JSON escaping may grow it; leave room.
-	cut := max(limit/2, 0)
-	s := string(b)
-	if s2, ok := v.(string); ok {
-		s = s2
-	}
-	if len(s) > cut {
-		s = truncateUTF8(s, cut)
-	}
-	return s + "…"
+	q, _ := json.Marshal(s)
+	return q
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.

@@ -147,14 +147,13 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	ex := ExchangeFrom(ctx)
 	resp, err := h.client().Do(httpReq)
 	if err != nil {
-		ex.record(callMasker(call), ExchangeRequest{Method: req.Method, URL: target, Body: exchangeBody(payload)}, nil)
+		ex.record(call.masker(), req.Method, target, payload, nil, nil)
 		return nil, Retryable(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	if ex != nil {
-		ex.record(callMasker(call), ExchangeRequest{Method: req.Method, URL: target, Body: exchangeBody(payload)},
-			&ExchangeResponse{Status: resp.StatusCode, Body: exchangeBody(data)})
+		ex.record(call.masker(), req.Method, target, payload, resp, data)
 	}
 	if err != nil {
 		return nil, Retryable(fmt.Errorf("read response: %w", transportError(err)))
@@ -166,14 +165,6 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
-}
-
-// callMasker returns the masker of call's secrets; nil masks nothing.
-func callMasker(call *Call) *Masker {
-	if call == nil {
-		return nil
-	}
-	return NewMasker(call.secrets...)
 }
 
 func (h *HTTP) client() *http.Client {

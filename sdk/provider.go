@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -159,6 +160,19 @@ type Call struct {
 
 	secrets  []string
 	rendered []RenderedRequest
+	// maskerOnce builds masks, the masker of secrets, on first use.
+	maskerOnce sync.Once
+	masks      *Masker
+}
+
+// masker returns the masker of the call's secrets; a nil Call's masks
+// nothing.
+func (c *Call) masker() *Masker {
+	if c == nil {
+		return nil
+	}
+	c.maskerOnce.Do(func() { c.masks = NewMasker(c.secrets...) })
+	return c.masks
 }
 
 // Bind decodes the call's input into v, a pointer to a struct with json tags.
