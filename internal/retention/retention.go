@@ -28,7 +28,7 @@ const Default = 30 * 24 * time.Hour
 const (
 	// DefaultBatch is how many runs one prune transaction deletes: small
 	// enough that a webhook's write never waits long behind it.
-	DefaultBatch = 200
+	DefaultBatch = 50
 	// DefaultPause is the pause between two batches, which leaves the
 	// store to other writers.
 	DefaultPause = 20 * time.Millisecond
@@ -145,6 +145,7 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 	}
 	if m, ok := p.Store.(store.Maintainer); ok {
 		if total > 0 {
+			p.Logger.Info("pruned old runs; compacting the store", "runs", total)
 			if err := m.Compact(ctx); err != nil {
 				return total, err
 			}

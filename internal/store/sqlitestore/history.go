@@ -138,8 +138,8 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 }
 
 // vacuumPages is how many free pages one incremental vacuum step gives back:
-// 256 pages of 4 KiB hold the writer for a few milliseconds.
-const vacuumPages = 256
+// 128 pages of 4 KiB hold the writer for a few milliseconds.
+const vacuumPages = 128
 
 // Compact gives free pages back to the file system in small incremental
 // vacuum steps, each its own write so webhooks' writes interleave, then

@@ -191,8 +191,10 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 			if err != nil {
 				return err
 			}
-			where = append(where, `(created_at < ? OR (created_at = ? AND id < ?))`)
-			args = append(args, created, created, filter.Before)
+			// A row value, so the (created_at, id) indexes seek to the
+			// cursor rather than scan up to it.
+			where = append(where, `(created_at, id) < (?, ?)`)
+			args = append(args, created, filter.Before)
 		}
 		query := `SELECT ` + runColumns + ` FROM runs`
 		if len(where) > 0 {

@@ -20,6 +20,7 @@ CREATE INDEX runs_created ON runs (created_at DESC, id DESC);
 CREATE INDEX runs_workflow_created ON runs (workflow, created_at DESC, id DESC);
 CREATE INDEX runs_status_created ON runs (status, created_at DESC, id DESC);
 CREATE INDEX runs_kind_created ON runs (trigger_kind, created_at DESC, id DESC);
+CREATE INDEX runs_workflow_status_created ON runs (workflow, status, created_at DESC, id DESC);
 CREATE INDEX runs_running_owner ON runs (owner) WHERE status = 'running';
 
 ALTER TABLE step_records DROP CONSTRAINT step_records_status_check;
