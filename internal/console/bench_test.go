@@ -110,7 +110,7 @@ func BenchmarkRunsPage(b *testing.B) {
 		for _, page := range []struct{ name, target string }{
 			{"newest", "/ui/runs"},
 			{"failed", "/ui/runs?status=failed&workflow=digest"},
-			{"webhook-since", "/ui/runs?trigger=webhook&since=" + time.Now().Add(-30*24*time.Hour + 15*time.Minute).UTC().Format("2006-01-02T15:04")},
+			{"webhook-since", "/ui/runs?trigger=webhook&since=" + time.Now().Add(-30*24*time.Hour+15*time.Minute).UTC().Format("2006-01-02T15:04")},
 			{"deep-page", "/ui/runs?before=" + middle},
 			{"run", "/ui/runs/" + middle},
 		} {
