@@ -41,6 +41,18 @@ workflow "greet" {
   }
 }
 
+workflow "quarterly-audit" {
+  description = "Remind the team of the audit, at 02:30 Berlin time"
+  trigger "cron" {
+    schedule = "30 2 28 3,6,9,12 *"
+    timezone = "Europe/Berlin"
+  }
+  step "remind" {
+    uses = "chatapi.send_message"
+    with = { phone = "14155550123", body = "Audit today" }
+  }
+}
+
 workflow "page-oncall" {
   description = "Page the on-call engineer; fall back to a WhatsApp template"
   trigger "webhook" {
@@ -390,6 +402,9 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		page := b.html()
 		require.Contains(t, page, "greet")
 		require.Contains(t, page, "Europe/Berlin")
+		// 2027-03-28 02:30 does not exist in Berlin: daylight saving
+		// starts that night.
+		require.Contains(t, page, "DST gap: 02:30 does not exist; fires at 03:00 CEST")
 		b.shot("schedule")
 		b.open("/ui/plugins")
 		page = b.html()
