@@ -424,3 +424,35 @@ func TestMountBesideTheAPI(t *testing.T) {
 	require.Equal(t, http.StatusTeapot, c.get("/healthz").Code)
 	require.Equal(t, http.StatusTeapot, c.do(http.MethodPost, "/", url.Values{}).Code, "only GET / redirects")
 }
+
+func TestRunPageShowsItemsProgressAndReasons(t *testing.T) {
+	t.Parallel()
+	f := setup(t, console.Options{})
+	ctx := context.Background()
+	start := f.now.Add(-time.Minute)
+	id := f.addRun(t, store.StatusRunning, `{"kind":"manual"}`, func(id string) {
+		// An if-skipped step with its reason.
+		require.NoError(t, f.b.st.RecordStep(ctx, store.StepRecord{StepKey: store.StepKey{RunID: id, StepID: "notify", Item: store.NoItem},
+			Status: store.StatusSkipped, Reason: "vars.team == 'ops'", StartedAt: start, FinishedAt: start}))
+		// A for_each step, three of five items done, one failed.
+		require.NoError(t, f.b.st.RecordStep(ctx, store.StepRecord{StepKey: store.StepKey{RunID: id, StepID: "each", Item: store.NoItem},
+			Status: store.StatusRunning, Total: 5, StartedAt: start}))
+		for i, st := range []store.Status{store.StatusSucceeded, store.StatusFailed, store.StatusSucceeded} {
+			rec := store.StepRecord{StepKey: store.StepKey{RunID: id, StepID: "each", Item: i}, Status: st, Attempts: 1, Provider: "chatapi",
+				StartedAt: start, FinishedAt: start.Add(time.Second)}
+			if st == store.StatusFailed {
+				rec.Error = &store.StepError{Class: "permanent", Message: "invalid phone; token " + chatapiToken}
+			}
+			require.NoError(t, f.b.st.RecordStep(ctx, rec))
+		}
+	}, "")
+	body := html.UnescapeString(f.client(t).get("/ui/runs/" + id).Body.String())
+	requireNoSecret(t, "the run page", body)
+	require.Contains(t, body, "Why skipped:</strong> <code>vars.team == 'ops'</code>")
+	require.Contains(t, body, `<progress value="3" max="5"`)
+	require.Contains(t, body, "3 of 5 items done")
+	require.Contains(t, body, "1 failed")
+	require.Contains(t, body, "· ETA", "the pace so far, extrapolated")
+	require.Contains(t, body, `<tr id="item-1">`)
+	require.Contains(t, body, "invalid phone; token ***")
+}
