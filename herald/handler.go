@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -115,4 +116,24 @@ func unavailable(err error) error {
 		return fmt.Errorf("%w: %w", httpapi.ErrUnavailable, err)
 	}
 	return err
+}
+
+func (r runtime) RetryRun(ctx context.Context, id, fromStep, by string) error {
+	return r.whileServing(ctx, func() error { return r.h.srv.RetryRun(ctx, id, fromStep, by) })
+}
+
+func (r runtime) CancelRun(ctx context.Context, id, by string) error {
+	return r.h.srv.CancelRun(ctx, id, by)
+}
+
+func (r runtime) ResolveRun(ctx context.Context, id, step string, item int, sent bool, by string) error {
+	return r.whileServing(ctx, func() error { return r.h.srv.ResolveRun(ctx, id, step, item, sent, by) })
+}
+
+func (r runtime) SignalRun(ctx context.Context, id, name string, data json.RawMessage, by string) error {
+	return r.whileServing(ctx, func() error { return r.h.srv.SignalRun(ctx, id, name, data, by) })
+}
+
+func (r runtime) Subscribe(fn func(engine.Event)) (unsubscribe func()) {
+	return r.h.srv.Subscribe(fn)
 }

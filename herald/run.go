@@ -25,9 +25,21 @@ const (
 	// workflow was at its concurrency limit with on_limit = "skip"), or a
 	// step whose if condition was false.
 	StatusSkipped Status = "skipped"
+	// StatusCanceled marks a run an operator canceled.
+	StatusCanceled Status = "canceled"
+	// StatusWaiting marks a run parked on a wait, a wait_for or a send
+	// window.
+	StatusWaiting Status = "waiting"
+	// StatusNeedsAttention marks a run stopped on an in-doubt send until an
+	// operator resolves it.
+	StatusNeedsAttention Status = "needs_attention"
+	// StatusInterrupted marks a running run whose executing process stopped
+	// (its heartbeat is stale); it is never stored, only shown.
+	StatusInterrupted Status = "interrupted"
 )
 
-// Final reports whether s is an end state: succeeded, failed or skipped.
+// Final reports whether s is an end state: succeeded, failed, skipped or
+// canceled.
 func (s Status) Final() bool { return store.Status(s).Final() }
 
 // IdempotencyTTL is how long an idempotency key passed to Start keeps
@@ -64,6 +76,9 @@ type Run struct {
 	Steps []Step `json:"steps"`
 	// Error says why the run failed or was skipped; it is empty otherwise.
 	Error string `json:"error,omitempty"`
+	// Reason says in one line why the run was skipped, failed, canceled or
+	// needs attention.
+	Reason string `json:"reason,omitempty"`
 	// Attempt counts how often the run was started or resumed.
 	Attempt    int       `json:"attempt"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -106,6 +121,7 @@ func newRun(v *engine.RunView) *Run {
 		Trigger:   v.Trigger,
 		Steps:     make([]Step, 0, len(v.Steps)),
 		Error:     v.Error,
+		Reason:    v.Reason,
 		Attempt:   v.Attempt,
 		CreatedAt: v.CreatedAt,
 	}
@@ -122,7 +138,7 @@ func newRun(v *engine.RunView) *Run {
 			Attempts:   s.Attempts,
 			Provider:   s.Provider,
 			Output:     s.Output,
-			Error:      s.Error,
+			Error:      string(s.Error),
 			ErrorClass: s.ErrorClass,
 		})
 	}

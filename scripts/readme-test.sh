@@ -49,6 +49,10 @@ echo "$out" | grep -q '"run_ids"' || { echo "the webhook did not answer with run
 for _ in $(seq 1 60); do
   if curl -s http://127.0.0.1:8090/_sandbox/requests | grep -q '14155550199'; then
     echo "README test: the sandbox received the webhook's message"
+    # The README points at the console: it must answer there.
+    curl -fsS http://127.0.0.1:8080/ui/runs | grep -q 'Runs · Herald' ||
+      { echo "the console at http://127.0.0.1:8080/ui/ did not answer"; exit 1; }
+    echo "README test: the console answers at http://127.0.0.1:8080/ui/"
     stop_demo
     trap - EXIT
     tail -5 "$log"

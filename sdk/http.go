@@ -145,12 +145,17 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
 	}
 	httpReq.Header = header
+	ex := ExchangeFrom(ctx)
 	resp, err := h.client().Do(httpReq)
 	if err != nil {
+		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
 		return nil, Retryable(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	if ex != nil {
+		ex.record(call.Masker(), req.Method, target, payload, resp, data)
+	}
 	if err != nil {
 		return nil, Retryable(fmt.Errorf("read response: %w", transportError(err)))
 	}

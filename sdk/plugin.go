@@ -119,6 +119,8 @@ func (a *grpcServerAdapter) Configure(ctx context.Context, req *pluginpb.Configu
 }
 
 func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequest) (*pluginpb.InvokeResponse, error) {
+	ex := &Exchange{}
+	ctx = WithExchange(ctx, ex)
 	out, err := a.srv.Invoke(ctx, &InvokeRequest{
 		Instance:       req.Instance,
 		Action:         req.Action,
@@ -130,9 +132,9 @@ func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequ
 		DryRun:         req.DryRun,
 	})
 	if err != nil {
-		return &pluginpb.InvokeResponse{Error: errorToProto(err)}, nil
+		return &pluginpb.InvokeResponse{Error: errorToProto(err), Request: ex.Request(), Response: ex.Response()}, nil
 	}
-	return &pluginpb.InvokeResponse{Output: out}, nil
+	return &pluginpb.InvokeResponse{Output: out, Request: ex.Request(), Response: ex.Response()}, nil
 }
 
 func (a *grpcServerAdapter) HandleWebhook(ctx context.Context, req *pluginpb.WebhookRequest) (*pluginpb.WebhookResponse, error) {
@@ -201,6 +203,9 @@ func (c *grpcClient) Invoke(ctx context.Context, req *InvokeRequest) (json.RawMe
 	})
 	if err != nil {
 		return nil, transportErr(ctx, "invoke "+req.Action, err)
+	}
+	if len(resp.Request) > 0 {
+		ExchangeFrom(ctx).SetRaw(resp.Request, resp.Response)
 	}
 	if resp.Error != nil {
 		return nil, errorFromProto(resp.Error)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -158,8 +159,11 @@ type Call struct {
 	Logger hclog.Logger
 
 	secrets  []string
-	masker   *Masker
 	rendered []RenderedRequest
+	// masker is the Server's cached masker of secrets; maskerOnce builds
+	// one on first use for a Call made outside a Server.
+	masker     *Masker
+	maskerOnce sync.Once
 }
 
 // Bind decodes the call's input into v, a pointer to a struct with json tags.
@@ -181,11 +185,17 @@ func (c *Call) Secrets() []string { return c.secrets }
 // Masker returns the Masker of the call's sensitive config values. Mask a
 // text with it before cutting it short: a value cut in two is no longer
 // recognised.
+// A nil Call's Masker masks nothing.
 func (c *Call) Masker() *Masker {
-	if c.masker == nil {
-		// A Call made outside a Server, as in a provider's unit test.
-		return NewMasker(c.secrets...)
+	if c == nil {
+		return nil
 	}
+	c.maskerOnce.Do(func() {
+		if c.masker == nil {
+			// A Call made outside a Server, as in a provider's unit test.
+			c.masker = NewMasker(c.secrets...)
+		}
+	})
 	return c.masker
 }
 

@@ -57,7 +57,8 @@ workflow "blast" {
 	}
 	input, _ := json.Marshal(map[string]any{"phones": phones})
 	writeFile(t, filepath.Join(proj, "input.json"), string(input))
-	env := append(os.Environ(), "HERALD_SECRET_TOKEN=sandbox-token", "HERALD_PLUGIN_PATH=")
+	// A short heartbeat, so the killed run shows interrupted quickly.
+	env := append(os.Environ(), "HERALD_SECRET_TOKEN=sandbox-token", "HERALD_PLUGIN_PATH=", "HERALD_HEARTBEAT_INTERVAL=100ms")
 
 	run := exec.Command(bin, "run", "blast", "--dir", proj, "--input", "@"+filepath.Join(proj, "input.json"))
 	run.Env = env
@@ -72,13 +73,24 @@ workflow "blast" {
 	atKill := len(sb.Requests("chatapi"))
 	require.Less(t, atKill, items, "the run finished before it was killed")
 
-	out, err := herald(bin, env, "runs", "list", "--dir", proj, "--status", "running", "--output", "json")
-	require.NoError(t, err, out)
+	// Once its owner's heartbeat is three intervals old, the run that
+	// nothing executes any more shows interrupted.
 	var runs []struct {
-		RunID string `json:"run_id"`
+		RunID  string `json:"run_id"`
+		Status string `json:"status"`
+		Reason string `json:"reason"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(out), &runs), out)
-	require.Len(t, runs, 1, "the killed run is left running")
+	require.Eventually(t, func() bool {
+		out, err := herald(bin, env, "runs", "list", "--dir", proj, "--status", "interrupted", "--output", "json")
+		require.NoError(t, err, out)
+		require.NoError(t, json.Unmarshal([]byte(out), &runs), out)
+		return len(runs) == 1
+	}, 10*time.Second, 100*time.Millisecond, "the killed run shows interrupted")
+	require.Equal(t, "interrupted", runs[0].Status)
+	require.Contains(t, runs[0].Reason, "herald runs resume")
+	out, err := herald(bin, env, "runs", "show", runs[0].RunID, "--dir", proj)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "status interrupted")
 
 	out, err = herald(bin, env, "runs", "resume", runs[0].RunID, "--dir", proj)
 	require.NoError(t, err, out)
@@ -109,6 +121,8 @@ workflow "blast" {
 	out, err = herald(bin, env, "runs", "show", runs[0].RunID, "--dir", proj, "--output", "json")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"status": "succeeded"`)
+	// The resume is in the run's operation log: its owner died with it.
+	require.Contains(t, out, `"action": "resume"`)
 }
 
 // buildHerald builds herald and the three bundled plugins into one

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -16,11 +22,12 @@ import (
 func (a *app) runsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "Show run history and resume interrupted runs",
+		Short: "Show run history and operate runs: resume, retry, cancel, resolve, signal, prune",
 		Args:  noSubcommand,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.runsListCommand(), a.runsShowCommand(), a.runsResumeCommand())
+	cmd.AddCommand(a.runsListCommand(), a.runsShowCommand(), a.runsResumeCommand(), a.runsRetryCommand(),
+		a.runsCancelCommand(), a.runsResolveCommand(), a.runsSignalCommand(), a.runsPruneCommand())
 	return cmd
 }
 
@@ -29,6 +36,7 @@ func (a *app) runsListCommand() *cobra.Command {
 		f        projectFlags
 		workflow string
 		status   string
+		trigger  string
 		limit    int
 		output   string
 	)
@@ -46,7 +54,7 @@ func (a *app) runsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			runs, err := st.ListRuns(cmd.Context(), store.RunFilter{Workflow: workflow, Status: store.Status(status), Limit: limit})
+			runs, err := st.ListRuns(cmd.Context(), store.RunFilter{Workflow: workflow, Status: store.Status(status), TriggerKind: trigger, Limit: limit})
 			if err != nil {
 				return err
 			}
@@ -57,26 +65,29 @@ func (a *app) runsListCommand() *cobra.Command {
 					if err != nil {
 						return err
 					}
-					views = append(views, v.Mask(masker))
+					v.Mask(masker)
+					views = append(views, v)
 				}
 				return writeJSON(a.stdout, views)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN ID\tWORKFLOW\tSTATUS\tTRIGGER\tCREATED\tDURATION")
+			fmt.Fprintln(tw, "RUN ID\tWORKFLOW\tSTATUS\tTRIGGER\tCREATED\tDURATION\tREASON")
+			now := time.Now()
 			for _, r := range runs {
-				trig, _ := engine.DecodeTrigger(r.Trigger)
 				dur := "-"
 				if !r.FinishedAt.IsZero() && !r.StartedAt.IsZero() {
 					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status, trig.Kind, r.CreatedAt.Local().Format(time.DateTime), dur)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.ShownStatus(now), orDash(r.TriggerKind),
+					r.CreatedAt.Local().Format(time.DateTime), dur, orDash(oneLine(masker.String(r.Reason), 60)))
 			}
 			return tw.Flush()
 		},
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&workflow, "workflow", "", "only runs of this workflow")
-	cmd.Flags().StringVar(&status, "status", "", "only runs in this status (queued, running, succeeded, failed, skipped)")
+	cmd.Flags().StringVar(&status, "status", "", "only runs in this status (queued, running, waiting, needs_attention, interrupted, succeeded, failed, skipped, canceled)")
+	cmd.Flags().StringVar(&trigger, "trigger", "", "only runs started by this kind of trigger (cron, webhook, event, manual)")
 	cmd.Flags().IntVar(&limit, "limit", 50, "most runs to list (0: all)")
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
 	return cmd
@@ -112,17 +123,8 @@ func (a *app) runsShowCommand() *cobra.Command {
 			if output == "json" {
 				return writeJSON(a.stdout, view)
 			}
-			fmt.Fprintf(a.stdout, "run %s\nworkflow %s\nstatus %s\n", view.RunID, view.Workflow, view.Status)
-			if view.Error != "" {
-				fmt.Fprintf(a.stdout, "error %s\n", view.Error)
-			}
-			fmt.Fprintf(a.stdout, "trigger %s\n", view.Trigger)
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "\nSTEP\tSTATUS\tATTEMPTS\tPROVIDER\tERROR")
-			for _, s := range view.Steps {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.ID, s.Status, s.Attempts, orDash(s.Provider), orDash(s.Error))
-			}
-			return tw.Flush()
+			printRun(a.stdout, view)
+			return nil
 		},
 	}
 	f.register(cmd, true)
@@ -150,23 +152,111 @@ func (a *app) runsResumeCommand() *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			run, err := h.Engine.Execute(cmd.Context(), args[0])
+			prev, err := h.Store.GetRun(cmd.Context(), args[0])
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("run %s not found", args[0])
-			}
-			if errors.Is(err, engine.ErrInterrupted) {
-				return fmt.Errorf("run %s interrupted again; resume it with: herald runs resume %s", run.ID, run.ID)
 			}
 			if err != nil {
 				return err
 			}
-			if run.Status == store.StatusFailed {
-				return &exitCodeError{code: exitFailure, err: fmt.Errorf("run %s failed: %s", run.ID, run.Error)}
+			now := time.Now()
+			switch {
+			case prev.Status == store.StatusRunning && prev.Owner != "" && !prev.Interrupted(now) && !ownerGone(prev.Owner):
+				return fmt.Errorf("run %s is executing in %s (heartbeat %s ago); cancel it or wait until it shows interrupted",
+					prev.ID, prev.Owner, now.Sub(prev.HeartbeatAt).Round(time.Second))
+			case prev.Status.Retryable():
+				return fmt.Errorf("run %s is %s; continue it with: herald runs retry %s", prev.ID, prev.Status, prev.ID)
 			}
-			fmt.Fprintf(a.stdout, "run %s: %s\n", run.ID, run.Status)
-			return nil
+			run, err := h.Engine.Execute(cmd.Context(), args[0])
+			if run.ID == "" {
+				run.ID = args[0]
+			}
+			return a.reportRun(run, err)
 		},
 	}
 	f.register(cmd, true)
 	return cmd
+}
+
+// oneLine returns s on one line, cut to n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// printRun prints a run for people: its status and reason, each step with
+// every attempt, and the operators' changes.
+func printRun(w io.Writer, v *engine.RunView) {
+	fmt.Fprintf(w, "run %s\nworkflow %s\nstatus %s\n", v.RunID, v.Workflow, v.Status)
+	if v.Reason != "" {
+		fmt.Fprintf(w, "reason %s\n", v.Reason)
+	}
+	if v.Error != "" && v.Error != v.Reason {
+		fmt.Fprintf(w, "error %s\n", v.Error)
+	}
+	fmt.Fprintf(w, "attempt %d\n", v.Attempt)
+	if v.Owner != "" {
+		fmt.Fprintf(w, "owner %s\n", v.Owner)
+	}
+	fmt.Fprintf(w, "trigger %s\n", v.Trigger)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSTEP\tSTATUS\tATTEMPTS\tPROVIDER\tERROR / REASON")
+	for _, s := range v.Steps {
+		note := string(s.Error)
+		if note == "" {
+			note = s.Reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.ID, s.Status, s.Attempts, orDash(s.Provider), orDash(oneLine(note, 100)))
+		if s.Progress != nil {
+			fmt.Fprintf(tw, "  items\t%d/%d done, %d failed\t\t\t\n", s.Progress.Done, s.Progress.Total, s.Progress.Failed)
+		}
+		for _, h := range s.History {
+			what := fmt.Sprintf("  #%d", h.Attempt)
+			if h.Item != nil {
+				what += fmt.Sprintf(" item %d", *h.Item)
+			}
+			detail := fmt.Sprintf("%dms", h.DurationMS)
+			if len(h.Response) > 0 {
+				var resp struct {
+					Status int `json:"status"`
+				}
+				if json.Unmarshal(h.Response, &resp) == nil && resp.Status != 0 {
+					detail += fmt.Sprintf(", HTTP %d", resp.Status)
+				}
+			}
+			if h.Error != "" {
+				detail += ": " + oneLine(h.Error, 90)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t\t%s.%s\t%s\n", what, h.Outcome, h.Provider, h.Action, detail)
+		}
+	}
+	_ = tw.Flush()
+	if len(v.Operations) > 0 {
+		fmt.Fprintln(w, "\noperations")
+		for _, op := range v.Operations {
+			fmt.Fprintf(w, "  %s  %s by %s: %s\n", op.At.Local().Format(time.DateTime), op.Action, orDash(op.By), op.Detail)
+		}
+	}
+}
+
+// ownerGone reports whether owner ("host/pid", as engine.DefaultOwner names
+// a process) is a process of this machine that no longer exists, so a run it
+// held can be resumed without waiting for its heartbeat to go stale.
+func ownerGone(owner string) bool {
+	name, pidText, ok := strings.Cut(owner, "/")
+	if !ok {
+		return false
+	}
+	here, err := os.Hostname()
+	if err != nil || name != here {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }

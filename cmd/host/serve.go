@@ -16,8 +16,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/serve"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -27,6 +29,8 @@ func (a *app) serveCommand() *cobra.Command {
 		f       projectFlags
 		listen  string
 		workers int
+		ui      string
+		keep    string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,7 +43,12 @@ func (a *app) serveCommand() *cobra.Command {
 			"the next start.\n\n" +
 			"Environment: HERALD_LISTEN (default 127.0.0.1:8080), HERALD_API_TOKEN (at least\n" +
 			"16 characters; required to listen on a non-loopback address), HERALD_STORE, HERALD_LOG_LEVEL (default\n" +
-			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS.",
+			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS, HERALD_RETENTION\n" +
+			"(default 30d; 0 keeps every run), HERALD_HEARTBEAT_INTERVAL (default 5s),\n" +
+			"HERALD_UI (on, readonly or off, like --ui).\n\n" +
+			"The operator console is served at /ui/ (GET / redirects there): workflows,\n" +
+			"runs, each run's timeline, the schedule and the plugins, with live updates.\n" +
+			"With HERALD_API_TOKEN set it asks for the token once.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
@@ -55,8 +64,22 @@ func (a *app) serveCommand() *cobra.Command {
 			if err := httpapi.ListenCheck(listen, token); err != nil {
 				return &exitCodeError{code: exitUsage, err: err}
 			}
+			if !cmd.Flags().Changed("ui") {
+				ui = os.Getenv("HERALD_UI")
+			}
+			uiMode, err := console.ParseMode(ui)
+			if err != nil {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--ui: %w", err)}
+			}
 			if workers == 0 {
 				workers, _ = strconv.Atoi(os.Getenv("HERALD_WORKERS"))
+			}
+			keepFor, err := retention.FromEnv()
+			if keep != "" {
+				keepFor, err = retention.Parse(keep)
+			}
+			if err != nil {
+				return &exitCodeError{code: exitUsage, err: err}
 			}
 			opts, err := a.hostOptions(&f)
 			if err != nil {
@@ -74,18 +97,37 @@ func (a *app) serveCommand() *cobra.Command {
 				Workers:           workers,
 				Observer:          m.Observe,
 				SchedulerObserver: m.Scheduler(),
+				Retention:         keepFor,
+				RetentionObserver: m,
 			})
 			if err != nil {
 				return a.projectError(err, opts.Dir)
 			}
 			defer srv.Close()
 			m.PluginRestarts(srv.Host().Plugins.AllRestarts)
+			// Closed when the HTTP server shuts down, so event streams end
+			// instead of holding the shutdown up.
+			streamsDone := make(chan struct{})
 			handler := httpapi.New(srv, httpapi.Options{
 				Token:   token,
 				Logger:  opts.Logger.Named("http"),
 				Metrics: m,
 				Masker:  func() *sdk.Masker { return srv.Host().Engine.Masker() },
+				Done:    streamsDone,
 			})
+			if uiMode != console.ModeOff {
+				ui, err := console.New(srv, console.Options{
+					Prefix:   console.DefaultPrefix,
+					Token:    token,
+					ReadOnly: uiMode == console.ModeReadOnly,
+					Masker:   func() *sdk.Masker { return srv.Host().Engine.Masker() },
+					Logger:   opts.Logger.Named("console"),
+				})
+				if err != nil {
+					return err
+				}
+				handler = console.Mount(handler, ui)
+			}
 			if addr := os.Getenv("HERALD_PPROF_ADDR"); addr != "" {
 				// Go's profiler on its own (loopback) address, for
 				// performance work; never on the API listener.
@@ -99,6 +141,7 @@ func (a *app) serveCommand() *cobra.Command {
 				return err
 			}
 			httpSrv := httpapi.NewServer(listen, handler)
+			httpSrv.RegisterOnShutdown(func() { close(streamsDone) })
 			opts.Logger.Info("listening", "addr", "http://"+ln.Addr().String())
 			fmt.Fprintf(a.stdout, "herald serve: listening on http://%s\n", ln.Addr())
 			httpErr := make(chan error, 1)
@@ -146,5 +189,7 @@ func (a *app) serveCommand() *cobra.Command {
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default $HERALD_LISTEN, else 127.0.0.1:8080)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64)")
+	cmd.Flags().StringVar(&keep, "retention", "", "delete finished runs older than this, such as 30d or 720h; 0 keeps every run (default $HERALD_RETENTION, else 30d)")
+	cmd.Flags().StringVar(&ui, "ui", "on", "the operator console at /ui/: on, readonly (pages, no actions) or off (default $HERALD_UI, else on)")
 	return cmd
 }

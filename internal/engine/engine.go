@@ -67,8 +67,13 @@ type Options struct {
 type Engine struct {
 	opts  Options
 	state atomic.Pointer[projectState]
-	// executing holds the ids of the runs Execute is running now.
+	// executing holds the runs Execute is running now (*liveRun by id).
 	executing sync.Map
+
+	// beatMu guards the heartbeat loop, which runs while any run executes.
+	beatMu   sync.Mutex
+	beatRuns int
+	beatStop chan struct{}
 }
 
 // projectState is everything derived from one project version.
@@ -97,6 +102,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = sleep
+	}
+	if opts.Owner == "" {
+		opts.Owner = DefaultOwner()
 	}
 	e := &Engine{opts: opts}
 	e.SetProject(opts.Project)
@@ -176,31 +184,60 @@ func (e *Engine) Run(ctx context.Context, workflow string, trig Trigger) (store.
 }
 
 // Execute runs, or resumes, the run with the given id until it ends. A run
-// that already ended is returned as it is. When ctx ends between steps the
-// run is left running and ErrInterrupted is returned; a step in flight is
-// allowed to finish its attempt first, so its result is recorded.
+// that already ended, or that waits or needs attention, is returned as it
+// is. When ctx ends between steps the run is left running (released by this
+// owner) and ErrInterrupted is returned; a step in flight is allowed to
+// finish its attempt first, so its result is recorded. A run canceled while
+// it executes (Cancel) stops at the next safe point, its attempt in flight
+// cancelled, and ends canceled.
+//
+// A run found running under an owner that never released it was left by a
+// process that stopped mid-run: that resume is logged as an operation, and
+// a run resumed MaxResumes times that way fails instead (a poison run that
+// may be what crashes its hosts).
 func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
-	if _, busy := e.executing.LoadOrStore(id, struct{}{}); busy {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	live := &liveRun{cancel: cancel, done: make(chan struct{})}
+	if _, busy := e.executing.LoadOrStore(id, live); busy {
 		return store.Run{ID: id}, ErrAlreadyExecuting
 	}
-	defer e.executing.Delete(id)
+	defer func() {
+		e.executing.Delete(id)
+		close(live.done)
+	}()
+	e.beating(1)
+	defer e.beating(-1)
 	st := e.state.Load()
 	// One read-modify-write marks the run running, or finds it ended or
 	// its workflow gone, without a separate read first.
 	now := e.opts.Now().UTC()
-	var gone bool
+	var (
+		gone, canceled bool
+		prevOwner      string
+		prevBeat       time.Time
+	)
 	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
-		gone = false
-		if r.Status.Final() {
+		gone, canceled = false, false
+		prevOwner, prevBeat = "", time.Time{}
+		if r.Status.Final() || r.Status == store.StatusWaiting || r.Status == store.StatusNeedsAttention {
+			return errNoChange
+		}
+		if r.CancelRequested != "" {
+			canceled = true
 			return errNoChange
 		}
 		if _, ok := st.project.Workflows[r.Workflow]; !ok {
 			gone = true
 			return errNoChange
 		}
+		if r.Status == store.StatusRunning && r.Owner != "" && r.Owner != e.opts.Owner {
+			prevOwner, prevBeat = r.Owner, r.HeartbeatAt
+		}
 		r.Status = store.StatusRunning
 		r.Attempt++
 		r.Owner = e.opts.Owner
+		r.HeartbeatAt = now
 		if r.StartedAt.IsZero() {
 			r.StartedAt = now
 		}
@@ -211,36 +248,160 @@ func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
 		if err != nil {
 			return store.Run{}, err
 		}
-		if gone && !run.Status.Final() {
-			return e.finish(ctx, st, run, store.StatusFailed, fmt.Sprintf("workflow %q is no longer in the project", run.Workflow))
+		switch {
+		case canceled && !run.Status.Final():
+			return e.finishCanceled(ctx, st, run, run.CancelRequested)
+		case gone && !run.Status.Final():
+			msg := fmt.Sprintf("workflow %q is no longer in the project", run.Workflow)
+			return e.finish(ctx, st, run, store.StatusFailed, msg, msg)
 		}
 		return run, nil
 	}
 	if err != nil {
 		return store.Run{}, err
 	}
+	if prevOwner != "" {
+		poisoned, err := e.countResume(ctx, run, prevOwner, prevBeat)
+		if err != nil {
+			return run, err
+		}
+		if poisoned != "" {
+			return e.finish(ctx, st, run, store.StatusFailed, poisoned, poisoned)
+		}
+	}
 	wf := st.project.Workflows[run.Workflow]
 	x := &execution{e: e, st: st, run: run, wf: wf, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
 	e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
 	x.log.Info("run started", "attempt", run.Attempt)
-	status, msg, err := x.execute(ctx)
+	status, msg, reason, err := x.execute(ctx)
+	if by, ok := canceledBy(ctx); ok {
+		return e.finishCanceled(ctx, st, run, by)
+	}
 	if err != nil {
-		if errors.Is(err, ErrInterrupted) {
+		if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
 			x.log.Warn("run interrupted; it resumes from its last completed step")
-			return run, err
+			e.release(ctx, run.ID)
+			if !errors.Is(err, ErrInterrupted) {
+				err = fmt.Errorf("%w: %w", ErrInterrupted, err)
+			}
 		}
 		return run, err
 	}
-	return e.finish(ctx, st, run, status, msg)
+	if status == store.StatusFailed && run.Attempt > 1 {
+		// A retried run may hold records reopened for steps it did not
+		// reach this time; they must not look as if they still ran.
+		if err := e.closeUnreached(ctx, run.ID, "not reached: "+reason); err != nil {
+			return run, err
+		}
+	}
+	return e.finish(ctx, st, run, status, msg, reason)
 }
 
-func (e *Engine) finish(ctx context.Context, st *projectState, run store.Run, status store.Status, msg string) (store.Run, error) {
+// closeUnreached marks the step records of a run that ended while they were
+// still running (reopened by a retry and never reached) skipped with reason.
+func (e *Engine) closeUnreached(ctx context.Context, id, reason string) error {
+	recs, err := e.opts.Store.StepRecords(ctx, id)
+	if err != nil {
+		return err
+	}
+	now := e.opts.Now().UTC()
+	for _, r := range recs {
+		if r.Status != store.StatusRunning {
+			continue
+		}
+		r.Status, r.Reason, r.FinishedAt = store.StatusSkipped, reason, now
+		if r.StartedAt.IsZero() {
+			r.StartedAt = now
+		}
+		if err := e.opts.Store.RecordStep(context.WithoutCancel(ctx), r); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// liveRun is a run this engine executes now.
+type liveRun struct {
+	// cancel stops the run with a *CanceledError cause.
+	cancel context.CancelCauseFunc
+	// done is closed when Execute returns.
+	done chan struct{}
+}
+
+// CanceledError is the cause of a run's context when an operator canceled
+// the run.
+type CanceledError struct {
+	// By names who asked.
+	By string
+}
+
+func (e *CanceledError) Error() string { return "canceled by " + e.By }
+
+// canceledBy reports whether ctx ended because the run was canceled, and by
+// whom.
+func canceledBy(ctx context.Context) (string, bool) {
+	var ce *CanceledError
+	if errors.As(context.Cause(ctx), &ce) {
+		return ce.By, true
+	}
+	return "", false
+}
+
+// release marks a run this owner stopped executing cleanly (ctx ended
+// between steps) as held by nobody, so its next execution is a resume, not a
+// recovery from a crash.
+func (e *Engine) release(ctx context.Context, id string) {
+	_, err := e.opts.Store.UpdateRun(context.WithoutCancel(ctx), id, func(r *store.Run) error {
+		if r.Owner != e.opts.Owner || r.Status != store.StatusRunning {
+			return errNoChange
+		}
+		r.Owner = ""
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		e.opts.Logger.Warn("could not release the run", "run_id", id, "error", err)
+	}
+}
+
+// countResume logs the resume of a run whose owner stopped without
+// releasing it and returns the failure reason when the run was resumed that
+// way MaxResumes times since it was created or last retried.
+func (e *Engine) countResume(ctx context.Context, run store.Run, prevOwner string, prevBeat time.Time) (string, error) {
+	ops, err := e.opts.Store.Operations(ctx, run.ID)
+	if err != nil {
+		return "", err
+	}
+	n := 0
+	for _, op := range ops {
+		switch op.Action {
+		case OpResume:
+			n++
+		case OpRetry:
+			n = 0
+		}
+	}
+	if n >= store.MaxResumes {
+		return fmt.Sprintf("resumed %d times without finishing; the run may crash its host", n), nil
+	}
+	detail := "its owner " + prevOwner + " stopped without finishing it"
+	if !prevBeat.IsZero() {
+		detail += " (last heartbeat " + prevBeat.UTC().Format(time.RFC3339) + ")"
+	}
+	op := store.Operation{RunID: run.ID, At: e.opts.Now().UTC(), By: e.opts.Owner, Action: OpResume, Detail: detail}
+	return "", e.opts.Store.AddOperation(ctx, op)
+}
+
+// finish ends run in status with msg as its error text and reason as its
+// one-line reason.
+func (e *Engine) finish(ctx context.Context, st *projectState, run store.Run, status store.Status, msg, reason string) (store.Run, error) {
 	now := e.opts.Now().UTC()
 	msg = st.masker.String(msg)
+	reason = st.masker.String(reason)
 	// Record the end even when ctx has just ended: the run is complete.
 	run, err := e.opts.Store.UpdateRun(context.WithoutCancel(ctx), run.ID, func(r *store.Run) error {
 		r.Status = status
 		r.Error = msg
+		r.Reason = reason
 		r.FinishedAt = now
 		if r.StartedAt.IsZero() {
 			r.StartedAt = now
@@ -278,16 +439,18 @@ type execution struct {
 	mu      sync.Mutex
 }
 
-func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
+// execute runs the workflow's steps and returns the run's end: its status,
+// error text and one-line reason.
+func (x *execution) execute(ctx context.Context) (store.Status, string, string, error) {
 	trig, err := DecodeTrigger(x.run.Trigger)
 	if err != nil {
-		return store.StatusFailed, err.Error(), nil
+		return store.StatusFailed, err.Error(), err.Error(), nil
 	}
 	// A run's first execution has no step records yet: skip the read.
 	var recs []store.StepRecord
 	if x.run.Attempt > 1 {
 		if recs, err = x.e.opts.Store.StepRecords(ctx, x.run.ID); err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 	}
 	x.records = make(map[store.StepKey]store.StepRecord, len(recs))
@@ -295,7 +458,7 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
 		x.records[r.StepKey] = r
 	}
 	if err := x.closeInterrupted(ctx); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	x.scope = expr.NewScope(expr.RunData{ID: x.run.ID, Workflow: x.run.Workflow, Attempt: x.run.Attempt}, trig.data(), x.st.project.Secrets)
 	x.scope.SetNow(x.e.opts.Now())
@@ -303,9 +466,9 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
 		vars, err := x.wf.Vars.RenderMapContext(ctx, x.scope)
 		if err != nil {
 			if ctx.Err() != nil {
-				return "", "", ErrInterrupted
+				return "", "", "", ErrInterrupted
 			}
-			return store.StatusFailed, "vars: " + err.Error(), nil
+			return store.StatusFailed, "vars: " + err.Error(), "vars: " + err.Error(), nil
 		}
 		x.scope.SetVars(vars)
 	}
@@ -315,28 +478,29 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, error) {
 		ok, err := x.wf.When.EvalContext(ctx, x.scope)
 		if err != nil {
 			if ctx.Err() != nil {
-				return "", "", ErrInterrupted
+				return "", "", "", ErrInterrupted
 			}
-			return store.StatusFailed, "when: " + err.Error(), nil
+			return store.StatusFailed, "when: " + err.Error(), "when: " + err.Error(), nil
 		}
 		if !ok {
-			return store.StatusSkipped, "", nil
+			return store.StatusSkipped, "", "skipped by when: " + x.wf.When.Source(), nil
 		}
 	}
 	for _, step := range x.wf.Steps {
 		if err := ctx.Err(); err != nil {
-			return "", "", ErrInterrupted
+			return "", "", "", ErrInterrupted
 		}
 		res, err := x.step(ctx, step)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		x.scope.SetStep(step.ID, res.data())
 		if res.Status == store.StatusFailed && !step.ContinueOnError {
-			return store.StatusFailed, fmt.Sprintf("step %s failed: %s", step.ID, res.message()), nil
+			msg := fmt.Sprintf("step %s failed: %s", step.ID, res.message())
+			return store.StatusFailed, msg, msg, nil
 		}
 	}
-	return store.StatusSucceeded, "", nil
+	return store.StatusSucceeded, "", "", nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -370,6 +534,7 @@ func (x *execution) closeInterrupted(ctx context.Context) error {
 		}
 		res := store.AttemptResult{
 			Status:     store.StatusFailed,
+			Outcome:    store.OutcomeInDoubt,
 			WillRetry:  true,
 			Error:      &store.StepError{Class: ClassInterrupted, Message: "the host stopped during this attempt; the provider may or may not have received it"},
 			FinishedAt: x.e.opts.Now().UTC(),
@@ -392,5 +557,5 @@ func (e *Engine) Skip(ctx context.Context, id, reason string) (store.Run, error)
 	if run.Status.Final() {
 		return run, nil
 	}
-	return e.finish(ctx, e.state.Load(), run, store.StatusSkipped, reason)
+	return e.finish(ctx, e.state.Load(), run, store.StatusSkipped, reason, reason)
 }

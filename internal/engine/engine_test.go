@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,8 +63,35 @@ func (f *fake) Spec() *sdk.Spec {
 			),
 			Output: sdk.Fields(sdk.String("id", "Message id."), sdk.String("to", "Recipient.")),
 			Run:    f.send,
+		}, {
+			Name: "post",
+			Input: sdk.Fields(
+				sdk.String("url", "Where to post.").AsRequired(),
+				sdk.String("text", "Text."),
+			),
+			Output: sdk.Schema{AdditionalFields: true},
+			Run:    f.post,
 		}},
 	}
+}
+
+// post sends text to url with the instance's token in the query, through
+// the SDK's HTTP client, so the attempt has an exchange to record.
+func (f *fake) post(ctx context.Context, c *sdk.Call) (any, error) {
+	resp, err := sdk.NewHTTP(5*time.Second).Do(ctx, c, sdk.Request{
+		Method: "POST",
+		URL:    c.Input["url"].(string),
+		Query:  map[string][]string{"token": {c.Config.String("token")}},
+		Body:   map[string]any{"text": c.Input["text"], "token_echo": c.Config.String("token")},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if err := resp.JSON(&out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (f *fake) send(ctx context.Context, c *sdk.Call) (any, error) {
@@ -116,6 +144,8 @@ type bundle struct {
 	dbPath string
 	sleeps *[]time.Duration
 	events *[]engine.Event
+	// onEvent, when set, is called with every event.
+	onEvent *atomic.Pointer[func(engine.Event)]
 }
 
 const providers = `
@@ -151,6 +181,7 @@ func setup(t *testing.T, hcl string) *bundle {
 	var mu sync.Mutex
 	sleeps := &[]time.Duration{}
 	events := &[]engine.Event{}
+	onEvent := &atomic.Pointer[func(engine.Event)]{}
 	e, err := engine.New(engine.Options{
 		Project: p,
 		Store:   st,
@@ -159,6 +190,9 @@ func setup(t *testing.T, hcl string) *bundle {
 			mu.Lock()
 			*events = append(*events, ev)
 			mu.Unlock()
+			if f := onEvent.Load(); f != nil {
+				(*f)(ev)
+			}
 		},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
@@ -168,7 +202,7 @@ func setup(t *testing.T, hcl string) *bundle {
 		},
 	})
 	require.NoError(t, err)
-	return &bundle{engine: e, store: st, fake: f, dbPath: dbPath, sleeps: sleeps, events: events}
+	return &bundle{engine: e, store: st, fake: f, dbPath: dbPath, sleeps: sleeps, events: events, onEvent: onEvent}
 }
 
 func (b *bundle) run(t *testing.T, workflow string, body any) *engine.RunView {

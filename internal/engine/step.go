@@ -29,6 +29,10 @@ type stepResult struct {
 	Provider string
 	// Action is the action of the candidate that produced the result.
 	Action string
+	// Reason says why a step was skipped.
+	Reason string
+	// Total is a for_each step's item count.
+	Total int
 }
 
 func (r stepResult) message() string {
@@ -93,7 +97,7 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 			return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "if: "+err.Error())}, time.Time{})
 		}
 		if !ok {
-			return x.record(ctx, step, key, stepResult{Status: store.StatusSkipped}, time.Time{})
+			return x.record(ctx, step, key, stepResult{Status: store.StatusSkipped, Reason: "skipped by if: " + step.If.Source()}, time.Time{})
 		}
 	}
 	if step.ForEach != nil {
@@ -109,11 +113,15 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 	if started.IsZero() {
 		started = now
 	}
-	rec := store.StepRecord{StepKey: key, Status: res.Status, Attempts: res.Attempts, Provider: res.Provider, Output: res.Raw, Error: res.Error, StartedAt: started.UTC(), FinishedAt: now}
+	rec := store.StepRecord{StepKey: key, Status: res.Status, Attempts: res.Attempts, Provider: res.Provider, Output: res.Raw, Error: res.Error,
+		Reason: res.Reason, Total: res.Total, StartedAt: started.UTC(), FinishedAt: now}
+	if !res.Status.Final() {
+		rec.FinishedAt = time.Time{}
+	}
 	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
 		return res, fmt.Errorf("record step %s: %w", step.ID, err)
 	}
-	if key.Item == store.NoItem {
+	if key.Item == store.NoItem && res.Status.Final() {
 		d := now.Sub(started)
 		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
 		x.log.Info("step finished", "step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", d.Round(time.Millisecond), "error", res.message())
@@ -136,6 +144,13 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 			return stepResult{}, ErrInterrupted
 		}
 		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "for_each: "+err.Error())}, started)
+	}
+	// The aggregate record, running, says how many items there are, for
+	// progress; it is written once, not again on a resume.
+	if rec, ok := x.records[key]; !ok || rec.Total != len(list) {
+		if _, err := x.record(ctx, step, key, stepResult{Status: store.StatusRunning, Provider: step.Provider, Total: len(list)}, started); err != nil {
+			return stepResult{}, err
+		}
 	}
 	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Items: len(list), Provider: step.Provider, Action: step.Action})
 	x.log.Info("step started", "step", step.ID, "items", len(list))
@@ -166,7 +181,7 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 		}
 		return stepResult{}, err
 	}
-	agg := stepResult{Status: store.StatusSucceeded}
+	agg := stepResult{Status: store.StatusSucceeded, Total: len(list)}
 	outputs := make([]any, len(results))
 	failed := 0
 	var first *store.StepError
@@ -257,11 +272,22 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			}
 			attempt++
 			req.Attempt = a
-			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, StartedAt: x.e.opts.Now().UTC()}); err != nil {
+			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: x.e.opts.Now().UTC()}); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
 			}
 			t0 := time.Now()
-			out, err := x.invoke(ctx, c.provider, req, timeout)
+			out, ex, err := x.invoke(ctx, c.provider, req, timeout)
+			exReq, exResp := x.exchange(ex)
+			if by, canceled := canceledBy(ctx); canceled && err != nil {
+				msg := "canceled by " + by
+				res := store.AttemptResult{Status: store.StatusCanceled, Outcome: store.OutcomeCanceled, Request: exReq, Response: exResp,
+					Error: &store.StepError{Class: string(store.OutcomeCanceled), Message: x.st.masker.String(msg)}, FinishedAt: x.e.opts.Now().UTC()}
+				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, res); err != nil {
+					return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
+				}
+				x.log.Warn("attempt canceled", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "by", by)
+				return stepResult{}, ErrInterrupted
+			}
 			if err == nil {
 				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider, Action: c.action}
 				res.Raw = json.RawMessage(x.st.masker.String(string(out)))
@@ -269,7 +295,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				if x.e.opts.DryRun {
 					res.Output = x.dryRunOutput(c.provider, c.action, step.ID, res.Output)
 				}
-				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
+				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
 					return res, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
 				x.finished(step, item, res, started)
@@ -279,7 +305,8 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			retry := a < c.attempts && last.Class != sdk.ClassPermanent
 			serr := x.stepError(string(last.Class), last.Error())
 			serr.Field = last.Field
-			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
+			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr,
+				Outcome: outcomeOf(last), RetryAfter: last.RetryAfter, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
 				return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 			}
 			var wait time.Duration
@@ -388,19 +415,44 @@ func renderJSON(ctx context.Context, v *expr.Value, scope *expr.Scope) (json.Raw
 	return json.Marshal(m)
 }
 
-// invoke calls the provider. The call's context does not end with ctx: an
-// attempt in flight when the host is asked to stop is allowed to finish
-// within its timeout, so its result is recorded rather than lost.
-func (x *execution) invoke(ctx context.Context, instance string, req *sdk.InvokeRequest, timeout time.Duration) (json.RawMessage, error) {
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+// invoke calls the provider and returns its output and the HTTP exchange it
+// reported. The call's context does not end with ctx: an attempt in flight
+// when the host is asked to stop is allowed to finish within its timeout,
+// so its result is recorded rather than lost. An operator's cancel (ctx's
+// cause is a *CanceledError) does end it: the plugin call is cancelled.
+func (x *execution) invoke(ctx context.Context, instance string, req *sdk.InvokeRequest, timeout time.Duration) (json.RawMessage, *sdk.Exchange, error) {
+	ex := &sdk.Exchange{}
+	callCtx, cancel := context.WithTimeout(sdk.WithExchange(context.WithoutCancel(ctx), ex), timeout)
 	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if _, ok := canceledBy(ctx); ok {
+			cancel()
+		}
+	})
+	defer stop()
 	client, err := x.e.opts.Client(callCtx, instance)
 	if err != nil {
-		return nil, sdk.Retryable(fmt.Errorf("provider %s: %w", instance, err))
+		return nil, ex, sdk.Retryable(fmt.Errorf("provider %s: %w", instance, err))
 	}
 	out, err := client.Invoke(callCtx, req)
 	if err != nil && callCtx.Err() == context.DeadlineExceeded {
-		return nil, sdk.Retryable(fmt.Errorf("attempt timed out after %s", timeout))
+		return nil, ex, sdk.Retryable(fmt.Errorf("attempt timed out after %s", timeout))
 	}
-	return out, err
+	return out, ex, err
+}
+
+// exchange returns the request and response of ex masked with the
+// project's secrets (the plugin masked its own already), nil when the
+// plugin reported none.
+func (x *execution) exchange(ex *sdk.Exchange) (req, resp json.RawMessage) {
+	return maskRaw(x.st.masker, ex.Request()), maskRaw(x.st.masker, ex.Response())
+}
+
+// outcomeOf classes a failed attempt's error for the history.
+func outcomeOf(err *sdk.Error) store.Outcome {
+	switch o := store.Outcome(err.Class); o {
+	case store.OutcomeRetryable, store.OutcomePermanent, store.OutcomeRateLimited, store.OutcomeInDoubt:
+		return o
+	}
+	return store.OutcomeRetryable
 }

@@ -45,6 +45,9 @@ type Options struct {
 	Masker func() *sdk.Masker
 	// Now is the clock of trigger times; time.Now when nil.
 	Now func() time.Time
+	// Done, when closed, ends the event streams, so a server's shutdown
+	// does not wait for their clients; nil streams until each client goes.
+	Done <-chan struct{}
 	// MaxBody caps request bodies in bytes; DefaultMaxBody when zero or
 	// less.
 	MaxBody int64
@@ -87,6 +90,12 @@ func New(rt Runtime, opts Options) http.Handler {
 	r.handle("POST", "/api/v1/workflows/{name}/runs", private, a.createRun)
 	r.handle("GET", "/api/v1/runs", private, a.listRuns)
 	r.handle("GET", "/api/v1/runs/{id}", private, a.getRun)
+	r.handle("POST", "/api/v1/runs/{id}/retry", private, a.retryRun)
+	r.handle("POST", "/api/v1/runs/{id}/cancel", private, a.cancelRun)
+	r.handle("POST", "/api/v1/runs/{id}/resolve", private, a.resolveRun)
+	r.handle("POST", "/api/v1/runs/{id}/signals/{name}", private, a.signalRun)
+	r.handle("GET", "/api/v1/runs/{id}/events", private, a.runEvents)
+	r.handle("GET", "/api/v1/events", private, a.allEvents)
 	r.handle("GET", "/healthz", public, a.healthz)
 	r.handle("GET", "/readyz", public, a.readyz)
 	r.handle("GET", "/metrics", public, a.serveMetrics)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,17 @@ func (n noopRuntime) ProviderWebhook(context.Context, string, *sdk.WebhookReques
 }
 func (n noopRuntime) NextFires(string) []time.Time { return nil }
 func (n noopRuntime) Ready(context.Context) error  { return nil }
+func (n noopRuntime) RetryRun(context.Context, string, string, string) error {
+	return nil
+}
+func (n noopRuntime) CancelRun(context.Context, string, string) error { return nil }
+func (n noopRuntime) ResolveRun(context.Context, string, string, int, bool, string) error {
+	return nil
+}
+func (n noopRuntime) SignalRun(context.Context, string, string, json.RawMessage, string) error {
+	return nil
+}
+func (n noopRuntime) Subscribe(func(engine.Event)) func() { return func() {} }
 
 // BenchmarkHookHandler measures a webhook from request to 202 against a
 // no-op runtime. The baseline is a bare handler that reads the body and

@@ -66,6 +66,10 @@ func (a *api) runtimeError(w http.ResponseWriter, r *http.Request, acc access, w
 		a.fail(w, http.StatusBadRequest, "%s", msg)
 	case isStoreUnavailable(err):
 		a.storeUnavailable(w, acc, what, err)
+	case errors.Is(err, store.ErrNotFound):
+		a.fail(w, http.StatusNotFound, "%s", msg)
+	case errors.Is(err, engine.ErrRunState):
+		a.fail(w, http.StatusConflict, "%s", msg)
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		a.log.Warn(what+" unavailable", "path", r.URL.Path, "error", msg)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))

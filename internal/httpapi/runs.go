@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
@@ -101,13 +103,14 @@ type listRunsResponse struct {
 }
 
 // runsParams are the query parameters GET /api/v1/runs takes.
-var runsParams = []string{"workflow", "status", "limit", "before"}
+var runsParams = []string{"workflow", "status", "trigger", "since", "until", "limit", "before"}
 
-// runStatuses are the statuses a run can be in.
-var runStatuses = []store.Status{store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusSkipped}
+// triggerKinds are the kinds of trigger a run can be started by.
+var triggerKinds = []string{"cron", "webhook", "event", "manual"}
 
-// listRuns serves GET /api/v1/runs?workflow=&status=&limit=&before=: run
-// objects, newest first.
+// listRuns serves GET /api/v1/runs?workflow=&status=&trigger=&since=&until=
+// &limit=&before=: run objects, newest first, a page at a time (before is
+// the next_before of the previous page).
 func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 	filter, err := runFilter(r.URL.Query())
 	if err != nil {
@@ -154,7 +157,7 @@ func runFilter(q url.Values) (store.RunFilter, error) {
 	f := store.RunFilter{Limit: DefaultRunsLimit}
 	for name, vs := range q {
 		if !slices.Contains(runsParams, name) {
-			return f, fmt.Errorf("unknown query parameter %q (want workflow, status, limit or before)", name)
+			return f, fmt.Errorf("unknown query parameter %q (want %s)", name, strings.Join(runsParams, ", "))
 		}
 		if len(vs) > 1 {
 			return f, fmt.Errorf("query parameter %q is given more than once", name)
@@ -164,8 +167,30 @@ func runFilter(q url.Values) (store.RunFilter, error) {
 	f.Before = q.Get("before")
 	if s := q.Get("status"); s != "" {
 		f.Status = store.Status(s)
-		if !slices.Contains(runStatuses, f.Status) {
-			return f, fmt.Errorf("unknown status %q (want queued, running, succeeded, failed or skipped)", s)
+		if !slices.Contains(store.RunStatuses, f.Status) {
+			names := make([]string, len(store.RunStatuses))
+			for i, st := range store.RunStatuses {
+				names[i] = string(st)
+			}
+			return f, fmt.Errorf("unknown status %q (want %s)", s, strings.Join(names, ", "))
+		}
+	}
+	if s := q.Get("trigger"); s != "" {
+		if !slices.Contains(triggerKinds, s) {
+			return f, fmt.Errorf("unknown trigger kind %q (want %s)", s, strings.Join(triggerKinds, ", "))
+		}
+		f.TriggerKind = s
+	}
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if s := q.Get(p.name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return f, fmt.Errorf("%s %q is not an RFC 3339 time such as 2026-03-29T07:00:00Z", p.name, s)
+			}
+			*p.t = t
 		}
 	}
 	if s := q.Get("limit"); s != "" {
@@ -185,5 +210,6 @@ func (a *api) maskView(v *engine.RunView) *engine.RunView {
 	if a.opts.Masker == nil {
 		return v
 	}
-	return v.Mask(a.opts.Masker())
+	v.Mask(a.opts.Masker())
+	return v
 }

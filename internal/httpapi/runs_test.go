@@ -216,7 +216,7 @@ func TestGetRun(t *testing.T) {
 	for _, s := range v.Steps {
 		switch s.ID {
 		case "notify":
-			require.Equal(t, "401 for token ***", s.Error)
+			require.Equal(t, engine.ErrorText("401 for token ***"), s.Error)
 			require.Equal(t, "chatapi", s.Provider)
 		case "lookup":
 			require.JSONEq(t, `{"echo":"***"}`, string(s.Output))
@@ -300,12 +300,12 @@ func TestListRunsValidation(t *testing.T) {
 	f := setup(t, "")
 	seedRuns(t, f.rt.st, 2)
 	for query, want := range map[string]string{
-		"?status=done":                    `unknown status "done" (want queued, running, succeeded, failed or skipped)`,
+		"?status=done":                    `unknown status "done" (want queued, running, waiting, needs_attention, interrupted, succeeded, failed, skipped, canceled)`,
 		"?limit=0":                        `limit "0" is not a number from 1 to 500`,
 		"?limit=501":                      `limit "501" is not a number from 1 to 500`,
 		"?limit=-1":                       `limit "-1" is not a number from 1 to 500`,
 		"?limit=ten":                      `limit "ten" is not a number from 1 to 500`,
-		"?workfow=digest":                 `unknown query parameter "workfow" (want workflow, status, limit or before)`,
+		"?workfow=digest":                 `unknown query parameter "workfow" (want workflow, status, trigger, since, until, limit, before)`,
 		"?status=failed&status=succeeded": `query parameter "status" is given more than once`,
 		"?before=run-999":                 `before: run "run-999" not found`,
 	} {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
@@ -33,4 +34,26 @@ type Runtime interface {
 	NextFires(workflow string) []time.Time
 	// Ready reports whether the plugins are up and the store is reachable.
 	Ready(ctx context.Context) error
+
+	// The operations on runs (SPEC §8). Their errors wrap store.ErrNotFound
+	// (HTTP 404), engine.ErrRunState (409) or store.ErrInvalid (400). by
+	// names who asked ("api", "cli", "console:<remote addr>") and is
+	// recorded in the run's operation log.
+
+	// RetryRun continues a failed, canceled or needs_attention run as the
+	// same run (attempt+1) from fromStep ("" = first step that did not
+	// succeed).
+	RetryRun(ctx context.Context, id, fromStep, by string) error
+	// CancelRun stops a queued, running or waiting run at the next safe
+	// point; an attempt in flight is cancelled through its context and
+	// recorded canceled.
+	CancelRun(ctx context.Context, id, by string) error
+	// ResolveRun settles an in-doubt attempt (§9): sent records it
+	// succeeded, !sent sends it again.
+	ResolveRun(ctx context.Context, id, step string, item int, sent bool, by string) error
+	// SignalRun delivers a signal to a wait_for { signal = name } (§10).
+	SignalRun(ctx context.Context, id, name string, data json.RawMessage, by string) error
+	// Subscribe calls fn for every engine.Event until unsubscribe is
+	// called; fn must be quick.
+	Subscribe(fn func(engine.Event)) (unsubscribe func())
 }

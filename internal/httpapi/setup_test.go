@@ -121,6 +121,64 @@ type fakeRuntime struct {
 	webhookReqs  []*sdk.WebhookRequest
 	readyErr     error
 	next         map[string][]time.Time
+	// opErr is what the run operations return; ops records their calls.
+	opErr  error
+	ops    []string
+	events hubForTest
+}
+
+// hubForTest fans events out to Subscribe's callbacks.
+type hubForTest struct {
+	mu   sync.Mutex
+	subs map[int]func(engine.Event)
+	next int
+}
+
+func (h *hubForTest) publish(ev engine.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, fn := range h.subs {
+		fn(ev)
+	}
+}
+
+func (f *fakeRuntime) op(format string, args ...any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, fmt.Sprintf(format, args...))
+	return f.opErr
+}
+
+func (f *fakeRuntime) RetryRun(_ context.Context, id, fromStep, by string) error {
+	return f.op("retry %s from=%q by=%s", id, fromStep, by)
+}
+
+func (f *fakeRuntime) CancelRun(_ context.Context, id, by string) error {
+	return f.op("cancel %s by=%s", id, by)
+}
+
+func (f *fakeRuntime) ResolveRun(_ context.Context, id, step string, item int, sent bool, by string) error {
+	return f.op("resolve %s step=%s item=%d sent=%t by=%s", id, step, item, sent, by)
+}
+
+func (f *fakeRuntime) SignalRun(_ context.Context, id, name string, data json.RawMessage, by string) error {
+	return f.op("signal %s name=%s data=%s by=%s", id, name, data, by)
+}
+
+func (f *fakeRuntime) Subscribe(fn func(engine.Event)) func() {
+	f.events.mu.Lock()
+	defer f.events.mu.Unlock()
+	if f.events.subs == nil {
+		f.events.subs = map[int]func(engine.Event){}
+	}
+	id := f.events.next
+	f.events.next++
+	f.events.subs[id] = fn
+	return func() {
+		f.events.mu.Lock()
+		delete(f.events.subs, id)
+		f.events.mu.Unlock()
+	}
 }
 
 var _ httpapi.Runtime = (*fakeRuntime)(nil)

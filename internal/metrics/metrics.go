@@ -44,6 +44,8 @@ type Metrics struct {
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
 	restarts       *restartCollector
+	runsPruned     prometheus.Counter
+	storeSize      prometheus.Gauge
 
 	// mu guards the run and step bookkeeping that keeps the in-progress
 	// gauge balanced and for_each steps out of the step histogram.
@@ -119,6 +121,14 @@ func New() *Metrics {
 			Help:    "Duration of HTTP API requests, by route pattern.",
 			Buckets: httpBuckets,
 		}, []string{"route"}),
+		runsPruned: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "runs_pruned_total",
+			Help: "Finished runs deleted by the retention.",
+		}),
+		storeSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "store_size_bytes",
+			Help: "Size of the run store (SQLite: the database file and its WAL; PostgreSQL: the store's tables), as last measured by the retention.",
+		}),
 		restarts: &restartCollector{desc: prometheus.NewDesc(
 			prometheus.BuildFQName(namespace, "", "plugin_restarts_total"),
 			"Relaunches of provider plugins after a crash, by plugin type.",
@@ -130,7 +140,7 @@ func New() *Metrics {
 		m.stepDuration, m.stepErrors, m.rateWaits, m.rateWaitSecs,
 		m.schedulerLag, m.missedFires,
 		m.httpRequests, m.httpDuration,
-		m.restarts,
+		m.restarts, m.runsPruned, m.storeSize,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -246,6 +256,22 @@ func (m *Metrics) PluginRestarts(restarts func() map[string]int) {
 		return
 	}
 	m.restarts.set(restarts)
+}
+
+// RunsPruned counts runs the retention deleted.
+func (m *Metrics) RunsPruned(n int64) {
+	if m == nil {
+		return
+	}
+	m.runsPruned.Add(float64(n))
+}
+
+// StoreSize records the store's size in bytes.
+func (m *Metrics) StoreSize(bytes int64) {
+	if m == nil {
+		return
+	}
+	m.storeSize.Set(float64(bytes))
 }
 
 // HTTPRequest records one HTTP API request. route is the pattern that

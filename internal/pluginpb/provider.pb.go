@@ -544,8 +544,14 @@ func (x *InvokeRequest) GetDryRun() bool {
 type InvokeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// JSON value; empty when error is set.
-	Output        []byte `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
-	Error         *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Output []byte `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
+	Error  *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// The last HTTP exchange of the invoke, masked like dry-run output and
+	// capped at 8 KiB each, for the run history: JSON {"method","url","body"}
+	// and {"status","body"}. Empty when the plugin sent nothing or predates
+	// these fields (protocol 1 plugins without them keep working).
+	Request       []byte `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
+	Response      []byte `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -590,6 +596,20 @@ func (x *InvokeResponse) GetOutput() []byte {
 func (x *InvokeResponse) GetError() *Error {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *InvokeResponse) GetRequest() []byte {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *InvokeResponse) GetResponse() []byte {
+	if x != nil {
+		return x.Response
 	}
 	return nil
 }
@@ -1058,10 +1078,12 @@ const file_provider_proto_rawDesc = "" +
 	"\rbody_override\x18\x05 \x01(\fR\fbodyOverride\x12'\n" +
 	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x12\x18\n" +
 	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x17\n" +
-	"\adry_run\x18\b \x01(\bR\x06dryRun\"W\n" +
+	"\adry_run\x18\b \x01(\bR\x06dryRun\"\x8d\x01\n" +
 	"\x0eInvokeResponse\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12-\n" +
-	"\x05error\x18\x02 \x01(\v2\x17.herald.plugin.v1.ErrorR\x05error\"\xb2\x01\n" +
+	"\x05error\x18\x02 \x01(\v2\x17.herald.plugin.v1.ErrorR\x05error\x12\x18\n" +
+	"\arequest\x18\x03 \x01(\fR\arequest\x12\x1a\n" +
+	"\bresponse\x18\x04 \x01(\fR\bresponse\"\xb2\x01\n" +
 	"\x05Error\x122\n" +
 	"\x05class\x18\x01 \x01(\x0e2\x1c.herald.plugin.v1.ErrorClassR\x05class\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +

@@ -30,6 +30,9 @@ type runner interface {
 	stop(grace time.Duration)
 	// leader reports whether this process fires cron triggers.
 	leader() bool
+	// resubmit queues a run an operator moved back to queued (a retry or
+	// a resolve) for execution.
+	resubmit(ctx context.Context, run store.Run) error
 }
 
 // createFunc stores a new queued run.

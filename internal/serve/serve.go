@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/host"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/scheduler"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/sdk"
@@ -51,6 +52,12 @@ type Options struct {
 	Observer engine.Observer
 	// SchedulerObserver receives the scheduler's fire lag and missed fires.
 	SchedulerObserver scheduler.Observer
+	// Retention is how long finished runs are kept before the retention
+	// deletes them (see package retention); zero keeps every run. `herald
+	// serve` passes HERALD_RETENTION or --retention, default 30 days.
+	Retention time.Duration
+	// RetentionObserver receives the runs pruned and the store's size.
+	RetentionObserver retention.Observer
 	// RunSlice is how long a cluster host (a postgres:// store) executes a
 	// run before it checkpoints and queues the run again, so that River
 	// can tell a live run from one whose host died; zero reads
@@ -70,6 +77,8 @@ type Server struct {
 	scheds  schedulers
 	logger  hclog.Logger
 	files   fingerprint
+	// events fans the engine's events out to Subscribe.
+	events *hub
 }
 
 // New opens the project and prepares the server; Run starts it.
@@ -93,13 +102,20 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		name, _ := os.Hostname()
 		opts.Host.Owner = fmt.Sprintf("%s/%d", name, os.Getpid())
 	}
-	opts.Host.Observer = opts.Observer
+	events := &hub{}
+	observer := opts.Observer
+	opts.Host.Observer = func(ev engine.Event) {
+		if observer != nil {
+			observer(ev)
+		}
+		events.publish(ev)
+	}
 	logger := opts.Host.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 		opts.Host.Logger = logger
 	}
-	s := &Server{opts: opts, logger: logger}
+	s := &Server{opts: opts, logger: logger, events: events}
 	if opts.Host.Dir != "" {
 		s.files, _ = readFingerprint(opts.Host.Dir)
 	}
@@ -164,6 +180,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.opts.ReloadInterval > 0 && s.opts.Host.Dir != "" {
 		go s.watch(ctx)
 	}
+	pruner := &retention.Pruner{Store: s.host.Store, Retention: s.opts.Retention,
+		Logger: s.logger.Named("retention"), Observer: s.opts.RetentionObserver}
+	go pruner.Run(ctx)
 	s.logger.Info("herald is serving", "workflows", len(s.Project().Workflows), "workers", s.opts.Workers)
 
 	<-ctx.Done()

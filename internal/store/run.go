@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -28,6 +30,20 @@ type Run struct {
 	Owner string
 	// Error describes why the run failed; empty otherwise.
 	Error string
+	// Reason is one line saying why the run was skipped (the when source
+	// text), failed, canceled or needs attention; empty otherwise.
+	Reason string
+	// TriggerKind is the kind of trigger that started the run (cron,
+	// webhook, event, manual), for filtering. CreateRun fills it from
+	// Trigger's "kind" when it is empty.
+	TriggerKind string
+	// HeartbeatAt is when the owner last said it still executes the run (see
+	// Store.Heartbeat); zero when no owner ever did. Only Heartbeat and the
+	// UpdateRun that takes the run (sets Owner) move it.
+	HeartbeatAt time.Time
+	// CancelRequested, when set, names who asked to cancel the run; the
+	// process that owns it polls for it with its heartbeat and stops the run.
+	CancelRequested string
 	// CreatedAt is when the run was created; it is required.
 	CreatedAt time.Time
 	// StartedAt is when the run started; zero until then.
@@ -48,6 +64,49 @@ type Run struct {
 // MaxRequestFingerprintLen is the longest RequestFingerprint, in bytes:
 // room for a SHA-512 in hex.
 const MaxRequestFingerprintLen = 128
+
+// Interrupted reports whether a running run has lost its owner: the owner's
+// heartbeat is older than HeartbeatStale at now (or there never was one).
+func (r Run) Interrupted(now time.Time) bool {
+	return r.Status == StatusRunning && (r.HeartbeatAt.IsZero() || now.Sub(r.HeartbeatAt) > HeartbeatStale())
+}
+
+// ShownStatus is the status a run is shown in at now: its stored status, or
+// interrupted for a running run that lost its owner.
+func (r Run) ShownStatus(now time.Time) Status {
+	if r.Interrupted(now) {
+		return StatusInterrupted
+	}
+	return r.Status
+}
+
+// DefaultHeartbeatInterval is how often a process executing runs refreshes
+// their heartbeat, in one statement for all of them (Store.Heartbeat),
+// unless HERALD_HEARTBEAT_INTERVAL says otherwise.
+const DefaultHeartbeatInterval = 5 * time.Second
+
+var heartbeatInterval = sync.OnceValue(func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("HERALD_HEARTBEAT_INTERVAL")); err == nil && d > 0 {
+		return d
+	}
+	return DefaultHeartbeatInterval
+})
+
+// HeartbeatInterval returns the heartbeat interval: HERALD_HEARTBEAT_INTERVAL
+// (a Go duration) when it is set, else DefaultHeartbeatInterval. Every
+// process sharing a store must use the same one.
+func HeartbeatInterval() time.Duration { return heartbeatInterval() }
+
+// HeartbeatStale returns how old a running run's heartbeat may grow before
+// the run is shown interrupted: three intervals, so one slow beat is not
+// mistaken for a dead process.
+func HeartbeatStale() time.Duration { return 3 * HeartbeatInterval() }
+
+// MaxResumes is how many times a run is started or resumed (Run.Attempt)
+// before a resume gives up on it: a run that keeps crashing its host (a
+// poison run) fails instead of taking the next host down with it. An
+// operator's retry starts a new count.
+const MaxResumes = 5
 
 // Validate reports an ErrInvalid error when r cannot be stored.
 func (r Run) Validate() error {
@@ -79,7 +138,7 @@ func (r Run) Validate() error {
 
 // ValidateRunUpdate reports an ErrInvalid error when next is not a valid
 // update of prev: it must be valid and keep the fields that are fixed at
-// creation (ID, Workflow, Trigger, Inputs, CreatedAt).
+// creation (ID, Workflow, Trigger, TriggerKind, Inputs, CreatedAt).
 func ValidateRunUpdate(prev, next Run) error {
 	var field string
 	switch {
@@ -93,6 +152,8 @@ func ValidateRunUpdate(prev, next Run) error {
 		field = "inputs"
 	case !next.CreatedAt.Equal(prev.CreatedAt):
 		field = "created time"
+	case next.TriggerKind != prev.TriggerKind:
+		field = "trigger kind"
 	}
 	if field != "" {
 		return fmt.Errorf("%w: run %s: %s cannot change", ErrInvalid, prev.ID, field)
@@ -104,13 +165,66 @@ func ValidateRunUpdate(prev, next Run) error {
 type RunFilter struct {
 	// Workflow keeps the runs of this workflow.
 	Workflow string
-	// Status keeps the runs in this status.
+	// Status keeps the runs in this status. StatusInterrupted keeps the
+	// running runs whose heartbeat is stale at Now (see Run.Interrupted),
+	// and StatusRunning then only those whose heartbeat is fresh.
 	Status Status
+	// TriggerKind keeps the runs started by this kind of trigger.
+	TriggerKind string
+	// Since and Until keep the runs created at or after Since and before
+	// Until.
+	Since, Until time.Time
 	// Before keeps the runs listed after the run with this ID, for paging:
-	// pass the ID of the last run of the previous page.
+	// pass the ID of the last run of the previous page. The page is read
+	// from the (created_at, id) index, so it costs the same on any page.
 	Before string
 	// Limit caps the number of runs returned; zero or less means no cap.
 	Limit int
+	// Now is the time a heartbeat's age is measured at for the running and
+	// interrupted filters; zero means the store's clock.
+	Now time.Time
+}
+
+// Operation is one change an operator made to a run: a retry, a cancel, a
+// resolve or a signal, with who asked and when.
+type Operation struct {
+	// RunID is the run changed.
+	RunID string `json:"-"`
+	// At is when the change was made.
+	At time.Time `json:"at"`
+	// By names who asked: "cli", "api", "console:<remote address>".
+	By string `json:"by"`
+	// Action is what was asked: retry, cancel, resolve or signal.
+	Action string `json:"action"`
+	// Detail says more, such as "from step notify" or the signal's name.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Validate reports an ErrInvalid error when o cannot be stored.
+func (o Operation) Validate() error {
+	switch {
+	case o.RunID == "":
+		return fmt.Errorf("%w: operation: run id is empty", ErrInvalid)
+	case o.Action == "":
+		return fmt.Errorf("%w: operation on run %s: action is empty", ErrInvalid, o.RunID)
+	case o.At.IsZero():
+		return fmt.Errorf("%w: operation on run %s: time is zero", ErrInvalid, o.RunID)
+	}
+	return nil
+}
+
+// TriggerKindOf returns the "kind" of a trigger JSON object, or "".
+func TriggerKindOf(trigger json.RawMessage) string {
+	if len(trigger) == 0 {
+		return ""
+	}
+	var t struct {
+		Kind string `json:"kind"`
+	}
+	if json.Unmarshal(trigger, &t) != nil {
+		return ""
+	}
+	return t.Kind
 }
 
 // validJSON reports an ErrInvalid error when b is set and is not JSON.

@@ -66,6 +66,12 @@ type StepRecord struct {
 	Output json.RawMessage
 	// Error is the latest error; nil when the latest attempt had none.
 	Error *StepError
+	// Reason says why the step was skipped (the if source text) or
+	// canceled; empty otherwise.
+	Reason string
+	// Total is the number of items of a for_each step's aggregate record,
+	// known once its list is rendered; zero for other records.
+	Total int
 	// StartedAt is when the step started.
 	StartedAt time.Time
 	// FinishedAt is when the step ended; zero while it runs.
@@ -74,6 +80,9 @@ type StepRecord struct {
 
 // Validate reports an ErrInvalid error when r cannot be stored.
 func (r StepRecord) Validate() error {
+	if r.Total < 0 {
+		return fmt.Errorf("%w: step %s: total %d is negative", ErrInvalid, r.name(), r.Total)
+	}
 	if err := r.StepKey.Validate(); err != nil {
 		return err
 	}
@@ -96,6 +105,8 @@ type AttemptStart struct {
 	Number int
 	// Provider is the provider instance the attempt calls.
 	Provider string
+	// Action is the action the attempt calls (a fallback's own action).
+	Action string
 	// StartedAt is when the attempt starts; it is required.
 	StartedAt time.Time
 }
@@ -111,10 +122,51 @@ func (a AttemptStart) Validate() error {
 	return nil
 }
 
+// Outcome classifies how an attempt ended, for the run history.
+type Outcome string
+
+// The outcomes of an attempt. An attempt that failed is classed by its error
+// (retryable, permanent, rate_limited, in_doubt); canceled marks an attempt
+// stopped by a cancel; reconciled one whose send was found to have happened.
+const (
+	OutcomeSucceeded   Outcome = "succeeded"
+	OutcomeRetryable   Outcome = "retryable"
+	OutcomePermanent   Outcome = "permanent"
+	OutcomeRateLimited Outcome = "rate_limited"
+	OutcomeInDoubt     Outcome = "in_doubt"
+	OutcomeCanceled    Outcome = "canceled"
+	OutcomeReconciled  Outcome = "reconciled"
+)
+
+// Valid reports whether o is one of the outcomes, or empty.
+func (o Outcome) Valid() bool {
+	switch o {
+	case "", OutcomeSucceeded, OutcomeRetryable, OutcomePermanent, OutcomeRateLimited,
+		OutcomeInDoubt, OutcomeCanceled, OutcomeReconciled:
+		return true
+	}
+	return false
+}
+
+// MaxExchange caps the bytes of an attempt's Request and Response; the
+// engine truncates a larger exchange before it is stored.
+const MaxExchange = 8 << 10
+
 // AttemptResult is the outcome of an attempt.
 type AttemptResult struct {
-	// Status is the attempt's outcome: succeeded, failed or skipped.
+	// Status is the attempt's outcome: succeeded, failed, skipped or
+	// canceled.
 	Status Status
+	// Outcome classes the result for the history; empty means it follows
+	// from Status and Error's class.
+	Outcome Outcome
+	// RetryAfter is the wait a rate_limited provider asked for; zero when
+	// none.
+	RetryAfter time.Duration
+	// Request and Response are the masked HTTP exchange the plugin reported
+	// for the attempt (JSON objects {"method","url","body"} and
+	// {"status","body"}); nil when it reported none.
+	Request, Response json.RawMessage
 	// WillRetry reports that the engine makes another attempt of the step (a
 	// retry or a fallback), so the step record stays running. It is only
 	// valid with StatusFailed; without it the result is final for the step.
@@ -136,6 +188,16 @@ func (r AttemptResult) Validate() error {
 		return fmt.Errorf("%w: attempt result: only a failure can be retried, not %q", ErrInvalid, r.Status)
 	case r.FinishedAt.IsZero():
 		return fmt.Errorf("%w: attempt result: finish time is zero", ErrInvalid)
+	case !r.Outcome.Valid():
+		return fmt.Errorf("%w: attempt result: unknown outcome %q", ErrInvalid, r.Outcome)
+	case r.RetryAfter < 0:
+		return fmt.Errorf("%w: attempt result: retry-after %s is negative", ErrInvalid, r.RetryAfter)
+	}
+	if err := validJSON("request", r.Request); err != nil {
+		return err
+	}
+	if err := validJSON("response", r.Response); err != nil {
+		return err
 	}
 	return validJSON("output", r.Output)
 }
@@ -147,10 +209,18 @@ type Attempt struct {
 	Number int
 	// Provider is the provider instance the attempt called.
 	Provider string
+	// Action is the action the attempt called.
+	Action string
 	// Status is running until the attempt finishes, then its outcome.
 	Status Status
+	// Outcome classes the result; empty while the attempt runs.
+	Outcome Outcome
 	// Error is the attempt's error; nil when it had none.
 	Error *StepError
+	// RetryAfter is the wait a rate_limited provider asked for.
+	RetryAfter time.Duration
+	// Request and Response are the masked exchange the plugin reported.
+	Request, Response json.RawMessage
 	// StartedAt is when the attempt started.
 	StartedAt time.Time
 	// FinishedAt is when the attempt ended; zero while it runs.
@@ -175,4 +245,25 @@ func ValidateFinish(key StepKey, attempt int, result AttemptResult) error {
 		return err
 	}
 	return result.Validate()
+}
+
+// OutcomeOf returns the outcome recorded for result: its Outcome when set,
+// else succeeded for a success, canceled for a cancel, and the error's class
+// for a failure when it is one of the outcomes (retryable otherwise).
+func OutcomeOf(result AttemptResult) Outcome {
+	if result.Outcome != "" {
+		return result.Outcome
+	}
+	switch result.Status {
+	case StatusSucceeded, StatusSkipped:
+		return OutcomeSucceeded
+	case StatusCanceled:
+		return OutcomeCanceled
+	}
+	if result.Error != nil {
+		if o := Outcome(result.Error.Class); o.Valid() && o != "" {
+			return o
+		}
+	}
+	return OutcomeRetryable
 }

@@ -74,8 +74,10 @@ type Store interface {
 	// the engine to resume after a restart.
 	UnfinishedRuns(ctx context.Context) ([]Run, error)
 	// UpdateRun atomically applies update to the stored run and returns the
-	// result. Only Status, Attempt, Owner, Error, StartedAt and FinishedAt
-	// may change; touching another field is ErrInvalid. An error from update
+	// result. Only Status, Attempt, Owner, Error, Reason, CancelRequested,
+	// StartedAt and FinishedAt may change; touching another field is
+	// ErrInvalid, except HeartbeatAt, which is stored only when it is later
+	// than the stored one (an owner taking the run beats for it at once). An error from update
 	// aborts the change and is returned wrapped. update may be called more
 	// than once when writers race, so it must not have side effects; it must
 	// not call the Store.
@@ -83,6 +85,23 @@ type Store interface {
 	// PurgeExpiredKeys deletes the idempotency keys that expired at or before
 	// now and reports how many it deleted. Runs are kept.
 	PurgeExpiredKeys(ctx context.Context, now time.Time) (int64, error)
+	// Heartbeat tells the store that owner still executes its running runs:
+	// one statement sets their HeartbeatAt to at, however many there are.
+	// It returns the IDs of the owner's running runs whose cancel was
+	// requested (CancelRequested set), for the owner to stop.
+	Heartbeat(ctx context.Context, owner string, at time.Time) (cancel []string, err error)
+	// PruneRuns deletes up to limit final runs (succeeded, failed, skipped,
+	// canceled) created and finished before cutoff, oldest first, with
+	// their step records, attempts, operations and idempotency keys, in one
+	// short transaction, and reports how many runs it deleted. Callers loop
+	// until it deletes fewer than limit.
+	PruneRuns(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+	// AddOperation appends op to its run's operation log. An unknown run is
+	// ErrNotFound.
+	AddOperation(ctx context.Context, op Operation) error
+	// Operations returns the run's operation log, oldest first. An unknown
+	// run is ErrNotFound.
+	Operations(ctx context.Context, runID string) ([]Operation, error)
 
 	// StartAttempt logs the start of an attempt and marks the step record
 	// running with this attempt's provider, creating the record on first use.
@@ -104,12 +123,20 @@ type Store interface {
 	// step's aggregate record (Item NoItem). Replacing a record that has
 	// succeeded is ErrConflict; an unknown run is ErrNotFound.
 	RecordStep(ctx context.Context, rec StepRecord) error
+	// ReopenStep makes the step record of key run again, for an operator's
+	// retry or resolve: it becomes running with its output, error and
+	// reason cleared and its attempt count kept, so new attempts continue
+	// the numbering and the attempt log keeps every earlier attempt. A
+	// record that does not exist is ErrNotFound.
+	ReopenStep(ctx context.Context, key StepKey) error
 	// StepRecords returns the run's step records ordered by when each step
 	// ID was first recorded, then by item index (the aggregate NoItem first).
 	// An unknown run is ErrNotFound.
 	StepRecords(ctx context.Context, runID string) ([]StepRecord, error)
-	// Attempts returns the run's attempt log in the order of StepRecords,
-	// then by attempt number. An unknown run is ErrNotFound.
+	// Attempts returns the run's attempt log, the run's history, in the
+	// order of StepRecords, then by attempt number, each with its action,
+	// outcome, retry-after and masked request/response. An unknown run is
+	// ErrNotFound.
 	Attempts(ctx context.Context, runID string) ([]Attempt, error)
 
 	// CronState returns the scheduler state of one cron trigger, or
@@ -128,4 +155,16 @@ type Store interface {
 	// Close releases the store. Calls after the first return nil; other
 	// methods fail after Close.
 	Close() error
+}
+
+// Maintainer is implemented by stores that can report their size and give
+// space back after PruneRuns; the retention loop uses it when present.
+type Maintainer interface {
+	// Size reports the bytes the store occupies (for SQLite the database
+	// file and its WAL; for PostgreSQL the store's tables and indexes).
+	Size(ctx context.Context) (int64, error)
+	// Compact gives freed space back in small steps that never hold the
+	// store for long (SQLite: incremental vacuum and a WAL checkpoint);
+	// stores that need nothing do nothing.
+	Compact(ctx context.Context) error
 }

@@ -105,9 +105,10 @@ Herald is running. Logs: %s
 
   * See what the sandbox received:  curl http://%s/_sandbox/requests
   * See the runs:                   curl http://%s/api/v1/runs
+  * Open the console:               http://%s/ui/
 
 Sending one alert now, then printing every request the sandbox receives (Ctrl-C stops):
-`, serveLog, heraldAddr, sandboxAddr, heraldAddr)
+`, serveLog, heraldAddr, sandboxAddr, heraldAddr, heraldAddr)
 	body := `{"severity":"critical","summary":"Demo alert","service":"db","recipients":[{"phone":"14155550101","name":"Ann"},{"phone":"14155550102","name":"Bob"}]}`
 	resp, err := http.Post("http://"+heraldAddr+"/hooks/alert", "application/json", strings.NewReader(body))
 	if err != nil {

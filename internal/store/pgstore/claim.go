@@ -50,8 +50,8 @@ func (s *Store) StartWithin(ctx context.Context, id, owner string, limit int) (b
 		}
 		// When no row changes, another host started the run meanwhile: it
 		// holds the slot, and Execute here finds the run running.
-		if _, err := tx.Exec(ctx, s.sql(`UPDATE {schema}.runs SET status = 'running', owner = $2, version = version + 1
-			WHERE id = $1 AND status = 'queued'`), id, owner); err != nil {
+		if _, err := tx.Exec(ctx, s.sql(`UPDATE {schema}.runs SET status = 'running', owner = $2, heartbeat_at = now(),
+			version = version + 1 WHERE id = $1 AND status = 'queued'`), id, owner); err != nil {
 			return err
 		}
 		started = true

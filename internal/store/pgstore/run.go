@@ -18,7 +18,7 @@ import (
 // runColumns are the columns scanRun reads, in order, of the runs table
 // aliased r.
 const runColumns = `r.id, r.workflow, r.status, r.trigger_json, r.inputs_json, r.attempt, r.owner, r.error,
-	r.created_at, r.started_at, r.finished_at, r.version`
+	r.reason, r.trigger_kind, r.heartbeat_at, r.cancel_requested, r.created_at, r.started_at, r.finished_at, r.version`
 
 // scanRun reads one row of runColumns and returns the run and its version.
 func scanRun(row pgx.Row) (store.Run, int64, error) {
@@ -27,10 +27,11 @@ func scanRun(row pgx.Row) (store.Run, int64, error) {
 		status                     string
 		trigger, inputs            []byte
 		created, started, finished pgtype.Timestamptz
+		heartbeat                  pgtype.Timestamptz
 		version                    int64
 	)
 	if err := row.Scan(&r.ID, &r.Workflow, &status, &trigger, &inputs, &r.Attempt, &r.Owner, &r.Error,
-		&created, &started, &finished, &version); err != nil {
+		&r.Reason, &r.TriggerKind, &heartbeat, &r.CancelRequested, &created, &started, &finished, &version); err != nil {
 		return store.Run{}, 0, err
 	}
 	r.Status = store.Status(status)
@@ -39,6 +40,7 @@ func scanRun(row pgx.Row) (store.Run, int64, error) {
 	r.CreatedAt = decodeTime(created)
 	r.StartedAt = decodeTime(started)
 	r.FinishedAt = decodeTime(finished)
+	r.HeartbeatAt = decodeTime(heartbeat)
 	return r, version, nil
 }
 
@@ -51,8 +53,7 @@ func (s *Store) getRun(ctx context.Context, id string) (store.Run, int64, error)
 	return r, version, err
 }
 
-// runExists reports an ErrNotFound error when no run has the given ID. Runs
-// are never deleted, so a run seen once exists from then on.
+// runExists reports an ErrNotFound error when no run has the given ID.
 func (s *Store) runExists(ctx context.Context, id string) error {
 	var found bool
 	if err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM {schema}.runs WHERE id = $1)`, id).Scan(&found); err != nil {
@@ -69,20 +70,21 @@ func normRun(r store.Run) store.Run {
 	r.CreatedAt = normTime(r.CreatedAt)
 	r.StartedAt = normTime(r.StartedAt)
 	r.FinishedAt = normTime(r.FinishedAt)
+	r.HeartbeatAt = normTime(r.HeartbeatAt)
 	return r
 }
 
 // insertRun inserts a run unless its ID is taken, in which case it changes
 // no row.
 const insertRun = `INSERT INTO {schema}.runs (id, workflow, status, trigger_json, inputs_json,
-	attempt, owner, error, created_at, started_at, finished_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested, created_at, started_at, finished_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT (id) DO NOTHING`
 
 // insertRunArgs returns the arguments of insertRun for run.
 func insertRunArgs(run store.Run) []any {
 	return []any{run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
-		run.Attempt, run.Owner, run.Error,
+		run.Attempt, run.Owner, run.Error, run.Reason, run.TriggerKind, encodeTime(run.HeartbeatAt), run.CancelRequested,
 		encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt)}
 }
 
@@ -101,6 +103,9 @@ const claimKey = `INSERT INTO {schema}.idempotency_keys AS k (key, run_id, expir
 // CreateRun stores run, guarded by idemKey when it is set; see store.Store.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
 	run = normRun(run)
+	if run.TriggerKind == "" {
+		run.TriggerKind = store.TriggerKindOf(run.Trigger)
+	}
 	if err := run.Validate(); err != nil {
 		return store.Run{}, false, fmt.Errorf("create run: %w", err)
 	}
@@ -169,8 +174,24 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 	if filter.Workflow != "" {
 		where = append(where, `r.workflow = `+param(filter.Workflow))
 	}
-	if filter.Status != "" {
+	stale := staleBefore(filter)
+	switch filter.Status {
+	case "":
+	case store.StatusInterrupted:
+		where = append(where, `r.status = 'running' AND (r.heartbeat_at IS NULL OR r.heartbeat_at < `+param(stale)+`)`)
+	case store.StatusRunning:
+		where = append(where, `r.status = 'running' AND r.heartbeat_at >= `+param(stale))
+	default:
 		where = append(where, `r.status = `+param(string(filter.Status)))
+	}
+	if filter.TriggerKind != "" {
+		where = append(where, `r.trigger_kind = `+param(filter.TriggerKind))
+	}
+	if !filter.Since.IsZero() {
+		where = append(where, `r.created_at >= `+param(encodeTime(filter.Since)))
+	}
+	if !filter.Until.IsZero() {
+		where = append(where, `r.created_at < `+param(encodeTime(filter.Until)))
 	}
 	query := `SELECT ` + runColumns + ` FROM {schema}.runs r` + join
 	if len(where) > 0 {
@@ -243,9 +264,11 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 			return store.Run{}, fmt.Errorf("update run: %w", err)
 		}
 		tag, err := s.exec(ctx, `UPDATE {schema}.runs SET status = $1, attempt = $2, owner = $3, error = $4,
-			started_at = $5, finished_at = $6, version = version + 1 WHERE id = $7 AND version = $8`,
+			started_at = $5, finished_at = $6, reason = $9, cancel_requested = $10,
+			heartbeat_at = GREATEST(heartbeat_at, $11), version = version + 1 WHERE id = $7 AND version = $8`,
 			string(next.Status), next.Attempt, next.Owner, next.Error,
-			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
+			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version,
+			next.Reason, next.CancelRequested, encodeTime(next.HeartbeatAt))
 		if err != nil {
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
@@ -254,6 +277,16 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 		}
 		// Another writer got in first: start over from its result.
 	}
+}
+
+// staleBefore returns the time before which a running run's heartbeat is
+// stale for filter.
+func staleBefore(filter store.RunFilter) any {
+	now := filter.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return encodeTime(now.Add(-store.HeartbeatStale()))
 }
 
 // PurgeExpiredKeys deletes the idempotency keys expired at now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -30,8 +31,8 @@ const startAttempt = `WITH rec AS (
 	WHERE r.status <> 'succeeded'
 	RETURNING r.run_id
 )
-INSERT INTO {schema}.step_attempts (run_id, step_id, item, attempt, provider, status, started_at)
-SELECT $1::text, $2::text, $3::bigint, $4::bigint, $5::text, 'running', $6::timestamptz FROM rec`
+INSERT INTO {schema}.step_attempts (run_id, step_id, item, attempt, provider, action, status, started_at)
+SELECT $1::text, $2::text, $3::bigint, $4::bigint, $5::text, $7::text, 'running', $6::timestamptz FROM rec`
 
 // StartAttempt logs the start of an attempt and marks its step record running.
 func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
@@ -42,7 +43,7 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 		return fmt.Errorf("start attempt: %w", err)
 	}
 	tag, err := s.exec(ctx, startAttempt,
-		key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
+		key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt), start.Action)
 	switch {
 	case violates(err, codeForeignKey, stepRecordsRunFK):
 		err = fmt.Errorf("run %s: %w", key.RunID, store.ErrNotFound)
@@ -68,7 +69,8 @@ const finishAttempt = `WITH prev AS (
 	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND attempt = $4
 ), att AS (
 	UPDATE {schema}.step_attempts SET status = $5, finished_at = $6,
-		error_class = $7, error_message = $8, error_field = $9
+		error_class = $7, error_message = $8, error_field = $9, outcome = $13, retry_after_ms = $14,
+		request_json = $15, response_json = $16
 	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND attempt = $4 AND status = 'running'
 	RETURNING 1
 ), rec AS (
@@ -96,7 +98,9 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 	)
 	err := s.queryRow(ctx, finishAttempt, key.RunID, key.StepID, key.Item, attempt,
 		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
-		string(recStatus), encodeJSON(result.Output), finished).Scan(&done, &prev)
+		string(recStatus), encodeJSON(result.Output), finished,
+		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
+		encodeJSON(result.Request), encodeJSON(result.Response)).Scan(&done, &prev)
 	if err == nil {
 		switch {
 		case done == 1:
@@ -114,13 +118,13 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 
 // recordStep upserts a step record, leaving a succeeded one alone.
 const recordStep = `INSERT INTO {schema}.step_records AS r (run_id, step_id, item, status, attempts, provider,
-	output_json, error_class, error_message, error_field, started_at, finished_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	output_json, error_class, error_message, error_field, started_at, finished_at, reason, total)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 	ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = excluded.status,
 		attempts = excluded.attempts, provider = excluded.provider, output_json = excluded.output_json,
 		error_class = excluded.error_class, error_message = excluded.error_message,
 		error_field = excluded.error_field, started_at = excluded.started_at,
-		finished_at = excluded.finished_at
+		finished_at = excluded.finished_at, reason = excluded.reason, total = excluded.total
 	WHERE r.status <> 'succeeded'`
 
 // RecordStep writes rec as the step record for its key.
@@ -131,7 +135,8 @@ func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
 	class, message, field := errorColumns(rec.Error)
 	tag, err := s.exec(ctx, recordStep,
 		rec.RunID, rec.StepID, rec.Item, string(rec.Status), rec.Attempts, rec.Provider,
-		encodeJSON(rec.Output), class, message, field, encodeTime(rec.StartedAt), encodeTime(rec.FinishedAt))
+		encodeJSON(rec.Output), class, message, field, encodeTime(rec.StartedAt), encodeTime(rec.FinishedAt),
+		rec.Reason, rec.Total)
 	switch {
 	case violates(err, codeForeignKey, stepRecordsRunFK):
 		err = fmt.Errorf("run %s: %w", rec.RunID, store.ErrNotFound)
@@ -148,7 +153,7 @@ func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
 // first record of each step ID), then item order.
 func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepRecord, error) {
 	rows, err := s.query(ctx, `SELECT r.run_id, r.step_id, r.item, r.status, r.attempts, r.provider, r.output_json,
-			r.error_class, r.error_message, r.error_field, r.started_at, r.finished_at
+			r.error_class, r.error_message, r.error_field, r.reason, r.total, r.started_at, r.finished_at
 		FROM {schema}.step_records r WHERE r.run_id = $1
 		ORDER BY min(r.seq) OVER (PARTITION BY r.step_id), r.item`, runID)
 	if err != nil {
@@ -166,7 +171,7 @@ func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepReco
 		)
 		dests := append([]any{&rec.RunID, &rec.StepID, &rec.Item, &status, &rec.Attempts, &rec.Provider, &output},
 			errs.dests()...)
-		if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+		if err := rows.Scan(append(dests, &rec.Reason, &rec.Total, &started, &finished)...); err != nil {
 			return nil, fmt.Errorf("step records of run %s: %w", runID, err)
 		}
 		rec.Status = store.Status(status)
@@ -184,8 +189,9 @@ func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepReco
 
 // Attempts returns the run's attempt log in step order, then attempt order.
 func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, error) {
-	rows, err := s.query(ctx, `SELECT a.run_id, a.step_id, a.item, a.attempt, a.provider, a.status,
-			a.error_class, a.error_message, a.error_field, a.started_at, a.finished_at
+	rows, err := s.query(ctx, `SELECT a.run_id, a.step_id, a.item, a.attempt, a.provider, a.action, a.status,
+			a.outcome, a.error_class, a.error_message, a.error_field, a.retry_after_ms, a.request_json,
+			a.response_json, a.started_at, a.finished_at
 		FROM {schema}.step_attempts a
 		JOIN (SELECT step_id, min(seq) AS first_seq FROM {schema}.step_records WHERE run_id = $1 GROUP BY step_id) o
 			ON o.step_id = a.step_id
@@ -201,12 +207,19 @@ func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, er
 			status            string
 			errs              errorScan
 			started, finished pgtype.Timestamptz
+			outcome           string
+			retryAfterMS      int64
+			req, resp         []byte
 		)
-		dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &status}, errs.dests()...)
-		if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+		dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &a.Action, &status, &outcome},
+			errs.dests()...)
+		if err := rows.Scan(append(dests, &retryAfterMS, &req, &resp, &started, &finished)...); err != nil {
 			return nil, fmt.Errorf("attempts of run %s: %w", runID, err)
 		}
 		a.Status = store.Status(status)
+		a.Outcome = store.Outcome(outcome)
+		a.RetryAfter = time.Duration(retryAfterMS) * time.Millisecond
+		a.Request, a.Response = decodeJSON(req), decodeJSON(resp)
 		a.Error = errs.value()
 		a.StartedAt = decodeTime(started)
 		a.FinishedAt = decodeTime(finished)

@@ -56,12 +56,26 @@ func loadMigrations() ([]migration, error) {
 // migrate brings the schema up to date in one immediate transaction, so
 // processes opening the same file at once apply each step exactly once. It
 // refuses a database whose schema is newer than this binary knows.
+//
+// Foreign keys are off while the steps run, as SQLite's procedure for
+// rebuilding a table asks (a step that drops a parent table to recreate it
+// must not cascade into its children), and checked before the commit.
 func migrate(ctx context.Context, db *sql.DB) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	// A no-op inside a transaction, so set before BEGIN and restored after.
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -89,6 +103,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.version, m.name, encodeTime(time.Now())); err != nil {
 			return fmt.Errorf("migrate: record %04d_%s: %w", m.version, m.name, err)
+		}
+	}
+	if current < len(ms) {
+		rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+		if err != nil {
+			return fmt.Errorf("migrate: check foreign keys: %w", err)
+		}
+		bad := rows.Next()
+		rows.Close()
+		if bad {
+			return fmt.Errorf("migrate: foreign keys are broken after the migration")
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -14,7 +14,7 @@ import (
 
 // runColumns are the columns scanRun reads, in order.
 const runColumns = `id, workflow, status, trigger_json, inputs_json, attempt, owner, error,
-	created_at, started_at, finished_at, version`
+	reason, trigger_kind, heartbeat_at, cancel_requested, created_at, started_at, finished_at, version`
 
 // scanner is what *sql.Row and *sql.Rows share.
 type scanner interface {
@@ -28,10 +28,11 @@ func scanRun(row scanner) (store.Run, int64, error) {
 		status                     string
 		trigger, inputs            sql.NullString
 		created, started, finished sql.NullString
+		heartbeat                  sql.NullString
 		version                    int64
 	)
 	if err := row.Scan(&r.ID, &r.Workflow, &status, &trigger, &inputs, &r.Attempt, &r.Owner, &r.Error,
-		&created, &started, &finished, &version); err != nil {
+		&r.Reason, &r.TriggerKind, &heartbeat, &r.CancelRequested, &created, &started, &finished, &version); err != nil {
 		return store.Run{}, 0, err
 	}
 	r.Status = store.Status(status)
@@ -45,6 +46,9 @@ func scanRun(row scanner) (store.Run, int64, error) {
 		return store.Run{}, 0, err
 	}
 	if r.FinishedAt, err = decodeTime(finished); err != nil {
+		return store.Run{}, 0, err
+	}
+	if r.HeartbeatAt, err = decodeTime(heartbeat); err != nil {
 		return store.Run{}, 0, err
 	}
 	return r, version, nil
@@ -64,12 +68,16 @@ func normRun(r store.Run) store.Run {
 	r.CreatedAt = normTime(r.CreatedAt)
 	r.StartedAt = normTime(r.StartedAt)
 	r.FinishedAt = normTime(r.FinishedAt)
+	r.HeartbeatAt = normTime(r.HeartbeatAt)
 	return r
 }
 
 // CreateRun stores run, guarded by idemKey when it is set; see store.Store.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
 	run = normRun(run)
+	if run.TriggerKind == "" {
+		run.TriggerKind = store.TriggerKindOf(run.Trigger)
+	}
 	if err := run.Validate(); err != nil {
 		return store.Run{}, false, fmt.Errorf("create run: %w", err)
 	}
@@ -105,10 +113,11 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		}
 
 		res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, inputs_json,
-			attempt, owner, error, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested,
+			created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`,
 			run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
-			run.Attempt, run.Owner, run.Error,
+			run.Attempt, run.Owner, run.Error, run.Reason, run.TriggerKind, encodeTime(run.HeartbeatAt), run.CancelRequested,
 			encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt))
 		if err != nil {
 			return err
@@ -159,9 +168,30 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 			where = append(where, `workflow = ?`)
 			args = append(args, filter.Workflow)
 		}
-		if filter.Status != "" {
+		stale := encodeTime(staleBefore(filter))
+		switch filter.Status {
+		case "":
+		case store.StatusInterrupted:
+			where = append(where, `status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)`)
+			args = append(args, stale)
+		case store.StatusRunning:
+			where = append(where, `status = 'running' AND heartbeat_at >= ?`)
+			args = append(args, stale)
+		default:
 			where = append(where, `status = ?`)
 			args = append(args, string(filter.Status))
+		}
+		if filter.TriggerKind != "" {
+			where = append(where, `trigger_kind = ?`)
+			args = append(args, filter.TriggerKind)
+		}
+		if !filter.Since.IsZero() {
+			where = append(where, `created_at >= ?`)
+			args = append(args, encodeTime(filter.Since))
+		}
+		if !filter.Until.IsZero() {
+			where = append(where, `created_at < ?`)
+			args = append(args, encodeTime(filter.Until))
 		}
 		if filter.Before != "" {
 			var created string
@@ -172,8 +202,10 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 			if err != nil {
 				return err
 			}
-			where = append(where, `(created_at < ? OR (created_at = ? AND id < ?))`)
-			args = append(args, created, created, filter.Before)
+			// A row value, so the (created_at, id) indexes seek to the
+			// cursor rather than scan up to it.
+			where = append(where, `(created_at, id) < (?, ?)`)
+			args = append(args, created, filter.Before)
 		}
 		query := `SELECT ` + runColumns + ` FROM runs`
 		if len(where) > 0 {
@@ -251,9 +283,11 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 		var n int64
 		err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 			res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, attempt = ?, owner = ?, error = ?,
+				reason = ?, cancel_requested = ?,
+				heartbeat_at = NULLIF(MAX(COALESCE(heartbeat_at, ''), COALESCE(?, '')), ''),
 				started_at = ?, finished_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
-				string(next.Status), next.Attempt, next.Owner, next.Error,
-				encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
+				string(next.Status), next.Attempt, next.Owner, next.Error, next.Reason, next.CancelRequested,
+				encodeTime(next.HeartbeatAt), encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
 			if err != nil {
 				return err
 			}
@@ -271,6 +305,16 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 		// Another writer got in first: start over from its result.
 		s.runs.drop(id)
 	}
+}
+
+// staleBefore returns the time before which a running run's heartbeat is
+// stale for filter.
+func staleBefore(filter store.RunFilter) time.Time {
+	now := filter.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return now.Add(-store.HeartbeatStale())
 }
 
 // PurgeExpiredKeys deletes the idempotency keys expired at now.

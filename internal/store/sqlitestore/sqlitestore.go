@@ -99,9 +99,11 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 
 	// temp_store(MEMORY) keeps the savepoints' sub-journals, which hold the
 	// pages a write changed until its group commits, out of temporary files.
+	// auto_vacuum(INCREMENTAL) takes effect on a new file (set before its
+	// first table); an older file is converted once by incrementalVacuum.
 	busy := opts.BusyTimeout
 	write, err := sql.Open("sqlite", connString(abs, busy,
-		"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)")+"&_txlock=immediate")
+		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
@@ -110,6 +112,10 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	if err := incrementalVacuum(ctx, write); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
@@ -148,6 +154,26 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
 	return s, nil
+}
+
+// incrementalVacuum converts a file created without auto_vacuum=INCREMENTAL
+// (by an older herald) with one VACUUM, so pruned runs give their space
+// back (see Compact). It runs once per file: later opens find it converted.
+func incrementalVacuum(ctx context.Context, db *sql.DB) error {
+	var mode int
+	if err := db.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return fmt.Errorf("read auto_vacuum: %w", err)
+	}
+	if mode == 2 {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
+		return fmt.Errorf("set auto_vacuum: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("vacuum to enable incremental vacuum: %w", err)
+	}
+	return nil
 }
 
 // OpenDSN opens the store a sqlite:// DSN names; see store.ParseDSN.

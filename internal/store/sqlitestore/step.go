@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -34,9 +35,9 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 		}
 
 		res, err = tx.ExecContext(ctx, `INSERT INTO step_attempts
-			(run_id, step_id, item, attempt, provider, status, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)
+			(run_id, step_id, item, attempt, provider, action, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
 			ON CONFLICT DO NOTHING`,
-			key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
+			key.RunID, key.StepID, key.Item, start.Number, start.Provider, start.Action, encodeTime(start.StartedAt))
 		if err != nil {
 			return err
 		}
@@ -57,9 +58,12 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 	class, message, field := errorColumns(result.Error)
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = ?, finished_at = ?,
-			error_class = ?, error_message = ?, error_field = ?
+			error_class = ?, error_message = ?, error_field = ?, outcome = ?, retry_after_ms = ?,
+			request_json = ?, response_json = ?
 			WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ? AND status = 'running'`,
 			string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+			string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
+			encodeJSON(result.Request), encodeJSON(result.Response),
 			key.RunID, key.StepID, key.Item, attempt)
 		if err != nil {
 			return err
@@ -113,16 +117,17 @@ func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
 	class, message, field := errorColumns(rec.Error)
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO step_records (run_id, step_id, item, status, attempts, provider,
-			output_json, error_class, error_message, error_field, started_at, finished_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			output_json, error_class, error_message, error_field, reason, total, started_at, finished_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = excluded.status,
 				attempts = excluded.attempts, provider = excluded.provider, output_json = excluded.output_json,
 				error_class = excluded.error_class, error_message = excluded.error_message,
-				error_field = excluded.error_field, started_at = excluded.started_at,
-				finished_at = excluded.finished_at
+				error_field = excluded.error_field, reason = excluded.reason, total = excluded.total,
+				started_at = excluded.started_at, finished_at = excluded.finished_at
 			WHERE status <> 'succeeded'`,
 			rec.RunID, rec.StepID, rec.Item, string(rec.Status), rec.Attempts, rec.Provider,
-			encodeJSON(rec.Output), class, message, field, encodeTime(rec.StartedAt), encodeTime(rec.FinishedAt))
+			encodeJSON(rec.Output), class, message, field, rec.Reason, rec.Total,
+			encodeTime(rec.StartedAt), encodeTime(rec.FinishedAt))
 		if err != nil {
 			return missingRun(ctx, tx, rec.RunID, err)
 		}
@@ -159,7 +164,7 @@ func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepReco
 		}
 		rows, err := tx.QueryContext(ctx, stepOrder+`
 			SELECT r.run_id, r.step_id, r.item, r.status, r.attempts, r.provider, r.output_json,
-				r.error_class, r.error_message, r.error_field, r.started_at, r.finished_at
+				r.error_class, r.error_message, r.error_field, r.reason, r.total, r.started_at, r.finished_at
 			FROM step_records r JOIN step_order o ON o.step_id = r.step_id
 			WHERE r.run_id = ?1 ORDER BY o.first_seq, r.item`, runID)
 		if err != nil {
@@ -176,7 +181,7 @@ func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepReco
 			)
 			dests := append([]any{&rec.RunID, &rec.StepID, &rec.Item, &status, &rec.Attempts, &rec.Provider, &output},
 				errs.dests()...)
-			if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+			if err := rows.Scan(append(dests, &rec.Reason, &rec.Total, &started, &finished)...); err != nil {
 				return err
 			}
 			rec.Status = store.Status(status)
@@ -206,8 +211,9 @@ func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, er
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, stepOrder+`
-			SELECT a.run_id, a.step_id, a.item, a.attempt, a.provider, a.status,
-				a.error_class, a.error_message, a.error_field, a.started_at, a.finished_at
+			SELECT a.run_id, a.step_id, a.item, a.attempt, a.provider, a.action, a.status, a.outcome,
+				a.error_class, a.error_message, a.error_field, a.retry_after_ms, a.request_json, a.response_json,
+				a.started_at, a.finished_at
 			FROM step_attempts a JOIN step_order o ON o.step_id = a.step_id
 			WHERE a.run_id = ?1 ORDER BY o.first_seq, a.item, a.attempt`, runID)
 		if err != nil {
@@ -220,12 +226,19 @@ func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, er
 				status            string
 				errs              errorScan
 				started, finished sql.NullString
+				outcome           string
+				retryAfterMS      int64
+				req, resp         sql.NullString
 			)
-			dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &status}, errs.dests()...)
-			if err := rows.Scan(append(dests, &started, &finished)...); err != nil {
+			dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &a.Action, &status, &outcome},
+				errs.dests()...)
+			if err := rows.Scan(append(dests, &retryAfterMS, &req, &resp, &started, &finished)...); err != nil {
 				return err
 			}
 			a.Status = store.Status(status)
+			a.Outcome = store.Outcome(outcome)
+			a.RetryAfter = time.Duration(retryAfterMS) * time.Millisecond
+			a.Request, a.Response = decodeJSON(req), decodeJSON(resp)
 			a.Error = errs.value()
 			if a.StartedAt, err = decodeTime(started); err != nil {
 				return err

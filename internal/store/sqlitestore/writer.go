@@ -51,7 +51,11 @@ const (
 
 // write is one caller's write.
 type write struct {
-	fn    func(context.Context, *wtx) error
+	fn func(context.Context, *wtx) error
+	// raw, when set instead of fn, runs on the connection outside any
+	// transaction, alone: for statements a transaction refuses, such as a
+	// WAL checkpoint.
+	raw   func(context.Context, *sql.Conn) error
 	state atomic.Int32
 	err   error         // set before done is closed
 	done  chan struct{} // closed when the write is answered
@@ -78,10 +82,20 @@ func newWriter(conn *sql.Conn, maxGroup int) *writer {
 // was taken returns ctx's error having written nothing; once taken, it waits
 // for the commit and returns what it wrote.
 func (w *writer) do(ctx context.Context, fn func(context.Context, *wtx) error) error {
+	return w.queueWrite(ctx, &write{fn: fn, done: make(chan struct{})})
+}
+
+// doRaw runs fn on the write connection outside any transaction, between two
+// groups, and returns its error. Like do, ctx bounds only the wait.
+func (w *writer) doRaw(ctx context.Context, fn func(context.Context, *sql.Conn) error) error {
+	return w.queueWrite(ctx, &write{raw: fn, done: make(chan struct{})})
+}
+
+// queueWrite queues wr and waits for its answer; see do.
+func (w *writer) queueWrite(ctx context.Context, wr *write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	wr := &write{fn: fn, done: make(chan struct{})}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -138,10 +152,28 @@ func (w *writer) loop() {
 				break
 			}
 			for len(group) > 0 {
-				group = w.commit(group)
+				if group[0].raw != nil {
+					w.runRaw(group[0])
+					group = group[1:]
+					continue
+				}
+				// A raw write ends the transaction's part of the group.
+				i := 1
+				for i < len(group) && group[i].raw == nil {
+					i++
+				}
+				group = append(w.commit(group[:i]), group[i:]...)
 			}
 		}
 	}
+}
+
+// runRaw runs a raw write alone, outside any transaction, and answers it.
+func (w *writer) runRaw(wr *write) {
+	if !wr.state.CompareAndSwap(writeQueued, writeTaken) {
+		return // its caller gave up
+	}
+	wr.answer(wr.raw(context.Background(), w.conn))
 }
 
 // take removes up to n writes from the head of the queue and returns them,
@@ -150,9 +182,29 @@ func (w *writer) take(n int) (writes []*write, closed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n = min(n, len(w.queue))
-	writes = append([]*write(nil), w.queue[:n]...)
+	return w.takeLocked(n), w.closed
+}
+
+// takeTx is take for a transaction's late joiners: it stops before the
+// first raw write, which must run outside the transaction.
+func (w *writer) takeTx(n int) []*write {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n = min(n, len(w.queue))
+	for i, wr := range w.queue[:n] {
+		if wr.raw != nil {
+			n = i
+			break
+		}
+	}
+	return w.takeLocked(n)
+}
+
+// takeLocked removes the first n writes of the queue; w.mu is held.
+func (w *writer) takeLocked(n int) []*write {
+	writes := append([]*write(nil), w.queue[:n]...)
 	w.queue = append(w.queue[:0], w.queue[n:]...)
-	return writes, w.closed
+	return writes
 }
 
 // commit applies the writes of group in one transaction, with the writes
@@ -201,7 +253,7 @@ func (w *writer) commit(group []*write) (rest []*write) {
 		}
 		group = nil
 		if !failed && len(taken) < w.maxGroup {
-			group, _ = w.take(w.maxGroup - len(taken))
+			group = w.takeTx(w.maxGroup - len(taken))
 		}
 	}
 	if failed {

@@ -67,6 +67,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"Cron", testCron},
 		{"Concurrency", testConcurrency},
 		{"Lifecycle", testLifecycle},
+		{"History", testHistory},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
