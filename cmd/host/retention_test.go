@@ -99,8 +99,10 @@ func (e *serveEnv) metric(name string) float64 {
 // within 100 ms (their runs durably stored; the worst is reported beside the
 // worst of a quiet period), the runs are gone, and the SQLite file and its
 // WAL are smaller afterwards.
+//
+// It does not run in parallel with the package's other tests: it measures
+// latency, and those tests would take the CPU it measures.
 func TestRetentionPrunesWhileServingWebhooks(t *testing.T) {
-	t.Parallel()
 	const n = 100_000
 	e := newServeEnv(t, `
 workflow "load" {
