@@ -153,16 +153,18 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	if call != nil {
+		// Mask before anything reads the body: error messages and the
+		// recorded exchange are cut short, and a secret cut in two would
+		// no longer be recognised; JSON is masked value by value, which
+		// also catches escapes our encoders never write (such as \/).
+		data = maskBytes(call.Masker(), data)
+	}
 	if ex != nil {
 		ex.record(call.Masker(), req.Method, target, payload, resp, data)
 	}
 	if err != nil {
 		return nil, Retryable(fmt.Errorf("read response: %w", transportError(err)))
-	}
-	if call != nil {
-		// Mask before anything reads the body: error messages are cut
-		// short, and a secret cut in two would no longer be recognised.
-		data = maskBytes(call.Masker(), data)
 	}
 	if cerr := h.Classify(resp.StatusCode, resp.Header, data); cerr != nil {
 		return nil, cerr

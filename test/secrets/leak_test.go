@@ -9,6 +9,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -210,13 +211,16 @@ func TestNoSecretLeaks(t *testing.T) {
 	srv.request(t, "readyz", "GET", "/readyz", nil, "", nil)
 	srv.request(t, "healthz", "GET", "/healthz", nil, "", nil)
 
-	// CONSOLE: the operator console (/ui/) is being added on another branch.
-	// When it lands, list its pages here (run list, each run in runIDs,
-	// workflows); each page body is searched like the API's.
-	consolePages := []string{}
-	for _, p := range consolePages {
-		srv.request(t, "console "+p, "GET", p, nil, "", nil)
+	// The operator console: log in with the token, then every page a
+	// person can open, each run's timeline included.
+	consolePages := []string{"/ui/", "/ui/runs", "/ui/schedule", "/ui/plugins"}
+	for _, wf := range []string{"echo", "leak", "manual"} {
+		consolePages = append(consolePages, "/ui/workflows/"+wf)
 	}
+	for _, id := range runIDs {
+		consolePages = append(consolePages, "/ui/runs/"+id)
+	}
+	srv.console(t, consolePages)
 
 	// The store while the server runs (its WAL still holds the recent
 	// writes), then again after a clean shutdown.
@@ -484,6 +488,34 @@ func (s *server) request(t *testing.T, label, method, path string, query url.Val
 		t.Errorf("%s: %s: %s", label, resp.Status, data)
 	}
 	return data
+}
+
+// console logs in to the operator console with the API token and
+// collects every page of paths, status line, headers and HTML.
+func (s *server) console(t *testing.T, paths []string) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar}
+	resp, err := client.PostForm(s.base+"/ui/login", url.Values{"token": {apiToken}, "next": {"/ui/"}})
+	require.NoError(t, err)
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "console login: %s", data)
+	s.w.out.add("console login", data)
+	for _, p := range paths {
+		resp, err := client.Get(s.base + p)
+		require.NoError(t, err, p)
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "console %s: %s", p, data)
+		require.NotContains(t, string(data), `name="token"`, "console %s: the login did not hold", p)
+		var head bytes.Buffer
+		fmt.Fprintf(&head, "%s\n", resp.Status)
+		_ = resp.Header.Write(&head)
+		s.w.out.add("console "+p, append(head.Bytes(), data...))
+	}
 }
 
 // startRun starts a manual run through the API and returns its id.
