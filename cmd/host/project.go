@@ -168,14 +168,11 @@ func (a *app) inspect(ctx context.Context, f *projectFlags) (*config.Project, co
 	plugins := pluginhost.New(pluginhost.Options{Logger: opts.Logger, LockDir: f.dir})
 	defer plugins.Close()
 	missing := map[string]bool{}
-	project, diags := host.LoadWith(ctx, opts, plugins, func(name string) (string, bool) {
-		if v, ok := opts.Secrets.Lookup(name); ok {
-			return v, true
-		}
+	project, diags := host.LoadWith(ctx, opts, plugins, func(name string) string {
 		missing[name] = true
 		// A stand-in, not "": settings that must not be empty (a webhook
 		// secret, a token) still validate.
-		return "unset-secret-" + name, true
+		return "unset-secret-" + name
 	})
 	names := make([]string, 0, len(missing))
 	for n := range missing {
