@@ -36,6 +36,14 @@ func (f *projectFlags) register(cmd *cobra.Command, withStore bool) {
 	}
 }
 
+// registerStore adds --dir and --store only, for commands that open the
+// store without loading the project or its secrets.
+func (f *projectFlags) registerStore(cmd *cobra.Command) {
+	f.dir = defaultDir
+	cmd.Flags().StringVar(&f.dir, "dir", f.dir, "project directory")
+	cmd.Flags().StringVar(&f.store, "store", "", "store DSN (default $HERALD_STORE, else sqlite://<dir>/.herald/herald.db)")
+}
+
 // storeDSN returns the store the flags select.
 func (f *projectFlags) storeDSN() string {
 	if f.store != "" {
