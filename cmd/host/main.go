@@ -138,17 +138,7 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 	}
 }
 
-// newLogger returns the host logger: HERALD_LOG_LEVEL (default warn, so
-// one-shot commands stay quiet) and HERALD_LOG_FORMAT (text or json), to w.
-func newLogger(w io.Writer) hclog.Logger {
-	level := hclog.LevelFromString(os.Getenv("HERALD_LOG_LEVEL"))
-	if level == hclog.NoLevel {
-		level = hclog.Warn
-	}
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       "herald",
-		Level:      level,
-		Output:     w,
-		JSONFormat: os.Getenv("HERALD_LOG_FORMAT") == "json",
-	})
-}
+// newLogger returns the logger of commands that load no project:
+// HERALD_LOG_LEVEL (default warn, so one-shot commands stay quiet) and
+// HERALD_LOG_FORMAT (text or json), to w.
+func newLogger(w io.Writer) hclog.Logger { return newHostLogger(w, hclog.Warn) }

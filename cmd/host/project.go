@@ -73,12 +73,7 @@ func (a *app) hostOptions(f *projectFlags) (host.Options, error) {
 		return host.Options{}, &exitCodeError{code: exitUsage, err: err}
 	}
 	mw := host.NewMaskedWriter(a.stderr, secrets.Values()...)
-	logger := hclog.New(&hclog.LoggerOptions{
-		Name:       "herald",
-		Level:      logLevel(hclog.Warn),
-		Output:     mw,
-		JSONFormat: os.Getenv("HERALD_LOG_FORMAT") == "json",
-	})
+	logger := newHostLogger(mw, hclog.Warn)
 	return host.Options{
 		Dir:         f.dir,
 		StoreDSN:    f.storeDSN(),
