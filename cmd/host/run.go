@@ -63,7 +63,12 @@ func (a *app) runCommand() *cobra.Command {
 			ctx, stopWatching := in.watch(cmd.Context(), h.Plugins.Close)
 			defer stopWatching()
 			run, err := h.Engine.Run(ctx, args[0], engine.Trigger{Kind: engine.KindManual, Body: body})
-			if errors.Is(err, engine.ErrInterrupted) {
+			// The interrupt may also land in a store call between two checks
+			// of the engine's: that is the same interruption.
+			if errors.Is(err, engine.ErrInterrupted) || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+				if run.ID == "" {
+					return &exitCodeError{code: exitInterrupted, err: errors.New("interrupted before the run started")}
+				}
 				return &exitCodeError{code: exitInterrupted, err: fmt.Errorf("run %s interrupted; continue it with: herald runs resume %s", run.ID, run.ID)}
 			}
 			if err != nil {
