@@ -560,7 +560,8 @@ func TestSlogLogger(t *testing.T) {
 		case rec["msg"] == "calling with token ***":
 			sawPlugin = true
 			require.Equal(t, "WARN", rec["level"])
-			require.Equal(t, "provider.probe.probe", rec["logger"])
+			require.Equal(t, "provider.probe", rec["logger"], "named after the provider type once")
+			require.Equal(t, "probe", rec["module"], "the instance")
 		case rec["msg"] == "step finished": // logged before the run ends
 			sawEngine = true
 			require.Equal(t, "engine", rec["logger"])

@@ -70,7 +70,12 @@ func (a *app) rootCommand() *cobra.Command {
 		Args:          noSubcommand,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// --version prints what `herald version` prints.
+	root.Version = hostVersion()
+	root.SetVersionTemplate(versionText())
+	// `herald completion bash|zsh|fish|powershell` prints a completion
+	// script; cobra's own command, so it completes commands and flags.
+	root.CompletionOptions.HiddenDefaultCmd = false
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{command: cmd.CommandPath(), err: err}
 	})
@@ -111,7 +116,14 @@ func (e *exitCodeError) Unwrap() error { return e.err }
 // noSubcommand rejects arguments to a command that only groups others.
 func noSubcommand(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return &usageError{command: cmd.CommandPath(), err: errors.New(msg)}
 	}
 	return nil
 }
@@ -126,17 +138,7 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 	}
 }
 
-// newLogger returns the host logger: HERALD_LOG_LEVEL (default warn, so
-// one-shot commands stay quiet) and HERALD_LOG_FORMAT (text or json), to w.
-func newLogger(w io.Writer) hclog.Logger {
-	level := hclog.LevelFromString(os.Getenv("HERALD_LOG_LEVEL"))
-	if level == hclog.NoLevel {
-		level = hclog.Warn
-	}
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       "herald",
-		Level:      level,
-		Output:     w,
-		JSONFormat: os.Getenv("HERALD_LOG_FORMAT") == "json",
-	})
-}
+// newLogger returns the logger of commands that load no project:
+// HERALD_LOG_LEVEL (default warn, so one-shot commands stay quiet) and
+// HERALD_LOG_FORMAT (text or json), to w.
+func newLogger(w io.Writer) hclog.Logger { return newHostLogger(w, hclog.Warn) }

@@ -54,6 +54,6 @@ func (a *app) migrateCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd, true)
+	f.registerStore(cmd)
 	return cmd
 }

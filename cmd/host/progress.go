@@ -18,6 +18,8 @@ import (
 type progress struct {
 	w        io.Writer
 	terminal bool
+	// color is terminal unless NO_COLOR is set.
+	color bool
 
 	mu    sync.Mutex
 	items map[string]*itemCount
@@ -31,14 +33,22 @@ func newProgress(w io.Writer) *progress {
 	if f, ok := w.(*os.File); ok {
 		terminal = isatty.IsTerminal(f.Fd())
 	}
-	return &progress{w: w, terminal: terminal, items: map[string]*itemCount{}}
+	return &progress{w: w, terminal: terminal, color: terminal && colorAllowed(), items: map[string]*itemCount{}}
 }
 
+// colorAllowed honours NO_COLOR (https://no-color.org): when it is set to
+// anything but the empty string, nothing is printed in colour.
+func colorAllowed() bool { return os.Getenv("NO_COLOR") == "" }
+
 func (p *progress) mark(ok bool) string {
-	if !p.terminal {
+	switch {
+	case !p.terminal:
 		return ""
-	}
-	if ok {
+	case !p.color && ok:
+		return "✓ "
+	case !p.color:
+		return "✗ "
+	case ok:
 		return "\033[32m✓\033[0m "
 	}
 	return "\033[31m✗\033[0m "

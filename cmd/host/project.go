@@ -36,6 +36,14 @@ func (f *projectFlags) register(cmd *cobra.Command, withStore bool) {
 	}
 }
 
+// registerStore adds --dir and --store only, for commands that open the
+// store without loading the project or its secrets.
+func (f *projectFlags) registerStore(cmd *cobra.Command) {
+	f.dir = defaultDir
+	cmd.Flags().StringVar(&f.dir, "dir", f.dir, "project directory")
+	cmd.Flags().StringVar(&f.store, "store", "", "store DSN (default $HERALD_STORE, else sqlite://<dir>/.herald/herald.db)")
+}
+
 // storeDSN returns the store the flags select.
 func (f *projectFlags) storeDSN() string {
 	if f.store != "" {
@@ -65,12 +73,7 @@ func (a *app) hostOptions(f *projectFlags) (host.Options, error) {
 		return host.Options{}, &exitCodeError{code: exitUsage, err: err}
 	}
 	mw := host.NewMaskedWriter(a.stderr, secrets.Values()...)
-	logger := hclog.New(&hclog.LoggerOptions{
-		Name:       "herald",
-		Level:      logLevel(hclog.Warn),
-		Output:     mw,
-		JSONFormat: os.Getenv("HERALD_LOG_FORMAT") == "json",
-	})
+	logger := newHostLogger(mw, hclog.Warn)
 	return host.Options{
 		Dir:         f.dir,
 		StoreDSN:    f.storeDSN(),
@@ -168,14 +171,11 @@ func (a *app) inspect(ctx context.Context, f *projectFlags) (*config.Project, co
 	plugins := pluginhost.New(pluginhost.Options{Logger: opts.Logger, LockDir: f.dir})
 	defer plugins.Close()
 	missing := map[string]bool{}
-	project, diags := host.LoadWith(ctx, opts, plugins, func(name string) (string, bool) {
-		if v, ok := opts.Secrets.Lookup(name); ok {
-			return v, true
-		}
+	project, diags := host.LoadWith(ctx, opts, plugins, func(name string) string {
 		missing[name] = true
 		// A stand-in, not "": settings that must not be empty (a webhook
 		// secret, a token) still validate.
-		return "unset-secret-" + name, true
+		return "unset-secret-" + name
 	})
 	names := make([]string, 0, len(missing))
 	for n := range missing {

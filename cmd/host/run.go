@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +30,8 @@ func (a *app) runCommand() *cobra.Command {
 			"becomes trigger.body (inline JSON, @file, or @- for stdin). With --dry-run\n" +
 			"every provider renders the exact requests it would send and nothing is sent.\n" +
 			"Exit codes: 0 succeeded (or skipped by when), 1 failed, 2 usage or\n" +
-			"validation error.",
+			"validation error, 130 interrupted: Ctrl-C lets the attempt in flight\n" +
+			"finish, then stops and prints how to resume; a second Ctrl-C quits at once.",
 		Args: exactArgs("WORKFLOW"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -48,7 +50,8 @@ func (a *app) runCommand() *cobra.Command {
 			if output == "json" {
 				progressOut = a.stderr
 			}
-			opts.Observer = newProgress(progressOut).observe
+			in := a.newInterrupt()
+			opts.Observer = in.observe(newProgress(progressOut).observe)
 			h, err := a.openHost(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -57,14 +60,23 @@ func (a *app) runCommand() *cobra.Command {
 			if _, ok := h.Project.Workflows[args[0]]; !ok {
 				return &exitCodeError{code: exitUsage, err: fmt.Errorf("workflow %q is not in %s (it has %s)", args[0], f.dir, strings.Join(h.Project.WorkflowNames(), ", "))}
 			}
-			run, err := h.Engine.Run(cmd.Context(), args[0], engine.Trigger{Kind: engine.KindManual, Body: body})
-			if errors.Is(err, engine.ErrInterrupted) {
-				return fmt.Errorf("run %s interrupted; continue it with: herald runs resume %s", run.ID, run.ID)
+			ctx, stopWatching := in.watch(cmd.Context(), h.Plugins.Close)
+			defer stopWatching()
+			run, err := h.Engine.Run(ctx, args[0], engine.Trigger{Kind: engine.KindManual, Body: body})
+			// The interrupt may also land in a store call between two checks
+			// of the engine's: that is the same interruption.
+			if errors.Is(err, engine.ErrInterrupted) || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+				if run.ID == "" {
+					return &exitCodeError{code: exitInterrupted, err: errors.New("interrupted before the run started")}
+				}
+				return &exitCodeError{code: exitInterrupted, err: fmt.Errorf("run %s interrupted; continue it with: herald runs resume %s", run.ID, run.ID)}
 			}
 			if err != nil {
 				return err
 			}
-			view, err := engine.View(cmd.Context(), h.Store, run.ID)
+			// An interrupt that came while the last step was in flight
+			// leaves a run that ended: report it as it ended.
+			view, err := engine.View(context.WithoutCancel(ctx), h.Store, run.ID)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/heraldhq/herald/internal/providers/chatapi"
+	"github.com/heraldhq/herald/internal/providers/chatwoot"
+	"github.com/heraldhq/herald/internal/providers/chitchatlabs"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
+	"github.com/heraldhq/herald/sdk"
 )
 
 // defaultSandboxListen is where `herald sandbox` listens, and where the
@@ -44,8 +48,13 @@ func (a *app) sandboxCommand() *cobra.Command {
 			srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(a.stdout, "Sandbox listening on %s\n", base)
 			fmt.Fprintf(a.stdout, "Recorded requests: curl %s/_sandbox/requests\n\n", base)
-			fmt.Fprintf(a.stdout, "Provider config that points at it:\n\n")
-			printSandboxConfig(a.stdout, base)
+			fmt.Fprintf(a.stdout, "Provider config that points at it (save it in your project directory, e.g. sandbox.hcl):\n\n")
+			secrets := printSandboxConfig(a.stdout, base)
+			fmt.Fprintf(a.stdout, "\nThe secrets it reads (save them as sandbox.env and pass --secrets-file sandbox.env):\n\n")
+			for _, s := range secrets {
+				fmt.Fprintf(a.stdout, "%s=%s\n", s.name, s.value)
+			}
+			fmt.Fprintf(a.stdout, "\nPress Ctrl-C to stop.\n")
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
 			select {
@@ -66,14 +75,46 @@ func (a *app) sandboxCommand() *cobra.Command {
 	return cmd
 }
 
+// sandboxSecretNames names the secret each sensitive config field of a
+// bundled provider reads, as the example project in workflows/ does, so its
+// sandbox.env and the printed one agree.
+var sandboxSecretNames = map[string]string{
+	"chatapi.token":             "CHATAPI_TOKEN",
+	"chatapi.uid":               "CHATAPI_UID",
+	"chatapi.webhook_token":     "CHATAPI_HOOK",
+	"chitchatlabs.api_key":      "CCL_KEY",
+	"chatwoot.api_access_token": "CW_TOKEN",
+	"chatwoot.webhook_secret":   "CW_HOOK",
+}
+
+// sandboxSensitive reports the sensitive config fields of each bundled
+// provider type, from its own schema.
+func sandboxSensitive() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, p := range []sdk.Provider{chatapi.New(), chitchatlabs.New(), chatwoot.New()} {
+		spec := p.Spec()
+		out[spec.Type] = map[string]bool{}
+		for _, f := range spec.Config.SensitiveFields() {
+			out[spec.Type][f] = true
+		}
+	}
+	return out
+}
+
+type sandboxSecret struct{ name, value string }
+
 // printSandboxConfig prints an HCL provider block per bundled provider.
-func printSandboxConfig(w io.Writer, base string) {
+// Sensitive fields read secrets, as a project should; it returns their
+// names and values, sorted by name.
+func printSandboxConfig(w io.Writer, base string) []sandboxSecret {
 	configs := sandboxproviders.ProviderConfigs(base)
+	sensitive := sandboxSensitive()
 	types := make([]string, 0, len(configs))
 	for t := range configs {
 		types = append(types, t)
 	}
 	sort.Strings(types)
+	var secrets []sandboxSecret
 	for _, t := range types {
 		cfg := configs[t]
 		keys := make([]string, 0, len(cfg))
@@ -90,8 +131,18 @@ func printSandboxConfig(w io.Writer, base string) {
 			if _, ok := v.(string); ok {
 				val = fmt.Sprintf("%q", v)
 			}
+			if sensitive[t][k] {
+				name := sandboxSecretNames[t+"."+k]
+				if name == "" {
+					name = strings.ToUpper(t + "_" + k)
+				}
+				secrets = append(secrets, sandboxSecret{name: name, value: fmt.Sprint(v)})
+				val = fmt.Sprintf("%q", "{{ secrets."+name+" }}")
+			}
 			fmt.Fprintf(w, "    %s%s = %s\n", k, strings.Repeat(" ", width-len(k)), val)
 		}
 		fmt.Fprintf(w, "  }\n}\n")
 	}
+	sort.Slice(secrets, func(i, j int) bool { return secrets[i].name < secrets[j].name })
+	return secrets
 }

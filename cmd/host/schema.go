@@ -18,6 +18,7 @@ import (
 
 func (a *app) schemaCommand() *cobra.Command {
 	dir := defaultDir
+	var secretsFile string
 	cmd := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of YAML project files, for editors",
@@ -26,13 +27,13 @@ func (a *app) schemaCommand() *cobra.Command {
 			"a provider's config is typed by its type, and a step's with by the action its\n" +
 			"uses names. When --dir holds a project, its provider instances are used, so\n" +
 			"with is typed for every instance; the project must then be valid (secrets\n" +
-			"need not be set). Without a project, each plugin is taken as an instance\n" +
+			"need not be set; --secrets-file or HERALD_SECRET_* give those that are). Without a project, each plugin is taken as an instance\n" +
 			"named like its type, and with is typed only for such instances.\n\n" +
 			"Point an editor at the output, for example with a first line\n" +
 			"# yaml-language-server: $schema=./herald.schema.json",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			specs, err := a.schemaSpecs(cmd.Context(), dir)
+			specs, err := a.schemaSpecs(cmd.Context(), dir, secretsFile)
 			if err != nil {
 				return err
 			}
@@ -40,6 +41,7 @@ func (a *app) schemaCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", dir, "project directory whose provider instances type the schema, and whose herald.lock.json applies")
+	cmd.Flags().StringVar(&secretsFile, "secrets-file", "", "dotenv file of secrets (NAME=value), read before HERALD_SECRET_NAME variables")
 	return cmd
 }
 
@@ -47,7 +49,7 @@ func (a *app) schemaCommand() *cobra.Command {
 // step's uses gives them: every discovered plugin under its type, and, when
 // dir holds a project, each of its provider instances under its own name.
 // A plugin that cannot be described is left out with a warning.
-func (a *app) schemaSpecs(ctx context.Context, dir string) (map[string]*sdk.Spec, error) {
+func (a *app) schemaSpecs(ctx context.Context, dir, secretsFile string) (map[string]*sdk.Spec, error) {
 	plugins := a.pluginHost(dir)
 	defer plugins.Close()
 	specs := a.discoveredSpecs(ctx, plugins)
@@ -59,15 +61,12 @@ func (a *app) schemaSpecs(ctx context.Context, dir string) (map[string]*sdk.Spec
 	}
 	// Secrets are not needed to know which instance has which type: one
 	// that is not set reads as a stand-in value.
-	lookup, err := host.LoadSecrets("")
+	secrets, err := host.LoadSecrets(secretsFile)
 	if err != nil {
-		return nil, err
+		return nil, &exitCodeError{code: exitUsage, err: err}
 	}
-	project, diags := host.LoadWith(ctx, host.Options{Dir: dir, Logger: a.logger}, plugins, func(name string) (string, bool) {
-		if v, ok := lookup.Lookup(name); ok {
-			return v, true
-		}
-		return "herald-schema-unset-secret", true
+	project, diags := host.LoadWith(ctx, host.Options{Dir: dir, Logger: a.logger, Secrets: secrets}, plugins, func(string) string {
+		return "herald-schema-unset-secret"
 	})
 	if diags.HasErrors() {
 		a.printDiagnostics(diags.Errors())

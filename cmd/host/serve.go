@@ -85,12 +85,7 @@ func (a *app) serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts.Logger = hclog.New(&hclog.LoggerOptions{
-				Name:       "herald",
-				Level:      logLevel(hclog.Info),
-				Output:     opts.LogWriter,
-				JSONFormat: os.Getenv("HERALD_LOG_FORMAT") == "json",
-			})
+			opts.Logger = newHostLogger(opts.LogWriter, hclog.Info)
 			m := metrics.New()
 			srv, err := serve.New(cmd.Context(), serve.Options{
 				Host:              opts,

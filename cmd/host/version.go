@@ -31,9 +31,13 @@ func (a *app) versionCommand() *cobra.Command {
 		Short: "Print the versions of the host and of the plugin protocol",
 		Args:  exactArgs(),
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(a.stdout, "herald %s (%s, %s/%s)\n", hostVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			fmt.Fprintf(a.stdout, "plugin protocol %d\n", sdk.ProtocolVersion)
+			fmt.Fprint(a.stdout, versionText())
 			return nil
 		},
 	}
+}
+
+// versionText is what `herald version` and `herald --version` print.
+func versionText() string {
+	return fmt.Sprintf("herald %s (%s, %s/%s)\nplugin protocol %d\n", hostVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH, sdk.ProtocolVersion)
 }

@@ -149,7 +149,7 @@ workflow "w2" {
 }
 `),
 		want: []string{
-			"main.hcl:6:16: invalid schedule \"0 25 * * *\" in the cron trigger of workflow \"w\": end of range (25) above maximum (23): 25",
+			"main.hcl:6:16: invalid schedule \"0 25 * * *\" in the cron trigger of workflow \"w\": hour: 25 is above 23",
 			"main.hcl:7:16: timezone in the cron trigger of workflow \"w\": unknown timezone \"Mars/Olympus\": use an IANA name such as Europe/Berlin",
 			"main.hcl:8:16: catchup in the cron trigger of workflow \"w\" must be skip, latest or all, not \"some\"",
 			"main.hcl:11:11: unknown trigger type \"sometimes\" in workflow \"w\" (expected cron, webhook or event)",
@@ -501,7 +501,7 @@ workflows:
         retry: {max_attempts: 0, initial_interval: 2m, max_interval: 1m}
 `),
 		want: []string{
-			"main.yaml:8:19: invalid schedule \"0 25 * * *\" in the cron trigger of workflow \"w\": end of range (25) above maximum (23): 25",
+			"main.yaml:8:19: invalid schedule \"0 25 * * *\" in the cron trigger of workflow \"w\": hour: 25 is above 23",
 			"main.yaml:9:19: timezone in the cron trigger of workflow \"w\": unknown timezone \"Mars/Olympus\": use an IANA name such as Europe/Berlin",
 			"main.yaml:10:18: catchup in the cron trigger of workflow \"w\" must be skip, latest or all, not \"some\"",
 			"main.yaml:12:16: unknown trigger type \"sometimes\" in workflow \"w\" (expected cron, webhook or event)",

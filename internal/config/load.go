@@ -23,6 +23,13 @@ type LoadOptions struct {
 	// Secret returns the value of secrets.NAME. When Secret is nil, the
 	// environment variable HERALD_SECRET_<NAME> is read.
 	Secret func(name string) (string, bool)
+	// StandIn, when set, supplies a value for a secret that Secret does not
+	// find, for commands that look at a project without needing its
+	// secrets' values (herald validate, herald schema): the project loads
+	// as if the secret were set to it. A provider config value that reads
+	// a stand-in is not known, so it skips the schema's type, pattern and
+	// enum checks, as a template does; it still counts as present.
+	StandIn func(name string) string
 }
 
 // SecretEnvPrefix prefixes the environment variable that holds a secret.
@@ -170,6 +177,8 @@ type specResult struct {
 type secretResult struct {
 	value string
 	ok    bool
+	// standIn is set when value came from LoadOptions.StandIn.
+	standIn bool
 }
 
 // read parses one file into node trees.
@@ -247,6 +256,9 @@ func (l *loader) secret(name string, at Range) (string, bool) {
 	r, ok := l.secrets[name]
 	if !ok {
 		r.value, r.ok = l.opts.Secret(name)
+		if !r.ok && l.opts.StandIn != nil {
+			r.value, r.ok, r.standIn = l.opts.StandIn(name), true, true
+		}
 		l.secrets[name] = r
 		if r.ok {
 			l.project.Secrets[name] = r.value

@@ -60,7 +60,7 @@ func (l *loader) provider(d decl) {
 		return
 	}
 	p.Spec = r.spec
-	check, dynamic := p.Config, noDynamic
+	check, dynamic := p.Config, l.readsStandIn
 	if !rendered {
 		check, dynamic = source, isDynamic
 	}
@@ -136,7 +136,20 @@ func isDynamic(v any) bool {
 	return ok && expr.HasTemplate(s)
 }
 
-func noDynamic(any) bool { return false }
+// readsStandIn tells schema validation that a rendered config string read
+// the stand-in of a secret that is not set, so its value is not known.
+func (l *loader) readsStandIn(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	for _, r := range l.secrets {
+		if r.standIn && r.value != "" && strings.Contains(s, r.value) {
+			return true
+		}
+	}
+	return false
+}
 
 // scalarText renders a config value as the text a masker looks for.
 func scalarText(v any) string {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,7 +131,66 @@ func ParseSchedule(s string) (sched cron.Schedule, err error) {
 	if strings.HasPrefix(upper, "TZ=") || strings.HasPrefix(upper, "CRON_TZ=") {
 		return nil, fmt.Errorf("set the timezone with timezone, not in the schedule")
 	}
+	if err := checkCronRanges(s); err != nil {
+		return nil, err
+	}
 	return cronParser.Parse(s)
+}
+
+// cronField is one field of a cron schedule with the values it allows.
+type cronField struct {
+	name     string
+	min, max int
+}
+
+var (
+	cronFields5 = []cronField{{"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 6}}
+	cronFields6 = append([]cronField{{"second", 0, 59}}, cronFields5...)
+)
+
+// checkCronRanges checks each numeric value of a 5- or 6-field schedule
+// against its field's range, so the error names the field (robfig/cron
+// says only "end of range (13) above maximum (12)"). Names (JAN, MON),
+// descriptors and malformed fields are left to the parser.
+func checkCronRanges(s string) error {
+	parts := strings.Fields(s)
+	var fields []cronField
+	switch {
+	case len(parts) == 0 || strings.HasPrefix(parts[0], "@"):
+		return nil
+	case len(parts) == 5:
+		fields = cronFields5
+	case len(parts) == 6:
+		fields = cronFields6
+	default:
+		return nil
+	}
+	for i, part := range parts {
+		f := fields[i]
+		for _, item := range strings.Split(part, ",") {
+			rng, _, _ := strings.Cut(item, "/")
+			if rng == "*" || rng == "?" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(rng, "-")
+			for _, v := range []string{lo, hi} {
+				if v == "" && !isRange {
+					continue
+				}
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					continue
+				}
+				switch {
+				case n > f.max:
+					return fmt.Errorf("%s: %d is above %d", f.name, n, f.max)
+				case n < f.min:
+					return fmt.Errorf("%s: %d is below %d", f.name, n, f.min)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (l *loader) trigger(w *Workflow, n *node) *Trigger {

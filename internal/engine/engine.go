@@ -413,7 +413,7 @@ func (e *Engine) finish(ctx context.Context, st *projectState, run store.Run, st
 	}
 	ev := Event{Type: RunFinished, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Status: string(status), Error: msg, Duration: run.FinishedAt.Sub(run.StartedAt)}
 	e.emit(ev)
-	e.opts.Logger.Info("run finished", "run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ev.Duration.Round(time.Millisecond), "error", msg)
+	e.opts.Logger.Info("run finished", append([]any{"run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ms(ev.Duration)}, errArg(msg)...)...)
 	return run, nil
 }
 

@@ -124,7 +124,7 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 	if key.Item == store.NoItem && res.Status.Final() {
 		d := now.Sub(started)
 		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
-		x.log.Info("step finished", "step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", d.Round(time.Millisecond), "error", res.message())
+		x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
 	}
 	return res, nil
 }
@@ -317,7 +317,11 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				}
 			}
 			x.e.emit(Event{Type: AttemptFailed, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Attempt: attempt, Provider: c.provider, Action: c.action, Class: string(last.Class), Error: serr.Message, Duration: time.Since(t0), RetryIn: wait})
-			x.log.Warn("attempt failed", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "class", last.Class, "error", serr.Message, "retry_in", wait)
+			logArgs := append(append([]any{"step", step.ID}, itemArg(item)...), "attempt", attempt, "provider", c.provider, "class", last.Class, "error", serr.Message)
+			if retry {
+				logArgs = append(logArgs, "retry_in", ms(wait))
+			}
+			x.log.Warn("attempt failed", logArgs...)
 			if !retry {
 				break
 			}
@@ -367,7 +371,7 @@ func (x *execution) finished(step *config.Step, item int, res stepResult, starte
 		return
 	}
 	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Action: res.Action, Duration: d})
-	x.log.Info("step finished", "step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", d.Round(time.Millisecond), "error", res.message())
+	x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
 }
 
 // exprContext bounds the evaluation of a step's if, for_each, with and

@@ -116,7 +116,7 @@ func (c *Compiler) build(src string) *program {
 	}
 	checked, iss := c.env.Compile(src)
 	if iss != nil && iss.Err() != nil {
-		p.problem = describeIssues(iss)
+		p.problem = describeIssues(src, iss)
 		return p
 	}
 	p.out = checked.OutputType()
@@ -143,15 +143,19 @@ func (c *Compiler) build(src string) *program {
 }
 
 // describeIssues turns CEL's issues into one line: each message with its
-// column inside the expression.
-func describeIssues(iss *cel.Issues) string {
+// column inside the expression, and a hint where a lone = stands for ==.
+func describeIssues(src string, iss *cel.Issues) string {
 	var msgs []string
 	for _, e := range iss.Errors() {
 		msg := strings.TrimSuffix(e.Message, " (in container '')")
+		hint := loneEquals(src, e.Location.Line(), e.Location.Column())
 		if col := e.Location.Column(); col >= 0 && e.Location.Line() <= 1 {
 			msg = fmt.Sprintf("%s (column %d)", msg, col+1)
 		} else if e.Location.Line() > 1 {
 			msg = fmt.Sprintf("%s (line %d, column %d)", msg, e.Location.Line(), col+1)
+		}
+		if hint {
+			msg += `: did you mean "=="?`
 		}
 		msgs = append(msgs, msg)
 	}
@@ -159,6 +163,24 @@ func describeIssues(iss *cel.Issues) string {
 		return iss.String()
 	}
 	return strings.Join(msgs, "; ")
+}
+
+// loneEquals reports a single = (not part of ==, !=, <= or >=) at line and
+// column (from 1 and 0, in characters) of src: CEL has no assignment, so it
+// is almost always a comparison written with one =.
+func loneEquals(src string, line, col int) bool {
+	lines := strings.Split(src, "\n")
+	if line < 1 || line > len(lines) || col < 0 {
+		return false
+	}
+	r := []rune(lines[line-1])
+	if col >= len(r) || r[col] != '=' {
+		return false
+	}
+	if col+1 < len(r) && r[col+1] == '=' {
+		return false
+	}
+	return col == 0 || !strings.ContainsRune("=!<>", r[col-1])
 }
 
 // eval runs the program against the scope. It stops early with an error

@@ -109,17 +109,19 @@ func (o *Options) defaults() {
 // its diagnostics (warnings included). It starts the plugins the project
 // names, on plugins.
 func Load(ctx context.Context, opts Options, plugins *pluginhost.Host) (*config.Project, config.Diagnostics) {
-	opts.defaults()
-	return LoadWith(ctx, opts, plugins, opts.Secrets.Lookup)
+	return LoadWith(ctx, opts, plugins, nil)
 }
 
-// LoadWith is Load with its own secret lookup, for `herald validate`, which
-// does not need the secrets' values.
-func LoadWith(ctx context.Context, opts Options, plugins *pluginhost.Host, secret func(string) (string, bool)) (*config.Project, config.Diagnostics) {
+// LoadWith is Load for commands that look at the project without needing
+// its secrets' values (herald validate, herald schema): a secret that is not
+// set reads as standIn(name) (see config.LoadOptions.StandIn). A nil
+// standIn makes it Load.
+func LoadWith(ctx context.Context, opts Options, plugins *pluginhost.Host, standIn func(name string) string) (*config.Project, config.Diagnostics) {
 	opts.defaults()
 	lo := config.LoadOptions{
-		Spec:   func(typ string) (*sdk.Spec, error) { return plugins.Spec(ctx, typ) },
-		Secret: secret,
+		Spec:    func(typ string) (*sdk.Spec, error) { return plugins.Spec(ctx, typ) },
+		Secret:  opts.Secrets.Lookup,
+		StandIn: standIn,
 	}
 	if opts.Sources != nil {
 		return config.LoadSources(opts.Sources, lo)

@@ -144,7 +144,7 @@ func (h *Host) Register(typ string, p sdk.Provider) error {
 	}
 	h.providers[typ] = &provider{
 		h: h, typ: typ, attempted: make(chan struct{}), instances: map[string]json.RawMessage{}, done: make(chan struct{}),
-		inproc: sdk.NewServer(p, h.logger.Named("provider."+typ)),
+		inproc: sdk.NewServer(p, inprocLogger{h.logger.Named("provider." + typ)}),
 	}
 	return nil
 }

@@ -338,12 +338,12 @@ func (h *Host) runDirectory() (string, error) {
 
 // socketBase returns the directory to create the run directory in: the
 // temp directory, unless its path is so long that a socket path under it
-// would pass the 104-108 bytes Unix sockets allow; then /tmp. Below the
-// base go-plugin's socket path takes about 64 bytes (herald-N/N/plugin-dirN/
-// pluginN), so a base longer than 32 bytes is moved.
+// would pass the 104-108 bytes Unix sockets allow; then /tmp. Under the
+// base go at most 66 bytes: /herald-<10 digits>/<10 digits> (the plugin's
+// own directory) and go-plugin's /plugin-dir<9-10 digits>/plugin<10 digits>.
 func socketBase() string {
 	base := os.TempDir()
-	if len(base) > 32 {
+	if len(base) > 104-66 {
 		if fi, err := os.Stat("/tmp"); err == nil && fi.IsDir() {
 			return "/tmp"
 		}

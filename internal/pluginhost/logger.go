@@ -33,3 +33,13 @@ func renameModule(args []any) []any {
 	}
 	return args
 }
+
+// inprocLogger is the logger of a provider registered in process. The sdk
+// names a call's logger after the provider instance; as for a plugin
+// process, the logger keeps the name provider.<type> and the instance goes
+// in "module", instead of a name such as provider.<type>.<type>.
+type inprocLogger struct{ hclog.Logger }
+
+var _ hclog.Logger = inprocLogger{}
+
+func (l inprocLogger) Named(name string) hclog.Logger { return l.Logger.With("module", name) }
