@@ -171,3 +171,37 @@ func TestRunInterruptLastStep(t *testing.T) {
 	require.NotContains(t, f.stderr.String(), "context canceled")
 	require.Regexp(t, `run \w+: succeeded`, f.stdout.String())
 }
+
+// TestResumeInterrupt sends Ctrl-C to `herald runs resume` while the
+// resumed run's last step is in flight: the signal is acknowledged at once
+// with the run's id, the attempt in flight finishes, and since it was the
+// last step the command reports the run as it ended.
+func TestResumeInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	t.Parallel()
+	f := startInterruptRun(t, 1500*time.Millisecond)
+	f.waitRequest(t)
+	require.NoError(t, f.cmd.Process.Signal(syscall.SIGINT))
+	require.Equal(t, exitInterrupted, exitCode(t, f.cmd.Wait()), f.stderr.String())
+	m := runIDRe.FindStringSubmatch(f.stdout.String())
+	require.NotNil(t, m, f.stdout.String())
+	id := m[1]
+
+	resume := &interruptFixture{arrived: f.arrived, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	resume.cmd = exec.Command(f.bin, "runs", "resume", id, "--dir", f.proj)
+	resume.cmd.Env = f.env
+	resume.cmd.Stdout, resume.cmd.Stderr = resume.stdout, resume.stderr
+	require.NoError(t, resume.cmd.Start())
+	t.Cleanup(func() { _ = resume.cmd.Process.Kill() })
+	resume.waitRequest(t)
+	sent := time.Now()
+	require.NoError(t, resume.cmd.Process.Signal(syscall.SIGINT))
+	resume.waitStderr(t, `herald: interrupted: stopping run `+id+` after the attempt in flight; press Ctrl-C again to quit now`, time.Second)
+	require.Less(t, time.Since(sent), time.Second, "the interrupt is acknowledged before the attempt ends")
+	require.Equal(t, 0, exitCode(t, resume.cmd.Wait()), resume.stderr.String())
+	require.Contains(t, resume.stdout.String(), "run "+id+": succeeded")
+	require.NotContains(t, resume.stderr.String(), "context canceled")
+	require.Len(t, f.sb.Requests("chatapi"), 2, "the resume sent the second step once")
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,7 +147,8 @@ func (a *app) runsResumeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts.Observer = newProgress(a.stdout).observe
+			in := a.newInterrupt()
+			opts.Observer = in.observe(newProgress(a.stdout).observe)
 			h, err := a.openHost(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -167,9 +169,17 @@ func (a *app) runsResumeCommand() *cobra.Command {
 			case prev.Status.Retryable():
 				return fmt.Errorf("run %s is %s; continue it with: herald runs retry %s", prev.ID, prev.Status, prev.ID)
 			}
-			run, err := h.Engine.Execute(cmd.Context(), args[0])
+			// Ctrl-C is acknowledged at once and stops the run after the
+			// attempt in flight, as in herald run; a second one quits now.
+			in.runID = args[0]
+			ctx, stopWatching := in.watch(cmd.Context(), h.Plugins.Close)
+			defer stopWatching()
+			run, err := h.Engine.Execute(ctx, args[0])
 			if run.ID == "" {
 				run.ID = args[0]
+			}
+			if errors.Is(err, engine.ErrInterrupted) || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+				return &exitCodeError{code: exitInterrupted, err: fmt.Errorf("run %s interrupted again; resume it with: herald runs resume %s", run.ID, run.ID)}
 			}
 			return a.reportRun(run, err)
 		},
