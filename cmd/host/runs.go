@@ -46,6 +46,14 @@ func (a *app) runsListCommand() *cobra.Command {
 		Short: "List runs, newest first",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var want store.Status
+			if status != "" {
+				s, err := store.ParseRunStatus(status)
+				if err != nil {
+					return &exitCodeError{code: exitUsage, err: fmt.Errorf("--status: %w", err)}
+				}
+				want = s
+			}
 			st, err := host.OpenStore(cmd.Context(), f.storeDSN())
 			if err != nil {
 				return err
@@ -55,7 +63,7 @@ func (a *app) runsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			runs, err := st.ListRuns(cmd.Context(), store.RunFilter{Workflow: workflow, Status: store.Status(status), TriggerKind: trigger, Limit: limit})
+			runs, err := st.ListRuns(cmd.Context(), store.RunFilter{Workflow: workflow, Status: want, TriggerKind: trigger, Limit: limit})
 			if err != nil {
 				return err
 			}

@@ -166,14 +166,11 @@ func runFilter(q url.Values) (store.RunFilter, error) {
 	f.Workflow = q.Get("workflow")
 	f.Before = q.Get("before")
 	if s := q.Get("status"); s != "" {
-		f.Status = store.Status(s)
-		if !slices.Contains(store.RunStatuses, f.Status) {
-			names := make([]string, len(store.RunStatuses))
-			for i, st := range store.RunStatuses {
-				names[i] = string(st)
-			}
-			return f, fmt.Errorf("unknown status %q (want %s)", s, strings.Join(names, ", "))
+		st, err := store.ParseRunStatus(s)
+		if err != nil {
+			return f, err
 		}
+		f.Status = st
 	}
 	if s := q.Get("trigger"); s != "" {
 		if !slices.Contains(triggerKinds, s) {

@@ -1,6 +1,10 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Status is the state of a run, a step record or an attempt.
 type Status string
@@ -94,4 +98,18 @@ func (s Status) validStep() error {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown step status %q", ErrInvalid, s)
+}
+
+// ParseRunStatus returns the run status named s, or an
+// error that lists the run statuses, as the API and the CLI report it.
+func ParseRunStatus(s string) (Status, error) {
+	st := Status(s)
+	if slices.Contains(RunStatuses, st) {
+		return st, nil
+	}
+	names := make([]string, len(RunStatuses))
+	for i, r := range RunStatuses {
+		names[i] = string(r)
+	}
+	return "", fmt.Errorf("unknown status %q (want %s)", s, strings.Join(names, ", "))
 }
