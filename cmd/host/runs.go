@@ -88,7 +88,7 @@ func (a *app) runsListCommand() *cobra.Command {
 					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.ShownStatus(now), orDash(r.TriggerKind),
-					r.CreatedAt.Local().Format(time.DateTime), dur, orDash(oneLine(masker.String(r.Reason), 60)))
+					shownTime(r.CreatedAt), dur, orDash(oneLine(masker.String(r.Reason), 60)))
 			}
 			return tw.Flush()
 		},
@@ -196,6 +196,12 @@ func (a *app) runsResumeCommand() *cobra.Command {
 	return cmd
 }
 
+// shownTime formats t for people in the local time zone, with the zone's
+// name, so a time read off one machine means the same on another.
+func shownTime(t time.Time) string {
+	return t.Local().Format("2006-01-02 15:04:05 MST")
+}
+
 // oneLine returns s on one line, cut to n runes.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -216,6 +222,13 @@ func printRun(w io.Writer, v *engine.RunView) {
 		fmt.Fprintf(w, "error %s\n", v.Error)
 	}
 	fmt.Fprintf(w, "attempt %d\n", v.Attempt)
+	fmt.Fprintf(w, "created %s\n", shownTime(v.CreatedAt))
+	if v.StartedAt != nil {
+		fmt.Fprintf(w, "started %s\n", shownTime(*v.StartedAt))
+	}
+	if v.FinishedAt != nil {
+		fmt.Fprintf(w, "finished %s\n", shownTime(*v.FinishedAt))
+	}
 	if v.Owner != "" {
 		fmt.Fprintf(w, "owner %s\n", v.Owner)
 	}
@@ -255,7 +268,7 @@ func printRun(w io.Writer, v *engine.RunView) {
 	if len(v.Operations) > 0 {
 		fmt.Fprintln(w, "\noperations")
 		for _, op := range v.Operations {
-			fmt.Fprintf(w, "  %s  %s by %s: %s\n", op.At.Local().Format(time.DateTime), op.Action, orDash(op.By), op.Detail)
+			fmt.Fprintf(w, "  %s  %s by %s: %s\n", shownTime(op.At), op.Action, orDash(op.By), op.Detail)
 		}
 	}
 }
