@@ -92,28 +92,32 @@ func (e *hangEnv) run(limit time.Duration, args ...string) (stdout, stderr strin
 // and that no process is left in its process group.
 func (e *hangEnv) requireGroupGone() {
 	e.t.Helper()
-	pids := e.pids()
-	// Each launch writes the plugin's pid and its child's; a busy host
-	// may launch it more than once (a reload racing the supervisor).
-	require.NotEmpty(e.t, pids, "the hanging plugin never started")
-	require.Zero(e.t, len(pids)%2, "each launch writes two pids: %v", pids)
+	// Each launch writes the plugin's pid and its child's. A reload may
+	// launch the plugin a second time right after refusing the project,
+	// which its own handshake deadline ends: wait out one more deadline,
+	// re-reading the pids, until no process of any launch is left.
+	require.NotEmpty(e.t, e.pids(), "the hanging plugin never started")
 	alive := func() []int {
 		var left []int
+		pids := e.pids()
 		for _, pid := range pids {
 			if !exited(pid) {
 				left = append(left, pid)
 			}
 		}
-		// kill -0 of the group: it fails once no process of it is left.
-		if syscall.Kill(-pids[0], 0) == nil && !groupExited(pids[0]) {
-			left = append(left, -pids[0])
+		// kill -0 of each launch's group: it fails once no process of it
+		// is left.
+		for i := 0; i+1 < len(pids); i += 2 {
+			if syscall.Kill(-pids[i], 0) == nil && !groupExited(pids[i]) {
+				left = append(left, -pids[i])
+			}
 		}
 		return left
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(5*time.Second + 3*time.Second) // the tests' start timeout, and a margin
 	for len(alive()) > 0 {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("the hanging plugin's processes outlived herald: %v still running (negative: its group)", alive())
+			e.t.Fatalf("the hanging plugin's processes outlived herald: %v still running (negative: a group); launches: %d", alive(), len(e.pids())/2)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
