@@ -229,6 +229,15 @@ workflow "flaky" {
 		require.Equal(t, http.StatusConflict, code, "only a run that needs attention is resolved")
 		code, _ = e.post("/api/v1/runs/"+id+"/signals/ack", nil, nil)
 		require.Equal(t, http.StatusConflict, code, "only a waiting run takes a signal")
+
+		// The CLI with --server goes through the same API and reports its
+		// answer.
+		out2, err := herald(e.bin, os.Environ(), "runs", "signal", id, "ack", "--server", e.url)
+		require.Error(t, err, out2)
+		require.Contains(t, out2, "only a waiting run takes signals")
+		out2, err = herald(e.bin, os.Environ(), "runs", "cancel", id, "--server", e.url)
+		require.Error(t, err, out2)
+		require.Contains(t, out2, "it has already ended")
 	})
 	require.Equal(t, 0, e.stop())
 }

@@ -42,6 +42,17 @@ func (s *serverFlag) target() string {
 	return os.Getenv("HERALD_API_URL")
 }
 
+// operate sends operation op (such as "retry" or "signals/ack") on run id to
+// the server's API and prints the run's status after it.
+func (s *serverFlag) operate(ctx context.Context, w io.Writer, id, op string, body any) error {
+	status, err := s.post(ctx, "/api/v1/runs/"+url.PathEscape(id)+"/"+op, body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "run %s: %s\n", id, status)
+	return nil
+}
+
 // post sends an operation to the server's API and returns the run's status
 // after it, or the API's error.
 func (s *serverFlag) post(ctx context.Context, path string, body any) (string, error) {
@@ -171,12 +182,7 @@ func (a *app) runsRetryCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if srv.target() != "" {
-				status, err := srv.post(cmd.Context(), "/api/v1/runs/"+url.PathEscape(id)+"/retry", map[string]string{"from_step": from})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "run %s: %s\n", id, status)
-				return nil
+				return srv.operate(cmd.Context(), a.stdout, id, "retry", map[string]string{"from_step": from})
 			}
 			return a.executeForeground(cmd, &f, id, func(ctx context.Context, e *engine.Engine) error {
 				_, err := e.Retry(ctx, id, from, cliBy)
@@ -208,12 +214,7 @@ func (a *app) runsCancelCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if srv.target() != "" {
-				status, err := srv.post(cmd.Context(), "/api/v1/runs/"+url.PathEscape(id)+"/cancel", nil)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "run %s: %s\n", id, status)
-				return nil
+				return srv.operate(cmd.Context(), a.stdout, id, "cancel", nil)
 			}
 			e, st, err := a.storeEngine(cmd.Context(), &f)
 			if err != nil {
@@ -263,12 +264,7 @@ func (a *app) runsResolveCommand() *cobra.Command {
 				if item != store.NoItem {
 					body["item"] = item
 				}
-				status, err := srv.post(cmd.Context(), "/api/v1/runs/"+url.PathEscape(id)+"/resolve", body)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "run %s: %s\n", id, status)
-				return nil
+				return srv.operate(cmd.Context(), a.stdout, id, "resolve", body)
 			}
 			return a.executeForeground(cmd, &f, id, func(ctx context.Context, e *engine.Engine) error {
 				_, err := e.Resolve(ctx, id, step, item, as == "sent", cliBy)
@@ -305,12 +301,7 @@ func (a *app) runsSignalCommand() *cobra.Command {
 				if data != "" {
 					body = raw
 				}
-				status, err := srv.post(cmd.Context(), "/api/v1/runs/"+url.PathEscape(id)+"/signals/"+url.PathEscape(name), body)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "run %s: %s\n", id, status)
-				return nil
+				return srv.operate(cmd.Context(), a.stdout, id, "signals/"+url.PathEscape(name), body)
 			}
 			e, st, err := a.storeEngine(cmd.Context(), &f)
 			if err != nil {
