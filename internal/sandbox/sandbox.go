@@ -1,7 +1,8 @@
 // Package sandbox is the shared machinery of the local provider fakes that
 // `herald sandbox` serves and the tests use: it records every request a fake
 // receives, lists them at GET /_sandbox/requests, and injects faults (status
-// codes, Retry-After, latency) on demand.
+// codes, Retry-After, latency, and "accept, then drop the response") on
+// demand.
 //
 // Each provider's fake lives beside its provider and mounts its own routes
 // under a prefix; this package knows nothing of any provider's API.
@@ -10,6 +11,7 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -32,10 +34,24 @@ type RecordedRequest struct {
 	Header   map[string][]string `json:"headers,omitempty"`
 	Body     json.RawMessage     `json:"body,omitempty"`
 	// RawBody holds a body that is not JSON.
-	RawBody string    `json:"raw_body,omitempty"`
-	Status  int       `json:"status"`
+	RawBody string `json:"raw_body,omitempty"`
+	Status  int    `json:"status"`
+	// Dropped is set when a Drop fault kept the fake's answer from the
+	// client: the fake handled the request (Status is its answer) but the
+	// client never heard back.
+	Dropped bool      `json:"dropped,omitempty"`
 	Time    time.Time `json:"time"`
 }
+
+// The ways a Drop fault loses the fake's answer.
+const (
+	// DropClose closes the connection as soon as the fake has handled the
+	// request: the client sees the connection end without a response.
+	DropClose = "close"
+	// DropHang holds the connection open without answering until the
+	// client gives up, then closes it: the client sees its own timeout.
+	DropHang = "hang"
+)
 
 // Fault makes matching requests fail or slow down.
 type Fault struct {
@@ -55,9 +71,30 @@ type Fault struct {
 	Count int `json:"count,omitempty"`
 	// Every applies the fault to one request in Every (1 or 0: all).
 	Every int `json:"every,omitempty"`
+	// Ratio applies the fault to that fraction of the matching requests,
+	// spread evenly (0.2: the 5th, 10th, 15th, …); 0 or 1 means all. It
+	// combines with Every as a further filter.
+	Ratio float64 `json:"ratio,omitempty"`
+	// Drop, DropClose or DropHang, makes the fault "accept, then drop the
+	// response": the fake handles the request as usual (a send is
+	// recorded and delivered) but its answer never reaches the client.
+	// Status and Body are ignored with it.
+	Drop string `json:"drop,omitempty"`
 
-	seen int
-	used int
+	seen      int
+	ratioSeen int
+	used      int
+}
+
+// validate reports a fault that cannot apply as written.
+func (f *Fault) validate() error {
+	if f.Drop != "" && f.Drop != DropClose && f.Drop != DropHang {
+		return fmt.Errorf("drop must be %q or %q, not %q", DropClose, DropHang, f.Drop)
+	}
+	if f.Ratio < 0 || f.Ratio > 1 {
+		return fmt.Errorf("ratio must be between 0 and 1, not %v", f.Ratio)
+	}
+	return nil
 }
 
 // Sandbox serves fakes under path prefixes and records what they receive.
@@ -152,6 +189,12 @@ func (s *Sandbox) matchFault(provider, path string) *Fault {
 		if f.Every > 1 && f.seen%f.Every != 0 {
 			continue
 		}
+		if f.Ratio > 0 && f.Ratio < 1 {
+			f.ratioSeen++
+			if int(float64(f.ratioSeen)*f.Ratio) == int(float64(f.ratioSeen-1)*f.Ratio) {
+				continue
+			}
+		}
 		f.used++
 		c := *f
 		return &c
@@ -171,6 +214,10 @@ func (s *Sandbox) wrap(provider string, h http.Handler) http.Handler {
 			case <-r.Context().Done():
 			}
 		}
+		if fault != nil && fault.Drop != "" {
+			s.drop(w, r, h, provider, body, fault.Drop)
+			return
+		}
 		if fault != nil && fault.Status != 0 {
 			if fault.RetryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(fault.RetryAfter))
@@ -186,12 +233,31 @@ func (s *Sandbox) wrap(provider string, h http.Handler) http.Handler {
 		} else {
 			h.ServeHTTP(rec, r)
 		}
-		s.record(provider, r, body, rec.status)
+		s.record(provider, r, body, rec.status, false)
 	})
 }
 
-func (s *Sandbox) record(provider string, r *http.Request, body []byte, status int) {
+// drop lets h handle r without its answer reaching the client, then ends
+// the connection: at once (DropClose) or once the client gives up
+// (DropHang). The request is recorded with the fake's status and Dropped.
+func (s *Sandbox) drop(w http.ResponseWriter, r *http.Request, h http.Handler, provider string, body []byte, how string) {
+	rec := &discardWriter{header: http.Header{}, status: http.StatusOK}
+	h.ServeHTTP(rec, r)
+	s.record(provider, r, body, rec.status, true)
+	if how == DropHang {
+		<-r.Context().Done()
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// A server that cannot hijack (HTTP/2) can still break the stream.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+func (s *Sandbox) record(provider string, r *http.Request, body []byte, status int, dropped bool) {
 	req := RecordedRequest{
+		Dropped:  dropped,
 		Provider: provider,
 		Method:   r.Method,
 		Path:     r.URL.Path,
@@ -255,6 +321,10 @@ func (s *Sandbox) addFault(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault: " + err.Error()})
 		return
 	}
+	if err := f.validate(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault: " + err.Error()})
+		return
+	}
 	s.AddFault(f)
 	writeJSON(w, http.StatusCreated, f)
 }
@@ -284,6 +354,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// discardWriter takes a fake's answer that a Drop fault keeps from the
+// client, remembering only its status.
+type discardWriter struct {
+	header http.Header
+	status int
+	wrote  bool
+}
+
+func (d *discardWriter) Header() http.Header { return d.header }
+
+func (d *discardWriter) WriteHeader(code int) {
+	if !d.wrote {
+		d.status, d.wrote = code, true
+	}
+}
+
+func (d *discardWriter) Write(b []byte) (int, error) {
+	d.wrote = true
+	return len(b), nil
 }
 
 type statusRecorder struct {
