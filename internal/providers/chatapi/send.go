@@ -112,37 +112,57 @@ type sendOutput struct {
 }
 
 func (p *provider) sendMessage(ctx context.Context, call *sdk.Call) (any, error) {
-	var in sendMessageInput
-	if err := call.Bind(&in); err != nil {
+	body, err := messageBody(call)
+	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(in.Body) == "" {
-		return nil, sdk.InvalidInput("body", "must not be empty")
+	return p.send(ctx, call, "sendMessage", body)
+}
+
+// messageBody returns the /sendMessage body of call's input, before the
+// body override.
+func messageBody(call *sdk.Call) (messageRequest, error) {
+	var in sendMessageInput
+	if err := call.Bind(&in); err != nil {
+		return messageRequest{}, err
 	}
-	return p.send(ctx, call, "sendMessage", messageRequest{
+	if strings.TrimSpace(in.Body) == "" {
+		return messageRequest{}, sdk.InvalidInput("body", "must not be empty")
+	}
+	return messageRequest{
 		Phone:           in.Phone,
 		ChatID:          in.ChatID,
 		Body:            in.Body,
 		QuotedMsgID:     in.QuotedMsgID,
 		MentionedPhones: in.MentionedPhones,
-	})
+	}, nil
 }
 
 func (p *provider) sendFile(ctx context.Context, call *sdk.Call) (any, error) {
-	var in sendFileInput
-	if err := call.Bind(&in); err != nil {
+	body, err := fileBody(call)
+	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(in.Filename) == "" {
-		return nil, sdk.InvalidInput("filename", "must not be empty")
+	return p.send(ctx, call, "sendFile", body)
+}
+
+// fileBody returns the /sendFile body of call's input, before the body
+// override.
+func fileBody(call *sdk.Call) (fileRequest, error) {
+	var in sendFileInput
+	if err := call.Bind(&in); err != nil {
+		return fileRequest{}, err
 	}
-	return p.send(ctx, call, "sendFile", fileRequest{
+	if strings.TrimSpace(in.Filename) == "" {
+		return fileRequest{}, sdk.InvalidInput("filename", "must not be empty")
+	}
+	return fileRequest{
 		Phone:    in.Phone,
 		ChatID:   in.ChatID,
 		Body:     in.Body,
 		Filename: in.Filename,
 		Caption:  in.Caption,
-	})
+	}, nil
 }
 
 // send posts body to the instance method and reads Chat API's verdict: a

@@ -1,6 +1,7 @@
 // Package fake is a local stand-in for Chat API, for tests and `herald
 // sandbox`: it serves the instance API (/instance{id}/sendMessage, /message,
-// /sendFile, /status) and the account-level functions (/newInstance,
+// /sendFile, /status, and /messages, the list of the instance's messages
+// that a client reads to learn whether a send whose answer it lost went out) and the account-level functions (/newInstance,
 // /listInstances, /deleteInstance) with the real API's authentication,
 // request validation and response shapes, and keeps the state that matters:
 // the account's instances and the messages each one sent.
@@ -90,6 +91,11 @@ type Message struct {
 	ChatID string `json:"chatId"`
 	// Body is the request body as received.
 	Body map[string]any `json:"body"`
+	// Number is the message's messageNumber, counting the account's
+	// messages from 1.
+	Number int64 `json:"messageNumber"`
+	// Time is when the fake sent it, in whole seconds as Chat API reports.
+	Time int64 `json:"time"`
 }
 
 // New returns a Fake with the default credentials.
@@ -128,6 +134,7 @@ func (f *Fake) init() {
 	mux.HandleFunc("POST /{instance}/message", f.instanceMethod(f.sendMessage))
 	mux.HandleFunc("POST /{instance}/sendFile", f.instanceMethod(f.sendFile))
 	mux.HandleFunc("GET /{instance}/status", f.instanceMethod(f.status))
+	mux.HandleFunc("GET /{instance}/messages", f.instanceMethod(f.messages))
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		mux.HandleFunc(m+" /newInstance", f.account(f.newInstance))
 		mux.HandleFunc(m+" /listInstances", f.account(f.listInstances))

@@ -77,7 +77,7 @@ func (f *Fake) deliver(w http.ResponseWriter, in *instance, method, chatID strin
 		return
 	}
 	id := f.nextMessageID(chatID)
-	f.sent = append(f.sent, Message{Instance: in.id, Method: method, ID: id, ChatID: chatID, Body: body})
+	f.sent = append(f.sent, Message{Instance: in.id, Method: method, ID: id, ChatID: chatID, Body: body, Number: int64(f.seq), Time: f.now().Unix()})
 	f.mu.Unlock()
 	sandbox.WriteJSON(w, http.StatusOK, map[string]any{"sent": true, "message": "Sent to " + chatID, "id": id})
 }
