@@ -277,9 +277,24 @@ func (c *client) createContactInbox(ctx context.Context, contactID int64) (strin
 }
 
 // openConversation returns the contact's most recent open conversation in
-// the instance's inbox, from GET /contacts/{id}/conversations (ordered by
-// last activity, newest first), or nil when there is none.
+// the instance's inbox, or nil when there is none.
 func (c *client) openConversation(ctx context.Context, contactID int64) (*conversation, error) {
+	convs, err := c.inboxConversations(ctx, contactID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range convs {
+		if convs[i].Status == "open" {
+			return &convs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// inboxConversations returns the contact's conversations in the instance's
+// inbox, from GET /contacts/{id}/conversations (ordered by last activity,
+// newest first). In dry-run mode there are none.
+func (c *client) inboxConversations(ctx context.Context, contactID int64) ([]conversation, error) {
 	resp, err := c.do(ctx, http.MethodGet, c.s.accountURL("/contacts/%d/conversations", contactID), nil, nil, false)
 	if err != nil || resp.DryRun {
 		return nil, err
@@ -290,13 +305,13 @@ func (c *client) openConversation(ctx context.Context, contactID int64) (*conver
 	if err := decodeStrict(resp.Body, &out, "conversation list"); err != nil {
 		return nil, err
 	}
-	for i := range out.Payload {
-		conv := &out.Payload[i]
-		if conv.Status == "open" && conv.InboxID == c.s.inboxID && conv.ID > 0 {
-			return conv, nil
+	var convs []conversation
+	for _, conv := range out.Payload {
+		if conv.InboxID == c.s.inboxID && conv.ID > 0 {
+			convs = append(convs, conv)
 		}
 	}
-	return nil, nil
+	return convs, nil
 }
 
 // createConversation sends POST /conversations and returns the new

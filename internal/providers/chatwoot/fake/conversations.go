@@ -115,19 +115,47 @@ func (f *Fake) toggleStatus(w http.ResponseWriter, r *http.Request, p params) {
 	})
 }
 
-// listMessages serves GET /conversations/{conversation_id}/messages: the
-// conversation's messages, oldest first, as push event data.
+// The page sizes of GET /conversations/{conversation_id}/messages.
+const (
+	messagesPage      = 20
+	messagesAfterPage = 100
+)
+
+// listMessages serves GET /conversations/{conversation_id}/messages: as
+// Chatwoot does, the latest 20 messages, or with before=ID the 20 before
+// that message, or with after=ID up to 100 after it, in ascending order, as
+// push event data (which has no echo_id: Chatwoot does not keep it).
 func (f *Fake) listMessages(w http.ResponseWriter, r *http.Request, p params) {
 	conv := f.conversationByPath(r)
 	if conv == nil {
 		notFound(w)
 		return
 	}
-	payload := []map[string]any{}
+	before, hasBefore, err := p.int("before")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "before must be a message id")
+		return
+	}
+	after, hasAfter, err := p.int("after")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "after must be a message id")
+		return
+	}
+	var msgs []*Message
 	for _, m := range f.messages {
-		if m.ConversationID == conv.ID {
-			payload = append(payload, f.renderMessagePush(m))
+		if m.ConversationID == conv.ID && (!hasBefore || m.ID < before) && (!hasAfter || m.ID > after) {
+			msgs = append(msgs, m)
 		}
+	}
+	switch {
+	case hasAfter && len(msgs) > messagesAfterPage:
+		msgs = msgs[:messagesAfterPage]
+	case !hasAfter && len(msgs) > messagesPage:
+		msgs = msgs[len(msgs)-messagesPage:]
+	}
+	payload := []map[string]any{}
+	for _, m := range msgs {
+		payload = append(payload, f.renderMessagePush(m))
 	}
 	sandbox.WriteJSON(w, http.StatusOK, map[string]any{
 		"meta":    map[string]any{"contact": f.renderContact(f.contactByID(conv.ContactID), false), "labels": []string{}},

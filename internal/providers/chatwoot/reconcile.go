@@ -1,0 +1,280 @@
+package chatwoot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/sdk"
+)
+
+// Chatwoot takes no idempotency key and de-duplicates nothing, but its
+// records can be looked up: contacts by identifier, phone number or email
+// (GET /contacts/search), a contact's conversations, a conversation's
+// messages. When a send's answer is lost, the lookups below find what the
+// send created. A message carries the call's idempotency key as echo_id;
+// Chatwoot echoes it in its answer and realtime events but does not keep
+// it, so a listed message is matched by what Chatwoot does keep: its
+// content, type and privacy, created at or after the attempt started
+// (created_at is whole seconds, so the start is truncated to its second).
+// A listed message that does carry an echo_id must carry the call's.
+
+// maxMessagePages bounds how many pages of a conversation's messages a
+// lookup reads going back to the attempt's start; Chatwoot lists 20 a page.
+const maxMessagePages = 5
+
+// maxLookupConversations bounds how many of a contact's conversations in
+// the inbox send_message's lookup searches, most recent first.
+const maxLookupConversations = 5
+
+// verdict is a lookup's answer.
+type verdict string
+
+const (
+	found    verdict = "found"
+	notFound verdict = "not_found"
+	unknown  verdict = "unknown"
+)
+
+// lookupResult is a lookup's verdict, with the output the action would have
+// returned when found and one line saying what was (not) found.
+type lookupResult struct {
+	Verdict verdict
+	Output  any
+	Detail  string
+}
+
+// listedMessage is one message of GET /conversations/{id}/messages, as
+// Message#push_event_data renders it.
+type listedMessage struct {
+	ID          int64           `json:"id"`
+	Content     *string         `json:"content"`
+	MessageType json.RawMessage `json:"message_type"`
+	Private     bool            `json:"private"`
+	CreatedAt   int64           `json:"created_at"`
+	EchoID      *string         `json:"echo_id"`
+}
+
+// wantMessage is what identifies a created message.
+type wantMessage struct {
+	Content string
+	// Outgoing is message_type outgoing (the default) rather than incoming.
+	Outgoing bool
+	Private  bool
+	EchoID   string
+}
+
+// wantedMessage returns what identifies the message call creates: its
+// request body, override included, read back as Chatwoot reads it.
+func wantedMessage(call *sdk.Call, in messageInput) wantMessage {
+	body := in.body(call)
+	if len(call.BodyOverride) > 0 {
+		body = sdk.MergeBody(body, call.BodyOverride)
+	}
+	w := wantMessage{Outgoing: true}
+	w.Content, _ = body["content"].(string)
+	if t, _ := body["message_type"].(string); t == "incoming" {
+		w.Outgoing = false
+	}
+	w.Private, _ = body["private"].(bool)
+	w.EchoID, _ = body["echo_id"].(string)
+	return w
+}
+
+// outgoing reports whether a listed message_type, the enum's integer or its
+// name, is outgoing.
+func outgoing(raw json.RawMessage) bool {
+	var n int
+	if json.Unmarshal(raw, &n) == nil {
+		return n == 1
+	}
+	var s string
+	return json.Unmarshal(raw, &s) == nil && s == "outgoing"
+}
+
+// matches reports whether m is the message w describes, created at or after
+// since (compared in whole seconds).
+func (w wantMessage) matches(m listedMessage, since time.Time) bool {
+	if m.EchoID != nil && *m.EchoID != "" && w.EchoID != "" {
+		// Where Chatwoot does keep the echo_id, it decides.
+		return *m.EchoID == w.EchoID
+	}
+	return m.CreatedAt >= since.Unix() &&
+		m.Content != nil && *m.Content == w.Content &&
+		outgoing(m.MessageType) == w.Outgoing &&
+		m.Private == w.Private
+}
+
+// findMessage reads conversation convID's messages, newest page first and
+// back to since, and returns the earliest that matches w. A 404 means the
+// conversation does not exist, so the message was not created in it.
+func (c *client) findMessage(ctx context.Context, convID int64, w wantMessage, since time.Time) (*listedMessage, error) {
+	var before int64
+	var match *listedMessage
+	for range maxMessagePages {
+		query := url.Values{}
+		if before > 0 {
+			query.Set("before", strconv.FormatInt(before, 10))
+		}
+		resp, err := c.do(ctx, http.MethodGet, c.s.accountURL("/conversations/%d/messages", convID), query, nil, false)
+		if hasStatus(err, http.StatusNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Payload []listedMessage `json:"payload"`
+		}
+		if err := decodeStrict(resp.Body, &page, "message list"); err != nil {
+			return nil, err
+		}
+		// A page is in ascending order; the earliest match wins, so a
+		// match on an older page replaces one on a newer page.
+		for i := len(page.Payload) - 1; i >= 0; i-- {
+			if w.matches(page.Payload[i], since) {
+				match = &page.Payload[i]
+			}
+		}
+		if len(page.Payload) == 0 || page.Payload[0].CreatedAt < since.Unix() {
+			return match, nil
+		}
+		before = page.Payload[0].ID
+	}
+	return match, nil
+}
+
+// lookupMessage is create_message's lookup.
+func (p *Provider) lookupMessage(ctx context.Context, call *sdk.Call, since time.Time) (lookupResult, error) {
+	var in struct {
+		ConversationID int64 `json:"conversation_id"`
+		messageInput
+	}
+	if err := call.Bind(&in); err != nil {
+		return lookupResult{}, err
+	}
+	c, err := p.client(call)
+	if err != nil {
+		return lookupResult{}, err
+	}
+	m, err := c.findMessage(ctx, in.ConversationID, wantedMessage(call, in.messageInput), since)
+	if err != nil {
+		return unknownResult("list messages", err), nil
+	}
+	if m == nil {
+		return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("no message like it in conversation %d since %s", in.ConversationID, second(since))}, nil
+	}
+	return lookupResult{
+		Verdict: found,
+		Output:  map[string]any{"message_id": knownID(m.ID)},
+		Detail:  fmt.Sprintf("message %d in conversation %d", m.ID, in.ConversationID),
+	}, nil
+}
+
+// lookupContact is create_contact's lookup: a contact with the input's
+// identifier (else phone number, else email) that has a session in the
+// inbox. A contact with a name only cannot be looked up: unknown.
+func (p *Provider) lookupContact(ctx context.Context, call *sdk.Call, _ time.Time) (lookupResult, error) {
+	var in contactInput
+	if err := call.Bind(&in); err != nil {
+		return lookupResult{}, err
+	}
+	keys := in.lookupKeys()
+	if len(keys) == 0 {
+		return lookupResult{Verdict: unknown, Detail: "a contact without identifier, phone_number or email cannot be looked up"}, nil
+	}
+	c, err := p.client(call)
+	if err != nil {
+		return lookupResult{}, err
+	}
+	ct, err := c.findContact(ctx, keys)
+	if err != nil {
+		return unknownResult("search contacts", err), nil
+	}
+	if ct == nil {
+		return lookupResult{Verdict: notFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
+	}
+	sourceID, ok := ct.sourceIDIn(c.s.inboxID)
+	if !ok {
+		return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d, so this call did not create it", ct.ID, c.s.inboxID)}, nil
+	}
+	return lookupResult{
+		Verdict: found,
+		Output:  map[string]any{"contact_id": knownID(ct.ID), "source_id": sourceID},
+		Detail:  fmt.Sprintf("contact %d with a session in inbox %d", ct.ID, c.s.inboxID),
+	}, nil
+}
+
+// lookupSendMessage is send_message's lookup, stage by stage: the contact
+// (not found: nothing was sent), its conversations in the inbox (none:
+// nothing was sent), then the message in each of them, most recent first.
+// A send that is found missing is safe to send again at every stage, since
+// send_message reuses the contact and open conversation it finds.
+func (p *Provider) lookupSendMessage(ctx context.Context, call *sdk.Call, since time.Time) (lookupResult, error) {
+	var in struct {
+		Contact contactInput `json:"contact"`
+		messageInput
+	}
+	if err := call.Bind(&in); err != nil {
+		return lookupResult{}, err
+	}
+	keys := in.Contact.lookupKeys()
+	if len(keys) == 0 {
+		return lookupResult{}, sdk.InvalidInput("contact", "set at least one of identifier, phone_number or email")
+	}
+	c, err := p.client(call)
+	if err != nil {
+		return lookupResult{}, err
+	}
+	ct, err := c.findContact(ctx, keys)
+	if err != nil {
+		return unknownResult("search contacts", err), nil
+	}
+	if ct == nil {
+		return lookupResult{Verdict: notFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
+	}
+	sourceID, ok := ct.sourceIDIn(c.s.inboxID)
+	if !ok {
+		return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d", ct.ID, c.s.inboxID)}, nil
+	}
+	convs, err := c.inboxConversations(ctx, ct.ID)
+	if err != nil {
+		return unknownResult("list conversations", err), nil
+	}
+	want := wantedMessage(call, in.messageInput)
+	for i, conv := range convs {
+		if i == maxLookupConversations {
+			break
+		}
+		m, err := c.findMessage(ctx, conv.ID, want, since)
+		if err != nil {
+			return unknownResult("list messages", err), nil
+		}
+		if m != nil {
+			return lookupResult{
+				Verdict: found,
+				Output: map[string]any{
+					"contact_id":      knownID(ct.ID),
+					"source_id":       sourceID,
+					"conversation_id": knownID(conv.ID),
+					"message_id":      knownID(m.ID),
+				},
+				Detail: fmt.Sprintf("message %d in conversation %d of contact %d", m.ID, conv.ID, ct.ID),
+			}, nil
+		}
+	}
+	return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("no message like it in the %d conversation(s) of contact %d in inbox %d since %s", min(len(convs), maxLookupConversations), ct.ID, c.s.inboxID, second(since))}, nil
+}
+
+// unknownResult is the answer when a lookup request failed: it tells
+// nothing about the send.
+func unknownResult(during string, err error) lookupResult {
+	return lookupResult{Verdict: unknown, Detail: during + ": " + sdk.AsError(err).Message}
+}
+
+// second formats t truncated to its second, as lookups compare it.
+func second(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
