@@ -38,7 +38,8 @@ type RecordedRequest struct {
 	Status  int    `json:"status"`
 	// Dropped is set when a Drop fault kept the fake's answer from the
 	// client: the fake handled the request (Status is its answer) but the
-	// client never heard back.
+	// client never heard back; Status 0 means the fake never got it
+	// (DropLose).
 	Dropped bool      `json:"dropped,omitempty"`
 	Time    time.Time `json:"time"`
 }
@@ -51,12 +52,17 @@ const (
 	// DropHang holds the connection open without answering until the
 	// client gives up, then closes it: the client sees its own timeout.
 	DropHang = "hang"
+	// DropLose closes the connection without passing the request to the
+	// fake at all: the provider never got it, yet the client cannot tell
+	// this from DropClose. It is recorded with Dropped and status 0.
+	DropLose = "lose"
 )
 
 // Fault makes matching requests fail or slow down.
 type Fault struct {
-	// Provider and PathPrefix select requests; empty matches all.
+	// Provider, Method and PathPrefix select requests; empty matches all.
 	Provider   string `json:"provider,omitempty"`
+	Method     string `json:"method,omitempty"`
 	PathPrefix string `json:"path_prefix,omitempty"`
 	// Status is answered instead of the fake's response; 0 leaves the
 	// response alone (useful with LatencyMS).
@@ -78,7 +84,8 @@ type Fault struct {
 	// Drop, DropClose or DropHang, makes the fault "accept, then drop the
 	// response": the fake handles the request as usual (a send is
 	// recorded and delivered) but its answer never reaches the client.
-	// Status and Body are ignored with it.
+	// DropLose loses the request instead. Status and Body are ignored
+	// with it.
 	Drop string `json:"drop,omitempty"`
 
 	seen      int
@@ -88,8 +95,8 @@ type Fault struct {
 
 // validate reports a fault that cannot apply as written.
 func (f *Fault) validate() error {
-	if f.Drop != "" && f.Drop != DropClose && f.Drop != DropHang {
-		return fmt.Errorf("drop must be %q or %q, not %q", DropClose, DropHang, f.Drop)
+	if f.Drop != "" && f.Drop != DropClose && f.Drop != DropHang && f.Drop != DropLose {
+		return fmt.Errorf("drop must be %q, %q or %q, not %q", DropClose, DropHang, DropLose, f.Drop)
 	}
 	if f.Ratio < 0 || f.Ratio > 1 {
 		return fmt.Errorf("ratio must be between 0 and 1, not %v", f.Ratio)
@@ -157,6 +164,13 @@ func (s *Sandbox) Reset() {
 	s.faults = nil
 }
 
+// ClearFaults removes every fault, keeping the recorded requests.
+func (s *Sandbox) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // AddFault installs f.
 func (s *Sandbox) AddFault(f Fault) {
 	s.mu.Lock()
@@ -172,7 +186,7 @@ func (s *Sandbox) now() time.Time {
 }
 
 // matchFault returns the fault to apply to a request, counting it as used.
-func (s *Sandbox) matchFault(provider, path string) *Fault {
+func (s *Sandbox) matchFault(provider, method, path string) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.faults {
@@ -180,6 +194,9 @@ func (s *Sandbox) matchFault(provider, path string) *Fault {
 			continue
 		}
 		if f.PathPrefix != "" && !strings.HasPrefix(path, f.PathPrefix) {
+			continue
+		}
+		if f.Method != "" && !strings.EqualFold(f.Method, method) {
 			continue
 		}
 		if f.Count > 0 && f.used >= f.Count {
@@ -207,7 +224,7 @@ func (s *Sandbox) wrap(provider string, h http.Handler) http.Handler {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		fault := s.matchFault(provider, r.URL.Path)
+		fault := s.matchFault(provider, r.Method, r.URL.Path)
 		if fault != nil && fault.LatencyMS > 0 {
 			select {
 			case <-time.After(time.Duration(fault.LatencyMS) * time.Millisecond):
@@ -240,10 +257,15 @@ func (s *Sandbox) wrap(provider string, h http.Handler) http.Handler {
 // drop lets h handle r without its answer reaching the client, then ends
 // the connection: at once (DropClose) or once the client gives up
 // (DropHang). The request is recorded with the fake's status and Dropped.
+// DropLose keeps r from h and records status 0.
 func (s *Sandbox) drop(w http.ResponseWriter, r *http.Request, h http.Handler, provider string, body []byte, how string) {
-	rec := &discardWriter{header: http.Header{}, status: http.StatusOK}
-	h.ServeHTTP(rec, r)
-	s.record(provider, r, body, rec.status, true)
+	status := 0
+	if how != DropLose {
+		rec := &discardWriter{header: http.Header{}, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		status = rec.status
+	}
+	s.record(provider, r, body, status, true)
 	if how == DropHang {
 		<-r.Context().Done()
 	}

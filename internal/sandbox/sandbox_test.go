@@ -133,7 +133,7 @@ func TestAddFaultRefusesAnUnknownDrop(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(New())
 	t.Cleanup(srv.Close)
-	for _, body := range []string{`{"drop": "sometimes"}`, `{"ratio": 1.5}`} {
+	for _, body := range []string{`{"drop": "sometimes"}`, `{"ratio": 1.5}`, `{"verb": "POST"}`} {
 		resp, err := http.Post(srv.URL+"/_sandbox/faults", "application/json", strings.NewReader(body))
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -153,4 +153,19 @@ func waitRecorded(t *testing.T, s *Sandbox, n int) {
 		require.True(t, time.Now().Before(deadline), "timed out waiting for %d recorded requests", n)
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestDropLoseKeepsTheRequestFromTheFake(t *testing.T) {
+	t.Parallel()
+	s, srv, handled := setupDrop(t, Fault{Provider: "echo", Method: http.MethodPost, Drop: DropLose})
+	_, err := http.Post(srv.URL+"/echo/send", "application/json", strings.NewReader(`{}`))
+	require.Error(t, err, "the client hears nothing back")
+	resp, err := http.Get(srv.URL + "/echo/list")
+	require.NoError(t, err, "the fault's method is POST only")
+	resp.Body.Close()
+	require.EqualValues(t, 1, handled.Load(), "the fake never got the POST")
+	waitRecorded(t, s, 2)
+	r := s.Requests("echo")[0]
+	require.True(t, r.Dropped)
+	require.Zero(t, r.Status)
 }

@@ -24,6 +24,8 @@ import (
 
 	"github.com/heraldhq/herald/internal/host"
 	"github.com/heraldhq/herald/internal/pgtest"
+	chatwootfake "github.com/heraldhq/herald/internal/providers/chatwoot/fake"
+	cclfake "github.com/heraldhq/herald/internal/providers/chitchatlabs/fake"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/testbin"
@@ -83,9 +85,16 @@ func newEnvLocked(t *testing.T, mode string, exclusive bool) *env {
 	case modeSQLite:
 		e.dsn = "sqlite://" + filepath.Join(t.TempDir(), "herald.db")
 	}
-	dir := testbin.Build(t, "github.com/heraldhq/herald/cmd/host", "github.com/heraldhq/herald/plugins/chatapi")
+	plugins := []string{"chatapi", "chatwoot", "chitchatlabs"}
+	pkgs := []string{"github.com/heraldhq/herald/cmd/host"}
+	for _, p := range plugins {
+		pkgs = append(pkgs, "github.com/heraldhq/herald/plugins/"+p)
+	}
+	dir := testbin.Build(t, pkgs...)
 	require.NoError(t, os.Rename(filepath.Join(dir, "host"), filepath.Join(dir, "herald")))
-	require.NoError(t, os.Rename(filepath.Join(dir, "chatapi"), filepath.Join(dir, "herald-provider-chatapi")))
+	for _, p := range plugins {
+		require.NoError(t, os.Rename(filepath.Join(dir, p), filepath.Join(dir, "herald-provider-"+p)))
+	}
 	e.bin = filepath.Join(dir, "herald")
 	e.sb = sandboxproviders.New()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +126,8 @@ func newEnvLocked(t *testing.T, mode string, exclusive bool) *env {
 	return e
 }
 
-// project writes the provider instance "chatapi" (pointing at the sandbox)
+// project writes the provider instance "chatapi", and "chatwoot" and
+// "chitchatlabs" when hcl uses them (each pointing at the sandbox's fake),
 // and the given HCL to the project directory.
 func (e *env) project(hcl string) {
 	e.t.Helper()
@@ -125,6 +135,18 @@ func (e *env) project(hcl string) {
   config = { instance_id = "229607", token = "{{ secrets.TOKEN }}", api_url = "%s/chatapi" }
 }
 `, e.sbURL)
+	if strings.Contains(hcl, "chatwoot.") {
+		providers += fmt.Sprintf(`provider "chatwoot" {
+  config = { base_url = "%s/chatwoot", account_id = %d, inbox_id = %d, api_access_token = "%s" }
+}
+`, e.sbURL, chatwootfake.DefaultAccountID, chatwootfake.DefaultInboxID, chatwootfake.DefaultToken)
+	}
+	if strings.Contains(hcl, "chitchatlabs.") {
+		providers += fmt.Sprintf(`provider "chitchatlabs" {
+  config = { api_key = "%s", base_url = "%s/chitchatlabs" }
+}
+`, cclfake.DefaultAPIKey, e.sbURL)
+	}
 	require.NoError(e.t, os.WriteFile(filepath.Join(e.dir, "providers.hcl"), []byte(providers), 0o644))
 	require.NoError(e.t, os.WriteFile(filepath.Join(e.dir, "workflows.hcl"), []byte(hcl), 0o644))
 }
