@@ -10,7 +10,7 @@ import (
 // ErrorClass tells the host whether and when a failed call may be retried.
 type ErrorClass string
 
-// The three classes every provider error falls into.
+// The classes every provider error falls into.
 const (
 	// ClassRetryable errors are transient: 5xx, timeouts, connection errors.
 	ClassRetryable ErrorClass = "retryable"
@@ -19,6 +19,11 @@ const (
 	ClassPermanent ErrorClass = "permanent"
 	// ClassRateLimited errors are retried no earlier than RetryAfter.
 	ClassRateLimited ErrorClass = "rate_limited"
+	// ClassInDoubt errors leave the call's outcome unknown: the request may
+	// have reached the provider (a timeout or connection loss after it was
+	// fully written). The host does not blindly resend it: it reconciles,
+	// stops for an operator or retries, as the step's on_in_doubt says.
+	ClassInDoubt ErrorClass = "in_doubt"
 )
 
 // Error is a classified provider error. It survives the gRPC transport with
@@ -58,6 +63,11 @@ func RateLimited(retryAfter time.Duration, err error) *Error {
 	e.RetryAfter = retryAfter
 	return e
 }
+
+// InDoubt marks err as a call whose outcome is unknown: the request may have
+// reached the provider. Like Retryable it accepts a nil err, and it keeps the
+// message, field and status code of an *Error it is given.
+func InDoubt(err error) *Error { return classify(ClassInDoubt, err) }
 
 // InvalidInput is a permanent error about one input field.
 func InvalidInput(field, format string, args ...any) *Error {

@@ -93,6 +93,9 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		}
 		target += sep + req.Query.Encode()
 	}
+	if err := lookupOnly(call, req.Method); err != nil {
+		return nil, err
+	}
 	body := req.Body
 	if req.MergeBody && call != nil && len(call.BodyOverride) > 0 {
 		m, err := toObject(body)

@@ -121,20 +121,30 @@ func (a *grpcServerAdapter) Configure(ctx context.Context, req *pluginpb.Configu
 func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequest) (*pluginpb.InvokeResponse, error) {
 	ex := &Exchange{}
 	ctx = WithExchange(ctx, ex)
-	out, err := a.srv.Invoke(ctx, &InvokeRequest{
-		Instance:       req.Instance,
-		Action:         req.Action,
-		Input:          req.Input,
-		ConfigOverride: req.ConfigOverride,
-		BodyOverride:   req.BodyOverride,
-		IdempotencyKey: req.IdempotencyKey,
-		Attempt:        int(req.Attempt),
-		DryRun:         req.DryRun,
-	})
+	ir := invokeFromProto(req)
+	out, err := a.srv.Invoke(ctx, &ir)
 	if err != nil {
 		return &pluginpb.InvokeResponse{Error: errorToProto(err), Request: ex.Request(), Response: ex.Response()}, nil
 	}
 	return &pluginpb.InvokeResponse{Output: out, Request: ex.Request(), Response: ex.Response()}, nil
+}
+
+func (a *grpcServerAdapter) Reconcile(ctx context.Context, req *pluginpb.ReconcileRequest) (*pluginpb.ReconcileResponse, error) {
+	ex := &Exchange{}
+	ctx = WithExchange(ctx, ex)
+	rec, err := a.srv.Reconcile(ctx, &ReconcileRequest{
+		InvokeRequest: invokeFromProto(req.GetInvoke()),
+		Since:         time.UnixMilli(req.SinceUnixMs),
+	})
+	if errors.Is(err, ErrNoReconcile) {
+		// The same answer a plugin built before Reconcile gives.
+		return nil, status.Error(codes.Unimplemented, err.Error())
+	}
+	if err != nil {
+		return &pluginpb.ReconcileResponse{Error: errorToProto(err)}, nil
+	}
+	out, _ := rec.Output.(json.RawMessage)
+	return &pluginpb.ReconcileResponse{Status: reconcileStatusToProto[rec.Status], Output: out, Detail: rec.Detail}, nil
 }
 
 func (a *grpcServerAdapter) HandleWebhook(ctx context.Context, req *pluginpb.WebhookRequest) (*pluginpb.WebhookResponse, error) {
@@ -172,7 +182,10 @@ type grpcClient struct {
 	rpc pluginpb.ProviderClient
 }
 
-var _ Client = (*grpcClient)(nil)
+var (
+	_ Client     = (*grpcClient)(nil)
+	_ Reconciler = (*grpcClient)(nil)
+)
 
 func (c *grpcClient) Describe(ctx context.Context) (*Spec, error) {
 	resp, err := c.rpc.Describe(ctx, &pluginpb.DescribeRequest{})
@@ -191,16 +204,7 @@ func (c *grpcClient) Configure(ctx context.Context, instance string, config json
 }
 
 func (c *grpcClient) Invoke(ctx context.Context, req *InvokeRequest) (json.RawMessage, error) {
-	resp, err := c.rpc.Invoke(ctx, &pluginpb.InvokeRequest{
-		Instance:       req.Instance,
-		Action:         req.Action,
-		Input:          req.Input,
-		ConfigOverride: req.ConfigOverride,
-		BodyOverride:   req.BodyOverride,
-		IdempotencyKey: req.IdempotencyKey,
-		Attempt:        int32(req.Attempt),
-		DryRun:         req.DryRun,
-	})
+	resp, err := c.rpc.Invoke(ctx, invokeToProto(req))
 	if err != nil {
 		return nil, transportErr(ctx, "invoke "+req.Action, err)
 	}
@@ -211,6 +215,71 @@ func (c *grpcClient) Invoke(ctx context.Context, req *InvokeRequest) (json.RawMe
 		return nil, errorFromProto(resp.Error)
 	}
 	return resp.Output, nil
+}
+
+// Reconcile asks the plugin's reconcile handler. A plugin built before the
+// protocol had Reconcile answers codes.Unimplemented: that is ErrNoReconcile.
+func (c *grpcClient) Reconcile(ctx context.Context, req *ReconcileRequest) (*Reconciliation, error) {
+	resp, err := c.rpc.Reconcile(ctx, &pluginpb.ReconcileRequest{
+		Invoke:      invokeToProto(&req.InvokeRequest),
+		SinceUnixMs: req.Since.UnixMilli(),
+	})
+	if err != nil {
+		if status.Code(err) == codes.Unimplemented && ctx.Err() == nil {
+			return nil, Permanent(fmt.Errorf("%w: %s", ErrNoReconcile, status.Convert(err).Message()))
+		}
+		return nil, transportErr(ctx, "reconcile "+req.Action, err)
+	}
+	if resp.Error != nil {
+		return nil, errorFromProto(resp.Error)
+	}
+	st, ok := reconcileStatusFromProto[resp.Status]
+	if !ok {
+		return nil, Permanent(fmt.Errorf("plugin reconcile %s: unknown status %v", req.Action, resp.Status))
+	}
+	rec := &Reconciliation{Status: st, Detail: resp.Detail}
+	if len(resp.Output) > 0 {
+		rec.Output = json.RawMessage(resp.Output)
+	}
+	return rec, nil
+}
+
+var reconcileStatusToProto = map[ReconcileStatus]pluginpb.ReconcileStatus{
+	ReconcileFound:    pluginpb.ReconcileStatus_RECONCILE_STATUS_FOUND,
+	ReconcileNotFound: pluginpb.ReconcileStatus_RECONCILE_STATUS_NOT_FOUND,
+	ReconcileUnknown:  pluginpb.ReconcileStatus_RECONCILE_STATUS_UNKNOWN,
+}
+
+var reconcileStatusFromProto = map[pluginpb.ReconcileStatus]ReconcileStatus{
+	pluginpb.ReconcileStatus_RECONCILE_STATUS_FOUND:     ReconcileFound,
+	pluginpb.ReconcileStatus_RECONCILE_STATUS_NOT_FOUND: ReconcileNotFound,
+	pluginpb.ReconcileStatus_RECONCILE_STATUS_UNKNOWN:   ReconcileUnknown,
+}
+
+func invokeToProto(req *InvokeRequest) *pluginpb.InvokeRequest {
+	return &pluginpb.InvokeRequest{
+		Instance:       req.Instance,
+		Action:         req.Action,
+		Input:          req.Input,
+		ConfigOverride: req.ConfigOverride,
+		BodyOverride:   req.BodyOverride,
+		IdempotencyKey: req.IdempotencyKey,
+		Attempt:        int32(req.Attempt),
+		DryRun:         req.DryRun,
+	}
+}
+
+func invokeFromProto(req *pluginpb.InvokeRequest) InvokeRequest {
+	return InvokeRequest{
+		Instance:       req.GetInstance(),
+		Action:         req.GetAction(),
+		Input:          req.GetInput(),
+		ConfigOverride: req.GetConfigOverride(),
+		BodyOverride:   req.GetBodyOverride(),
+		IdempotencyKey: req.GetIdempotencyKey(),
+		Attempt:        int(req.GetAttempt()),
+		DryRun:         req.GetDryRun(),
+	}
 }
 
 func (c *grpcClient) HandleWebhook(ctx context.Context, req *WebhookRequest) ([]Event, error) {
@@ -278,6 +347,8 @@ func errorToProto(err error) *pluginpb.Error {
 		class = pluginpb.ErrorClass_ERROR_CLASS_PERMANENT
 	case ClassRateLimited:
 		class = pluginpb.ErrorClass_ERROR_CLASS_RATE_LIMITED
+	case ClassInDoubt:
+		class = pluginpb.ErrorClass_ERROR_CLASS_IN_DOUBT
 	}
 	return &pluginpb.Error{
 		Class:        class,
@@ -298,6 +369,8 @@ func errorFromProto(pe *pluginpb.Error) error {
 		class = ClassPermanent
 	case pluginpb.ErrorClass_ERROR_CLASS_RATE_LIMITED:
 		class = ClassRateLimited
+	case pluginpb.ErrorClass_ERROR_CLASS_IN_DOUBT:
+		class = ClassInDoubt
 	}
 	return &Error{
 		Class:      class,
@@ -329,7 +402,7 @@ func specToProto(spec *Spec) (*pluginpb.DescribeResponse, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp.Actions = append(resp.Actions, &pluginpb.ActionSpec{Name: a.Name, Description: a.Description, InputSchema: in, OutputSchema: out})
+		resp.Actions = append(resp.Actions, &pluginpb.ActionSpec{Name: a.Name, Description: a.Description, InputSchema: in, OutputSchema: out, Reconcile: a.CanReconcile()})
 	}
 	for _, e := range spec.Events {
 		var data []byte
@@ -349,7 +422,7 @@ func specFromProto(resp *pluginpb.DescribeResponse) (*Spec, error) {
 		return nil, fmt.Errorf("config schema: %w", err)
 	}
 	for _, a := range resp.Actions {
-		act := Action{Name: a.Name, Description: a.Description}
+		act := Action{Name: a.Name, Description: a.Description, Reconciles: a.Reconcile}
 		if err := unmarshalSchema(a.InputSchema, &act.Input); err != nil {
 			return nil, fmt.Errorf("action %s input schema: %w", a.Name, err)
 		}

@@ -87,6 +87,15 @@ type Action struct {
 	Output      Schema `json:"output"`
 	// Run handles the action. The input has been validated against Input.
 	Run HandlerFunc `json:"-"`
+	// Reconcile, when set, tells whether an attempt of Run whose outcome
+	// is in doubt reached the provider (see ReconcileFunc). Actions without
+	// one stop for an operator on an in-doubt send unless the step says
+	// on_in_doubt = "retry".
+	Reconcile ReconcileFunc `json:"-"`
+	// Reconciles is what describe says about Reconcile: the SDK sets it
+	// from Reconcile, and on the host side, where handlers are nil, it is
+	// the only sign of one. Use CanReconcile rather than reading it.
+	Reconciles bool `json:"reconcile,omitempty"`
 }
 
 // EventSpec declares an event a provider can emit from its webhooks.
@@ -160,6 +169,9 @@ type Call struct {
 
 	secrets  []string
 	rendered []RenderedRequest
+	// lookup is set while the call reconciles: HTTP.Do sends only GET and
+	// HEAD requests.
+	lookup bool
 	// masker is the Server's cached masker of secrets; maskerOnce builds
 	// one on first use for a Call made outside a Server.
 	masker     *Masker
@@ -198,6 +210,10 @@ func (c *Call) Masker() *Masker {
 	})
 	return c.masker
 }
+
+// Reconciling reports whether the call is a reconcile lookup, which must
+// send nothing.
+func (c *Call) Reconciling() bool { return c != nil && c.lookup }
 
 // Rendered returns the requests recorded in dry-run mode.
 func (c *Call) Rendered() []RenderedRequest { return c.rendered }

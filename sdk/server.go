@@ -35,7 +35,10 @@ type Server struct {
 // credentials would otherwise grow it without end.
 const maxCachedMaskers = 64
 
-var _ Client = (*Server)(nil)
+var (
+	_ Client     = (*Server)(nil)
+	_ Reconciler = (*Server)(nil)
+)
 
 // NewServer returns a Server for p. A nil logger discards logs.
 func NewServer(p Provider, logger hclog.Logger) *Server {
@@ -43,6 +46,10 @@ func NewServer(p Provider, logger hclog.Logger) *Server {
 		logger = hclog.NewNullLogger()
 	}
 	spec := *p.Spec()
+	spec.Actions = append([]Action(nil), spec.Actions...)
+	for i := range spec.Actions {
+		spec.Actions[i].Reconciles = spec.Actions[i].Reconcile != nil
+	}
 	spec.Capabilities = nil
 	if _, ok := p.(WebhookHandler); ok {
 		spec.Capabilities = append(spec.Capabilities, "webhook")
@@ -85,44 +92,11 @@ func (s *Server) Configure(ctx context.Context, instance string, config json.Raw
 
 // Invoke validates the request and runs the action's handler.
 func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMessage, err error) {
-	action, ok := s.spec.Action(req.Action)
-	if !ok || action.Run == nil {
-		names := make([]string, 0, len(s.spec.Actions))
-		for _, a := range s.spec.Actions {
-			names = append(names, a.Name)
-		}
-		return nil, Permanent(fmt.Errorf("%w %q: provider %s has %s", ErrUnknownAction, req.Action, s.spec.Type, strings.Join(names, ", ")))
-	}
-	cfg, err := s.instanceConfig(req.Instance, req.ConfigOverride)
+	action, call, err := s.prepare(req)
 	if err != nil {
 		return nil, err
 	}
-	masker := s.masker(cfg)
-	input, err := decodeObject(req.Input)
-	if err != nil {
-		return nil, Permanent(fmt.Errorf("input: %w", err))
-	}
-	if ferrs := action.Input.Validate(input, ValidateOptions{}); len(ferrs) > 0 {
-		return nil, maskError(fieldErrors(req.Action, ferrs), masker)
-	}
-	input = action.Input.ApplyDefaults(input)
-	body, err := decodeObject(req.BodyOverride)
-	if err != nil {
-		return nil, Permanent(fmt.Errorf("body override: %w", err))
-	}
-	call := &Call{
-		Instance:       req.Instance,
-		Action:         req.Action,
-		Input:          input,
-		Config:         cfg,
-		BodyOverride:   body,
-		IdempotencyKey: req.IdempotencyKey,
-		Attempt:        req.Attempt,
-		DryRun:         req.DryRun,
-		Logger:         s.logger.Named(req.Instance),
-		secrets:        masker.secrets,
-		masker:         masker,
-	}
+	masker := call.masker
 	defer func() {
 		if r := recover(); r != nil {
 			s.logger.Error("action panicked", "action", req.Action, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -141,6 +115,91 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 		return nil, Permanent(fmt.Errorf("encode output of %s: %w", req.Action, err))
 	}
 	return json.RawMessage(masker.String(string(b))), nil
+}
+
+// prepare finds the request's action and builds its Call: the instance config
+// with the override applied, and the input validated with defaults applied.
+func (s *Server) prepare(req *InvokeRequest) (*Action, *Call, error) {
+	action, ok := s.spec.Action(req.Action)
+	if !ok || action.Run == nil {
+		names := make([]string, 0, len(s.spec.Actions))
+		for _, a := range s.spec.Actions {
+			names = append(names, a.Name)
+		}
+		return nil, nil, Permanent(fmt.Errorf("%w %q: provider %s has %s", ErrUnknownAction, req.Action, s.spec.Type, strings.Join(names, ", ")))
+	}
+	cfg, err := s.instanceConfig(req.Instance, req.ConfigOverride)
+	if err != nil {
+		return nil, nil, err
+	}
+	masker := s.masker(cfg)
+	input, err := decodeObject(req.Input)
+	if err != nil {
+		return nil, nil, Permanent(fmt.Errorf("input: %w", err))
+	}
+	if ferrs := action.Input.Validate(input, ValidateOptions{}); len(ferrs) > 0 {
+		return nil, nil, maskError(fieldErrors(req.Action, ferrs), masker)
+	}
+	input = action.Input.ApplyDefaults(input)
+	body, err := decodeObject(req.BodyOverride)
+	if err != nil {
+		return nil, nil, Permanent(fmt.Errorf("body override: %w", err))
+	}
+	call := &Call{
+		Instance:       req.Instance,
+		Action:         req.Action,
+		Input:          input,
+		Config:         cfg,
+		BodyOverride:   body,
+		IdempotencyKey: req.IdempotencyKey,
+		Attempt:        req.Attempt,
+		DryRun:         req.DryRun,
+		Logger:         s.logger.Named(req.Instance),
+		secrets:        masker.secrets,
+		masker:         masker,
+	}
+	return action, call, nil
+}
+
+// Reconcile validates the request like Invoke and asks the action's
+// reconcile handler whether the attempt that started at req.Since reached
+// the provider. The call is in lookup mode: HTTP.Do refuses to send anything
+// but GET and HEAD. An action without a handler answers an error wrapping
+// ErrNoReconcile; an answer that is not one of the three statuses, or a found
+// output that does not encode, is an error.
+func (s *Server) Reconcile(ctx context.Context, req *ReconcileRequest) (rec *Reconciliation, err error) {
+	r := req.InvokeRequest
+	r.DryRun = false
+	action, call, err := s.prepare(&r)
+	if err != nil {
+		return nil, err
+	}
+	if action.Reconcile == nil {
+		return nil, Permanent(fmt.Errorf("%w: %s.%s", ErrNoReconcile, s.spec.Type, req.Action))
+	}
+	call.lookup = true
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("reconcile panicked", "action", req.Action, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			rec, err = nil, Permanent(fmt.Errorf("provider %s panicked in reconcile of %s: %v", s.spec.Type, req.Action, p))
+		}
+	}()
+	got, err := action.Reconcile(ctx, call, req.Since)
+	if err != nil {
+		return nil, maskError(AsError(err), call.masker)
+	}
+	if !got.Status.Valid() {
+		return nil, Permanent(fmt.Errorf("reconcile of %s answered status %q, not found, not_found or unknown", req.Action, got.Status))
+	}
+	out, err := reconcileOutput(got)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("encode reconciled output of %s: %w", req.Action, err))
+	}
+	res := &Reconciliation{Status: got.Status, Detail: call.masker.String(got.Detail)}
+	if out != nil {
+		res.Output = json.RawMessage(call.masker.String(string(out)))
+	}
+	return res, nil
 }
 
 // HandleWebhook passes the request to the provider's WebhookHandler.

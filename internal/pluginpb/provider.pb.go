@@ -35,6 +35,8 @@ const (
 	ErrorClass_ERROR_CLASS_RETRYABLE    ErrorClass = 1
 	ErrorClass_ERROR_CLASS_PERMANENT    ErrorClass = 2
 	ErrorClass_ERROR_CLASS_RATE_LIMITED ErrorClass = 3
+	// The request may have reached the provider; its outcome is unknown.
+	ErrorClass_ERROR_CLASS_IN_DOUBT ErrorClass = 4
 )
 
 // Enum value maps for ErrorClass.
@@ -44,12 +46,14 @@ var (
 		1: "ERROR_CLASS_RETRYABLE",
 		2: "ERROR_CLASS_PERMANENT",
 		3: "ERROR_CLASS_RATE_LIMITED",
+		4: "ERROR_CLASS_IN_DOUBT",
 	}
 	ErrorClass_value = map[string]int32{
 		"ERROR_CLASS_UNSPECIFIED":  0,
 		"ERROR_CLASS_RETRYABLE":    1,
 		"ERROR_CLASS_PERMANENT":    2,
 		"ERROR_CLASS_RATE_LIMITED": 3,
+		"ERROR_CLASS_IN_DOUBT":     4,
 	}
 )
 
@@ -78,6 +82,58 @@ func (x ErrorClass) Number() protoreflect.EnumNumber {
 // Deprecated: Use ErrorClass.Descriptor instead.
 func (ErrorClass) EnumDescriptor() ([]byte, []int) {
 	return file_provider_proto_rawDescGZIP(), []int{0}
+}
+
+type ReconcileStatus int32
+
+const (
+	ReconcileStatus_RECONCILE_STATUS_UNSPECIFIED ReconcileStatus = 0
+	ReconcileStatus_RECONCILE_STATUS_FOUND       ReconcileStatus = 1
+	ReconcileStatus_RECONCILE_STATUS_NOT_FOUND   ReconcileStatus = 2
+	ReconcileStatus_RECONCILE_STATUS_UNKNOWN     ReconcileStatus = 3
+)
+
+// Enum value maps for ReconcileStatus.
+var (
+	ReconcileStatus_name = map[int32]string{
+		0: "RECONCILE_STATUS_UNSPECIFIED",
+		1: "RECONCILE_STATUS_FOUND",
+		2: "RECONCILE_STATUS_NOT_FOUND",
+		3: "RECONCILE_STATUS_UNKNOWN",
+	}
+	ReconcileStatus_value = map[string]int32{
+		"RECONCILE_STATUS_UNSPECIFIED": 0,
+		"RECONCILE_STATUS_FOUND":       1,
+		"RECONCILE_STATUS_NOT_FOUND":   2,
+		"RECONCILE_STATUS_UNKNOWN":     3,
+	}
+)
+
+func (x ReconcileStatus) Enum() *ReconcileStatus {
+	p := new(ReconcileStatus)
+	*p = x
+	return p
+}
+
+func (x ReconcileStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReconcileStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_provider_proto_enumTypes[1].Descriptor()
+}
+
+func (ReconcileStatus) Type() protoreflect.EnumType {
+	return &file_provider_proto_enumTypes[1]
+}
+
+func (x ReconcileStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReconcileStatus.Descriptor instead.
+func (ReconcileStatus) EnumDescriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{1}
 }
 
 type DescribeRequest struct {
@@ -217,7 +273,9 @@ type ActionSpec struct {
 	// JSON of sdk.Schema.
 	InputSchema []byte `protobuf:"bytes,3,opt,name=input_schema,json=inputSchema,proto3" json:"input_schema,omitempty"`
 	// JSON of sdk.Schema.
-	OutputSchema  []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	OutputSchema []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	// The action has a reconcile handler.
+	Reconcile     bool `protobuf:"varint,5,opt,name=reconcile,proto3" json:"reconcile,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,6 +336,13 @@ func (x *ActionSpec) GetOutputSchema() []byte {
 		return x.OutputSchema
 	}
 	return nil
+}
+
+func (x *ActionSpec) GetReconcile() bool {
+	if x != nil {
+		return x.Reconcile
+	}
+	return false
 }
 
 type EventSpec struct {
@@ -1041,6 +1106,130 @@ func (x *HealthResponse) GetMessage() string {
 	return ""
 }
 
+type ReconcileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The invoke whose attempt is in doubt, as it was sent.
+	Invoke *InvokeRequest `protobuf:"bytes,1,opt,name=invoke,proto3" json:"invoke,omitempty"`
+	// When the attempt started, in Unix milliseconds.
+	SinceUnixMs   int64 `protobuf:"varint,2,opt,name=since_unix_ms,json=sinceUnixMs,proto3" json:"since_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequest) Reset() {
+	*x = ReconcileRequest{}
+	mi := &file_provider_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequest) ProtoMessage() {}
+
+func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReconcileRequest) GetInvoke() *InvokeRequest {
+	if x != nil {
+		return x.Invoke
+	}
+	return nil
+}
+
+func (x *ReconcileRequest) GetSinceUnixMs() int64 {
+	if x != nil {
+		return x.SinceUnixMs
+	}
+	return 0
+}
+
+type ReconcileResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Status ReconcileStatus        `protobuf:"varint,1,opt,name=status,proto3,enum=herald.plugin.v1.ReconcileStatus" json:"status,omitempty"`
+	// JSON value: what the send returned, when status is FOUND.
+	Output []byte `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
+	// One line for the run history.
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	Error         *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileResponse) Reset() {
+	*x = ReconcileResponse{}
+	mi := &file_provider_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileResponse) ProtoMessage() {}
+
+func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReconcileResponse) GetStatus() ReconcileStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ReconcileStatus_RECONCILE_STATUS_UNSPECIFIED
+}
+
+func (x *ReconcileResponse) GetOutput() []byte {
+	if x != nil {
+		return x.Output
+	}
+	return nil
+}
+
+func (x *ReconcileResponse) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *ReconcileResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_provider_proto protoreflect.FileDescriptor
 
 const file_provider_proto_rawDesc = "" +
@@ -1054,13 +1243,14 @@ const file_provider_proto_rawDesc = "" +
 	"\rconfig_schema\x18\x04 \x01(\fR\fconfigSchema\x126\n" +
 	"\aactions\x18\x05 \x03(\v2\x1c.herald.plugin.v1.ActionSpecR\aactions\x123\n" +
 	"\x06events\x18\x06 \x03(\v2\x1b.herald.plugin.v1.EventSpecR\x06events\x12\"\n" +
-	"\fcapabilities\x18\a \x03(\tR\fcapabilities\"\x8a\x01\n" +
+	"\fcapabilities\x18\a \x03(\tR\fcapabilities\"\xa8\x01\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
-	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"Y\n" +
+	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\x12\x1c\n" +
+	"\treconcile\x18\x05 \x01(\bR\treconcile\"Y\n" +
 	"\tEventSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
@@ -1121,19 +1311,34 @@ const file_provider_proto_rawDesc = "" +
 	"\rHealthRequest\":\n" +
 	"\x0eHealthResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*}\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"o\n" +
+	"\x10ReconcileRequest\x127\n" +
+	"\x06invoke\x18\x01 \x01(\v2\x1f.herald.plugin.v1.InvokeRequestR\x06invoke\x12\"\n" +
+	"\rsince_unix_ms\x18\x02 \x01(\x03R\vsinceUnixMs\"\xad\x01\n" +
+	"\x11ReconcileResponse\x129\n" +
+	"\x06status\x18\x01 \x01(\x0e2!.herald.plugin.v1.ReconcileStatusR\x06status\x12\x16\n" +
+	"\x06output\x18\x02 \x01(\fR\x06output\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\x12-\n" +
+	"\x05error\x18\x04 \x01(\v2\x17.herald.plugin.v1.ErrorR\x05error*\x97\x01\n" +
 	"\n" +
 	"ErrorClass\x12\x1b\n" +
 	"\x17ERROR_CLASS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ERROR_CLASS_RETRYABLE\x10\x01\x12\x19\n" +
 	"\x15ERROR_CLASS_PERMANENT\x10\x02\x12\x1c\n" +
-	"\x18ERROR_CLASS_RATE_LIMITED\x10\x032\xa3\x03\n" +
+	"\x18ERROR_CLASS_RATE_LIMITED\x10\x03\x12\x18\n" +
+	"\x14ERROR_CLASS_IN_DOUBT\x10\x04*\x8d\x01\n" +
+	"\x0fReconcileStatus\x12 \n" +
+	"\x1cRECONCILE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16RECONCILE_STATUS_FOUND\x10\x01\x12\x1e\n" +
+	"\x1aRECONCILE_STATUS_NOT_FOUND\x10\x02\x12\x1c\n" +
+	"\x18RECONCILE_STATUS_UNKNOWN\x10\x032\xf9\x03\n" +
 	"\bProvider\x12Q\n" +
 	"\bDescribe\x12!.herald.plugin.v1.DescribeRequest\x1a\".herald.plugin.v1.DescribeResponse\x12T\n" +
 	"\tConfigure\x12\".herald.plugin.v1.ConfigureRequest\x1a#.herald.plugin.v1.ConfigureResponse\x12K\n" +
 	"\x06Invoke\x12\x1f.herald.plugin.v1.InvokeRequest\x1a .herald.plugin.v1.InvokeResponse\x12T\n" +
 	"\rHandleWebhook\x12 .herald.plugin.v1.WebhookRequest\x1a!.herald.plugin.v1.WebhookResponse\x12K\n" +
-	"\x06Health\x12\x1f.herald.plugin.v1.HealthRequest\x1a .herald.plugin.v1.HealthResponseB.Z,github.com/heraldhq/herald/internal/pluginpbb\x06proto3"
+	"\x06Health\x12\x1f.herald.plugin.v1.HealthRequest\x1a .herald.plugin.v1.HealthResponse\x12T\n" +
+	"\tReconcile\x12\".herald.plugin.v1.ReconcileRequest\x1a#.herald.plugin.v1.ReconcileResponseB.Z,github.com/heraldhq/herald/internal/pluginpbb\x06proto3"
 
 var (
 	file_provider_proto_rawDescOnce sync.Once
@@ -1147,55 +1352,63 @@ func file_provider_proto_rawDescGZIP() []byte {
 	return file_provider_proto_rawDescData
 }
 
-var file_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_provider_proto_goTypes = []any{
 	(ErrorClass)(0),           // 0: herald.plugin.v1.ErrorClass
-	(*DescribeRequest)(nil),   // 1: herald.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),  // 2: herald.plugin.v1.DescribeResponse
-	(*ActionSpec)(nil),        // 3: herald.plugin.v1.ActionSpec
-	(*EventSpec)(nil),         // 4: herald.plugin.v1.EventSpec
-	(*ConfigureRequest)(nil),  // 5: herald.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil), // 6: herald.plugin.v1.ConfigureResponse
-	(*InvokeRequest)(nil),     // 7: herald.plugin.v1.InvokeRequest
-	(*InvokeResponse)(nil),    // 8: herald.plugin.v1.InvokeResponse
-	(*Error)(nil),             // 9: herald.plugin.v1.Error
-	(*Values)(nil),            // 10: herald.plugin.v1.Values
-	(*WebhookRequest)(nil),    // 11: herald.plugin.v1.WebhookRequest
-	(*Event)(nil),             // 12: herald.plugin.v1.Event
-	(*WebhookResponse)(nil),   // 13: herald.plugin.v1.WebhookResponse
-	(*HealthRequest)(nil),     // 14: herald.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),    // 15: herald.plugin.v1.HealthResponse
-	nil,                       // 16: herald.plugin.v1.WebhookRequest.HeadersEntry
-	nil,                       // 17: herald.plugin.v1.WebhookRequest.QueryEntry
+	(ReconcileStatus)(0),      // 1: herald.plugin.v1.ReconcileStatus
+	(*DescribeRequest)(nil),   // 2: herald.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),  // 3: herald.plugin.v1.DescribeResponse
+	(*ActionSpec)(nil),        // 4: herald.plugin.v1.ActionSpec
+	(*EventSpec)(nil),         // 5: herald.plugin.v1.EventSpec
+	(*ConfigureRequest)(nil),  // 6: herald.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil), // 7: herald.plugin.v1.ConfigureResponse
+	(*InvokeRequest)(nil),     // 8: herald.plugin.v1.InvokeRequest
+	(*InvokeResponse)(nil),    // 9: herald.plugin.v1.InvokeResponse
+	(*Error)(nil),             // 10: herald.plugin.v1.Error
+	(*Values)(nil),            // 11: herald.plugin.v1.Values
+	(*WebhookRequest)(nil),    // 12: herald.plugin.v1.WebhookRequest
+	(*Event)(nil),             // 13: herald.plugin.v1.Event
+	(*WebhookResponse)(nil),   // 14: herald.plugin.v1.WebhookResponse
+	(*HealthRequest)(nil),     // 15: herald.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),    // 16: herald.plugin.v1.HealthResponse
+	(*ReconcileRequest)(nil),  // 17: herald.plugin.v1.ReconcileRequest
+	(*ReconcileResponse)(nil), // 18: herald.plugin.v1.ReconcileResponse
+	nil,                       // 19: herald.plugin.v1.WebhookRequest.HeadersEntry
+	nil,                       // 20: herald.plugin.v1.WebhookRequest.QueryEntry
 }
 var file_provider_proto_depIdxs = []int32{
-	3,  // 0: herald.plugin.v1.DescribeResponse.actions:type_name -> herald.plugin.v1.ActionSpec
-	4,  // 1: herald.plugin.v1.DescribeResponse.events:type_name -> herald.plugin.v1.EventSpec
-	9,  // 2: herald.plugin.v1.ConfigureResponse.error:type_name -> herald.plugin.v1.Error
-	9,  // 3: herald.plugin.v1.InvokeResponse.error:type_name -> herald.plugin.v1.Error
+	4,  // 0: herald.plugin.v1.DescribeResponse.actions:type_name -> herald.plugin.v1.ActionSpec
+	5,  // 1: herald.plugin.v1.DescribeResponse.events:type_name -> herald.plugin.v1.EventSpec
+	10, // 2: herald.plugin.v1.ConfigureResponse.error:type_name -> herald.plugin.v1.Error
+	10, // 3: herald.plugin.v1.InvokeResponse.error:type_name -> herald.plugin.v1.Error
 	0,  // 4: herald.plugin.v1.Error.class:type_name -> herald.plugin.v1.ErrorClass
-	16, // 5: herald.plugin.v1.WebhookRequest.headers:type_name -> herald.plugin.v1.WebhookRequest.HeadersEntry
-	17, // 6: herald.plugin.v1.WebhookRequest.query:type_name -> herald.plugin.v1.WebhookRequest.QueryEntry
-	12, // 7: herald.plugin.v1.WebhookResponse.events:type_name -> herald.plugin.v1.Event
-	9,  // 8: herald.plugin.v1.WebhookResponse.error:type_name -> herald.plugin.v1.Error
-	10, // 9: herald.plugin.v1.WebhookRequest.HeadersEntry.value:type_name -> herald.plugin.v1.Values
-	10, // 10: herald.plugin.v1.WebhookRequest.QueryEntry.value:type_name -> herald.plugin.v1.Values
-	1,  // 11: herald.plugin.v1.Provider.Describe:input_type -> herald.plugin.v1.DescribeRequest
-	5,  // 12: herald.plugin.v1.Provider.Configure:input_type -> herald.plugin.v1.ConfigureRequest
-	7,  // 13: herald.plugin.v1.Provider.Invoke:input_type -> herald.plugin.v1.InvokeRequest
-	11, // 14: herald.plugin.v1.Provider.HandleWebhook:input_type -> herald.plugin.v1.WebhookRequest
-	14, // 15: herald.plugin.v1.Provider.Health:input_type -> herald.plugin.v1.HealthRequest
-	2,  // 16: herald.plugin.v1.Provider.Describe:output_type -> herald.plugin.v1.DescribeResponse
-	6,  // 17: herald.plugin.v1.Provider.Configure:output_type -> herald.plugin.v1.ConfigureResponse
-	8,  // 18: herald.plugin.v1.Provider.Invoke:output_type -> herald.plugin.v1.InvokeResponse
-	13, // 19: herald.plugin.v1.Provider.HandleWebhook:output_type -> herald.plugin.v1.WebhookResponse
-	15, // 20: herald.plugin.v1.Provider.Health:output_type -> herald.plugin.v1.HealthResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	19, // 5: herald.plugin.v1.WebhookRequest.headers:type_name -> herald.plugin.v1.WebhookRequest.HeadersEntry
+	20, // 6: herald.plugin.v1.WebhookRequest.query:type_name -> herald.plugin.v1.WebhookRequest.QueryEntry
+	13, // 7: herald.plugin.v1.WebhookResponse.events:type_name -> herald.plugin.v1.Event
+	10, // 8: herald.plugin.v1.WebhookResponse.error:type_name -> herald.plugin.v1.Error
+	8,  // 9: herald.plugin.v1.ReconcileRequest.invoke:type_name -> herald.plugin.v1.InvokeRequest
+	1,  // 10: herald.plugin.v1.ReconcileResponse.status:type_name -> herald.plugin.v1.ReconcileStatus
+	10, // 11: herald.plugin.v1.ReconcileResponse.error:type_name -> herald.plugin.v1.Error
+	11, // 12: herald.plugin.v1.WebhookRequest.HeadersEntry.value:type_name -> herald.plugin.v1.Values
+	11, // 13: herald.plugin.v1.WebhookRequest.QueryEntry.value:type_name -> herald.plugin.v1.Values
+	2,  // 14: herald.plugin.v1.Provider.Describe:input_type -> herald.plugin.v1.DescribeRequest
+	6,  // 15: herald.plugin.v1.Provider.Configure:input_type -> herald.plugin.v1.ConfigureRequest
+	8,  // 16: herald.plugin.v1.Provider.Invoke:input_type -> herald.plugin.v1.InvokeRequest
+	12, // 17: herald.plugin.v1.Provider.HandleWebhook:input_type -> herald.plugin.v1.WebhookRequest
+	15, // 18: herald.plugin.v1.Provider.Health:input_type -> herald.plugin.v1.HealthRequest
+	17, // 19: herald.plugin.v1.Provider.Reconcile:input_type -> herald.plugin.v1.ReconcileRequest
+	3,  // 20: herald.plugin.v1.Provider.Describe:output_type -> herald.plugin.v1.DescribeResponse
+	7,  // 21: herald.plugin.v1.Provider.Configure:output_type -> herald.plugin.v1.ConfigureResponse
+	9,  // 22: herald.plugin.v1.Provider.Invoke:output_type -> herald.plugin.v1.InvokeResponse
+	14, // 23: herald.plugin.v1.Provider.HandleWebhook:output_type -> herald.plugin.v1.WebhookResponse
+	16, // 24: herald.plugin.v1.Provider.Health:output_type -> herald.plugin.v1.HealthResponse
+	18, // 25: herald.plugin.v1.Provider.Reconcile:output_type -> herald.plugin.v1.ReconcileResponse
+	20, // [20:26] is the sub-list for method output_type
+	14, // [14:20] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }
@@ -1208,8 +1421,8 @@ func file_provider_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provider_proto_rawDesc), len(file_provider_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   17,
+			NumEnums:      2,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

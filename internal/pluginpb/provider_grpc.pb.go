@@ -31,6 +31,7 @@ const (
 	Provider_Invoke_FullMethodName        = "/herald.plugin.v1.Provider/Invoke"
 	Provider_HandleWebhook_FullMethodName = "/herald.plugin.v1.Provider/HandleWebhook"
 	Provider_Health_FullMethodName        = "/herald.plugin.v1.Provider/Health"
+	Provider_Reconcile_FullMethodName     = "/herald.plugin.v1.Provider/Reconcile"
 )
 
 // ProviderClient is the client API for Provider service.
@@ -50,6 +51,10 @@ type ProviderClient interface {
 	HandleWebhook(ctx context.Context, in *WebhookRequest, opts ...grpc.CallOption) (*WebhookResponse, error)
 	// Health reports whether the plugin can serve calls.
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// Reconcile asks whether an earlier attempt of an invoke reached the
+	// provider, sending nothing. Plugins built before it answer
+	// codes.Unimplemented, which the host reads as "no handler".
+	Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error)
 }
 
 type providerClient struct {
@@ -110,6 +115,16 @@ func (c *providerClient) Health(ctx context.Context, in *HealthRequest, opts ...
 	return out, nil
 }
 
+func (c *providerClient) Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReconcileResponse)
+	err := c.cc.Invoke(ctx, Provider_Reconcile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProviderServer is the server API for Provider service.
 // All implementations must embed UnimplementedProviderServer
 // for forward compatibility.
@@ -127,6 +142,10 @@ type ProviderServer interface {
 	HandleWebhook(context.Context, *WebhookRequest) (*WebhookResponse, error)
 	// Health reports whether the plugin can serve calls.
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// Reconcile asks whether an earlier attempt of an invoke reached the
+	// provider, sending nothing. Plugins built before it answer
+	// codes.Unimplemented, which the host reads as "no handler".
+	Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error)
 	mustEmbedUnimplementedProviderServer()
 }
 
@@ -151,6 +170,9 @@ func (UnimplementedProviderServer) HandleWebhook(context.Context, *WebhookReques
 }
 func (UnimplementedProviderServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedProviderServer) Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reconcile not implemented")
 }
 func (UnimplementedProviderServer) mustEmbedUnimplementedProviderServer() {}
 func (UnimplementedProviderServer) testEmbeddedByValue()                  {}
@@ -263,6 +285,24 @@ func _Provider_Health_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Provider_Reconcile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReconcileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).Reconcile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_Reconcile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).Reconcile(ctx, req.(*ReconcileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Provider_ServiceDesc is the grpc.ServiceDesc for Provider service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -289,6 +329,10 @@ var Provider_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Health",
 			Handler:    _Provider_Health_Handler,
+		},
+		{
+			MethodName: "Reconcile",
+			Handler:    _Provider_Reconcile_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
