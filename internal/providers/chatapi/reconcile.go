@@ -18,10 +18,11 @@ import (
 // attempt started.
 
 // reconcileNote is appended to the descriptions of the sending actions.
-const reconcileNote = " In doubt (the answer was lost after the request was sent), Herald asks GET {api_url}/instance{instance_id}/messages?chatId=…&last=true " +
-	"whether the message went out: it matches an outgoing message (fromMe) in the same chat with the same %s, timestamped at or after the attempt's start " +
-	"(Chat API keeps whole seconds, so the start is truncated to the second). Limits: two identical %s sent to one chat within the window count as one, " +
-	"so the second is taken as sent; only the chat's last 100 messages are searched; the gateway's clock and Herald's must agree."
+const reconcileNote = " Chat API takes no idempotency key. In doubt (the answer was lost after the request was sent, or the host died mid-call), " +
+	"Herald reconciles through GET {api_url}/instance{instance_id}/messages?chatId=…&last=true: an outgoing message (fromMe) in the same chat " +
+	"with the same %s, timestamped at or after the attempt's start truncated to the second (Chat API keeps whole seconds), is the send, and is not sent again. " +
+	"Limits: two identical %s to one chat within that window count as one, so the second is taken as sent; only the chat's last 100 messages are searched; " +
+	"the gateway's clock and Herald's must agree; an instance that lists no message at all is asked again, then the run needs attention."
 
 // lookup is what identifies a send in the message list.
 type lookup struct {
@@ -50,15 +51,6 @@ type messageList struct {
 	Messages          *[]listedMessage `json:"messages"`
 	LastMessageNumber int64            `json:"lastMessageNumber"`
 }
-
-// verdict is a lookup's answer.
-type verdict string
-
-const (
-	found    verdict = "found"
-	notFound verdict = "not_found"
-	unknown  verdict = "unknown"
-)
 
 // sendLookup returns what identifies call's send: the request body send
 // would post (override included), read back as Chat API reads it.
@@ -125,52 +117,53 @@ func (l lookup) matches(m listedMessage, since time.Time) bool {
 // number either tells nothing (an instance whose history is not loaded):
 // unknown. Otherwise the earliest match is the send, and no match means it
 // did not go out.
-func findSent(list messageList, l lookup, since time.Time) (verdict, listedMessage) {
+func findSent(list messageList, l lookup, since time.Time) (sdk.ReconcileStatus, listedMessage) {
 	if list.Messages == nil || (len(*list.Messages) == 0 && list.LastMessageNumber == 0) {
-		return unknown, listedMessage{}
+		return sdk.ReconcileUnknown, listedMessage{}
 	}
 	for _, m := range *list.Messages {
 		if l.matches(m, since) {
-			return found, m
+			return sdk.ReconcileFound, m
 		}
 	}
-	return notFound, listedMessage{}
+	return sdk.ReconcileNotFound, listedMessage{}
 }
 
-// lookupSend asks Chat API whether call's send went out since since, and
-// returns the verdict, the output the send would have returned when found,
-// and a one-line detail. It sends nothing but the GET. An error (bad
-// config or input) means the lookup cannot be made at all.
-func (p *provider) lookupSend(ctx context.Context, call *sdk.Call, since time.Time) (verdict, any, string, error) {
+// reconcileSend is the reconcile handler of send_message and send_file: it
+// asks Chat API whether call's send went out since since. It sends nothing
+// but the GET. An error (bad config or input) means the lookup cannot be
+// made at all.
+func (p *provider) reconcileSend(ctx context.Context, call *sdk.Call, since time.Time) (sdk.Reconciliation, error) {
 	l, err := sendLookup(call)
 	if err != nil {
-		return "", nil, "", err
+		return sdk.Reconciliation{}, err
 	}
 	endpoint, query, err := instanceEndpoint(call, "messages")
 	if err != nil {
-		return "", nil, "", err
+		return sdk.Reconciliation{}, err
 	}
 	query.Set("chatId", l.ChatID)
 	query.Set("last", "true")
 	resp, err := p.http.Do(ctx, call, sdk.Request{Method: http.MethodGet, URL: endpoint, Query: query})
 	if err != nil {
-		return unknown, nil, "GET messages: " + sdk.AsError(err).Message, nil
-	}
-	if resp.DryRun {
-		return unknown, nil, "dry run", nil
+		return sdk.Reconciliation{Status: sdk.ReconcileUnknown, Detail: "GET messages: " + sdk.AsError(err).Message}, nil
 	}
 	var list messageList
 	if err := json.Unmarshal(resp.Body, &list); err != nil {
-		return unknown, nil, "GET messages answered something other than a message list", nil
+		return sdk.Reconciliation{Status: sdk.ReconcileUnknown, Detail: "GET messages answered something other than a message list"}, nil
 	}
-	v, m := findSent(list, l, since)
-	switch v {
-	case found:
-		return found, sendOutput{Sent: true, ID: m.ID, Message: "Sent to " + l.ChatID},
-			fmt.Sprintf("message %s in %s at %s", m.ID, l.ChatID, time.Unix(m.Time, 0).UTC().Format(time.RFC3339)), nil
-	case notFound:
-		return notFound, nil, fmt.Sprintf("no outgoing message like it in the last %d of %s since %s", len(*list.Messages), l.ChatID, since.UTC().Truncate(time.Second).Format(time.RFC3339)), nil
+	status, m := findSent(list, l, since)
+	switch status {
+	case sdk.ReconcileFound:
+		return sdk.Reconciliation{
+			Status: status,
+			Output: sendOutput{Sent: true, ID: m.ID, Message: "Sent to " + l.ChatID},
+			Detail: fmt.Sprintf("message %s in %s at %s", m.ID, l.ChatID, time.Unix(m.Time, 0).UTC().Format(time.RFC3339)),
+		}, nil
+	case sdk.ReconcileNotFound:
+		return sdk.Reconciliation{Status: status, Detail: fmt.Sprintf("no outgoing message like it among the last %d of %s since %s",
+			len(*list.Messages), l.ChatID, since.UTC().Truncate(time.Second).Format(time.RFC3339))}, nil
 	default:
-		return unknown, nil, "GET messages listed no message and no message number", nil
+		return sdk.Reconciliation{Status: status, Detail: "GET messages listed no message and no message number"}, nil
 	}
 }

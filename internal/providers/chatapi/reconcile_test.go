@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -38,20 +37,20 @@ func TestFindSentMatchesTheFixture(t *testing.T) {
 		name  string
 		l     lookup
 		since time.Time
-		want  verdict
+		want  sdk.ReconcileStatus
 	}{
-		{"started seconds before", sent, time.Unix(fixtureSent-3, 0), found},
-		{"started in the same second, later than the whole-second time", sent, time.Unix(fixtureSent, 999_000_000), found},
-		{"started the second after", sent, time.Unix(fixtureSent+1, 0), notFound},
-		{"another body", lookup{ChatID: fixtureChat, Body: "Good morning dev"}, time.Unix(fixtureSent-3, 0), notFound},
-		{"another chat", lookup{ChatID: "14155550999@c.us", Body: fixtureBody}, time.Unix(fixtureSent-3, 0), notFound},
-		{"the contact's own message is not ours", lookup{ChatID: fixtureChat, Body: "Ack, on it"}, time.Unix(fixtureSent-3, 0), notFound},
-		{"a text is not a file", lookup{ChatID: fixtureChat, File: true, Caption: ""}, time.Unix(fixtureSent-3, 0), notFound},
+		{"started seconds before", sent, time.Unix(fixtureSent-3, 0), sdk.ReconcileFound},
+		{"started in the same second, later than the whole-second time", sent, time.Unix(fixtureSent, 999_000_000), sdk.ReconcileFound},
+		{"started the second after", sent, time.Unix(fixtureSent+1, 0), sdk.ReconcileNotFound},
+		{"another body", lookup{ChatID: fixtureChat, Body: "Good morning dev"}, time.Unix(fixtureSent-3, 0), sdk.ReconcileNotFound},
+		{"another chat", lookup{ChatID: "14155550999@c.us", Body: fixtureBody}, time.Unix(fixtureSent-3, 0), sdk.ReconcileNotFound},
+		{"the contact's own message is not ours", lookup{ChatID: fixtureChat, Body: "Ack, on it"}, time.Unix(fixtureSent-3, 0), sdk.ReconcileNotFound},
+		{"a text is not a file", lookup{ChatID: fixtureChat, File: true, Caption: ""}, time.Unix(fixtureSent-3, 0), sdk.ReconcileNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, m := findSent(list, tc.l, tc.since)
 			require.Equal(t, tc.want, v)
-			if v == found {
+			if v == sdk.ReconcileFound {
 				require.Equal(t, "true_14155550123@c.us_3EB0F6A1B2C3D4E5F601", m.ID)
 			}
 		})
@@ -65,12 +64,12 @@ func TestFindSentIsUnknownWithoutAHistory(t *testing.T) {
 		var list messageList
 		require.NoError(t, json.Unmarshal([]byte(body), &list))
 		v, _ := findSent(list, l, time.Unix(fixtureSent, 0))
-		require.Equal(t, unknown, v, body)
+		require.Equal(t, sdk.ReconcileUnknown, v, body)
 	}
 	var list messageList
 	require.NoError(t, json.Unmarshal([]byte(`{"messages": [], "lastMessageNumber": 7}`), &list))
 	v, _ := findSent(list, l, time.Unix(fixtureSent, 0))
-	require.Equal(t, notFound, v, "an instance with a history and nothing in this chat did not send")
+	require.Equal(t, sdk.ReconcileNotFound, v, "an instance with a history and nothing in this chat did not send")
 }
 
 func TestFindSentMatchesAFileByCaption(t *testing.T) {
@@ -79,11 +78,11 @@ func TestFindSentMatchesAFileByCaption(t *testing.T) {
 		{ID: "true_a", Type: "image", FromMe: true, ChatID: fixtureChat, Time: fixtureSent, Body: "https://cdn.example/x.jpg", Caption: "Q3 report"},
 	}}
 	v, _ := findSent(list, lookup{ChatID: fixtureChat, File: true, Caption: "Q3 report"}, time.Unix(fixtureSent, 0))
-	require.Equal(t, found, v)
+	require.Equal(t, sdk.ReconcileFound, v)
 	v, _ = findSent(list, lookup{ChatID: fixtureChat, File: true, Caption: "Q4 report"}, time.Unix(fixtureSent, 0))
-	require.Equal(t, notFound, v)
+	require.Equal(t, sdk.ReconcileNotFound, v)
 	v, _ = findSent(list, lookup{ChatID: fixtureChat, Body: "Q3 report"}, time.Unix(fixtureSent, 0))
-	require.Equal(t, notFound, v, "a file is not a text message")
+	require.Equal(t, sdk.ReconcileNotFound, v, "a file is not a text message")
 }
 
 func TestSendLookupReadsTheRequestAsChatAPIDoes(t *testing.T) {
@@ -114,55 +113,84 @@ func TestSendLookupReadsTheRequestAsChatAPIDoes(t *testing.T) {
 	require.Error(t, err, "the send's own input checks apply")
 }
 
-func TestLookupSendAsksTheFake(t *testing.T) {
-	t.Parallel()
-	sb := sandbox.New()
-	f := fake.New()
-	sb.Mount("chatapi", "/chatapi", f)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	p := newProvider(sdk.NewHTTP(5 * time.Second))
-	cfg := sdk.Config(fake.ProviderConfig(srv.URL + "/chatapi"))
-	call := func(action string, input map[string]any) *sdk.Call {
-		return &sdk.Call{Instance: "chatapi", Action: action, Input: input, Config: cfg}
+// reconcile asks the provider, over e's transport, whether the send of
+// action with input that started at since went out.
+func (e *env) reconcile(t *testing.T, action string, input any, since time.Time, mods ...func(*sdk.InvokeRequest)) *sdk.Reconciliation {
+	t.Helper()
+	raw, err := json.Marshal(input)
+	require.NoError(t, err)
+	req := &sdk.ReconcileRequest{
+		InvokeRequest: sdk.InvokeRequest{Instance: testInstance, Action: action, Input: raw, IdempotencyKey: "run-1/step-1/0", Attempt: 1},
+		Since:         since,
 	}
-	ctx := context.Background()
-	msg := call("send_message", map[string]any{"phone": "14155550123", "body": "disk full on db-1"})
+	for _, m := range mods {
+		m(&req.InvokeRequest)
+	}
+	rec, err := e.client.(sdk.Reconciler).Reconcile(context.Background(), req)
+	require.NoError(t, err)
+	return rec
+}
+
+func TestReconcileAsksTheFake(t *testing.T) {
+	t.Parallel()
+	f := fake.New()
+	f.AddInstance(testInstanceID, testToken)
+	e := setup(t, grpc, newProvider(sdk.NewHTTP(5*time.Second)), f)
+	msg := map[string]any{"phone": "14155550123", "body": "disk full on db-1"}
 	start := time.Now()
 
-	v, _, detail, err := p.lookupSend(ctx, msg, start)
-	require.NoError(t, err)
-	require.Equal(t, unknown, v, "a fresh instance lists nothing: %s", detail)
+	rec := e.reconcile(t, "send_message", msg, start)
+	require.Equal(t, sdk.ReconcileUnknown, rec.Status, "a fresh instance lists nothing: %s", rec.Detail)
 
 	// The answer to this send is dropped; the lookup finds it.
-	sb.AddFault(sandbox.Fault{Provider: "chatapi", PathPrefix: "/instance229607/sendMessage", Drop: sandbox.DropClose, Count: 1})
-	_, err = p.sendMessage(ctx, msg)
+	e.sb.AddFault(sandbox.Fault{Provider: "chatapi", PathPrefix: "/instance229607/sendMessage", Drop: sandbox.DropClose, Count: 1})
+	_, err := e.invoke(t, "send_message", msg)
 	require.Error(t, err, "the answer was dropped")
-	v, out, detail, err := p.lookupSend(ctx, msg, start)
-	require.NoError(t, err)
-	require.Equal(t, found, v, detail)
+	rec = e.reconcile(t, "send_message", msg, start)
+	require.Equal(t, sdk.ReconcileFound, rec.Status, rec.Detail)
 	sent := f.Sent()
 	require.Len(t, sent, 1)
-	require.Equal(t, sendOutput{Sent: true, ID: sent[0].ID, Message: "Sent to 14155550123@c.us"}, out, "the output is what send returns")
+	want, _ := json.Marshal(sendOutput{Sent: true, ID: sent[0].ID, Message: "Sent to 14155550123@c.us"})
+	require.JSONEq(t, string(want), string(rec.Output.(json.RawMessage)), "the output is what send returns")
 
-	// Another body in the same chat was not sent.
-	v, _, _, err = p.lookupSend(ctx, call("send_message", map[string]any{"phone": "14155550123", "body": "disk ok"}), start)
-	require.NoError(t, err)
-	require.Equal(t, notFound, v)
+	// Another body in the same chat was not sent; with override.body it was.
+	rec = e.reconcile(t, "send_message", map[string]any{"phone": "14155550123", "body": "disk ok"}, start)
+	require.Equal(t, sdk.ReconcileNotFound, rec.Status, rec.Detail)
+	rec = e.reconcile(t, "send_message", map[string]any{"phone": "14155550123", "body": "disk ok"}, start, func(r *sdk.InvokeRequest) {
+		r.BodyOverride = json.RawMessage(`{"body": "disk full on db-1"}`)
+	})
+	require.Equal(t, sdk.ReconcileFound, rec.Status, "the lookup reads the body the send posted, override included")
 
 	// A file, by its caption.
-	file := call("send_file", map[string]any{"phone": "14155550123", "body": "data:text/plain;base64,aGk=", "filename": "r.txt", "caption": "the report"})
-	_, err = p.sendFile(ctx, file)
+	file := map[string]any{"phone": "14155550123", "body": "data:text/plain;base64,aGk=", "filename": "r.txt", "caption": "the report"}
+	_, err = e.invoke(t, "send_file", file)
 	require.NoError(t, err)
-	v, out, _, err = p.lookupSend(ctx, file, start)
-	require.NoError(t, err)
-	require.Equal(t, found, v)
-	require.Equal(t, f.Sent()[1].ID, out.(sendOutput).ID)
+	rec = e.reconcile(t, "send_file", file, start)
+	require.Equal(t, sdk.ReconcileFound, rec.Status, rec.Detail)
+	require.Contains(t, string(rec.Output.(json.RawMessage)), f.Sent()[1].ID)
 
-	// A provider error is no answer.
-	sb.AddFault(sandbox.Fault{Provider: "chatapi", PathPrefix: "/instance229607/messages", Status: http.StatusBadGateway, Count: 1})
-	v, _, detail, err = p.lookupSend(ctx, msg, start)
+	// A provider error is no answer, and the token never shows.
+	e.sb.AddFault(sandbox.Fault{Provider: "chatapi", PathPrefix: "/instance229607/messages", Status: http.StatusBadGateway, Count: 1})
+	rec = e.reconcile(t, "send_message", msg, start)
+	require.Equal(t, sdk.ReconcileUnknown, rec.Status)
+	require.Contains(t, rec.Detail, "502")
+	require.NotContains(t, rec.Detail, testToken)
+
+	// The lookups were GETs only: the two sends are all the fake got.
+	require.Len(t, f.Sent(), 2)
+}
+
+func TestDescribeDeclaresTheReconcilingActions(t *testing.T) {
+	t.Parallel()
+	e := setup(t, grpc, newProvider(sdk.NewHTTP(5*time.Second)), fake.New())
+	spec, err := e.client.Describe(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, unknown, v)
-	require.Contains(t, detail, "502")
+	got := map[string]bool{}
+	for _, a := range spec.Actions {
+		got[a.Name] = a.CanReconcile()
+	}
+	require.Equal(t, map[string]bool{
+		"send_message": true, "send_file": true,
+		"status": false, "create_instance": false, "list_instances": false, "delete_instance": false,
+	}, got)
 }

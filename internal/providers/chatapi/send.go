@@ -10,9 +10,6 @@ import (
 	"github.com/heraldhq/herald/sdk"
 )
 
-// noIdempotency is appended to the descriptions of the sending actions.
-const noIdempotency = " Chat API accepts no idempotency key, so Herald cannot pass the step's key on: a retry after an ambiguous failure (a timeout, a dropped connection) may deliver the message twice."
-
 // recipientFields are the two ways of addressing a chat; exactly one is set.
 func recipientFields() []sdk.Field {
 	return []sdk.Field{
@@ -41,10 +38,11 @@ func (p *provider) sendMessageAction() sdk.Action {
 	return sdk.Action{
 		Name: "send_message",
 		Description: "Sends a text message: POST {api_url}/instance{instance_id}/sendMessage. " +
-			"override.body may set any /sendMessage field (phone, chatId, body, quotedMsgId, mentionedPhones, …)." + noIdempotency,
-		Input:  sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
-		Output: sendOutputSchema,
-		Run:    p.sendMessage,
+			"override.body may set any /sendMessage field (phone, chatId, body, quotedMsgId, mentionedPhones, …)." + fmt.Sprintf(reconcileNote, "text", "texts"),
+		Input:     sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
+		Output:    sendOutputSchema,
+		Run:       p.sendMessage,
+		Reconcile: p.reconcileSend,
 	}
 }
 
@@ -58,10 +56,11 @@ func (p *provider) sendFileAction() sdk.Action {
 	return sdk.Action{
 		Name: "send_file",
 		Description: "Sends a file from a URL or data URI: POST {api_url}/instance{instance_id}/sendFile. " +
-			"override.body may set any /sendFile field." + noIdempotency,
-		Input:  sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
-		Output: sendOutputSchema,
-		Run:    p.sendFile,
+			"override.body may set any /sendFile field." + fmt.Sprintf(reconcileNote, "caption (a file of any type: Chat API lists its own copy of the file, not the URL it was sent)", "captions (or two files without one)"),
+		Input:     sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
+		Output:    sendOutputSchema,
+		Run:       p.sendFile,
+		Reconcile: p.reconcileSend,
 	}
 }
 

@@ -94,7 +94,7 @@ func (c contactInput) body(inbox int64) map[string]any {
 func (p *Provider) createContactAction() sdk.Action {
 	return sdk.Action{
 		Name:        "create_contact",
-		Description: "Create a contact with a session (contact inbox) in the instance's inbox: POST /api/v1/accounts/{account_id}/contacts.",
+		Description: "Create a contact with a session (contact inbox) in the instance's inbox: POST /api/v1/accounts/{account_id}/contacts. " + createContactReconcileNote,
 		Input: sdk.Fields(append(contactFields(),
 			sdk.Map("custom_attributes", "Custom attributes; each needs a custom attribute definition in Chatwoot."),
 		)...),
@@ -102,7 +102,8 @@ func (p *Provider) createContactAction() sdk.Action {
 			sdk.Integer("contact_id", "ID of the new contact."),
 			sdk.String("source_id", "The contact's session in the inbox; create_conversation takes it."),
 		),
-		Run: p.createContact,
+		Run:       p.createContact,
+		Reconcile: p.reconcileContact,
 	}
 }
 
@@ -191,14 +192,15 @@ func (p *Provider) createConversation(ctx context.Context, call *sdk.Call) (any,
 func (p *Provider) createMessageAction() sdk.Action {
 	return sdk.Action{
 		Name:        "create_message",
-		Description: "Create a message in a conversation: POST /api/v1/accounts/{account_id}/conversations/{conversation_id}/messages.",
+		Description: "Create a message in a conversation: POST /api/v1/accounts/{account_id}/conversations/{conversation_id}/messages. " + createMessageReconcileNote,
 		Input: sdk.Fields(append([]sdk.Field{
 			sdk.Integer("conversation_id", "The conversation (its display id in the account).").AsRequired(),
 		}, messageFields()...)...),
 		Output: sdk.Fields(
 			sdk.Integer("message_id", "ID of the new message."),
 		),
-		Run: p.createMessage,
+		Run:       p.createMessage,
+		Reconcile: p.reconcileMessage,
 	}
 }
 

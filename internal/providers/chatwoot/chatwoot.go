@@ -14,7 +14,8 @@
 // request, the message itself, can be repeated when a response is lost. The
 // call's idempotency key travels as the message's echo_id, which Chatwoot
 // echoes in its response and realtime events but does not de-duplicate on:
-// it ties a Chatwoot message to the Herald step that sent it.
+// it ties a Chatwoot message to the Herald step that sent it. When a send is
+// in doubt, the reconcile handlers (reconcile.go) look up what it created.
 //
 // The package speaks HTTP through sdk.HTTP only, so error classification,
 // dry-run rendering and secret masking are the SDK's. It must not import

@@ -23,6 +23,26 @@ import (
 // (created_at is whole seconds, so the start is truncated to its second).
 // A listed message that does carry an echo_id must carry the call's.
 
+// The reconcile notes of the actions' descriptions, for the provider
+// reference.
+const (
+	messageMatchNote = "the message is matched by what Chatwoot keeps: the same content, message_type and private flag, created at or after the attempt's start " +
+		"truncated to the second (created_at is whole seconds). The step's idempotency key travels as echo_id, which Chatwoot echoes in its answer and realtime events " +
+		"but does not store, so it cannot be matched later (where a listed message does carry an echo_id, it must be the step's). " +
+		"Herald does not set the message's source_id, which Chatwoot does store, because Chatwoot takes a message with a source_id for one that came from the channel and does not deliver it. " +
+		"Limits: two identical messages to one conversation within that window count as one; only the last 100 messages (5 pages) of a conversation are searched."
+	createMessageReconcileNote = "Chatwoot takes no idempotency key. In doubt (the answer was lost after the request was sent, or the host died mid-call), " +
+		"Herald reconciles through GET …/conversations/{conversation_id}/messages: " + messageMatchNote
+	sendMessageReconcileNote = "Chatwoot takes no idempotency key. In doubt, Herald reconciles stage by stage: the contact (GET …/contacts/search, exact match on the " +
+		"contact keys; none: nothing was sent), its conversations in the inbox (GET …/contacts/{id}/conversations, the 5 most recent; none: nothing was sent), " +
+		"then each conversation's messages (GET …/conversations/{id}/messages): " + messageMatchNote +
+		" A send found missing is sent again safely at any stage, since send_message reuses the contact and open conversation it finds."
+	createContactReconcileNote = "In doubt, Herald reconciles through GET …/contacts/search: the contact identifier (else phone_number, else email) is the key Chatwoot keeps unique, " +
+		"so a contact with exactly that value and a session in the inbox is the one created, and its output is returned. " +
+		"Limits: a contact that already existed with that key and a session in the inbox counts as created; a contact with only a name cannot be looked up, " +
+		"so the run needs attention."
+)
+
 // maxMessagePages bounds how many pages of a conversation's messages a
 // lookup reads going back to the attempt's start; Chatwoot lists 20 a page.
 const maxMessagePages = 5
@@ -30,23 +50,6 @@ const maxMessagePages = 5
 // maxLookupConversations bounds how many of a contact's conversations in
 // the inbox send_message's lookup searches, most recent first.
 const maxLookupConversations = 5
-
-// verdict is a lookup's answer.
-type verdict string
-
-const (
-	found    verdict = "found"
-	notFound verdict = "not_found"
-	unknown  verdict = "unknown"
-)
-
-// lookupResult is a lookup's verdict, with the output the action would have
-// returned when found and one line saying what was (not) found.
-type lookupResult struct {
-	Verdict verdict
-	Output  any
-	Detail  string
-}
 
 // listedMessage is one message of GET /conversations/{id}/messages, as
 // Message#push_event_data renders it.
@@ -148,98 +151,98 @@ func (c *client) findMessage(ctx context.Context, convID int64, w wantMessage, s
 	return match, nil
 }
 
-// lookupMessage is create_message's lookup.
-func (p *Provider) lookupMessage(ctx context.Context, call *sdk.Call, since time.Time) (lookupResult, error) {
+// reconcileMessage is create_message's reconcile handler.
+func (p *Provider) reconcileMessage(ctx context.Context, call *sdk.Call, since time.Time) (sdk.Reconciliation, error) {
 	var in struct {
 		ConversationID int64 `json:"conversation_id"`
 		messageInput
 	}
 	if err := call.Bind(&in); err != nil {
-		return lookupResult{}, err
+		return sdk.Reconciliation{}, err
 	}
 	c, err := p.client(call)
 	if err != nil {
-		return lookupResult{}, err
+		return sdk.Reconciliation{}, err
 	}
 	m, err := c.findMessage(ctx, in.ConversationID, wantedMessage(call, in.messageInput), since)
 	if err != nil {
 		return unknownResult("list messages", err), nil
 	}
 	if m == nil {
-		return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("no message like it in conversation %d since %s", in.ConversationID, second(since))}, nil
+		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("no message like it in conversation %d since %s", in.ConversationID, second(since))}, nil
 	}
-	return lookupResult{
-		Verdict: found,
-		Output:  map[string]any{"message_id": knownID(m.ID)},
-		Detail:  fmt.Sprintf("message %d in conversation %d", m.ID, in.ConversationID),
+	return sdk.Reconciliation{
+		Status: sdk.ReconcileFound,
+		Output: map[string]any{"message_id": knownID(m.ID)},
+		Detail: fmt.Sprintf("message %d in conversation %d", m.ID, in.ConversationID),
 	}, nil
 }
 
-// lookupContact is create_contact's lookup: a contact with the input's
+// reconcileContact is create_contact's reconcile handler: a contact with the input's
 // identifier (else phone number, else email) that has a session in the
 // inbox. A contact with a name only cannot be looked up: unknown.
-func (p *Provider) lookupContact(ctx context.Context, call *sdk.Call, _ time.Time) (lookupResult, error) {
+func (p *Provider) reconcileContact(ctx context.Context, call *sdk.Call, _ time.Time) (sdk.Reconciliation, error) {
 	var in contactInput
 	if err := call.Bind(&in); err != nil {
-		return lookupResult{}, err
+		return sdk.Reconciliation{}, err
 	}
 	keys := in.lookupKeys()
 	if len(keys) == 0 {
-		return lookupResult{Verdict: unknown, Detail: "a contact without identifier, phone_number or email cannot be looked up"}, nil
+		return sdk.Reconciliation{Status: sdk.ReconcileUnknown, Detail: "a contact without identifier, phone_number or email cannot be looked up"}, nil
 	}
 	c, err := p.client(call)
 	if err != nil {
-		return lookupResult{}, err
+		return sdk.Reconciliation{}, err
 	}
 	ct, err := c.findContact(ctx, keys)
 	if err != nil {
 		return unknownResult("search contacts", err), nil
 	}
 	if ct == nil {
-		return lookupResult{Verdict: notFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
+		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
 	}
 	sourceID, ok := ct.sourceIDIn(c.s.inboxID)
 	if !ok {
-		return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d, so this call did not create it", ct.ID, c.s.inboxID)}, nil
+		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d, so this call did not create it", ct.ID, c.s.inboxID)}, nil
 	}
-	return lookupResult{
-		Verdict: found,
-		Output:  map[string]any{"contact_id": knownID(ct.ID), "source_id": sourceID},
-		Detail:  fmt.Sprintf("contact %d with a session in inbox %d", ct.ID, c.s.inboxID),
+	return sdk.Reconciliation{
+		Status: sdk.ReconcileFound,
+		Output: map[string]any{"contact_id": knownID(ct.ID), "source_id": sourceID},
+		Detail: fmt.Sprintf("contact %d with a session in inbox %d", ct.ID, c.s.inboxID),
 	}, nil
 }
 
-// lookupSendMessage is send_message's lookup, stage by stage: the contact
+// reconcileSendMessage is send_message's reconcile handler, stage by stage: the contact
 // (not found: nothing was sent), its conversations in the inbox (none:
 // nothing was sent), then the message in each of them, most recent first.
 // A send that is found missing is safe to send again at every stage, since
 // send_message reuses the contact and open conversation it finds.
-func (p *Provider) lookupSendMessage(ctx context.Context, call *sdk.Call, since time.Time) (lookupResult, error) {
+func (p *Provider) reconcileSendMessage(ctx context.Context, call *sdk.Call, since time.Time) (sdk.Reconciliation, error) {
 	var in struct {
 		Contact contactInput `json:"contact"`
 		messageInput
 	}
 	if err := call.Bind(&in); err != nil {
-		return lookupResult{}, err
+		return sdk.Reconciliation{}, err
 	}
 	keys := in.Contact.lookupKeys()
 	if len(keys) == 0 {
-		return lookupResult{}, sdk.InvalidInput("contact", "set at least one of identifier, phone_number or email")
+		return sdk.Reconciliation{}, sdk.InvalidInput("contact", "set at least one of identifier, phone_number or email")
 	}
 	c, err := p.client(call)
 	if err != nil {
-		return lookupResult{}, err
+		return sdk.Reconciliation{}, err
 	}
 	ct, err := c.findContact(ctx, keys)
 	if err != nil {
 		return unknownResult("search contacts", err), nil
 	}
 	if ct == nil {
-		return lookupResult{Verdict: notFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
+		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
 	}
 	sourceID, ok := ct.sourceIDIn(c.s.inboxID)
 	if !ok {
-		return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d", ct.ID, c.s.inboxID)}, nil
+		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d", ct.ID, c.s.inboxID)}, nil
 	}
 	convs, err := c.inboxConversations(ctx, ct.ID)
 	if err != nil {
@@ -255,8 +258,8 @@ func (p *Provider) lookupSendMessage(ctx context.Context, call *sdk.Call, since 
 			return unknownResult("list messages", err), nil
 		}
 		if m != nil {
-			return lookupResult{
-				Verdict: found,
+			return sdk.Reconciliation{
+				Status: sdk.ReconcileFound,
 				Output: map[string]any{
 					"contact_id":      knownID(ct.ID),
 					"source_id":       sourceID,
@@ -267,13 +270,13 @@ func (p *Provider) lookupSendMessage(ctx context.Context, call *sdk.Call, since 
 			}, nil
 		}
 	}
-	return lookupResult{Verdict: notFound, Detail: fmt.Sprintf("no message like it in the %d conversation(s) of contact %d in inbox %d since %s", min(len(convs), maxLookupConversations), ct.ID, c.s.inboxID, second(since))}, nil
+	return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("no message like it in the %d conversation(s) of contact %d in inbox %d since %s", min(len(convs), maxLookupConversations), ct.ID, c.s.inboxID, second(since))}, nil
 }
 
 // unknownResult is the answer when a lookup request failed: it tells
 // nothing about the send.
-func unknownResult(during string, err error) lookupResult {
-	return lookupResult{Verdict: unknown, Detail: during + ": " + sdk.AsError(err).Message}
+func unknownResult(during string, err error) sdk.Reconciliation {
+	return sdk.Reconciliation{Status: sdk.ReconcileUnknown, Detail: during + ": " + sdk.AsError(err).Message}
 }
 
 // second formats t truncated to its second, as lookups compare it.

@@ -55,17 +55,17 @@ func TestLookupSendMessageStageByStage(t *testing.T) {
 	input := map[string]any{"contact": map[string]any{"identifier": "crm-7", "name": "Ana"}, "content": "db-1 disk full"}
 	send := e.call("send_message", input)
 
-	res, err := e.p.lookupSendMessage(ctx, send, start)
+	res, err := e.p.reconcileSendMessage(ctx, send, start)
 	require.NoError(t, err)
-	require.Equal(t, notFound, res.Verdict, "no contact yet: %s", res.Detail)
+	require.Equal(t, sdk.ReconcileNotFound, res.Status, "no contact yet: %s", res.Detail)
 
 	// The contact exists, with a conversation, but not the message.
 	other := e.call("send_message", map[string]any{"contact": map[string]any{"identifier": "crm-7"}, "content": "earlier note"})
 	_, err = e.p.sendMessage(ctx, other)
 	require.NoError(t, err)
-	res, err = e.p.lookupSendMessage(ctx, send, start)
+	res, err = e.p.reconcileSendMessage(ctx, send, start)
 	require.NoError(t, err)
-	require.Equal(t, notFound, res.Verdict, res.Detail)
+	require.Equal(t, sdk.ReconcileNotFound, res.Status, res.Detail)
 
 	// The send's answer is lost; the lookup finds the message.
 	e.sb.AddFault(sandbox.Fault{Provider: "chatwoot", PathPrefix: "/api/v1/accounts/1/conversations/", Drop: sandbox.DropClose, Count: 1})
@@ -73,9 +73,9 @@ func TestLookupSendMessageStageByStage(t *testing.T) {
 	require.Error(t, err, "the answer was dropped")
 	msgs := e.fake.Messages()
 	require.Len(t, msgs, 2, "the message was created")
-	res, err = e.p.lookupSendMessage(ctx, send, start)
+	res, err = e.p.reconcileSendMessage(ctx, send, start)
 	require.NoError(t, err)
-	require.Equal(t, found, res.Verdict, res.Detail)
+	require.Equal(t, sdk.ReconcileFound, res.Status, res.Detail)
 	out, err := json.Marshal(res.Output)
 	require.NoError(t, err)
 	conv := e.fake.Conversations()[0]
@@ -84,15 +84,15 @@ func TestLookupSendMessageStageByStage(t *testing.T) {
 		"the output is what send_message returns")
 
 	// A send that started after the message was created does not match it.
-	res, err = e.p.lookupSendMessage(ctx, send, time.Now().Add(2*time.Second))
+	res, err = e.p.reconcileSendMessage(ctx, send, time.Now().Add(2*time.Second))
 	require.NoError(t, err)
-	require.Equal(t, notFound, res.Verdict)
+	require.Equal(t, sdk.ReconcileNotFound, res.Status)
 
 	// A failing lookup is no answer.
 	e.sb.AddFault(sandbox.Fault{Provider: "chatwoot", PathPrefix: "/api/v1/accounts/1/contacts/search", Status: http.StatusServiceUnavailable, Count: 1})
-	res, err = e.p.lookupSendMessage(ctx, send, start)
+	res, err = e.p.reconcileSendMessage(ctx, send, start)
 	require.NoError(t, err)
-	require.Equal(t, unknown, res.Verdict)
+	require.Equal(t, sdk.ReconcileUnknown, res.Status)
 	require.Contains(t, res.Detail, "search contacts")
 }
 
@@ -115,18 +115,18 @@ func TestLookupMessageReadsBackPastAPage(t *testing.T) {
 		_, err = e.p.createMessage(ctx, create("noise", false))
 		require.NoError(t, err)
 	}
-	res, err := e.p.lookupMessage(ctx, create("the one", false), start)
+	res, err := e.p.reconcileMessage(ctx, create("the one", false), start)
 	require.NoError(t, err)
-	require.Equal(t, found, res.Verdict, res.Detail)
+	require.Equal(t, sdk.ReconcileFound, res.Status, res.Detail)
 	require.Equal(t, e.fake.Messages()[1].ID, res.Output.(map[string]any)["message_id"].(recordID).n)
 
-	res, err = e.p.lookupMessage(ctx, create("the one", true), start)
+	res, err = e.p.reconcileMessage(ctx, create("the one", true), start)
 	require.NoError(t, err)
-	require.Equal(t, notFound, res.Verdict, "a private note is another message")
+	require.Equal(t, sdk.ReconcileNotFound, res.Status, "a private note is another message")
 
-	res, err = e.p.lookupMessage(ctx, e.call("create_message", map[string]any{"conversation_id": 999, "content": "x"}), start)
+	res, err = e.p.reconcileMessage(ctx, e.call("create_message", map[string]any{"conversation_id": 999, "content": "x"}), start)
 	require.NoError(t, err)
-	require.Equal(t, notFound, res.Verdict, "a conversation that does not exist holds no message")
+	require.Equal(t, sdk.ReconcileNotFound, res.Status, "a conversation that does not exist holds no message")
 }
 
 func TestLookupContactByIdentifier(t *testing.T) {
@@ -134,22 +134,22 @@ func TestLookupContactByIdentifier(t *testing.T) {
 	e := setupLookup(t)
 	ctx := context.Background()
 	create := e.call("create_contact", map[string]any{"identifier": "crm-42", "name": "Jo"})
-	res, err := e.p.lookupContact(ctx, create, time.Now())
+	res, err := e.p.reconcileContact(ctx, create, time.Now())
 	require.NoError(t, err)
-	require.Equal(t, notFound, res.Verdict)
+	require.Equal(t, sdk.ReconcileNotFound, res.Status)
 
 	out, err := e.p.createContact(ctx, create)
 	require.NoError(t, err)
-	res, err = e.p.lookupContact(ctx, create, time.Now())
+	res, err = e.p.reconcileContact(ctx, create, time.Now())
 	require.NoError(t, err)
-	require.Equal(t, found, res.Verdict, res.Detail)
+	require.Equal(t, sdk.ReconcileFound, res.Status, res.Detail)
 	want, _ := json.Marshal(out)
 	got, _ := json.Marshal(res.Output)
 	require.JSONEq(t, string(want), string(got), "the output is what create_contact returns")
 
-	res, err = e.p.lookupContact(ctx, e.call("create_contact", map[string]any{"name": "Nameless"}), time.Now())
+	res, err = e.p.reconcileContact(ctx, e.call("create_contact", map[string]any{"name": "Nameless"}), time.Now())
 	require.NoError(t, err)
-	require.Equal(t, unknown, res.Verdict, "a name alone cannot be looked up")
+	require.Equal(t, sdk.ReconcileUnknown, res.Status, "a name alone cannot be looked up")
 }
 
 func TestMessageMatching(t *testing.T) {

@@ -19,7 +19,7 @@ func (p *Provider) sendMessageAction() sdk.Action {
 		Name: "send_message",
 		Description: "Send a message to a contact in the instance's inbox: find the contact (by identifier, else phone_number, else email) " +
 			"or create it, reuse its open conversation in the inbox or open one, then create the message. " +
-			"override.body applies to the message request.",
+			"override.body applies to the message request. " + sendMessageReconcileNote,
 		Input: sdk.Fields(append([]sdk.Field{
 			sdk.Object("contact", "Who to message; set at least one of identifier, phone_number or email.", contactFields()...).RequireOneOrMore("identifier", "phone_number", "email").AsRequired(),
 		}, messageFields()...)...),
@@ -29,7 +29,8 @@ func (p *Provider) sendMessageAction() sdk.Action {
 			sdk.Integer("conversation_id", "The conversation reused or created."),
 			sdk.Integer("message_id", "The message created."),
 		),
-		Run: p.sendMessage,
+		Run:       p.sendMessage,
+		Reconcile: p.reconcileSendMessage,
 	}
 }
 

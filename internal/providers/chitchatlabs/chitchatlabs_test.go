@@ -320,3 +320,21 @@ func TestConfigRequiresAnAPIKey(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, "base_url", sdk.AsError(err).Field)
 }
+
+// ChitChatLabs has no lookup: no action declares a reconcile handler, so the
+// host stops an in-doubt send for an operator, and a reconcile request is
+// refused.
+func TestNoActionReconciles(t *testing.T) {
+	t.Parallel()
+	srv := sdk.NewServer(New(), nil)
+	spec, err := srv.Describe(context.Background())
+	require.NoError(t, err)
+	for _, a := range spec.Actions {
+		require.False(t, a.CanReconcile(), a.Name)
+	}
+	require.NoError(t, srv.Configure(context.Background(), "i", json.RawMessage(`{"api_key": "k"}`)))
+	_, err = srv.Reconcile(context.Background(), &sdk.ReconcileRequest{InvokeRequest: sdk.InvokeRequest{
+		Instance: "i", Action: "send_single", Input: json.RawMessage(`{"to": {"mobile": "919739978284"}, "fb_template": "t", "language": "en"}`),
+	}})
+	require.ErrorIs(t, err, sdk.ErrNoReconcile)
+}

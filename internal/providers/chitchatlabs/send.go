@@ -21,7 +21,9 @@ const (
 const mobilePattern = `^[0-9]{7,15}$`
 
 // noIdempotency is appended to the action descriptions.
-const noIdempotency = " ChitChatLabs documents no idempotency key, so Herald cannot pass the step's key on: a retry after an ambiguous failure (a timeout, a dropped connection) may send twice."
+const noIdempotency = " ChitChatLabs documents no idempotency key and no way to look a message up, so the action has no reconcile handler: " +
+	"a send in doubt (the answer was lost after the request was sent, or the host died mid-call) stops its run, which needs attention until an operator " +
+	"settles it with `herald runs resolve --as sent|unsent` (on_in_doubt = \"retry\" sends again instead, accepting a possible duplicate)."
 
 // templateFields are the inputs both actions share: which approved
 // WhatsApp template to send, how to fill it, and what to attach.
