@@ -80,10 +80,15 @@ func (r *Response) JSON(v any) error {
 }
 
 // Do sends req for call and classifies the outcome: a 2xx returns the
-// response; 429 is rate_limited with the Retry-After it carries; 5xx,
-// timeouts and connection errors are retryable; other statuses are permanent
-// with the provider's message. In dry-run mode the request is rendered with
-// sensitive values masked and nothing is sent.
+// response; 429 is rate_limited with the Retry-After it carries; 5xx is
+// retryable; other statuses are permanent with the provider's message. A
+// transport failure before the request was fully written (connection
+// refused, DNS failure, nothing written) is retryable; a timeout or
+// connection loss after it was fully written is in_doubt for any method but
+// GET and HEAD, which change nothing and stay retryable. Do never lets
+// net/http re-send a written request on its own (see traceWrites). In
+// dry-run mode the request is rendered with sensitive values masked and
+// nothing is sent.
 func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, error) {
 	target := req.URL
 	if len(req.Query) > 0 {
@@ -148,11 +153,12 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
 	}
 	httpReq.Header = header
+	sent := traceWrites(httpReq)
 	ex := ExchangeFrom(ctx)
 	resp, err := h.client().Do(httpReq)
 	if err != nil {
 		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
-		return nil, Retryable(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
+		return nil, sent.classify(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
@@ -167,7 +173,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		ex.record(call.Masker(), req.Method, target, payload, resp, data)
 	}
 	if err != nil {
-		return nil, Retryable(fmt.Errorf("read response: %w", transportError(err)))
+		return nil, sent.classify(fmt.Errorf("read response: %w", transportError(err)))
 	}
 	if cerr := h.Classify(resp.StatusCode, resp.Header, data); cerr != nil {
 		return nil, cerr

@@ -77,10 +77,10 @@ func TestErrorClassesSurviveTheGRPCTransport(t *testing.T) {
 			want: sdk.ClassPermanent, status: http.StatusOK,
 		},
 		{
-			name:    "a timeout is retryable",
+			name:    "a timeout after the request was written is in doubt",
 			fault:   &sandbox.Fault{LatencyMS: 60_000},
 			timeout: 150 * time.Millisecond,
-			want:    sdk.ClassRetryable,
+			want:    sdk.ClassInDoubt,
 			message: func(*testing.T) string { return "timeout" },
 		},
 	}

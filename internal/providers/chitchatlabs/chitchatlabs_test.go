@@ -239,7 +239,7 @@ func TestErrorClassesSurviveTheGRPCTransport(t *testing.T) {
 		{"502", sandbox.Fault{Status: http.StatusBadGateway}, 0, sdk.ClassRetryable, http.StatusBadGateway, 0, ""},
 		{"401", sandbox.Fault{Status: http.StatusUnauthorized, Body: `{"error": "invalid api key"}`}, 0, sdk.ClassPermanent, http.StatusUnauthorized, 0, "invalid api key"},
 		{"400 with a text body", sandbox.Fault{Status: http.StatusBadRequest, Body: "template habit_run_confirmation_message not approved"}, 0, sdk.ClassPermanent, http.StatusBadRequest, 0, "template habit_run_confirmation_message not approved"},
-		{"timeout", sandbox.Fault{LatencyMS: 60_000}, 150 * time.Millisecond, sdk.ClassRetryable, 0, 0, "timeout"},
+		{"timeout after the request was written", sandbox.Fault{LatencyMS: 60_000}, 150 * time.Millisecond, sdk.ClassInDoubt, 0, 0, "timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
