@@ -146,6 +146,7 @@ func TestReconcileAsksTheFake(t *testing.T) {
 	e.sb.AddFault(sandbox.Fault{Provider: "chatapi", PathPrefix: "/instance229607/sendMessage", Drop: sandbox.DropClose, Count: 1})
 	_, err := e.invoke(t, "send_message", msg)
 	require.Error(t, err, "the answer was dropped")
+	require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "a send whose answer is lost is in doubt: %v", err)
 	rec = e.reconcile(t, "send_message", msg, start)
 	require.Equal(t, sdk.ReconcileFound, rec.Status, rec.Detail)
 	sent := f.Sent()

@@ -39,6 +39,7 @@ func TestReconcileOverGRPCSendsNothing(t *testing.T) {
 	b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Method: http.MethodPost, PathPrefix: "/api/v1/accounts/1/conversations/", Drop: sandbox.DropClose, Count: 1})
 	_, err := b.invoke(t, "send_message", send)
 	require.Error(t, err, "the answer was dropped")
+	require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "a send whose answer is lost is in doubt: %v", err)
 	b.exchanges.take()
 
 	rec = b.reconcile(t, "send_message", send, start)
