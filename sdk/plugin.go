@@ -206,7 +206,8 @@ func (c *grpcClient) Configure(ctx context.Context, instance string, config json
 func (c *grpcClient) Invoke(ctx context.Context, req *InvokeRequest) (json.RawMessage, error) {
 	resp, err := c.rpc.Invoke(ctx, invokeToProto(req))
 	if err != nil {
-		return nil, transportErr(ctx, "invoke "+req.Action, err)
+		// The plugin may have sent the request before the call broke.
+		return nil, InDoubt(transportErr(ctx, "invoke "+req.Action, err))
 	}
 	if len(resp.Request) > 0 {
 		ExchangeFrom(ctx).SetRaw(resp.Request, resp.Response)

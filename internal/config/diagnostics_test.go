@@ -39,6 +39,31 @@ func yamlMain(body string) map[string]string {
 }
 
 var hclCases = []diagCase{
+	{name: "on_in_doubt reconcile without a handler", files: hclMain(`workflow "w" {
+  step "a" {
+    uses        = "chatapi.status"
+    on_in_doubt = "reconcile"
+  }
+  step "b" {
+    uses        = "chatapi.send_message"
+    with        = { phone = "1", body = "x" }
+    on_in_doubt = "reconcile"
+    fallback {
+      uses = "chatapi.status"
+    }
+  }
+  step "c" {
+    uses        = "chatapi.status"
+    on_in_doubt = "maybe"
+  }
+}
+`),
+		want: []string{
+			"main.hcl:7:19: on_in_doubt = \"reconcile\" in step \"a\" of workflow \"w\": chatapi.status has no reconcile handler; use \"stop\" (wait for an operator) or \"retry\" (accept a duplicate)",
+			"main.hcl:12:19: on_in_doubt = \"reconcile\" in step \"b\" of workflow \"w\": chatapi.status has no reconcile handler; use \"stop\" (wait for an operator) or \"retry\" (accept a duplicate)",
+			"main.hcl:19:19: on_in_doubt in step \"c\" of workflow \"w\" must be reconcile, retry or stop, not \"maybe\"",
+		},
+	},
 	{name: "unknown key", files: hclMain(`workflow "w" {
   step "a" {
     uses   = "chatapi.send_message"
@@ -49,7 +74,7 @@ var hclCases = []diagCase{
 }
 `),
 		want: []string{
-			"main.hcl:8:5: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, fallback)",
+			"main.hcl:8:5: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, on_in_doubt, fallback)",
 			"main.hcl:9:5: unknown key \"tiemout\" in step \"a\" of workflow \"w\"; did you mean \"timeout\"?",
 		},
 	},
@@ -426,6 +451,16 @@ workflow "empty" {}
 }
 
 var yamlCases = []diagCase{
+	{name: "on_in_doubt reconcile without a handler", files: yamlMain(`  w:
+    steps:
+      - id: a
+        uses: chatapi.status
+        on_in_doubt: reconcile
+`),
+		want: []string{
+			"main.yaml:9:22: on_in_doubt = \"reconcile\" in step \"a\" of workflow \"w\": chatapi.status has no reconcile handler; use \"stop\" (wait for an operator) or \"retry\" (accept a duplicate)",
+		},
+	},
 	{name: "unknown key", files: yamlMain(`  w:
     steps:
       - id: a
@@ -435,7 +470,7 @@ var yamlCases = []diagCase{
         tiemout: 5s
 `),
 		want: []string{
-			"main.yaml:10:9: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, fallback)",
+			"main.yaml:10:9: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, on_in_doubt, fallback)",
 			"main.yaml:11:9: unknown key \"tiemout\" in step \"a\" of workflow \"w\"; did you mean \"timeout\"?",
 		},
 	},

@@ -310,11 +310,54 @@ type Step struct {
 	Parallelism int `json:"parallelism"`
 	// ContinueOnError lets the run go on when the step finally fails.
 	ContinueOnError bool `json:"continue_on_error"`
+	// OnInDoubt says what happens to an attempt whose outcome is unknown
+	// (SPEC §9); empty is the default: reconcile when the action has a
+	// reconcile handler, else stop. See Step.InDoubtPolicy.
+	OnInDoubt OnInDoubt `json:"on_in_doubt,omitempty"`
+	// OnInDoubtRange is where on_in_doubt is written, for diagnostics.
+	OnInDoubtRange Range `json:"-"`
 	// Fallback are tried in order when the step finally fails; each makes
 	// one attempt bounded by Timeout, and may read steps.<this step> for the
 	// failure.
 	Fallback []*Fallback `json:"fallback,omitempty"`
 	Range    Range       `json:"-"`
+}
+
+// OnInDoubt is a step's policy for an in-doubt send: a request that may have
+// reached the provider without the host learning the outcome.
+type OnInDoubt string
+
+// The on_in_doubt policies.
+const (
+	// OnInDoubtReconcile asks the action's reconcile handler whether the
+	// send happened: found settles the attempt with the provider's output,
+	// not found sends again, unknown asks again with backoff, then stops.
+	OnInDoubtReconcile OnInDoubt = "reconcile"
+	// OnInDoubtRetry sends again, accepting a possible duplicate.
+	OnInDoubtRetry OnInDoubt = "retry"
+	// OnInDoubtStop parks the run in needs_attention until an operator
+	// resolves the attempt as sent or unsent.
+	OnInDoubtStop OnInDoubt = "stop"
+)
+
+// OnInDoubtPolicies lists the on_in_doubt values.
+var OnInDoubtPolicies = []string{string(OnInDoubtReconcile), string(OnInDoubtRetry), string(OnInDoubtStop)}
+
+// InDoubtPolicy returns the step's on_in_doubt for an action that can
+// reconcile or not: the value written, or the default (reconcile when it can,
+// else stop).
+func (s *Step) InDoubtPolicy(canReconcile bool) OnInDoubt {
+	switch {
+	case s.OnInDoubt == OnInDoubtReconcile && !canReconcile:
+		// Validation refuses this where describes are known; a fallback
+		// action without a handler stops instead.
+		return OnInDoubtStop
+	case s.OnInDoubt != "":
+		return s.OnInDoubt
+	case canReconcile:
+		return OnInDoubtReconcile
+	}
+	return OnInDoubtStop
 }
 
 // Override changes one call of a provider: Config is merged over the

@@ -33,7 +33,7 @@ var testSpecs = map[string]*sdk.Spec{
 					sdk.Array("mentioned_phones", "mentions", sdk.String("", "")),
 				},
 				ExactlyOneOf: [][]string{{"phone", "chat_id"}},
-			}},
+			}, Reconciles: true},
 			{Name: "status"},
 		},
 		Events: []sdk.EventSpec{{Name: "chatapi.message"}, {Name: "chatapi.ack"}},

@@ -51,7 +51,7 @@ func stepIDOf(n *node) (string, Range, bool) {
 
 func (l *loader) step(w *Workflow, n *node, earlier, all []string) *Step {
 	o := newObject(&l.rep, n, fmt.Sprintf("a step of workflow %q", w.Name),
-		"id", "uses", "if", "with", "override", "retry", "timeout", "for_each", "parallelism", "continue_on_error", "fallback")
+		"id", "uses", "if", "with", "override", "retry", "timeout", "for_each", "parallelism", "continue_on_error", "on_in_doubt", "fallback")
 	if o == nil {
 		return nil
 	}
@@ -125,6 +125,10 @@ func (l *loader) step(w *Workflow, n *node, earlier, all []string) *Step {
 	}
 	o.duration("timeout", &s.Timeout)
 	o.boolean("continue_on_error", &s.ContinueOnError)
+	var reconcilers []usedAction
+	if action != nil {
+		reconcilers = append(reconcilers, usedAction{s.Uses, action})
+	}
 
 	if e := o.get("fallback"); e != nil {
 		items := []*node{e.val}
@@ -135,12 +139,41 @@ func (l *loader) step(w *Workflow, n *node, earlier, all []string) *Step {
 		fctx := ctx
 		fctx.Steps = append(slices.Clone(earlier), id)
 		for i, fn := range items {
-			if f := l.fallback(fn, fctx, fmt.Sprintf("fallback %d of %s", i+1, what)); f != nil {
+			if f, fa := l.fallback(fn, fctx, fmt.Sprintf("fallback %d of %s", i+1, what)); f != nil {
 				s.Fallback = append(s.Fallback, f)
+				if fa != nil {
+					reconcilers = append(reconcilers, usedAction{f.Uses, fa})
+				}
 			}
 		}
 	}
+	l.onInDoubt(s, o, reconcilers, what)
 	return s
+}
+
+// onInDoubt reads a step's on_in_doubt. Where the plugins' describes are
+// known, "reconcile" on an action (the step's or a fallback's) without a
+// reconcile handler is an error at the attribute.
+func (l *loader) onInDoubt(s *Step, o *object, actions []usedAction, what string) {
+	policy := ""
+	o.oneOf("on_in_doubt", OnInDoubtPolicies, &policy)
+	s.OnInDoubt = OnInDoubt(policy)
+	e := o.get("on_in_doubt")
+	if e == nil || s.OnInDoubt != OnInDoubtReconcile {
+		return
+	}
+	s.OnInDoubtRange = e.val.rng
+	for _, a := range actions {
+		if !a.action.CanReconcile() {
+			l.rep.errorf(e.val.rng, "on_in_doubt = \"reconcile\" in %s: %s has no reconcile handler; use \"stop\" (wait for an operator) or \"retry\" (accept a duplicate)", what, a.uses)
+		}
+	}
+}
+
+// usedAction is an action a step may call, with the uses that names it.
+type usedAction struct {
+	uses   string
+	action *sdk.Action
 }
 
 // uses resolves <instance>.<action> to the provider and, when its plugin's
@@ -283,10 +316,12 @@ func (l *loader) retry(r *Retry, n *node, what string) {
 	o.number("multiplier", 1, &r.Multiplier)
 }
 
-func (l *loader) fallback(n *node, ctx expr.Context, what string) *Fallback {
+// fallback decodes one fallback and returns it with its action, when the
+// plugin's spec is known.
+func (l *loader) fallback(n *node, ctx expr.Context, what string) (*Fallback, *sdk.Action) {
 	o := newObject(&l.rep, n, what, "uses", "with", "override")
 	if o == nil {
-		return nil
+		return nil, nil
 	}
 	defer o.done()
 	f := &Fallback{Range: n.rng}
@@ -298,5 +333,5 @@ func (l *loader) fallback(n *node, ctx expr.Context, what string) *Fallback {
 	}
 	f.With = l.input(o.get("with"), n.rng, f.Uses, action, ctx)
 	f.Override = l.override(o.get("override"), provider, ctx, what)
-	return f
+	return f, action
 }

@@ -422,6 +422,7 @@ func stepSchema(uses []string, typed bool) map[string]any {
 			},
 			"parallelism":       map[string]any{"type": "integer", "minimum": 1, "default": config.DefaultParallelism, "description": "How many elements of for_each run at once."},
 			"continue_on_error": map[string]any{"type": "boolean", "default": false, "description": "Lets the run go on when the step finally fails."},
+			"on_in_doubt":       map[string]any{"type": "string", "enum": []any{"reconcile", "retry", "stop"}, "description": "What happens to a send whose outcome is unknown: reconcile asks the provider (the default when the action has a reconcile handler), stop waits for runs resolve (the default otherwise), retry sends again and accepts a duplicate."},
 			"fallback": map[string]any{
 				"description": "Alternatives tried in order when the step finally fails; each makes one attempt and may read steps.<this step> for the failure.",
 				"anyOf":       []any{ref("fallback"), map[string]any{"type": "array", "items": ref("fallback")}},

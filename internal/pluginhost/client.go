@@ -14,7 +14,10 @@ type supervisedClient struct {
 	p *provider
 }
 
-var _ sdk.Client = (*supervisedClient)(nil)
+var (
+	_ sdk.Client     = (*supervisedClient)(nil)
+	_ sdk.Reconciler = (*supervisedClient)(nil)
+)
 
 // do runs call against the live process and notices when it died under the
 // call.
@@ -26,7 +29,12 @@ func (c *supervisedClient) do(ctx context.Context, call func(ctx context.Context
 	o := &outcome{}
 	err = call(context.WithValue(ctx, outcomeKey{}, o), pr.rpc)
 	if err != nil && o.code != 0 && ctx.Err() == nil && c.p.transportFailed(pr) {
-		return sdk.Retryable(fmt.Errorf("provider %s: plugin process %d exited during the call: %w", c.p.typ, pr.pid, err))
+		died := fmt.Errorf("provider %s: plugin process %d exited during the call: %w", c.p.typ, pr.pid, err)
+		if sdk.AsError(err).Class == sdk.ClassInDoubt {
+			// An invoke the plugin may have sent before it died.
+			return sdk.InDoubt(died)
+		}
+		return sdk.Retryable(died)
 	}
 	return err
 }
@@ -78,4 +86,20 @@ func (c *supervisedClient) HandleWebhook(ctx context.Context, req *sdk.WebhookRe
 // Health reports whether the plugin is up and healthy.
 func (c *supervisedClient) Health(ctx context.Context) error {
 	return c.do(ctx, func(ctx context.Context, rpc sdk.Client) error { return rpc.Health(ctx) })
+}
+
+// Reconcile asks the plugin whether an earlier attempt of an invoke reached
+// the provider. A plugin built before the protocol had Reconcile answers
+// sdk.ErrNoReconcile.
+func (c *supervisedClient) Reconcile(ctx context.Context, req *sdk.ReconcileRequest) (*sdk.Reconciliation, error) {
+	var rec *sdk.Reconciliation
+	err := c.do(ctx, func(ctx context.Context, rpc sdk.Client) (err error) {
+		r, ok := rpc.(sdk.Reconciler)
+		if !ok {
+			return sdk.Permanent(fmt.Errorf("%w: provider %s", sdk.ErrNoReconcile, c.p.typ))
+		}
+		rec, err = r.Reconcile(ctx, req)
+		return err
+	})
+	return rec, err
 }

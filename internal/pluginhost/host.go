@@ -151,7 +151,9 @@ func (h *Host) Register(typ string, p sdk.Provider) error {
 
 // Client returns the client of provider typ, launching its plugin on first
 // use. The client survives plugin restarts: calls in flight when the plugin
-// dies fail as retryable, later calls go to the relaunched plugin.
+// dies fail (an invoke as in_doubt, since the plugin may have sent it, other
+// calls as retryable), later calls go to the relaunched plugin. It is an
+// sdk.Reconciler.
 func (h *Host) Client(ctx context.Context, typ string) (sdk.Client, error) {
 	p, err := h.provider(typ)
 	if err != nil {

@@ -203,7 +203,7 @@ func TestCrashMidCallRelaunchesAndReconfigures(t *testing.T) {
 
 	_, err := invoke(ctx, c, "a", "crash", `{}`)
 	require.Error(t, err)
-	require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "a call whose plugin died is retryable: %v", err)
+	require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "a call whose plugin died may have been sent: %v", err)
 	require.Contains(t, err.Error(), "provider echo: plugin process "+strconv.Itoa(oldPid)+" exited during the call")
 	t.Logf("crash mid-call: %v", err)
 
@@ -256,7 +256,7 @@ func TestKillMidCallRelaunches(t *testing.T) {
 		t.Fatal("the call in flight did not return after its plugin was killed")
 	}
 	require.Error(t, r.err)
-	require.Equal(t, sdk.ClassRetryable, sdk.AsError(r.err).Class, "%v", r.err)
+	require.Equal(t, sdk.ClassInDoubt, sdk.AsError(r.err).Class, "%v", r.err)
 	require.Contains(t, r.err.Error(), "exited during the call")
 	t.Logf("kill -9 of plugin pid %d mid-call: call returned %s after the kill with %s error: %v",
 		pid, time.Since(killed).Round(time.Millisecond), sdk.AsError(r.err).Class, r.err)

@@ -75,6 +75,7 @@ workflow "oncall-digest" {
     uses        = "chatapi.send_message"
     with        = { phone = "{{ item.phone }}", body = "Hi {{ item.name }} ({{ index + 1 }})" }
     continue_on_error = true
+    on_in_doubt = "reconcile"
   }
 }
 
