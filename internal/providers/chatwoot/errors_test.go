@@ -45,7 +45,7 @@ func TestErrorClasses(t *testing.T) {
 		require.Contains(t, e.Message, "Internal Server Error")
 	})
 
-	t.Run("a timeout is retryable", func(t *testing.T) {
+	t.Run("a deadline that ends the call is in doubt", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", LatencyMS: 10_000})
@@ -53,9 +53,27 @@ func TestErrorClasses(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := invokeCtx(t, ctx, b.client, "send_message", sendInput)
-		require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "error: %v", err)
+		require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "the host cannot tell how far the call got: %v", err)
 		require.Less(t, time.Since(start), 5*time.Second, "the call must end at its deadline, not the fake's")
 		require.Empty(t, b.fake.Contacts())
+	})
+
+	t.Run("a lost answer to a lookup is retryable", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Method: http.MethodGet, PathPrefix: "/api/v1/accounts/1/contacts/search", Drop: sandbox.DropClose})
+		_, err := b.invoke(t, "send_message", sendInput)
+		require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "a search changes nothing: %v", err)
+		require.Empty(t, b.fake.Contacts())
+	})
+
+	t.Run("a lost answer to a create is in doubt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Method: http.MethodPost, PathPrefix: "/api/v1/accounts/1/contacts", Drop: sandbox.DropClose})
+		_, err := b.invoke(t, "send_message", sendInput)
+		require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "the contact was created: %v", err)
+		require.Len(t, b.fake.Contacts(), 1)
 	})
 
 	t.Run("401 is permanent with Chatwoot's message", func(t *testing.T) {

@@ -194,16 +194,9 @@ func (p *Provider) reconcileContact(ctx context.Context, call *sdk.Call, _ time.
 	if err != nil {
 		return sdk.Reconciliation{}, err
 	}
-	ct, err := c.findContact(ctx, keys)
-	if err != nil {
-		return unknownResult("search contacts", err), nil
-	}
-	if ct == nil {
-		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
-	}
-	sourceID, ok := ct.sourceIDIn(c.s.inboxID)
-	if !ok {
-		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d, so this call did not create it", ct.ID, c.s.inboxID)}, nil
+	ct, sourceID, answer := c.lookupSession(ctx, keys)
+	if answer != nil {
+		return *answer, nil
 	}
 	return sdk.Reconciliation{
 		Status: sdk.ReconcileFound,
@@ -233,16 +226,9 @@ func (p *Provider) reconcileSendMessage(ctx context.Context, call *sdk.Call, sin
 	if err != nil {
 		return sdk.Reconciliation{}, err
 	}
-	ct, err := c.findContact(ctx, keys)
-	if err != nil {
-		return unknownResult("search contacts", err), nil
-	}
-	if ct == nil {
-		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}, nil
-	}
-	sourceID, ok := ct.sourceIDIn(c.s.inboxID)
-	if !ok {
-		return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d", ct.ID, c.s.inboxID)}, nil
+	ct, sourceID, answer := c.lookupSession(ctx, keys)
+	if answer != nil {
+		return *answer, nil
 	}
 	convs, err := c.inboxConversations(ctx, ct.ID)
 	if err != nil {
@@ -271,6 +257,26 @@ func (p *Provider) reconcileSendMessage(ctx context.Context, call *sdk.Call, sin
 		}
 	}
 	return sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("no message like it in the %d conversation(s) of contact %d in inbox %d since %s", min(len(convs), maxLookupConversations), ct.ID, c.s.inboxID, second(since))}, nil
+}
+
+// lookupSession finds the contact that keys name exactly and its session
+// (source_id) in the instance's inbox. When there is none, or the search
+// fails, answer is the lookup's final answer: not found (a contact or
+// session this call would have created does not exist), or unknown.
+func (c *client) lookupSession(ctx context.Context, keys []lookupKey) (ct *contact, sourceID string, answer *sdk.Reconciliation) {
+	ct, err := c.findContact(ctx, keys)
+	if err != nil {
+		r := unknownResult("search contacts", err)
+		return nil, "", &r
+	}
+	if ct == nil {
+		return nil, "", &sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: "no contact with " + keys[0].field + " " + keys[0].value}
+	}
+	sourceID, ok := ct.sourceIDIn(c.s.inboxID)
+	if !ok {
+		return nil, "", &sdk.Reconciliation{Status: sdk.ReconcileNotFound, Detail: fmt.Sprintf("contact %d has no session in inbox %d", ct.ID, c.s.inboxID)}
+	}
+	return ct, sourceID, nil
 }
 
 // unknownResult is the answer when a lookup request failed: it tells
