@@ -155,8 +155,9 @@ func TestCancellationCrossesGRPC(t *testing.T) {
 	start := time.Now()
 	_, err := c.Invoke(ctx, &sdk.InvokeRequest{Instance: "main", Action: "wait"})
 	require.Less(t, time.Since(start), 5*time.Second)
-	require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class)
-	// Either side may notice the deadline first: the client (context error)
-	// or the plugin's handler (its error, carried over the wire).
+	// Either side may notice the deadline first: the client (context error;
+	// in doubt, since the plugin may have sent the request by then) or the
+	// plugin's handler (its error, carried over the wire).
+	require.Contains(t, []sdk.ErrorClass{sdk.ClassRetryable, sdk.ClassInDoubt}, sdk.AsError(err).Class)
 	require.Contains(t, err.Error(), "context deadline exceeded")
 }

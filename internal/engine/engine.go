@@ -287,6 +287,9 @@ func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
 		}
 		return run, err
 	}
+	if status == store.StatusNeedsAttention {
+		return e.parkNeedsAttention(ctx, st, run, reason)
+	}
 	if status == store.StatusFailed && run.Attempt > 1 {
 		// A retried run may hold records reopened for steps it did not
 		// reach this time; they must not look as if they still ran.
@@ -436,6 +439,9 @@ type execution struct {
 	scope *expr.Scope
 	// records are the step records found when the execution started.
 	records map[store.StepKey]store.StepRecord
+	// inDoubt are the unsettled in-doubt attempts found on a resume, by
+	// step (item); guarded by mu.
+	inDoubt map[store.StepKey]inDoubtAttempt
 	mu      sync.Mutex
 }
 
@@ -494,6 +500,9 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 		if err != nil {
 			return "", "", "", err
 		}
+		if res.Status == store.StatusNeedsAttention {
+			return store.StatusNeedsAttention, res.Reason, res.Reason, nil
+		}
 		x.scope.SetStep(step.ID, res.data())
 		if res.Status == store.StatusFailed && !step.ContinueOnError {
 			msg := fmt.Sprintf("step %s failed: %s", step.ID, res.message())
@@ -519,7 +528,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // closeInterrupted finishes the attempts an earlier execution started but
 // never recorded a result for (its host stopped mid-call), so the attempt log
-// says what happened: the outcome is unknown and the step is tried again.
+// says what happened: the outcome is unknown. Those, and in-doubt attempts
+// whose settlement was cut short, go through the step's on_in_doubt rule
+// before the step sends again (findInDoubt).
 func (x *execution) closeInterrupted(ctx context.Context) error {
 	if x.run.Attempt <= 1 {
 		return nil
@@ -528,23 +539,25 @@ func (x *execution) closeInterrupted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	interrupted := map[store.StepKey]int{}
 	for _, a := range attempts {
 		if a.Status != store.StatusRunning {
 			continue
 		}
+		interrupted[a.StepKey] = a.Number
 		res := store.AttemptResult{
 			Status:     store.StatusFailed,
 			Outcome:    store.OutcomeInDoubt,
 			WillRetry:  true,
-			Error:      &store.StepError{Class: ClassInterrupted, Message: "the host stopped during this attempt; the provider may or may not have received it"},
+			Error:      &store.StepError{Class: ClassInterrupted, Message: interruptedMessage},
 			FinishedAt: x.e.opts.Now().UTC(),
 		}
 		if err := x.e.opts.Store.FinishAttempt(ctx, a.StepKey, a.Number, res); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("close interrupted attempt: %w", err)
 		}
-		x.log.Warn("attempt was interrupted; trying again", "step", a.StepID, "item", a.Item, "attempt", a.Number)
+		x.log.Warn("attempt was interrupted; its send is in doubt", "step", a.StepID, "item", a.Item, "attempt", a.Number)
 	}
-	return nil
+	return x.findInDoubt(ctx, attempts, interrupted)
 }
 
 // Skip ends a queued run as skipped without running it, with reason as its

@@ -202,6 +202,16 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 	if agg.Provider == "" {
 		agg.Provider = step.Provider
 	}
+	if n, first := needingAttention(results); n > 0 {
+		// The other items ran to their end; the step waits for the
+		// in-doubt ones to be resolved.
+		agg.Status = store.StatusNeedsAttention
+		agg.Reason = fmt.Sprintf("%d of %d items are in doubt; %s", n, len(results), first)
+		if n == 1 {
+			agg.Reason = first
+		}
+		return x.record(ctx, step, key, agg, started)
+	}
 	if failed > 0 {
 		agg.Status = store.StatusFailed
 		msg, class := "", string(sdk.ClassPermanent)
@@ -230,6 +240,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	if seen && prev.Status.Final() {
 		return resultFromRecord(prev), nil
 	}
+	if seen && prev.Status == store.StatusNeedsAttention {
+		return waiting(prev), nil
+	}
 	attempt := prev.Attempts
 	started := x.e.opts.Now()
 	single := item == store.NoItem
@@ -244,7 +257,24 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	cands := candidates(step)
 	var last *sdk.Error
 	lastProvider, lastAction := step.Provider, step.Action
+	from, settled, err := x.resumeInDoubt(ctx, step, key, cands, scope, &attempt)
+	if err != nil {
+		return stepResult{}, err
+	}
+	if settled != nil {
+		if settled.Status == store.StatusSucceeded {
+			x.finished(step, item, *settled, started)
+		}
+		return *settled, nil
+	}
+	if from > 0 {
+		last = sdk.InDoubt(errors.New(interruptedMessage))
+	}
+	resends := 0
 	for ci, c := range cands {
+		if ci < from {
+			continue
+		}
 		more := ci < len(cands)-1
 		if ci > 0 {
 			// A fallback may read steps.<this step> for the failure.
@@ -272,7 +302,8 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			}
 			attempt++
 			req.Attempt = a
-			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: x.e.opts.Now().UTC()}); err != nil {
+			attemptStart := x.e.opts.Now().UTC()
+			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
 			}
 			t0 := time.Now()
@@ -302,6 +333,33 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				return res, nil
 			}
 			last = sdk.AsError(err)
+			if last.Class == sdk.ClassInDoubt && !x.e.opts.DryRun && step.InDoubtPolicy(x.canReconcile(c)) != config.OnInDoubtRetry {
+				if err := x.recordInDoubt(ctx, step, key, c, attempt, last, exReq, exResp, time.Since(t0)); err != nil {
+					return stepResult{}, err
+				}
+				s, res, err := x.settleInDoubt(ctx, step, key, c, req, inDoubtAttempt{number: attempt, provider: c.provider, action: c.action, started: attemptStart, err: last}, &attempt)
+				if err != nil {
+					return stepResult{}, err
+				}
+				switch s {
+				case settledFound:
+					x.finished(step, item, res, started)
+					return res, nil
+				case settledStop:
+					return res, nil
+				}
+				// Not sent: send again, without using up the retry budget
+				// (within bounds).
+				if resends < maxInDoubtResends {
+					resends++
+					a--
+					continue
+				}
+				if a < c.attempts {
+					continue
+				}
+				break
+			}
 			retry := a < c.attempts && last.Class != sdk.ClassPermanent
 			serr := x.stepError(string(last.Class), last.Error())
 			serr.Field = last.Field
@@ -440,7 +498,9 @@ func (x *execution) invoke(ctx context.Context, instance string, req *sdk.Invoke
 	}
 	out, err := client.Invoke(callCtx, req)
 	if err != nil && callCtx.Err() == context.DeadlineExceeded {
-		return nil, ex, sdk.Retryable(fmt.Errorf("attempt timed out after %s", timeout))
+		// The plugin may have sent the request before the deadline cut the
+		// call short: the send is in doubt.
+		return nil, ex, sdk.InDoubt(fmt.Errorf("attempt timed out after %s", timeout))
 	}
 	return out, ex, err
 }

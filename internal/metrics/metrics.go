@@ -38,6 +38,9 @@ type Metrics struct {
 	stepDuration   *prometheus.HistogramVec
 	stepErrors     *prometheus.CounterVec
 	rateWaits      *prometheus.CounterVec
+	inDoubt        *prometheus.CounterVec
+	reconciled     *prometheus.CounterVec
+	needsAttention *prometheus.CounterVec
 	rateWaitSecs   *prometheus.CounterVec
 	schedulerLag   *prometheus.HistogramVec
 	missedFires    *prometheus.CounterVec
@@ -95,6 +98,18 @@ func New() *Metrics {
 			Namespace: namespace, Name: "step_errors_total",
 			Help: "Failed attempts of provider calls, by provider instance, action and error class.",
 		}, []string{"provider", "action", "class"}),
+		inDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "in_doubt_attempts_total",
+			Help: "Attempts whose send may have reached the provider without an answer, by provider instance and action.",
+		}, []string{"provider", "action"}),
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "reconciled_total",
+			Help: "Answers of reconcile handlers about in-doubt attempts (found, not_found, unknown), by provider instance and action.",
+		}, []string{"provider", "action", "result"}),
+		needsAttention: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "runs_needing_attention_total",
+			Help: "Times a run stopped on an in-doubt send to wait for runs resolve, by workflow.",
+		}, []string{"workflow"}),
 		rateWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limit_waits_total",
 			Help: "Calls that waited for a provider instance's rate limit.",
@@ -138,6 +153,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		m.runsTotal, m.runsInProgress, m.runDuration,
 		m.stepDuration, m.stepErrors, m.rateWaits, m.rateWaitSecs,
+		m.inDoubt, m.reconciled, m.needsAttention,
 		m.schedulerLag, m.missedFires,
 		m.httpRequests, m.httpDuration,
 		m.restarts, m.runsPruned, m.storeSize,
@@ -166,7 +182,10 @@ func (m *Metrics) Handler() http.Handler {
 // and ItemFinished observe herald_step_duration_seconds, except for skipped
 // steps, which made no call, and the aggregate of a for_each step, whose
 // elements were observed one by one. AttemptFailed counts
-// herald_step_errors_total and RateLimitWait the rate-limit waits.
+// herald_step_errors_total (and, for class in_doubt,
+// herald_in_doubt_attempts_total), Reconciled herald_reconciled_total by
+// answer, a RunFinished in needs_attention herald_runs_needing_attention_total,
+// and RateLimitWait the rate-limit waits.
 func (m *Metrics) Observe(ev engine.Event) {
 	if m == nil {
 		return
@@ -189,6 +208,9 @@ func (m *Metrics) Observe(ev engine.Event) {
 			m.runsInProgress.WithLabelValues(ev.Workflow).Dec()
 		}
 		m.runsTotal.WithLabelValues(ev.Workflow, ev.Status).Inc()
+		if ev.Status == string(store.StatusNeedsAttention) {
+			m.needsAttention.WithLabelValues(ev.Workflow).Inc()
+		}
 		if ev.Status != string(store.StatusSkipped) {
 			m.runDuration.WithLabelValues(ev.Workflow).Observe(ev.Duration.Seconds())
 		}
@@ -211,6 +233,11 @@ func (m *Metrics) Observe(ev engine.Event) {
 		m.observeStep(ev)
 	case engine.AttemptFailed:
 		m.stepErrors.WithLabelValues(ev.Provider, ev.Action, ev.Class).Inc()
+		if ev.Class == "in_doubt" {
+			m.inDoubt.WithLabelValues(ev.Provider, ev.Action).Inc()
+		}
+	case engine.Reconciled:
+		m.reconciled.WithLabelValues(ev.Provider, ev.Action, ev.Status).Inc()
 	case engine.RateLimitWait:
 		m.rateWaits.WithLabelValues(ev.Provider).Inc()
 		m.rateWaitSecs.WithLabelValues(ev.Provider).Add(ev.Duration.Seconds())

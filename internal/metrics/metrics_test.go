@@ -164,6 +164,27 @@ func TestErrorsAndRateLimits(t *testing.T) {
 	requireValue(t, m, 0.5, "herald_rate_limit_wait_seconds_total", map[string]string{"provider": "chatapi"})
 }
 
+func TestInDoubtSends(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	ev := engine.Event{Type: engine.AttemptFailed, RunID: "r1", Workflow: "digest", StepID: "notify", Provider: "chatapi", Action: "send_message", Class: "in_doubt"}
+	m.Observe(ev)
+	m.Observe(ev)
+	ev.Type, ev.Class = engine.Reconciled, ""
+	for _, answer := range []string{"found", "not_found", "found"} {
+		ev.Status = answer
+		m.Observe(ev)
+	}
+	m.Observe(engine.Event{Type: engine.RunStarted, RunID: "r1", Workflow: "digest", Item: store.NoItem})
+	m.Observe(engine.Event{Type: engine.RunFinished, RunID: "r1", Workflow: "digest", Item: store.NoItem, Status: "needs_attention"})
+
+	requireValue(t, m, 2, "herald_in_doubt_attempts_total", map[string]string{"provider": "chatapi", "action": "send_message"})
+	requireValue(t, m, 2, "herald_reconciled_total", map[string]string{"provider": "chatapi", "action": "send_message", "result": "found"})
+	requireValue(t, m, 1, "herald_reconciled_total", map[string]string{"provider": "chatapi", "action": "send_message", "result": "not_found"})
+	requireValue(t, m, 1, "herald_runs_needing_attention_total", map[string]string{"workflow": "digest"})
+	requireValue(t, m, 0, "herald_runs_in_progress", map[string]string{"workflow": "digest"})
+}
+
 func TestSchedulerAndHTTP(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()

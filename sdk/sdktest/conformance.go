@@ -34,6 +34,13 @@ type Options struct {
 	Inputs map[string]map[string]any
 	// Skip lists actions that are not exercised; say why in a comment.
 	Skip []string
+	// ReconcileUnsent holds, per action with a reconcile handler, an input
+	// that was never sent, for the not_found check. Without one the check
+	// uses the action's Inputs with the attempt's start an hour ahead, which
+	// suits handlers that match sends at or after that start; a handler that
+	// looks sends up by a key regardless of time (a contact's identifier)
+	// needs an input with a key the fake never saw.
+	ReconcileUnsent map[string]map[string]any
 }
 
 // errorMessage is what the suite's failing servers put in their 400 bodies.
@@ -59,6 +66,14 @@ const errorMessage = "sdktest: the phone number is not on the allow list"
 //     is rate_limited with RetryAfter 7s, a 500 is retryable, a 400 with a
 //     JSON error is permanent carrying the provider's message, a 401 is
 //     permanent.
+//   - actions/<name>/reconcile (actions that declare a reconcile handler):
+//     after a live send, reconcile with the same input, idempotency key and
+//     the attempt's start answers found with an output that validates
+//     against the output schema; for an input never sent (see
+//     Options.ReconcileUnsent) it answers not_found; against an API that
+//     answers 503 it answers unknown or a non-permanent error. In all three
+//     the handler sends nothing: any request to the fake other than GET or
+//     HEAD fails the test.
 //   - cancellation: a call to a server that never answers, cancelled after
 //     100 ms, returns promptly with a retryable or in_doubt error (in doubt
 //     when the request was written) and the provider abandons its request.
@@ -101,6 +116,9 @@ func Conformance(t *testing.T, p sdk.Provider, opts Options) {
 				t.Run("live", func(t *testing.T) { s.live(t, a) })
 				t.Run("dry_run", func(t *testing.T) { s.dryRun(t, a) })
 				t.Run("missing_required", func(t *testing.T) { s.missingRequired(t, a) })
+				if a.CanReconcile() {
+					t.Run("reconcile", func(t *testing.T) { s.reconcile(t, a) })
+				}
 			})
 		}
 	})
