@@ -74,6 +74,37 @@ func TestThirdPartyProvider(t *testing.T) {
 			t.Errorf("herald validate:\n%s", out)
 		}
 
+		// The plugin's declarative checks (a sender of at most 11
+		// characters, a text of at least one) and its required version are
+		// enforced by herald validate, before anything runs.
+		bad := t.TempDir()
+		writeFile(t, filepath.Join(bad, "sms.hcl"), `required_plugins {
+  smsgateway = { version = ">= 0.2" }
+}
+
+provider "sms" {
+  type   = "smsgateway"
+  config = { base_url = "https://sms.example.com", token = "t" }
+}
+
+workflow "w" {
+  step "text" {
+    uses = "sms.send_sms"
+    with = { to = "+14155550123", text = "", sender = "ACME Corporation" }
+  }
+}
+`)
+		stderr := runHeraldFailing(t, herald, env, "validate", "--dir", bad)
+		for _, want := range []string{
+			`sms.hcl:2:28: required plugin "smsgateway" is version 0.1.0, which does not satisfy ">= 0.2"`,
+			`sms.hcl:13:35: with.text of sms.send_sms: has 0 characters, fewer than the minimum 1`,
+			`sms.hcl:13:46: with.sender of sms.send_sms: "ACME Corporation" does not match`,
+		} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("herald validate does not report %q:\n%s", want, stderr)
+			}
+		}
+
 		run, _ := runWorkflow(t, herald, env, project, "1.2")
 		got := api.requests()
 		if len(got) != 1 {
@@ -168,6 +199,27 @@ func runHerald(t *testing.T, herald string, env []string, args ...string) (stdou
 		t.Errorf("herald %s shows the gateway token:\n%s\n%s", strings.Join(args, " "), stdout, stderr)
 	}
 	return stdout, stderr
+}
+
+// runHeraldFailing runs the herald binary, which must exit non-zero, and
+// returns its stderr.
+func runHeraldFailing(t *testing.T, herald string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(herald, args...)
+	cmd.Env = env
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("herald %s succeeded, want a failure", strings.Join(args, " "))
+	}
+	return errOut.String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // runView is the part of `herald run --output json` the test reads.

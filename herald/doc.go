@@ -78,7 +78,10 @@
 //
 // Runs go to Options.Store, or the store Options.StoreDSN names, or by
 // default SQLite at Dir/.herald/herald.db (a throw-away database for a
-// project given as Files). secrets.NAME resolves from Options.Secrets, then
+// project given as Files). Store is an interface: an application may pass
+// its own, typically wrapping one OpenStore returned to meter or mirror
+// writes (see the Store example); its errors wrap ErrNotFound, ErrConflict
+// and the other sentinel errors of this package. secrets.NAME resolves from Options.Secrets, then
 // from the environment variable HERALD_SECRET_NAME. Secret values and the
 // provider config fields a schema marks sensitive appear as *** in logs,
 // run history, events and errors. Logs go to Options.Logger (hclog) or

@@ -102,8 +102,10 @@ func New(ctx context.Context, opts Options) (*Herald, error) {
 	if h.plugins, err = opts.pluginHost(logger); err != nil {
 		return nil, err
 	}
-	st := opts.Store
-	if st == nil {
+	var st store.Store
+	if opts.Store != nil {
+		st = bridge(opts.Store)
+	} else {
 		dsn, tempDir, err := opts.storeDSN()
 		h.tempDir = tempDir
 		if err != nil {

@@ -36,7 +36,8 @@ type Options struct {
 	// Store records runs. When nil, StoreDSN is opened; without one either,
 	// runs go to SQLite at Dir/.herald/herald.db, or, for a project given as
 	// Files, to a throw-away SQLite database that Close removes. A Store
-	// passed in is left open by Close.
+	// passed in, one of OpenStore or an application's own (such as a
+	// wrapper around one of OpenStore), is left open by Close.
 	Store Store
 	// StoreDSN names the store to open when Store is nil:
 	// sqlite://PATH or postgres://… (several hosts sharing one PostgreSQL
@@ -78,20 +79,16 @@ type Options struct {
 	APIToken string
 }
 
-// Store is the durable record of runs, step attempts and scheduler state;
-// OpenStore opens one. Herald ships SQLite and PostgreSQL stores. Every
-// implementation must pass the store conformance suite
-// (internal/store/storetest), which defines what the methods promise; the
-// record types the methods take are internal for now, so implementations
-// live in this module.
-type Store = store.Store
-
 // OpenStore opens the store a DSN names: sqlite://PATH (created if needed)
 // or postgres://USER:PASSWORD@HOST/DB. Pass it as Options.Store to share one
 // store between several Herald values or to keep it open across them; its
 // owner closes it.
 func OpenStore(ctx context.Context, dsn string) (Store, error) {
-	return host.OpenStore(ctx, dsn)
+	st, err := host.OpenStore(ctx, dsn)
+	if err != nil {
+		return nil, publicError(err)
+	}
+	return bridge(st), nil
 }
 
 // validate reports options that contradict each other.

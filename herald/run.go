@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/engine"
-	"github.com/heraldhq/herald/internal/serve"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -45,21 +44,6 @@ func (s Status) Final() bool { return store.Status(s).Final() }
 // IdempotencyTTL is how long an idempotency key passed to Start keeps
 // returning the run it first created.
 const IdempotencyTTL = 24 * time.Hour
-
-var (
-	// ErrUnknownWorkflow is wrapped by the error for a workflow the project
-	// does not declare.
-	ErrUnknownWorkflow = engine.ErrUnknownWorkflow
-	// ErrNotFound is wrapped by the error for a run id the store does not
-	// hold.
-	ErrNotFound = store.ErrNotFound
-	// ErrBusy is returned by Start while Serve runs when the queue of runs
-	// admitted but not finished stayed full for several seconds: try again
-	// later.
-	ErrBusy = serve.ErrBusy
-	// ErrClosed is returned by the methods of a Herald after Close.
-	ErrClosed = errors.New("herald is closed")
-)
 
 // Run is one execution of a workflow, as the store records it. It encodes
 // as JSON like the run objects of `herald runs show --output json` and the
@@ -149,7 +133,7 @@ func newRun(v *engine.RunView) *Run {
 func (h *Herald) Get(ctx context.Context, runID string) (*Run, error) {
 	v, err := engine.View(ctx, h.store, runID)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", runID, err)
+		return nil, publicError(fmt.Errorf("run %s: %w", runID, err))
 	}
 	return newRun(v), nil
 }
@@ -186,7 +170,8 @@ func (h *Herald) Start(ctx context.Context, workflow string, input any, idempote
 	if idempotencyKey != "" {
 		key = "api:" + workflow + ":" + idempotencyKey
 	}
-	return h.trigger(ctx, workflow, trig, key, IdempotencyTTL)
+	id, err := h.trigger(ctx, workflow, trig, key, IdempotencyTTL)
+	return id, publicError(err)
 }
 
 // trigger creates a run and hands it to whatever executes runs now: the

@@ -29,6 +29,12 @@ type HTTP struct {
 	// ErrorMessage extracts the provider's message from an error response
 	// body; nil uses DefaultErrorMessage.
 	ErrorMessage func(body []byte) string
+	// RetryAfter reads the wait a provider asks for from the body of an
+	// error response, such as Telegram's parameters.retry_after (see
+	// RetryAfterSeconds). A positive wait makes the error rate_limited with
+	// that wait, whatever the status, and overrides the Retry-After header;
+	// zero leaves the status mapping as it is. Nil reads the header only.
+	RetryAfter func(status int, body []byte) time.Duration
 	// Now returns the current time, for Retry-After dates; nil uses time.Now.
 	Now func() time.Time
 }
@@ -282,12 +288,16 @@ func (h *HTTP) Classify(status int, header http.Header, body []byte) *Error {
 	default:
 		e = Permanent(err)
 	}
+	if wait := h.bodyRetryAfter(status, body); wait > 0 {
+		e = RateLimited(wait, err)
+	}
 	e.StatusCode = status
 	return e
 }
 
-// DefaultErrorMessage returns the "error", "message" or "errors" member of a
-// JSON error body, or the body's start when it is not JSON.
+// DefaultErrorMessage returns the first non-empty "error", "message",
+// "errors" or "description" member of a JSON error body (an object or list
+// member as compact JSON), or the body's start when it is not JSON.
 func DefaultErrorMessage(body []byte) string {
 	var v map[string]any
 	if err := json.Unmarshal(body, &v); err == nil {

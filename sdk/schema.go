@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Type is the JSON type of a schema field.
@@ -22,6 +23,10 @@ const (
 	TypeObject  Type = "object"
 	TypeArray   Type = "array"
 	TypeAny     Type = "any"
+	// TypeStringOrInteger accepts a string or an integer, such as a chat id
+	// that is a number (-1001234567890) or a name ("@channel"). Pattern and
+	// Enum apply to strings; Minimum and Maximum to integers.
+	TypeStringOrInteger Type = "string_or_integer"
 )
 
 // Field declares one named value of a config, input, output or event schema.
@@ -37,6 +42,20 @@ type Field struct {
 	Enum        []string `json:"enum,omitempty"`
 	Pattern     string   `json:"pattern,omitempty"`
 	Example     any      `json:"example,omitempty"`
+	// Minimum and Maximum bound a number or an integer, inclusively.
+	Minimum *float64 `json:"minimum,omitempty"`
+	Maximum *float64 `json:"maximum,omitempty"`
+	// MinLength and MaxLength bound the length of a string (in characters)
+	// or of a list (in elements).
+	MinLength *int `json:"min_length,omitempty"`
+	MaxLength *int `json:"max_length,omitempty"`
+	// Check is a validator written in Go, run after the declarative checks
+	// pass. It runs only where the Go value exists: in the plugin, when an
+	// instance is configured and before each invoke (its error becomes a
+	// permanent error naming the field). The host sees the schema as JSON
+	// and cannot run it at `herald validate`: express what validate must
+	// catch with the declarative checks above.
+	Check func(v any) error `json:"-"`
 	// Items is the element of an array field.
 	Items *Field `json:"items,omitempty"`
 	// Fields are the keys of an object field; nil means any keys.
@@ -289,34 +308,39 @@ func (f Field) validate(path string, v any, opts ValidateOptions, errs *[]*Field
 	bad := func(format string, args ...any) {
 		*errs = append(*errs, &FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
+	before := len(*errs)
 	switch f.Type {
 	case TypeAny, "":
-		return
+	case TypeStringOrInteger:
+		if _, isInt := asInteger(v); isInt {
+			f.checkBounds(v, bad)
+			break
+		}
+		s, ok := v.(string)
+		if !ok {
+			bad("must be a string or an integer, got %s", typeName(v))
+			return
+		}
+		f.checkString(s, bad)
 	case TypeString:
 		s, ok := v.(string)
 		if !ok {
 			bad("must be a string, got %s", typeName(v))
 			return
 		}
-		if len(f.Enum) > 0 && !contains(f.Enum, s) {
-			bad("must be one of %s, got %q", strings.Join(f.Enum, ", "), s)
-		}
-		if f.Pattern != "" {
-			re, err := compilePattern(f.Pattern)
-			if err != nil {
-				bad("schema pattern %q is invalid: %v", f.Pattern, err)
-			} else if !re.MatchString(s) {
-				bad("%q does not match %s", s, f.Pattern)
-			}
-		}
+		f.checkString(s, bad)
 	case TypeInteger:
 		if _, ok := asInteger(v); !ok {
 			bad("must be an integer, got %s", typeName(v))
+			return
 		}
+		f.checkBounds(v, bad)
 	case TypeNumber:
 		if _, ok := asNumber(v); !ok {
 			bad("must be a number, got %s", typeName(v))
+			return
 		}
+		f.checkBounds(v, bad)
 	case TypeBoolean:
 		if _, ok := v.(bool); !ok {
 			bad("must be a boolean, got %s", typeName(v))
@@ -327,6 +351,7 @@ func (f Field) validate(path string, v any, opts ValidateOptions, errs *[]*Field
 			bad("must be a list, got %s", typeName(v))
 			return
 		}
+		f.checkLength(len(list), "element", bad)
 		if f.Items != nil {
 			for i, item := range list {
 				if item == nil {
@@ -347,7 +372,29 @@ func (f Field) validate(path string, v any, opts ValidateOptions, errs *[]*Field
 		}
 	default:
 		bad("schema type %q is unknown", f.Type)
+		return
 	}
+	if f.Check != nil && len(*errs) == before {
+		if err := f.Check(v); err != nil {
+			bad("%v", err)
+		}
+	}
+}
+
+// checkString applies Enum, Pattern and the length bounds to a string.
+func (f Field) checkString(s string, bad func(string, ...any)) {
+	if len(f.Enum) > 0 && !contains(f.Enum, s) {
+		bad("must be one of %s, got %q", strings.Join(f.Enum, ", "), s)
+	}
+	if f.Pattern != "" {
+		re, err := compilePattern(f.Pattern)
+		if err != nil {
+			bad("schema pattern %q is invalid: %v", f.Pattern, err)
+		} else if !re.MatchString(s) {
+			bad("%q does not match %s", s, f.Pattern)
+		}
+	}
+	f.checkLength(utf8.RuneCountInString(s), "character", bad)
 }
 
 func contains(list []string, s string) bool {
@@ -507,6 +554,8 @@ func (f Field) JSONSchema() map[string]any {
 		if f.Items != nil {
 			out["items"] = f.Items.JSONSchema()
 		}
+	case TypeStringOrInteger:
+		out["type"] = []string{"string", "integer"}
 	default:
 		out["type"] = string(f.Type)
 	}
@@ -516,6 +565,7 @@ func (f Field) JSONSchema() map[string]any {
 	if f.Pattern != "" {
 		out["pattern"] = f.Pattern
 	}
+	f.boundsJSONSchema(out)
 	if f.Default != nil {
 		out["default"] = f.Default
 	}

@@ -20,8 +20,9 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI scripts in testdata/script. Each script gets the
 // echo plugin in $WORK/plugins, on HERALD_PLUGIN_PATH, with its sha256 in
-// $ECHO_SHA256, plus two commands: `exits CODE PROG ARGS...` checks an exit
-// code, `tamper FILE` changes a file's bytes.
+// $ECHO_SHA256, plus commands: `exits CODE PROG ARGS...` checks an exit
+// code, `tamper FILE` changes a file's bytes, `httpserve DIR` serves a
+// directory at $SERVER_URL and `targz ARCHIVE FILE...` writes an archive.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	built := filepath.Join(testbin.Build(t, "github.com/heraldhq/herald/internal/testplugin/cmd/herald-provider-echo"), "herald-provider-echo")
@@ -45,8 +46,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": exitsCmd,
-			"nest":  nestCmd,
+			"exits":     exitsCmd,
+			"nest":      nestCmd,
+			"httpserve": httpserveCmd,
+			"targz":     targzCmd,
 			"tamper": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
 					ts.Fatalf("usage: tamper FILE")

@@ -12,14 +12,14 @@ const defaultDir = "./workflows"
 func (a *app) pluginsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugins",
-		Short: "List, describe and lock provider plugins",
+		Short: "List, describe, install and lock provider plugins",
 		Long: "Provider plugins are executables named herald-provider-<type>, searched in\n" +
 			"$HERALD_PLUGIN_PATH (colon-separated), the directory of the herald executable\n" +
 			"and ~/.local/share/herald/plugins; the first one found wins.",
 		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.pluginsListCommand(), a.pluginsDescribeCommand(), a.pluginsLockCommand())
+	cmd.AddCommand(a.pluginsListCommand(), a.pluginsDescribeCommand(), a.pluginsLockCommand(), a.pluginsInstallCommand())
 	return cmd
 }
 

@@ -75,10 +75,14 @@ var (
 		blocks: map[string]hclBlockSpec{
 			"provider": {key: "providers", mode: byLabel, labelHint: "its instance name", body: hclLeaf},
 			"workflow": {key: "workflows", mode: byLabel, labelHint: "its name", body: hclWorkflow},
+			// required_plugins { telegram = { version = ">= 1.2" } }, as
+			// in Terraform's required_providers.
+			"required_plugins": {key: "required_plugins", mode: single, body: hclLeaf},
 		},
 		reserved: map[string]string{
-			"providers": `declare providers as blocks: provider "name" { ... }`,
-			"workflows": `declare workflows as blocks: workflow "name" { ... }`,
+			"providers":        `declare providers as blocks: provider "name" { ... }`,
+			"workflows":        `declare workflows as blocks: workflow "name" { ... }`,
+			"required_plugins": `write required_plugins as a block: required_plugins { telegram = { version = ">= 1.2" } }`,
 		},
 	}
 )

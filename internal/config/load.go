@@ -135,6 +135,7 @@ func LoadSources(sources []Source, opts LoadOptions) (*Project, Diagnostics) {
 	for _, d := range l.providerDecls {
 		l.provider(d)
 	}
+	l.checkRequiredPlugins()
 	for _, d := range l.workflowDecls {
 		l.workflow(d)
 	}
@@ -202,13 +203,16 @@ func (l *loader) read(src Source) []*node {
 // declare records the providers and workflows of one file, rejecting names
 // already declared in this or an earlier file.
 func (l *loader) declare(root *node) {
-	o := newObject(&l.rep, root, "a project file", "providers", "workflows")
+	o := newObject(&l.rep, root, "a project file", "providers", "workflows", "required_plugins")
 	if o == nil {
 		return
 	}
 	defer o.done()
 	if e := o.get("providers"); e != nil {
 		l.names(e.val, "provider", "providers", instanceName, "a letter followed by letters, digits, _ or -", &l.providerDecls)
+	}
+	if e := o.get("required_plugins"); e != nil {
+		l.requiredPlugins(e.val)
 	}
 	if e := o.get("workflows"); e != nil {
 		l.names(e.val, "workflow", "workflows", workflowName, "letters, digits, _, . or -, starting with a letter or digit", &l.workflowDecls)

@@ -40,6 +40,9 @@ type Project struct {
 	Providers map[string]*Provider `json:"providers"`
 	// Workflows are the workflows by name.
 	Workflows map[string]*Workflow `json:"workflows"`
+	// RequiredPlugins are the plugin versions the project accepts, by
+	// provider type (required_plugins).
+	RequiredPlugins map[string]*PluginRequirement `json:"required_plugins,omitempty"`
 	// Secrets maps the name of every secret the project reads anywhere
 	// (secrets.NAME) to its value. The engine passes it to expr.NewScope and
 	// masks the values as *** wherever it writes text.

@@ -16,7 +16,8 @@ import (
 // plugins', enough to exercise schema checks.
 var testSpecs = map[string]*sdk.Spec{
 	"chatapi": {
-		Type: "chatapi",
+		Type:    "chatapi",
+		Version: "1.3.0",
 		Config: sdk.Fields(
 			sdk.String("instance_id", "instance").AsRequired(),
 			sdk.String("token", "token").AsRequired().AsSensitive(),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -214,6 +215,8 @@ func typeName(f sdk.Field) string {
 		return typeName(*f.Items) + "[]"
 	case f.Type == sdk.TypeArray:
 		return "any[]"
+	case f.Type == sdk.TypeStringOrInteger:
+		return "string or integer"
 	default:
 		return string(f.Type)
 	}
@@ -240,6 +243,7 @@ func notes(f sdk.Field, code func(string) string) string {
 	if f.Pattern != "" {
 		parts = append(parts, "Must match "+code(f.Pattern)+".")
 	}
+	parts = append(parts, bounds(f)...)
 	if f.Example != nil {
 		parts = append(parts, "Example: "+code(jsonValue(f.Example))+".")
 	}
@@ -270,6 +274,33 @@ func oneOfNotes(s sdk.Schema, code func(string) string) []string {
 			names[i] = code(n)
 		}
 		out = append(out, "Exactly one of "+strings.Join(names, ", ")+" must be set.")
+	}
+	return out
+}
+
+// bounds renders a field's minimum, maximum and length bounds as sentences.
+func bounds(f sdk.Field) []string {
+	var out []string
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	switch {
+	case f.Minimum != nil && f.Maximum != nil:
+		out = append(out, "Between "+num(*f.Minimum)+" and "+num(*f.Maximum)+".")
+	case f.Minimum != nil:
+		out = append(out, "At least "+num(*f.Minimum)+".")
+	case f.Maximum != nil:
+		out = append(out, "At most "+num(*f.Maximum)+".")
+	}
+	unit := "characters"
+	if f.Type == sdk.TypeArray {
+		unit = "elements"
+	}
+	switch {
+	case f.MinLength != nil && f.MaxLength != nil:
+		out = append(out, fmt.Sprintf("%d to %d %s.", *f.MinLength, *f.MaxLength, unit))
+	case f.MinLength != nil:
+		out = append(out, fmt.Sprintf("At least %d %s.", *f.MinLength, unit))
+	case f.MaxLength != nil:
+		out = append(out, fmt.Sprintf("At most %d %s.", *f.MaxLength, unit))
 	}
 	return out
 }

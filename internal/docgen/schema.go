@@ -150,6 +150,24 @@ func WorkflowSchema(specs map[string]*sdk.Spec) map[string]any {
 				"properties":           providerProps,
 				"additionalProperties": ref("provider"),
 			},
+			"required_plugins": map[string]any{
+				"type":          "object",
+				"description":   "Plugin versions the project accepts, by provider type. Every command that loads the project refuses a plugin whose version does not satisfy the constraint.",
+				"propertyNames": map[string]any{"pattern": typePattern},
+				"additionalProperties": map[string]any{
+					"type":                 "object",
+					"additionalProperties": false,
+					"required":             []string{"version"},
+					"properties": map[string]any{
+						"version": map[string]any{
+							"type":        "string",
+							"minLength":   1,
+							"description": "Version constraint in Terraform's syntax: comma-separated conditions such as \">= 1.2, < 2.0\" or \"~> 1.4\".",
+							"examples":    []string{">= 1.2, < 2.0"},
+						},
+					},
+				},
+			},
 			"workflows": map[string]any{
 				"type":                 "object",
 				"description":          "Workflows by name.",

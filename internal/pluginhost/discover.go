@@ -55,8 +55,8 @@ func DefaultPaths() []string {
 	if exe, err := os.Executable(); err == nil {
 		dirs = append(dirs, filepath.Dir(exe))
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".local", "share", "herald", "plugins"))
+	if dir, err := UserDir(); err == nil {
+		dirs = append(dirs, dir)
 	}
 	return dirs
 }

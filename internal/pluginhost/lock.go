@@ -22,9 +22,13 @@ type Lock struct {
 }
 
 // LockedPlugin is one plugin binary in a Lock. Only SHA256 is enforced; Path
-// and Version say where and what it was when it was locked.
+// and Version say what it was when it was locked.
 type LockedPlugin struct {
-	Path    string `json:"path"`
+	// Path is the executable's file name, relative to the plugin directory
+	// it was found in, so that a lock can be committed and used on another
+	// machine. Locks written before held an absolute path; they still load,
+	// since the path is never enforced.
+	Path    string `json:"path,omitempty"`
 	SHA256  string `json:"sha256"`
 	Version string `json:"version"`
 }
@@ -82,8 +86,33 @@ func WriteLock(dir string, plugins []PluginInfo) error {
 		if p.SHA256 == "" {
 			return fmt.Errorf("plugin %s at %s has no sha256", p.Type, p.Path)
 		}
-		l.Plugins[p.Type] = LockedPlugin{Path: p.Path, SHA256: p.SHA256, Version: p.Version}
+		l.Plugins[p.Type] = lockedPlugin(p)
 	}
+	return writeLock(dir, &l)
+}
+
+// lockedPlugin is the lock entry of a plugin.
+func lockedPlugin(p PluginInfo) LockedPlugin {
+	return LockedPlugin{Path: filepath.Base(p.Path), SHA256: p.SHA256, Version: p.Version}
+}
+
+// UpdateLock replaces the entry of one plugin in dir/herald.lock.json, as
+// `herald plugins install` does, and leaves the others as they are. It
+// reports false, and writes nothing, when the project has no lock.
+func UpdateLock(dir string, p PluginInfo) (bool, error) {
+	l, err := ReadLock(dir)
+	if err != nil || l == nil {
+		return false, err
+	}
+	if p.SHA256 == "" {
+		return false, fmt.Errorf("plugin %s at %s has no sha256", p.Type, p.Path)
+	}
+	l.Plugins[p.Type] = lockedPlugin(p)
+	return true, writeLock(dir, l)
+}
+
+// writeLock writes l to dir/herald.lock.json, replacing it atomically.
+func writeLock(dir string, l *Lock) error {
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
 		return err

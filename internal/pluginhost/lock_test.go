@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,11 +28,11 @@ func TestWriteAndReadLock(t *testing.T) {
 	}))
 	b, err := os.ReadFile(filepath.Join(dir, LockFile))
 	require.NoError(t, err)
-	require.JSONEq(t, `{"plugins":{"echo":{"path":"/p/herald-provider-echo","sha256":"ab12","version":"1.0.0"}}}`, string(b))
+	require.JSONEq(t, `{"plugins":{"echo":{"path":"herald-provider-echo","sha256":"ab12","version":"1.0.0"}}}`, string(b))
 
 	lock, err = ReadLock(dir)
 	require.NoError(t, err)
-	require.Equal(t, LockedPlugin{Path: "/p/herald-provider-echo", SHA256: "ab12", Version: "1.0.0"}, lock.Plugins["echo"])
+	require.Equal(t, LockedPlugin{Path: "herald-provider-echo", SHA256: "ab12", Version: "1.0.0"}, lock.Plugins["echo"])
 
 	require.Error(t, WriteLock(filepath.Join(dir, "missing"), nil), "the project dir must exist")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, LockFile), []byte("{"), 0o644))
@@ -114,4 +115,43 @@ func TestSecureConfigChecksTheBinaryAtExec(t *testing.T) {
 	p, err := f.host.start(context.Background(), "echo", path, sum)
 	require.NoError(t, err)
 	p.kill()
+}
+
+// TestLockWithAbsolutePathsStillLoads checks that a lock written before
+// paths became relative (an absolute path elsewhere) is still enforced by
+// its sha256 alone.
+func TestLockWithAbsolutePathsStillLoads(t *testing.T) {
+	t.Parallel()
+	f, project := lockedFixture(t)
+	lock, err := ReadLock(project)
+	require.NoError(t, err)
+	echo := lock.Plugins["echo"]
+	require.Equal(t, "herald-provider-echo", echo.Path, "the lock holds no directory")
+	old := fmt.Sprintf(`{"plugins":{"echo":{"path":"/elsewhere/bin/herald-provider-echo","sha256":%q,"version":"1.0.0"}}}`, echo.SHA256)
+	require.NoError(t, os.WriteFile(filepath.Join(project, LockFile), []byte(old), 0o644))
+	c := f.client(t)
+	require.NoError(t, c.Configure(context.Background(), "main", json.RawMessage(`{}`)))
+}
+
+func TestUpdateLockReplacesOneEntry(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	updated, err := UpdateLock(dir, PluginInfo{Type: "echo", Path: "/x/herald-provider-echo", SHA256: "cd"})
+	require.NoError(t, err)
+	require.False(t, updated, "no lock, nothing written")
+	require.NoFileExists(t, filepath.Join(dir, LockFile))
+
+	require.NoError(t, WriteLock(dir, []PluginInfo{
+		{Type: "echo", Version: "1.0.0", Path: "/p/herald-provider-echo", SHA256: "ab"},
+		{Type: "other", Version: "3.0.0", Path: "/p/herald-provider-other", SHA256: "ef"},
+	}))
+	updated, err = UpdateLock(dir, PluginInfo{Type: "echo", Version: "1.2.0", Path: "/home/u/plugins/herald-provider-echo", SHA256: "cd"})
+	require.NoError(t, err)
+	require.True(t, updated)
+	lock, err := ReadLock(dir)
+	require.NoError(t, err)
+	require.Equal(t, map[string]LockedPlugin{
+		"echo":  {Path: "herald-provider-echo", SHA256: "cd", Version: "1.2.0"},
+		"other": {Path: "herald-provider-other", SHA256: "ef", Version: "3.0.0"},
+	}, lock.Plugins)
 }

@@ -15,8 +15,11 @@ var (
 
 var knownTypes = map[sdk.Type]bool{
 	sdk.TypeString: true, sdk.TypeInteger: true, sdk.TypeNumber: true, sdk.TypeBoolean: true,
-	sdk.TypeObject: true, sdk.TypeArray: true, sdk.TypeAny: true,
+	sdk.TypeObject: true, sdk.TypeArray: true, sdk.TypeAny: true, sdk.TypeStringOrInteger: true,
 }
+
+// stringy are the types Pattern and Enum apply to.
+func stringy(t sdk.Type) bool { return t == sdk.TypeString || t == sdk.TypeStringOrInteger }
 
 // specProblems returns everything wrong with spec as the host sees it: one
 // message per problem, each naming where it is.
@@ -101,19 +104,25 @@ func fieldProblems(where string, f sdk.Field) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, where+": "+fmt.Sprintf(format, args...)) }
 	if !knownTypes[f.Type] {
-		add("type %q is not one of string, integer, number, boolean, object, array, any", f.Type)
+		add("type %q is not one of string, integer, number, boolean, object, array, any, string_or_integer", f.Type)
 		return out
 	}
 	if f.Pattern != "" {
 		if _, err := regexp.Compile(f.Pattern); err != nil {
 			add("pattern does not compile: %v", err)
 		}
-		if f.Type != sdk.TypeString {
+		if !stringy(f.Type) {
 			add("pattern is never checked on a field of type %s", f.Type)
 		}
 	}
-	if len(f.Enum) > 0 && f.Type != sdk.TypeString {
+	if len(f.Enum) > 0 && !stringy(f.Type) {
 		add("enum is never checked on a field of type %s", f.Type)
+	}
+	if (f.Minimum != nil || f.Maximum != nil) && f.Type != sdk.TypeInteger && f.Type != sdk.TypeNumber && f.Type != sdk.TypeStringOrInteger {
+		add("minimum and maximum are never checked on a field of type %s", f.Type)
+	}
+	if (f.MinLength != nil || f.MaxLength != nil) && !stringy(f.Type) && f.Type != sdk.TypeArray {
+		add("min_length and max_length are never checked on a field of type %s", f.Type)
 	}
 	if f.Default != nil {
 		d := f

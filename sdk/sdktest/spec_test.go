@@ -40,7 +40,7 @@ func TestSpecProblems(t *testing.T) {
 		{"duplicate action", func(s *sdk.Spec) { s.Actions = append(s.Actions, s.Actions[0]) }, []string{`action "send_message": declared twice`}},
 		{"duplicate field", func(s *sdk.Spec) { s.Config.Fields = append(s.Config.Fields, sdk.String("token", "")) }, []string{`config field "token": declared twice`}},
 		{"unknown type", func(s *sdk.Spec) { s.Config.Fields[0].Type = "text" }, []string{
-			`config field "token": type "text" is not one of string, integer, number, boolean, object, array, any`,
+			`config field "token": type "text" is not one of string, integer, number, boolean, object, array, any, string_or_integer`,
 		}},
 		{"bad nested pattern", func(s *sdk.Spec) { s.Actions[0].Input.Fields[2].Items.Pattern = "[" }, []string{
 			"action \"send_message\" input field \"mentioned_phones\" items: pattern does not compile: error parsing regexp: missing closing ]: `[`",
@@ -57,6 +57,15 @@ func TestSpecProblems(t *testing.T) {
 		{"nested default", func(s *sdk.Spec) { s.Actions[0].Output.Fields[1].Fields[0].Default = "three" }, []string{
 			`action "send_message" output field "meta" field "n": default three is invalid: must be an integer, got string`,
 		}},
+		{"bounds on a string", func(s *sdk.Spec) { s.Config.Fields = append(s.Config.Fields, sdk.String("n", "").AtLeast(1)) }, []string{
+			`config field "n": minimum and maximum are never checked on a field of type string`,
+		}},
+		{"length on a boolean", func(s *sdk.Spec) { s.Config.Fields = append(s.Config.Fields, sdk.Bool("b", "").WithLength(1, 2)) }, []string{
+			`config field "b": min_length and max_length are never checked on a field of type boolean`,
+		}},
+		{"pattern on a string or integer", func(s *sdk.Spec) {
+			s.Config.Fields = append(s.Config.Fields, sdk.StringOrInteger("chat_id", "").Matching(`^@`).WithDefault(int64(-100)))
+		}, nil},
 		{"enum on an integer", func(s *sdk.Spec) { s.Config.Fields = append(s.Config.Fields, sdk.Integer("n", "").OneOf("1")) }, []string{
 			`config field "n": enum is never checked on a field of type integer`,
 		}},

@@ -1,6 +1,10 @@
 # The project of SPEC §2, in HCL. full.yaml is the same project in YAML; both
 # must decode to full.golden.json.
 
+required_plugins {
+  chatapi = { version = ">= 1.2, < 2.0" }
+}
+
 provider "chatapi" {
   config = {
     instance_id = "12345"

@@ -104,7 +104,11 @@ func TestSendSMSRejectsInvalidInput(t *testing.T) {
 		field string
 	}{
 		"number without plus": {map[string]any{"to": "14155550123", "text": "hi"}, "to"},
-		"empty text":          {map[string]any{"to": "+14155550123", "text": "  "}, "text"},
+		"blank text":          {map[string]any{"to": "+14155550123", "text": "  "}, "text"},
+		"empty text":          {map[string]any{"to": "+14155550123", "text": ""}, "text"},
+		"sender too long":     {map[string]any{"to": "+14155550123", "text": "hi", "sender": "ACME Corporation"}, "sender"},
+		"sender not a number": {map[string]any{"to": "+14155550123", "text": "hi", "sender": true}, "sender"},
+		"short code too big":  {map[string]any{"to": "+14155550123", "text": "hi", "sender": 123456789}, "sender"},
 		"unknown field":       {map[string]any{"to": "+14155550123", "text": "hi", "from": "me"}, "from"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -173,5 +177,55 @@ func TestDeliveryWebhook(t *testing.T) {
 	events, err = hook(failed, smsgateway.Sign(testSecret, []byte(failed)))
 	if err != nil || len(events) != 0 {
 		t.Errorf("failed delivery report: events %+v, error %v; want no events", events, err)
+	}
+}
+
+// TestSendSMSSender checks that a sender may be a name or a numeric short
+// code, over both transports (sdktest.Serve is a sdktest.Transport).
+func TestSendSMSSender(t *testing.T) {
+	var _ sdktest.Transport = sdktest.Serve
+	for name, serve := range sdktest.Transports {
+		t.Run(name, func(t *testing.T) {
+			var bodies []map[string]any
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var b map[string]any
+				_ = json.NewDecoder(r.Body).Decode(&b)
+				bodies = append(bodies, b)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"id":"m1","status":"queued"}`))
+			}))
+			t.Cleanup(srv.Close)
+			client := serve(t, smsgateway.New())
+			cfg, _ := json.Marshal(map[string]any{"base_url": srv.URL, "token": testToken})
+			if err := client.Configure(context.Background(), "sms", cfg); err != nil {
+				t.Fatal(err)
+			}
+			for _, sender := range []any{"ACME", 40404} {
+				if _, err := sendSMS(t, client, map[string]any{"to": "+14155550123", "text": "hi", "sender": sender}, "k"); err != nil {
+					t.Fatalf("sender %v: %v", sender, err)
+				}
+			}
+			if len(bodies) != 2 || bodies[0]["sender"] != "ACME" || bodies[1]["sender"] != float64(40404) {
+				t.Errorf("the gateway received %v", bodies)
+			}
+		})
+	}
+}
+
+// TestSendSMSRateLimitedByTheBody checks that the wait the gateway gives in
+// its 429 body reaches the host as the retry-after of a rate_limited error.
+func TestSendSMSRateLimitedByTheBody(t *testing.T) {
+	client := setup(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":"slow down","retry_after":30}`))
+	}))
+	_, err := sendSMS(t, client, map[string]any{"to": "+14155550123", "text": "hi"}, "k")
+	e := sdk.AsError(err)
+	if err == nil || e.Class != sdk.ClassRateLimited || e.RetryAfter != 30*time.Second {
+		t.Fatalf("got %v (%+v), want rate_limited after 30s", err, e)
+	}
+	if want := "provider answered HTTP 429: slow down"; e.Message != want {
+		t.Errorf("message %q, want %q", e.Message, want)
 	}
 }

@@ -24,8 +24,14 @@ func (p *Provider) sendSMSAction() sdk.Action {
 		Input: sdk.Fields(
 			sdk.String("to", "Recipient in E.164 form, such as +14155550123.").
 				AsRequired().Matching(e164).WithExample("+14155550123"),
+			// WithLength is declarative: `herald validate` checks it.
+			// Checked is Go, run by the plugin before each send.
 			sdk.String("text", "Message text; the gateway splits long texts into parts.").
-				AsRequired(),
+				AsRequired().WithLength(1, maxText).Checked(notBlank),
+			// A sender is a name or a numeric short code: one field that
+			// takes a string or an integer.
+			sdk.StringOrInteger("sender", "Sender shown to the recipient: an alphanumeric sender id such as \"ACME\", or a numeric short code such as 40404.").
+				Matching(`^[A-Za-z0-9 ]{1,11}$`).AtLeast(1).AtMost(99999999),
 		),
 		Output: sdk.Fields(
 			sdk.String("id", "The gateway's message id; delivery reports carry it as message_id."),
@@ -35,10 +41,23 @@ func (p *Provider) sendSMSAction() sdk.Action {
 	}
 }
 
+// maxText is the longest text the gateway takes: ten parts of 160.
+const maxText = 1600
+
+// notBlank rejects a text of spaces only, which the length bound lets
+// through.
+func notBlank(v any) error {
+	if s, _ := v.(string); strings.TrimSpace(s) == "" {
+		return errors.New("must not be blank")
+	}
+	return nil
+}
+
 // message is both the send_sms input and the request body.
 type message struct {
-	To   string `json:"to"`
-	Text string `json:"text"`
+	To     string `json:"to"`
+	Text   string `json:"text"`
+	Sender any    `json:"sender,omitempty"`
 }
 
 // sent is the gateway's answer and the action's output.
@@ -51,9 +70,6 @@ func (p *Provider) sendSMS(ctx context.Context, call *sdk.Call) (any, error) {
 	var in message
 	if err := call.Bind(&in); err != nil {
 		return nil, err
-	}
-	if strings.TrimSpace(in.Text) == "" {
-		return nil, sdk.InvalidInput("text", "must not be empty")
 	}
 	resp, err := p.http.Do(ctx, call, sdk.Request{
 		Method: http.MethodPost,

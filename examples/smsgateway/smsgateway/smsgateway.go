@@ -45,6 +45,9 @@ var (
 func New() *Provider {
 	h := sdk.NewHTTP(requestTimeout)
 	h.UserAgent = "herald-provider-" + Type + "/" + Version
+	// The gateway says how long to back off in its 429 body, not only in
+	// the Retry-After header: {"error": "...", "retry_after": 30}.
+	h.RetryAfter = sdk.RetryAfterSeconds("retry_after")
 	p := &Provider{http: h}
 	p.spec = &sdk.Spec{
 		Type:        Type,
