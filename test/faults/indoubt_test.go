@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -142,6 +143,9 @@ func runInDoubtBlast(t *testing.T, mode, provider, onInDoubt string) blastResult
 		}
 	}
 	res.reconciled = e.countOutcome(id, store.OutcomeReconciled)
+	if res.duplicates > 0 && onInDoubt == "" {
+		e.explainDuplicates(id, provider, expected, all)
+	}
 	policyName := onInDoubt
 	if policyName == "" {
 		policyName = "default (reconcile)"
@@ -372,4 +376,29 @@ func (e *env) waitSettled(d time.Duration, ids ...string) []store.Run {
 		return true
 	})
 	return runs
+}
+
+// explainDuplicates logs, for each recipient that got more than one send,
+// the attempts of its item and the requests the sandbox received for it, so
+// a failing run says how the duplicate came about.
+func (e *env) explainDuplicates(id, provider string, expected []string, all map[string]int) {
+	e.t.Helper()
+	attempts, err := e.store().Attempts(context.Background(), id)
+	require.NoError(e.t, err)
+	for i, p := range expected {
+		if all[p] < 2 {
+			continue
+		}
+		for _, a := range attempts {
+			if a.Item == i {
+				e.t.Logf("duplicate to %s (item %d): attempt %d %s/%s started %s finished %s error %+v",
+					p, i, a.Number, a.Status, a.Outcome, a.StartedAt.Format(time.RFC3339Nano), a.FinishedAt.Format(time.RFC3339Nano), a.Error)
+			}
+		}
+		for _, r := range e.sb.Requests(provider) {
+			if strings.Contains(string(r.Body), p) || strings.Contains(url.Values(r.Query).Encode(), p) {
+				e.t.Logf("duplicate to %s: sandbox %s %s status %d dropped %v at %s", p, r.Method, r.Path, r.Status, r.Dropped, r.Time.Format(time.RFC3339Nano))
+			}
+		}
+	}
 }
