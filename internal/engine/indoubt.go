@@ -251,6 +251,20 @@ func (x *execution) findInDoubt(ctx context.Context, attempts []store.Attempt, i
 			settledAt = op.At
 		}
 	}
+	// Where the trailing run of in-doubt attempts of each step (item)
+	// began: a send in doubt may be followed by attempts that are in doubt
+	// too without having sent anything (a reconcile or resend cut short by
+	// a stop), and the lookup must reach back to the first of them, or it
+	// misses the send that did happen.
+	chainStart := map[store.StepKey]time.Time{}
+	for _, a := range attempts {
+		inDoubt := (a.Outcome == store.OutcomeInDoubt || a.Status == store.StatusRunning) && a.StartedAt.After(settledAt)
+		if _, open := chainStart[a.StepKey]; !inDoubt {
+			delete(chainStart, a.StepKey)
+		} else if !open {
+			chainStart[a.StepKey] = a.StartedAt
+		}
+	}
 	x.inDoubt = map[store.StepKey]inDoubtAttempt{}
 	for key, a := range last {
 		if rec, ok := x.records[key]; ok && (rec.Status.Final() || rec.Status == store.StatusNeedsAttention) {
@@ -261,6 +275,9 @@ func (x *execution) findInDoubt(ctx context.Context, attempts []store.Attempt, i
 			continue
 		}
 		d := inDoubtAttempt{number: a.Number, provider: a.Provider, action: a.Action, started: a.StartedAt}
+		if start, ok := chainStart[key]; ok && start.Before(d.started) {
+			d.started = start
+		}
 		if a.Error != nil {
 			d.err = &sdk.Error{Class: sdk.ClassInDoubt, Message: a.Error.Message}
 		}

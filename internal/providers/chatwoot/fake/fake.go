@@ -382,3 +382,29 @@ func (f *Fake) Reset() {
 	defer f.mu.Unlock()
 	f.contacts, f.contactInboxes, f.conversations, f.messages = nil, nil, nil, nil
 }
+
+// DeleteContact removes the contact with id and its sessions, as deleting
+// it in Chatwoot does, and reports whether it existed. Its conversations and
+// messages stay.
+func (f *Fake) DeleteContact(id int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	found := false
+	contacts := f.contacts[:0]
+	for _, c := range f.contacts {
+		if c.ID == id {
+			found = true
+			continue
+		}
+		contacts = append(contacts, c)
+	}
+	f.contacts = contacts
+	inboxes := f.contactInboxes[:0]
+	for _, ci := range f.contactInboxes {
+		if ci.ContactID != id {
+			inboxes = append(inboxes, ci)
+		}
+	}
+	f.contactInboxes = inboxes
+	return found
+}
