@@ -223,6 +223,14 @@ func (h *Herald) Wait(ctx context.Context, runID string) (*Run, error) {
 	for {
 		done, release := h.events.watch(runID)
 		run, err := h.Get(ctx, runID)
+		if err != nil && ctx.Err() != nil {
+			// ctx ended before the read (a short deadline on a busy host):
+			// the run as it stands is still owed with ctx's error.
+			if stood, gerr := h.Get(context.WithoutCancel(ctx), runID); gerr == nil {
+				release()
+				return stood, ctx.Err()
+			}
+		}
 		if err != nil {
 			release()
 			return nil, err

@@ -88,7 +88,7 @@ resource "x" "y" {}
 `),
 		want: []string{
 			"main.hcl:5:3: unexpected block \"stage\": expected concurrency, step, trigger",
-			"main.hcl:10:1: unexpected block \"resource\": expected provider, workflow",
+			"main.hcl:10:1: unexpected block \"resource\": expected provider, required_plugins, workflow",
 		},
 	},
 	{name: "duplicate across files", files: map[string]string{
@@ -482,7 +482,7 @@ resources: {}
 `),
 		want: []string{
 			"main.yaml:6:5: unknown key \"stages\" in workflow \"w\" (expected description, vars, triggers, when, concurrency, steps)",
-			"main.yaml:9:1: unknown key \"resources\" in a project file (expected providers, workflows)",
+			"main.yaml:9:1: unknown key \"resources\" in a project file (expected providers, workflows, required_plugins)",
 		},
 	},
 	{name: "duplicate across files", files: map[string]string{

@@ -290,17 +290,23 @@ func bounds(f sdk.Field) []string {
 	case f.Maximum != nil:
 		out = append(out, "At most "+num(*f.Maximum)+".")
 	}
-	unit := "characters"
-	if f.Type == sdk.TypeArray {
-		unit = "elements"
+	unit := func(n int) string {
+		u := "character"
+		if f.Type == sdk.TypeArray {
+			u = "element"
+		}
+		if n != 1 {
+			u += "s"
+		}
+		return u
 	}
 	switch {
 	case f.MinLength != nil && f.MaxLength != nil:
-		out = append(out, fmt.Sprintf("%d to %d %s.", *f.MinLength, *f.MaxLength, unit))
+		out = append(out, fmt.Sprintf("%d to %d %s.", *f.MinLength, *f.MaxLength, unit(*f.MaxLength)))
 	case f.MinLength != nil:
-		out = append(out, fmt.Sprintf("At least %d %s.", *f.MinLength, unit))
+		out = append(out, fmt.Sprintf("At least %d %s.", *f.MinLength, unit(*f.MinLength)))
 	case f.MaxLength != nil:
-		out = append(out, fmt.Sprintf("At most %d %s.", *f.MaxLength, unit))
+		out = append(out, fmt.Sprintf("At most %d %s.", *f.MaxLength, unit(*f.MaxLength)))
 	}
 	return out
 }

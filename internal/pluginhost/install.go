@@ -83,6 +83,7 @@ func Install(ctx context.Context, opts InstallOptions) (PluginInfo, error) {
 
 	// Describe the plugin where it is staged, before it replaces anything.
 	h := New(Options{Paths: []string{staging}, Logger: opts.Logger})
+	h.reattachEnv = "" // the staged binary, never a plugin running in debug mode
 	infos, _ := h.Discover(ctx)
 	h.Close()
 	var info PluginInfo
