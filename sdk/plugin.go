@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/heraldhq/herald/internal/pluginpb"
+	"github.com/heraldhq/herald/internal/tracing/tracecontext"
 )
 
 // ProtocolVersion is the version of the plugin protocol this SDK speaks.
@@ -120,7 +121,7 @@ func (a *grpcServerAdapter) Configure(ctx context.Context, req *pluginpb.Configu
 
 func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequest) (*pluginpb.InvokeResponse, error) {
 	ex := &Exchange{}
-	ctx = WithExchange(ctx, ex)
+	ctx = WithExchange(tracecontext.FromIncomingGRPC(ctx), ex)
 	out, err := a.srv.Invoke(ctx, &InvokeRequest{
 		Instance:       req.Instance,
 		Action:         req.Action,
@@ -138,7 +139,7 @@ func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequ
 }
 
 func (a *grpcServerAdapter) HandleWebhook(ctx context.Context, req *pluginpb.WebhookRequest) (*pluginpb.WebhookResponse, error) {
-	events, err := a.srv.HandleWebhook(ctx, &WebhookRequest{
+	events, err := a.srv.HandleWebhook(tracecontext.FromIncomingGRPC(ctx), &WebhookRequest{
 		Instance: req.Instance,
 		Method:   req.Method,
 		Path:     req.Path,
