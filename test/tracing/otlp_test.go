@@ -160,6 +160,12 @@ func TestServeExportsTracesOverOTLP(t *testing.T) {
 	bins := testbin.Build(t, "github.com/heraldhq/herald/cmd/host", "github.com/heraldhq/herald/plugins/chatapi")
 	require.NoError(t, os.Rename(filepath.Join(bins, "host"), filepath.Join(bins, "herald")))
 	require.NoError(t, os.Rename(filepath.Join(bins, "chatapi"), filepath.Join(bins, "herald-provider-chatapi")))
+	// Off: without OTEL_* settings nothing is traced and no traceparent is
+	// read or passed on.
+	t.Run("off", func(t *testing.T) {
+		t.Parallel()
+		checkTrace(t, bins, nil, nil)
+	})
 	for _, protocol := range []string{"http/protobuf", "grpc"} {
 		t.Run(strings.ReplaceAll(protocol, "/", "-"), func(t *testing.T) {
 			t.Parallel()
@@ -270,15 +276,18 @@ workflow "page" {
 	require.Len(t, accepted.RunIDs, 1)
 	runID := accepted.RunIDs[0]
 
+	var run struct {
+		Status  string `json:"status"`
+		Trigger struct {
+			TraceContext map[string]string `json:"trace_context"`
+		} `json:"trigger"`
+	}
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/api/v1/runs/" + runID)
 		if err != nil {
 			return false
 		}
 		defer resp.Body.Close()
-		var run struct {
-			Status string `json:"status"`
-		}
 		return json.NewDecoder(resp.Body).Decode(&run) == nil && run.Status == "succeeded"
 	}, 2*time.Minute, 50*time.Millisecond, "run %s did not succeed:\n%s", runID, stderr.String())
 
@@ -291,6 +300,14 @@ workflow "page" {
 		t.Fatalf("herald serve did not stop:\n%s", stderr.String())
 	}
 
+	mu.Lock()
+	got := append([]string(nil), parents...)
+	mu.Unlock()
+	if rec == nil {
+		require.Equal(t, []string{""}, got, "tracing off passes no traceparent on")
+		require.Nil(t, run.Trigger.TraceContext)
+		return
+	}
 	spans := rec.spans()
 	server := named(spans, "POST /hooks/{path...}")
 	runs := named(spans, "run page")
@@ -314,9 +331,8 @@ workflow "page" {
 	require.Equal(t, "succeeded", attr(runs[0], "herald.status"))
 	require.Equal(t, "succeeded", attr(attempts[0], "herald.outcome"))
 
-	mu.Lock()
-	got := append([]string(nil), parents...)
-	mu.Unlock()
+	require.Equal(t, "00-"+callerTrace+"-"+hex.EncodeToString(server[0].SpanId)+"-01", run.Trigger.TraceContext["traceparent"],
+		"the run stores its request's span context")
 	require.Equal(t, []string{"00-" + callerTrace + "-" + hex.EncodeToString(calls[0].SpanId) + "-01"}, got,
 		"the provider request continues the plugin call's span")
 
