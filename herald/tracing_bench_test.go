@@ -13,9 +13,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-
-	"github.com/heraldhq/herald/herald"
-	"github.com/heraldhq/herald/sdk"
 )
 
 // BenchmarkWebhookToSend measures the hot path a webhook takes, from the
@@ -55,29 +52,7 @@ func BenchmarkWebhookToSend(b *testing.B) {
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h, err := herald.New(context.Background(), herald.Options{
-				Files: map[string][]byte{"hook.hcl": []byte(`
-provider "relay" {
-  config = { token = "t" }
-}
-workflow "hook" {
-  trigger "webhook" {
-    path = "send"
-  }
-  step "post" {
-    uses = "relay.send"
-    with = { text = "{{ trigger.body.text }}" }
-  }
-}
-`)},
-				Providers:      []sdk.Provider{relay{url: api.URL}},
-				PluginPaths:    []string{},
-				TracerProvider: bc.tp(b),
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close()
+			h := newRelayHerald(b, api.URL, bc.tp(b))
 			ctx, stop := context.WithCancel(context.Background())
 			defer stop()
 			go func() { _ = h.Serve(ctx) }()

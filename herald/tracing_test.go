@@ -50,27 +50,9 @@ func (relay) HandleWebhook(_ context.Context, req *sdk.WebhookRequest) ([]sdk.Ev
 
 const relayToken = "relay-T0KEN-e2f1"
 
-// tracedHerald opens a Herald on the relay provider with a TracerProvider
-// that records every span, and returns the traceparent headers the
-// relay's provider API received.
-func tracedHerald(t *testing.T) (*herald.Herald, *tracetest.SpanRecorder, trace.Tracer, func() []string) {
-	t.Helper()
-	var (
-		mu      sync.Mutex
-		parents []string
-	)
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		parents = append(parents, r.Header.Get("traceparent"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{}`))
-	}))
-	t.Cleanup(api.Close)
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	h, err := herald.New(context.Background(), herald.Options{
-		Files: map[string][]byte{"relay.hcl": []byte(`
+// relayProject runs relay.send from a manual run (send), a relay.ping event
+// (ping) and a webhook (hook).
+const relayProject = `
 provider "relay" {
   config = { token = "{{ secrets.RELAY_TOKEN }}" }
 }
@@ -90,14 +72,53 @@ workflow "ping" {
     with = { text = "pong" }
   }
 }
-`)},
-		Providers:      []sdk.Provider{relay{url: api.URL}},
+workflow "hook" {
+  trigger "webhook" {
+    path = "send"
+  }
+  step "post" {
+    uses = "relay.send"
+    with = { text = "{{ trigger.body.text }}" }
+  }
+}
+`
+
+// newRelayHerald opens a Herald on relayProject, its provider API at url,
+// its spans going to tp; Close runs at the end of the test.
+func newRelayHerald(tb testing.TB, url string, tp trace.TracerProvider) *herald.Herald {
+	tb.Helper()
+	h, err := herald.New(context.Background(), herald.Options{
+		Files:          map[string][]byte{"relay.hcl": []byte(relayProject)},
+		Providers:      []sdk.Provider{relay{url: url}},
 		PluginPaths:    []string{},
 		Secrets:        map[string]string{"RELAY_TOKEN": relayToken},
 		TracerProvider: tp,
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = h.Close() })
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// tracedHerald opens a Herald on the relay provider with a TracerProvider
+// that records every span, and returns the traceparent headers the
+// relay's provider API received.
+func tracedHerald(t *testing.T) (*herald.Herald, *tracetest.SpanRecorder, trace.Tracer, func() []string) {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		parents []string
+	)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		parents = append(parents, r.Header.Get("traceparent"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(api.Close)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	h := newRelayHerald(t, api.URL, tp)
 	return h, rec, tp.Tracer("test"), func() []string {
 		mu.Lock()
 		defer mu.Unlock()
