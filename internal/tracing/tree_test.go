@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -19,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/host"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/testbin"
 	"github.com/heraldhq/herald/internal/tracing"
@@ -60,6 +62,12 @@ func (c *chatAPI) received() []string {
 // recording spans in rec.
 func setup(t *testing.T, api http.Handler, rec *tracetest.SpanRecorder) (*host.Host, trace.Tracer) {
 	t.Helper()
+	return setupOn(t, api, rec, "sqlite://"+filepath.Join(t.TempDir(), "herald.db"), "")
+}
+
+// setupOn is setup on the store dsn names, as the host owner.
+func setupOn(t *testing.T, api http.Handler, rec *tracetest.SpanRecorder, dsn, owner string) (*host.Host, trace.Tracer) {
+	t.Helper()
 	bins := testbin.Build(t, "github.com/heraldhq/herald/plugins/chatapi")
 	require.NoError(t, os.Rename(filepath.Join(bins, "chatapi"), filepath.Join(bins, "herald-provider-chatapi")))
 	srv := httptest.NewServer(api)
@@ -84,7 +92,8 @@ workflow "page" {
 `, srv.URL)
 	h, err := host.Open(context.Background(), host.Options{
 		Sources:     []config.Source{{Name: "page.hcl", Data: []byte(project)}},
-		StoreDSN:    "sqlite://" + filepath.Join(t.TempDir(), "herald.db"),
+		StoreDSN:    dsn,
+		Owner:       owner,
 		Secrets:     host.NewSecrets(map[string]string{"CHATAPI_TOKEN": token}),
 		PluginPaths: []string{bins},
 		Tracer:      tr,
@@ -213,6 +222,42 @@ func TestRetriedRunContinuesItsTrace(t *testing.T) {
 	require.Equal(t, "failed", attrs(runs[0])["herald.status"])
 	require.Equal(t, "succeeded", attrs(runs[1])["herald.status"])
 	requireNoSecret(t, rec.Ended(), token)
+}
+
+// TestRunResumedByAnotherHostContinuesItsTrace: a run created on one host
+// of a cluster (PostgreSQL), whose host died while executing it, is resumed
+// by another host, in the trace of the request that created it.
+func TestRunResumedByAnotherHostContinuesItsTrace(t *testing.T) {
+	t.Parallel()
+	_, dsn := pgtest.Schema(t)
+	api := &chatAPI{}
+	rec := tracetest.NewSpanRecorder()
+	a, tr := setupOn(t, api, rec, dsn, "host-a")
+	b, _ := setupOn(t, api, rec, dsn, "host-b")
+
+	reqCtx, reqSpan := tr.Start(context.Background(), "POST /hooks/{path...}")
+	run, _, err := a.Engine.Create(reqCtx, "page", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"who": "cy"}}, "", 0)
+	require.NoError(t, err)
+	reqSpan.End()
+	// Host A took the run and died without releasing it.
+	_, err = a.Store.UpdateRun(context.Background(), run.ID, func(r *store.Run) error {
+		r.Status, r.Owner, r.Attempt = store.StatusRunning, "host-a", 1
+		r.StartedAt, r.HeartbeatAt = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)
+		return nil
+	})
+	require.NoError(t, err)
+	run, err = b.Engine.Execute(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status)
+
+	runs := byName(rec.Ended(), "run page")
+	require.Len(t, runs, 1)
+	require.Equal(t, reqSpan.SpanContext().TraceID(), runs[0].SpanContext().TraceID())
+	require.Equal(t, reqSpan.SpanContext().SpanID(), runs[0].Parent().SpanID())
+	require.Equal(t, "2", attrs(runs[0])["herald.run.attempt"])
+	calls := byName(rec.Ended(), "invoke chatapi.send_message")
+	require.Len(t, calls, 1)
+	require.Equal(t, []string{traceparent(calls[0].SpanContext())}, api.received())
 }
 
 // requireNoSecret fails when any span's name, attribute, event, link or
