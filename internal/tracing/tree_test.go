@@ -103,6 +103,17 @@ workflow "page" {
 	return h, tr
 }
 
+// createUnder creates a run of page under a server span named route, as
+// the HTTP API does, and returns the run and the ended span.
+func createUnder(t *testing.T, h *host.Host, tr trace.Tracer, route, kind, who string) (store.Run, trace.Span) {
+	t.Helper()
+	ctx, span := tr.Start(context.Background(), route, trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	run, _, err := h.Engine.Create(ctx, "page", engine.Trigger{Kind: kind, Body: map[string]any{"who": who}}, "", 0)
+	require.NoError(t, err)
+	return run, span
+}
+
 // byName returns the ended spans named name, in the order they ended.
 func byName(spans []sdktrace.ReadOnlySpan, name string) []sdktrace.ReadOnlySpan {
 	var out []sdktrace.ReadOnlySpan
@@ -140,12 +151,9 @@ func TestSpanTreeAcrossThePluginBoundary(t *testing.T) {
 	h, tr := setup(t, api, rec)
 
 	// The request that asks for the run, as the HTTP API's server span.
-	reqCtx, reqSpan := tr.Start(context.Background(), "POST /hooks/{path...}", trace.WithSpanKind(trace.SpanKindServer))
-	run, _, err := h.Engine.Create(reqCtx, "page", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"who": "ada"}}, "", 0)
-	require.NoError(t, err)
-	reqSpan.End()
+	run, reqSpan := createUnder(t, h, tr, "POST /hooks/{path...}", engine.KindWebhook, "ada")
 	// A worker executes it later, on a context of its own.
-	run, err = h.Engine.Execute(context.Background(), run.ID)
+	run, err := h.Engine.Execute(context.Background(), run.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusSucceeded, run.Status)
 
@@ -199,11 +207,8 @@ func TestRetriedRunContinuesItsTrace(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	h, tr := setup(t, api, rec)
 
-	reqCtx, reqSpan := tr.Start(context.Background(), "POST /api/v1/workflows/{name}/runs")
-	run, _, err := h.Engine.Create(reqCtx, "page", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"who": "bob"}}, "", 0)
-	require.NoError(t, err)
-	reqSpan.End()
-	run, err = h.Engine.Execute(context.Background(), run.ID)
+	run, reqSpan := createUnder(t, h, tr, "POST /api/v1/workflows/{name}/runs", engine.KindManual, "bob")
+	run, err := h.Engine.Execute(context.Background(), run.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusFailed, run.Status)
 	_, err = h.Engine.Retry(context.Background(), run.ID, "", "test")
@@ -235,12 +240,9 @@ func TestRunResumedByAnotherHostContinuesItsTrace(t *testing.T) {
 	a, tr := setupOn(t, api, rec, dsn, "host-a")
 	b, _ := setupOn(t, api, rec, dsn, "host-b")
 
-	reqCtx, reqSpan := tr.Start(context.Background(), "POST /hooks/{path...}")
-	run, _, err := a.Engine.Create(reqCtx, "page", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"who": "cy"}}, "", 0)
-	require.NoError(t, err)
-	reqSpan.End()
+	run, reqSpan := createUnder(t, a, tr, "POST /hooks/{path...}", engine.KindWebhook, "cy")
 	// Host A took the run and died without releasing it.
-	_, err = a.Store.UpdateRun(context.Background(), run.ID, func(r *store.Run) error {
+	_, err := a.Store.UpdateRun(context.Background(), run.ID, func(r *store.Run) error {
 		r.Status, r.Owner, r.Attempt = store.StatusRunning, "host-a", 1
 		r.StartedAt, r.HeartbeatAt = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)
 		return nil
