@@ -41,6 +41,7 @@ func (h *Herald) Handler() http.Handler {
 		Logger:  h.logger.Named("http"),
 		Metrics: h.metrics,
 		Masker:  func() *sdk.Masker { return h.engine().Masker() },
+		Tracer:  h.tracer,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/host"
@@ -34,6 +35,7 @@ type Herald struct {
 	events     *events
 	metrics    *metrics.Metrics
 	apiToken   string
+	tracer     trace.Tracer
 
 	// mu orders the transitions between executing runs on goroutines of
 	// their own and handing them to the server: trigger holds it for
@@ -88,6 +90,7 @@ func New(ctx context.Context, opts Options) (*Herald, error) {
 		events:         newEvents(),
 		metrics:        metrics.New(),
 		apiToken:       opts.APIToken,
+		tracer:         opts.tracer(),
 		serving:        make(chan struct{}),
 		backgroundRuns: map[string]bool{},
 	}
@@ -125,6 +128,7 @@ func New(ctx context.Context, opts Options) (*Herald, error) {
 			Secrets: secrets,
 			Plugins: h.plugins,
 			Logger:  logger,
+			Tracer:  h.tracer,
 		},
 		Workers:           opts.Workers,
 		Observer:          h.observe,

@@ -10,11 +10,14 @@ import (
 	"slices"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/host"
 	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -77,6 +80,15 @@ type Options struct {
 	// `herald serve`. It must have at least 16 characters, without
 	// whitespace around them.
 	APIToken string
+
+	// TracerProvider receives Herald's OpenTelemetry spans: one per run
+	// execution, step attempt and plugin call, and one per request to
+	// Handler that may start runs (continuing the request's W3C
+	// traceparent). A run started with a context that carries a span (Run,
+	// Start) continues that trace, also when it resumes later. Nil uses
+	// the global provider (otel.GetTracerProvider), a no-op until the
+	// embedder sets one.
+	TracerProvider trace.TracerProvider
 }
 
 // OpenStore opens the store a DSN names: sqlite://PATH (created if needed)
@@ -158,4 +170,14 @@ func (o *Options) storeDSN() (dsn, tempDir string, err error) {
 		return "", "", fmt.Errorf("herald: store: %w", err)
 	}
 	return "sqlite://" + filepath.ToSlash(filepath.Join(dir, "herald.db")), dir, nil
+}
+
+// tracer returns Herald's tracer of the TracerProvider, or of the global
+// provider when none is set.
+func (o *Options) tracer() trace.Tracer {
+	tp := o.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	return tracing.Tracer(tp)
 }

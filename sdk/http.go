@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/tracing/tracecontext"
 )
 
 // maxResponseBody bounds how much of a provider response is read.
@@ -159,6 +161,8 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
 	}
 	httpReq.Header = header
+	// The call's trace continues at the provider (W3C traceparent).
+	tracecontext.ToHTTP(ctx, httpReq.Header)
 	sent := traceWrites(httpReq)
 	ex := ExchangeFrom(ctx)
 	resp, err := h.client().Do(httpReq)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/heraldhq/herald/internal/pluginpb"
+	"github.com/heraldhq/herald/internal/tracing/tracecontext"
 )
 
 // ProtocolVersion is the version of the plugin protocol this SDK speaks.
@@ -122,7 +123,7 @@ func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequ
 	ctx, cancel := answerInTime(ctx)
 	defer cancel()
 	ex := &Exchange{}
-	ctx = WithExchange(ctx, ex)
+	ctx = WithExchange(tracecontext.FromIncomingGRPC(ctx), ex)
 	ir := invokeFromProto(req)
 	out, err := a.srv.Invoke(ctx, &ir)
 	if err != nil {
@@ -133,7 +134,7 @@ func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequ
 
 func (a *grpcServerAdapter) Reconcile(ctx context.Context, req *pluginpb.ReconcileRequest) (*pluginpb.ReconcileResponse, error) {
 	ex := &Exchange{}
-	ctx = WithExchange(ctx, ex)
+	ctx = WithExchange(tracecontext.FromIncomingGRPC(ctx), ex)
 	rec, err := a.srv.Reconcile(ctx, &ReconcileRequest{
 		InvokeRequest: invokeFromProto(req.GetInvoke()),
 		Since:         time.UnixMilli(req.SinceUnixMs),
@@ -165,7 +166,7 @@ func answerInTime(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 func (a *grpcServerAdapter) HandleWebhook(ctx context.Context, req *pluginpb.WebhookRequest) (*pluginpb.WebhookResponse, error) {
-	events, err := a.srv.HandleWebhook(ctx, &WebhookRequest{
+	events, err := a.srv.HandleWebhook(tracecontext.FromIncomingGRPC(ctx), &WebhookRequest{
 		Instance: req.Instance,
 		Method:   req.Method,
 		Path:     req.Path,

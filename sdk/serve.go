@@ -77,6 +77,11 @@ func ParseReattach(value string) (map[string]ReattachConfig, error) {
 //
 // A plugin exits when the host process that started it is gone, so a killed
 // host leaves no plugin behind.
+//
+// Each call's handler context carries the host's trace context (W3C, from
+// the call's gRPC metadata), which HTTP passes on as a traceparent header.
+// Serve exports no span itself: a plugin that traces sets its own
+// OpenTelemetry TracerProvider before calling Serve.
 func Serve(p Provider) {
 	debugMode := os.Getenv(DebugEnv) == "1"
 	for _, a := range os.Args[1:] {

@@ -46,6 +46,11 @@ func (a *app) runCommand() *cobra.Command {
 				return err
 			}
 			opts.DryRun = dryRun
+			stopTracing, err := a.startTracing(cmd.Context(), &opts)
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
 			progressOut := a.stdout
 			if output == "json" {
 				progressOut = a.stderr

@@ -157,6 +157,11 @@ func (a *app) runsResumeCommand() *cobra.Command {
 			}
 			in := a.newInterrupt()
 			opts.Observer = in.observe(newProgress(a.stdout).observe)
+			stopTracing, err := a.startTracing(cmd.Context(), &opts)
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
 			h, err := a.openHost(cmd.Context(), opts)
 			if err != nil {
 				return err

@@ -86,6 +86,11 @@ func (a *app) serveCommand() *cobra.Command {
 				return err
 			}
 			opts.Logger = newHostLogger(opts.LogWriter, hclog.Info)
+			stopTracing, err := a.startTracing(cmd.Context(), &opts)
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
 			m := metrics.New()
 			srv, err := serve.New(cmd.Context(), serve.Options{
 				Host:              opts,
@@ -109,6 +114,7 @@ func (a *app) serveCommand() *cobra.Command {
 				Metrics: m,
 				Masker:  func() *sdk.Masker { return srv.Host().Engine.Masker() },
 				Done:    streamsDone,
+				Tracer:  opts.Tracer,
 			})
 			if uiMode != console.ModeOff {
 				ui, err := console.New(srv, console.Options{

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/expr"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing/tracecontext"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -60,6 +62,9 @@ type Options struct {
 	// the in-process token buckets, so hosts sharing a store can share each
 	// instance's budget.
 	RateLimiter RateLimiter
+	// Tracer starts the spans of runs, attempts and plugin calls (package
+	// tracing); nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // Engine executes runs. It is safe for concurrent use: many runs may execute
@@ -139,6 +144,9 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 	if trig.Time.IsZero() {
 		trig.Time = e.opts.Now().UTC()
 	}
+	if trig.TraceContext == nil {
+		trig.TraceContext = tracecontext.Carrier(ctx)
+	}
 	// What the trigger carries is stored and shown: a secret's value in a
 	// webhook or input is masked before it is, and expressions read the
 	// stored, masked trigger.
@@ -195,7 +203,7 @@ func (e *Engine) Run(ctx context.Context, workflow string, trig Trigger) (store.
 // process that stopped mid-run: that resume is logged as an operation, and
 // a run resumed MaxResumes times that way fails instead (a poison run that
 // may be what crashes its hosts).
-func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
+func (e *Engine) Execute(ctx context.Context, id string) (final store.Run, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	live := &liveRun{cancel: cancel, done: make(chan struct{})}
@@ -269,6 +277,8 @@ func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
 			return e.finish(ctx, st, run, store.StatusFailed, poisoned, poisoned)
 		}
 	}
+	ctx, span := e.startRun(ctx, run)
+	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
 	x := &execution{e: e, st: st, run: run, wf: wf, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
 	e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})

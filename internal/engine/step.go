@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/expr"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -306,8 +307,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
 			}
+			actx, span := tracing.StartAttempt(ctx, x.e.opts.Tracer, tracing.Attempt{Step: step.ID, Item: item, Provider: c.provider, Action: c.action, Number: attempt})
 			t0 := time.Now()
-			out, ex, err := x.invoke(ctx, c.provider, req, timeout)
+			out, ex, err := x.invoke(actx, c.provider, req, timeout)
 			exReq, exResp := x.exchange(ex)
 			if by, canceled := canceledBy(ctx); canceled && err != nil {
 				msg := "canceled by " + by
@@ -317,6 +319,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 					return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
 				x.log.Warn("attempt canceled", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "by", by)
+				tracing.EndAttempt(span, string(store.OutcomeCanceled), string(store.OutcomeCanceled), res.Error.Message)
 				return stepResult{}, ErrInterrupted
 			}
 			if err == nil {
@@ -329,6 +332,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
 					return res, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
+				tracing.EndAttempt(span, string(store.StatusSucceeded), "", "")
 				x.finished(step, item, res, started)
 				return res, nil
 			}
@@ -367,6 +371,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				Outcome: outcomeOf(last), RetryAfter: last.RetryAfter, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
 				return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 			}
+			tracing.EndAttempt(span, string(outcomeOf(last)), string(last.Class), serr.Message)
 			var wait time.Duration
 			if retry {
 				wait = backoff(step.Retry, a)
@@ -482,10 +487,12 @@ func renderJSON(ctx context.Context, v *expr.Value, scope *expr.Scope) (json.Raw
 // when the host is asked to stop is allowed to finish within its timeout,
 // so its result is recorded rather than lost. An operator's cancel (ctx's
 // cause is a *CanceledError) does end it: the plugin call is cancelled.
-func (x *execution) invoke(ctx context.Context, instance string, req *sdk.InvokeRequest, timeout time.Duration) (json.RawMessage, *sdk.Exchange, error) {
-	ex := &sdk.Exchange{}
+func (x *execution) invoke(ctx context.Context, instance string, req *sdk.InvokeRequest, timeout time.Duration) (out json.RawMessage, ex *sdk.Exchange, err error) {
+	ex = &sdk.Exchange{}
 	callCtx, cancel := context.WithTimeout(sdk.WithExchange(context.WithoutCancel(ctx), ex), timeout)
 	defer cancel()
+	callCtx, span := tracing.StartCall(callCtx, x.e.opts.Tracer, "invoke", instance, req.Action)
+	defer func() { tracing.EndCall(span, errorClass(err)) }()
 	stop := context.AfterFunc(ctx, func() {
 		if _, ok := canceledBy(ctx); ok {
 			cancel()
@@ -496,7 +503,7 @@ func (x *execution) invoke(ctx context.Context, instance string, req *sdk.Invoke
 	if err != nil {
 		return nil, ex, sdk.Retryable(fmt.Errorf("provider %s: %w", instance, err))
 	}
-	out, err := client.Invoke(callCtx, req)
+	out, err = client.Invoke(callCtx, req)
 	if err != nil && callCtx.Err() == context.DeadlineExceeded {
 		// The plugin may have sent the request before the deadline cut the
 		// call short: the send is in doubt.

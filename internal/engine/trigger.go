@@ -34,6 +34,12 @@ type Trigger struct {
 	EventType string `json:"event_type,omitempty"`
 	Provider  string `json:"provider,omitempty"`
 
+	// TraceContext is the W3C trace context (traceparent, tracestate) of
+	// what started the run, such as the webhook request's span: every
+	// execution of the run continues that trace. Create fills it from its
+	// context.
+	TraceContext map[string]string `json:"trace_context,omitempty"`
+
 	// RequestFingerprint identifies the request that asked for the run,
 	// for its idempotency key (see store.Run.RequestFingerprint). It is
 	// not part of the trigger's data and is not stored with it.

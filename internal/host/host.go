@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
@@ -60,6 +61,9 @@ type Options struct {
 	// engine instead of its in-process token buckets (see
 	// engine.Options.RateLimiter).
 	RateLimiter engine.RateLimiter
+	// Tracer starts the spans of runs, attempts and plugin calls; nil
+	// traces nothing (see package tracing).
+	Tracer trace.Tracer
 }
 
 // InvalidProjectError reports a project that failed validation.
@@ -173,6 +177,7 @@ func Open(ctx context.Context, opts Options) (_ *Host, err error) {
 		Owner:       opts.Owner,
 		DryRun:      opts.DryRun,
 		RateLimiter: opts.RateLimiter,
+		Tracer:      opts.Tracer,
 	})
 	if err != nil {
 		return nil, err

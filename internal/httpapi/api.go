@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/sdk"
@@ -51,6 +52,11 @@ type Options struct {
 	// MaxBody caps request bodies in bytes; DefaultMaxBody when zero or
 	// less.
 	MaxBody int64
+	// Tracer, when set, starts a server span for each request that may
+	// start runs (webhooks, provider webhooks, manual runs), continuing the
+	// trace of its traceparent header; the runs it starts continue that
+	// trace. Nil traces nothing and reads no traceparent.
+	Tracer trace.Tracer
 }
 
 // api is the state the handlers share.
@@ -83,11 +89,11 @@ func New(rt Runtime, opts Options) http.Handler {
 	}
 
 	r := newRouter(a)
-	r.handle("POST", "/hooks/{path...}", public, a.hook)
-	r.handle("POST", "/providers/{instance}/webhook", public, a.providerWebhook)
+	r.handle("POST", "/hooks/{path...}", public, a.traced("POST /hooks/{path...}", a.hook))
+	r.handle("POST", "/providers/{instance}/webhook", public, a.traced("POST /providers/{instance}/webhook", a.providerWebhook))
 	r.handle("GET", "/api/v1/workflows", private, a.listWorkflows)
 	r.handle("GET", "/api/v1/workflows/{name}", private, a.getWorkflow)
-	r.handle("POST", "/api/v1/workflows/{name}/runs", private, a.createRun)
+	r.handle("POST", "/api/v1/workflows/{name}/runs", private, a.traced("POST /api/v1/workflows/{name}/runs", a.createRun))
 	r.handle("GET", "/api/v1/runs", private, a.listRuns)
 	r.handle("GET", "/api/v1/runs/{id}", private, a.getRun)
 	r.handle("POST", "/api/v1/runs/{id}/retry", private, a.retryRun)

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // instrument records each request under route, logs it, and turns a panic
@@ -36,6 +38,21 @@ func (a *api) instrument(route string, h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(rec, r)
 	})
+}
+
+// traced starts the server span of a request to route when the API has a
+// tracer; the handler's context carries it, so the runs it creates store
+// its trace context.
+func (a *api) traced(route string, h http.HandlerFunc) http.HandlerFunc {
+	if a.opts.Tracer == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := tracing.StartServer(r.Context(), a.opts.Tracer, route, r.Header)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() { tracing.EndServer(span, rec.status()) }()
+		h(rec, r.WithContext(ctx))
+	}
 }
 
 // requireToken answers 401 unless the request carries the API token.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/heraldhq/herald/internal/tracing/tracecontext"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -27,7 +28,8 @@ func (c *supervisedClient) do(ctx context.Context, call func(ctx context.Context
 		return err
 	}
 	o := &outcome{}
-	err = call(context.WithValue(ctx, outcomeKey{}, o), pr.rpc)
+	// The call's span context goes to the plugin as gRPC metadata.
+	err = call(context.WithValue(tracecontext.ToOutgoingGRPC(ctx), outcomeKey{}, o), pr.rpc)
 	if err != nil && o.code != 0 && ctx.Err() == nil && c.p.transportFailed(pr) {
 		died := fmt.Errorf("provider %s: plugin process %d exited during the call: %w", c.p.typ, pr.pid, err)
 		if sdk.AsError(err).Class == sdk.ClassInDoubt {

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/scheduler"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -246,7 +247,9 @@ func (s *Server) ProviderWebhook(ctx context.Context, instance string, req *sdk.
 	}
 	r := *req
 	r.Instance = instance
-	events, err := client.HandleWebhook(ctx, &r)
+	callCtx, span := tracing.StartCall(ctx, s.opts.Host.Tracer, "webhook", instance, "")
+	events, err := client.HandleWebhook(callCtx, &r)
+	tracing.EndCall(span, webhookErrorClass(err))
 	if err != nil {
 		return nil, err
 	}
@@ -321,4 +324,17 @@ func (s *Server) Ready(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// webhookErrorClass is the class of a failed provider webhook call for its
+// span: "unverified" for a request the plugin refused, "" for none.
+func webhookErrorClass(err error) string {
+	var uv *sdk.UnverifiedError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &uv):
+		return "unverified"
+	}
+	return string(sdk.AsError(err).Class)
 }
