@@ -144,10 +144,10 @@ func (a *grpcServerAdapter) Reconcile(ctx context.Context, req *pluginpb.Reconci
 		return nil, status.Error(codes.Unimplemented, err.Error())
 	}
 	if err != nil {
-		return &pluginpb.ReconcileResponse{Error: errorToProto(err)}, nil
+		return &pluginpb.ReconcileResponse{Error: errorToProto(err), Request: ex.Request(), Response: ex.Response()}, nil
 	}
 	out, _ := rec.Output.(json.RawMessage)
-	return &pluginpb.ReconcileResponse{Status: reconcileStatusToProto[rec.Status], Output: out, Detail: rec.Detail}, nil
+	return &pluginpb.ReconcileResponse{Status: reconcileStatusToProto[rec.Status], Output: out, Detail: rec.Detail, Request: ex.Request(), Response: ex.Response()}, nil
 }
 
 // answerInTime ends a call's context a little before the host's deadline,
@@ -248,6 +248,9 @@ func (c *grpcClient) Reconcile(ctx context.Context, req *ReconcileRequest) (*Rec
 			return nil, Permanent(fmt.Errorf("%w: %s", ErrNoReconcile, status.Convert(err).Message()))
 		}
 		return nil, transportErr(ctx, "reconcile "+req.Action, err)
+	}
+	if len(resp.Request) > 0 {
+		ExchangeFrom(ctx).SetRaw(resp.Request, resp.Response)
 	}
 	if resp.Error != nil {
 		return nil, errorFromProto(resp.Error)

@@ -39,10 +39,13 @@ func TestReconcileReachesThePluginProcess(t *testing.T) {
 
 	r, ok := c.(sdk.Reconciler)
 	require.True(t, ok, "the supervised client reconciles")
-	rec, err := r.Reconcile(ctx, &sdk.ReconcileRequest{InvokeRequest: req, Since: time.Now().Add(-time.Minute)})
+	ex := &sdk.Exchange{}
+	rec, err := r.Reconcile(sdk.WithExchange(ctx, ex), &sdk.ReconcileRequest{InvokeRequest: req, Since: time.Now().Add(-time.Minute)})
 	require.NoError(t, err)
 	require.Equal(t, sdk.ReconcileFound, rec.Status)
 	require.JSONEq(t, string(out), string(rec.Output.(json.RawMessage)), "found: the output the send returned")
+	require.Contains(t, string(ex.Request()), `"method":"GET"`, "the lookup's exchange crosses the wire for the history")
+	require.NotContains(t, string(ex.Request()), "tok-echo", "masked")
 
 	req.IdempotencyKey = "run-2/notify"
 	rec, err = r.Reconcile(ctx, &sdk.ReconcileRequest{InvokeRequest: req, Since: time.Now()})
