@@ -544,13 +544,22 @@ func templated(s map[string]any) map[string]any {
 		d, _ := out["description"].(string)
 		out["description"] = strings.TrimSpace(d + " Sensitive: read it from a secret, as {{ secrets.NAME }}; it is masked as *** everywhere.")
 	}
-	t, typed := out["type"].(string)
-	if !typed {
+	var takesString bool
+	switch t := out["type"].(type) {
+	case string:
+		takesString = t == "string"
+	case []string: // string_or_integer
+		takesString = slices.Contains(t, "string")
+	default:
 		return out // any value, a template included
 	}
-	_, hasPattern := out["pattern"]
-	_, hasEnum := out["enum"]
-	if t == "string" && !hasPattern && !hasEnum {
+	constrained := false
+	for _, k := range []string{"pattern", "enum", "minLength", "maxLength"} {
+		if _, ok := out[k]; ok {
+			constrained = true
+		}
+	}
+	if takesString && !constrained {
 		return out // a template is a string
 	}
 	wrapper := map[string]any{}
