@@ -92,7 +92,7 @@ func Serve(p Provider) {
 	srv := NewServer(p, logger)
 	cfg := &plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {PluginName: &grpcPlugin{server: srv}}},
+		VersionedPlugins: versionedPlugins(srv),
 		GRPCServer:       grpcServer,
 		Logger:           logger,
 	}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -25,7 +28,14 @@ func (c *supervisedClient) do(ctx context.Context, call func(ctx context.Context
 	}
 	o := &outcome{}
 	err = call(context.WithValue(ctx, outcomeKey{}, o), pr.rpc)
-	if err != nil && o.code != 0 && ctx.Err() == nil && c.p.transportFailed(pr) {
+	if err != nil && o.code == codes.OK {
+		// A streamed invoke passes no interceptor: its transport failure
+		// carries the stream's gRPC status instead.
+		if st, ok := status.FromError(err); ok {
+			o.code = st.Code()
+		}
+	}
+	if err != nil && o.code != codes.OK && ctx.Err() == nil && c.p.transportFailed(pr) {
 		return sdk.Retryable(fmt.Errorf("provider %s: plugin process %d exited during the call: %w", c.p.typ, pr.pid, err))
 	}
 	return err
