@@ -243,7 +243,9 @@ func TestStreamDeadlineReachesThePlugin(t *testing.T) {
 	_, err := invoke(ctx, c, "api", "send", `{"message":"hi"}`)
 	require.Error(t, err)
 	require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "%v", err)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// The plugin's copy of the deadline may end the call first; then its
+	// error, not the host's, comes back, as with a unary call.
+	require.Contains(t, err.Error(), "deadline exceeded")
 	require.Less(t, time.Since(start), 15*time.Second)
 	api.waitArrived(t)
 	api.waitReleased(t)
