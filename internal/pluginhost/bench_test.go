@@ -127,7 +127,44 @@ func BenchmarkInvokePluginUnary(b *testing.B) {
 	benchmarkPlugin(b, buildProtocol1(b))
 }
 
-func benchmarkPlugin(b *testing.B, dir string) {
+// BenchmarkInvokePluginParallel is the streamed call under load: 32 calls
+// in flight at a time from 32 goroutines, so frames queue behind a send in
+// progress and go out in batches. It reports CPU per call on both sides.
+func BenchmarkInvokePluginParallel(b *testing.B) {
+	benchmarkPluginParallel(b, testbin.Build(b, echoPkg))
+}
+
+// BenchmarkInvokePluginUnaryParallel is the same load over protocol 1.
+func BenchmarkInvokePluginUnaryParallel(b *testing.B) {
+	benchmarkPluginParallel(b, buildProtocol1(b))
+}
+
+func benchmarkPluginParallel(b *testing.B, dir string) {
+	c, pid := startEcho(b, dir)
+	op := invokeEcho(context.Background(), c)
+	b.SetParallelism(16) // 16 goroutines a CPU: 32 in flight on this machine
+	b.ReportAllocs()
+	self0, peer0 := selfCPU(b), peersCPU(b, []int{pid})
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	self, peer := selfCPU(b)-self0, peersCPU(b, []int{pid})-peer0
+	n := float64(b.N)
+	b.ReportMetric(float64(self.Nanoseconds())/n, "cpu-ns/op")
+	b.ReportMetric(float64(peer.Nanoseconds())/n, "peer-cpu-ns/op")
+	b.ReportMetric(float64((self+peer).Nanoseconds())/n, "total-cpu-ns/op")
+}
+
+// startEcho launches the Echo plugin found in dir, configures instance
+// "main" and returns its client and process id.
+func startEcho(b *testing.B, dir string) (sdk.Client, int) {
 	h := New(Options{Paths: []string{dir}})
 	b.Cleanup(func() { _ = h.Close() })
 	ctx := context.Background()
@@ -138,7 +175,12 @@ func benchmarkPlugin(b *testing.B, dir string) {
 	if err := c.Configure(ctx, "main", json.RawMessage(`{}`)); err != nil {
 		b.Fatal(err)
 	}
-	measure(b, invokeEcho(ctx, c), pluginPID(b, h, "echo"))
+	return c, pluginPID(b, h, "echo")
+}
+
+func benchmarkPlugin(b *testing.B, dir string) {
+	c, pid := startEcho(b, dir)
+	measure(b, invokeEcho(context.Background(), c), pid)
 }
 
 // pluginPID returns the pid of provider typ's running plugin process.
