@@ -235,3 +235,31 @@ func FuzzStreamFrames(f *testing.F) {
 		}
 	})
 }
+
+// TestStreamManyConcurrentCallers sends calls from many goroutines at once,
+// so frames queue behind sends in progress and travel in batches both ways;
+// every caller must get its own result.
+func TestStreamManyConcurrentCallers(t *testing.T) {
+	_, c, _ := serveProbe(t)
+	const callers, calls = 64, 20
+	errs := make(chan error, callers)
+	for g := 0; g < callers; g++ {
+		go func() {
+			for i := 0; i < calls; i++ {
+				in := fmt.Sprintf(`{"g":%d,"i":%d}`, g, i)
+				out, err := c.Invoke(context.Background(), &sdk.InvokeRequest{Instance: "main", Action: "echo", Input: json.RawMessage(in), Attempt: 1})
+				if err == nil && string(out) != in {
+					err = fmt.Errorf("call %s got %s", in, out)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < callers; g++ {
+		require.NoError(t, <-errs)
+	}
+}
