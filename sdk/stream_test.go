@@ -95,6 +95,23 @@ func recvResult(t *testing.T, s pluginpb.InvokeStream_InvokesClient) *pluginpb.R
 	}
 }
 
+// sendAndClose sends batch, closes the host's side of the stream and
+// returns every result frame the plugin sends before it ends the stream.
+func sendAndClose(t *testing.T, s pluginpb.InvokeStream_InvokesClient, batch *pluginpb.CallBatch) []*pluginpb.ResultFrame {
+	t.Helper()
+	require.NoError(t, s.Send(batch))
+	require.NoError(t, s.CloseSend())
+	var frames []*pluginpb.ResultFrame
+	for {
+		b, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return frames
+		}
+		require.NoError(t, err)
+		frames = append(frames, b.Frames...)
+	}
+}
+
 func TestStreamResultsReturnOutOfOrderAndCancelFramesCancel(t *testing.T) {
 	rpc, _, ended := serveProbe(t)
 	s, err := rpc.Invokes(context.Background())
@@ -146,20 +163,11 @@ func TestStreamBatchOfCalls(t *testing.T) {
 	for i := 1; i <= 50; i++ {
 		batch.Frames = append(batch.Frames, call(uint64(i), "echo", fmt.Sprintf(`{"n":%d}`, i)))
 	}
-	require.NoError(t, s.Send(batch))
-	require.NoError(t, s.CloseSend())
 	seen := map[uint64]bool{}
-	for {
-		b, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		for _, f := range b.Frames {
-			require.False(t, seen[f.Id], "call %d answered twice", f.Id)
-			seen[f.Id] = true
-			require.JSONEq(t, fmt.Sprintf(`{"n":%d}`, f.Id), string(f.Response.Output))
-		}
+	for _, f := range sendAndClose(t, s, batch) {
+		require.False(t, seen[f.Id], "call %d answered twice", f.Id)
+		seen[f.Id] = true
+		require.JSONEq(t, fmt.Sprintf(`{"n":%d}`, f.Id), string(f.Response.Output))
 	}
 	require.Len(t, seen, 50, "every call of the batch is answered before the stream ends")
 }
@@ -216,19 +224,10 @@ func FuzzStreamFrames(f *testing.F) {
 		defer cancel()
 		s, err := rpc.Invokes(ctx)
 		require.NoError(t, err)
-		require.NoError(t, s.Send(&batch))
-		require.NoError(t, s.CloseSend())
 		answered := map[uint64]int{}
-		for {
-			b, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			require.NoError(t, err)
-			for _, fr := range b.Frames {
-				answered[fr.Id]++
-				require.NotNil(t, fr.Response)
-			}
+		for _, fr := range sendAndClose(t, s, &batch) {
+			answered[fr.Id]++
+			require.NotNil(t, fr.Response)
 		}
 		for id, n := range answered {
 			require.LessOrEqual(t, n, asked[id], "call %d", id)

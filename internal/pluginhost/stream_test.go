@@ -72,6 +72,15 @@ func buildProtocol1(t testing.TB) string {
 	return dir
 }
 
+// setupMain is setup with the echo plugin's instance "main" configured.
+func setupMain(t *testing.T) (*fixture, sdk.Client) {
+	t.Helper()
+	f := setup(t, Options{})
+	c := f.client(t)
+	require.NoError(t, c.Configure(context.Background(), "main", json.RawMessage(`{}`)))
+	return f, c
+}
+
 // negotiated returns the protocol version the host settled on with typ's
 // running plugin.
 func negotiated(t *testing.T, h *Host, typ string) int {
@@ -140,10 +149,8 @@ func (a *blockingAPI) waitReleased(t *testing.T) time.Time {
 
 func TestStreamCallsRunConcurrentlyAndASlowCallDelaysNoOther(t *testing.T) {
 	t.Parallel()
-	f := setup(t, Options{})
+	f, c := setupMain(t)
 	ctx := context.Background()
-	c := f.client(t)
-	require.NoError(t, c.Configure(ctx, "main", json.RawMessage(`{}`)))
 	require.Equal(t, 2, negotiated(t, f.host, "echo"))
 
 	// A call that takes a minute is in flight for the whole test.
@@ -253,10 +260,8 @@ func TestStreamDeadlineReachesThePlugin(t *testing.T) {
 
 func TestStreamPluginCrashFailsEveryCallInFlight(t *testing.T) {
 	t.Parallel()
-	f := setup(t, Options{})
+	f, c := setupMain(t)
 	ctx := context.Background()
-	c := f.client(t)
-	require.NoError(t, c.Configure(ctx, "main", json.RawMessage(`{}`)))
 	require.Equal(t, float64(1), count(t, c, "main"))
 	pid := f.host.Pid("echo")
 
