@@ -1,0 +1,51 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/heraldhq/herald/internal/pluginpb"
+)
+
+// echoOnly is a provider with one action that returns its input.
+type echoOnly struct{}
+
+func (echoOnly) Spec() *Spec {
+	return &Spec{Type: "echo", Version: "1.0.0", Actions: []Action{{
+		Name: "echo", Input: Schema{AdditionalFields: true}, Output: Schema{AdditionalFields: true},
+		Run: func(_ context.Context, call *Call) (any, error) { return call.Input, nil },
+	}}}
+}
+
+// A plugin that negotiated protocol 2 but serves no invoke stream (the
+// service answers Unimplemented) gets its calls over unary Invoke: the
+// streamed attempt never reached a handler, so sending it again is safe.
+func TestCallsFallBackToUnaryWithoutAnInvokeStream(t *testing.T) {
+	srv := NewServer(echoOnly{}, nil)
+	require.NoError(t, srv.Configure(context.Background(), "main", json.RawMessage(`{}`)))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	gs := grpc.NewServer()
+	pluginpb.RegisterProviderServer(gs, &grpcServerAdapter{srv: srv}) // Provider only
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+
+	c := &grpcClient{rpc: pluginpb.NewProviderClient(conn), stream: newStreamClient(pluginpb.NewInvokeStreamClient(conn))}
+	for i := 0; i < 3; i++ {
+		out, err := c.Invoke(context.Background(), &InvokeRequest{Instance: "main", Action: "echo", Input: json.RawMessage(`{"n":1}`), Attempt: 1})
+		require.NoError(t, err)
+		require.JSONEq(t, `{"n":1}`, string(out))
+	}
+	c.stream.mu.Lock()
+	defer c.stream.mu.Unlock()
+	require.True(t, c.stream.unsupported, "the client remembers that the plugin has no invoke stream")
+}
