@@ -63,6 +63,16 @@ func VersionedPlugins() map[int]plugin.PluginSet {
 // protocol 2 do.
 var servedProtocols string
 
+// debugProtocols lists every protocol version the SDK speaks, as go-plugin
+// reads them from PLUGIN_PROTOCOL_VERSIONS.
+func debugProtocols() string {
+	var vs []string
+	for v := protocolUnary; v <= ProtocolVersion; v++ {
+		vs = append(vs, strconv.Itoa(v))
+	}
+	return strings.Join(vs, ",")
+}
+
 // versionedPlugins returns the plugin set of every protocol version, serving
 // srv (nil on the host side).
 func versionedPlugins(srv *Server) map[int]plugin.PluginSet {
