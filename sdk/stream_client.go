@@ -97,11 +97,14 @@ func (c *streamClient) invoke(ctx context.Context, req *pluginpb.InvokeRequest) 
 	// pending call, this one too, with the stream's error.
 	_ = s.out.push(frame)
 	select {
-	case resp := <-ch:
-		if resp == nil {
+	case resp, ok := <-ch:
+		if !ok {
 			return nil, s.failure()
 		}
 		putResultChan(ch)
+		if resp == nil {
+			return nil, status.Error(codes.Internal, "plugin ended the call without a response")
+		}
 		return resp, nil
 	case <-ctx.Done():
 		if s.unregister(frame.Id) {

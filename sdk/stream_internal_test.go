@@ -49,3 +49,42 @@ func TestCallsFallBackToUnaryWithoutAnInvokeStream(t *testing.T) {
 	defer c.stream.mu.Unlock()
 	require.True(t, c.stream.unsupported, "the client remembers that the plugin has no invoke stream")
 }
+
+// emptyResults answers every call with a frame that carries no response.
+type emptyResults struct {
+	pluginpb.UnimplementedInvokeStreamServer
+}
+
+func (emptyResults) Invokes(stream pluginpb.InvokeStream_InvokesServer) error {
+	for {
+		b, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		for _, f := range b.Frames {
+			if err := stream.Send(&pluginpb.ResultBatch{Frames: []*pluginpb.ResultFrame{{Id: f.Id}}}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// A result frame without a response is a broken plugin's answer: the call
+// fails as retryable instead of crashing the host.
+func TestResultWithoutResponseFailsTheCall(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	gs := grpc.NewServer()
+	pluginpb.RegisterInvokeStreamServer(gs, emptyResults{})
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+
+	c := &grpcClient{rpc: pluginpb.NewProviderClient(conn), stream: newStreamClient(pluginpb.NewInvokeStreamClient(conn))}
+	_, err = c.Invoke(context.Background(), &InvokeRequest{Instance: "main", Action: "echo", Input: json.RawMessage(`{}`), Attempt: 1})
+	require.Error(t, err)
+	require.Equal(t, ClassRetryable, AsError(err).Class)
+	require.Contains(t, err.Error(), "without a response")
+}
