@@ -29,15 +29,9 @@ func (echoOnly) Spec() *Spec {
 func TestCallsFallBackToUnaryWithoutAnInvokeStream(t *testing.T) {
 	srv := NewServer(echoOnly{}, nil)
 	require.NoError(t, srv.Configure(context.Background(), "main", json.RawMessage(`{}`)))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	gs := grpc.NewServer()
-	pluginpb.RegisterProviderServer(gs, &grpcServerAdapter{srv: srv}) // Provider only
-	go func() { _ = gs.Serve(lis) }()
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := serveRaw(t, func(gs *grpc.Server) {
+		pluginpb.RegisterProviderServer(gs, &grpcServerAdapter{srv: srv}) // Provider only
+	})
 
 	c := &grpcClient{rpc: pluginpb.NewProviderClient(conn), stream: newStreamClient(pluginpb.NewInvokeStreamClient(conn))}
 	for i := 0; i < 3; i++ {
@@ -72,19 +66,26 @@ func (emptyResults) Invokes(stream pluginpb.InvokeStream_InvokesServer) error {
 // A result frame without a response is a broken plugin's answer: the call
 // fails as retryable instead of crashing the host.
 func TestResultWithoutResponseFailsTheCall(t *testing.T) {
+	conn := serveRaw(t, func(gs *grpc.Server) { pluginpb.RegisterInvokeStreamServer(gs, emptyResults{}) })
+	c := &grpcClient{rpc: pluginpb.NewProviderClient(conn), stream: newStreamClient(pluginpb.NewInvokeStreamClient(conn))}
+	_, err := c.Invoke(context.Background(), &InvokeRequest{Instance: "main", Action: "echo", Input: json.RawMessage(`{}`), Attempt: 1})
+	require.Error(t, err)
+	require.Equal(t, ClassRetryable, AsError(err).Class)
+	require.Contains(t, err.Error(), "without a response")
+}
+
+// serveRaw serves the services register adds on loopback, without TLS, and
+// returns a connection to them; both end with the test.
+func serveRaw(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	gs := grpc.NewServer()
-	pluginpb.RegisterInvokeStreamServer(gs, emptyResults{})
+	register(gs)
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(gs.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-
-	c := &grpcClient{rpc: pluginpb.NewProviderClient(conn), stream: newStreamClient(pluginpb.NewInvokeStreamClient(conn))}
-	_, err = c.Invoke(context.Background(), &InvokeRequest{Instance: "main", Action: "echo", Input: json.RawMessage(`{}`), Attempt: 1})
-	require.Error(t, err)
-	require.Equal(t, ClassRetryable, AsError(err).Class)
-	require.Contains(t, err.Error(), "without a response")
+	return conn
 }

@@ -211,8 +211,7 @@ func TestStreamCallsRunConcurrentlyAndASlowCallDelaysNoOther(t *testing.T) {
 func TestStreamCancellationReachesThePlugin(t *testing.T) {
 	t.Parallel()
 	f := setup(t, Options{})
-	c := f.client(t)
-	api := newBlockingAPI(t)
+	c, api := f.client(t), newBlockingAPI(t)
 	api.configureSend(t, c)
 	require.Equal(t, 2, negotiated(t, f.host, "echo"))
 
@@ -240,8 +239,7 @@ func TestStreamCancellationReachesThePlugin(t *testing.T) {
 func TestStreamDeadlineReachesThePlugin(t *testing.T) {
 	t.Parallel()
 	f := setup(t, Options{})
-	c := f.client(t)
-	api := newBlockingAPI(t)
+	c, api := f.client(t), newBlockingAPI(t)
 	api.configureSend(t, c)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
