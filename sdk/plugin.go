@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -19,8 +21,15 @@ import (
 	"github.com/heraldhq/herald/internal/tracing/tracecontext"
 )
 
-// ProtocolVersion is the version of the plugin protocol this SDK speaks.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest version of the plugin protocol this SDK
+// speaks. Protocol 2 streams invokes over one long-lived gRPC stream per
+// plugin connection (internal/pluginpb/stream.proto); protocol 1 makes every
+// call a unary RPC. The host offers both and go-plugin settles on the newest
+// the plugin serves, so plugins built for protocol 1 keep working.
+const ProtocolVersion = 2
+
+// protocolUnary is protocol 1, in which an invoke is a unary RPC.
+const protocolUnary = 1
 
 // PluginName is the name under which the provider service is dispensed.
 const PluginName = "provider"
@@ -29,7 +38,9 @@ const PluginName = "provider"
 // share. The cookie only keeps a plugin binary from being run by hand by
 // mistake; it is not a security measure.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
+	// The version implied for a peer that does not list versions (a plugin
+	// in debug mode, an old host); VersionedPlugins negotiates the rest.
+	ProtocolVersion:  protocolUnary,
 	MagicCookieKey:   "HERALD_PLUGIN_MAGIC_COOKIE",
 	MagicCookieValue: "5f0c7a3e-herald-provider-plugin",
 }
@@ -43,7 +54,37 @@ const MaxMessageSize = 64 << 20
 // VersionedPlugins returns the plugin sets by protocol version, for the
 // host's go-plugin client.
 func VersionedPlugins() map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{ProtocolVersion: {PluginName: &grpcPlugin{}}}
+	return versionedPlugins(nil)
+}
+
+// servedProtocols, when set (by -ldflags "-X
+// github.com/heraldhq/herald/sdk.servedProtocols=1" only), limits the
+// protocol versions a plugin built with this SDK serves: the host's tests
+// build a plugin that speaks protocol 1 alone, as plugins built before
+// protocol 2 do.
+var servedProtocols string
+
+// debugProtocols lists every protocol version the SDK speaks, as go-plugin
+// reads them from PLUGIN_PROTOCOL_VERSIONS.
+func debugProtocols() string {
+	var vs []string
+	for v := protocolUnary; v <= ProtocolVersion; v++ {
+		vs = append(vs, strconv.Itoa(v))
+	}
+	return strings.Join(vs, ",")
+}
+
+// versionedPlugins returns the plugin set of every protocol version, serving
+// srv (nil on the host side).
+func versionedPlugins(srv *Server) map[int]plugin.PluginSet {
+	sets := map[int]plugin.PluginSet{}
+	for v := protocolUnary; v <= ProtocolVersion; v++ {
+		if srv != nil && servedProtocols != "" && !strings.Contains(servedProtocols, strconv.Itoa(v)) {
+			continue
+		}
+		sets[v] = plugin.PluginSet{PluginName: &grpcPlugin{server: srv, protocol: v}}
+	}
+	return sets
 }
 
 // flowWindow is the fixed HTTP/2 flow-control window of a plugin connection,
@@ -83,7 +124,8 @@ func grpcServer(opts []grpc.ServerOption) *grpc.Server {
 // on the host side it returns a Client.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	server *Server
+	server   *Server
+	protocol int
 }
 
 var _ plugin.GRPCPlugin = (*grpcPlugin)(nil)
@@ -92,12 +134,20 @@ func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	if p.server == nil {
 		return errors.New("no provider to serve")
 	}
-	pluginpb.RegisterProviderServer(s, &grpcServerAdapter{srv: p.server})
+	adapter := &grpcServerAdapter{srv: p.server}
+	pluginpb.RegisterProviderServer(s, adapter)
+	if p.protocol >= 2 {
+		pluginpb.RegisterInvokeStreamServer(s, &streamServer{adapter: adapter})
+	}
 	return nil
 }
 
 func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	return &grpcClient{rpc: pluginpb.NewProviderClient(conn)}, nil
+	c := &grpcClient{rpc: pluginpb.NewProviderClient(conn)}
+	if p.protocol >= 2 {
+		c.stream = newStreamClient(pluginpb.NewInvokeStreamClient(conn))
+	}
+	return c, nil
 }
 
 // grpcServerAdapter serves a Server over the protocol.
@@ -198,6 +248,8 @@ func (a *grpcServerAdapter) Health(ctx context.Context, _ *pluginpb.HealthReques
 // grpcClient is the host's Client for a plugin process.
 type grpcClient struct {
 	rpc pluginpb.ProviderClient
+	// stream carries invokes under protocol 2; nil under protocol 1.
+	stream *streamClient
 }
 
 var (
@@ -222,10 +274,21 @@ func (c *grpcClient) Configure(ctx context.Context, instance string, config json
 }
 
 func (c *grpcClient) Invoke(ctx context.Context, req *InvokeRequest) (json.RawMessage, error) {
-	resp, err := c.rpc.Invoke(ctx, invokeToProto(req))
-	if err != nil {
-		// The plugin may have sent the request before the call broke.
-		return nil, InDoubt(transportErr(ctx, "invoke "+req.Action, err))
+	preq := invokeToProto(req)
+	var resp *pluginpb.InvokeResponse
+	err := errStreamUnsupported
+	if c.stream != nil {
+		resp, err = c.stream.invoke(ctx, preq)
+		if err != nil && err != errStreamUnsupported {
+			// The plugin may have sent the request before the call broke.
+			return nil, InDoubt(streamErr(ctx, "invoke "+req.Action, err))
+		}
+	}
+	if err == errStreamUnsupported {
+		if resp, err = c.rpc.Invoke(ctx, preq); err != nil {
+			// The plugin may have sent the request before the call broke.
+			return nil, InDoubt(transportErr(ctx, "invoke "+req.Action, err))
+		}
 	}
 	if len(resp.Request) > 0 {
 		ExchangeFrom(ctx).SetRaw(resp.Request, resp.Response)
@@ -357,6 +420,26 @@ func transportErr(ctx context.Context, op string, err error) error {
 	}
 	return Retryable(fmt.Errorf("plugin %s: %s", op, st.Message()))
 }
+
+// streamErr classifies a streamed call that failed in the transport as
+// transportErr does a unary one (same class, same message), and keeps the
+// gRPC status in the error chain, where status.FromError finds it: that is
+// how the host tells a broken stream from a provider's error.
+func streamErr(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil || errors.Is(err, context.DeadlineExceeded) {
+		if ctxErr == nil {
+			ctxErr = err
+		}
+		return Retryable(fmt.Errorf("plugin %s: %w", op, ctxErr))
+	}
+	return Retryable(fmt.Errorf("plugin %s: %w", op, statusError{status.Convert(err)}))
+}
+
+// statusError is a gRPC status that prints as its message alone.
+type statusError struct{ st *status.Status }
+
+func (e statusError) Error() string              { return e.st.Message() }
+func (e statusError) GRPCStatus() *status.Status { return e.st }
 
 func errorToProto(err error) *pluginpb.Error {
 	if err == nil {

@@ -7,5 +7,5 @@ import "github.com/hashicorp/go-plugin"
 // a plugin process, such as sdktest.Serve with plugin.TestPluginGRPCConn; a
 // plugin process uses Serve instead, and the host uses VersionedPlugins.
 func PluginSet(srv *Server) plugin.PluginSet {
-	return plugin.PluginSet{PluginName: &grpcPlugin{server: srv}}
+	return plugin.PluginSet{PluginName: &grpcPlugin{server: srv, protocol: ProtocolVersion}}
 }

@@ -97,7 +97,7 @@ func Serve(p Provider) {
 	srv := NewServer(p, logger)
 	cfg := &plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {PluginName: &grpcPlugin{server: srv}}},
+		VersionedPlugins: versionedPlugins(srv),
 		GRPCServer:       grpcServer,
 		Logger:           logger,
 	}
@@ -117,6 +117,12 @@ func serveDebug(cfg *plugin.ServeConfig, typ string) {
 	reattachCh := make(chan *plugin.ReattachConfig, 1)
 	closeCh := make(chan struct{})
 	cfg.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattachCh, CloseCh: closeCh}
+	// No host lists its protocol versions to a plugin started by hand, and
+	// go-plugin would then serve the oldest: offer every version, so the
+	// plugin serves the newest, as it does when the host launches it.
+	if os.Getenv("PLUGIN_PROTOCOL_VERSIONS") == "" {
+		_ = os.Setenv("PLUGIN_PROTOCOL_VERSIONS", debugProtocols())
+	}
 	go plugin.Serve(cfg)
 	select {
 	case rc := <-reattachCh:

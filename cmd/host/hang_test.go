@@ -180,7 +180,7 @@ func TestPluginsListWithAHangingPlugin(t *testing.T) {
 	e := newHangEnv(t, "5s")
 	stdout, stderr, code := e.run(20*time.Second, "plugins", "list", "--dir", t.TempDir())
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	require.Regexp(t, `(?m)^echo +1\.0\.0 +1 +`+regexp.QuoteMeta(filepath.Join(e.plugins, "herald-provider-echo"))+` +[0-9a-f]{12} +echo, sleep, `, stdout)
+	require.Regexp(t, `(?m)^echo +1\.0\.0 +2 +`+regexp.QuoteMeta(filepath.Join(e.plugins, "herald-provider-echo"))+` +[0-9a-f]{12} +echo, sleep, `, stdout)
 	require.Regexp(t, `(?m)^hang +- +- +`+regexp.QuoteMeta(e.hang)+` +[0-9a-f]{12} +\(unavailable\)$`, stdout)
 	require.Contains(t, stderr, "herald: launch plugin herald-provider-hang at "+e.hang+": did not complete the handshake within 5s")
 	e.requireGroupGone()

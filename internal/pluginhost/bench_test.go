@@ -5,13 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,24 +31,76 @@ import (
 var benchPayload = json.RawMessage(`{"phone":"14155550123","body":"Good morning ops, you are on call today. Reply ACK to confirm.","quoted_msg_id":"false_14155550123@c.us_3EB0C767D26A1D8B3A4B","mentioned_phones":["14155550124"],"n":42}`)
 
 // measure runs op b.N times and reports its median latency as p50-ns beside
-// go test's mean ns/op.
-func measure(b *testing.B, op func() error) {
+// go test's mean ns/op, and the CPU time one op costs: cpu-ns/op for this
+// process and for each process in peers (the other end of a cross-process
+// call), summed into total-cpu-ns/op.
+func measure(b *testing.B, op func() error, peers ...int) {
 	b.Helper()
 	if len(benchPayload) < 180 || len(benchPayload) > 220 {
 		b.Fatalf("payload is %d bytes, want about 200", len(benchPayload))
 	}
 	b.ReportAllocs()
 	durations := make([]time.Duration, 0, 1024)
+	var self0, peer0 time.Duration
 	for b.Loop() {
+		if len(durations) == 0 {
+			// Counted from the first op, after the benchmark's setup.
+			self0, peer0 = selfCPU(b), peersCPU(b, peers)
+		}
 		start := time.Now()
 		if err := op(); err != nil {
 			b.Fatal(err)
 		}
 		durations = append(durations, time.Since(start))
 	}
+	self, peer := selfCPU(b)-self0, peersCPU(b, peers)-peer0
+	n := float64(len(durations))
 	slices.Sort(durations)
 	b.ReportMetric(float64(durations[len(durations)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(self.Nanoseconds())/n, "cpu-ns/op")
+	if len(peers) > 0 {
+		b.ReportMetric(float64(peer.Nanoseconds())/n, "peer-cpu-ns/op")
+	}
+	b.ReportMetric(float64((self+peer).Nanoseconds())/n, "total-cpu-ns/op")
 }
+
+// selfCPU returns the CPU time (user + system) this process has used.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peersCPU returns the CPU time (user + system) the processes pids have
+// used, from /proc/<pid>/stat, in clock ticks of 10 ms: a benchmark of a
+// second or more reads it to within about 1%.
+func peersCPU(b *testing.B, pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatalf("cpu of process %d: %v", pid, err)
+		}
+		// The command name, in parentheses, may hold spaces: fields are
+		// counted after its closing parenthesis; utime and stime are the
+		// 14th and 15th fields of the line.
+		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		for _, f := range fields[11:13] {
+			ticks, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				b.Fatalf("cpu of process %d: %v", pid, err)
+			}
+			total += time.Duration(ticks) * (time.Second / clockTicks)
+		}
+	}
+	return total
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's times: 100
+// on every architecture Go supports.
+const clockTicks = 100
 
 func invokeEcho(ctx context.Context, c sdk.Client) func() error {
 	req := &sdk.InvokeRequest{Instance: "main", Action: "echo", Input: benchPayload, Attempt: 1}
@@ -59,8 +115,57 @@ func invokeEcho(ctx context.Context, c sdk.Client) func() error {
 
 // BenchmarkInvokePlugin is a no-op echo through a launched plugin process:
 // gRPC over a Unix socket with AutoMTLS, plus the SDK's validation and JSON.
+// The plugin speaks protocol 2, so the call is a frame each way on the
+// connection's invoke stream.
 func BenchmarkInvokePlugin(b *testing.B) {
-	h := New(Options{Paths: []string{testbin.Build(b, echoPkg)}})
+	benchmarkPlugin(b, testbin.Build(b, echoPkg))
+}
+
+// BenchmarkInvokePluginUnary is the same call to a plugin that speaks
+// protocol 1 only, as plugins built before protocol 2: a unary RPC a call.
+func BenchmarkInvokePluginUnary(b *testing.B) {
+	benchmarkPlugin(b, buildProtocol1(b))
+}
+
+// BenchmarkInvokePluginParallel is the streamed call under load: 32 calls
+// in flight at a time from 32 goroutines, so frames queue behind a send in
+// progress and go out in batches. It reports CPU per call on both sides.
+func BenchmarkInvokePluginParallel(b *testing.B) {
+	benchmarkPluginParallel(b, testbin.Build(b, echoPkg))
+}
+
+// BenchmarkInvokePluginUnaryParallel is the same load over protocol 1.
+func BenchmarkInvokePluginUnaryParallel(b *testing.B) {
+	benchmarkPluginParallel(b, buildProtocol1(b))
+}
+
+func benchmarkPluginParallel(b *testing.B, dir string) {
+	c, pid := startEcho(b, dir)
+	op := invokeEcho(context.Background(), c)
+	b.SetParallelism(16) // 16 goroutines a CPU: 32 in flight on this machine
+	b.ReportAllocs()
+	self0, peer0 := selfCPU(b), peersCPU(b, []int{pid})
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	self, peer := selfCPU(b)-self0, peersCPU(b, []int{pid})-peer0
+	n := float64(b.N)
+	b.ReportMetric(float64(self.Nanoseconds())/n, "cpu-ns/op")
+	b.ReportMetric(float64(peer.Nanoseconds())/n, "peer-cpu-ns/op")
+	b.ReportMetric(float64((self+peer).Nanoseconds())/n, "total-cpu-ns/op")
+}
+
+// startEcho launches the Echo plugin found in dir, configures instance
+// "main" and returns its client and process id.
+func startEcho(b *testing.B, dir string) (sdk.Client, int) {
+	h := New(Options{Paths: []string{dir}})
 	b.Cleanup(func() { _ = h.Close() })
 	ctx := context.Background()
 	c, err := h.Client(ctx, "echo")
@@ -70,7 +175,27 @@ func BenchmarkInvokePlugin(b *testing.B) {
 	if err := c.Configure(ctx, "main", json.RawMessage(`{}`)); err != nil {
 		b.Fatal(err)
 	}
-	measure(b, invokeEcho(ctx, c))
+	return c, pluginPID(b, h, "echo")
+}
+
+func benchmarkPlugin(b *testing.B, dir string) {
+	c, pid := startEcho(b, dir)
+	measure(b, invokeEcho(context.Background(), c), pid)
+}
+
+// pluginPID returns the pid of provider typ's running plugin process.
+func pluginPID(t testing.TB, h *Host, typ string) int {
+	t.Helper()
+	p, err := h.provider(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur == nil {
+		t.Fatalf("provider %s has no running process", typ)
+	}
+	return p.cur.pid
 }
 
 // BenchmarkInvokeInProcess is the same call to the provider registered
@@ -147,6 +272,7 @@ func BenchmarkHTTPCrossProcess(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		b.Fatal(err)
@@ -166,5 +292,5 @@ func BenchmarkHTTPCrossProcess(b *testing.B) {
 			return io.ErrShortBuffer
 		}
 		return err
-	})
+	}, pid)
 }

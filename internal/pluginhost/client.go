@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/heraldhq/herald/internal/tracing/tracecontext"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -28,9 +31,17 @@ func (c *supervisedClient) do(ctx context.Context, call func(ctx context.Context
 		return err
 	}
 	o := &outcome{}
-	// The call's span context goes to the plugin as gRPC metadata.
+	// The call's span context goes to the plugin as gRPC metadata (on a
+	// stream, as the call frame's metadata).
 	err = call(context.WithValue(tracecontext.ToOutgoingGRPC(ctx), outcomeKey{}, o), pr.rpc)
-	if err != nil && o.code != 0 && ctx.Err() == nil && c.p.transportFailed(pr) {
+	if err != nil && o.code == codes.OK {
+		// A streamed invoke passes no interceptor: its transport failure
+		// carries the stream's gRPC status instead.
+		if st, ok := status.FromError(err); ok {
+			o.code = st.Code()
+		}
+	}
+	if err != nil && o.code != codes.OK && ctx.Err() == nil && c.p.transportFailed(pr) {
 		died := fmt.Errorf("provider %s: plugin process %d exited during the call: %w", c.p.typ, pr.pid, err)
 		if sdk.AsError(err).Class == sdk.ClassInDoubt {
 			// An invoke the plugin may have sent before it died.

@@ -140,7 +140,7 @@ func TestDiscoverDescribeInvoke(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo", info.Type)
 	require.Equal(t, "1.0.0", info.Version)
-	require.Equal(t, 1, info.Protocol)
+	require.Equal(t, 2, info.Protocol, "a plugin built with this sdk negotiates protocol 2")
 	require.Equal(t, path, info.Path)
 	require.Equal(t, sum, info.SHA256)
 	require.Equal(t, []string{"echo", "sleep", "fail", "crash", "count", "send", "log", "environ"}, info.Actions)

@@ -65,6 +65,7 @@ func TestReattachToPluginInDebugMode(t *testing.T) {
 	c, err := h.Client(ctx, "echo")
 	require.NoError(t, err)
 	require.Equal(t, cmd.Process.Pid, h.Pid("echo"))
+	require.Contains(t, value, `"protocol_version":2`, "a plugin in debug mode serves the newest protocol")
 	require.NoError(t, c.Configure(ctx, "main", json.RawMessage(`{}`)))
 	out, err := invoke(ctx, c, "main", "count", `{}`)
 	require.NoError(t, err)
