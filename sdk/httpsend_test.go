@@ -155,6 +155,31 @@ func TestHTTPSendClassificationOverGRPC(t *testing.T) {
 		require.Equal(t, sdk.ClassInDoubt, e.Class, e.Message)
 		require.Contains(t, e.Message, "timeout")
 	})
+	t.Run("host_deadline_after_write_is_the_plugins_in_doubt", func(t *testing.T) {
+		t.Parallel()
+		// The host's deadline, not the HTTP client's, cuts the call short:
+		// the plugin still answers first, with its own classification.
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.ReadAll(r.Body)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() { close(release) })
+		client := sdktest.Serve(t, &sender{http: sdk.NewHTTP(time.Minute)})
+		cfg, _ := json.Marshal(map[string]any{"api_url": srv.URL})
+		require.NoError(t, client.Configure(context.Background(), "main", cfg))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := client.Invoke(ctx, &sdk.InvokeRequest{Instance: "main", Action: "send", Input: json.RawMessage(`{"text":"hi"}`), Attempt: 1})
+		e := sdk.AsError(err)
+		require.Equal(t, sdk.ClassInDoubt, e.Class, e.Message)
+		require.Contains(t, e.Message, "POST ", "the plugin's own error, not the host's deadline")
+		require.NoError(t, ctx.Err(), "the answer came before the host's deadline")
+	})
 	t.Run("5xx_is_retryable_not_in_doubt", func(t *testing.T) {
 		t.Parallel()
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -119,6 +119,8 @@ func (a *grpcServerAdapter) Configure(ctx context.Context, req *pluginpb.Configu
 }
 
 func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequest) (*pluginpb.InvokeResponse, error) {
+	ctx, cancel := answerInTime(ctx)
+	defer cancel()
 	ex := &Exchange{}
 	ctx = WithExchange(ctx, ex)
 	ir := invokeFromProto(req)
@@ -141,10 +143,25 @@ func (a *grpcServerAdapter) Reconcile(ctx context.Context, req *pluginpb.Reconci
 		return nil, status.Error(codes.Unimplemented, err.Error())
 	}
 	if err != nil {
-		return &pluginpb.ReconcileResponse{Error: errorToProto(err)}, nil
+		return &pluginpb.ReconcileResponse{Error: errorToProto(err), Request: ex.Request(), Response: ex.Response()}, nil
 	}
 	out, _ := rec.Output.(json.RawMessage)
-	return &pluginpb.ReconcileResponse{Status: reconcileStatusToProto[rec.Status], Output: out, Detail: rec.Detail}, nil
+	return &pluginpb.ReconcileResponse{Status: reconcileStatusToProto[rec.Status], Output: out, Detail: rec.Detail, Request: ex.Request(), Response: ex.Response()}, nil
+}
+
+// answerInTime ends a call's context a little before the host's deadline,
+// so a handler whose request is cut short by it still gets its classified
+// error back to the host: retryable when nothing reached the provider,
+// in_doubt when the request was written. Without the margin the host's
+// deadline strikes first and it must count every such call in doubt. The
+// margin is a fifth of the time left, at least 50 ms and at most a second.
+func answerInTime(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	margin := min(max(time.Until(deadline)/5, 50*time.Millisecond), time.Second)
+	return context.WithDeadline(ctx, deadline.Add(-margin))
 }
 
 func (a *grpcServerAdapter) HandleWebhook(ctx context.Context, req *pluginpb.WebhookRequest) (*pluginpb.WebhookResponse, error) {
@@ -230,6 +247,9 @@ func (c *grpcClient) Reconcile(ctx context.Context, req *ReconcileRequest) (*Rec
 			return nil, Permanent(fmt.Errorf("%w: %s", ErrNoReconcile, status.Convert(err).Message()))
 		}
 		return nil, transportErr(ctx, "reconcile "+req.Action, err)
+	}
+	if len(resp.Request) > 0 {
+		ExchangeFrom(ctx).SetRaw(resp.Request, resp.Response)
 	}
 	if resp.Error != nil {
 		return nil, errorFromProto(resp.Error)

@@ -28,9 +28,29 @@ func TestReconcileOfAPluginBuiltBeforeIt(t *testing.T) {
 		}
 	}
 	require.Len(t, desc.Methods, len(pluginpb.Provider_ServiceDesc.Methods)-1)
+	client := serveService(t, &desc)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, client.Configure(ctx, "main", json.RawMessage(`{}`)))
+	_, err := client.Reconcile(ctx, &ReconcileRequest{InvokeRequest: InvokeRequest{Instance: "main", Action: "send", Input: json.RawMessage(`{}`)}, Since: time.Now()})
+	require.ErrorIs(t, err, ErrNoReconcile)
+	require.Equal(t, ClassPermanent, AsError(err).Class)
+
+	// The same plugin built with today's SDK does reconcile.
+	client = serveService(t, &pluginpb.Provider_ServiceDesc)
+	require.NoError(t, client.Configure(ctx, "main", json.RawMessage(`{}`)))
+	rec, err := client.Reconcile(ctx, &ReconcileRequest{InvokeRequest: InvokeRequest{Instance: "main", Action: "send", Input: json.RawMessage(`{}`)}, Since: time.Now()})
+	require.NoError(t, err)
+	require.Equal(t, ReconcileNotFound, rec.Status)
+}
+
+// serveService serves reconcilingProvider as the gRPC service desc and
+// returns the host's client of it.
+func serveService(t *testing.T, desc *grpc.ServiceDesc) *grpcClient {
+	t.Helper()
 	srv := grpc.NewServer()
-	p := reconcilingProvider{}
-	srv.RegisterService(&desc, &grpcServerAdapter{srv: NewServer(p, nil)})
+	srv.RegisterService(desc, &grpcServerAdapter{srv: NewServer(reconcilingProvider{}, nil)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()
@@ -38,31 +58,7 @@ func TestReconcileOfAPluginBuiltBeforeIt(t *testing.T) {
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	client := &grpcClient{rpc: pluginpb.NewProviderClient(conn)}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, client.Configure(ctx, "main", json.RawMessage(`{}`)))
-	_, err = client.Reconcile(ctx, &ReconcileRequest{InvokeRequest: InvokeRequest{Instance: "main", Action: "send", Input: json.RawMessage(`{}`)}, Since: time.Now()})
-	require.ErrorIs(t, err, ErrNoReconcile)
-	require.Equal(t, ClassPermanent, AsError(err).Class)
-
-	// The same plugin built with today's SDK does reconcile.
-	desc = pluginpb.Provider_ServiceDesc
-	srv2 := grpc.NewServer()
-	srv2.RegisterService(&desc, &grpcServerAdapter{srv: NewServer(p, nil)})
-	ln2, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv2.Serve(ln2) }()
-	t.Cleanup(srv2.Stop)
-	conn2, err := grpc.NewClient(ln2.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn2.Close() })
-	client = &grpcClient{rpc: pluginpb.NewProviderClient(conn2)}
-	require.NoError(t, client.Configure(ctx, "main", json.RawMessage(`{}`)))
-	rec, err := client.Reconcile(ctx, &ReconcileRequest{InvokeRequest: InvokeRequest{Instance: "main", Action: "send", Input: json.RawMessage(`{}`)}, Since: time.Now()})
-	require.NoError(t, err)
-	require.Equal(t, ReconcileNotFound, rec.Status)
+	return &grpcClient{rpc: pluginpb.NewProviderClient(conn)}
 }
 
 type reconcilingProvider struct{}

@@ -157,8 +157,13 @@ func (a *app) reportRun(run store.Run, err error) error {
 		return &exitCodeError{code: exitFailure, err: fmt.Errorf("run %s failed: %s", run.ID, run.Reason)}
 	}
 	fmt.Fprintf(a.stdout, "run %s: %s\n", run.ID, run.Status)
-	if run.Status == store.StatusCanceled {
+	switch run.Status {
+	case store.StatusCanceled:
 		return &exitCodeError{code: exitFailure, err: fmt.Errorf("run %s %s", run.ID, run.Reason)}
+	case store.StatusNeedsAttention:
+		// Not done: an in-doubt send waits for runs resolve, which the
+		// reason spells out.
+		return &exitCodeError{code: exitFailure, err: fmt.Errorf("run %s needs attention: %s", run.ID, run.Reason)}
 	}
 	return nil
 }

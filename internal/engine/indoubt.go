@@ -84,7 +84,8 @@ func (x *execution) settleInDoubt(ctx context.Context, step *config.Step, key st
 		if ctx.Err() != nil {
 			return 0, stepResult{}, ErrInterrupted
 		}
-		rec, err := x.reconcile(ctx, step, c, req, a.started)
+		ex := &sdk.Exchange{}
+		rec, err := x.reconcile(sdk.WithExchange(ctx, ex), step, c, req, a.started)
 		status := sdk.ReconcileUnknown
 		if rec != nil {
 			status = rec.Status
@@ -104,7 +105,7 @@ func (x *execution) settleInDoubt(ctx context.Context, step *config.Step, key st
 			res, err := x.needsAttention(ctx, step, key, c, a, *attempt, "the action has no reconcile handler")
 			return settledStop, res, err
 		case status == sdk.ReconcileFound:
-			res, err := x.recordReconciled(ctx, key, c, rec, attempt)
+			res, err := x.recordReconciled(ctx, key, c, rec, ex, attempt)
 			return settledFound, res, err
 		case status == sdk.ReconcileNotFound:
 			return settledResend, stepResult{}, nil
@@ -143,9 +144,9 @@ func (x *execution) reconcile(ctx context.Context, step *config.Step, c candidat
 }
 
 // recordReconciled records a found send as an attempt of its own, outcome
-// reconciled, with the output the provider reported: the step succeeded and
-// nothing is sent again.
-func (x *execution) recordReconciled(ctx context.Context, key store.StepKey, c candidate, rec *sdk.Reconciliation, attempt *int) (stepResult, error) {
+// reconciled, with the output the provider reported and the lookup's HTTP
+// exchange: the step succeeded and nothing is sent again.
+func (x *execution) recordReconciled(ctx context.Context, key store.StepKey, c candidate, rec *sdk.Reconciliation, ex *sdk.Exchange, attempt *int) (stepResult, error) {
 	*attempt++
 	now := x.e.opts.Now().UTC()
 	if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: *attempt, Provider: c.provider, Action: c.action, StartedAt: now}); err != nil {
@@ -158,8 +159,9 @@ func (x *execution) recordReconciled(ctx context.Context, key store.StepKey, c c
 	res := stepResult{Status: store.StatusSucceeded, Attempts: *attempt, Provider: c.provider, Action: c.action}
 	res.Raw = json.RawMessage(x.st.masker.String(string(raw)))
 	res.Output, _ = decodeValue(res.Raw)
+	exReq, exResp := x.exchange(ex)
 	err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, *attempt, store.AttemptResult{
-		Status: store.StatusSucceeded, Outcome: store.OutcomeReconciled, Output: res.Raw, FinishedAt: x.e.opts.Now().UTC()})
+		Status: store.StatusSucceeded, Outcome: store.OutcomeReconciled, Output: res.Raw, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()})
 	if err != nil {
 		return res, fmt.Errorf("record reconcile of step %s: %w", key.StepID, err)
 	}

@@ -1166,8 +1166,11 @@ type ReconcileResponse struct {
 	// JSON value: what the send returned, when status is FOUND.
 	Output []byte `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
 	// One line for the run history.
-	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
-	Error         *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Detail string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	Error  *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The lookup's last HTTP exchange, as in InvokeResponse.
+	Request       []byte `protobuf:"bytes,5,opt,name=request,proto3" json:"request,omitempty"`
+	Response      []byte `protobuf:"bytes,6,opt,name=response,proto3" json:"response,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1226,6 +1229,20 @@ func (x *ReconcileResponse) GetDetail() string {
 func (x *ReconcileResponse) GetError() *Error {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *ReconcileResponse) GetRequest() []byte {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *ReconcileResponse) GetResponse() []byte {
+	if x != nil {
+		return x.Response
 	}
 	return nil
 }
@@ -1314,12 +1331,14 @@ const file_provider_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"o\n" +
 	"\x10ReconcileRequest\x127\n" +
 	"\x06invoke\x18\x01 \x01(\v2\x1f.herald.plugin.v1.InvokeRequestR\x06invoke\x12\"\n" +
-	"\rsince_unix_ms\x18\x02 \x01(\x03R\vsinceUnixMs\"\xad\x01\n" +
+	"\rsince_unix_ms\x18\x02 \x01(\x03R\vsinceUnixMs\"\xe3\x01\n" +
 	"\x11ReconcileResponse\x129\n" +
 	"\x06status\x18\x01 \x01(\x0e2!.herald.plugin.v1.ReconcileStatusR\x06status\x12\x16\n" +
 	"\x06output\x18\x02 \x01(\fR\x06output\x12\x16\n" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12-\n" +
-	"\x05error\x18\x04 \x01(\v2\x17.herald.plugin.v1.ErrorR\x05error*\x97\x01\n" +
+	"\x05error\x18\x04 \x01(\v2\x17.herald.plugin.v1.ErrorR\x05error\x12\x18\n" +
+	"\arequest\x18\x05 \x01(\fR\arequest\x12\x1a\n" +
+	"\bresponse\x18\x06 \x01(\fR\bresponse*\x97\x01\n" +
 	"\n" +
 	"ErrorClass\x12\x1b\n" +
 	"\x17ERROR_CLASS_UNSPECIFIED\x10\x00\x12\x19\n" +

@@ -115,7 +115,8 @@ func (e *Echo) Spec() *sdk.Spec {
 					sdk.String("id", "Message id the API assigned.").AsRequired(),
 					sdk.String("status", "Delivery status."),
 				),
-				Run: e.send,
+				Run:       e.send,
+				Reconcile: e.reconcileSend,
 			},
 			{
 				Name:        "log",
@@ -231,6 +232,36 @@ func (e *Echo) send(ctx context.Context, call *sdk.Call) (any, error) {
 		return nil, sdk.Permanent(fmt.Errorf("echo API reported failure: %q", out.Error))
 	}
 	return map[string]any{"id": out.ID, "status": out.Status}, nil
+}
+
+// reconcileSend looks an in-doubt send up by its idempotency key.
+func (e *Echo) reconcileSend(ctx context.Context, call *sdk.Call, _ time.Time) (sdk.Reconciliation, error) {
+	base := call.Config.String("api_url")
+	if base == "" {
+		return sdk.Reconciliation{}, sdk.Permanent(errors.New("send needs api_url in the instance config"))
+	}
+	resp, err := e.http.Do(ctx, call, sdk.Request{
+		Method: http.MethodGet,
+		URL:    strings.TrimRight(base, "/") + "/messages",
+		Query:  url.Values{"token": {call.Config.String("token")}, "idempotency_key": {call.IdempotencyKey}},
+	})
+	if err != nil {
+		return sdk.Reconciliation{}, err
+	}
+	var out struct {
+		Messages []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"messages"`
+	}
+	if err := resp.JSON(&out); err != nil {
+		return sdk.Reconciliation{}, err
+	}
+	if len(out.Messages) == 0 {
+		return sdk.Reconciliation{Status: sdk.ReconcileNotFound}, nil
+	}
+	m := out.Messages[0]
+	return sdk.Reconciliation{Status: sdk.ReconcileFound, Output: map[string]any{"id": m.ID, "status": m.Status}, Detail: "message " + m.ID}, nil
 }
 
 func logAction(_ context.Context, call *sdk.Call) (any, error) {
