@@ -23,12 +23,7 @@ import (
 // Chat API whether it went out (reconcile) instead of sending it again.
 func TestKilledReplicasLoseNoItem(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{modePostgres, modeSQLite} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			testKilledReplicasLoseNoItem(t, mode)
-		})
-	}
+	eachMode(t, testKilledReplicasLoseNoItem)
 }
 
 func testKilledReplicasLoseNoItem(t *testing.T, mode string) {

@@ -151,6 +151,31 @@ func (e *env) project(hcl string) {
 	require.NoError(e.t, os.WriteFile(filepath.Join(e.dir, "workflows.hcl"), []byte(hcl), 0o644))
 }
 
+// eachMode runs test as a parallel subtest in each store mode.
+func eachMode(t *testing.T, test func(t *testing.T, mode string)) {
+	t.Helper()
+	for _, mode := range []string{modePostgres, modeSQLite} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			test(t, mode)
+		})
+	}
+}
+
+// startReplicas starts one replica on SQLite, or n on PostgreSQL (named
+// r1, r2, …), and returns them.
+func (e *env) startReplicas(n int) []*replica {
+	e.t.Helper()
+	if e.mode != modePostgres {
+		n = 1
+	}
+	rs := make([]*replica, n)
+	for i := range rs {
+		rs[i] = e.start(fmt.Sprintf("r%d", i+1))
+	}
+	return rs
+}
+
 // replica is one `herald serve` process.
 type replica struct {
 	name string

@@ -58,17 +58,14 @@ func TestInDoubtSendsAreReconciled(t *testing.T) {
 // fault becomes a duplicate. It proves the reconcile test can fail.
 func TestInDoubtRetryDuplicates(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{modePostgres, modeSQLite} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			res := runInDoubtBlast(t, mode, "chatapi", "retry")
-			require.Equal(t, store.StatusSucceeded, res.run.Status, res.run.Error)
-			require.Zero(t, res.lost)
-			require.Zero(t, res.reconciled, "retry looks nothing up")
-			require.Positive(t, res.dropped)
-			require.Equal(t, res.dropped, res.duplicates, "each dropped answer is sent again: one duplicate per fault")
-		})
-	}
+	eachMode(t, func(t *testing.T, mode string) {
+		res := runInDoubtBlast(t, mode, "chatapi", "retry")
+		require.Equal(t, store.StatusSucceeded, res.run.Status, res.run.Error)
+		require.Zero(t, res.lost)
+		require.Zero(t, res.reconciled, "retry looks nothing up")
+		require.Positive(t, res.dropped)
+		require.Equal(t, res.dropped, res.duplicates, "each dropped answer is sent again: one duplicate per fault")
+	})
 }
 
 // blastResult is what one in-doubt blast measured.
@@ -120,14 +117,7 @@ func runInDoubtBlast(t *testing.T, mode, provider, onInDoubt string) blastResult
 }
 `, send, policy))
 	e.sb.AddFault(drop)
-	names := []string{"r1"}
-	if mode == modePostgres {
-		names = []string{"r1", "r2"}
-	}
-	var rs []*replica
-	for _, n := range names {
-		rs = append(rs, e.start(n))
-	}
+	rs := e.startReplicas(2)
 	begin := time.Now()
 	expected := phones(inDoubtSends)
 	id := rs[0].hook(t, "blast", map[string]any{"phones": expected}, "")
@@ -151,7 +141,7 @@ func runInDoubtBlast(t *testing.T, mode, provider, onInDoubt string) blastResult
 		policyName = "default (reconcile)"
 	}
 	testfigures.Report(t, fmt.Sprintf("in-doubt fault test (%s, %s, %d replica(s), on_in_doubt %s): %d sends, %d answers dropped (%s): lost %d, duplicates %d, reconciled %d, run %s in %s",
-		provider, mode, len(names), policyName, inDoubtSends, res.dropped, fault, res.lost, res.duplicates, res.reconciled, run.Status, elapsed.Round(time.Second)))
+		provider, mode, len(rs), policyName, inDoubtSends, res.dropped, fault, res.lost, res.duplicates, res.reconciled, run.Status, elapsed.Round(time.Second)))
 	return res
 }
 
@@ -237,12 +227,7 @@ func (e *env) countOutcome(id string, outcome store.Outcome) int {
 // once.
 func TestInDoubtWithoutLookupStops(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{modePostgres, modeSQLite} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			testInDoubtWithoutLookupStops(t, mode)
-		})
-	}
+	eachMode(t, testInDoubtWithoutLookupStops)
 }
 
 func testInDoubtWithoutLookupStops(t *testing.T, mode string) {
@@ -266,14 +251,7 @@ func testInDoubtWithoutLookupStops(t *testing.T, mode string) {
 	const path = "/chat-service/apis/message/single"
 	e.sb.AddFault(sandbox.Fault{Provider: "chitchatlabs", PathPrefix: path, Drop: sandbox.DropClose, Every: 10})
 	e.sb.AddFault(sandbox.Fault{Provider: "chitchatlabs", PathPrefix: path, Drop: sandbox.DropLose, Every: 9})
-	names := []string{"r1"}
-	if mode == modePostgres {
-		names = []string{"r1", "r2"}
-	}
-	var rs []*replica
-	for _, n := range names {
-		rs = append(rs, e.start(n))
-	}
+	rs := e.startReplicas(2)
 	expected := phones(sends)
 	ids := make([]string, sends)
 	byPhone := map[string]string{}
@@ -338,7 +316,7 @@ func testInDoubtWithoutLookupStops(t *testing.T, mode string) {
 		}
 	}
 	testfigures.Report(t, fmt.Sprintf("in-doubt fault test (chitchatlabs, %s, %d replica(s), no lookup): %d sends, %d answers dropped after acceptance, %d requests lost: runs needing attention %d (wrong status %d), duplicates %d; resolved %d by hand (sent %d, unsent %d): undelivered %d, duplicates %d, runs succeeded %d",
-		mode, len(names), sends, len(accepted), len(lost), attention, wrong, duplicates, resolved, len(accepted), len(lost), undelivered, duplicatesAfter, succeeded))
+		mode, len(rs), sends, len(accepted), len(lost), attention, wrong, duplicates, resolved, len(accepted), len(lost), undelivered, duplicatesAfter, succeeded))
 	require.Positive(t, len(accepted))
 	require.Positive(t, len(lost))
 	require.Equal(t, len(accepted)+len(lost), attention, "every in-doubt send leaves its run needing attention")

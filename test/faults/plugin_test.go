@@ -24,12 +24,7 @@ import (
 // item delivered.
 func TestKilledPluginIsRelaunched(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{modePostgres, modeSQLite} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			testKilledPluginIsRelaunched(t, mode)
-		})
-	}
+	eachMode(t, testKilledPluginIsRelaunched)
 }
 
 func testKilledPluginIsRelaunched(t *testing.T, mode string) {

@@ -24,12 +24,7 @@ import (
 // message that met a permanent error is never sent again.
 func TestProviderFaults(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{modePostgres, modeSQLite} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			testProviderFaults(t, mode)
-		})
-	}
+	eachMode(t, testProviderFaults)
 }
 
 func testProviderFaults(t *testing.T, mode string) {
@@ -80,14 +75,7 @@ workflow "reject" {
 	e.sb.AddFault(sandbox.Fault{Provider: "chatapi", Status: http.StatusInternalServerError, Every: 3})
 	e.sb.AddFault(sandbox.Fault{Provider: "chatapi", LatencyMS: 2000, Every: 8})
 
-	names := []string{"r1"}
-	if mode == modePostgres {
-		names = []string{"r1", "r2"}
-	}
-	var rs []*replica
-	for _, n := range names {
-		rs = append(rs, e.start(n))
-	}
+	rs := e.startReplicas(2)
 	// Bursts of 429 with Retry-After: 1, one every 1.5 s while messages flow.
 	stopBursts := make(chan struct{})
 	var bursts sync.WaitGroup
@@ -175,7 +163,7 @@ workflow "reject" {
 	}
 	spikes := e.slow.Load()
 	msg := fmt.Sprintf("provider fault test (%s, %d replica(s)): %d messages + %d to a rejecting instance, %d requests (status→count %v, %d delayed 2 s): undelivered %d, retries after a 429 %d (earliest %s after it, early %d), permanent 400s %d and sends after them %d",
-		mode, len(names), good, bad, len(e.sb.Requests("chatapi")), statuses, spikes, undelivered, after429, minGap.Round(time.Millisecond), early, permanent, resent)
+		mode, len(rs), good, bad, len(e.sb.Requests("chatapi")), statuses, spikes, undelivered, after429, minGap.Round(time.Millisecond), early, permanent, resent)
 	testfigures.Report(t, msg)
 	require.Zero(t, undelivered, "every message is delivered")
 	require.Positive(t, after429, "the test produced 429s")

@@ -45,17 +45,27 @@ func TestErrorClasses(t *testing.T) {
 		require.Contains(t, e.Message, "Internal Server Error")
 	})
 
-	t.Run("a deadline that ends the call is in doubt", func(t *testing.T) {
+	t.Run("a deadline during a lookup is retryable", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", LatencyMS: 10_000})
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		start := time.Now()
 		_, err := invokeCtx(t, ctx, b.client, "send_message", sendInput)
-		require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "the host cannot tell how far the call got: %v", err)
+		require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "a search changes nothing: %v", err)
 		require.Less(t, time.Since(start), 5*time.Second, "the call must end at its deadline, not the fake's")
 		require.Empty(t, b.fake.Contacts())
+	})
+
+	t.Run("a deadline after a create was written is in doubt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.AddFault(sandbox.Fault{Provider: "chatwoot", Method: http.MethodPost, LatencyMS: 10_000})
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, err := invokeCtx(t, ctx, b.client, "send_message", sendInput)
+		require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "the contact may have been created: %v", err)
 	})
 
 	t.Run("a lost answer to a lookup is retryable", func(t *testing.T) {
