@@ -64,13 +64,13 @@ func (emptyResults) Invokes(stream pluginpb.InvokeStream_InvokesServer) error {
 }
 
 // A result frame without a response is a broken plugin's answer: the call
-// fails as retryable instead of crashing the host.
+// fails in doubt (the plugin may have run it) instead of crashing the host.
 func TestResultWithoutResponseFailsTheCall(t *testing.T) {
 	conn := serveRaw(t, func(gs *grpc.Server) { pluginpb.RegisterInvokeStreamServer(gs, emptyResults{}) })
 	c := &grpcClient{rpc: pluginpb.NewProviderClient(conn), stream: newStreamClient(pluginpb.NewInvokeStreamClient(conn))}
 	_, err := c.Invoke(context.Background(), &InvokeRequest{Instance: "main", Action: "echo", Input: json.RawMessage(`{}`), Attempt: 1})
 	require.Error(t, err)
-	require.Equal(t, ClassRetryable, AsError(err).Class)
+	require.Equal(t, ClassInDoubt, AsError(err).Class)
 	require.Contains(t, err.Error(), "without a response")
 }
 

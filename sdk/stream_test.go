@@ -152,7 +152,9 @@ func TestStreamFrameTimeoutIsTheCallsDeadline(t *testing.T) {
 	r := recvResult(t, s)
 	require.Equal(t, uint64(7), r.Id)
 	require.Equal(t, pluginpb.ErrorClass_ERROR_CLASS_RETRYABLE, r.Response.Error.GetClass())
-	require.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
+	// The handler answers a little before the frame's deadline (the SDK's
+	// answer margin, at least 50 ms), so its own error reaches the host.
+	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
 }
 
 func TestStreamBatchOfCalls(t *testing.T) {
@@ -186,8 +188,10 @@ func TestStreamedCallHonoursTheCallersDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Invoke(ctx, &sdk.InvokeRequest{Instance: "main", Action: "wait", Input: json.RawMessage(`{}`), Attempt: 1})
+	// The plugin's handler ends a margin before the caller's deadline and
+	// answers with its own (retryable) error, which names the deadline.
 	require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "deadline exceeded")
 	select {
 	case <-ended:
 	case <-time.After(20 * time.Second):

@@ -201,7 +201,7 @@ func TestStreamCallsRunConcurrentlyAndASlowCallDelaysNoOther(t *testing.T) {
 	cancelSlow()
 	select {
 	case err := <-slow:
-		require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class)
+		require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class)
 		require.ErrorIs(t, err, context.Canceled)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the cancelled slow call did not return")
@@ -223,7 +223,7 @@ func TestStreamCancellationReachesThePlugin(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "%v", err)
+		require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "%v", err)
 		require.ErrorIs(t, err, context.Canceled)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the cancelled call did not return")
@@ -247,7 +247,7 @@ func TestStreamDeadlineReachesThePlugin(t *testing.T) {
 	start := time.Now()
 	_, err := invoke(ctx, c, "api", "send", `{"message":"hi"}`)
 	require.Error(t, err)
-	require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "%v", err)
+	require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "%v", err)
 	// The plugin's copy of the deadline may end the call first; then its
 	// error, not the host's, comes back, as with a unary call.
 	require.Contains(t, err.Error(), "deadline exceeded")
@@ -274,7 +274,7 @@ func TestStreamPluginCrashFailsEveryCallInFlight(t *testing.T) {
 	for i := 0; i < n; i++ {
 		select {
 		case err := <-errs:
-			require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "%v", err)
+			require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "%v", err)
 			require.Contains(t, err.Error(), "provider echo: plugin process "+strconv.Itoa(pid)+" exited during the call")
 		case <-time.After(20 * time.Second):
 			t.Fatal("a call in flight did not return after the plugin crashed")
@@ -316,7 +316,7 @@ func TestProtocol1PluginKeepsWorking(t *testing.T) {
 
 	pid := f.host.Pid("echo")
 	_, err = invoke(ctx, c, "main", "crash", `{}`)
-	require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class, "%v", err)
+	require.Equal(t, sdk.ClassInDoubt, sdk.AsError(err).Class, "%v", err)
 	require.Contains(t, err.Error(), "provider echo: plugin process "+strconv.Itoa(pid)+" exited during the call")
 	require.Equal(t, float64(1), count(t, c, "main"))
 	require.Equal(t, 1, negotiated(t, f.host, "echo"))
