@@ -126,7 +126,10 @@ type DescribeResponse struct {
 	Actions      []*ActionSpec `protobuf:"bytes,5,rep,name=actions,proto3" json:"actions,omitempty"`
 	Events       []*EventSpec  `protobuf:"bytes,6,rep,name=events,proto3" json:"events,omitempty"`
 	// Optional capabilities, e.g. "webhook", "health".
-	Capabilities  []string `protobuf:"bytes,7,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Capabilities []string `protobuf:"bytes,7,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// JSON of sdk.Limits: the instance's default rate limit. Empty when the
+	// provider declares none (and from plugins built before limits existed).
+	Limits        []byte `protobuf:"bytes,8,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,6 +213,13 @@ func (x *DescribeResponse) GetCapabilities() []string {
 	return nil
 }
 
+func (x *DescribeResponse) GetLimits() []byte {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 type ActionSpec struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -217,7 +227,10 @@ type ActionSpec struct {
 	// JSON of sdk.Schema.
 	InputSchema []byte `protobuf:"bytes,3,opt,name=input_schema,json=inputSchema,proto3" json:"input_schema,omitempty"`
 	// JSON of sdk.Schema.
-	OutputSchema  []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	OutputSchema []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	// JSON of sdk.RecipientLimit: the action's per-recipient limit and the
+	// recipient key. Empty when the action declares none.
+	Limits        []byte `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +289,13 @@ func (x *ActionSpec) GetInputSchema() []byte {
 func (x *ActionSpec) GetOutputSchema() []byte {
 	if x != nil {
 		return x.OutputSchema
+	}
+	return nil
+}
+
+func (x *ActionSpec) GetLimits() []byte {
+	if x != nil {
+		return x.Limits
 	}
 	return nil
 }
@@ -1046,7 +1066,7 @@ var File_provider_proto protoreflect.FileDescriptor
 const file_provider_proto_rawDesc = "" +
 	"\n" +
 	"\x0eprovider.proto\x12\x10herald.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\x98\x02\n" +
+	"\x0fDescribeRequest\"\xb0\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -1054,13 +1074,15 @@ const file_provider_proto_rawDesc = "" +
 	"\rconfig_schema\x18\x04 \x01(\fR\fconfigSchema\x126\n" +
 	"\aactions\x18\x05 \x03(\v2\x1c.herald.plugin.v1.ActionSpecR\aactions\x123\n" +
 	"\x06events\x18\x06 \x03(\v2\x1b.herald.plugin.v1.EventSpecR\x06events\x12\"\n" +
-	"\fcapabilities\x18\a \x03(\tR\fcapabilities\"\x8a\x01\n" +
+	"\fcapabilities\x18\a \x03(\tR\fcapabilities\x12\x16\n" +
+	"\x06limits\x18\b \x01(\fR\x06limits\"\xa2\x01\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
-	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"Y\n" +
+	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\x12\x16\n" +
+	"\x06limits\x18\a \x01(\fR\x06limits\"Y\n" +
 	"\tEventSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
