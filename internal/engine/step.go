@@ -265,7 +265,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if ctx.Err() != nil {
 				return stepResult{}, ErrInterrupted
 			}
-			if waited, err := x.rateWait(ctx, c.provider); err != nil {
+			if waited, err := x.rateWait(ctx, c.provider, c.action, req.Input); err != nil {
 				return stepResult{}, ErrInterrupted
 			} else if waited > time.Millisecond {
 				x.e.emit(Event{Type: RateLimitWait, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: c.provider, Duration: waited})
@@ -302,6 +302,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				return res, nil
 			}
 			last = sdk.AsError(err)
+			if last.Class == sdk.ClassRateLimited {
+				x.rateLimited(c.provider)
+			}
 			retry := a < c.attempts && last.Class != sdk.ClassPermanent
 			serr := x.stepError(string(last.Class), last.Error())
 			serr.Field = last.Field
