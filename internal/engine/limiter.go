@@ -68,6 +68,11 @@ func (x *execution) rateWait(ctx context.Context, instance, action string, input
 	return x.e.pacer.wait(ctx, x.run.ID, x.st.project.Providers[instance], action, input)
 }
 
+// rateSpace evens out the calls of instance right before one is sent.
+func (x *execution) rateSpace(ctx context.Context, instance string) error {
+	return x.e.pacer.space(ctx, x.st.project.Providers[instance])
+}
+
 // rateLimited tells the instance's limit that it answered rate_limited.
 func (x *execution) rateLimited(instance string) {
 	x.e.pacer.limited(x.st.project.Providers[instance])

@@ -26,7 +26,15 @@ type pacer struct {
 	mu         sync.Mutex
 	instances  map[string]*instancePace
 	recipients recipientKeys
+	// sent keeps the calls of this process within each limit's window
+	// right where they are sent (see space).
+	sent sendWindow
 }
+
+// headroom is the share of a limit the pacer aims at: scheduling and
+// network delays shift each call a little, and a 2% margin keeps a
+// provider's own 1-second windows within the limit when they do.
+const headroom = 0.98
 
 // instancePace is the state of one instance's limit.
 type instancePace struct {
@@ -95,23 +103,67 @@ func (p *pacer) wait(ctx context.Context, run string, prov *config.Provider, act
 
 // dispatch hands out instance's slots to its waiting calls, one per
 // reserved slot of the budget at the current AIMD rate, until none waits.
+// It reserves each slot before it grants the one before, so that being
+// woken a little late does not cost the instance its pace.
 func (p *pacer) dispatch(instance string, ip *instancePace, rl *config.RateLimit) {
-	for ip.queue.waiting() {
+	reserve := func() (time.Time, error) {
 		rate := rl.Rate * ip.aimd.share(p.now())
-		p.noteRate(instance, ip, rate)
+		p.noteRate(instance, ip, rate, rl.Rate)
+		rate *= headroom
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		d, err := p.budget.Reserve(ctx, instance, interval(rate), rl.Burst)
-		cancel()
-		if err == nil {
-			time.Sleep(d)
+		defer cancel()
+		// A burst of at least 2 lets a dispatcher woken late catch up one
+		// slot instead of losing it; space keeps the sends apart.
+		d, err := p.budget.Reserve(ctx, instance, interval(rate), max(rl.Burst, 2))
+		return time.Now().Add(d), err
+	}
+	if !ip.queue.waiting() {
+		return
+	}
+	slot, err := reserve()
+	for {
+		if err != nil {
+			// The budget failed: the next call fails with it, and the
+			// dispatcher tries again a little later.
+			if !ip.queue.grant(err) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+			if !ip.queue.waiting() {
+				return
+			}
+			slot, err = reserve()
+			continue
 		}
-		if !ip.queue.grant(err) {
+		time.Sleep(time.Until(slot))
+		nextSlot, nextErr := reserve()
+		if !ip.queue.grant(nil) || !ip.queue.waiting() {
+			// The slot reserved ahead is not used: the instance sees
+			// one call fewer, never one more.
 			return
 		}
-		if err != nil {
-			time.Sleep(100 * time.Millisecond)
-		}
+		slot, err = nextSlot, nextErr
 	}
+}
+
+// space waits, right before a call that wait let through is sent, until
+// sending it keeps every window of the instance's period (a second for
+// "200/s") within the limit at the current pace, and at least half an
+// interval after the previous send. Between wait and the send the engine
+// records the attempt's start; a slow store commit would otherwise
+// release calls granted apart in one bunch.
+func (p *pacer) space(ctx context.Context, prov *config.Provider) error {
+	if prov == nil || prov.RateLimit == nil || prov.RateLimit.Rate <= 0 {
+		return nil
+	}
+	rl := prov.RateLimit
+	share := headroom * p.instance(prov.Name).aimd.share(p.now())
+	n := int(float64(rl.Count) * share)
+	gap := interval(rl.Rate*share) / 2
+	if rl.Burst > 1 {
+		gap = 0
+	}
+	return p.sent.wait(ctx, prov.Name, n, rl.Per, gap)
 }
 
 // limited lowers instance's rate after a rate_limited answer.
@@ -122,15 +174,15 @@ func (p *pacer) limited(prov *config.Provider) {
 	ip := p.instance(prov.Name)
 	now := p.now()
 	if ip.aimd.decrease(now) {
-		p.noteRate(prov.Name, ip, prov.RateLimit.Rate*ip.aimd.share(now))
+		p.noteRate(prov.Name, ip, prov.RateLimit.Rate*ip.aimd.share(now), prov.RateLimit.Rate)
 	}
 }
 
-// noteRate reports instance's effective rate when it moved by more than
-// 1% since the last report.
-func (p *pacer) noteRate(instance string, ip *instancePace, rate float64) {
+// noteRate reports instance's effective rate of limit when it moved by
+// more than 1% since the last report or came back to the limit.
+func (p *pacer) noteRate(instance string, ip *instancePace, rate, limit float64) {
 	p.mu.Lock()
-	changed := ip.reported == 0 || rate < ip.reported*0.99 || rate > ip.reported*1.01
+	changed := ip.reported == 0 || rate < ip.reported*0.99 || rate > ip.reported*1.01 || (rate == limit && ip.reported != limit)
 	if changed {
 		ip.reported = rate
 	}

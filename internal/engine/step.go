@@ -275,6 +275,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: x.e.opts.Now().UTC()}); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
 			}
+			if err := x.rateSpace(ctx, c.provider); err != nil {
+				return stepResult{}, ErrInterrupted
+			}
 			t0 := time.Now()
 			out, ex, err := x.invoke(ctx, c.provider, req, timeout)
 			exReq, exResp := x.exchange(ex)
