@@ -19,6 +19,8 @@ import (
 // limits of the project version it runs with.
 type pacer struct {
 	budget RateLimiter
+	// shared is set when budget is shared with other processes.
+	shared bool
 	now    func() time.Time
 	// report is told an instance's effective rate when AIMD changes it.
 	report func(instance string, rate float64)
@@ -45,13 +47,14 @@ type instancePace struct {
 }
 
 func newPacer(budget RateLimiter, report func(string, float64)) *pacer {
+	shared := budget != nil
 	if budget == nil {
 		budget = newMemoryBudget()
 	}
 	if report == nil {
 		report = func(string, float64) {}
 	}
-	return &pacer{budget: budget, now: time.Now, report: report, instances: map[string]*instancePace{}}
+	return &pacer{budget: budget, shared: shared, now: time.Now, report: report, instances: map[string]*instancePace{}}
 }
 
 func (p *pacer) instance(name string) *instancePace {
@@ -163,7 +166,21 @@ func (p *pacer) space(ctx context.Context, prov *config.Provider) error {
 	if rl.Burst > 1 {
 		gap = 0
 	}
-	return p.sent.wait(ctx, prov.Name, n, rl.Per, gap)
+	if err := p.sent.wait(ctx, prov.Name, n, rl.Per, gap); err != nil {
+		return err
+	}
+	if !p.shared {
+		return nil
+	}
+	// Replicas send at different moments after their grants, so in
+	// scale-out the sends themselves take a slot of a second shared
+	// budget, one at a time: together the replicas' sends stay within the
+	// limit in every window, at the cost of the pace lost to a late send.
+	d, err := p.budget.Reserve(ctx, prov.Name+"#send", interval(rl.Rate*share), rl.Burst)
+	if err != nil {
+		return err
+	}
+	return sleep(ctx, d)
 }
 
 // limited lowers instance's rate after a rate_limited answer.
