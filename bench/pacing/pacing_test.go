@@ -145,7 +145,7 @@ workflow "blast" {
     parallelism       = 64
     continue_on_error = true
     uses              = "chatapi.send_message"
-    with              = { phone = "{{ item }}", body = "Hello" }
+    with              = { phone = "49151{{ item }}", body = "Hello" }
   }
 }`)}}, config.LoadOptions{Spec: func(string) (*sdk.Spec, error) { return plugin.Spec(), nil }})
 	require.False(t, diags.HasErrors(), "%v", diags)
@@ -158,13 +158,18 @@ workflow "blast" {
 	require.NoError(t, err)
 	to := make([]any, items)
 	for i := range to {
-		to[i] = strconv.Itoa(4915100000000 + i)
+		to[i] = i // small numbers: a rendered for_each list is at most 1 MiB
 	}
 	start := time.Now()
 	run, err := e.Run(context.Background(), "blast", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"to": to}})
 	require.NoError(t, err)
 	require.EqualValues(t, "succeeded", run.Status)
 	elapsed := time.Since(start)
+	view, err := engine.View(context.Background(), st, run.ID)
+	require.NoError(t, err)
+	require.Len(t, view.Steps, 1)
+	require.NotNil(t, view.Steps[0].Progress, "%+v", view.Steps[0])
+	require.Equal(t, items, view.Steps[0].Progress.Done, "%+v", view.Steps[0])
 	var ru syscall.Rusage
 	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
