@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pacetest"
 	"github.com/heraldhq/herald/internal/providers/chatapi"
 	chatapifake "github.com/heraldhq/herald/internal/providers/chatapi/fake"
 	"github.com/heraldhq/herald/internal/sandbox/providers"
@@ -101,19 +101,11 @@ func TestPacedFanOut(t *testing.T) {
 		got := append([]time.Time(nil), times...)
 		mu.Unlock()
 		require.Len(t, got, items, "every item reached the sandbox")
-		sort.Slice(got, func(i, j int) bool { return got[i].Before(got[j]) })
-		peak, j := 0, 0
-		for i := range got {
-			for j < len(got) && got[j].Sub(got[i]) < time.Second {
-				j++
-			}
-			peak = max(peak, j-i)
-		}
-		span := got[len(got)-1].Sub(got[0]).Seconds()
+		pace := pacetest.Measure(got, time.Second)
 		fmt.Printf("%-8s %7d items in %7.1f s: %7.1f/s at the sandbox, at most %d in any 1 s window; host peak RSS %.1f MiB, CPU %.3f ms per item\n",
-			mode, items, r.Seconds, float64(items-1)/span, peak, float64(r.PeakRSS)/1024, r.CPUMilli/float64(items))
+			mode, items, r.Seconds, pace.Rate, pace.Peak, float64(r.PeakRSS)/1024, r.CPUMilli/float64(items))
 		if mode == "paced" {
-			require.LessOrEqual(t, peak, 201)
+			require.LessOrEqual(t, pace.Peak, 201)
 			require.LessOrEqual(t, r.PeakRSS, int64(150*1024), "host RSS stays within 150 MB")
 		}
 	}

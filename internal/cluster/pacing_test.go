@@ -3,8 +3,8 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,7 +14,9 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pacetest"
 	"github.com/heraldhq/herald/internal/store/sqlitestore"
+	"github.com/heraldhq/herald/internal/testfigures"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -86,19 +88,10 @@ workflow "blast" {
 	}
 	wg.Wait()
 	plugin.mu.Lock()
-	times := append([]time.Time(nil), plugin.times...)
+	pace := pacetest.Measure(plugin.times, time.Second)
 	plugin.mu.Unlock()
-	require.Len(t, times, 2*perReplica)
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	peak, j := 0, 0
-	for i := range times {
-		for j < len(times) && times[j].Sub(times[i]) < time.Second {
-			j++
-		}
-		peak = max(peak, j-i)
-	}
-	span := times[len(times)-1].Sub(times[0])
-	t.Logf("2 replicas sent %d calls in %s (%.1f/s), at most %d in any 1 s window", len(times), span.Round(time.Millisecond), float64(len(times)-1)/span.Seconds(), peak)
-	require.LessOrEqual(t, peak, 101, "the replicas' sends together stay within 100/s (+1 for the burst) in every window")
-	require.Greater(t, float64(len(times)-1)/span.Seconds(), 70.0, "and use most of it")
+	require.Equal(t, 2*perReplica, pace.Calls)
+	testfigures.Report(t, fmt.Sprintf("2 paced replicas sharing 100/s sent %d calls in %s (%.1f/s), at most %d in any 1 s window", pace.Calls, pace.Span.Round(time.Millisecond), pace.Rate, pace.Peak))
+	require.LessOrEqual(t, pace.Peak, 101, "the replicas' sends together stay within 100/s (+1 for the burst) in every window")
+	require.Greater(t, pace.Rate, 70.0, "and use most of it")
 }

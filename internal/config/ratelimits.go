@@ -12,42 +12,40 @@ import (
 type limitOverrides struct {
 	l    *loader
 	what string
-	// rate is the parsed rate_limit; none is set by rate_limit = "none".
-	rate     *RateLimit
-	rateSet  bool
-	none     bool
-	perRcpt  *RateLimit
-	rcptNone bool
-	rcptAt   Range
+	rate limitAttr
+	rcpt limitAttr
+}
+
+// limitAttr is one limit attribute: set when written, none when written
+// as "none", limit when it parsed.
+type limitAttr struct {
+	set, none bool
+	limit     *RateLimit
+	at        Range
 }
 
 // limitOverrides reads the rate_limit and recipient_rate_limit of a
 // provider block, reporting a malformed value at its line.
 func (l *loader) limitOverrides(o *object, what string) *limitOverrides {
-	lo := &limitOverrides{l: l, what: what}
-	if s, e, ok := o.str("rate_limit"); ok {
-		lo.rateSet = true
-		if s == "none" {
-			lo.none = true
-		} else if rl, err := ParseRateLimit(s); err != nil {
-			l.rep.errorf(e.val.rng, "rate_limit in %s: %v", what, err)
-		} else {
-			rl.Source = LimitConfigured
-			lo.rate = rl
+	read := func(key string) limitAttr {
+		s, e, ok := o.str(key)
+		if !ok {
+			return limitAttr{}
 		}
-	}
-	if s, e, ok := o.str("recipient_rate_limit"); ok {
-		lo.rcptAt = e.val.rng
-		if s == "none" {
-			lo.rcptNone = true
-		} else if rl, err := ParseRateLimit(s); err != nil {
-			l.rep.errorf(e.val.rng, "recipient_rate_limit in %s: %v", what, err)
-		} else {
-			rl.Source = LimitConfigured
-			lo.perRcpt = rl
+		a := limitAttr{set: true, none: s == "none", at: e.val.rng}
+		if a.none {
+			return a
 		}
+		rl, err := ParseRateLimit(s)
+		if err != nil {
+			l.rep.errorf(e.val.rng, "%s in %s: %v", key, what, err)
+			return a
+		}
+		rl.Source = LimitConfigured
+		a.limit = rl
+		return a
 	}
-	return lo
+	return &limitOverrides{l: l, what: what, rate: read("rate_limit"), rcpt: read("recipient_rate_limit")}
 }
 
 // apply sets p's effective limits: the provider block's where it sets
@@ -55,9 +53,9 @@ func (l *loader) limitOverrides(o *object, what string) *limitOverrides {
 // instance limit applies.
 func (lo *limitOverrides) apply(p *Provider, spec *sdk.Spec) {
 	switch {
-	case lo.rate != nil:
-		p.RateLimit = lo.rate
-	case lo.none || lo.rateSet:
+	case lo.rate.limit != nil:
+		p.RateLimit = lo.rate.limit
+	case lo.rate.set:
 	case spec != nil && spec.Limits != nil:
 		rl, err := declaredRate(spec.Limits.Rate, spec.Limits.Burst)
 		if err != nil {
@@ -78,9 +76,9 @@ func (lo *limitOverrides) apply(p *Provider, spec *sdk.Spec) {
 		keyed = true
 		var rl *RateLimit
 		switch {
-		case lo.rcptNone:
-		case lo.perRcpt != nil:
-			rl = lo.perRcpt
+		case lo.rcpt.none:
+		case lo.rcpt.limit != nil:
+			rl = lo.rcpt.limit
 		case d.Rate != "":
 			var err error
 			if rl, err = declaredRate(d.Rate, 0); err != nil {
@@ -96,8 +94,8 @@ func (lo *limitOverrides) apply(p *Provider, spec *sdk.Spec) {
 		}
 		p.RecipientLimits[a.Name] = &RecipientLimit{RateLimit: rl, Field: d.Field, Expr: d.Expr}
 	}
-	if !keyed && (lo.perRcpt != nil || lo.rcptNone) {
-		lo.l.rep.errorf(lo.rcptAt, "recipient_rate_limit in %s: provider type %q names no recipient for any action, so it cannot be limited per recipient", lo.what, p.Type)
+	if !keyed && (lo.rcpt.limit != nil || lo.rcpt.none) {
+		lo.l.rep.errorf(lo.rcpt.at, "recipient_rate_limit in %s: provider type %q names no recipient for any action, so it cannot be limited per recipient", lo.what, p.Type)
 	}
 }
 
