@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,6 +159,12 @@ workflow "blast" {
 	require.NoError(t, err)
 	require.EqualValues(t, "succeeded", run.Status)
 	elapsed := time.Since(start)
+	if path := os.Getenv("HERALD_PACING_HEAPPROFILE"); path != "" {
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		require.NoError(t, pprof.WriteHeapProfile(f))
+		require.NoError(t, f.Close())
+	}
 	view, err := engine.View(context.Background(), st, run.ID)
 	require.NoError(t, err)
 	require.Len(t, view.Steps, 1)
