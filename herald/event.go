@@ -28,6 +28,9 @@ const (
 	ItemFinished EventType = "item_finished"
 	// RateLimitWait: a call waits for its provider instance's rate_limit.
 	RateLimitWait EventType = "rate_limit_wait"
+	// RateLimitChanged: an instance's effective rate (Rate) moved after
+	// rate_limited answers, or climbed back. It belongs to no run.
+	RateLimitChanged EventType = "rate_limit_changed"
 )
 
 // Event is one transition of a run executing in this process. Its messages
@@ -62,6 +65,8 @@ type Event struct {
 	Duration time.Duration
 	// RetryIn is the wait before the next attempt on AttemptFailed.
 	RetryIn time.Duration
+	// Rate is the instance's calls per second on RateLimitChanged.
+	Rate float64
 }
 
 func newEvent(ev engine.Event) Event {
@@ -82,6 +87,7 @@ func newEvent(ev engine.Event) Event {
 		Error:      ev.Error,
 		Duration:   ev.Duration,
 		RetryIn:    ev.RetryIn,
+		Rate:       ev.Rate,
 	}
 }
 

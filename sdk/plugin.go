@@ -498,6 +498,9 @@ func specToProto(spec *Spec) (*pluginpb.DescribeResponse, error) {
 		ConfigSchema: cfg,
 		Capabilities: spec.Capabilities,
 	}
+	if resp.Limits, err = marshalOptional(spec.Limits); err != nil {
+		return nil, err
+	}
 	for _, a := range spec.Actions {
 		in, err := json.Marshal(a.Input)
 		if err != nil {
@@ -507,7 +510,11 @@ func specToProto(spec *Spec) (*pluginpb.DescribeResponse, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp.Actions = append(resp.Actions, &pluginpb.ActionSpec{Name: a.Name, Description: a.Description, InputSchema: in, OutputSchema: out, Reconcile: a.CanReconcile()})
+		lim, err := marshalOptional(a.RecipientLimit)
+		if err != nil {
+			return nil, err
+		}
+		resp.Actions = append(resp.Actions, &pluginpb.ActionSpec{Name: a.Name, Description: a.Description, InputSchema: in, OutputSchema: out, Reconcile: a.CanReconcile(), Limits: lim})
 	}
 	for _, e := range spec.Events {
 		var data []byte
@@ -526,6 +533,12 @@ func specFromProto(resp *pluginpb.DescribeResponse) (*Spec, error) {
 	if err := unmarshalSchema(resp.ConfigSchema, &spec.Config); err != nil {
 		return nil, fmt.Errorf("config schema: %w", err)
 	}
+	if len(resp.Limits) > 0 {
+		spec.Limits = &Limits{}
+		if err := json.Unmarshal(resp.Limits, spec.Limits); err != nil {
+			return nil, fmt.Errorf("limits: %w", err)
+		}
+	}
 	for _, a := range resp.Actions {
 		act := Action{Name: a.Name, Description: a.Description, Reconciles: a.Reconcile}
 		if err := unmarshalSchema(a.InputSchema, &act.Input); err != nil {
@@ -533,6 +546,12 @@ func specFromProto(resp *pluginpb.DescribeResponse) (*Spec, error) {
 		}
 		if err := unmarshalSchema(a.OutputSchema, &act.Output); err != nil {
 			return nil, fmt.Errorf("action %s output schema: %w", a.Name, err)
+		}
+		if len(a.Limits) > 0 {
+			act.RecipientLimit = &RecipientLimit{}
+			if err := json.Unmarshal(a.Limits, act.RecipientLimit); err != nil {
+				return nil, fmt.Errorf("action %s limits: %w", a.Name, err)
+			}
 		}
 		spec.Actions = append(spec.Actions, act)
 	}
@@ -547,6 +566,16 @@ func specFromProto(resp *pluginpb.DescribeResponse) (*Spec, error) {
 		spec.Events = append(spec.Events, ev)
 	}
 	return spec, nil
+}
+
+// marshalOptional encodes v as JSON, or nothing when v is nil, so that a
+// provider without limits sends what a protocol-1 plugin built before them
+// sends.
+func marshalOptional[T any](v *T) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return json.Marshal(v)
 }
 
 func unmarshalSchema(b []byte, s *Schema) error {

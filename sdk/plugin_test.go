@@ -37,10 +37,11 @@ func (failer) Spec() *sdk.Spec {
 			action("status", status),
 			action("unclassified", errors.New("something odd")),
 			{
-				Name:   "echo",
-				Input:  sdk.Schema{AdditionalFields: true},
-				Output: sdk.Schema{AdditionalFields: true},
-				Run:    func(_ context.Context, call *sdk.Call) (any, error) { return call.Input, nil },
+				Name:           "echo",
+				Input:          sdk.Schema{AdditionalFields: true},
+				Output:         sdk.Schema{AdditionalFields: true},
+				RecipientLimit: &sdk.RecipientLimit{Rate: "1/6s", Expr: "input.to"},
+				Run:            func(_ context.Context, call *sdk.Call) (any, error) { return call.Input, nil },
 			},
 			{
 				Name:   "wait",
@@ -52,6 +53,7 @@ func (failer) Spec() *sdk.Spec {
 				},
 			},
 		},
+		Limits: &sdk.Limits{Rate: "80/s", Burst: 5, Source: "https://example.com/limits"},
 		Events: []sdk.EventSpec{{Name: "failer.alarm", Description: "An alarm.", Data: &sdk.Schema{Fields: []sdk.Field{sdk.Integer("level", "")}}}},
 	}
 }
@@ -124,6 +126,11 @@ func TestDescribeSurvivesGRPC(t *testing.T) {
 	ev, ok := got.Event("failer.alarm")
 	require.True(t, ok)
 	require.Equal(t, sdk.TypeInteger, ev.Data.Fields[0].Type)
+	require.Equal(t, &sdk.Limits{Rate: "80/s", Burst: 5, Source: "https://example.com/limits"}, got.Limits)
+	echo, _ := got.Action("echo")
+	require.Equal(t, &sdk.RecipientLimit{Rate: "1/6s", Expr: "input.to"}, echo.RecipientLimit)
+	status, _ := got.Action("status")
+	require.Nil(t, status.RecipientLimit, "an action without a recipient limit declares none")
 }
 
 func TestWebhookSurvivesGRPC(t *testing.T) {

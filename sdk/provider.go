@@ -51,6 +51,8 @@ type Spec struct {
 	Config  Schema      `json:"config"`
 	Actions []Action    `json:"actions"`
 	Events  []EventSpec `json:"events,omitempty"`
+	// Limits, when set, is every instance's default rate limit.
+	Limits *Limits `json:"limits,omitempty"`
 	// Capabilities lists optional features, filled in by the SDK from the
 	// interfaces the provider implements ("webhook", "health").
 	Capabilities []string `json:"capabilities,omitempty"`
@@ -85,6 +87,9 @@ type Action struct {
 	Description string `json:"description,omitempty"`
 	Input       Schema `json:"input"`
 	Output      Schema `json:"output"`
+	// RecipientLimit, when set, limits how often the action reaches one
+	// recipient.
+	RecipientLimit *RecipientLimit `json:"recipient_limit,omitempty"`
 	// Run handles the action. The input has been validated against Input.
 	Run HandlerFunc `json:"-"`
 	// Reconcile, when set, tells whether an attempt of Run whose outcome

@@ -26,7 +26,36 @@ type progress struct {
 	live  bool
 }
 
-type itemCount struct{ total, done, failed int }
+type itemCount struct {
+	total, done, failed int
+	// started is when the step started and printed when a plain progress
+	// line was last printed, both on the engine's clock.
+	started, printed time.Time
+}
+
+// plainEvery is how often a for_each step's progress is printed as a line
+// when the output is not a terminal.
+const plainEvery = 10 * time.Second
+
+// eta estimates how long the rest of the items take at the pace so far
+// (a paced for_each runs at its instance's rate limit), or 0 before the
+// first item is done.
+func (c *itemCount) eta(now time.Time) time.Duration {
+	if c.done == 0 || c.done >= c.total || c.started.IsZero() {
+		return 0
+	}
+	elapsed := now.Sub(c.started)
+	return time.Duration(float64(elapsed) / float64(c.done) * float64(c.total-c.done))
+}
+
+// status is the counter's text: done, failed and the ETA.
+func (c *itemCount) status(now time.Time) string {
+	s := fmt.Sprintf("%d/%d items done, %d failed", c.done, c.total, c.failed)
+	if eta := c.eta(now); eta > 0 {
+		s += ", eta " + eta.Round(time.Second).String()
+	}
+	return s
+}
 
 func newProgress(w io.Writer) *progress {
 	terminal := false
@@ -72,7 +101,7 @@ func (p *progress) observe(ev engine.Event) {
 		p.line("run %s: workflow %s started (attempt %d)", ev.RunID, ev.Workflow, ev.Attempt)
 	case engine.StepStarted:
 		if ev.Items > 0 {
-			p.items[ev.StepID] = &itemCount{total: ev.Items}
+			p.items[ev.StepID] = &itemCount{total: ev.Items, started: ev.Time, printed: ev.Time}
 			p.line("step %s: %s.%s for %d items", ev.StepID, ev.Provider, ev.Action, ev.Items)
 			return
 		}
@@ -97,8 +126,11 @@ func (p *progress) observe(ev engine.Event) {
 			c.failed++
 		}
 		if p.terminal {
-			fmt.Fprintf(p.w, "\r\033[K  %d/%d items done, %d failed", c.done, c.total, c.failed)
+			fmt.Fprintf(p.w, "\r\033[K  %s", c.status(ev.Time))
 			p.live = true
+		} else if ev.Time.Sub(c.printed) >= plainEvery && c.done < c.total {
+			c.printed = ev.Time
+			p.line("  step %s: %s", ev.StepID, c.status(ev.Time))
 		}
 	case engine.StepFinished:
 		ok := ev.Status != "failed"

@@ -224,7 +224,6 @@ func TestOnLimitSkipAcrossReplicas(t *testing.T) {
 func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.project.Providers["slow"] = &config.Provider{Name: "slow", RateLimit: &config.RateLimit{Rate: 20, Burst: 2}}
 	a, c := b.start("a", time.Minute), b.start("b", time.Minute)
 	limiters := []*cluster.RateLimiter{a.c.RateLimiter(), c.c.RateLimiter()}
 	const calls = 22 // 2 at once, then 20 at 20/s: about a second
@@ -232,8 +231,9 @@ func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range calls {
 		wg.Go(func() {
-			_, err := limiters[i%2].Wait(context.Background(), "slow")
+			d, err := limiters[i%2].Reserve(context.Background(), "slow", 50*time.Millisecond, 2)
 			assert.NoError(t, err)
+			time.Sleep(d)
 		})
 	}
 	wg.Wait()
@@ -242,9 +242,12 @@ func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
 	require.GreaterOrEqual(t, elapsed, 950*time.Millisecond, "the replicas share one budget")
 	require.Less(t, elapsed, 3*time.Second)
 
-	d, err := limiters[0].Wait(context.Background(), "unlimited")
+	d, err := limiters[0].Reserve(context.Background(), "slow:+4915112345678", time.Minute, 1)
 	require.NoError(t, err)
-	require.Zero(t, d, "an instance without a rate_limit does not wait")
+	require.Zero(t, d, "another key has a budget of its own")
+	d, err = limiters[1].Reserve(context.Background(), "slow:+4915112345678", time.Minute, 1)
+	require.NoError(t, err)
+	require.Greater(t, d, 55*time.Second, "a recipient's second call within the minute waits for it, on any replica")
 }
 
 func TestAdoptQueuesAnOrphanRunOnce(t *testing.T) {

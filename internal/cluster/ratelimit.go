@@ -13,15 +13,15 @@ import (
 // rateTable holds the shared rate limits, in the store's schema.
 const rateTable = "provider_rate_limits"
 
-// RateLimiter enforces every provider instance's rate_limit as one budget
-// shared by all replicas, kept in PostgreSQL: N replicas together call an
-// instance at most Rate times a second with bursts of at most Burst, as one
-// process would. It is a GCRA (a token bucket kept as one timestamp): each
-// call reserves the next slot in a single UPDATE on the database's clock,
-// so replicas' clocks do not matter, and waits until its slot comes. A slot
-// reserved by a call that then does not happen (its run was interrupted
-// while waiting) is not given back, so under contention the instance may
-// see fewer calls than allowed, never more.
+// RateLimiter keeps the engine's rate budgets (each provider instance's
+// and each recipient's) in PostgreSQL, shared by all replicas: N replicas
+// together take at most one slot per interval of a key, with bursts of at
+// most burst, as one process would. It is a GCRA (a token bucket kept as
+// one timestamp per key): each reservation takes the next slot in a single
+// UPDATE on the database's clock, so replicas' clocks do not matter. A
+// slot reserved by a call that then does not happen (its run was
+// interrupted while waiting) is not given back, so under contention a key
+// may see fewer calls than allowed, never more.
 type RateLimiter struct {
 	c   *Cluster
 	sql string
@@ -41,28 +41,12 @@ func (c *Cluster) RateLimiter() *RateLimiter {
 		RETURNING EXTRACT(EPOCH FROM r.tat - (SELECT now FROM c))::float8 - $3`}
 }
 
-// Wait implements engine.RateLimiter.
-func (l *RateLimiter) Wait(ctx context.Context, instance string) (time.Duration, error) {
-	prov, ok := l.c.opts.Project().Providers[instance]
-	if !ok || prov.RateLimit == nil || prov.RateLimit.Rate <= 0 {
-		return 0, nil
-	}
-	interval := 1 / prov.RateLimit.Rate
-	burst := float64(max(prov.RateLimit.Burst, 1))
+// Reserve implements engine.RateLimiter.
+func (l *RateLimiter) Reserve(ctx context.Context, key string, interval time.Duration, burst int) (time.Duration, error) {
+	secs := interval.Seconds()
 	var ahead float64
-	if err := l.c.opts.Store.Pool().QueryRow(ctx, l.sql, instance, interval, burst*interval).Scan(&ahead); err != nil {
-		return 0, fmt.Errorf("rate limit of %s: %w", instance, err)
+	if err := l.c.opts.Store.Pool().QueryRow(ctx, l.sql, key, secs, float64(max(burst, 1))*secs).Scan(&ahead); err != nil {
+		return 0, fmt.Errorf("rate limit %s: %w", key, err)
 	}
-	wait := time.Duration(ahead * float64(time.Second))
-	if wait <= 0 {
-		return 0, nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return wait, nil
-	case <-ctx.Done():
-		return wait, ctx.Err()
-	}
+	return max(time.Duration(ahead*float64(time.Second)), 0), nil
 }

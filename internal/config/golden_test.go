@@ -53,7 +53,7 @@ func TestFullProjectModel(t *testing.T) {
 			require.Equal(t, "tok-chatapi", chatapi.Config["token"], "secrets in provider config are resolved")
 			require.Equal(t, []string{"token", "uid"}, chatapi.SensitiveFields)
 			require.Equal(t, []string{"tok-chatapi"}, chatapi.SensitiveValues)
-			require.Equal(t, &RateLimit{Text: "20/s", Count: 20, Per: time.Second, Rate: 20, Burst: 20}, chatapi.RateLimit)
+			require.Equal(t, &RateLimit{Text: "20/s", Count: 20, Per: time.Second, Rate: 20, Burst: 20, Source: LimitConfigured}, chatapi.RateLimit)
 			require.Equal(t, filepath.Join(dir, name), chatapi.Range.File)
 			require.Equal(t, int64(1), p.Providers["support"].Config["account_id"])
 

@@ -146,8 +146,13 @@ type Provider struct {
 	// holds plain values: string, bool, int64, float64, nil, []any and
 	// map[string]any.
 	Config map[string]any `json:"config"`
-	// RateLimit, when set, caps calls to this instance.
+	// RateLimit, when set, caps calls to this instance: the provider
+	// block's rate_limit, or else the limit the plugin declares.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	// RecipientLimits are the per-recipient limits by action name: the
+	// block's recipient_rate_limit or the plugin's declared rate, keyed as
+	// the plugin declares.
+	RecipientLimits map[string]*RecipientLimit `json:"recipient_rate_limits,omitempty"`
 	// Spec is the plugin's description, when LoadOptions.Spec provided one.
 	Spec *sdk.Spec `json:"-"`
 	// SensitiveFields are the top-level config keys the spec marks
@@ -168,6 +173,8 @@ type RateLimit struct {
 	// Rate is the refill rate in calls per second, and Burst the bucket size.
 	Rate  float64 `json:"rate"`
 	Burst int     `json:"burst"`
+	// Source is LimitDeclared or LimitConfigured.
+	Source string `json:"source,omitempty"`
 }
 
 // Workflow is one named workflow.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/expr"
 	"github.com/heraldhq/herald/sdk"
@@ -14,7 +13,7 @@ import (
 // reads and checks the config against the plugin's schema.
 func (l *loader) provider(d decl) {
 	what := fmt.Sprintf("provider %q", d.name)
-	o := newObject(&l.rep, d.n, what, "type", "config", "rate_limit")
+	o := newObject(&l.rep, d.n, what, "type", "config", "rate_limit", "recipient_rate_limit")
 	if o == nil {
 		return
 	}
@@ -29,14 +28,7 @@ func (l *loader) provider(d decl) {
 			l.rep.errorf(e.val.rng, "invalid provider type %q: use letters, digits, _ or -", t)
 		}
 	}
-	if s, e, ok := o.str("rate_limit"); ok {
-		rl, err := ParseRateLimit(s)
-		if err != nil {
-			l.rep.errorf(e.val.rng, "rate_limit in %s: %v", what, err)
-		} else {
-			p.RateLimit = rl
-		}
-	}
+	limits := l.limitOverrides(o, what)
 
 	var configEntry *entry
 	var source map[string]any
@@ -57,9 +49,11 @@ func (l *loader) provider(d decl) {
 		return
 	}
 	if r.spec == nil {
+		limits.apply(p, nil)
 		return
 	}
 	p.Spec = r.spec
+	limits.apply(p, r.spec)
 	check, dynamic := p.Config, l.readsStandIn
 	if !rendered {
 		check, dynamic = source, isDynamic
@@ -168,28 +162,9 @@ func scalarText(v any) string {
 // "5/10s": a positive count of calls per unit (s, m, h, or any Go
 // duration). The bucket holds count calls and refills over the period.
 func ParseRateLimit(s string) (*RateLimit, error) {
-	countText, perText, ok := strings.Cut(strings.TrimSpace(s), "/")
-	if !ok {
-		return nil, fmt.Errorf("rate limit %q must be <count>/<unit>, such as 20/s or 100/m", s)
-	}
-	count, err := strconv.Atoi(strings.TrimSpace(countText))
-	if err != nil || count <= 0 {
-		return nil, fmt.Errorf("rate limit %q must start with a positive whole number of calls", s)
-	}
-	perText = strings.TrimSpace(perText)
-	var per time.Duration
-	switch perText {
-	case "s", "sec", "second":
-		per = time.Second
-	case "m", "min", "minute":
-		per = time.Minute
-	case "h", "hour":
-		per = time.Hour
-	default:
-		per, err = time.ParseDuration(perText)
-		if err != nil || per <= 0 {
-			return nil, fmt.Errorf("rate limit %q must end with a unit (s, m or h) or a positive duration such as 10s", s)
-		}
+	count, per, err := sdk.ParseRate(s)
+	if err != nil {
+		return nil, err
 	}
 	return &RateLimit{
 		Text:  s,

@@ -32,6 +32,11 @@ func ProvidersPage(w io.Writer, specs []*sdk.Spec) error {
 		"`provider` block (or a key of `providers:`) whose `type` is the provider's type; see\n" +
 		"[the workflow language](workflow-language.md#providers). Inputs may hold\n" +
 		"`{{ ... }}` templates wherever a value is expected.\n\n")
+	b.WriteString("Each provider states the rate limits Herald applies by default: per instance,\n" +
+		"and per recipient of an action (with the input that names the recipient), each\n" +
+		"with its source; a provider block's `rate_limit` and `recipient_rate_limit`\n" +
+		"override them. Where a provider publishes no limit, none is declared. How Herald\n" +
+		"enforces them is in [rate limits](rate-limits.md).\n\n")
 	b.WriteString("| Provider | Version | Actions | Events |\n|---|---|---|---|\n")
 	for _, s := range specs {
 		actions := make([]string, len(s.Actions))

@@ -24,6 +24,9 @@ func ProviderText(w io.Writer, spec *sdk.Spec) error {
 	if len(spec.Capabilities) > 0 {
 		fmt.Fprintf(w, "Capabilities: %s\n", strings.Join(spec.Capabilities, ", "))
 	}
+	if l := instanceLimit(spec.Limits, plain); l != "" {
+		fmt.Fprintf(w, "Rate limit: %s\n", l)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	schema := func(indent string, s sdk.Schema, config bool) {
 		if len(s.Fields) == 0 {
@@ -56,6 +59,9 @@ func ProviderText(w io.Writer, spec *sdk.Spec) error {
 	fmt.Fprintln(tw, "\nActions:")
 	for _, a := range spec.Actions {
 		fmt.Fprintf(tw, "  %s\n", strings.TrimSpace(a.Name+"  "+a.Description))
+		if l := recipientLimit(a.RecipientLimit, plain); l != "" {
+			fmt.Fprintf(tw, "    rate limit per %s\n", l)
+		}
 		fmt.Fprintln(tw, "    input:")
 		schema("      ", a.Input, false)
 		fmt.Fprintln(tw, "    output:")
@@ -93,6 +99,11 @@ func ProviderMarkdown(w io.Writer, spec *sdk.Spec, level int) error {
 	if len(spec.Capabilities) > 0 {
 		fmt.Fprintf(&b, "- Capabilities: %s\n", strings.Join(spec.Capabilities, ", "))
 	}
+	if l := instanceLimit(spec.Limits, code); l != "" {
+		fmt.Fprintf(&b, "- Rate limit: %s\n", l)
+	} else {
+		b.WriteString("- Rate limit: none declared; set one with `rate_limit`\n")
+	}
 	fmt.Fprintf(&b, "\n%s Configuration\n\n", heading(2))
 	if len(spec.Config.SensitiveFields()) > 0 {
 		b.WriteString("Sensitive values are never logged, recorded or shown; they appear as `***`.\n\n")
@@ -105,6 +116,9 @@ func ProviderMarkdown(w io.Writer, spec *sdk.Spec, level int) error {
 			fmt.Fprintf(&b, "%s\n\n", a.Description)
 		}
 		fmt.Fprintf(&b, "Use it in a step as `uses = \"<instance>.%s\"`.\n\n", a.Name)
+		if l := recipientLimit(a.RecipientLimit, code); l != "" {
+			fmt.Fprintf(&b, "Rate limit per %s.\n\n", l)
+		}
 		b.WriteString("**Input**\n\n")
 		markdownSchema(&b, a.Input, false)
 		b.WriteString("**Output**\n\n")

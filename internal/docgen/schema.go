@@ -209,9 +209,15 @@ func providerSchema(byType map[string]*sdk.Spec, types []string) map[string]any 
 			},
 			"rate_limit": map[string]any{
 				"type":        "string",
-				"pattern":     rateLimitPattern,
-				"description": "Calls allowed per period, enforced by the host for this instance across all workflows: <count>/<unit> with unit s, m, h or a duration, such as 20/s, 100/m or 5/10s.",
-				"examples":    []string{"20/s", "100/m", "5/10s"},
+				"pattern":     "^none$|" + rateLimitPattern,
+				"description": "Calls allowed per period, enforced by the host for this instance across all workflows: <count>/<unit> with unit s, m, h or a duration, such as 20/s, 100/m or 5/10s. Replaces the limit the plugin declares; \"none\" turns that off.",
+				"examples":    []string{"20/s", "100/m", "5/10s", "none"},
+			},
+			"recipient_rate_limit": map[string]any{
+				"type":        "string",
+				"pattern":     "^none$|" + rateLimitPattern,
+				"description": "Calls allowed per period to one recipient, for every action whose plugin names the recipient (see the provider reference), such as 1/m. Replaces the per-recipient rate the plugin declares; \"none\" turns it off.",
+				"examples":    []string{"1/m", "10/h", "none"},
 			},
 		},
 	}

@@ -58,9 +58,9 @@ type Options struct {
 	Now func() time.Time
 	// Sleep waits between retries; nil waits on a timer. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// RateLimiter, when set, enforces the providers' rate_limit instead of
-	// the in-process token buckets, so hosts sharing a store can share each
-	// instance's budget.
+	// RateLimiter, when set, keeps the providers' rate budgets instead of
+	// the in-process ones, so hosts sharing a store share each instance's
+	// and each recipient's budget.
 	RateLimiter RateLimiter
 	// Tracer starts the spans of runs, attempts and plugin calls (package
 	// tracing); nil traces nothing.
@@ -72,6 +72,8 @@ type Options struct {
 type Engine struct {
 	opts  Options
 	state atomic.Pointer[projectState]
+	// pacer enforces the instances' rate limits across runs.
+	pacer *pacer
 	// executing holds the runs Execute is running now (*liveRun by id).
 	executing sync.Map
 
@@ -83,9 +85,8 @@ type Engine struct {
 
 // projectState is everything derived from one project version.
 type projectState struct {
-	project  *config.Project
-	masker   *sdk.Masker
-	limiters limiters
+	project *config.Project
+	masker  *sdk.Masker
 }
 
 // New returns an Engine.
@@ -112,6 +113,9 @@ func New(opts Options) (*Engine, error) {
 		opts.Owner = DefaultOwner()
 	}
 	e := &Engine{opts: opts}
+	e.pacer = newPacer(opts.RateLimiter, func(instance string, rate float64) {
+		e.emit(Event{Type: RateLimitChanged, Provider: instance, Item: -1, Rate: rate})
+	})
 	e.SetProject(opts.Project)
 	return e, nil
 }
@@ -120,9 +124,8 @@ func New(opts Options) (*Engine, error) {
 // finish with the version they started with; resumed runs use the new one.
 func (e *Engine) SetProject(p *config.Project) {
 	e.state.Store(&projectState{
-		project:  p,
-		masker:   sdk.NewMasker(p.MaskValues()...),
-		limiters: newLimiters(p),
+		project: p,
+		masker:  sdk.NewMasker(p.MaskValues()...),
 	})
 }
 

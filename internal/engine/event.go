@@ -15,6 +15,9 @@ const (
 	// ItemFinished reports one element of a for_each step.
 	ItemFinished  EventType = "item_finished"
 	RateLimitWait EventType = "rate_limit_wait"
+	// RateLimitChanged reports an instance's effective rate (Rate) when
+	// a rate_limited answer lowers it or it climbs back.
+	RateLimitChanged EventType = "rate_limit_changed"
 )
 
 // Event is one transition of a run. Messages are already masked.
@@ -45,6 +48,9 @@ type Event struct {
 	Duration time.Duration
 	// RetryIn is the wait before the next attempt on AttemptFailed.
 	RetryIn time.Duration
+	// Rate is the instance's effective calls per second on
+	// RateLimitChanged.
+	Rate float64
 }
 
 // Observer receives every Event. It is called synchronously from the

@@ -296,7 +296,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if ctx.Err() != nil {
 				return stepResult{}, ErrInterrupted
 			}
-			if waited, err := x.rateWait(ctx, c.provider); err != nil {
+			if waited, err := x.rateWait(ctx, c.provider, c.action, req.Input); err != nil {
 				return stepResult{}, ErrInterrupted
 			} else if waited > time.Millisecond {
 				x.e.emit(Event{Type: RateLimitWait, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: c.provider, Duration: waited})
@@ -306,6 +306,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			attemptStart := x.e.opts.Now().UTC()
 			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
+			}
+			if err := x.rateSpace(ctx, c.provider); err != nil {
+				return stepResult{}, ErrInterrupted
 			}
 			actx, span := tracing.StartAttempt(ctx, x.e.opts.Tracer, tracing.Attempt{Step: step.ID, Item: item, Provider: c.provider, Action: c.action, Number: attempt})
 			t0 := time.Now()
@@ -341,6 +344,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				if err := x.recordInDoubt(ctx, step, key, c, attempt, last, exReq, exResp, time.Since(t0)); err != nil {
 					return stepResult{}, err
 				}
+				tracing.EndAttempt(span, string(store.OutcomeInDoubt), string(last.Class), last.Message)
 				s, res, err := x.settleInDoubt(ctx, step, key, c, req, inDoubtAttempt{number: attempt, provider: c.provider, action: c.action, started: attemptStart, err: last}, &attempt)
 				if err != nil {
 					return stepResult{}, err
@@ -363,6 +367,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 					continue
 				}
 				break
+			}
+			if last.Class == sdk.ClassRateLimited {
+				x.rateLimited(c.provider)
 			}
 			retry := a < c.attempts && last.Class != sdk.ClassPermanent
 			serr := x.stepError(string(last.Class), last.Error())

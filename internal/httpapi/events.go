@@ -38,6 +38,9 @@ type eventJSON struct {
 	Error      string    `json:"error,omitempty"`
 	DurationMS int64     `json:"duration_ms,omitempty"`
 	RetryInMS  int64     `json:"retry_in_ms,omitempty"`
+	// Rate is an instance's effective calls per second on
+	// rate_limit_changed.
+	Rate float64 `json:"rate,omitempty"`
 }
 
 func (a *api) eventJSON(ev engine.Event) eventJSON {
@@ -45,7 +48,7 @@ func (a *api) eventJSON(ev engine.Event) eventJSON {
 		Type: string(ev.Type), Time: ev.Time.UTC(), RunID: ev.RunID, Workflow: ev.Workflow, StepID: ev.StepID,
 		Items: ev.Items, Attempt: ev.Attempt, Attempts: ev.Attempts, Provider: ev.Provider, Action: ev.Action,
 		Status: ev.Status, Class: ev.Class, Error: a.mask(ev.Error),
-		DurationMS: ev.Duration.Milliseconds(), RetryInMS: ev.RetryIn.Milliseconds(),
+		DurationMS: ev.Duration.Milliseconds(), RetryInMS: ev.RetryIn.Milliseconds(), Rate: ev.Rate,
 	}
 	if ev.Item != store.NoItem {
 		item := ev.Item

@@ -42,6 +42,7 @@ type Metrics struct {
 	reconciled     *prometheus.CounterVec
 	needsAttention *prometheus.CounterVec
 	rateWaitSecs   *prometheus.CounterVec
+	rateEffective  *prometheus.GaugeVec
 	schedulerLag   *prometheus.HistogramVec
 	missedFires    *prometheus.CounterVec
 	httpRequests   *prometheus.CounterVec
@@ -118,6 +119,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "rate_limit_wait_seconds_total",
 			Help: "Time calls spent waiting for a provider instance's rate limit.",
 		}, []string{"provider"}),
+		rateEffective: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "rate_limit_effective_per_second",
+			Help: "A rate-limited provider instance's current rate in calls per second: its limit, lowered after rate_limited answers (AIMD) while it climbs back.",
+		}, []string{"provider"}),
 		schedulerLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "scheduler_lag_seconds",
 			Help:    "Delay between a cron fire's scheduled time and its firing, by workflow.",
@@ -152,7 +157,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(
 		m.runsTotal, m.runsInProgress, m.runDuration,
-		m.stepDuration, m.stepErrors, m.rateWaits, m.rateWaitSecs,
+		m.stepDuration, m.stepErrors, m.rateWaits, m.rateWaitSecs, m.rateEffective,
 		m.inDoubt, m.reconciled, m.needsAttention,
 		m.schedulerLag, m.missedFires,
 		m.httpRequests, m.httpDuration,
@@ -241,6 +246,8 @@ func (m *Metrics) Observe(ev engine.Event) {
 	case engine.RateLimitWait:
 		m.rateWaits.WithLabelValues(ev.Provider).Inc()
 		m.rateWaitSecs.WithLabelValues(ev.Provider).Add(ev.Duration.Seconds())
+	case engine.RateLimitChanged:
+		m.rateEffective.WithLabelValues(ev.Provider).Set(ev.Rate)
 	}
 }
 

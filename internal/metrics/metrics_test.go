@@ -162,6 +162,11 @@ func TestErrorsAndRateLimits(t *testing.T) {
 	requireValue(t, m, 1, "herald_step_errors_total", map[string]string{"provider": "chatapi", "action": "send_message", "class": "rate_limited"})
 	requireValue(t, m, 2, "herald_rate_limit_waits_total", map[string]string{"provider": "chatapi"})
 	requireValue(t, m, 0.5, "herald_rate_limit_wait_seconds_total", map[string]string{"provider": "chatapi"})
+
+	m.Observe(engine.Event{Type: engine.RateLimitChanged, Provider: "chatapi", Item: store.NoItem, Rate: 100})
+	requireValue(t, m, 100, "herald_rate_limit_effective_per_second", map[string]string{"provider": "chatapi"})
+	m.Observe(engine.Event{Type: engine.RateLimitChanged, Provider: "chatapi", Item: store.NoItem, Rate: 150})
+	requireValue(t, m, 150, "herald_rate_limit_effective_per_second", map[string]string{"provider": "chatapi"})
 }
 
 func TestInDoubtSends(t *testing.T) {

@@ -182,7 +182,10 @@ type DescribeResponse struct {
 	Actions      []*ActionSpec `protobuf:"bytes,5,rep,name=actions,proto3" json:"actions,omitempty"`
 	Events       []*EventSpec  `protobuf:"bytes,6,rep,name=events,proto3" json:"events,omitempty"`
 	// Optional capabilities, e.g. "webhook", "health".
-	Capabilities  []string `protobuf:"bytes,7,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Capabilities []string `protobuf:"bytes,7,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// JSON of sdk.Limits: the instance's default rate limit. Empty when the
+	// provider declares none (and from plugins built before limits existed).
+	Limits        []byte `protobuf:"bytes,8,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -266,6 +269,13 @@ func (x *DescribeResponse) GetCapabilities() []string {
 	return nil
 }
 
+func (x *DescribeResponse) GetLimits() []byte {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 type ActionSpec struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -275,7 +285,10 @@ type ActionSpec struct {
 	// JSON of sdk.Schema.
 	OutputSchema []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
 	// The action has a reconcile handler.
-	Reconcile     bool `protobuf:"varint,5,opt,name=reconcile,proto3" json:"reconcile,omitempty"`
+	Reconcile bool `protobuf:"varint,5,opt,name=reconcile,proto3" json:"reconcile,omitempty"`
+	// JSON of sdk.RecipientLimit: the action's per-recipient limit and the
+	// recipient key. Empty when the action declares none.
+	Limits        []byte `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -343,6 +356,13 @@ func (x *ActionSpec) GetReconcile() bool {
 		return x.Reconcile
 	}
 	return false
+}
+
+func (x *ActionSpec) GetLimits() []byte {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
 }
 
 type EventSpec struct {
@@ -1252,7 +1272,7 @@ var File_provider_proto protoreflect.FileDescriptor
 const file_provider_proto_rawDesc = "" +
 	"\n" +
 	"\x0eprovider.proto\x12\x10herald.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\x98\x02\n" +
+	"\x0fDescribeRequest\"\xb0\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -1260,14 +1280,16 @@ const file_provider_proto_rawDesc = "" +
 	"\rconfig_schema\x18\x04 \x01(\fR\fconfigSchema\x126\n" +
 	"\aactions\x18\x05 \x03(\v2\x1c.herald.plugin.v1.ActionSpecR\aactions\x123\n" +
 	"\x06events\x18\x06 \x03(\v2\x1b.herald.plugin.v1.EventSpecR\x06events\x12\"\n" +
-	"\fcapabilities\x18\a \x03(\tR\fcapabilities\"\xa8\x01\n" +
+	"\fcapabilities\x18\a \x03(\tR\fcapabilities\x12\x16\n" +
+	"\x06limits\x18\b \x01(\fR\x06limits\"\xc0\x01\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
 	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\x12\x1c\n" +
-	"\treconcile\x18\x05 \x01(\bR\treconcile\"Y\n" +
+	"\treconcile\x18\x05 \x01(\bR\treconcile\x12\x16\n" +
+	"\x06limits\x18\a \x01(\fR\x06limits\"Y\n" +
 	"\tEventSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +

@@ -33,6 +33,11 @@ func specProblems(spec *sdk.Spec) []string {
 		add("version is empty")
 	}
 	out = append(out, schemaProblems("config", spec.Config)...)
+	if spec.Limits != nil {
+		if err := spec.Limits.Validate(); err != nil {
+			add("limits: %v", err)
+		}
+	}
 	seen := map[string]bool{}
 	for i, a := range spec.Actions {
 		where := fmt.Sprintf("action %q", a.Name)
@@ -48,6 +53,15 @@ func specProblems(spec *sdk.Spec) []string {
 		seen[a.Name] = true
 		out = append(out, schemaProblems(where+" input", a.Input)...)
 		out = append(out, schemaProblems(where+" output", a.Output)...)
+		if rl := a.RecipientLimit; rl != nil {
+			if err := rl.Validate(); err != nil {
+				add("%s recipient limit: %v", where, err)
+			} else if rl.Field != "" {
+				if _, ok := a.Input.Field(strings.Split(rl.Field, ".")[0]); !ok {
+					add("%s recipient limit: field %q is not an input field", where, rl.Field)
+				}
+			}
+		}
 	}
 	seenEvents := map[string]bool{}
 	for _, e := range spec.Events {

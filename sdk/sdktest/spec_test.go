@@ -38,6 +38,15 @@ func TestSpecProblems(t *testing.T) {
 		}},
 		{"action name", func(s *sdk.Spec) { s.Actions[0].Name = "sendMessage" }, []string{`action "sendMessage": name must be snake_case`}},
 		{"duplicate action", func(s *sdk.Spec) { s.Actions = append(s.Actions, s.Actions[0]) }, []string{`action "send_message": declared twice`}},
+		{"bad limits", func(s *sdk.Spec) { s.Limits = &sdk.Limits{Rate: "80 a second"} }, []string{
+			`limits: rate limit "80 a second" must be <count>/<unit>, such as 20/s or 100/m`,
+		}},
+		{"recipient limit without a key", func(s *sdk.Spec) { s.Actions[0].RecipientLimit = &sdk.RecipientLimit{Rate: "1/6s"} }, []string{
+			`action "send_message" recipient limit: a recipient limit names the recipient by exactly one of field and expr`,
+		}},
+		{"recipient limit on an unknown field", func(s *sdk.Spec) { s.Actions[0].RecipientLimit = &sdk.RecipientLimit{Rate: "1/6s", Field: "to.mobile"} }, []string{
+			`action "send_message" recipient limit: field "to.mobile" is not an input field`,
+		}},
 		{"duplicate field", func(s *sdk.Spec) { s.Config.Fields = append(s.Config.Fields, sdk.String("token", "")) }, []string{`config field "token": declared twice`}},
 		{"unknown type", func(s *sdk.Spec) { s.Config.Fields[0].Type = "text" }, []string{
 			`config field "token": type "text" is not one of string, integer, number, boolean, object, array, any, string_or_integer`,

@@ -41,6 +41,7 @@ func (p *provider) sendMessageAction() sdk.Action {
 			"override.body may set any /sendMessage field (phone, chatId, body, quotedMsgId, mentionedPhones, …)." + fmt.Sprintf(reconcileNote, "text", "texts"),
 		Input:     sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
 		Output:    sendOutputSchema,
+		RecipientLimit: recipientKey,
 		Run:       p.sendMessage,
 		Reconcile: p.reconcileSend,
 	}
@@ -59,10 +60,16 @@ func (p *provider) sendFileAction() sdk.Action {
 			"override.body may set any /sendFile field." + fmt.Sprintf(reconcileNote, "caption (a file of any type: Chat API lists its own copy of the file, not the URL it was sent)", "captions (or two files without one)"),
 		Input:     sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
 		Output:    sendOutputSchema,
+		RecipientLimit: recipientKey,
 		Run:       p.sendFile,
 		Reconcile: p.reconcileSend,
 	}
 }
+
+// recipientKey names a send's recipient for a provider block's
+// recipient_rate_limit. Chat API publishes no rate limit, per instance or
+// per chat, so none is declared by default (docs/providers.md).
+var recipientKey = &sdk.RecipientLimit{Expr: "has(input.phone) ? input.phone : input.chat_id"}
 
 // recipient is the addressing part of a send input.
 type recipient struct {

@@ -14,6 +14,10 @@ import (
 // short identifier can match many contacts.
 const maxSearchPages = 5
 
+// contactKey names the contact of a send_message: identifier, else phone
+// number, else email, the order send_message searches in.
+const contactKey = "has(input.contact.identifier) ? input.contact.identifier : has(input.contact.phone_number) ? input.contact.phone_number : input.contact.email"
+
 func (p *Provider) sendMessageAction() sdk.Action {
 	return sdk.Action{
 		Name: "send_message",
@@ -23,6 +27,10 @@ func (p *Provider) sendMessageAction() sdk.Action {
 		Input: sdk.Fields(append([]sdk.Field{
 			sdk.Object("contact", "Who to message; set at least one of identifier, phone_number or email.", contactFields()...).RequireOneOrMore("identifier", "phone_number", "email").AsRequired(),
 		}, messageFields()...)...),
+		// The contact is the recipient a recipient_rate_limit counts by.
+		// Chatwoot's own limits are its installation's (Rack::Attack), so
+		// none is declared.
+		RecipientLimit: &sdk.RecipientLimit{Expr: contactKey},
 		Output: sdk.Fields(
 			sdk.Integer("contact_id", "The contact found or created."),
 			sdk.String("source_id", "The contact's session in the inbox."),

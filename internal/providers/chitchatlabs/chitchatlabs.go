@@ -59,9 +59,18 @@ func newProvider(h *sdk.HTTP) *provider {
 				WithDefault(DefaultBaseURL).Matching(`^https?://`),
 		),
 		Actions: []sdk.Action{p.sendSingleAction(), p.sendBlastAction()},
+		Limits:  &sdk.Limits{Rate: "80/s", Source: throughputSource},
 	}
 	return p
 }
+
+// The WhatsApp Business Platform limits ChitChatLabs sends under: 80
+// messages a second per business number by default, and one message every
+// 6 seconds to the same user. ChitChatLabs publishes no limit of its own.
+const (
+	throughputSource = "https://developers.facebook.com/docs/whatsapp/throughput"
+	pairRateSource   = "https://developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits"
+)
 
 // Spec implements sdk.Provider.
 func (p *provider) Spec() *sdk.Spec { return p.spec }

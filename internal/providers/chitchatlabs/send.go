@@ -57,7 +57,10 @@ func (p *provider) sendSingleAction() sdk.Action {
 		Description: "Sends a template message to one number: POST {base_url}" + singlePath + ". override.body may set any field of the request." + noIdempotency,
 		Input:       sdk.Fields(fields...),
 		Output:      outputSchema,
-		Run:         p.sendSingle,
+		// WhatsApp's pair rate limit: one message every 6 seconds from a
+		// business number to the same user.
+		RecipientLimit: &sdk.RecipientLimit{Rate: "1/6s", Field: "to.mobile", Source: pairRateSource},
+		Run:            p.sendSingle,
 	}
 }
 
