@@ -191,3 +191,17 @@ func durationText(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// WaitsForEvent reports whether a wait_for of some workflow waits for event
+// from instance, so an arriving event is worth offering to waiting runs and
+// keeping in their inbox.
+func (p *Project) WaitsForEvent(instance, event string) bool {
+	for _, w := range p.Workflows {
+		for _, s := range w.Steps {
+			if s.WaitFor != nil && s.WaitFor.Event == event && s.WaitFor.Provider == instance {
+				return true
+			}
+		}
+	}
+	return false
+}
