@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -14,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/host"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/scheduler"
+	"github.com/heraldhq/herald/internal/signallink"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/timers"
 	"github.com/heraldhq/herald/sdk"
@@ -65,6 +67,10 @@ type Options struct {
 	// HERALD_RUN_SLICE, else uses cluster.DefaultSlice. A single host
 	// ignores it.
 	RunSlice time.Duration
+	// PublicURL is where the host is reachable from outside (such as
+	// https://herald.example.com): the signal links run.signal_url.<name>
+	// start with it. Empty: no links (HERALD_PUBLIC_URL in herald serve).
+	PublicURL string
 	// WaitClock is the clock of the waits' timers; nil is the wall clock.
 	WaitClock timers.Clock
 	// WaitObserver, when set, receives the lag of each wait timer that
@@ -87,6 +93,8 @@ type Server struct {
 	events *hub
 	// timers wake the runs parked on waits (see waits.go).
 	timers *timers.Timers
+	// links signs the signal links; nil without a PublicURL.
+	links atomic.Pointer[signallink.Signer]
 }
 
 // New opens the project and prepares the server; Run starts it.
@@ -142,6 +150,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.host = h
+	if err := s.openSignalLinks(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if cl != nil {
 		s.runner, s.cluster = cl, cl
 	} else {

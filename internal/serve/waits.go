@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/signallink"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/timers"
 )
@@ -17,6 +19,12 @@ import (
 // replica fires first (the store's ResolveWait decides).
 func (s *Server) newTimers(opts *Options) {
 	s.timers = timers.New(s.fireWait, timers.Options{Clock: opts.WaitClock})
+	opts.Host.SignalURL = func(runID, name string) string {
+		if l := s.links.Load(); l != nil {
+			return l.URL(runID, name)
+		}
+		return ""
+	}
 	opts.Host.OnPark = func(w store.Wait) {
 		s.timers.Set(timers.Key{RunID: w.RunID, StepID: w.StepID, Item: w.Item}, w.Deadline)
 		if s.cluster != nil {
@@ -90,3 +98,30 @@ func (s *Server) deliverToWaits(ctx context.Context, instance, eventType string,
 	}
 	return err
 }
+
+// openSignalLinks prepares the signer of the signal links when the server
+// has a public URL. The key is HERALD_SIGNAL_KEY, else a key generated once
+// in signal.key beside the SQLite store (or in the project directory).
+func (s *Server) openSignalLinks() error {
+	if s.opts.PublicURL == "" {
+		return nil
+	}
+	dir := s.opts.Host.Dir
+	if p, ok := s.host.Store.(interface{ Path() string }); ok {
+		dir = filepath.Dir(p.Path())
+	}
+	key, err := signallink.LoadKey(dir)
+	if err != nil {
+		return fmt.Errorf("signal links: %w", err)
+	}
+	l, err := signallink.New(key, s.opts.PublicURL)
+	if err != nil {
+		return fmt.Errorf("signal links: %w", err)
+	}
+	s.links.Store(l)
+	return nil
+}
+
+// SignalLinks returns the signer of the signal links, nil when the server
+// has no public URL; the HTTP API serves the links with it.
+func (s *Server) SignalLinks() *signallink.Signer { return s.links.Load() }
