@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
@@ -124,6 +125,16 @@ func (x *execution) newWait(ctx context.Context, ws store.Waits, step *config.St
 	case step.WaitFor != nil:
 		w.Deadline = now.Add(step.WaitFor.Timeout)
 		w.Event, w.Instance, w.Signal = step.WaitFor.Event, step.WaitFor.Provider, step.WaitFor.Signal
+		if kv := step.WaitFor.KeyValue; kv != nil {
+			ectx, cancel := exprContext(ctx, step)
+			v, err := kv.RenderContext(ectx, x.scope)
+			cancel()
+			if err == nil {
+				// A value that does not render leaves the wait unkeyed:
+				// every event of its type is offered to its match.
+				w.MatchKey = matchKey(step.WaitFor.KeyPath, v)
+			}
+		}
 	}
 	stored, err := ws.CreateWait(ctx, w)
 	if err != nil {
@@ -269,7 +280,7 @@ func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, r
 	if err != nil {
 		return nil, err
 	}
-	cands, err := ws.EventWaits(ctx, eventType, instance)
+	cands, err := ws.EventWaits(ctx, eventType, instance, eventKeys(st.project, instance, eventType, data))
 	if err != nil {
 		return nil, err
 	}
@@ -414,4 +425,50 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessa
 	}
 	op := store.Operation{RunID: id, At: now, By: by, Action: OpSignal, Detail: fmt.Sprintf("signal %q to step %s", name, pending[0].StepID)}
 	return requeued, e.opts.Store.AddOperation(ctx, op)
+}
+
+// matchKey renders one side of an event correlation: the field path and
+// the value, numbers as float64 so that 1 and 1.0 agree.
+func matchKey(path []string, v any) string {
+	switch n := v.(type) {
+	case int64:
+		v = float64(n)
+	case int:
+		v = float64(n)
+	case uint64:
+		v = float64(n)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return strings.Join(path, ".") + "=" + string(b)
+}
+
+// eventKeys returns the match keys an event can meet: one per correlation
+// path of the wait_for steps waiting for its type (read from the event's
+// data), and "" for the waits without one.
+func eventKeys(p *config.Project, instance, eventType string, data any) []string {
+	paths, _ := p.EventKeyPaths(instance, eventType)
+	keys := []string{""}
+	for _, path := range paths {
+		if v, ok := lookupPath(data, path); ok {
+			keys = append(keys, matchKey(path, v))
+		}
+	}
+	return keys
+}
+
+// lookupPath reads data.a.b for path [a b].
+func lookupPath(data any, path []string) (any, bool) {
+	for _, f := range path {
+		m, ok := data.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if data, ok = m[f]; !ok {
+			return nil, false
+		}
+	}
+	return data, true
 }

@@ -24,7 +24,7 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 		run.Status, run.Owner, run.Attempt = store.StatusRunning, "o", 1
 		b.create(t, run)
 		w := store.Wait{StepKey: store.StepKey{RunID: run.ID, StepID: "w", Item: store.NoItem},
-			Deadline: base.Add(time.Hour), Event: "chatapi.ack", Instance: "chatapi", Signal: "ack", CreatedAt: base}
+			Deadline: base.Add(time.Hour), Event: "chatapi.ack", Instance: "chatapi", MatchKey: `id="m1"`, Signal: "ack", CreatedAt: base}
 		got, err := ws.CreateWait(b.ctx, w)
 		require.NoError(t, err)
 		require.False(t, got.Resolved)
@@ -110,11 +110,15 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 	t.Run("LookupsByEventAndSignal", func(t *testing.T) {
 		t.Parallel()
 		b, ws, w := waiting(t)
-		got, err := ws.EventWaits(b.ctx, "chatapi.ack", "chatapi")
+		got, err := ws.EventWaits(b.ctx, "chatapi.ack", "chatapi", []string{`id="m0"`, `id="m1"`, ""})
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		require.Equal(t, w.StepKey, got[0].StepKey)
-		got, err = ws.EventWaits(b.ctx, "chatapi.ack", "other")
+		require.Equal(t, `id="m1"`, got[0].MatchKey)
+		got, err = ws.EventWaits(b.ctx, "chatapi.ack", "chatapi", []string{`id="m2"`, ""})
+		require.NoError(t, err)
+		require.Empty(t, got, "another message's receipt is no candidate")
+		got, err = ws.EventWaits(b.ctx, "chatapi.ack", "other", []string{`id="m1"`})
 		require.NoError(t, err)
 		require.Empty(t, got)
 		got, err = ws.SignalWaits(b.ctx, w.RunID, "ack")
