@@ -75,6 +75,15 @@ func (w *timeoutWorker) Work(ctx context.Context, job *river.Job[TimeoutArgs]) e
 	if err != nil {
 		return err
 	}
-	_, err = c.client.Insert(ctx, RunArgs{RunID: run.ID, Workflow: run.Workflow}, nil)
-	return err
+	return c.Wake(ctx, run, engine.WaitKey{RunID: a.RunID, StepID: a.StepID, Item: a.Item})
+}
+
+// Wake queues the job that continues a run whose wait key ended; any
+// replica takes it.
+func (c *Cluster) Wake(ctx context.Context, run store.Run, key engine.WaitKey) error {
+	wake := fmt.Sprintf("%s/%s/%d", key.RunID, key.StepID, key.Item)
+	if _, err := c.client.Insert(ctx, RunArgs{RunID: run.ID, Workflow: run.Workflow, Wake: wake}, nil); err != nil {
+		return fmt.Errorf("queue run %s after its wait: %w", run.ID, err)
+	}
+	return nil
 }

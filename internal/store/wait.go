@@ -9,10 +9,12 @@ import (
 
 // Bounds of the event inbox (see Waits.AddInboxEvent): an event is kept
 // InboxMaxAge at most, and at most InboxMaxEvents of one event type and
-// provider instance, the newest.
+// provider instance, the newest. The store trims the inbox every
+// InboxTrimEvery events, so it may briefly hold that many more.
 const (
 	InboxMaxAge    = 15 * time.Minute
 	InboxMaxEvents = 1000
+	InboxTrimEvery = 64
 )
 
 // Wait is a step (or one item of it) parked until an event, a signal or its

@@ -156,16 +156,20 @@ func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
 		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.wait_inbox (event, instance, data_json, received_at) VALUES ($1, $2, $3, $4)`),
-			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)); err != nil {
+		var id int64
+		if err := tx.QueryRow(ctx, s.sql(`INSERT INTO {schema}.wait_inbox (event, instance, data_json, received_at) VALUES ($1, $2, $3, $4) RETURNING id`),
+			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)).Scan(&id); err != nil {
 			return err
+		}
+		if id%store.InboxTrimEvery != 0 {
+			return nil
 		}
 		if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND received_at < $3`),
 			ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND id NOT IN (
-			SELECT id FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 ORDER BY id DESC LIMIT $3)`),
+		_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND id <= (
+			SELECT id FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 ORDER BY id DESC LIMIT 1 OFFSET $3)`),
 			ev.Event, ev.Instance, store.InboxMaxEvents)
 		return err
 	})

@@ -178,16 +178,20 @@ func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
 		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
 	}
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO wait_inbox (event, instance, data_json, received_at) VALUES (?, ?, ?, ?)`,
-			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO wait_inbox (event, instance, data_json, received_at) VALUES (?, ?, ?, ?)`,
+			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt))
+		if err != nil {
+			return err
+		}
+		if id, err := res.LastInsertId(); err != nil || id%store.InboxTrimEvery != 0 {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ? AND instance = ? AND received_at < ?`,
 			ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ?1 AND instance = ?2 AND id NOT IN (
-			SELECT id FROM wait_inbox WHERE event = ?1 AND instance = ?2 ORDER BY id DESC LIMIT ?3)`,
+		_, err = tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ?1 AND instance = ?2 AND id <= (
+			SELECT id FROM wait_inbox WHERE event = ?1 AND instance = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)`,
 			ev.Event, ev.Instance, store.InboxMaxEvents)
 		return err
 	})

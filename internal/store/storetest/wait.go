@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,14 +136,19 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 	t.Run("InboxKeepsRecentEventsOfAType", func(t *testing.T) {
 		t.Parallel()
 		b, ws, _ := waiting(t)
-		for i, at := range []time.Time{base, base.Add(time.Minute), base.Add(store.InboxMaxAge + 2*time.Minute)} {
+		late := base.Add(store.InboxMaxAge + 2*time.Minute)
+		for i := range 2 * store.InboxTrimEvery {
+			at := base
+			if i >= store.InboxTrimEvery {
+				at = late
+			}
 			require.NoError(t, ws.AddInboxEvent(b.ctx, store.InboxEvent{Event: "chatapi.ack", Instance: "chatapi",
-				Data: json.RawMessage(`{"n":` + string(rune('0'+i)) + `}`), ReceivedAt: at}))
+				Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), ReceivedAt: at}))
 		}
 		got, err := ws.InboxEvents(b.ctx, "chatapi.ack", "chatapi", base)
 		require.NoError(t, err)
-		require.Len(t, got, 1, "events older than the inbox's age are dropped")
-		require.JSONEq(t, `{"n":2}`, string(got[0].Data))
+		require.Len(t, got, store.InboxTrimEvery, "events older than the inbox's age are dropped")
+		require.JSONEq(t, fmt.Sprintf(`{"n":%d}`, store.InboxTrimEvery), string(got[0].Data), "oldest first")
 		got, err = ws.InboxEvents(b.ctx, "chatapi.ack", "chatapi", base.Add(time.Hour))
 		require.NoError(t, err)
 		require.Empty(t, got, "only events since the given time")

@@ -31,7 +31,7 @@ CREATE TABLE wait_inbox (
     data_json   jsonb,
     received_at timestamptz NOT NULL
 );
-CREATE INDEX wait_inbox_event ON wait_inbox (event, instance, received_at);
+CREATE INDEX wait_inbox_event ON wait_inbox (event, instance, id);
 
 CREATE TABLE signal_tokens_used (
     token   text        COLLATE "C" PRIMARY KEY,
