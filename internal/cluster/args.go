@@ -45,19 +45,20 @@ func (RunArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:       Queue,
 		MaxAttempts: MaxAttempts,
-		UniqueOpts: river.UniqueOpts{
-			ByArgs: true,
-			// A completed job does not block a new one, so Adopt can queue
-			// a run again whose job ended without finishing it.
-			ByState: []rivertype.JobState{
-				rivertype.JobStateAvailable,
-				rivertype.JobStatePending,
-				rivertype.JobStateRetryable,
-				rivertype.JobStateRunning,
-				rivertype.JobStateScheduled,
-			},
-		},
+		// A completed job does not block a new one, so Adopt can queue a
+		// run again whose job ended without finishing it.
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates},
 	}
+}
+
+// liveStates are the states of a job that has not ended; a job's
+// uniqueness holds among them.
+var liveStates = []rivertype.JobState{
+	rivertype.JobStateAvailable,
+	rivertype.JobStatePending,
+	rivertype.JobStateRetryable,
+	rivertype.JobStateRunning,
+	rivertype.JobStateScheduled,
 }
 
 // retryPolicy retries a run's failed job soon, because the failure is the
