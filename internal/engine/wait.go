@@ -55,6 +55,13 @@ func (x *execution) wait(ctx context.Context, step *config.Step) (stepResult, er
 	fail := func(msg string) (stepResult, error) {
 		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), msg)}, time.Time{})
 	}
+	if x.e.opts.DryRun {
+		// A dry run renders what would be sent; it does not wait, and
+		// goes on as if the wait timed out.
+		res := stepResult{Status: store.StatusSucceeded, Raw: timedOut, Reason: "dry run: not waited"}
+		res.Output, _ = decodeValue(timedOut)
+		return x.record(ctx, step, key, res, time.Time{})
+	}
 	ws, err := x.e.waits()
 	if err != nil {
 		return fail(err.Error())

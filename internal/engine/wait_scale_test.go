@@ -30,7 +30,8 @@ import (
 //     receipt per run, 16 senders), against the store's bare write of the
 //     inbox row every receipt costs;
 //   - the fire lag of the waits' timers ending the other half of the waits
-//     in the store, against the timers alone with a no-op.
+//     in the store (deadlines 1 ms apart: 1,000 timeouts a second),
+//     against the timers alone with a no-op.
 func TestWaitScale(t *testing.T) {
 	n := 300
 	if v := os.Getenv("HERALD_BENCH_WAITS"); v != "" {
@@ -139,12 +140,14 @@ workflow "ack" {
 			out = append(out, lag)
 			mu.Unlock()
 			done.Done()
-		}, timers.Options{})
+		}, timers.Options{Workers: 32})
 		base := time.Now().Add(time.Second)
 		rest := ids[half:]
 		done.Add(len(rest))
+		// 1,000 deadlines a second, a steady high rate of timeouts.
+		spread := max(time.Second, time.Duration(len(rest))*time.Millisecond)
 		for i, id := range rest {
-			tm.Set(timers.Key{RunID: id, StepID: "ack", Item: store.NoItem}, base.Add(time.Duration(i)*time.Second/time.Duration(len(rest))))
+			tm.Set(timers.Key{RunID: id, StepID: "ack", Item: store.NoItem}, base.Add(time.Duration(i)*spread/time.Duration(len(rest))))
 		}
 		tctx, cancel := context.WithCancel(ctx)
 		go tm.Run(tctx)

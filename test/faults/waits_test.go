@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -117,8 +118,8 @@ func TestWaitResumesOnceAfterRestart(t *testing.T) {
 	}
 }
 
-// TestSignalThroughAPIAndLink acknowledges one run through the API and
-// another through its signed link: GET shows a page and delivers nothing,
+// TestSignalThroughAPIAndLink acknowledges one run through the API, one
+// with herald runs signal, and another through its signed link: GET shows a page and delivers nothing,
 // POST delivers once, a second use and a tampered link are refused.
 func TestSignalThroughAPIAndLink(t *testing.T) {
 	t.Parallel()
@@ -139,6 +140,18 @@ func TestSignalThroughAPIAndLink(t *testing.T) {
 	out := e.stepOutput(viaAPI, "ack")
 	require.Equal(t, map[string]any{"by": "alice"}, out["data"])
 	require.Equal(t, true, out["matched"])
+
+	viaCLI := r.hook(t, "page", map[string]any{}, "")
+	e.waitStatus(time.Minute, viaCLI, store.StatusWaiting)
+	cli := exec.Command(e.bin, "runs", "signal", viaCLI, "ack", "--data", `{"by":"cli"}`, "--server", "http://"+r.addr)
+	cliOut, err := cli.CombinedOutput()
+	require.NoError(t, err, "%s", cliOut)
+	runs = e.waitRuns(time.Minute, viaCLI)
+	require.Equal(t, store.StatusSucceeded, runs[0].Status, runs[0].Reason)
+	require.Equal(t, map[string]any{"by": "cli"}, e.stepOutput(viaCLI, "ack")["data"])
+	cli = exec.Command(e.bin, "runs", "signal", viaCLI, "ack", "--server", "http://"+r.addr)
+	cliOut, err = cli.CombinedOutput()
+	require.Error(t, err, "a second signal is refused: %s", cliOut)
 
 	viaLink := r.hook(t, "page", map[string]any{}, "")
 	e.waitStatus(time.Minute, viaLink, store.StatusWaiting)
@@ -176,7 +189,7 @@ func TestSignalThroughAPIAndLink(t *testing.T) {
 	require.Contains(t, html, "already used")
 
 	ok, _ := deliveries(t, e.sb)
-	require.Equal(t, 2, ok["14150000002"], "both acknowledged: no escalation")
+	require.Equal(t, 3, ok["14150000002"], "all acknowledged: no escalation")
 	require.Zero(t, ok["14150000003"])
 }
 
