@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
 )
 
 const waitWorkflows = `
@@ -178,4 +180,23 @@ func TestCancelAWaitingRun(t *testing.T) {
 	got, err = b.store.GetRun(ctx, run.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusCanceled, got.Status)
+}
+
+func TestDryRunDoesNotWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+workflow "nap" {
+  step "nap" {
+    wait { duration = "1h" }
+  }
+}`)
+	e, err := engine.New(engine.Options{Project: b.engine.Project(), Store: b.store, DryRun: true,
+		Client: func(context.Context, string) (sdk.Client, error) { return nil, errors.New("a wait calls no plugin") }})
+	require.NoError(t, err)
+	run, err := e.Run(context.Background(), "nap", engine.Trigger{Kind: engine.KindManual})
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, run.Reason)
+	v, err := engine.View(context.Background(), b.store, run.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"matched":false,"timed_out":true}`, string(v.Steps[0].Output))
 }
