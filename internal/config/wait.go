@@ -36,6 +36,9 @@ type WaitFor struct {
 	// the runs whose value its field equals.
 	KeyPath  []string    `json:"-"`
 	KeyValue *expr.Value `json:"-"`
+	// KeyExact is set when the match is nothing but that correlation:
+	// equal keys then prove the match without evaluating it.
+	KeyExact bool `json:"-"`
 	// Signal is the name of the signal waited for.
 	Signal string `json:"signal,omitempty"`
 	// Timeout bounds the wait; it is required.
@@ -146,6 +149,7 @@ func (l *loader) waitFor(n *node, ctx expr.Context, what string) *WaitFor {
 				kctx.Names &^= expr.Event
 				if v, errs := l.comp.Value("{{ "+other+" }}", kctx); errs == nil {
 					w.KeyPath, w.KeyValue = path, v
+					_, _, w.KeyExact = l.comp.ExactEventKey(src)
 				}
 			}
 		}

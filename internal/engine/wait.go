@@ -329,14 +329,18 @@ func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w 
 	if !ok || step.WaitFor == nil {
 		return false, false, nil
 	}
-	scope := expr.NewScope(expr.RunData{ID: run.ID, Workflow: run.Workflow, Attempt: run.Attempt}, expr.TriggerData{}, st.project.Secrets)
-	if step.WaitFor.Match != nil {
-		if scope, err = e.runScope(ctx, st, run, wf); err != nil {
-			return false, false, err
+	// A keyed wait whose match is only its correlation matched already:
+	// its key equals the event's.
+	if w.MatchKey == "" || !step.WaitFor.KeyExact {
+		scope := expr.NewScope(expr.RunData{ID: run.ID, Workflow: run.Workflow, Attempt: run.Attempt}, expr.TriggerData{}, st.project.Secrets)
+		if step.WaitFor.Match != nil {
+			if scope, err = e.runScope(ctx, st, run, wf); err != nil {
+				return false, false, err
+			}
 		}
-	}
-	if ok, err := matches(ctx, step, scope, event); err != nil || !ok {
-		return false, false, nil //nolint:nilerr // a match that fails to evaluate does not match
+		if ok, err := matches(ctx, step, scope, event); err != nil || !ok {
+			return false, false, nil //nolint:nilerr // a match that fails to evaluate does not match
+		}
 	}
 	out, err := json.Marshal(WaitOutput{Matched: true, Event: event})
 	if err != nil {

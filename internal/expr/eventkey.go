@@ -12,11 +12,48 @@ import (
 // arriving event is offered only to the runs whose value equals its field
 // (an index lookup, not a scan), before the whole match is evaluated.
 func (c *Compiler) EventKey(src string) (path []string, other string, ok bool) {
+	path, other, _, ok = c.eventKey(src)
+	return path, other, ok
+}
+
+// ExactEventKey is EventKey for a match that is nothing but the
+// correlation, and whose run side does not read now: equal keys then mean
+// the match holds, so it need not be evaluated.
+func (c *Compiler) ExactEventKey(src string) (path []string, other string, ok bool) {
+	path, other, exact, ok := c.eventKey(src)
+	return path, other, ok && exact
+}
+
+func (c *Compiler) eventKey(src string) (path []string, other string, exact, ok bool) {
 	parsed, iss := c.env.Parse(src)
 	if iss != nil && iss.Err() != nil {
-		return nil, "", false
+		return nil, "", false, false
 	}
 	native := parsed.NativeRep()
+	root := native.Expr()
+	if root.Kind() == ast.CallKind && root.AsCall().FunctionName() == "_==_" {
+		var one []eventEq
+		collectEventEqs(root, &one)
+		if len(one) == 1 && !readsNow(one[0].other) {
+			path, other, ok := one[0].key(native.SourceInfo())
+			return path, other, true, ok
+		}
+	}
+	path, other, ok = c.correlation(native)
+	return path, other, false, ok
+}
+
+func readsNow(e ast.Expr) bool {
+	for _, r := range collectReferences(e) {
+		if r.root == "now" {
+			return true
+		}
+	}
+	return false
+}
+
+// correlation picks the conjunct EventKey describes.
+func (c *Compiler) correlation(native *ast.AST) (path []string, other string, ok bool) {
 	var found []eventEq
 	collectEventEqs(native.Expr(), &found)
 	// A value read from the run (steps, vars, trigger) tells runs apart;

@@ -32,3 +32,19 @@ func TestEventKeyFindsTheCorrelation(t *testing.T) {
 		require.Equal(t, tc.other, other, tc.src)
 	}
 }
+
+func TestExactEventKeyIsOnlyTheCorrelation(t *testing.T) {
+	t.Parallel()
+	c, err := expr.NewCompiler()
+	require.NoError(t, err)
+	for src, exact := range map[string]bool{
+		"event.id == steps.page.output.id":                           true,
+		"steps.page.output.id == event.id":                           true,
+		"event.id == steps.page.output.id && event.status == 'read'": false,
+		"event.at == now":                                            false,
+		"event.id != steps.page.output.id":                           false,
+	} {
+		_, _, ok := c.ExactEventKey(src)
+		require.Equal(t, exact, ok, src)
+	}
+}
