@@ -58,37 +58,8 @@ workflow "ack" {
 	runtime.GC()
 	rssBefore := rssMB(t)
 
-	start := time.Now()
-	ids := make([]string, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				run, err := b.engine.Run(ctx, "ack", engine.Trigger{Kind: engine.KindManual})
-				if err != nil || run.Status != store.StatusWaiting {
-					t.Errorf("run %d: %v %s", i, err, run.Status)
-					return
-				}
-				ids[i] = run.ID
-			}
-		}()
-	}
-	wg.Wait()
-	require.False(t, t.Failed())
-	parkTime := time.Since(start)
-	runtime.GC()
-	rssWaiting := rssMB(t)
-
-	// Receipts for the first half, 16 senders.
-	half := n / 2
-	deliver := func(count int, fn func(i int)) time.Duration {
+	// concurrently runs fn for 0..count-1 on 16 goroutines.
+	concurrently := func(count int, fn func(i int)) time.Duration {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		t0 := time.Now()
@@ -108,8 +79,22 @@ workflow "ack" {
 		wg.Wait()
 		return time.Since(t0)
 	}
+	ids := make([]string, n)
+	parkTime := concurrently(n, func(i int) {
+		run, err := b.engine.Run(ctx, "ack", engine.Trigger{Kind: engine.KindManual})
+		if err != nil || run.Status != store.StatusWaiting {
+			t.Errorf("run %d: %v %s", i, err, run.Status)
+			return
+		}
+		ids[i] = run.ID
+	})
+	require.False(t, t.Failed())
+	runtime.GC()
+	rssWaiting := rssMB(t)
+
+	half := n / 2
 	ws := b.store.(store.Waits)
-	baseline := deliver(half, func(i int) {
+	baseline := concurrently(half, func(i int) {
 		err := ws.AddInboxEvent(ctx, store.InboxEvent{Event: "fake.other", Instance: "primary",
 			Data: json.RawMessage(`{"id":"x"}`), ReceivedAt: time.Now()})
 		if err != nil {
@@ -117,7 +102,7 @@ workflow "ack" {
 		}
 	})
 	var resumed atomic.Int64
-	matching := deliver(half, func(i int) {
+	matching := concurrently(half, func(i int) {
 		ev := json.RawMessage(`{"id":"msg-` + ids[i] + `-1","status":"viewed"}`)
 		runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", ev)
 		if err != nil {
