@@ -64,6 +64,9 @@ type Options struct {
 	// Tracer starts the spans of runs, attempts and plugin calls; nil
 	// traces nothing (see package tracing).
 	Tracer trace.Tracer
+	// OnPark and SignalURL are passed to the engine (see engine.Options).
+	OnPark    func(store.Wait)
+	SignalURL func(runID, signal string) string
 }
 
 // InvalidProjectError reports a project that failed validation.
@@ -178,6 +181,8 @@ func Open(ctx context.Context, opts Options) (_ *Host, err error) {
 		DryRun:      opts.DryRun,
 		RateLimiter: opts.RateLimiter,
 		Tracer:      opts.Tracer,
+		OnPark:      opts.OnPark,
+		SignalURL:   opts.SignalURL,
 	})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/signallink"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	// trace of its traceparent header; the runs it starts continue that
 	// trace. Nil traces nothing and reads no traceparent.
 	Tracer trace.Tracer
+	// SignalLinks, when set, serves the signed acknowledge links
+	// (run.signal_url.<name>) at /signal/{token}, without the token.
+	SignalLinks *signallink.Signer
 }
 
 // api is the state the handlers share.
@@ -105,6 +109,11 @@ func New(rt Runtime, opts Options) http.Handler {
 	r.handle("GET", "/healthz", public, a.healthz)
 	r.handle("GET", "/readyz", public, a.readyz)
 	r.handle("GET", "/metrics", public, a.serveMetrics)
+	if opts.SignalLinks != nil {
+		links := newSignalLinks(a, opts.SignalLinks)
+		r.handle("GET", signallink.PathPrefix+"{token}", public, links.get)
+		r.handle("POST", signallink.PathPrefix+"{token}", public, links.post)
+	}
 	return r.finish()
 }
 
