@@ -141,16 +141,7 @@ func TestHTTPSendClassificationOverGRPC(t *testing.T) {
 	})
 	t.Run("timeout_after_write_is_in_doubt", func(t *testing.T) {
 		t.Parallel()
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.ReadAll(r.Body)
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}))
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() { close(release) })
+		srv := stallingServer(t)
 		e := sendOverGRPC(t, 300*time.Millisecond, srv.URL, "hi")
 		require.Equal(t, sdk.ClassInDoubt, e.Class, e.Message)
 		require.Contains(t, e.Message, "timeout")
@@ -159,16 +150,7 @@ func TestHTTPSendClassificationOverGRPC(t *testing.T) {
 		t.Parallel()
 		// The host's deadline, not the HTTP client's, cuts the call short:
 		// the plugin still answers first, with its own classification.
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.ReadAll(r.Body)
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}))
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() { close(release) })
+		srv := stallingServer(t)
 		client := sdktest.Serve(t, &sender{http: sdk.NewHTTP(time.Minute)})
 		cfg, _ := json.Marshal(map[string]any{"api_url": srv.URL})
 		require.NoError(t, client.Configure(context.Background(), "main", cfg))
@@ -190,6 +172,23 @@ func TestHTTPSendClassificationOverGRPC(t *testing.T) {
 		require.Equal(t, sdk.ClassRetryable, e.Class, e.Message)
 		require.Equal(t, http.StatusBadGateway, e.StatusCode)
 	})
+}
+
+// stallingServer reads each request whole and never answers, until the
+// client gives up or the test ends.
+func stallingServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // before the server's Close, which waits for handlers
+	return srv
 }
 
 // TestHTTPNeverResendsOnReusedConnection is the trap of SPEC §9: net/http
