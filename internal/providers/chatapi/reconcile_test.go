@@ -195,3 +195,27 @@ func TestDescribeDeclaresTheReconcilingActions(t *testing.T) {
 		"status": false, "create_instance": false, "list_instances": false, "delete_instance": false,
 	}, got)
 }
+
+// FuzzFindSent reads arbitrary GET /messages answers: it never panics, and
+// a found message really is an outgoing one in the chat, at or after the
+// start's second, with the text.
+func FuzzFindSent(f *testing.F) {
+	f.Add(fixture(f, "messages.response.json"), fixtureBody, int64(fixtureSent))
+	f.Add([]byte(`{"messages": [], "lastMessageNumber": 3}`), "x", int64(0))
+	f.Add([]byte(`{"messages": [{"fromMe": true, "chatId": "14155550123@c.us", "type": "chat", "body": "", "time": -1}]}`), "", int64(-5))
+	f.Fuzz(func(t *testing.T, body []byte, text string, sinceUnix int64) {
+		var list messageList
+		if json.Unmarshal(body, &list) != nil {
+			return
+		}
+		since := time.Unix(sinceUnix, 0)
+		l := lookup{ChatID: fixtureChat, Body: text}
+		status, m := findSent(list, l, since)
+		if status != sdk.ReconcileFound {
+			return
+		}
+		if !m.FromMe || m.ChatID != fixtureChat || m.Body != text || m.Type != "chat" || m.Time < sinceUnix {
+			t.Fatalf("found a message that is not the send: %+v", m)
+		}
+	})
+}

@@ -176,3 +176,30 @@ func TestMessageMatching(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// FuzzMessageMatching decodes arbitrary listed messages: matching never
+// panics, and a match without echo_id has the content, type and privacy
+// wanted and is not older than the start's second.
+func FuzzMessageMatching(f *testing.F) {
+	f.Add([]byte(`{"id": 1, "content": "hi", "message_type": 1, "private": false, "created_at": 1764918000}`), "hi", int64(1764918000))
+	f.Add([]byte(`{"id": 2, "content": null, "message_type": "outgoing", "echo_id": "k"}`), "", int64(0))
+	f.Fuzz(func(t *testing.T, raw []byte, content string, sinceUnix int64) {
+		var m listedMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return
+		}
+		w := wantMessage{Content: content, Outgoing: true, EchoID: "k"}
+		if !w.matches(m, time.Unix(sinceUnix, 0)) {
+			return
+		}
+		if m.EchoID != nil && *m.EchoID != "" {
+			if *m.EchoID != "k" {
+				t.Fatalf("matched another call's echo_id: %+v", m)
+			}
+			return
+		}
+		if m.Content == nil || *m.Content != content || !outgoing(m.MessageType) || m.Private || m.CreatedAt < sinceUnix {
+			t.Fatalf("matched a message that is not the send: %+v", m)
+		}
+	})
+}
