@@ -42,9 +42,10 @@ func (p *provider) sendMessageAction() sdk.Action {
 		Name: "send_message",
 		Description: "Sends a text message: POST {api_url}/instance{instance_id}/sendMessage. " +
 			"override.body may set any /sendMessage field (phone, chatId, body, quotedMsgId, mentionedPhones, …)." + noIdempotency,
-		Input:  sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
-		Output: sendOutputSchema,
-		Run:    p.sendMessage,
+		Input:    sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
+		Output:   sendOutputSchema,
+		Delivery: sendDelivery,
+		Run:      p.sendMessage,
 	}
 }
 
@@ -59,9 +60,10 @@ func (p *provider) sendFileAction() sdk.Action {
 		Name: "send_file",
 		Description: "Sends a file from a URL or data URI: POST {api_url}/instance{instance_id}/sendFile. " +
 			"override.body may set any /sendFile field." + noIdempotency,
-		Input:  sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
-		Output: sendOutputSchema,
-		Run:    p.sendFile,
+		Input:    sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
+		Output:   sendOutputSchema,
+		Delivery: sendDelivery,
+		Run:      p.sendFile,
 	}
 }
 

@@ -198,7 +198,8 @@ func (p *Provider) createMessageAction() sdk.Action {
 		Output: sdk.Fields(
 			sdk.Integer("message_id", "ID of the new message."),
 		),
-		Run: p.createMessage,
+		Delivery: messageDelivery,
+		Run:      p.createMessage,
 	}
 }
 

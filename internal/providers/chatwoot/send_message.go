@@ -29,7 +29,8 @@ func (p *Provider) sendMessageAction() sdk.Action {
 			sdk.Integer("conversation_id", "The conversation reused or created."),
 			sdk.Integer("message_id", "The message created."),
 		),
-		Run: p.sendMessage,
+		Delivery: messageDelivery,
+		Run:      p.sendMessage,
 	}
 }
 
