@@ -68,6 +68,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"Concurrency", testConcurrency},
 		{"Lifecycle", testLifecycle},
 		{"History", testHistory},
+		{"Deliveries", testDeliveries},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
