@@ -126,7 +126,7 @@ func TestOpenCreatesAMissingSchema(t *testing.T) {
 	var tables int
 	require.NoError(t, s.queryRow(t.Context(), `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1`,
 		schema).Scan(&tables))
-	require.Equal(t, 7, tables, "runs, idempotency_keys, step_records, step_attempts, run_operations, cron_state, schema_migrations")
+	require.Equal(t, 8, tables, "runs, idempotency_keys, step_records, step_attempts, run_operations, cron_state, deliveries, schema_migrations")
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
