@@ -74,6 +74,10 @@ type Engine struct {
 	beatMu   sync.Mutex
 	beatRuns int
 	beatStop chan struct{}
+
+	// hookMu guards onDelivery, the functions OnDelivery registered.
+	hookMu     sync.Mutex
+	onDelivery []func(context.Context, store.Delivery)
 }
 
 // projectState is everything derived from one project version.
@@ -436,7 +440,11 @@ type execution struct {
 	scope *expr.Scope
 	// records are the step records found when the execution started.
 	records map[store.StepKey]store.StepRecord
-	mu      sync.Mutex
+	// results are the finished steps' results by id, and deliveries is set
+	// once the run may have messages with receipts (see refreshDeliveries).
+	results    map[string]stepResult
+	deliveries bool
+	mu         sync.Mutex
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,
@@ -486,14 +494,22 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 			return store.StatusSkipped, "", "skipped by when: " + x.wf.When.Source(), nil
 		}
 	}
+	x.results = make(map[string]stepResult, len(x.wf.Steps))
+	// A resumed run may have sent messages whose receipts arrived since.
+	x.deliveries = x.run.Attempt > 1
 	for _, step := range x.wf.Steps {
 		if err := ctx.Err(); err != nil {
 			return "", "", "", ErrInterrupted
+		}
+		if err := x.refreshDeliveries(ctx); err != nil {
+			return "", "", "", err
 		}
 		res, err := x.step(ctx, step)
 		if err != nil {
 			return "", "", "", err
 		}
+		res.forEach = step.ForEach != nil
+		x.results[step.ID] = res
 		x.scope.SetStep(step.ID, res.data())
 		if res.Status == store.StatusFailed && !step.ContinueOnError {
 			msg := fmt.Sprintf("step %s failed: %s", step.ID, res.message())
