@@ -28,6 +28,10 @@ const (
 	ItemFinished EventType = "item_finished"
 	// RateLimitWait: a call waits for its provider instance's rate_limit.
 	RateLimitWait EventType = "rate_limit_wait"
+	// DeliveryRecorded: a delivery receipt raised the status of a step's
+	// (or an item's) sent message; Status is sent, delivered, read or
+	// failed.
+	DeliveryRecorded EventType = "delivery_recorded"
 )
 
 // Event is one transition of a run executing in this process. Its messages

@@ -1,7 +1,8 @@
 // Package sandbox is the shared machinery of the local provider fakes that
 // `herald sandbox` serves and the tests use: it records every request a fake
-// receives, lists them at GET /_sandbox/requests, and injects faults (status
-// codes, Retry-After, latency) on demand.
+// receives, lists them at GET /_sandbox/requests, injects faults (status
+// codes, Retry-After, latency) on demand, and posts the delivery receipts of
+// sent messages back to Herald when asked (POST /_sandbox/receipts).
 //
 // Each provider's fake lives beside its provider and mounts its own routes
 // under a prefix; this package knows nothing of any provider's API.
@@ -75,6 +76,9 @@ type Sandbox struct {
 	// so a sandbox left running does not grow without end. 0 keeps them
 	// all. Set it before serving.
 	Keep int
+
+	// receipts are the delivery receipt plans and what was posted.
+	receipts receipts
 }
 
 // New returns an empty Sandbox.
@@ -85,6 +89,9 @@ func New() *Sandbox {
 	s.mux.HandleFunc("POST /_sandbox/faults", s.addFault)
 	s.mux.HandleFunc("GET /_sandbox/faults", s.listFaults)
 	s.mux.HandleFunc("DELETE /_sandbox/faults", s.clearFaults)
+	s.mux.HandleFunc("POST /_sandbox/receipts", s.setReceipts)
+	s.mux.HandleFunc("GET /_sandbox/receipts", s.listReceipts)
+	s.mux.HandleFunc("DELETE /_sandbox/receipts", s.clearReceipts)
 	return s
 }
 
