@@ -303,16 +303,15 @@ func (a *app) runsSignalCommand() *cobra.Command {
 				}
 				return srv.operate(cmd.Context(), a.stdout, id, "signals/"+url.PathEscape(name), body)
 			}
-			e, st, err := a.storeEngine(cmd.Context(), &f)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := e.Signal(cmd.Context(), id, name, raw, cliBy); err != nil {
-				return operationError(id, err)
-			}
-			fmt.Fprintf(a.stdout, "run %s: signal %s delivered\n", id, name)
-			return nil
+			// Without a server the run continues here, in the foreground,
+			// as after runs retry.
+			return a.executeForeground(cmd, &f, id, func(ctx context.Context, e *engine.Engine) error {
+				if _, err := e.Signal(ctx, id, name, raw, cliBy); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "run %s: signal %s delivered\n", id, name)
+				return nil
+			})
 		},
 	}
 	f.register(cmd, true)

@@ -31,6 +31,8 @@ func (a *app) serveCommand() *cobra.Command {
 		workers int
 		ui      string
 		keep    string
+		// publicURL starts the signal links (run.signal_url.<name>).
+		publicURL string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -45,7 +47,8 @@ func (a *app) serveCommand() *cobra.Command {
 			"16 characters; required to listen on a non-loopback address), HERALD_STORE, HERALD_LOG_LEVEL (default\n" +
 			"info), HERALD_LOG_FORMAT (text or json), HERALD_WORKERS, HERALD_RETENTION\n" +
 			"(default 30d; 0 keeps every run), HERALD_HEARTBEAT_INTERVAL (default 5s),\n" +
-			"HERALD_UI (on, readonly or off, like --ui).\n\n" +
+			"HERALD_UI (on, readonly or off, like --ui), HERALD_PUBLIC_URL (like --public-url),\n" +
+			"HERALD_SIGNAL_KEY (the signal links' key; else generated in signal.key).\n\n" +
 			"The operator console is served at /ui/ (GET / redirects there): workflows,\n" +
 			"runs, each run's timeline, the schedule and the plugins, with live updates.\n" +
 			"With HERALD_API_TOKEN set it asks for the token once.",
@@ -63,6 +66,9 @@ func (a *app) serveCommand() *cobra.Command {
 			}
 			if err := httpapi.ListenCheck(listen, token); err != nil {
 				return &exitCodeError{code: exitUsage, err: err}
+			}
+			if publicURL == "" {
+				publicURL = os.Getenv("HERALD_PUBLIC_URL")
 			}
 			if !cmd.Flags().Changed("ui") {
 				ui = os.Getenv("HERALD_UI")
@@ -94,6 +100,7 @@ func (a *app) serveCommand() *cobra.Command {
 				SchedulerObserver: m.Scheduler(),
 				Retention:         keepFor,
 				RetentionObserver: m,
+				PublicURL:         publicURL,
 			})
 			if err != nil {
 				return a.projectError(err, opts.Dir)
@@ -109,6 +116,8 @@ func (a *app) serveCommand() *cobra.Command {
 				Metrics: m,
 				Masker:  func() *sdk.Masker { return srv.Host().Engine.Masker() },
 				Done:    streamsDone,
+
+				SignalLinks: srv.SignalLinks(),
 			})
 			if uiMode != console.ModeOff {
 				ui, err := console.New(srv, console.Options{
@@ -185,6 +194,7 @@ func (a *app) serveCommand() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default $HERALD_LISTEN, else 127.0.0.1:8080)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64)")
 	cmd.Flags().StringVar(&keep, "retention", "", "delete finished runs older than this, such as 30d or 720h; 0 keeps every run (default $HERALD_RETENTION, else 30d)")
+	cmd.Flags().StringVar(&publicURL, "public-url", "", "where this host is reachable from outside; the signal links run.signal_url.<name> start with it (default $HERALD_PUBLIC_URL)")
 	cmd.Flags().StringVar(&ui, "ui", "on", "the operator console at /ui/: on, readonly (pages, no actions) or off (default $HERALD_UI, else on)")
 	return cmd
 }

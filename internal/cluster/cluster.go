@@ -53,6 +53,9 @@ type Options struct {
 	// Project returns the project served now. Set it before Start; required
 	// by then.
 	Project func() *config.Project
+	// ResolveTimeout ends a wait at its deadline (the engine's
+	// ResolveTimeout), for the timeout jobs ScheduleTimeout queues.
+	ResolveTimeout func(ctx context.Context, key engine.WaitKey) (requeued bool, err error)
 	// Owner names this process in run records.
 	Owner string
 	// Workers bounds the runs this process executes at once;
@@ -113,6 +116,9 @@ func New(opts Options) (*Cluster, error) {
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &runWorker{c: c}); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &timeoutWorker{c: c}); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	client, err := river.NewClient(riverpgxv5.New(opts.Store.Pool()), &river.Config{

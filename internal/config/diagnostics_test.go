@@ -49,7 +49,7 @@ var hclCases = []diagCase{
 }
 `),
 		want: []string{
-			"main.hcl:8:5: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, fallback)",
+			"main.hcl:8:5: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, fallback, wait, wait_for)",
 			"main.hcl:9:5: unknown key \"tiemout\" in step \"a\" of workflow \"w\"; did you mean \"timeout\"?",
 		},
 	},
@@ -285,6 +285,55 @@ workflow "w" {
 			"main.hcl:10:3: the event trigger of workflow \"w\" needs provider = <instance>: no single provider instance of type \"chatwoot\" emits chatwoot.message_created",
 		},
 	},
+	{name: "wait steps", files: hclMain(`workflow "w" {
+  step "a" { uses = "chatapi.status" }
+  step "b" {
+    wait_for {
+      event   = "chatapi.presence"
+      signal  = "ack"
+    }
+  }
+  step "c" {
+    wait_for {
+      event   = "chatapi.ack"
+      match   = "event.id == steps.nope.output"
+      timeout = "5m"
+    }
+  }
+  step "d" {
+    wait {
+      duration = "1m"
+      until    = "{{ now }}"
+    }
+  }
+  step "e" {
+    uses = "chatapi.status"
+    with = { x = "{{ event.id }}" }
+  }
+  step "f" {
+    wait {}
+    retry { max_attempts = 2 }
+  }
+  step "g" {
+    wait_for {
+      signal  = "not a name"
+      timeout = "1m"
+    }
+  }
+}
+`),
+		want: []string{
+			"main.hcl:7:5: the wait_for of step \"b\" of workflow \"w\" is missing timeout: a wait_for must end, as in timeout = \"30m\"",
+			"main.hcl:8:17: provider \"chatapi\" (type chatapi) does not emit event \"chatapi.presence\" (events: chatapi.message, chatapi.ack)",
+			"main.hcl:15:17: match: \"event.id == steps.nope.output\": unknown step \"nope\" (earlier steps: a, b)",
+			"main.hcl:22:7: the wait of step \"d\" of workflow \"w\" has both duration and until; give one",
+			"main.hcl:27:14: with.x of chatapi.status: unknown field",
+			"main.hcl:27:18: with.x: \"{{ event.id }}\": event is only in scope in the match of a wait_for",
+			"main.hcl:30:5: the wait of step \"f\" of workflow \"w\" needs duration or until",
+			"main.hcl:31:5: retry in step \"f\" of workflow \"w\": a wait step calls no action, so it takes no retry",
+			"main.hcl:35:17: invalid signal name \"not a name\" in the wait_for of step \"g\" of workflow \"w\": use a letter or _ followed by letters, digits, _ or -",
+		},
+	},
 	{name: "provider config against schema", files: map[string]string{"main.hcl": `provider "support" {
   type   = "chatwoot"
   config = { base_url = "https://x", account_id = "one", api_access_token = "literal", colour = "red" }
@@ -435,8 +484,28 @@ var yamlCases = []diagCase{
         tiemout: 5s
 `),
 		want: []string{
-			"main.yaml:10:9: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, fallback)",
+			"main.yaml:10:9: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, fallback, wait, wait_for)",
 			"main.yaml:11:9: unknown key \"tiemout\" in step \"a\" of workflow \"w\"; did you mean \"timeout\"?",
+		},
+	},
+	{name: "wait steps", files: yamlMain(`  w:
+    steps:
+      - {id: a, uses: chatapi.status}
+      - id: b
+        wait_for: {event: chatapi.presence, signal: ack}
+      - id: c
+        wait_for:
+          event: chatapi.ack
+          match: "event.id =="
+          timeout: 5m
+      - id: d
+        wait: {duration: 1m, until: "{{ now }}"}
+`),
+		want: []string{
+			"main.yaml:9:19: the wait_for of step \"b\" of workflow \"w\" is missing timeout: a wait_for must end, as in timeout = \"30m\"",
+			"main.yaml:9:27: provider \"chatapi\" (type chatapi) does not emit event \"chatapi.presence\" (events: chatapi.message, chatapi.ack)",
+			"main.yaml:13:18: match: \"event.id ==\": Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER} (column 12)",
+			"main.yaml:16:30: the wait of step \"d\" of workflow \"w\" has both duration and until; give one",
 		},
 	},
 	{name: "unknown block", files: yamlMain(`  w:

@@ -314,7 +314,11 @@ type Step struct {
 	// one attempt bounded by Timeout, and may read steps.<this step> for the
 	// failure.
 	Fallback []*Fallback `json:"fallback,omitempty"`
-	Range    Range       `json:"-"`
+	// Wait and WaitFor make the step a wait step (see wait.go): it calls
+	// no action, so Uses is empty. At most one is set.
+	Wait    *Wait    `json:"wait,omitempty"`
+	WaitFor *WaitFor `json:"wait_for,omitempty"`
+	Range   Range    `json:"-"`
 }
 
 // Override changes one call of a provider: Config is merged over the

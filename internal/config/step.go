@@ -51,7 +51,8 @@ func stepIDOf(n *node) (string, Range, bool) {
 
 func (l *loader) step(w *Workflow, n *node, earlier, all []string) *Step {
 	o := newObject(&l.rep, n, fmt.Sprintf("a step of workflow %q", w.Name),
-		"id", "uses", "if", "with", "override", "retry", "timeout", "for_each", "parallelism", "continue_on_error", "fallback")
+		"id", "uses", "if", "with", "override", "retry", "timeout", "for_each", "parallelism", "continue_on_error", "fallback",
+		"wait", "wait_for")
 	if o == nil {
 		return nil
 	}
@@ -85,16 +86,20 @@ func (l *loader) step(w *Workflow, n *node, earlier, all []string) *Step {
 		AllSteps: all,
 	}
 
+	if src, e, ok := o.str("if"); ok {
+		c := ctx
+		c.Where = fmt.Sprintf("the if of step %q", id)
+		s.If = l.condition(src, e, c, "if")
+	}
+	if l.waitStep(s, o, ctx) {
+		o.boolean("continue_on_error", &s.ContinueOnError)
+		return s
+	}
 	var action *sdk.Action
 	var provider *Provider
 	if uses, e, ok := o.required("uses"); ok {
 		s.Uses = uses
 		s.Provider, s.Action, provider, action = l.uses(uses, e.val.rng, what)
-	}
-	if src, e, ok := o.str("if"); ok {
-		c := ctx
-		c.Where = fmt.Sprintf("the if of step %q", id)
-		s.If = l.condition(src, e, c, "if")
 	}
 	if e := o.get("for_each"); e != nil {
 		c := ctx

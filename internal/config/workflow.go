@@ -360,14 +360,21 @@ func (l *loader) webhookTimestamp(t *Trigger, o *object) {
 }
 
 func (l *loader) event(t *Trigger, o *object) {
+	t.Event, t.Provider = l.providerEvent(o)
+}
+
+// providerEvent reads the event and optional provider keys of o (an event
+// trigger or a wait_for) and returns the event name and the provider
+// instance that emits it; an unknown instance or an event the instance's
+// plugin does not describe is an error at the offending attribute.
+func (l *loader) providerEvent(o *object) (event, instance string) {
 	ev, evEntry, ok := o.required("event")
 	if !ok {
-		return
+		return "", ""
 	}
-	t.Event = ev
 	inst, instEntry, hasInst := o.str("provider")
 	if instEntry != nil && !hasInst {
-		return
+		return ev, ""
 	}
 	at := evEntry.val.rng
 	if instEntry == nil {
@@ -375,7 +382,7 @@ func (l *loader) event(t *Trigger, o *object) {
 		inst = l.defaultEventProvider(prefix)
 		if inst == "" {
 			l.rep.errorf(o.n.rng, "%s needs provider = <instance>: no single provider instance of type %q emits %s", o.what, prefix, ev)
-			return
+			return ev, ""
 		}
 	} else {
 		at = instEntry.val.rng
@@ -383,11 +390,10 @@ func (l *loader) event(t *Trigger, o *object) {
 	p, found := l.project.Providers[inst]
 	if !found {
 		l.rep.errorf(at, "unknown provider instance %q in %s%s", inst, o.what, listing("declared", l.instanceNames()))
-		return
+		return ev, ""
 	}
-	t.Provider = inst
 	if p.Spec == nil {
-		return
+		return ev, inst
 	}
 	if _, ok := p.Spec.Event(ev); !ok {
 		var events []string
@@ -396,6 +402,7 @@ func (l *loader) event(t *Trigger, o *object) {
 		}
 		l.rep.errorf(evEntry.val.rng, "provider %q (type %s) does not emit event %q%s", inst, p.Type, ev, listing("events", events))
 	}
+	return ev, inst
 }
 
 // defaultEventProvider picks the instance an event trigger without provider

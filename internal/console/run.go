@@ -122,6 +122,14 @@ func (c *Console) stepData(v *engine.RunView) []stepData {
 
 func describeStep(sd *stepData, decl *config.Step) {
 	sd.Uses = decl.Uses
+	switch {
+	case decl.WaitFor != nil:
+		sd.Uses = "wait_for " + decl.WaitFor.String() + ", timeout " + decl.WaitFor.Timeout.String()
+	case decl.Wait != nil && decl.Wait.Until != nil:
+		sd.Uses = "wait until a time"
+	case decl.Wait != nil:
+		sd.Uses = "wait " + decl.Wait.Duration.String()
+	}
 	sd.ForEach = decl.ForEach != nil
 	for _, fb := range decl.Fallback {
 		sd.Fallbacks = append(sd.Fallbacks, fb.Uses)

@@ -109,6 +109,8 @@ func WorkflowSchema(specs map[string]*sdk.Spec) map[string]any {
 		"fallback": fallbackSchema(uses, len(names) > 0),
 		"retry":    retrySchema(),
 		"override": overrideSchema(),
+		"wait":     waitSchema(),
+		"wait_for": waitForSchema(events),
 	}
 	for _, t := range types {
 		s := byType[t]
@@ -404,9 +406,10 @@ func retrySchema() map[string]any {
 func stepSchema(uses []string, typed bool) map[string]any {
 	s := map[string]any{
 		"type":                 "object",
-		"description":          "A call of a provider action.",
+		"description":          "A call of a provider action (uses), or a wait step (wait or wait_for) that parks the run.",
 		"additionalProperties": false,
-		"required":             []string{"id", "uses"},
+		"required":             []string{"id"},
+		"oneOf":                []any{requires("uses"), requires("wait"), requires("wait_for")},
 		"dependentRequired":    map[string]any{"parallelism": []string{"for_each"}},
 		"properties": map[string]any{
 			"id":       map[string]any{"type": "string", "pattern": stepIDPattern, "description": "The step's id, unique in the workflow; later steps read its result as steps.<id>."},
@@ -426,6 +429,8 @@ func stepSchema(uses []string, typed bool) map[string]any {
 				"description": "Alternatives tried in order when the step finally fails; each makes one attempt and may read steps.<this step> for the failure.",
 				"anyOf":       []any{ref("fallback"), map[string]any{"type": "array", "items": ref("fallback")}},
 			},
+			"wait":     ref("wait"),
+			"wait_for": ref("wait_for"),
 		},
 	}
 	if typed {
@@ -567,4 +572,45 @@ func templatedObject(s map[string]any) map[string]any {
 		out["items"] = templated(items)
 	}
 	return out
+}
+
+// requires is a schema that only requires key, for a oneOf between the keys
+// that make different kinds of step.
+func requires(key string) map[string]any {
+	return map[string]any{"required": []string{key}}
+}
+
+func waitSchema() map[string]any {
+	return map[string]any{
+		"type":                 "object",
+		"description":          "Parks the run (status waiting, no process held) for a duration or until a time; exactly one of them.",
+		"additionalProperties": false,
+		"oneOf":                []any{requires("duration"), requires("until")},
+		"properties": map[string]any{
+			"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "How long to wait, from when the step starts."},
+			"until":    map[string]any{"type": "string", "description": "A {{ }} template yielding the timestamp to wait until; a time past ends the wait at once."},
+		},
+	}
+}
+
+func waitForSchema(events []string) map[string]any {
+	event := map[string]any{"type": "string", "description": "The provider event waited for."}
+	if len(events) > 0 {
+		event["enum"] = events
+	}
+	return map[string]any{
+		"type":                 "object",
+		"description":          "Parks the run until a provider event that match accepts, a signal, or the timeout, whichever comes first. Output: {matched, event?, data?, timed_out}.",
+		"additionalProperties": false,
+		"required":             []string{"timeout"},
+		"anyOf":                []any{requires("event"), requires("signal")},
+		"dependentRequired":    map[string]any{"match": []string{"event"}, "provider": []string{"event"}},
+		"properties": map[string]any{
+			"event":    event,
+			"provider": map[string]any{"type": "string", "description": "The provider instance that emits the event; needed when several instances of its type exist."},
+			"match":    condition("A CEL condition over event, steps, vars, trigger and run: only an event for which it is true ends the wait."),
+			"signal":   map[string]any{"type": "string", "pattern": stepIDPattern, "description": "A signal name: POST /api/v1/runs/{id}/signals/{name}, herald runs signal, or the link {{ run.signal_url.<name> }}."},
+			"timeout":  map[string]any{"type": "string", "pattern": durationPattern, "description": "How long to wait at most; then the output has timed_out = true."},
+		},
+	}
 }

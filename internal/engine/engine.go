@@ -60,6 +60,12 @@ type Options struct {
 	// the in-process token buckets, so hosts sharing a store can share each
 	// instance's budget.
 	RateLimiter RateLimiter
+	// OnPark, when set, is told of each wait a run was parked on, so the
+	// host can set its timer (see package timers).
+	OnPark func(store.Wait)
+	// SignalURL, when set, returns the signed acknowledge link of a run's
+	// signal, for run.signal_url.<name>.
+	SignalURL func(runID, signal string) string
 }
 
 // Engine executes runs. It is safe for concurrent use: many runs may execute
@@ -281,6 +287,9 @@ func (e *Engine) Execute(ctx context.Context, id string) (store.Run, error) {
 	if by, ok := canceledBy(ctx); ok {
 		return e.finishCanceled(ctx, st, run, by)
 	}
+	if errors.Is(err, errParked) {
+		return e.opts.Store.GetRun(context.WithoutCancel(ctx), run.ID)
+	}
 	if err != nil {
 		if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
 			x.log.Warn("run interrupted; it resumes from its last completed step")
@@ -468,7 +477,8 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 	if err := x.closeInterrupted(ctx); err != nil {
 		return "", "", "", err
 	}
-	x.scope = expr.NewScope(expr.RunData{ID: x.run.ID, Workflow: x.run.Workflow, Attempt: x.run.Attempt}, trig.data(), x.st.project.Secrets)
+	x.scope = expr.NewScope(expr.RunData{ID: x.run.ID, Workflow: x.run.Workflow, Attempt: x.run.Attempt,
+		SignalURLs: x.e.signalURLs(x.run.ID, x.wf)}, trig.data(), x.st.project.Secrets)
 	x.scope.SetNow(x.e.opts.Now())
 	if x.wf.Vars != nil {
 		vars, err := x.wf.Vars.RenderMapContext(ctx, x.scope)

@@ -72,6 +72,7 @@ func (f *fake) Spec() *sdk.Spec {
 			Output: sdk.Schema{AdditionalFields: true},
 			Run:    f.post,
 		}},
+		Events: []sdk.EventSpec{{Name: "fake.ack"}},
 	}
 }
 

@@ -293,24 +293,3 @@ func (e *Engine) Resolve(ctx context.Context, id, step string, item int, sent bo
 	}
 	return run, e.opts.Store.AddOperation(ctx, store.Operation{RunID: id, At: now, By: by, Action: OpResolve, Detail: detail})
 }
-
-// Signal delivers the signal name with data to a run waiting on a
-// wait_for { signal = name }. Only a waiting run takes a signal (ErrRunState
-// otherwise); and until workflows can declare wait_for steps, no waiting
-// run waits on a signal, so that is ErrRunState too.
-func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessage, by string) error {
-	if name == "" {
-		return fmt.Errorf("%w: signal name is empty", store.ErrInvalid)
-	}
-	if len(data) > 0 && !json.Valid(data) {
-		return fmt.Errorf("%w: signal data is not valid JSON", store.ErrInvalid)
-	}
-	run, err := e.opts.Store.GetRun(ctx, id)
-	if err != nil {
-		return err
-	}
-	if run.Status != store.StatusWaiting {
-		return fmt.Errorf("run %s is %s: %w; only a waiting run takes signals", id, run.ShownStatus(e.opts.Now()), ErrRunState)
-	}
-	return fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q", id, ErrRunState, run.Workflow, name)
-}

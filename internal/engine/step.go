@@ -104,6 +104,9 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 			return x.record(ctx, step, key, stepResult{Status: store.StatusSkipped, Reason: "skipped by if: " + step.If.Source()}, time.Time{})
 		}
 	}
+	if step.Wait != nil || step.WaitFor != nil {
+		return x.wait(ctx, step)
+	}
 	if step.ForEach != nil {
 		return x.forEach(ctx, step)
 	}

@@ -37,6 +37,7 @@ func environment() (*cel.Env, error) {
 			cel.Variable("now", cel.TimestampType),
 			cel.Variable("item", cel.DynType),
 			cel.Variable("index", cel.IntType),
+			cel.Variable("event", cel.DynType),
 			cel.OptionalTypes(),
 			cel.ParserExpressionSizeLimit(maxExpressionSize),
 			ext.Strings(),

@@ -30,6 +30,8 @@ const (
 	Now
 	// Item is item and index, the current element of a for_each step.
 	Item
+	// Event is event, the provider event a wait_for's match tests.
+	Event
 )
 
 // Runtime is every variable but steps and item: what a workflow's when
@@ -41,7 +43,7 @@ const Runtime = Trigger | Vars | Secrets | Run | Now
 var (
 	triggerFields = []string{"kind", "time", "scheduled_time", "body", "headers", "query", "event"}
 	stepFields    = []string{"output", "status", "error", "attempts", "provider", "delivery"}
-	runFields     = []string{"id", "workflow", "attempt"}
+	runFields     = []string{"id", "workflow", "attempt", "signal_url"}
 )
 
 var names = []struct {
@@ -49,7 +51,7 @@ var names = []struct {
 	name string
 }{
 	{Trigger, "trigger"}, {Vars, "vars"}, {Steps, "steps"}, {Secrets, "secrets"},
-	{Run, "run"}, {Now, "now"}, {Item, "item"}, {Item, "index"},
+	{Run, "run"}, {Now, "now"}, {Item, "item"}, {Item, "index"}, {Event, "event"},
 }
 
 func nameBit(name string) (Names, bool) {
@@ -262,6 +264,8 @@ func (ctx Context) check(refs []reference) []string {
 				add("%s may only read secrets, not %s", where, r.root)
 			case bit == Item:
 				add("%s is only in scope in the with and override of a step with for_each", r.root)
+			case bit == Event:
+				add("event is only in scope in the match of a wait_for")
 			default:
 				add("%s is not available in %s", r.root, where)
 			}

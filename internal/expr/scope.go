@@ -34,6 +34,9 @@ type RunData struct {
 	Workflow string
 	// Attempt counts how often the run has been started (1 on the first).
 	Attempt int
+	// SignalURLs maps each signal a wait_for of the workflow waits on to
+	// its signed acknowledge link; it becomes run.signal_url.
+	SignalURLs map[string]string
 }
 
 // StepData is what a finished step left behind; it becomes steps.<id>.
@@ -75,6 +78,8 @@ type Scope struct {
 	item    any
 	index   ref.Val
 	loop    bool
+	event   any
+	hasEv   bool
 }
 
 var _ interpreter.Activation = (*Scope)(nil)
@@ -100,9 +105,10 @@ func NewScope(run RunData, trigger TriggerData, secrets map[string]string) *Scop
 		steps:   map[string]any{},
 		secrets: secrets,
 		run: map[string]any{
-			"id":       run.ID,
-			"workflow": run.Workflow,
-			"attempt":  int64(run.Attempt),
+			"id":         run.ID,
+			"workflow":   run.Workflow,
+			"attempt":    int64(run.Attempt),
+			"signal_url": stringMap(run.SignalURLs),
 		},
 	}
 	s.SetNow(time.Now())
@@ -165,6 +171,15 @@ func (s *Scope) WithItem(item any, index int) *Scope {
 	return &c
 }
 
+// WithEvent returns a Scope in which event reads ev, the provider event a
+// wait_for's match tests, sharing everything else with s.
+func (s *Scope) WithEvent(ev any) *Scope {
+	c := *s
+	c.event = ev
+	c.hasEv = true
+	return &c
+}
+
 // ResolveName implements interpreter.Activation; it is not meant to be
 // called by the engine.
 func (s *Scope) ResolveName(name string) (any, bool) {
@@ -185,6 +200,8 @@ func (s *Scope) ResolveName(name string) (any, bool) {
 		return s.item, s.loop
 	case "index":
 		return s.index, s.loop
+	case "event":
+		return s.event, s.hasEv
 	}
 	return nil, false
 }

@@ -60,6 +60,9 @@ type Options struct {
 	// engine instead of its in-process token buckets (see
 	// engine.Options.RateLimiter).
 	RateLimiter engine.RateLimiter
+	// OnPark and SignalURL are passed to the engine (see engine.Options).
+	OnPark    func(store.Wait)
+	SignalURL func(runID, signal string) string
 }
 
 // InvalidProjectError reports a project that failed validation.
@@ -173,6 +176,8 @@ func Open(ctx context.Context, opts Options) (_ *Host, err error) {
 		Owner:       opts.Owner,
 		DryRun:      opts.DryRun,
 		RateLimiter: opts.RateLimiter,
+		OnPark:      opts.OnPark,
+		SignalURL:   opts.SignalURL,
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/signallink"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// MaxBody caps request bodies in bytes; DefaultMaxBody when zero or
 	// less.
 	MaxBody int64
+	// SignalLinks, when set, serves the signed acknowledge links
+	// (run.signal_url.<name>) at /signal/{token}, without the token.
+	SignalLinks *signallink.Signer
 }
 
 // api is the state the handlers share.
@@ -99,6 +103,11 @@ func New(rt Runtime, opts Options) http.Handler {
 	r.handle("GET", "/healthz", public, a.healthz)
 	r.handle("GET", "/readyz", public, a.readyz)
 	r.handle("GET", "/metrics", public, a.serveMetrics)
+	if opts.SignalLinks != nil {
+		links := newSignalLinks(a, opts.SignalLinks)
+		r.handle("GET", signallink.PathPrefix+"{token}", public, links.get)
+		r.handle("POST", signallink.PathPrefix+"{token}", public, links.post)
+	}
 	return r.finish()
 }
 

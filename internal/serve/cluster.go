@@ -82,6 +82,9 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 			return s.host.Engine.Skip(ctx, id, reason)
 		},
 		Project: func() *config.Project { return s.host.Engine.Project() },
+		ResolveTimeout: func(ctx context.Context, key engine.WaitKey) (bool, error) {
+			return s.host.Engine.ResolveTimeout(ctx, key)
+		},
 	})
 	if err != nil {
 		return fail(err)

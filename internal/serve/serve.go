@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -14,7 +15,9 @@ import (
 	"github.com/heraldhq/herald/internal/host"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/scheduler"
+	"github.com/heraldhq/herald/internal/signallink"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/timers"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -64,6 +67,15 @@ type Options struct {
 	// HERALD_RUN_SLICE, else uses cluster.DefaultSlice. A single host
 	// ignores it.
 	RunSlice time.Duration
+	// PublicURL is where the host is reachable from outside (such as
+	// https://herald.example.com): the signal links run.signal_url.<name>
+	// start with it. Empty: no links (HERALD_PUBLIC_URL in herald serve).
+	PublicURL string
+	// WaitClock is the clock of the waits' timers; nil is the wall clock.
+	WaitClock timers.Clock
+	// WaitObserver, when set, receives the lag of each wait timer that
+	// fires (now minus its deadline).
+	WaitObserver func(lag time.Duration)
 }
 
 // Server is a running Herald host.
@@ -79,6 +91,10 @@ type Server struct {
 	files   fingerprint
 	// events fans the engine's events out to Subscribe.
 	events *hub
+	// timers wake the runs parked on waits (see waits.go).
+	timers *timers.Timers
+	// links signs the signal links; nil without a PublicURL.
+	links atomic.Pointer[signallink.Signer]
 }
 
 // New opens the project and prepares the server; Run starts it.
@@ -119,6 +135,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Host.Dir != "" {
 		s.files, _ = readFingerprint(opts.Host.Dir)
 	}
+	s.newTimers(&opts)
 	// A postgres:// store makes this host one replica of a cluster.
 	cl, err := openCluster(ctx, s, &opts)
 	if err != nil {
@@ -133,6 +150,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.host = h
+	if err := s.openSignalLinks(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if cl != nil {
 		s.runner, s.cluster = cl, cl
 	} else {
@@ -174,6 +195,13 @@ func (s *Server) Run(ctx context.Context) error {
 		s.runner.stop(s.opts.ShutdownGrace)
 		return err
 	}
+	if err := s.loadWaits(ctx); err != nil {
+		s.runner.stop(s.opts.ShutdownGrace)
+		return err
+	}
+	timersDone := make(chan struct{})
+	go func() { s.timers.Run(ctx); close(timersDone) }()
+	defer func() { <-timersDone }()
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- s.runScheduler(schedCtx) }()
@@ -259,6 +287,9 @@ func (s *Server) ProviderWebhook(ctx context.Context, instance string, req *sdk.
 	for _, ev := range events {
 		data, err := engine.DecodeJSON(ev.Data)
 		if err != nil {
+			return ids, fmt.Errorf("event %s: %w", ev.Type, err)
+		}
+		if err := s.deliverToWaits(ctx, instance, ev.Type, ev.Data); err != nil {
 			return ids, fmt.Errorf("event %s: %w", ev.Type, err)
 		}
 		for _, et := range p.EventTriggers(instance, ev.Type) {

@@ -110,3 +110,37 @@ workflow "support-echo" {
     }
   }
 }
+
+workflow "page-oncall" {
+  trigger "webhook" {
+    path = "page"
+  }
+  step "page" {
+    uses = "chatapi.send_message"
+    with = { phone = "{{ trigger.body.phone }}", body = "Ack: {{ run.signal_url.ack }}" }
+  }
+  step "settle" {
+    wait {
+      duration = "10s"
+    }
+  }
+  step "ack" {
+    wait_for {
+      event   = "chatapi.ack"
+      match   = "event.id == steps.page.output.id && event.status == 'viewed'"
+      signal  = "ack"
+      timeout = "5m"
+    }
+  }
+  step "escalate" {
+    if   = "!steps.ack.output.matched"
+    uses = "whatsapp_cc.send_single"
+    with = { to = { mobile = "{{ trigger.body.phone }}" }, fb_template = "oncall", language = "en" }
+  }
+  step "later" {
+    wait {
+      until = "{{ trigger.time + duration('1h') }}"
+    }
+    continue_on_error = true
+  }
+}

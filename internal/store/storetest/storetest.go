@@ -69,6 +69,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"Lifecycle", testLifecycle},
 		{"History", testHistory},
 		{"Deliveries", testDeliveries},
+		{"Waits", testWaits},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,207 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/heraldhq/herald/internal/expr"
+)
+
+// Wait parks a run until a time: Duration after the step starts, or the
+// timestamp Until renders to. Exactly one of them is set.
+type Wait struct {
+	Duration time.Duration `json:"duration,omitempty"`
+	// Until is a template that renders to a timestamp (or an RFC 3339
+	// string); a time in the past ends the wait at once.
+	Until *expr.Value `json:"until,omitempty"`
+}
+
+// WaitFor parks a run until a provider event that Match accepts arrives, a
+// signal is delivered, or Timeout passes, whichever comes first. Event and
+// Signal may both be set.
+type WaitFor struct {
+	// Event is the provider event waited for, such as chatapi.ack; Provider
+	// is the instance that must emit it.
+	Event    string `json:"event,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	// Match tests a candidate event (event in its scope, besides trigger,
+	// vars, steps, run and now); nil accepts every event of the type.
+	Match *expr.Condition `json:"match,omitempty"`
+	// Signal is the name of the signal waited for.
+	Signal string `json:"signal,omitempty"`
+	// Timeout bounds the wait; it is required.
+	Timeout time.Duration `json:"timeout"`
+}
+
+// Signals returns the names of the signals the workflow's wait_for steps
+// wait on, in step order, each once.
+func (w *Workflow) Signals() []string {
+	var out []string
+	for _, s := range w.Steps {
+		if s.WaitFor != nil && s.WaitFor.Signal != "" && !slices.Contains(out, s.WaitFor.Signal) {
+			out = append(out, s.WaitFor.Signal)
+		}
+	}
+	return out
+}
+
+// stepCallKeys are the keys of a step that calls an action, which a wait or
+// wait_for step does not take.
+var stepCallKeys = []string{"with", "override", "retry", "timeout", "for_each", "parallelism", "fallback"}
+
+// waitStep reads the wait or wait_for block of step s, which has no uses.
+// It reports whether the step is a wait step at all.
+func (l *loader) waitStep(s *Step, o *object, ctx expr.Context) bool {
+	w, wf := o.get("wait"), o.get("wait_for")
+	if w == nil && wf == nil {
+		return false
+	}
+	if w != nil && wf != nil {
+		l.rep.errorf(wf.keyRng, "%s has both wait and wait_for; a step waits for one of them", o.what)
+	}
+	if e := o.get("uses"); e != nil {
+		l.rep.errorf(e.keyRng, "%s has uses and a wait; a wait step calls no action", o.what)
+	}
+	for _, k := range stepCallKeys {
+		if e := o.get(k); e != nil {
+			l.rep.errorf(e.keyRng, "%s in %s: a wait step calls no action, so it takes no %s", k, o.what, k)
+		}
+	}
+	if w != nil {
+		s.Wait = l.wait(w.val, ctx, "the wait of "+o.what)
+	} else {
+		s.WaitFor = l.waitFor(wf.val, ctx, "the wait_for of "+o.what)
+	}
+	return true
+}
+
+func (l *loader) wait(n *node, ctx expr.Context, what string) *Wait {
+	o := newObject(&l.rep, n, what, "duration", "until")
+	if o == nil {
+		return nil
+	}
+	defer o.done()
+	w := &Wait{}
+	dur := o.duration("duration", &w.Duration)
+	if e := o.get("until"); e != nil {
+		if dur != nil {
+			l.rep.errorf(e.keyRng, "%s has both duration and until; give one", what)
+			return w
+		}
+		ctx.Where = what
+		v, errs := l.comp.Value(e.val.plain(&l.rep), ctx)
+		if errs != nil {
+			l.exprErrors(errs, e.val, "until")
+			return w
+		}
+		if static, ok := v.Static(); ok {
+			if _, isString := static.(string); !isString {
+				l.rep.errorf(e.val.rng, "until in %s must be a timestamp template such as \"{{ now + duration('1h') }}\"", what)
+				return w
+			}
+		}
+		for _, ref := range v.SecretRefs() {
+			l.secret(ref.Name, valueAt(e.val, ref.Path))
+		}
+		w.Until = v
+		return w
+	}
+	if dur == nil {
+		l.rep.errorf(n.rng, "%s needs duration or until", what)
+	}
+	return w
+}
+
+func (l *loader) waitFor(n *node, ctx expr.Context, what string) *WaitFor {
+	o := newObject(&l.rep, n, what, "event", "provider", "match", "signal", "timeout")
+	if o == nil {
+		return nil
+	}
+	defer o.done()
+	w := &WaitFor{}
+	hasEvent := o.get("event") != nil
+	if hasEvent {
+		w.Event, w.Provider = l.providerEvent(o)
+	} else if e := o.get("provider"); e != nil {
+		l.rep.errorf(e.keyRng, "provider in %s needs event", what)
+	}
+	if src, e, ok := o.str("match"); ok {
+		if !hasEvent {
+			l.rep.errorf(e.keyRng, "match in %s needs event: it tests the events waited for", what)
+		} else {
+			ctx.Names |= expr.Event
+			ctx.Where = "the match of " + what
+			w.Match = l.condition(src, e, ctx, "match")
+		}
+	}
+	if name, e, ok := o.str("signal"); ok {
+		if !stepID.MatchString(name) {
+			l.rep.errorf(e.val.rng, "invalid signal name %q in %s: use a letter or _ followed by letters, digits, _ or -", name, what)
+		} else {
+			w.Signal = name
+		}
+	}
+	if !hasEvent && o.get("signal") == nil {
+		l.rep.errorf(n.rng, "%s needs event or signal (or both)", what)
+	}
+	if o.duration("timeout", &w.Timeout) == nil {
+		l.rep.errorf(n.rng, "%s is missing timeout: a wait_for must end, as in timeout = %q", what, "30m")
+	}
+	return w
+}
+
+// String describes what the wait_for waits for, for run reasons and logs.
+func (w *WaitFor) String() string {
+	var s string
+	if w.Event != "" {
+		s = fmt.Sprintf("event %s from %s", w.Event, w.Provider)
+	}
+	if w.Signal != "" {
+		if s != "" {
+			s += " or "
+		}
+		s += fmt.Sprintf("signal %q", w.Signal)
+	}
+	return s
+}
+
+// MarshalJSON writes the duration as text, such as "10m0s".
+func (w *Wait) MarshalJSON() ([]byte, error) {
+	type plain Wait
+	return json.Marshal(struct {
+		*plain
+		Duration string `json:"duration,omitempty"`
+	}{(*plain)(w), durationText(w.Duration)})
+}
+
+// MarshalJSON writes the timeout as text, such as "5m0s".
+func (w *WaitFor) MarshalJSON() ([]byte, error) {
+	type plain WaitFor
+	return json.Marshal(struct {
+		*plain
+		Timeout string `json:"timeout"`
+	}{(*plain)(w), durationText(w.Timeout)})
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+// WaitsForEvent reports whether a wait_for of some workflow waits for event
+// from instance, so an arriving event is worth offering to waiting runs and
+// keeping in their inbox.
+func (p *Project) WaitsForEvent(instance, event string) bool {
+	for _, w := range p.Workflows {
+		for _, s := range w.Steps {
+			if s.WaitFor != nil && s.WaitFor.Event == event && s.WaitFor.Provider == instance {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,417 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// RunWaiting reports a run parked on a wait or wait_for step: Error says
+// what it waits for and until when.
+const RunWaiting EventType = "run_waiting"
+
+// errParked ends an execution whose run is parked on a wait step: the run
+// is waiting in the store and nothing executes it until its wait resolves.
+var errParked = errors.New("run is waiting")
+
+// WaitOutput is the output of a wait_for step (and of a wait step, which
+// only ever times out): whether an event or signal ended it, which, and
+// whether the timeout did.
+type WaitOutput struct {
+	Matched bool `json:"matched"`
+	// Event is the data of the provider event that matched.
+	Event any `json:"event,omitempty"`
+	// Signal names the signal that ended the wait, and Data is its data.
+	Signal string `json:"signal,omitempty"`
+	Data   any    `json:"data,omitempty"`
+	// TimedOut is set when the deadline passed first.
+	TimedOut bool `json:"timed_out"`
+}
+
+// waits returns the store's durable waits, which every bundled store keeps.
+func (e *Engine) waits() (store.Waits, error) {
+	ws, ok := e.opts.Store.(store.Waits)
+	if !ok {
+		return nil, errors.New("this store keeps no durable waits")
+	}
+	return ws, nil
+}
+
+// wait executes a wait or wait_for step: it stores the wait (once; a
+// resumed step keeps its deadline), ends it at once when an event in the
+// inbox matches or the deadline has passed, and otherwise parks the run
+// (errParked). A run resumed after its wait resolved records the step with
+// the wait's output.
+func (x *execution) wait(ctx context.Context, step *config.Step) (stepResult, error) {
+	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: store.NoItem}
+	fail := func(msg string) (stepResult, error) {
+		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), msg)}, time.Time{})
+	}
+	ws, err := x.e.waits()
+	if err != nil {
+		return fail(err.Error())
+	}
+	w, err := ws.GetWait(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		w, err = x.newWait(ctx, ws, step, key)
+		if err != nil {
+			if ctx.Err() != nil {
+				return stepResult{}, ErrInterrupted
+			}
+			var bad *badWaitError
+			if errors.As(err, &bad) {
+				return fail(bad.msg)
+			}
+			return stepResult{}, err
+		}
+	} else if err != nil {
+		return stepResult{}, err
+	}
+	if !w.Resolved {
+		parked, err := x.settleOrPark(ctx, ws, step, w)
+		if err != nil {
+			return stepResult{}, err
+		}
+		if parked {
+			return stepResult{}, errParked
+		}
+		if w, err = ws.GetWait(ctx, key); err != nil {
+			return stepResult{}, err
+		}
+	}
+	if !w.Resolved {
+		// Not parked (the run moved on, say canceled) and not resolved.
+		return stepResult{}, ErrInterrupted
+	}
+	res := stepResult{Status: store.StatusSucceeded, Raw: w.Output}
+	res.Output, _ = decodeValue(w.Output)
+	return x.record(ctx, step, key, res, w.CreatedAt)
+}
+
+// badWaitError is a wait that cannot start, such as an until that renders
+// to no time: the step fails.
+type badWaitError struct{ msg string }
+
+func (e *badWaitError) Error() string { return e.msg }
+
+// newWait computes the step's deadline and stores its wait and its waiting
+// step record.
+func (x *execution) newWait(ctx context.Context, ws store.Waits, step *config.Step, key store.StepKey) (store.Wait, error) {
+	now := x.e.opts.Now().UTC()
+	w := store.Wait{StepKey: key, CreatedAt: now}
+	switch {
+	case step.Wait != nil && step.Wait.Until != nil:
+		ectx, cancel := exprContext(ctx, step)
+		v, err := step.Wait.Until.RenderContext(ectx, x.scope)
+		cancel()
+		if err != nil {
+			return w, &badWaitError{"until: " + err.Error()}
+		}
+		at, ok := asTime(v)
+		if !ok {
+			return w, &badWaitError{fmt.Sprintf("until: %v is not a timestamp", v)}
+		}
+		w.Deadline = at.UTC()
+	case step.Wait != nil:
+		w.Deadline = now.Add(step.Wait.Duration)
+	case step.WaitFor != nil:
+		w.Deadline = now.Add(step.WaitFor.Timeout)
+		w.Event, w.Instance, w.Signal = step.WaitFor.Event, step.WaitFor.Provider, step.WaitFor.Signal
+	}
+	stored, err := ws.CreateWait(ctx, w)
+	if err != nil {
+		return stored, err
+	}
+	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem})
+	_, err = x.record(ctx, step, key, stepResult{Status: store.StatusWaiting, Reason: waitReason(step, stored.Deadline)}, now)
+	return stored, err
+}
+
+// asTime reads a rendered until: a timestamp, or RFC 3339 text.
+func asTime(v any) (time.Time, bool) {
+	switch t := v.(type) {
+	case time.Time:
+		return t, true
+	case string:
+		at, err := time.Parse(time.RFC3339Nano, t)
+		return at, err == nil
+	}
+	return time.Time{}, false
+}
+
+// waitReason is the one line a waiting run and step show.
+func waitReason(step *config.Step, deadline time.Time) string {
+	until := deadline.UTC().Format(time.RFC3339)
+	if step.WaitFor != nil {
+		return fmt.Sprintf("step %s waits for %s until %s", step.ID, step.WaitFor, until)
+	}
+	return fmt.Sprintf("step %s waits until %s", step.ID, until)
+}
+
+// settleOrPark ends the pending wait w at once when an event kept in the
+// inbox matches it or its deadline has passed; otherwise it parks the run
+// and reports parked. A wait resolved by someone else meanwhile (an event,
+// a signal, a timer) is not parked: the caller reads its output.
+func (x *execution) settleOrPark(ctx context.Context, ws store.Waits, step *config.Step, w store.Wait) (parked bool, err error) {
+	if out, ok, err := x.inboxMatch(ctx, ws, step); err != nil {
+		return false, err
+	} else if ok {
+		_, _, err := ws.ResolveWait(ctx, w.StepKey, out, x.e.opts.Now().UTC())
+		return false, err
+	}
+	if !x.e.opts.Now().Before(w.Deadline) {
+		_, _, err := ws.ResolveWait(ctx, w.StepKey, timedOut, x.e.opts.Now().UTC())
+		return false, err
+	}
+	reason := waitReason(step, w.Deadline)
+	parked, err = ws.ParkRun(context.WithoutCancel(ctx), x.run.ID, x.e.opts.Owner, reason)
+	if err != nil || !parked {
+		return false, err
+	}
+	if x.e.opts.OnPark != nil {
+		x.e.opts.OnPark(w)
+	}
+	x.e.emit(Event{Type: RunWaiting, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Status: string(store.StatusWaiting), Error: reason})
+	x.log.Info("run waiting", "step", step.ID, "until", w.Deadline.UTC().Format(time.RFC3339))
+	return true, nil
+}
+
+// timedOut is the output of a wait that reached its deadline.
+var timedOut = mustJSON(WaitOutput{TimedOut: true})
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// inboxMatch looks for an event that arrived since the run was created and
+// matches the step's wait_for, oldest first.
+func (x *execution) inboxMatch(ctx context.Context, ws store.Waits, step *config.Step) (json.RawMessage, bool, error) {
+	wf := step.WaitFor
+	if wf == nil || wf.Event == "" {
+		return nil, false, nil
+	}
+	evs, err := ws.InboxEvents(ctx, wf.Event, wf.Provider, x.run.CreatedAt)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, ev := range evs {
+		data, err := decodeValue(ev.Data)
+		if err != nil {
+			continue
+		}
+		if ok, _ := matches(ctx, step, x.scope, data); ok {
+			out, err := json.Marshal(WaitOutput{Matched: true, Event: data})
+			return out, err == nil, err
+		}
+	}
+	return nil, false, nil
+}
+
+// matches evaluates the wait_for's match with event in scope; no match
+// accepts every event.
+func matches(ctx context.Context, step *config.Step, scope *expr.Scope, event any) (bool, error) {
+	if step.WaitFor.Match == nil {
+		return true, nil
+	}
+	ectx, cancel := exprContext(ctx, step)
+	defer cancel()
+	return step.WaitFor.Match.EvalContext(ectx, scope.WithEvent(event))
+}
+
+// WaitKey names a step (or item) a run waits on.
+type WaitKey = store.StepKey
+
+// ResolveTimeout ends the pending wait of key because its deadline came:
+// its output says timed_out. It reports whether the run went back to
+// queued, for the caller to execute it; a wait resolved already (an event
+// or signal came first, or another replica fired) changes nothing.
+func (e *Engine) ResolveTimeout(ctx context.Context, key WaitKey) (requeued bool, err error) {
+	ws, err := e.waits()
+	if err != nil {
+		return false, err
+	}
+	_, requeued, err = ws.ResolveWait(ctx, key, timedOut, e.opts.Now().UTC())
+	return requeued, err
+}
+
+// DeliverEvent offers a provider event to the wait_for steps waiting for
+// its type from instance: each candidate (read through the store's index
+// by event type and instance, not a scan of waiting runs) whose match
+// accepts the event is resolved with it. It returns the runs that went
+// back to queued, for the caller to execute. When any workflow's wait_for
+// waits on the event, it is also kept in the inbox for steps that start
+// waiting later.
+func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, raw json.RawMessage) ([]store.Run, error) {
+	st := e.state.Load()
+	if !st.project.WaitsForEvent(instance, eventType) {
+		return nil, nil
+	}
+	ws, err := e.waits()
+	if err != nil {
+		return nil, err
+	}
+	now := e.opts.Now().UTC()
+	if err := ws.AddInboxEvent(ctx, store.InboxEvent{Event: eventType, Instance: instance, Data: raw, ReceivedAt: now}); err != nil {
+		return nil, err
+	}
+	data, err := decodeValue(raw)
+	if err != nil {
+		return nil, err
+	}
+	cands, err := ws.EventWaits(ctx, eventType, instance)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Run
+	for _, w := range cands {
+		run, ok, err := e.offer(ctx, st, ws, w, data, now)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			out = append(out, run)
+		}
+	}
+	return out, nil
+}
+
+// offer tests one candidate wait against an event and resolves it on a
+// match; ok reports a run that went back to queued.
+func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w store.Wait, event any, now time.Time) (store.Run, bool, error) {
+	run, err := e.opts.Store.GetRun(ctx, w.RunID)
+	if err != nil {
+		return run, false, err
+	}
+	wf, ok := st.project.Workflows[run.Workflow]
+	if !ok {
+		return run, false, nil
+	}
+	step, ok := wf.Step(w.StepID)
+	if !ok || step.WaitFor == nil {
+		return run, false, nil
+	}
+	scope := expr.NewScope(expr.RunData{ID: run.ID, Workflow: run.Workflow, Attempt: run.Attempt}, expr.TriggerData{}, st.project.Secrets)
+	if step.WaitFor.Match != nil {
+		if scope, err = e.runScope(ctx, st, run, wf); err != nil {
+			return run, false, err
+		}
+	}
+	if ok, err := matches(ctx, step, scope, event); err != nil || !ok {
+		return run, false, nil //nolint:nilerr // a match that fails to evaluate does not match
+	}
+	out, err := json.Marshal(WaitOutput{Matched: true, Event: event})
+	if err != nil {
+		return run, false, err
+	}
+	_, requeued, err := ws.ResolveWait(ctx, w.StepKey, out, now)
+	return run, requeued, err
+}
+
+// runScope rebuilds the expression scope of a run that is not executing:
+// its trigger, vars and the results of its finished steps.
+func (e *Engine) runScope(ctx context.Context, st *projectState, run store.Run, wf *config.Workflow) (*expr.Scope, error) {
+	trig, err := DecodeTrigger(run.Trigger)
+	if err != nil {
+		return nil, err
+	}
+	scope := expr.NewScope(expr.RunData{ID: run.ID, Workflow: run.Workflow, Attempt: run.Attempt, SignalURLs: e.signalURLs(run.ID, wf)}, trig.data(), st.project.Secrets)
+	scope.SetNow(e.opts.Now())
+	if wf.Vars != nil {
+		vars, err := wf.Vars.RenderMapContext(ctx, scope)
+		if err != nil {
+			return nil, err
+		}
+		scope.SetVars(vars)
+	}
+	recs, err := e.opts.Store.StepRecords(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Item == store.NoItem && r.Status.Final() {
+			scope.SetStep(r.StepID, resultFromRecord(r).data())
+		}
+	}
+	return scope, nil
+}
+
+// signalURLs returns the acknowledge link of each signal the workflow
+// waits on, when the engine can sign them.
+func (e *Engine) signalURLs(runID string, wf *config.Workflow) map[string]string {
+	if e.opts.SignalURL == nil {
+		return nil
+	}
+	names := wf.Signals()
+	if len(names) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		out[n] = e.opts.SignalURL(runID, n)
+	}
+	return out
+}
+
+// Signal delivers the signal name with data to a run's wait_for { signal =
+// name }: the first pending wait for it is resolved with {"matched": true,
+// "signal": name, "data": data}. It reports whether the run went back to
+// queued, for the caller to execute it. A run with no pending wait for the
+// signal is ErrRunState. The delivery is logged as done by by.
+func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessage, by string) (requeued bool, err error) {
+	if name == "" {
+		return false, fmt.Errorf("%w: signal name is empty", store.ErrInvalid)
+	}
+	if len(data) > 0 && !json.Valid(data) {
+		return false, fmt.Errorf("%w: signal data is not valid JSON", store.ErrInvalid)
+	}
+	run, err := e.opts.Store.GetRun(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	ws, err := e.waits()
+	if err != nil {
+		return false, err
+	}
+	pending, err := ws.SignalWaits(ctx, id, name)
+	if err != nil {
+		return false, err
+	}
+	if len(pending) == 0 {
+		if run.Status != store.StatusWaiting {
+			return false, fmt.Errorf("run %s is %s: %w; only a waiting run takes signals", id, run.ShownStatus(e.opts.Now()), ErrRunState)
+		}
+		return false, fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q now", id, ErrRunState, run.Workflow, name)
+	}
+	var value any
+	if len(data) > 0 {
+		if value, err = decodeValue(data); err != nil {
+			return false, fmt.Errorf("%w: signal data: %v", store.ErrInvalid, err)
+		}
+		value = e.Masker().Value(value)
+	}
+	out, err := json.Marshal(WaitOutput{Matched: true, Signal: name, Data: value})
+	if err != nil {
+		return false, err
+	}
+	now := e.opts.Now().UTC()
+	resolved, requeued, err := ws.ResolveWait(ctx, pending[0].StepKey, out, now)
+	if err != nil {
+		return false, err
+	}
+	if !resolved {
+		return false, fmt.Errorf("run %s: %w; its wait for signal %q ended already", id, ErrRunState, name)
+	}
+	op := store.Operation{RunID: id, At: now, By: by, Action: OpSignal, Detail: fmt.Sprintf("signal %q to step %s", name, pending[0].StepID)}
+	return requeued, e.opts.Store.AddOperation(ctx, op)
+}

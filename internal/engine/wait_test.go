@@ -1,0 +1,175 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const waitWorkflows = `
+workflow "ack" {
+  step "page" {
+    uses = "primary.send"
+    with = { to = "oncall" }
+  }
+  step "ack" {
+    wait_for {
+      event   = "fake.ack"
+      provider = "primary"
+      match   = "event.id == steps.page.output.id && event.status == 'viewed'"
+      signal  = "ack"
+      timeout = "1h"
+    }
+  }
+  step "escalate" {
+    if   = "!steps.ack.output.matched"
+    uses = "primary.send"
+    with = { to = "backup" }
+  }
+}
+workflow "pause" {
+  step "nap" {
+    wait { duration = "1h" }
+  }
+  step "after" {
+    uses = "primary.send"
+    with = { to = "{{ string(steps.nap.output.timed_out) }}" }
+  }
+}
+`
+
+// park runs workflow until it parks and returns the waiting run.
+func park(t *testing.T, b *bundle, workflow string) store.Run {
+	t.Helper()
+	run, err := b.engine.Run(context.Background(), workflow, engine.Trigger{Kind: engine.KindManual})
+	require.NoError(t, err)
+	require.Equal(t, store.StatusWaiting, run.Status, run.Reason)
+	return run
+}
+
+func TestWaitForSignalResumesTheRunWithItsData(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	run := park(t, b, "ack")
+	require.Contains(t, run.Reason, `step ack waits for event fake.ack from primary or signal "ack" until `)
+	_, err := b.engine.Signal(ctx, run.ID, "nack", nil, "cli")
+	require.ErrorIs(t, err, engine.ErrRunState, "no step waits for that signal")
+
+	requeued, err := b.engine.Signal(ctx, run.ID, "ack", json.RawMessage(`{"by":"alice"}`), "cli")
+	require.NoError(t, err)
+	require.True(t, requeued)
+	_, err = b.engine.Signal(ctx, run.ID, "ack", nil, "cli")
+	require.ErrorIs(t, err, engine.ErrRunState, "a signal is taken once")
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status)
+	v, err := engine.View(ctx, b.store, run.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"matched":true,"signal":"ack","data":{"by":"alice"},"timed_out":false}`, string(v.Steps[1].Output))
+	require.Equal(t, "skipped", v.Steps[2].Status, "acknowledged: no escalation")
+	require.Len(t, b.fake.Calls(), 1)
+}
+
+func TestWaitForEventMatchesOnlyItsRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	first, second := park(t, b, "ack"), park(t, b, "ack")
+	calls := b.fake.Calls()
+	require.Len(t, calls, 2)
+	// Each page's output id is msg-oncall-1 (the fake counts per key).
+	firstID := "msg-oncall-1"
+
+	runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"`+firstID+`","status":"delivered"}`))
+	require.NoError(t, err)
+	require.Empty(t, runs, "the match wants viewed")
+	runs, err = b.engine.DeliverEvent(ctx, "backup", "fake.ack", json.RawMessage(`{"id":"`+firstID+`","status":"viewed"}`))
+	require.NoError(t, err)
+	require.Empty(t, runs, "another instance's event is no candidate")
+	runs, err = b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"`+firstID+`","status":"viewed"}`))
+	require.NoError(t, err)
+	require.Len(t, runs, 2, "both pages have that id here, so both runs match")
+	require.ElementsMatch(t, []string{first.ID, second.ID}, []string{runs[0].ID, runs[1].ID})
+	run, err := b.engine.Execute(ctx, first.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status)
+	v, err := engine.View(ctx, b.store, run.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"matched":true,"event":{"id":"msg-oncall-1","status":"viewed"},"timed_out":false}`, string(v.Steps[1].Output))
+}
+
+func TestWaitForTakesAnEventFromTheInbox(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	// The run exists (queued) before the event arrives, and starts waiting
+	// after it: the inbox keeps the event for it.
+	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
+	require.NoError(t, err)
+	runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"msg-oncall-1","status":"viewed"}`))
+	require.NoError(t, err)
+	require.Empty(t, runs)
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, "the wait ended at once: %s", run.Reason)
+	v, err := engine.View(ctx, b.store, run.ID)
+	require.NoError(t, err)
+	require.Contains(t, string(v.Steps[1].Output), `"matched":true`)
+	require.Equal(t, "skipped", v.Steps[2].Status)
+}
+
+func TestWaitTimesOutOnceAndTheRunGoesOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	run := park(t, b, "pause")
+	ws := b.store.(store.Waits)
+	w, err := ws.GetWait(ctx, store.StepKey{RunID: run.ID, StepID: "nap", Item: store.NoItem})
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now().Add(time.Hour), w.Deadline, time.Minute)
+
+	// Executing a waiting run does nothing: no goroutine holds it.
+	again, err := b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusWaiting, again.Status)
+
+	key := engine.WaitKey{RunID: run.ID, StepID: "nap", Item: store.NoItem}
+	requeued, err := b.engine.ResolveTimeout(ctx, key)
+	require.NoError(t, err)
+	require.True(t, requeued)
+	requeued, err = b.engine.ResolveTimeout(ctx, key)
+	require.NoError(t, err)
+	require.False(t, requeued, "a second firing (another replica, a restart) changes nothing")
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status)
+	calls := b.fake.Calls()
+	require.Len(t, calls, 1)
+	require.Equal(t, "true", calls[0].Input["to"], "steps.nap.output.timed_out is in scope")
+}
+
+func TestCancelAWaitingRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	run := park(t, b, "pause")
+	res, err := b.engine.Cancel(ctx, run.ID, "cli", time.Second)
+	require.NoError(t, err)
+	require.Equal(t, engine.Canceled, res)
+	got, err := b.store.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCanceled, got.Status)
+	requeued, err := b.engine.ResolveTimeout(ctx, engine.WaitKey{RunID: run.ID, StepID: "nap", Item: store.NoItem})
+	require.NoError(t, err)
+	require.False(t, requeued, "the timer of a canceled run does not bring it back")
+	got, err = b.store.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCanceled, got.Status)
+}

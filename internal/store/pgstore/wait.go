@@ -1,0 +1,207 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var _ store.Waits = (*Store)(nil)
+
+// waitColumns are the columns scanWait reads, in order.
+const waitColumns = `run_id, step_id, item, deadline, event, instance, signal, state, output_json, created_at, resolved_at`
+
+func scanWait(row pgx.Row) (store.Wait, error) {
+	var (
+		w                           store.Wait
+		state                       string
+		output                      []byte
+		deadline, created, resolved pgtype.Timestamptz
+	)
+	if err := row.Scan(&w.RunID, &w.StepID, &w.Item, &deadline, &w.Event, &w.Instance, &w.Signal, &state, &output, &created, &resolved); err != nil {
+		return store.Wait{}, err
+	}
+	w.Resolved = state == "resolved"
+	w.Output = decodeJSON(output)
+	w.Deadline, w.CreatedAt, w.ResolvedAt = decodeTime(deadline), decodeTime(created), decodeTime(resolved)
+	return w, nil
+}
+
+// CreateWait stores w unless its key has a wait; see store.Waits.
+func (s *Store) CreateWait(ctx context.Context, w store.Wait) (store.Wait, error) {
+	if err := w.Validate(); err != nil {
+		return store.Wait{}, fmt.Errorf("create wait: %w", err)
+	}
+	var stored store.Wait
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, s.sql(`SELECT 1 FROM {schema}.runs WHERE id = $1`), w.RunID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("run %s: %w", w.RunID, store.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.waits (run_id, step_id, item, deadline, event, instance, signal, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, step_id, item) DO NOTHING`),
+			w.RunID, w.StepID, w.Item, encodeTime(w.Deadline), w.Event, w.Instance, w.Signal, encodeTime(w.CreatedAt))
+		if err != nil {
+			return err
+		}
+		stored, err = scanWait(tx.QueryRow(ctx, s.sql(`SELECT `+waitColumns+` FROM {schema}.waits WHERE run_id = $1 AND step_id = $2 AND item = $3`),
+			w.RunID, w.StepID, w.Item))
+		return err
+	})
+	if err != nil {
+		return store.Wait{}, fmt.Errorf("create wait %s/%s: %w", w.RunID, w.StepID, err)
+	}
+	return stored, nil
+}
+
+// GetWait returns the wait of key.
+func (s *Store) GetWait(ctx context.Context, key store.StepKey) (store.Wait, error) {
+	w, err := scanWait(s.queryRow(ctx, `SELECT `+waitColumns+` FROM {schema}.waits WHERE run_id = $1 AND step_id = $2 AND item = $3`,
+		key.RunID, key.StepID, key.Item))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Wait{}, fmt.Errorf("wait %s/%s: %w", key.RunID, key.StepID, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Wait{}, fmt.Errorf("wait %s/%s: %w", key.RunID, key.StepID, err)
+	}
+	return w, nil
+}
+
+// ParkRun moves a running run with a pending wait to waiting.
+func (s *Store) ParkRun(ctx context.Context, runID, owner, reason string) (bool, error) {
+	tag, err := s.exec(ctx, `UPDATE {schema}.runs SET status = 'waiting', reason = $1, owner = '', version = version + 1
+		WHERE id = $2 AND status = 'running' AND owner = $3
+		AND EXISTS (SELECT 1 FROM {schema}.waits WHERE run_id = $2 AND state = 'pending')`, reason, runID, owner)
+	if err != nil {
+		return false, fmt.Errorf("park run %s: %w", runID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ResolveWait settles a pending wait and requeues its waiting run.
+func (s *Store) ResolveWait(ctx context.Context, key store.StepKey, output json.RawMessage, at time.Time) (resolved, requeued bool, err error) {
+	if len(output) > 0 && !json.Valid(output) {
+		return false, false, fmt.Errorf("resolve wait: %w: output is not valid JSON", store.ErrInvalid)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		resolved, requeued = false, false
+		tag, err := tx.Exec(ctx, s.sql(`UPDATE {schema}.waits SET state = 'resolved', output_json = $1, resolved_at = $2
+			WHERE run_id = $3 AND step_id = $4 AND item = $5 AND state = 'pending'`),
+			encodeJSON(output), encodeTime(at), key.RunID, key.StepID, key.Item)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		resolved = true
+		tag, err = tx.Exec(ctx, s.sql(`UPDATE {schema}.runs SET status = 'queued', reason = '', owner = '', version = version + 1
+			WHERE id = $1 AND status = 'waiting'`), key.RunID)
+		requeued = err == nil && tag.RowsAffected() == 1
+		return err
+	})
+	if err != nil {
+		return false, false, fmt.Errorf("resolve wait %s/%s: %w", key.RunID, key.StepID, err)
+	}
+	return resolved, requeued, nil
+}
+
+// EventWaits returns the pending waits for event from instance.
+func (s *Store) EventWaits(ctx context.Context, event, instance string) ([]store.Wait, error) {
+	return s.waits(ctx, `WHERE state = 'pending' AND event <> '' AND event = $1 AND instance = $2`, event, instance)
+}
+
+// SignalWaits returns the run's pending waits for signal.
+func (s *Store) SignalWaits(ctx context.Context, runID, signal string) ([]store.Wait, error) {
+	return s.waits(ctx, `WHERE state = 'pending' AND signal <> '' AND run_id = $1 AND signal = $2`, runID, signal)
+}
+
+// PendingWaits returns every pending wait, soonest first.
+func (s *Store) PendingWaits(ctx context.Context) ([]store.Wait, error) {
+	return s.waits(ctx, `WHERE state = 'pending' ORDER BY deadline`)
+}
+
+func (s *Store) waits(ctx context.Context, where string, args ...any) ([]store.Wait, error) {
+	rows, err := s.query(ctx, `SELECT `+waitColumns+` FROM {schema}.waits `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("waits: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Wait
+	for rows.Next() {
+		w, err := scanWait(rows)
+		if err != nil {
+			return nil, fmt.Errorf("waits: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("waits: %w", classify(err))
+	}
+	return out, nil
+}
+
+// AddInboxEvent keeps ev and trims the inbox of its type and instance.
+func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
+	if ev.Event == "" || ev.ReceivedAt.IsZero() {
+		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.wait_inbox (event, instance, data_json, received_at) VALUES ($1, $2, $3, $4)`),
+			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND received_at < $3`),
+			ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND id NOT IN (
+			SELECT id FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 ORDER BY id DESC LIMIT $3)`),
+			ev.Event, ev.Instance, store.InboxMaxEvents)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add inbox event: %w", err)
+	}
+	return nil
+}
+
+// InboxEvents returns the kept events of a type and instance since since.
+func (s *Store) InboxEvents(ctx context.Context, event, instance string, since time.Time) ([]store.InboxEvent, error) {
+	rows, err := s.query(ctx, `SELECT event, instance, data_json, received_at FROM {schema}.wait_inbox
+		WHERE event = $1 AND instance = $2 AND received_at >= $3 ORDER BY id`, event, instance, encodeTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("inbox events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.InboxEvent
+	for rows.Next() {
+		var (
+			ev   store.InboxEvent
+			data []byte
+			at   pgtype.Timestamptz
+		)
+		if err := rows.Scan(&ev.Event, &ev.Instance, &data, &at); err != nil {
+			return nil, fmt.Errorf("inbox events: %w", err)
+		}
+		ev.Data, ev.ReceivedAt = decodeJSON(data), decodeTime(at)
+		out = append(out, ev)
+	}
+	return out, classify(rows.Err())
+}
+
+// UseSignalToken records a signal link's single use.
+func (s *Store) UseSignalToken(ctx context.Context, token, runID string, at time.Time) (bool, error) {
+	tag, err := s.exec(ctx, `INSERT INTO {schema}.signal_tokens_used (token, run_id, used_at) VALUES ($1, $2, $3)
+		ON CONFLICT (token) DO NOTHING`, token, runID, encodeTime(at))
+	if err != nil {
+		return false, fmt.Errorf("use signal token: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
