@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/expr"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -74,6 +76,33 @@ func (x *execution) refreshDeliveries(ctx context.Context) error {
 			x.results[id] = res
 			x.scope.SetStep(id, res.data())
 		}
+	}
+	return nil
+}
+
+// scopeDeliveries sets steps.<id>.delivery in the scope of a run that is
+// not executing, from its finished step records and recorded receipts.
+func (e *Engine) scopeDeliveries(ctx context.Context, scope *expr.Scope, runID string, wf *config.Workflow, recs []store.StepRecord) error {
+	ds, err := e.opts.Store.RunDeliveries(ctx, runID)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	byStep := map[string][]store.Delivery{}
+	for _, d := range ds {
+		byStep[d.StepID] = append(byStep[d.StepID], d)
+	}
+	for _, r := range recs {
+		got, ok := byStep[r.StepID]
+		if !ok || r.Item != store.NoItem || !r.Status.Final() {
+			continue
+		}
+		step, ok := wf.Step(r.StepID)
+		if !ok {
+			continue
+		}
+		res := resultFromRecord(r)
+		res.Delivery = deliveryValue(got, r.Total, step.ForEach != nil)
+		scope.SetStep(r.StepID, res.data())
 	}
 	return nil
 }
