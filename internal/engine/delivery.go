@@ -145,9 +145,9 @@ type ReceiptResult struct {
 // webhook of instance produced, on the steps (and for_each items) whose
 // output named their messages, and returns those it correlated. A receipt
 // for a message no run sent is ignored. The events still go to triggers and
-// waits as usual; this only records. Receipts that raise a status are
-// reported to the Observer as DeliveryRecorded and then to each function
-// OnDelivery registered, so a waiting run can look again.
+// waits as usual (the caller offers them after this, so a wait_for's
+// match reads the status just recorded); this only records. Receipts that
+// raise a status are reported to the Observer as DeliveryRecorded.
 func (e *Engine) RecordReceipts(ctx context.Context, instance string, events []sdk.Event) ([]ReceiptResult, error) {
 	var out []ReceiptResult
 	masker := e.Masker()
@@ -173,26 +173,8 @@ func (e *Engine) RecordReceipts(ctx context.Context, instance string, events []s
 		}
 		e.emit(Event{Type: DeliveryRecorded, RunID: d.RunID, StepID: d.StepID, Item: d.Item, Provider: instance, Status: d.Status})
 		e.opts.Logger.Info("delivery receipt recorded", "run_id", d.RunID, "step", d.StepID, "item", d.Item, "status", d.Status, "message_id", d.MessageID)
-		for _, fn := range e.deliveryHooks() {
-			fn(ctx, d)
-		}
 	}
 	return out, nil
-}
-
-// OnDelivery registers fn to be called after a receipt raised the recorded
-// delivery status of a run's step, for waits that match on
-// steps.<id>.delivery. fn runs on the goroutine recording the receipt.
-func (e *Engine) OnDelivery(fn func(ctx context.Context, d store.Delivery)) {
-	e.hookMu.Lock()
-	defer e.hookMu.Unlock()
-	e.onDelivery = append(e.onDelivery, fn)
-}
-
-func (e *Engine) deliveryHooks() []func(context.Context, store.Delivery) {
-	e.hookMu.Lock()
-	defer e.hookMu.Unlock()
-	return e.onDelivery
 }
 
 // addDeliveries fills the Delivery of the view's steps and items from the

@@ -80,10 +80,6 @@ type Engine struct {
 	beatMu   sync.Mutex
 	beatRuns int
 	beatStop chan struct{}
-
-	// hookMu guards onDelivery, the functions OnDelivery registered.
-	hookMu     sync.Mutex
-	onDelivery []func(context.Context, store.Delivery)
 }
 
 // projectState is everything derived from one project version.
