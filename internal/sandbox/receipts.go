@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -167,10 +166,7 @@ func (s *Sandbox) WaitReceipts() { s.receipts.wg.Wait() }
 
 func (s *Sandbox) setReceipts(w http.ResponseWriter, r *http.Request) {
 	var p ReceiptPlan
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "receipt plan: " + err.Error()})
+	if !decodeRequest(w, r, "receipt plan", &p) {
 		return
 	}
 	if err := s.SetReceiptPlan(p); err != nil {

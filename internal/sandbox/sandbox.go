@@ -256,10 +256,7 @@ func (s *Sandbox) clearRequests(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Sandbox) addFault(w http.ResponseWriter, r *http.Request) {
 	var f Fault
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault: " + err.Error()})
+	if !decodeRequest(w, r, "fault", &f) {
 		return
 	}
 	s.AddFault(f)
@@ -286,6 +283,18 @@ func (s *Sandbox) clearFaults(w http.ResponseWriter, _ *http.Request) {
 // WriteJSON writes v as a JSON response with status; fakes use it for their
 // responses.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// decodeRequest decodes a control request's JSON body (at most 1 MiB, no
+// unknown fields) into v, answering 400 and returning false when it cannot.
+func decodeRequest(w http.ResponseWriter, r *http.Request, what string, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": what + ": " + err.Error()})
+		return false
+	}
+	return true
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/heraldhq/herald/sdk"
 )
 
 // Deliveries is the index of sent messages that receive delivery receipts
@@ -55,23 +57,12 @@ type Receipt struct {
 	Data json.RawMessage
 }
 
-// DeliveryRank orders delivery statuses: sent 1, failed 2, delivered 3,
-// read 4, anything else 0. A recorded status is replaced only by a higher
-// rank: read beats delivered beats sent, a failure beats a late "sent", and
-// a "delivered" after a failure (a channel that retried) replaces it.
-func DeliveryRank(status string) int {
-	switch status {
-	case "sent":
-		return 1
-	case "failed":
-		return 2
-	case "delivered":
-		return 3
-	case "read":
-		return 4
-	}
-	return 0
-}
+// DeliveryRank orders delivery statuses as sdk.DeliveryStatus.Rank does:
+// sent 1, failed 2, delivered 3, read 4, anything else 0. A recorded status
+// is replaced only by a higher rank: read beats delivered beats sent, a
+// failure beats a late "sent", and a "delivered" after a failure (a channel
+// that retried) replaces it.
+func DeliveryRank(status string) int { return sdk.DeliveryStatus(status).Rank() }
 
 // Validate reports an ErrInvalid error when d cannot be indexed.
 func (d Delivery) Validate() error {
