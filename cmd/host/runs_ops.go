@@ -306,7 +306,7 @@ func (a *app) runsSignalCommand() *cobra.Command {
 			// Without a server the run continues here, in the foreground,
 			// as after runs retry.
 			return a.executeForeground(cmd, &f, id, func(ctx context.Context, e *engine.Engine) error {
-				if _, err := e.Signal(ctx, id, name, raw, cliBy); err != nil {
+				if _, _, err := e.Signal(ctx, id, name, raw, cliBy); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "run %s: signal %s delivered\n", id, name)

@@ -28,6 +28,12 @@ type RunArgs struct {
 	RunID string `json:"run_id" river:"unique"`
 	// Workflow is the run's workflow, for the job's lease and limits.
 	Workflow string `json:"workflow"`
+	// Wake names the wait whose end queued the run again (run/step/item),
+	// empty otherwise. It is part of the job's uniqueness: the job that
+	// parked the run may still be live in River (its completion is
+	// recorded asynchronously) when an event ends the wait, and must not
+	// swallow the resume as a duplicate.
+	Wake string `json:"wake,omitempty" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
@@ -39,19 +45,20 @@ func (RunArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:       Queue,
 		MaxAttempts: MaxAttempts,
-		UniqueOpts: river.UniqueOpts{
-			ByArgs: true,
-			// A completed job does not block a new one, so Adopt can queue
-			// a run again whose job ended without finishing it.
-			ByState: []rivertype.JobState{
-				rivertype.JobStateAvailable,
-				rivertype.JobStatePending,
-				rivertype.JobStateRetryable,
-				rivertype.JobStateRunning,
-				rivertype.JobStateScheduled,
-			},
-		},
+		// A completed job does not block a new one, so Adopt can queue a
+		// run again whose job ended without finishing it.
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates},
 	}
+}
+
+// liveStates are the states of a job that has not ended; a job's
+// uniqueness holds among them.
+var liveStates = []rivertype.JobState{
+	rivertype.JobStateAvailable,
+	rivertype.JobStatePending,
+	rivertype.JobStateRetryable,
+	rivertype.JobStateRunning,
+	rivertype.JobStateScheduled,
 }
 
 // retryPolicy retries a run's failed job soon, because the failure is the

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
@@ -32,14 +31,7 @@ func (TimeoutArgs) Kind() string { return TimeoutJobKind }
 
 // InsertOpts implements river.JobArgsWithInsertOpts: one job per wait.
 func (TimeoutArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{
-		Queue:       Queue,
-		MaxAttempts: MaxAttempts,
-		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-			rivertype.JobStateRunning, rivertype.JobStateScheduled,
-		}},
-	}
+	return river.InsertOpts{Queue: Queue, MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates}}
 }
 
 // ScheduleTimeout queues the job that ends w at its deadline.
@@ -75,6 +67,15 @@ func (w *timeoutWorker) Work(ctx context.Context, job *river.Job[TimeoutArgs]) e
 	if err != nil {
 		return err
 	}
-	_, err = c.client.Insert(ctx, RunArgs{RunID: run.ID, Workflow: run.Workflow}, nil)
-	return err
+	return c.Wake(ctx, run, engine.WaitKey{RunID: a.RunID, StepID: a.StepID, Item: a.Item})
+}
+
+// Wake queues the job that continues a run whose wait key ended; any
+// replica takes it.
+func (c *Cluster) Wake(ctx context.Context, run store.Run, key engine.WaitKey) error {
+	wake := fmt.Sprintf("%s/%s/%d", key.RunID, key.StepID, key.Item)
+	if _, err := c.client.Insert(ctx, RunArgs{RunID: run.ID, Workflow: run.Workflow, Wake: wake}, nil); err != nil {
+		return fmt.Errorf("queue run %s after its wait: %w", run.ID, err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/expr"
@@ -29,6 +30,12 @@ type WaitFor struct {
 	// Match tests a candidate event (event in its scope, besides trigger,
 	// vars, steps, run and now); nil accepts every event of the type.
 	Match *expr.Condition `json:"match,omitempty"`
+	// KeyPath and KeyValue are the correlation the match holds, when it
+	// has one: event.<KeyPath> == <KeyValue> (see expr.Compiler.EventKey).
+	// A waiting run stores KeyValue's value, so an event is offered only to
+	// the runs whose value its field equals.
+	KeyPath  []string    `json:"-"`
+	KeyValue *expr.Value `json:"-"`
 	// Signal is the name of the signal waited for.
 	Signal string `json:"signal,omitempty"`
 	// Timeout bounds the wait; it is required.
@@ -134,6 +141,13 @@ func (l *loader) waitFor(n *node, ctx expr.Context, what string) *WaitFor {
 			ctx.Names |= expr.Event
 			ctx.Where = "the match of " + what
 			w.Match = l.condition(src, e, ctx, "match")
+			if path, other, ok := l.comp.EventKey(src); ok && w.Match != nil {
+				kctx := ctx
+				kctx.Names &^= expr.Event
+				if v, errs := l.comp.Value("{{ "+other+" }}", kctx); errs == nil {
+					w.KeyPath, w.KeyValue = path, v
+				}
+			}
 		}
 	}
 	if name, e, ok := o.str("signal"); ok {
@@ -204,4 +218,29 @@ func (p *Project) WaitsForEvent(instance, event string) bool {
 		}
 	}
 	return false
+}
+
+// EventKeyPaths returns the distinct correlation paths of the wait_for steps
+// that wait for event from instance (see WaitFor.KeyPath), and whether some
+// such step has none (its waits take every event of the type).
+func (p *Project) EventKeyPaths(instance, event string) (paths [][]string, unkeyed bool) {
+	seen := map[string]bool{}
+	for _, w := range p.Workflows {
+		for _, s := range w.Steps {
+			wf := s.WaitFor
+			if wf == nil || wf.Event != event || wf.Provider != instance {
+				continue
+			}
+			if wf.KeyPath == nil {
+				unkeyed = true
+				continue
+			}
+			k := strings.Join(wf.KeyPath, ".")
+			if !seen[k] {
+				seen[k] = true
+				paths = append(paths, wf.KeyPath)
+			}
+		}
+	}
+	return paths, unkeyed
 }

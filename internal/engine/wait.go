@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
@@ -53,6 +54,13 @@ func (x *execution) wait(ctx context.Context, step *config.Step) (stepResult, er
 	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: store.NoItem}
 	fail := func(msg string) (stepResult, error) {
 		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), msg)}, time.Time{})
+	}
+	if x.e.opts.DryRun {
+		// A dry run renders what would be sent; it does not wait, and
+		// goes on as if the wait timed out.
+		res := stepResult{Status: store.StatusSucceeded, Raw: timedOut, Reason: "dry run: not waited"}
+		res.Output, _ = decodeValue(timedOut)
+		return x.record(ctx, step, key, res, time.Time{})
 	}
 	ws, err := x.e.waits()
 	if err != nil {
@@ -124,6 +132,16 @@ func (x *execution) newWait(ctx context.Context, ws store.Waits, step *config.St
 	case step.WaitFor != nil:
 		w.Deadline = now.Add(step.WaitFor.Timeout)
 		w.Event, w.Instance, w.Signal = step.WaitFor.Event, step.WaitFor.Provider, step.WaitFor.Signal
+		if kv := step.WaitFor.KeyValue; kv != nil {
+			ectx, cancel := exprContext(ctx, step)
+			v, err := kv.RenderContext(ectx, x.scope)
+			cancel()
+			if err == nil {
+				// A value that does not render leaves the wait unkeyed:
+				// every event of its type is offered to its match.
+				w.MatchKey = matchKey(step.WaitFor.KeyPath, v)
+			}
+		}
 	}
 	stored, err := ws.CreateWait(ctx, w)
 	if err != nil {
@@ -201,7 +219,11 @@ func (x *execution) inboxMatch(ctx context.Context, ws store.Waits, step *config
 	if wf == nil || wf.Event == "" {
 		return nil, false, nil
 	}
-	evs, err := ws.InboxEvents(ctx, wf.Event, wf.Provider, x.run.CreatedAt)
+	since := x.run.CreatedAt
+	if oldest := x.e.opts.Now().Add(-store.InboxMaxAge); oldest.After(since) {
+		since = oldest
+	}
+	evs, err := ws.InboxEvents(ctx, wf.Event, wf.Provider, since)
 	if err != nil {
 		return nil, false, err
 	}
@@ -247,12 +269,12 @@ func (e *Engine) ResolveTimeout(ctx context.Context, key WaitKey) (requeued bool
 
 // DeliverEvent offers a provider event to the wait_for steps waiting for
 // its type from instance: each candidate (read through the store's index
-// by event type and instance, not a scan of waiting runs) whose match
-// accepts the event is resolved with it. It returns the runs that went
-// back to queued, for the caller to execute. When any workflow's wait_for
-// waits on the event, it is also kept in the inbox for steps that start
-// waiting later.
-func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, raw json.RawMessage) ([]store.Run, error) {
+// by event type, instance and match key, not a scan of waiting runs) whose
+// match accepts the event is resolved with it. It returns the waits whose
+// runs went back to queued, for the caller to execute. An event that ended no wait,
+// and that some workflow's wait_for waits on, is kept in the inbox for
+// steps that start waiting later.
+func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, raw json.RawMessage) ([]WaitKey, error) {
 	st := e.state.Load()
 	if !st.project.WaitsForEvent(instance, eventType) {
 		return nil, nil
@@ -262,60 +284,66 @@ func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, r
 		return nil, err
 	}
 	now := e.opts.Now().UTC()
-	if err := ws.AddInboxEvent(ctx, store.InboxEvent{Event: eventType, Instance: instance, Data: raw, ReceivedAt: now}); err != nil {
-		return nil, err
-	}
 	data, err := decodeValue(raw)
 	if err != nil {
 		return nil, err
 	}
-	cands, err := ws.EventWaits(ctx, eventType, instance)
+	cands, err := ws.EventWaits(ctx, eventType, instance, eventKeys(st.project, instance, eventType, data))
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Run
+	var out []WaitKey
+	taken := false
 	for _, w := range cands {
-		run, ok, err := e.offer(ctx, st, ws, w, data, now)
+		resolved, requeued, err := e.offer(ctx, st, ws, w, data, now)
 		if err != nil {
 			return out, err
 		}
-		if ok {
-			out = append(out, run)
+		taken = taken || resolved
+		if requeued {
+			out = append(out, w.StepKey)
+		}
+	}
+	if !taken {
+		// Nothing waiting took it: keep it for a step that waits later.
+		if err := ws.AddInboxEvent(ctx, store.InboxEvent{Event: eventType, Instance: instance, Data: raw, ReceivedAt: now}); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
 }
 
 // offer tests one candidate wait against an event and resolves it on a
-// match; ok reports a run that went back to queued.
-func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w store.Wait, event any, now time.Time) (store.Run, bool, error) {
+// match: resolved reports that the event ended the wait, requeued that its
+// run went back to queued.
+func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w store.Wait, event any, now time.Time) (resolved, requeued bool, err error) {
 	run, err := e.opts.Store.GetRun(ctx, w.RunID)
 	if err != nil {
-		return run, false, err
+		return false, false, err
 	}
 	wf, ok := st.project.Workflows[run.Workflow]
 	if !ok {
-		return run, false, nil
+		return false, false, nil
 	}
 	step, ok := wf.Step(w.StepID)
 	if !ok || step.WaitFor == nil {
-		return run, false, nil
+		return false, false, nil
 	}
 	scope := expr.NewScope(expr.RunData{ID: run.ID, Workflow: run.Workflow, Attempt: run.Attempt}, expr.TriggerData{}, st.project.Secrets)
 	if step.WaitFor.Match != nil {
 		if scope, err = e.runScope(ctx, st, run, wf); err != nil {
-			return run, false, err
+			return false, false, err
 		}
 	}
 	if ok, err := matches(ctx, step, scope, event); err != nil || !ok {
-		return run, false, nil //nolint:nilerr // a match that fails to evaluate does not match
+		return false, false, nil //nolint:nilerr // a match that fails to evaluate does not match
 	}
 	out, err := json.Marshal(WaitOutput{Matched: true, Event: event})
 	if err != nil {
-		return run, false, err
+		return false, false, err
 	}
-	_, requeued, err := ws.ResolveWait(ctx, w.StepKey, out, now)
-	return run, requeued, err
+	resolved, requeued, err = ws.ResolveWait(ctx, w.StepKey, out, now)
+	return resolved, requeued, err
 }
 
 // runScope rebuilds the expression scope of a run that is not executing:
@@ -372,51 +400,110 @@ func (e *Engine) signalURLs(runID string, wf *config.Workflow) map[string]string
 // name }: the first pending wait for it is resolved with {"matched": true,
 // "signal": name, "data": data}. It reports whether the run went back to
 // queued, for the caller to execute it. A run with no pending wait for the
-// signal is ErrRunState. The delivery is logged as done by by.
-func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessage, by string) (requeued bool, err error) {
+// signal is ErrRunState. The delivery is logged as done by by. key is the
+// wait the signal ended.
+func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessage, by string) (key WaitKey, requeued bool, err error) {
 	if name == "" {
-		return false, fmt.Errorf("%w: signal name is empty", store.ErrInvalid)
+		return key, false, fmt.Errorf("%w: signal name is empty", store.ErrInvalid)
 	}
 	if len(data) > 0 && !json.Valid(data) {
-		return false, fmt.Errorf("%w: signal data is not valid JSON", store.ErrInvalid)
+		return key, false, fmt.Errorf("%w: signal data is not valid JSON", store.ErrInvalid)
 	}
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
-		return false, err
+		return key, false, err
 	}
 	ws, err := e.waits()
 	if err != nil {
-		return false, err
+		return key, false, err
 	}
 	pending, err := ws.SignalWaits(ctx, id, name)
 	if err != nil {
-		return false, err
+		return key, false, err
 	}
 	if len(pending) == 0 {
 		if run.Status != store.StatusWaiting {
-			return false, fmt.Errorf("run %s is %s: %w; only a waiting run takes signals", id, run.ShownStatus(e.opts.Now()), ErrRunState)
+			return key, false, fmt.Errorf("run %s is %s: %w; only a waiting run takes signals", id, run.ShownStatus(e.opts.Now()), ErrRunState)
 		}
-		return false, fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q now", id, ErrRunState, run.Workflow, name)
+		return key, false, fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q now", id, ErrRunState, run.Workflow, name)
 	}
 	var value any
 	if len(data) > 0 {
 		if value, err = decodeValue(data); err != nil {
-			return false, fmt.Errorf("%w: signal data: %v", store.ErrInvalid, err)
+			return key, false, fmt.Errorf("%w: signal data: %v", store.ErrInvalid, err)
 		}
 		value = e.Masker().Value(value)
 	}
 	out, err := json.Marshal(WaitOutput{Matched: true, Signal: name, Data: value})
 	if err != nil {
-		return false, err
+		return key, false, err
 	}
 	now := e.opts.Now().UTC()
-	resolved, requeued, err := ws.ResolveWait(ctx, pending[0].StepKey, out, now)
+	key = pending[0].StepKey
+	resolved, requeued, err := ws.ResolveWait(ctx, key, out, now)
 	if err != nil {
-		return false, err
+		return key, false, err
 	}
 	if !resolved {
-		return false, fmt.Errorf("run %s: %w; its wait for signal %q ended already", id, ErrRunState, name)
+		return key, false, fmt.Errorf("run %s: %w; its wait for signal %q ended already", id, ErrRunState, name)
 	}
 	op := store.Operation{RunID: id, At: now, By: by, Action: OpSignal, Detail: fmt.Sprintf("signal %q to step %s", name, pending[0].StepID)}
-	return requeued, e.opts.Store.AddOperation(ctx, op)
+	return key, requeued, e.opts.Store.AddOperation(ctx, op)
+}
+
+// matchKey renders one side of an event correlation: the field path and
+// the value, numbers as float64 so that 1 and 1.0 agree.
+func matchKey(path []string, v any) string {
+	switch n := v.(type) {
+	case int64:
+		v = float64(n)
+	case int:
+		v = float64(n)
+	case uint64:
+		v = float64(n)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return strings.Join(path, ".") + "=" + string(b)
+}
+
+// eventKeys returns the match keys an event can meet: one per correlation
+// path of the wait_for steps waiting for its type (read from the event's
+// data), and "" for the waits without one.
+func eventKeys(p *config.Project, instance, eventType string, data any) []string {
+	paths, _ := p.EventKeyPaths(instance, eventType)
+	keys := []string{""}
+	for _, path := range paths {
+		if v, ok := lookupPath(data, path); ok {
+			keys = append(keys, matchKey(path, v))
+		}
+	}
+	return keys
+}
+
+// lookupPath reads data.a.b for path [a b].
+func lookupPath(data any, path []string) (any, bool) {
+	for _, f := range path {
+		m, ok := data.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if data, ok = m[f]; !ok {
+			return nil, false
+		}
+	}
+	return data, true
+}
+
+// Executing returns a channel that is closed when this engine's execution
+// of run id ends, or nil when it executes none. A run resumed the moment
+// after it parked may still be ending its execution here: the caller
+// hands it over again once that is done.
+func (e *Engine) Executing(id string) <-chan struct{} {
+	if v, ok := e.executing.Load(id); ok {
+		return v.(*liveRun).done
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -10,13 +11,14 @@ import (
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
 )
 
 const waitWorkflows = `
 workflow "ack" {
   step "page" {
     uses = "primary.send"
-    with = { to = "oncall" }
+    with = { to = "{{ run.id }}" }
   }
   step "ack" {
     wait_for {
@@ -59,13 +61,13 @@ func TestWaitForSignalResumesTheRunWithItsData(t *testing.T) {
 	ctx := context.Background()
 	run := park(t, b, "ack")
 	require.Contains(t, run.Reason, `step ack waits for event fake.ack from primary or signal "ack" until `)
-	_, err := b.engine.Signal(ctx, run.ID, "nack", nil, "cli")
+	_, _, err := b.engine.Signal(ctx, run.ID, "nack", nil, "cli")
 	require.ErrorIs(t, err, engine.ErrRunState, "no step waits for that signal")
 
-	requeued, err := b.engine.Signal(ctx, run.ID, "ack", json.RawMessage(`{"by":"alice"}`), "cli")
+	_, requeued, err := b.engine.Signal(ctx, run.ID, "ack", json.RawMessage(`{"by":"alice"}`), "cli")
 	require.NoError(t, err)
 	require.True(t, requeued)
-	_, err = b.engine.Signal(ctx, run.ID, "ack", nil, "cli")
+	_, _, err = b.engine.Signal(ctx, run.ID, "ack", nil, "cli")
 	require.ErrorIs(t, err, engine.ErrRunState, "a signal is taken once")
 	run, err = b.engine.Execute(ctx, run.ID)
 	require.NoError(t, err)
@@ -82,10 +84,7 @@ func TestWaitForEventMatchesOnlyItsRun(t *testing.T) {
 	b := setup(t, waitWorkflows)
 	ctx := context.Background()
 	first, second := park(t, b, "ack"), park(t, b, "ack")
-	calls := b.fake.Calls()
-	require.Len(t, calls, 2)
-	// Each page's output id is msg-oncall-1 (the fake counts per key).
-	firstID := "msg-oncall-1"
+	firstID := "msg-" + first.ID + "-1" // the fake's message id
 
 	runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"`+firstID+`","status":"delivered"}`))
 	require.NoError(t, err)
@@ -95,14 +94,23 @@ func TestWaitForEventMatchesOnlyItsRun(t *testing.T) {
 	require.Empty(t, runs, "another instance's event is no candidate")
 	runs, err = b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"`+firstID+`","status":"viewed"}`))
 	require.NoError(t, err)
-	require.Len(t, runs, 2, "both pages have that id here, so both runs match")
-	require.ElementsMatch(t, []string{first.ID, second.ID}, []string{runs[0].ID, runs[1].ID})
+	require.Len(t, runs, 1)
+	require.Equal(t, first.ID, runs[0].RunID, "only the run whose page has that id")
+	got, err := b.store.GetRun(ctx, second.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusWaiting, got.Status)
+
+	ws := b.store.(store.Waits)
+	w, err := ws.GetWait(ctx, store.StepKey{RunID: second.ID, StepID: "ack", Item: store.NoItem})
+	require.NoError(t, err)
+	require.Equal(t, `id="msg-`+second.ID+`-1"`, w.MatchKey, "the wait is indexed by its run's side of the match")
+
 	run, err := b.engine.Execute(ctx, first.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusSucceeded, run.Status)
 	v, err := engine.View(ctx, b.store, run.ID)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"matched":true,"event":{"id":"msg-oncall-1","status":"viewed"},"timed_out":false}`, string(v.Steps[1].Output))
+	require.JSONEq(t, `{"matched":true,"event":{"id":"`+firstID+`","status":"viewed"},"timed_out":false}`, string(v.Steps[1].Output))
 }
 
 func TestWaitForTakesAnEventFromTheInbox(t *testing.T) {
@@ -113,7 +121,7 @@ func TestWaitForTakesAnEventFromTheInbox(t *testing.T) {
 	// after it: the inbox keeps the event for it.
 	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
 	require.NoError(t, err)
-	runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"msg-oncall-1","status":"viewed"}`))
+	runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"msg-`+run.ID+`-1","status":"viewed"}`))
 	require.NoError(t, err)
 	require.Empty(t, runs)
 	run, err = b.engine.Execute(ctx, run.ID)
@@ -172,4 +180,23 @@ func TestCancelAWaitingRun(t *testing.T) {
 	got, err = b.store.GetRun(ctx, run.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusCanceled, got.Status)
+}
+
+func TestDryRunDoesNotWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+workflow "nap" {
+  step "nap" {
+    wait { duration = "1h" }
+  }
+}`)
+	e, err := engine.New(engine.Options{Project: b.engine.Project(), Store: b.store, DryRun: true,
+		Client: func(context.Context, string) (sdk.Client, error) { return nil, errors.New("a wait calls no plugin") }})
+	require.NoError(t, err)
+	run, err := e.Run(context.Background(), "nap", engine.Trigger{Kind: engine.KindManual})
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, run.Reason)
+	v, err := engine.View(context.Background(), b.store, run.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"matched":false,"timed_out":true}`, string(v.Steps[0].Output))
 }

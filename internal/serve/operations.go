@@ -45,11 +45,11 @@ func (s *Server) ResolveRun(ctx context.Context, id, step string, item int, sent
 // SignalRun delivers a signal to a waiting run. It implements
 // httpapi.Runtime.
 func (s *Server) SignalRun(ctx context.Context, id, name string, data json.RawMessage, by string) error {
-	requeued, err := s.host.Engine.Signal(ctx, id, name, data, by)
+	key, requeued, err := s.host.Engine.Signal(ctx, id, name, data, by)
 	if err != nil || !requeued {
 		return err
 	}
-	return s.resume(ctx, id)
+	return s.resume(ctx, key)
 }
 
 // resubmit queues a run an operator moved back to queued on this host's

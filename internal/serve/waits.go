@@ -49,7 +49,7 @@ func (s *Server) fireWait(ctx context.Context, k timers.Key, at time.Time) {
 		return
 	}
 	if requeued {
-		if err := s.resume(ctx, k.RunID); err != nil {
+		if err := s.resume(ctx, engine.WaitKey{RunID: k.RunID, StepID: k.StepID, Item: k.Item}); err != nil {
 			s.logger.Warn("could not queue a run whose wait ended", "run_id", k.RunID, "error", err)
 		}
 	}
@@ -75,13 +75,28 @@ func (s *Server) loadWaits(ctx context.Context) error {
 	return nil
 }
 
-// resume hands a run whose wait ended (now queued) to the runner.
-func (s *Server) resume(ctx context.Context, id string) error {
-	run, err := s.host.Store.GetRun(ctx, id)
+// resume hands a run whose wait key ended (now queued) to the runner; in
+// a cluster, as a job of its own (see cluster.Wake).
+func (s *Server) resume(ctx context.Context, key engine.WaitKey) error {
+	run, err := s.host.Store.GetRun(ctx, key.RunID)
 	if err != nil {
 		return err
 	}
 	if run.Status != store.StatusQueued {
+		return nil
+	}
+	if s.cluster != nil {
+		return s.cluster.c.Wake(ctx, run, key)
+	}
+	if done := s.host.Engine.Executing(run.ID); done != nil {
+		// Parked a moment ago and still ending its execution here: a job
+		// queued now would find it executing and be dropped.
+		go func() {
+			<-done
+			if err := s.runner.resubmit(context.WithoutCancel(ctx), run); err != nil {
+				s.logger.Warn("could not queue a run whose wait ended", "run_id", run.ID, "error", err)
+			}
+		}()
 		return nil
 	}
 	return s.runner.resubmit(ctx, run)
@@ -90,9 +105,9 @@ func (s *Server) resume(ctx context.Context, id string) error {
 // deliverToWaits offers a provider event to the runs waiting for it and
 // queues those it resumed.
 func (s *Server) deliverToWaits(ctx context.Context, instance, eventType string, data json.RawMessage) error {
-	runs, err := s.host.Engine.DeliverEvent(ctx, instance, eventType, data)
-	for _, r := range runs {
-		if rerr := s.runner.resubmit(ctx, r); rerr != nil {
+	keys, err := s.host.Engine.DeliverEvent(ctx, instance, eventType, data)
+	for _, k := range keys {
+		if rerr := s.resume(ctx, k); rerr != nil {
 			return rerr
 		}
 	}

@@ -9,10 +9,12 @@ import (
 
 // Bounds of the event inbox (see Waits.AddInboxEvent): an event is kept
 // InboxMaxAge at most, and at most InboxMaxEvents of one event type and
-// provider instance, the newest.
+// provider instance, the newest. The store trims the inbox every
+// InboxTrimEvery events, so it may briefly hold that many more.
 const (
 	InboxMaxAge    = 15 * time.Minute
 	InboxMaxEvents = 1000
+	InboxTrimEvery = 64
 )
 
 // Wait is a step (or one item of it) parked until an event, a signal or its
@@ -27,6 +29,10 @@ type Wait struct {
 	// the step waits for none.
 	Event    string
 	Instance string
+	// MatchKey is the run's side of the event correlation (such as
+	// `id="msg-1"`), empty when the wait takes any event of its type to
+	// its match; EventWaits looks waits up by it.
+	MatchKey string
 	// Signal names the signal waited for; empty when none.
 	Signal    string
 	CreatedAt time.Time
@@ -82,9 +88,9 @@ type Waits interface {
 	// it was settled already, or never existed); requeued whether the run
 	// was waiting and is now queued, for the caller to execute it.
 	ResolveWait(ctx context.Context, key StepKey, output json.RawMessage, at time.Time) (resolved, requeued bool, err error)
-	// EventWaits returns the pending waits for event from instance,
-	// through an index: no other wait is read.
-	EventWaits(ctx context.Context, event, instance string) ([]Wait, error)
+	// EventWaits returns the pending waits for event from instance whose
+	// MatchKey is one of keys, through an index: no other wait is read.
+	EventWaits(ctx context.Context, event, instance string, keys []string) ([]Wait, error)
 	// SignalWaits returns the run's pending waits for signal.
 	SignalWaits(ctx context.Context, runID, signal string) ([]Wait, error)
 	// PendingWaits returns every pending wait, soonest deadline first, for

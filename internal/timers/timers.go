@@ -48,8 +48,9 @@ type Key struct {
 // Timers' workers, so it may block on a store write; ctx ends when Run does.
 type FireFunc func(ctx context.Context, k Key, at time.Time)
 
-// DefaultWorkers is how many FireFuncs run at once.
-const DefaultWorkers = 8
+// DefaultWorkers is how many FireFuncs run at once: enough that their
+// store writes share group commits when many deadlines come together.
+const DefaultWorkers = 32
 
 // Timers is a set of one-shot timers, at most one per Key. It is safe for
 // concurrent use.

@@ -16,7 +16,7 @@ import (
 var _ store.Waits = (*Store)(nil)
 
 // waitColumns are the columns scanWait reads, in order.
-const waitColumns = `run_id, step_id, item, deadline, event, instance, signal, state, output_json, created_at, resolved_at`
+const waitColumns = `run_id, step_id, item, deadline, event, instance, match_key, signal, state, output_json, created_at, resolved_at`
 
 func scanWait(row pgx.Row) (store.Wait, error) {
 	var (
@@ -25,7 +25,7 @@ func scanWait(row pgx.Row) (store.Wait, error) {
 		output                      []byte
 		deadline, created, resolved pgtype.Timestamptz
 	)
-	if err := row.Scan(&w.RunID, &w.StepID, &w.Item, &deadline, &w.Event, &w.Instance, &w.Signal, &state, &output, &created, &resolved); err != nil {
+	if err := row.Scan(&w.RunID, &w.StepID, &w.Item, &deadline, &w.Event, &w.Instance, &w.MatchKey, &w.Signal, &state, &output, &created, &resolved); err != nil {
 		return store.Wait{}, err
 	}
 	w.Resolved = state == "resolved"
@@ -47,9 +47,9 @@ func (s *Store) CreateWait(ctx context.Context, w store.Wait) (store.Wait, error
 		} else if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.waits (run_id, step_id, item, deadline, event, instance, signal, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, step_id, item) DO NOTHING`),
-			w.RunID, w.StepID, w.Item, encodeTime(w.Deadline), w.Event, w.Instance, w.Signal, encodeTime(w.CreatedAt))
+		_, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.waits (run_id, step_id, item, deadline, event, instance, match_key, signal, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id, step_id, item) DO NOTHING`),
+			w.RunID, w.StepID, w.Item, encodeTime(w.Deadline), w.Event, w.Instance, w.MatchKey, w.Signal, encodeTime(w.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -113,8 +113,11 @@ func (s *Store) ResolveWait(ctx context.Context, key store.StepKey, output json.
 }
 
 // EventWaits returns the pending waits for event from instance.
-func (s *Store) EventWaits(ctx context.Context, event, instance string) ([]store.Wait, error) {
-	return s.waits(ctx, `WHERE state = 'pending' AND event <> '' AND event = $1 AND instance = $2`, event, instance)
+func (s *Store) EventWaits(ctx context.Context, event, instance string, keys []string) ([]store.Wait, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return s.waits(ctx, `WHERE state = 'pending' AND event <> '' AND event = $1 AND instance = $2 AND match_key = ANY($3)`, event, instance, keys)
 }
 
 // SignalWaits returns the run's pending waits for signal.
@@ -153,16 +156,20 @@ func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
 		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.wait_inbox (event, instance, data_json, received_at) VALUES ($1, $2, $3, $4)`),
-			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)); err != nil {
+		var id int64
+		if err := tx.QueryRow(ctx, s.sql(`INSERT INTO {schema}.wait_inbox (event, instance, data_json, received_at) VALUES ($1, $2, $3, $4) RETURNING id`),
+			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)).Scan(&id); err != nil {
 			return err
+		}
+		if id%store.InboxTrimEvery != 0 {
+			return nil
 		}
 		if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND received_at < $3`),
 			ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND id NOT IN (
-			SELECT id FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 ORDER BY id DESC LIMIT $3)`),
+		_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND id <= (
+			SELECT id FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 ORDER BY id DESC LIMIT 1 OFFSET $3)`),
 			ev.Event, ev.Instance, store.InboxMaxEvents)
 		return err
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -14,7 +15,7 @@ import (
 var _ store.Waits = (*Store)(nil)
 
 // waitColumns are the columns scanWait reads, in order.
-const waitColumns = `run_id, step_id, item, deadline, event, instance, signal, state, output_json, created_at, resolved_at`
+const waitColumns = `run_id, step_id, item, deadline, event, instance, match_key, signal, state, output_json, created_at, resolved_at`
 
 func scanWait(row scanner) (store.Wait, error) {
 	var (
@@ -23,7 +24,7 @@ func scanWait(row scanner) (store.Wait, error) {
 		output                      sql.NullString
 		deadline, created, resolved sql.NullString
 	)
-	if err := row.Scan(&w.RunID, &w.StepID, &w.Item, &deadline, &w.Event, &w.Instance, &w.Signal, &state, &output, &created, &resolved); err != nil {
+	if err := row.Scan(&w.RunID, &w.StepID, &w.Item, &deadline, &w.Event, &w.Instance, &w.MatchKey, &w.Signal, &state, &output, &created, &resolved); err != nil {
 		return store.Wait{}, err
 	}
 	w.Resolved = state == "resolved"
@@ -46,9 +47,9 @@ func (s *Store) CreateWait(ctx context.Context, w store.Wait) (store.Wait, error
 	}
 	var stored store.Wait
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO waits (run_id, step_id, item, deadline, event, instance, signal, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step_id, item) DO NOTHING`,
-			w.RunID, w.StepID, w.Item, encodeTime(w.Deadline), w.Event, w.Instance, w.Signal, encodeTime(w.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO waits (run_id, step_id, item, deadline, event, instance, match_key, signal, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step_id, item) DO NOTHING`,
+			w.RunID, w.StepID, w.Item, encodeTime(w.Deadline), w.Event, w.Instance, w.MatchKey, w.Signal, encodeTime(w.CreatedAt))
 		if err != nil {
 			return missingRun(ctx, tx, w.RunID, err)
 		}
@@ -129,8 +130,16 @@ func (s *Store) ResolveWait(ctx context.Context, key store.StepKey, output json.
 }
 
 // EventWaits returns the pending waits for event from instance.
-func (s *Store) EventWaits(ctx context.Context, event, instance string) ([]store.Wait, error) {
-	return s.waits(ctx, `WHERE state = 'pending' AND event <> '' AND event = ? AND instance = ?`, event, instance)
+func (s *Store) EventWaits(ctx context.Context, event, instance string, keys []string) ([]store.Wait, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	args := []any{event, instance}
+	marks := strings.Repeat("?, ", len(keys)-1) + "?"
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	return s.waits(ctx, `WHERE state = 'pending' AND event <> '' AND event = ? AND instance = ? AND match_key IN (`+marks+`)`, args...)
 }
 
 // SignalWaits returns the run's pending waits for signal.
@@ -169,16 +178,20 @@ func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
 		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
 	}
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO wait_inbox (event, instance, data_json, received_at) VALUES (?, ?, ?, ?)`,
-			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO wait_inbox (event, instance, data_json, received_at) VALUES (?, ?, ?, ?)`,
+			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt))
+		if err != nil {
+			return err
+		}
+		if id, err := res.LastInsertId(); err != nil || id%store.InboxTrimEvery != 0 {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ? AND instance = ? AND received_at < ?`,
 			ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ?1 AND instance = ?2 AND id NOT IN (
-			SELECT id FROM wait_inbox WHERE event = ?1 AND instance = ?2 ORDER BY id DESC LIMIT ?3)`,
+		_, err = tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ?1 AND instance = ?2 AND id <= (
+			SELECT id FROM wait_inbox WHERE event = ?1 AND instance = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)`,
 			ev.Event, ev.Instance, store.InboxMaxEvents)
 		return err
 	})

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 		run.Status, run.Owner, run.Attempt = store.StatusRunning, "o", 1
 		b.create(t, run)
 		w := store.Wait{StepKey: store.StepKey{RunID: run.ID, StepID: "w", Item: store.NoItem},
-			Deadline: base.Add(time.Hour), Event: "chatapi.ack", Instance: "chatapi", Signal: "ack", CreatedAt: base}
+			Deadline: base.Add(time.Hour), Event: "chatapi.ack", Instance: "chatapi", MatchKey: `id="m1"`, Signal: "ack", CreatedAt: base}
 		got, err := ws.CreateWait(b.ctx, w)
 		require.NoError(t, err)
 		require.False(t, got.Resolved)
@@ -110,11 +111,15 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 	t.Run("LookupsByEventAndSignal", func(t *testing.T) {
 		t.Parallel()
 		b, ws, w := waiting(t)
-		got, err := ws.EventWaits(b.ctx, "chatapi.ack", "chatapi")
+		got, err := ws.EventWaits(b.ctx, "chatapi.ack", "chatapi", []string{`id="m0"`, `id="m1"`, ""})
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		require.Equal(t, w.StepKey, got[0].StepKey)
-		got, err = ws.EventWaits(b.ctx, "chatapi.ack", "other")
+		require.Equal(t, `id="m1"`, got[0].MatchKey)
+		got, err = ws.EventWaits(b.ctx, "chatapi.ack", "chatapi", []string{`id="m2"`, ""})
+		require.NoError(t, err)
+		require.Empty(t, got, "another message's receipt is no candidate")
+		got, err = ws.EventWaits(b.ctx, "chatapi.ack", "other", []string{`id="m1"`})
 		require.NoError(t, err)
 		require.Empty(t, got)
 		got, err = ws.SignalWaits(b.ctx, w.RunID, "ack")
@@ -131,14 +136,19 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 	t.Run("InboxKeepsRecentEventsOfAType", func(t *testing.T) {
 		t.Parallel()
 		b, ws, _ := waiting(t)
-		for i, at := range []time.Time{base, base.Add(time.Minute), base.Add(store.InboxMaxAge + 2*time.Minute)} {
+		late := base.Add(store.InboxMaxAge + 2*time.Minute)
+		for i := range 2 * store.InboxTrimEvery {
+			at := base
+			if i >= store.InboxTrimEvery {
+				at = late
+			}
 			require.NoError(t, ws.AddInboxEvent(b.ctx, store.InboxEvent{Event: "chatapi.ack", Instance: "chatapi",
-				Data: json.RawMessage(`{"n":` + string(rune('0'+i)) + `}`), ReceivedAt: at}))
+				Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), ReceivedAt: at}))
 		}
 		got, err := ws.InboxEvents(b.ctx, "chatapi.ack", "chatapi", base)
 		require.NoError(t, err)
-		require.Len(t, got, 1, "events older than the inbox's age are dropped")
-		require.JSONEq(t, `{"n":2}`, string(got[0].Data))
+		require.Len(t, got, store.InboxTrimEvery, "events older than the inbox's age are dropped")
+		require.JSONEq(t, fmt.Sprintf(`{"n":%d}`, store.InboxTrimEvery), string(got[0].Data), "oldest first")
 		got, err = ws.InboxEvents(b.ctx, "chatapi.ack", "chatapi", base.Add(time.Hour))
 		require.NoError(t, err)
 		require.Empty(t, got, "only events since the given time")

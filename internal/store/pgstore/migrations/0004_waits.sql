@@ -11,6 +11,8 @@ CREATE TABLE waits (
     deadline    timestamptz NOT NULL,
     event       text        COLLATE "C" NOT NULL DEFAULT '',
     instance    text        COLLATE "C" NOT NULL DEFAULT '',
+    -- match_key is the run's side of the event correlation, '' for none.
+    match_key   text        COLLATE "C" NOT NULL DEFAULT '',
     signal      text        COLLATE "C" NOT NULL DEFAULT '',
     state       text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'resolved')),
     output_json jsonb,
@@ -18,7 +20,7 @@ CREATE TABLE waits (
     resolved_at timestamptz,
     PRIMARY KEY (run_id, step_id, item)
 );
-CREATE INDEX waits_event ON waits (event, instance) WHERE state = 'pending' AND event <> '';
+CREATE INDEX waits_event ON waits (event, instance, match_key) WHERE state = 'pending' AND event <> '';
 CREATE INDEX waits_signal ON waits (run_id, signal) WHERE state = 'pending' AND signal <> '';
 CREATE INDEX waits_deadline ON waits (deadline) WHERE state = 'pending';
 
@@ -29,7 +31,7 @@ CREATE TABLE wait_inbox (
     data_json   jsonb,
     received_at timestamptz NOT NULL
 );
-CREATE INDEX wait_inbox_event ON wait_inbox (event, instance, received_at);
+CREATE INDEX wait_inbox_event ON wait_inbox (event, instance, id);
 
 CREATE TABLE signal_tokens_used (
     token   text        COLLATE "C" PRIMARY KEY,
