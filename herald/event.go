@@ -31,6 +31,10 @@ const (
 	// RateLimitChanged: an instance's effective rate (Rate) moved after
 	// rate_limited answers, or climbed back. It belongs to no run.
 	RateLimitChanged EventType = "rate_limit_changed"
+	// DeliveryRecorded: a delivery receipt raised the status of a step's
+	// (or an item's) sent message; Status is sent, delivered, read or
+	// failed.
+	DeliveryRecorded EventType = "delivery_recorded"
 )
 
 // Event is one transition of a run executing in this process. Its messages

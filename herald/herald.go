@@ -124,7 +124,7 @@ func New(ctx context.Context, opts Options) (*Herald, error) {
 		Host: host.Options{
 			Dir:     opts.Dir,
 			Sources: opts.sources(),
-			Store:   h.store,
+			Store:   withExtensions(h.store, st),
 			Secrets: secrets,
 			Plugins: h.plugins,
 			Logger:  logger,

@@ -87,6 +87,22 @@ type Store interface {
 	CronState(ctx context.Context, workflow, trigger string) (CronState, error)
 	// SetCronState stores the scheduler state of a cron trigger.
 	SetCronState(ctx context.Context, state CronState) error
+	// IndexMessage binds a sent message (its provider instance and id) to
+	// the step (and item) whose output named it, for its delivery receipts.
+	// Binding it again to the same step keeps its status; binding it to
+	// another step moves it there with no status. An unknown run is
+	// ErrNotFound.
+	IndexMessage(ctx context.Context, d Delivery) error
+	// RecordReceipt applies a delivery receipt that an event of eventType
+	// reported for a message of provider, and returns the delivery as
+	// stored afterwards and whether the receipt changed it: a status is
+	// only ever replaced by one of a higher rank (sent < failed < delivered
+	// < read). A message never indexed, or indexed for another event type,
+	// is ErrNotFound.
+	RecordReceipt(ctx context.Context, provider, messageID, eventType string, r Receipt) (Delivery, bool, error)
+	// RunDeliveries returns the deliveries of a run's steps, ordered by
+	// step id, item and message id; none for an unknown run.
+	RunDeliveries(ctx context.Context, runID string) ([]Delivery, error)
 	// Ping reports whether the store can serve calls now.
 	Ping(ctx context.Context) error
 	// Close releases the store; calls after the first return nil.
@@ -115,6 +131,11 @@ type (
 	AttemptRecord = store.Attempt
 	// CronState is the scheduler state of one cron trigger.
 	CronState = store.CronState
+	// Delivery is a sent message indexed for its delivery receipts, with
+	// the best receipt recorded for it.
+	Delivery = store.Delivery
+	// Receipt is one delivery status report.
+	Receipt = store.Receipt
 )
 
 // A Store and the internal store have the same methods; the compiler keeps

@@ -3,6 +3,8 @@ package herald
 import (
 	"context"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // bridgedStore passes every call to s and makes each error it returns match
@@ -13,11 +15,40 @@ type bridgedStore struct{ s Store }
 
 // bridge returns s with its errors bridged; a bridged store is returned as
 // it is.
-func bridge(s Store) Store {
+func bridge(s Store) store.Store {
 	if b, ok := s.(*bridgedStore); ok {
 		return b
 	}
-	return &bridgedStore{s: s}
+	return withExtensions(&bridgedStore{s: s}, s)
+}
+
+// withExtensions returns s, a store wrapping inner, with the optional
+// interfaces inner implements and s would hide: durable waits (store.Waits,
+// which the wait steps need) and maintenance (store.Maintainer, which the
+// retention uses to compact). Only the stores OpenStore returns implement
+// them; an application's own Store runs no wait step.
+func withExtensions(s store.Store, inner any) store.Store {
+	ws, waits := inner.(store.Waits)
+	m, maint := inner.(store.Maintainer)
+	switch {
+	case waits && maint:
+		return struct {
+			store.Store
+			store.Waits
+			store.Maintainer
+		}{s, ws, m}
+	case waits:
+		return struct {
+			store.Store
+			store.Waits
+		}{s, ws}
+	case maint:
+		return struct {
+			store.Store
+			store.Maintainer
+		}{s, m}
+	}
+	return s
 }
 
 func (b *bridgedStore) CreateRun(ctx context.Context, run RunRecord, idemKey string, ttl time.Duration) (RunRecord, bool, error) {
@@ -102,6 +133,20 @@ func (b *bridgedStore) CronState(ctx context.Context, workflow, trigger string) 
 
 func (b *bridgedStore) SetCronState(ctx context.Context, state CronState) error {
 	return publicError(b.s.SetCronState(ctx, state))
+}
+
+func (b *bridgedStore) IndexMessage(ctx context.Context, d Delivery) error {
+	return publicError(b.s.IndexMessage(ctx, d))
+}
+
+func (b *bridgedStore) RecordReceipt(ctx context.Context, provider, messageID, eventType string, r Receipt) (Delivery, bool, error) {
+	d, changed, err := b.s.RecordReceipt(ctx, provider, messageID, eventType, r)
+	return d, changed, publicError(err)
+}
+
+func (b *bridgedStore) RunDeliveries(ctx context.Context, runID string) ([]Delivery, error) {
+	ds, err := b.s.RunDeliveries(ctx, runID)
+	return ds, publicError(err)
 }
 
 func (b *bridgedStore) Ping(ctx context.Context) error { return publicError(b.s.Ping(ctx)) }

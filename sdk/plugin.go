@@ -233,7 +233,7 @@ func (a *grpcServerAdapter) HandleWebhook(ctx context.Context, req *pluginpb.Web
 	}
 	resp := &pluginpb.WebhookResponse{}
 	for _, e := range events {
-		resp.Events = append(resp.Events, &pluginpb.Event{Type: e.Type, Id: e.ID, Data: e.Data})
+		resp.Events = append(resp.Events, eventToProto(e))
 	}
 	return resp, nil
 }
@@ -387,7 +387,7 @@ func (c *grpcClient) HandleWebhook(ctx context.Context, req *WebhookRequest) ([]
 	}
 	events := make([]Event, len(resp.Events))
 	for i, e := range resp.Events {
-		events[i] = Event{Type: e.Type, ID: e.Id, Data: e.Data}
+		events[i] = eventFromProto(e)
 	}
 	return events, nil
 }
@@ -514,7 +514,12 @@ func specToProto(spec *Spec) (*pluginpb.DescribeResponse, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp.Actions = append(resp.Actions, &pluginpb.ActionSpec{Name: a.Name, Description: a.Description, InputSchema: in, OutputSchema: out, Reconcile: a.CanReconcile(), Limits: lim})
+		delivery, err := deliveryToProto(a.Delivery)
+		if err != nil {
+			return nil, err
+		}
+		resp.Actions = append(resp.Actions, &pluginpb.ActionSpec{Name: a.Name, Description: a.Description, InputSchema: in, OutputSchema: out,
+			Reconcile: a.CanReconcile(), Delivery: delivery, Limits: lim})
 	}
 	for _, e := range spec.Events {
 		var data []byte
@@ -553,6 +558,11 @@ func specFromProto(resp *pluginpb.DescribeResponse) (*Spec, error) {
 				return nil, fmt.Errorf("action %s limits: %w", a.Name, err)
 			}
 		}
+		d, err := deliveryFromProto(a.Delivery)
+		if err != nil {
+			return nil, fmt.Errorf("action %s delivery: %w", a.Name, err)
+		}
+		act.Delivery = d
 		spec.Actions = append(spec.Actions, act)
 	}
 	for _, e := range resp.Events {

@@ -90,6 +90,10 @@ type Action struct {
 	// RecipientLimit, when set, limits how often the action reaches one
 	// recipient.
 	RecipientLimit *RecipientLimit `json:"recipient_limit,omitempty"`
+	// Delivery, when set, declares the event that reports the delivery of
+	// the messages this action sends (§10 of the spec): the host records
+	// the receipts on the step that sent them.
+	Delivery *DeliverySpec `json:"delivery,omitempty"`
 	// Run handles the action. The input has been validated against Input.
 	Run HandlerFunc `json:"-"`
 	// Reconcile, when set, tells whether an attempt of Run whose outcome
@@ -252,4 +256,7 @@ type Event struct {
 	ID string `json:"id,omitempty"`
 	// Data is the event payload, available to workflows as trigger.event.
 	Data json.RawMessage `json:"data"`
+	// Receipt, when the event reports the delivery of a message an action
+	// sent, names that message and its new status; nil otherwise.
+	Receipt *Receipt `json:"receipt,omitempty"`
 }

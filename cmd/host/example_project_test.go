@@ -28,7 +28,7 @@ func TestExampleProjectDryRun(t *testing.T) {
 
 	out, err := herald(bin, env, "validate", "--dir", dir, "--secrets-file", secretsFile)
 	require.NoError(t, err, out)
-	require.Contains(t, out, "is valid: 5 workflow(s), 3 provider instance(s)")
+	require.Contains(t, out, "is valid: 6 workflow(s), 3 provider instance(s)")
 
 	input := `{"name":"Jane","email":"jane@example.com","phone":"+14155550188","customer_id":"crm-1",` +
 		`"severity":"critical","summary":"DB down","service":"db","recipients":[{"phone":"14155550001","name":"Ann"}]}`

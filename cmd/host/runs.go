@@ -249,6 +249,7 @@ func printRun(w io.Writer, v *engine.RunView) {
 		if s.Progress != nil {
 			fmt.Fprintf(tw, "  items\t%d/%d done, %d failed\t\t\t\n", s.Progress.Done, s.Progress.Total, s.Progress.Failed)
 		}
+		printDeliveries(tw, s)
 		for _, h := range s.History {
 			what := fmt.Sprintf("  #%d", h.Attempt)
 			if h.Item != nil {

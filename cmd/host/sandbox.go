@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/providers/chatapi"
 	"github.com/heraldhq/herald/internal/providers/chatwoot"
 	"github.com/heraldhq/herald/internal/providers/chitchatlabs"
+	"github.com/heraldhq/herald/internal/sandbox"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -27,6 +28,11 @@ const defaultSandboxListen = "127.0.0.1:8090"
 func (a *app) sandboxCommand() *cobra.Command {
 	listen := defaultSandboxListen
 	keep := 10000
+	var (
+		receiptsTo   []string
+		receiptDelay = 500 * time.Millisecond
+		receiptFinal = "read"
+	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Serve local fakes of the Chat API, ChitChatLabs and Chatwoot APIs",
@@ -35,7 +41,13 @@ func (a *app) sandboxCommand() *cobra.Command {
 			"endpoints, auth checks and response shapes as the real ones. Every request\n" +
 			"is recorded (the newest --keep): GET /_sandbox/requests lists them. POST /_sandbox/faults\n" +
 			"injects failures ({\"provider\":\"chatapi\",\"status\":429,\"retry_after\":1,\n" +
-			"\"count\":2} or {\"latency_ms\":2000}); DELETE clears them.",
+			"\"count\":2} or {\"latency_ms\":2000}); DELETE clears them.\n\n" +
+			"With --receipts-to chatapi=URL (and/or chatwoot=URL), the fakes post delivery\n" +
+			"receipts for every message they send to that Herald provider webhook URL, such as\n" +
+			"http://127.0.0.1:8080/providers/chatapi/webhook: sent, delivered, read, each\n" +
+			"--receipt-delay apart, stopping at --receipt-final. POST /_sandbox/receipts\n" +
+			"{\"provider\":\"chatapi\",\"webhook_url\":URL,\"delay_ms\":200,\"final\":\"delivered\"}\n" +
+			"changes the plan while it runs; GET lists the plans and the receipts posted.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ln, err := net.Listen("tcp", listen)
@@ -45,6 +57,16 @@ func (a *app) sandboxCommand() *cobra.Command {
 			base := "http://" + ln.Addr().String()
 			sb := sandboxproviders.New()
 			sb.Keep = keep
+			for _, to := range receiptsTo {
+				provider, url, ok := strings.Cut(to, "=")
+				if !ok || (provider != "chatapi" && provider != "chatwoot") || url == "" {
+					return &exitCodeError{code: exitUsage, err: fmt.Errorf("--receipts-to %q: want chatapi=URL or chatwoot=URL", to)}
+				}
+				plan := sandbox.ReceiptPlan{Provider: provider, WebhookURL: url, DelayMS: int(receiptDelay / time.Millisecond), Final: receiptFinal}
+				if err := sb.SetReceiptPlan(plan); err != nil {
+					return &exitCodeError{code: exitUsage, err: fmt.Errorf("--receipt-final: %w", err)}
+				}
+			}
 			srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(a.stdout, "Sandbox listening on %s\n", base)
 			fmt.Fprintf(a.stdout, "Recorded requests: curl %s/_sandbox/requests\n\n", base)
@@ -72,6 +94,9 @@ func (a *app) sandboxCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", listen, "address to listen on")
 	cmd.Flags().IntVar(&keep, "keep", keep, "how many recorded requests to keep, the newest (0: all)")
+	cmd.Flags().StringArrayVar(&receiptsTo, "receipts-to", nil, "post delivery receipts of sent messages: chatapi=URL or chatwoot=URL of Herald's provider webhook (repeatable)")
+	cmd.Flags().DurationVar(&receiptDelay, "receipt-delay", receiptDelay, "wait before each delivery receipt")
+	cmd.Flags().StringVar(&receiptFinal, "receipt-final", receiptFinal, "last delivery status posted: sent, delivered, read, failed or none")
 	return cmd
 }
 

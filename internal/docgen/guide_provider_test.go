@@ -59,7 +59,10 @@ func (p *smsProvider) Spec() *sdk.Spec {
 				sdk.String("id", "Message id the API assigned.").WithExample("msg_123"),
 				sdk.String("status", "Delivery status: queued or sent."),
 			),
-			Run: p.send,
+			// Receipts: smsdemo.delivered reports the delivery of the
+			// message whose id the output's "id" holds.
+			Delivery: &sdk.DeliverySpec{Event: "smsdemo.delivered", OutputField: "id"},
+			Run:      p.send,
 		}},
 		Events: []sdk.EventSpec{{
 			Name:        "smsdemo.delivered",
@@ -124,7 +127,11 @@ func (p *smsProvider) HandleWebhook(_ context.Context, req *sdk.WebhookRequest) 
 	if err := json.Unmarshal(req.Body, &receipt); err != nil || receipt.ID == "" {
 		return nil, sdk.Permanent(fmt.Errorf("a delivery receipt is a JSON object with an id"))
 	}
-	return []sdk.Event{{Type: "smsdemo.delivered", ID: receipt.ID, Data: req.Body}}, nil
+	return []sdk.Event{{
+		Type: "smsdemo.delivered", ID: receipt.ID, Data: req.Body,
+		// The host records it on the step whose output named the message.
+		Receipt: &sdk.Receipt{MessageID: receipt.ID, Status: sdk.DeliveryDelivered},
+	}}, nil
 }
 
 // guide:end

@@ -66,6 +66,9 @@ func ProviderText(w io.Writer, spec *sdk.Spec) error {
 		schema("      ", a.Input, false)
 		fmt.Fprintln(tw, "    output:")
 		schema("      ", a.Output, false)
+		if d := a.Delivery; d != nil {
+			fmt.Fprintf(tw, "    delivery: receipts come as %s, naming the message by output.%s\n", d.Event, d.OutputField)
+		}
 	}
 	if len(spec.Events) > 0 {
 		fmt.Fprintln(tw, "\nEvents:")
@@ -123,6 +126,10 @@ func ProviderMarkdown(w io.Writer, spec *sdk.Spec, level int) error {
 		markdownSchema(&b, a.Input, false)
 		b.WriteString("**Output**\n\n")
 		markdownSchema(&b, a.Output, false)
+		if d := a.Delivery; d != nil {
+			fmt.Fprintf(&b, "**Delivery receipts**: %s events report the delivery of the message whose id is the output's %s; "+
+				"Herald records them as the step's `delivery` ([delivery receipts](workflow-language.md#delivery-receipts)).\n\n", code(d.Event), code(d.OutputField))
+		}
 	}
 	if len(spec.Events) > 0 {
 		fmt.Fprintf(&b, "%s Events\n\n", heading(2))

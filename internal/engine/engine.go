@@ -464,7 +464,11 @@ type execution struct {
 	// inDoubt are the unsettled in-doubt attempts found on a resume, by
 	// step (item); guarded by mu.
 	inDoubt map[store.StepKey]inDoubtAttempt
-	mu      sync.Mutex
+	// results are the finished steps' results by id, and deliveries is set
+	// once the run may have messages with receipts (see refreshDeliveries).
+	results    map[string]stepResult
+	deliveries bool
+	mu         sync.Mutex
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,
@@ -515,14 +519,22 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 			return store.StatusSkipped, "", "skipped by when: " + x.wf.When.Source(), nil
 		}
 	}
+	x.results = make(map[string]stepResult, len(x.wf.Steps))
+	// A resumed run may have sent messages whose receipts arrived since.
+	x.deliveries = x.run.Attempt > 1
 	for _, step := range x.wf.Steps {
 		if err := ctx.Err(); err != nil {
 			return "", "", "", ErrInterrupted
+		}
+		if err := x.refreshDeliveries(ctx); err != nil {
+			return "", "", "", err
 		}
 		res, err := x.step(ctx, step)
 		if err != nil {
 			return "", "", "", err
 		}
+		res.forEach = step.ForEach != nil
+		x.results[step.ID] = res
 		if res.Status == store.StatusNeedsAttention {
 			return store.StatusNeedsAttention, res.Reason, res.Reason, nil
 		}

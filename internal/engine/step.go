@@ -34,6 +34,10 @@ type stepResult struct {
 	Reason string
 	// Total is a for_each step's item count.
 	Total int
+	// Delivery is steps.<id>.delivery (see deliveryValue); forEach marks
+	// a for_each step's result.
+	Delivery any
+	forEach  bool
 }
 
 func (r stepResult) message() string {
@@ -44,12 +48,12 @@ func (r stepResult) message() string {
 }
 
 func (r stepResult) data() expr.StepData {
-	return expr.StepData{Output: r.Output, Status: string(r.Status), Error: r.message(), Attempts: r.Attempts, Provider: r.Provider}
+	return expr.StepData{Output: r.Output, Status: string(r.Status), Error: r.message(), Attempts: r.Attempts, Provider: r.Provider, Delivery: r.Delivery}
 }
 
 func resultFromRecord(rec store.StepRecord) stepResult {
 	out, _ := decodeValue(rec.Output)
-	return stepResult{Status: rec.Status, Output: out, Raw: rec.Output, Error: rec.Error, Attempts: rec.Attempts, Provider: rec.Provider}
+	return stepResult{Status: rec.Status, Output: out, Raw: rec.Output, Error: rec.Error, Attempts: rec.Attempts, Provider: rec.Provider, Total: rec.Total}
 }
 
 // candidate is one action a step may call: the step's own, then each
@@ -338,6 +342,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
 					return res, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
+				x.indexDelivery(ctx, key, c.provider, c.action, res.Raw)
 				tracing.EndAttempt(span, string(store.StatusSucceeded), "", "")
 				x.finished(step, item, res, started)
 				return res, nil

@@ -116,6 +116,8 @@ type ItemView struct {
 	Attempts int             `json:"attempts"`
 	Output   json.RawMessage `json:"output,omitempty"`
 	Error    string          `json:"error,omitempty"`
+	// Delivery is the latest delivery receipt of the item's send (§10).
+	Delivery *DeliveryView `json:"delivery,omitempty"`
 }
 
 // ProgressView counts the elements of a for_each step. ETA, while the step
@@ -153,7 +155,13 @@ func View(ctx context.Context, st store.Store, id string) (*RunView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return BuildView(run, recs, attempts, ops, time.Now()), nil
+	deliveries, err := st.RunDeliveries(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := BuildView(run, recs, attempts, ops, time.Now())
+	v.addDeliveries(deliveries)
+	return v, nil
 }
 
 // NewView builds the view of run from its step records, without history, as
@@ -313,6 +321,9 @@ func (v *RunView) Mask(m *sdk.Masker) {
 		s.Error = ErrorText(m.String(string(s.Error)))
 		s.Reason = m.String(s.Reason)
 		s.Output = maskRaw(m, s.Output)
+		if s.Delivery != nil {
+			s.Delivery.Event = maskRaw(m, s.Delivery.Event)
+		}
 		for j := range s.History {
 			h := &s.History[j]
 			h.Error = m.String(h.Error)
@@ -322,6 +333,9 @@ func (v *RunView) Mask(m *sdk.Masker) {
 		for j := range s.Items {
 			s.Items[j].Error = m.String(s.Items[j].Error)
 			s.Items[j].Output = maskRaw(m, s.Items[j].Output)
+			if d := s.Items[j].Delivery; d != nil {
+				d.Event = maskRaw(m, d.Event)
+			}
 		}
 	}
 }

@@ -375,6 +375,11 @@ func (e *Engine) runScope(ctx context.Context, st *projectState, run store.Run, 
 			scope.SetStep(r.StepID, resultFromRecord(r).data())
 		}
 	}
+	// A match may read steps.<id>.delivery: the receipts recorded so far,
+	// including the one that came with the event being offered.
+	if err := e.scopeDeliveries(ctx, scope, run.ID, wf, recs); err != nil {
+		return nil, err
+	}
 	return scope, nil
 }
 

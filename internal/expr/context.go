@@ -19,7 +19,8 @@ const (
 	Trigger Names = 1 << iota
 	// Vars is vars, the workflow's variables.
 	Vars
-	// Steps is steps.<id>: output, status, error, attempts and provider.
+	// Steps is steps.<id>: output, status, error, attempts, provider and
+	// delivery.
 	Steps
 	// Secrets is secrets.<NAME>.
 	Secrets
@@ -41,7 +42,7 @@ const Runtime = Trigger | Vars | Secrets | Run | Now
 // steps.<id> and run.
 var (
 	triggerFields = []string{"kind", "time", "scheduled_time", "body", "headers", "query", "event"}
-	stepFields    = []string{"output", "status", "error", "attempts", "provider"}
+	stepFields    = []string{"output", "status", "error", "attempts", "provider", "delivery"}
 	runFields     = []string{"id", "workflow", "attempt", "signal_url"}
 )
 

@@ -53,6 +53,10 @@ type StepData struct {
 	// Provider is the provider instance that produced the output (the
 	// fallback's when a fallback succeeded).
 	Provider string
+	// Delivery is the step's latest delivery receipt, {"status", "at",
+	// "event"}, or nil before one; for a for_each step, the list of its
+	// items' receipts (nil for an item without one).
+	Delivery any
 }
 
 // Scope holds the values expressions read during one run. The engine builds
@@ -148,6 +152,7 @@ func (s *Scope) SetStep(id string, d StepData) {
 		"error":    d.Error,
 		"attempts": int64(d.Attempts),
 		"provider": d.Provider,
+		"delivery": d.Delivery,
 	}
 }
 

@@ -286,6 +286,10 @@ type ActionSpec struct {
 	OutputSchema []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
 	// The action has a reconcile handler.
 	Reconcile bool `protobuf:"varint,5,opt,name=reconcile,proto3" json:"reconcile,omitempty"`
+	// JSON of sdk.DeliverySpec: the event that reports the delivery of the
+	// action's sends and the output field naming the message. Empty when the
+	// action has no delivery receipts (and from plugins that predate it).
+	Delivery []byte `protobuf:"bytes,6,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	// JSON of sdk.RecipientLimit: the action's per-recipient limit and the
 	// recipient key. Empty when the action declares none.
 	Limits        []byte `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
@@ -356,6 +360,13 @@ func (x *ActionSpec) GetReconcile() bool {
 		return x.Reconcile
 	}
 	return false
+}
+
+func (x *ActionSpec) GetDelivery() []byte {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
 }
 
 func (x *ActionSpec) GetLimits() []byte {
@@ -912,9 +923,14 @@ type Event struct {
 	// Delivery id the host de-duplicates on; empty when the provider has none.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// JSON value.
-	Data          []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// Set when the event is a delivery receipt: the id of the message it
+	// reports on, as the sending action's output names it, and its new
+	// status (sent, delivered, read or failed). Empty otherwise.
+	ReceiptMessageId string `protobuf:"bytes,4,opt,name=receipt_message_id,json=receiptMessageId,proto3" json:"receipt_message_id,omitempty"`
+	ReceiptStatus    string `protobuf:"bytes,5,opt,name=receipt_status,json=receiptStatus,proto3" json:"receipt_status,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -966,6 +982,20 @@ func (x *Event) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *Event) GetReceiptMessageId() string {
+	if x != nil {
+		return x.ReceiptMessageId
+	}
+	return ""
+}
+
+func (x *Event) GetReceiptStatus() string {
+	if x != nil {
+		return x.ReceiptStatus
+	}
+	return ""
 }
 
 type WebhookResponse struct {
@@ -1281,14 +1311,15 @@ const file_provider_proto_rawDesc = "" +
 	"\aactions\x18\x05 \x03(\v2\x1c.herald.plugin.v1.ActionSpecR\aactions\x123\n" +
 	"\x06events\x18\x06 \x03(\v2\x1b.herald.plugin.v1.EventSpecR\x06events\x12\"\n" +
 	"\fcapabilities\x18\a \x03(\tR\fcapabilities\x12\x16\n" +
-	"\x06limits\x18\b \x01(\fR\x06limits\"\xc0\x01\n" +
+	"\x06limits\x18\b \x01(\fR\x06limits\"\xdc\x01\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
 	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\x12\x1c\n" +
-	"\treconcile\x18\x05 \x01(\bR\treconcile\x12\x16\n" +
+	"\treconcile\x18\x05 \x01(\bR\treconcile\x12\x1a\n" +
+	"\bdelivery\x18\x06 \x01(\fR\bdelivery\x12\x16\n" +
 	"\x06limits\x18\a \x01(\fR\x06limits\"Y\n" +
 	"\tEventSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
@@ -1335,11 +1366,13 @@ const file_provider_proto_rawDesc = "" +
 	"\n" +
 	"QueryEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
-	"\x05value\x18\x02 \x01(\v2\x18.herald.plugin.v1.ValuesR\x05value:\x028\x01\"?\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.herald.plugin.v1.ValuesR\x05value:\x028\x01\"\x94\x01\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data\"\xab\x01\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12,\n" +
+	"\x12receipt_message_id\x18\x04 \x01(\tR\x10receiptMessageId\x12%\n" +
+	"\x0ereceipt_status\x18\x05 \x01(\tR\rreceiptStatus\"\xab\x01\n" +
 	"\x0fWebhookResponse\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.herald.plugin.v1.EventR\x06events\x12\x1e\n" +
 	"\n" +

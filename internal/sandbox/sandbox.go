@@ -1,8 +1,9 @@
 // Package sandbox is the shared machinery of the local provider fakes that
 // `herald sandbox` serves and the tests use: it records every request a fake
-// receives, lists them at GET /_sandbox/requests, and injects faults (status
+// receives, lists them at GET /_sandbox/requests, injects faults (status
 // codes, Retry-After, latency, and "accept, then drop the response") on
-// demand.
+// demand, and posts the delivery receipts of sent messages back to Herald
+// when asked (POST /_sandbox/receipts).
 //
 // Each provider's fake lives beside its provider and mounts its own routes
 // under a prefix; this package knows nothing of any provider's API.
@@ -119,6 +120,9 @@ type Sandbox struct {
 	// so a sandbox left running does not grow without end. 0 keeps them
 	// all. Set it before serving.
 	Keep int
+
+	// receipts are the delivery receipt plans and what was posted.
+	receipts receipts
 }
 
 // New returns an empty Sandbox.
@@ -129,6 +133,9 @@ func New() *Sandbox {
 	s.mux.HandleFunc("POST /_sandbox/faults", s.addFault)
 	s.mux.HandleFunc("GET /_sandbox/faults", s.listFaults)
 	s.mux.HandleFunc("DELETE /_sandbox/faults", s.clearFaults)
+	s.mux.HandleFunc("POST /_sandbox/receipts", s.setReceipts)
+	s.mux.HandleFunc("GET /_sandbox/receipts", s.listReceipts)
+	s.mux.HandleFunc("DELETE /_sandbox/receipts", s.clearReceipts)
 	return s
 }
 
@@ -337,10 +344,7 @@ func (s *Sandbox) clearRequests(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Sandbox) addFault(w http.ResponseWriter, r *http.Request) {
 	var f Fault
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault: " + err.Error()})
+	if !decodeRequest(w, r, "fault", &f) {
 		return
 	}
 	if err := f.validate(); err != nil {
@@ -371,6 +375,18 @@ func (s *Sandbox) clearFaults(w http.ResponseWriter, _ *http.Request) {
 // WriteJSON writes v as a JSON response with status; fakes use it for their
 // responses.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// decodeRequest decodes a control request's JSON body (at most 1 MiB, no
+// unknown fields) into v, answering 400 and returning false when it cannot.
+func decodeRequest(w http.ResponseWriter, r *http.Request, what string, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": what + ": " + err.Error()})
+		return false
+	}
+	return true
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

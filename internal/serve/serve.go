@@ -281,6 +281,11 @@ func (s *Server) ProviderWebhook(ctx context.Context, instance string, req *sdk.
 	if err != nil {
 		return nil, err
 	}
+	// Delivery receipts land on the steps that sent their messages; the
+	// events then go to triggers (and waits) like any other.
+	if _, err := s.host.Engine.RecordReceipts(ctx, instance, events); err != nil {
+		return nil, fmt.Errorf("record delivery receipts: %w", err)
+	}
 	ids := []string{}
 	for _, ev := range events {
 		data, err := engine.DecodeJSON(ev.Data)

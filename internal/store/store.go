@@ -139,6 +139,9 @@ type Store interface {
 	// ErrNotFound.
 	Attempts(ctx context.Context, runID string) ([]Attempt, error)
 
+	// Deliveries indexes sent messages for their delivery receipts.
+	Deliveries
+
 	// CronState returns the scheduler state of one cron trigger, or
 	// ErrNotFound when none was stored.
 	CronState(ctx context.Context, workflow, trigger string) (CronState, error)

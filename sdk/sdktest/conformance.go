@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -102,6 +103,9 @@ func Conformance(t *testing.T, p sdk.Provider, opts Options) {
 		for _, a := range local.Actions {
 			if a.Run == nil {
 				t.Errorf("action %q has no handler (Run is nil)", a.Name)
+			}
+			if remote, ok := spec.Action(a.Name); ok && !reflect.DeepEqual(a.Delivery, remote.Delivery) {
+				t.Errorf("action %q: delivery %+v became %+v over gRPC", a.Name, a.Delivery, remote.Delivery)
 			}
 		}
 	})

@@ -62,6 +62,7 @@ func specProblems(spec *sdk.Spec) []string {
 				}
 			}
 		}
+		out = append(out, deliveryProblems(where, spec, a)...)
 	}
 	seenEvents := map[string]bool{}
 	for _, e := range spec.Events {
@@ -156,6 +157,23 @@ func fieldProblems(where string, f sdk.Field) []string {
 		if f.Fields != nil {
 			out = append(out, fieldsProblems(where, f.Fields)...)
 		}
+	}
+	return out
+}
+
+// deliveryProblems checks an action's delivery declaration: its event must
+// be one the provider declares and its output field one of the output's.
+func deliveryProblems(where string, spec *sdk.Spec, a sdk.Action) []string {
+	d := a.Delivery
+	if d == nil {
+		return nil
+	}
+	var out []string
+	if _, ok := spec.Event(d.Event); !ok {
+		out = append(out, fmt.Sprintf("%s: delivery event %q is not among the provider's events", where, d.Event))
+	}
+	if _, ok := a.Output.Field(d.OutputField); !ok {
+		out = append(out, fmt.Sprintf("%s: delivery output field %q is not in the output schema", where, d.OutputField))
 	}
 	return out
 }

@@ -76,7 +76,12 @@ func run(ctx context.Context, buildOnly bool) error {
 		return err
 	}
 	step("Starting the provider sandbox on http://" + sandboxAddr)
-	sandbox, err := start(ctx, filepath.Join(logDir, "sandbox.log"), herald, "sandbox", "--listen", sandboxAddr)
+	sandbox, err := start(ctx, filepath.Join(logDir, "sandbox.log"), herald, "sandbox", "--listen", sandboxAddr,
+		// The fakes post delivery receipts back to Herald, as the real
+		// providers would: sent, delivered, read, 2 s apart.
+		"--receipts-to", "chatapi=http://"+heraldAddr+"/providers/chatapi/webhook",
+		"--receipts-to", "chatwoot=http://"+heraldAddr+"/providers/support/webhook",
+		"--receipt-delay", "2s")
 	if err != nil {
 		return err
 	}
@@ -86,7 +91,8 @@ func run(ctx context.Context, buildOnly bool) error {
 	}
 	step("Starting herald serve on http://" + heraldAddr + " (project ./workflows, store ./workflows/.herald/herald.db)")
 	serveLog := filepath.Join(logDir, "serve.log")
-	server, err := start(ctx, serveLog, herald, "serve", "--dir", "workflows", "--secrets-file", "workflows/sandbox.env", "--listen", heraldAddr)
+	server, err := start(ctx, serveLog, herald, "serve", "--dir", "workflows", "--secrets-file", "workflows/sandbox.env", "--listen", heraldAddr,
+		"--public-url", "http://"+heraldAddr)
 	if err != nil {
 		return err
 	}
@@ -95,17 +101,26 @@ func run(ctx context.Context, buildOnly bool) error {
 		return fmt.Errorf("herald serve did not become ready (see %s): %w", serveLog, err)
 	}
 	fmt.Printf(`
-Herald is running. Logs: %s
+Herald is running. Logs: %[1]s
 
   * The cron workflow "oncall-digest" fires every 30 seconds.
   * Call the alert webhook yourself:
 
-      curl -X POST http://%s/hooks/alert \
+      curl -X POST http://%[2]s/hooks/alert \
         -d '{"severity":"critical","summary":"DB down","service":"db","recipients":[{"phone":"14155550101","name":"Ann"}]}'
 
-  * See what the sandbox received:  curl http://%s/_sandbox/requests
-  * See the runs:                   curl http://%s/api/v1/runs
-  * Open the console:               http://%s/ui/
+  * Page on-call and escalate unless the page is read or acknowledged within
+    2 minutes (the sandbox's read receipt comes after ~6 s):
+
+      curl -X POST http://%[2]s/hooks/escalation -d '{"summary":"db-1 disk full"}'
+
+    To see the escalation, turn the sandbox's Chat API receipts off first:
+
+      curl -X POST http://%[3]s/_sandbox/receipts -d '{"provider":"chatapi","webhook_url":""}'
+
+  * See what the sandbox received:  curl http://%[3]s/_sandbox/requests
+  * See the runs:                   curl http://%[4]s/api/v1/runs
+  * Open the console:               http://%[5]s/ui/
 
 Sending one alert now, then printing every request the sandbox receives (Ctrl-C stops):
 `, serveLog, heraldAddr, sandboxAddr, heraldAddr, heraldAddr)

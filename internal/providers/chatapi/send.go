@@ -39,11 +39,12 @@ func (p *provider) sendMessageAction() sdk.Action {
 		Name: "send_message",
 		Description: "Sends a text message: POST {api_url}/instance{instance_id}/sendMessage. " +
 			"override.body may set any /sendMessage field (phone, chatId, body, quotedMsgId, mentionedPhones, …)." + fmt.Sprintf(reconcileNote, "text", "texts"),
-		Input:     sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
-		Output:    sendOutputSchema,
+		Input:          sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
+		Output:         sendOutputSchema,
 		RecipientLimit: recipientKey,
-		Run:       p.sendMessage,
-		Reconcile: p.reconcileSend,
+		Delivery:       sendDelivery,
+		Run:            p.sendMessage,
+		Reconcile:      p.reconcileSend,
 	}
 }
 
@@ -58,11 +59,12 @@ func (p *provider) sendFileAction() sdk.Action {
 		Name: "send_file",
 		Description: "Sends a file from a URL or data URI: POST {api_url}/instance{instance_id}/sendFile. " +
 			"override.body may set any /sendFile field." + fmt.Sprintf(reconcileNote, "caption (a file of any type: Chat API lists its own copy of the file, not the URL it was sent)", "captions (or two files without one)"),
-		Input:     sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
-		Output:    sendOutputSchema,
+		Input:          sdk.Schema{Fields: fields, ExactlyOneOf: recipientGroup},
+		Output:         sendOutputSchema,
 		RecipientLimit: recipientKey,
-		Run:       p.sendFile,
-		Reconcile: p.reconcileSend,
+		Delivery:       sendDelivery,
+		Run:            p.sendFile,
+		Reconcile:      p.reconcileSend,
 	}
 }
 

@@ -136,7 +136,11 @@ func newEvent(typ string, raw, instanceID json.RawMessage) (sdk.Event, error) {
 		}
 		data = b
 	}
-	return sdk.Event{Type: typ, ID: eventID(typ, fields), Data: data}, nil
+	ev := sdk.Event{Type: typ, ID: eventID(typ, fields), Data: data}
+	if typ == EventAck {
+		ev.Receipt = ackReceipt(fields)
+	}
+	return ev, nil
 }
 
 // eventID is the de-duplication key of an event: the message id for a

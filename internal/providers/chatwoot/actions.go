@@ -199,6 +199,7 @@ func (p *Provider) createMessageAction() sdk.Action {
 		Output: sdk.Fields(
 			sdk.Integer("message_id", "ID of the new message."),
 		),
+		Delivery:  messageDelivery,
 		Run:       p.createMessage,
 		Reconcile: p.reconcileMessage,
 	}

@@ -37,6 +37,7 @@ func (p *Provider) sendMessageAction() sdk.Action {
 			sdk.Integer("conversation_id", "The conversation reused or created."),
 			sdk.Integer("message_id", "The message created."),
 		),
+		Delivery:  messageDelivery,
 		Run:       p.sendMessage,
 		Reconcile: p.reconcileSendMessage,
 	}

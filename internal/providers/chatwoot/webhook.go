@@ -67,11 +67,15 @@ func (p *Provider) HandleWebhook(_ context.Context, req *sdk.WebhookRequest) ([]
 		return []sdk.Event{}, nil
 	}
 	data := bytes.TrimSpace(req.Body)
-	return []sdk.Event{{
+	ev := sdk.Event{
 		Type: "chatwoot." + event,
 		ID:   delivery,
 		Data: json.RawMessage(data),
-	}}, nil
+	}
+	if ev.Type == eventMessageUpdated {
+		ev.Receipt = messageReceipt(data)
+	}
+	return []sdk.Event{ev}, nil
 }
 
 // verifySignature checks a signed delivery: the signature over timestamp and

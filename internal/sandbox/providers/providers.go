@@ -4,7 +4,10 @@
 package providers
 
 import (
+	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/sandbox"
 
@@ -35,6 +38,18 @@ func New() *Sandbox {
 		ChatAPI:      chatapifake.New(),
 		ChitChatLabs: cclfake.New(),
 		Chatwoot:     chatwootfake.New(),
+	}
+	// Each fake posts the receipts of what it sends back to Herald when a
+	// receipt plan asks it to (POST /_sandbox/receipts).
+	s.ChatAPI.OnSent = func(m chatapifake.Message) {
+		s.PostReceipts("chatapi", m.ID, func(status string) ([]byte, http.Header) {
+			return chatapifake.AckWebhook(m, status)
+		})
+	}
+	s.Chatwoot.OnSent = func(m chatwootfake.SentMessage) {
+		s.PostReceipts("chatwoot", strconv.FormatInt(m.ID, 10), func(status string) ([]byte, http.Header) {
+			return chatwootfake.MessageUpdatedWebhook(m, status, chatwootfake.DefaultWebhookSecret, time.Now())
+		})
 	}
 	s.Mount("chatapi", ChatAPIPrefix, s.ChatAPI)
 	s.Mount("chitchatlabs", ChitChatLabsPrefix, s.ChitChatLabs)

@@ -68,6 +68,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"Concurrency", testConcurrency},
 		{"Lifecycle", testLifecycle},
 		{"History", testHistory},
+		{"Deliveries", testDeliveries},
 		{"Waits", testWaits},
 	}
 	for _, g := range groups {

@@ -60,6 +60,9 @@ type Fake struct {
 	UID string
 	// Now is the clock for paidTill; nil uses time.Now.
 	Now func() time.Time
+	// OnSent, when set, is called (without the fake's lock held) with each
+	// message the fake sends; the sandbox posts its receipts from it.
+	OnSent func(Message)
 
 	once sync.Once
 	mux  *http.ServeMux

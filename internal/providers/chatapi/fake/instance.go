@@ -77,9 +77,11 @@ func (f *Fake) deliver(w http.ResponseWriter, in *instance, method, chatID strin
 		return
 	}
 	id := f.nextMessageID(chatID)
-	f.sent = append(f.sent, Message{Instance: in.id, Method: method, ID: id, ChatID: chatID, Body: body, Number: int64(f.seq), Time: f.now().Unix()})
+	msg := Message{Instance: in.id, Method: method, ID: id, ChatID: chatID, Body: body, Number: int64(f.seq), Time: f.now().Unix()}
+	f.sent = append(f.sent, msg)
 	f.mu.Unlock()
 	sandbox.WriteJSON(w, http.StatusOK, map[string]any{"sent": true, "message": "Sent to " + chatID, "id": id})
+	f.notifySent(msg)
 }
 
 func (f *Fake) status(w http.ResponseWriter, _ *http.Request, in *instance) {

@@ -192,6 +192,7 @@ func (f *Fake) createMessage(w http.ResponseWriter, r *http.Request, p params) {
 	m.EchoID, _ = p.str("echo_id")
 	m.SourceID, _ = p.str("source_id")
 	msg := f.storeMessage(conv, m)
+	f.notifySent(msg)
 	out := map[string]any{
 		"id":                 msg.ID,
 		"content":            msg.Content,

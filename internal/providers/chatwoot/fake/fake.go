@@ -56,6 +56,10 @@ type Fake struct {
 	InboxName string
 	// Now is the fake's clock; nil uses time.Now.
 	Now func() time.Time
+	// OnSent, when set, is called with each outgoing message the fake
+	// creates, with the fake's lock held; the sandbox posts its receipts
+	// from it.
+	OnSent func(SentMessage)
 
 	mux *http.ServeMux
 

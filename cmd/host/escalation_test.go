@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/sandbox"
+)
+
+// escalationTimeout replaces the example's 2 minute wait in the test, long
+// enough for a receipt or a click on a loaded machine.
+const escalationTimeout = "10s"
+
+// TestEscalationExample runs workflows/escalation.hcl under herald serve
+// against the sandbox, its wait shortened to escalationTimeout, through its
+// three branches: the page's read receipt arrives (no escalation), the
+// acknowledge link is opened and confirmed (no escalation), nothing comes
+// (escalation through ChitChatLabs and Chatwoot after the timeout).
+func TestEscalationExample(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../../workflows/escalation.hcl")
+	require.NoError(t, err)
+	require.Contains(t, string(src), `timeout = "2m"`)
+	e := newServeEnv(t, strings.Replace(string(src), `timeout = "2m"`, `timeout = "`+escalationTimeout+`"`, 1))
+	e.args = append(e.args, "--public-url", e.url)
+	e.start()
+	hook := e.url + "/providers/chatapi/webhook"
+
+	// page starts a run and returns its id and the page's text.
+	page := func(summary string) (string, string) {
+		before := len(e.sandbox.Requests("chatapi"))
+		code, out := e.post("/hooks/escalation", []byte(`{"summary":"`+summary+`"}`), nil)
+		require.Equal(t, http.StatusAccepted, code, "%v", out)
+		ids := out["run_ids"].([]any)
+		require.Len(t, ids, 1)
+		e.eventually(30*time.Second, "the page was sent", func() bool { return len(e.sandbox.Requests("chatapi")) > before })
+		var body struct {
+			Body string `json:"body"`
+		}
+		require.NoError(t, json.Unmarshal(e.sandbox.Requests("chatapi")[before].Body, &body))
+		return ids[0].(string), body.Body
+	}
+	finished := func(id string) map[string]map[string]any {
+		e.eventually(60*time.Second, "run "+id+" finished", func() bool { return e.showRun(id).Status == "succeeded" })
+		v := e.showRun(id)
+		steps := map[string]map[string]any{}
+		for _, s := range v.Steps {
+			var out map[string]any
+			_ = json.Unmarshal(s.Output, &out)
+			steps[s.ID] = map[string]any{"status": s.Status, "output": out}
+		}
+		return steps
+	}
+	escalations := func() int { return len(e.sandbox.Requests("chitchatlabs")) }
+
+	t.Run("read receipt", func(t *testing.T) {
+		require.NoError(t, e.sandbox.SetReceiptPlan(sandbox.ReceiptPlan{Provider: "chatapi", WebhookURL: hook, DelayMS: 50, Final: "read"}))
+		id, _ := page("read")
+		steps := finished(id)
+		require.Equal(t, true, steps["ack"]["output"].(map[string]any)["matched"])
+		require.Equal(t, false, steps["ack"]["output"].(map[string]any)["timed_out"])
+		require.Equal(t, "viewed", steps["ack"]["output"].(map[string]any)["event"].(map[string]any)["status"])
+		require.Equal(t, "skipped", steps["escalate"]["status"])
+		require.Equal(t, "skipped", steps["ticket"]["status"])
+		require.Equal(t, "read", e.showRun(id).Steps[0].Delivery.Status)
+		require.Zero(t, escalations())
+	})
+
+	t.Run("acknowledge link", func(t *testing.T) {
+		require.NoError(t, e.sandbox.SetReceiptPlan(sandbox.ReceiptPlan{Provider: "chatapi", WebhookURL: hook, DelayMS: 50, Final: "delivered"}))
+		id, text := page("link")
+		link := regexp.MustCompile(`https?://\S+/signal/\S+`).FindString(text)
+		require.NotEmpty(t, link, "the page carries the acknowledge link: %s", text)
+		e.eventually(30*time.Second, "the run waits", func() bool { return e.showRun(id).Status == "waiting" })
+		resp, err := http.Get(link)
+		require.NoError(t, err)
+		confirm, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, string(confirm), "Confirm")
+		require.Equal(t, "waiting", e.showRun(id).Status, "opening the link (a chat app's preview) acknowledges nothing")
+		resp, err = http.Post(link, "application/x-www-form-urlencoded", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		steps := finished(id)
+		require.Equal(t, "ack", steps["ack"]["output"].(map[string]any)["signal"])
+		require.Equal(t, "skipped", steps["escalate"]["status"])
+		require.Equal(t, "skipped", steps["ticket"]["status"])
+		e.eventually(10*time.Second, "the page's receipts were recorded", func() bool {
+			d := e.showRun(id).Steps[0].Delivery
+			return d != nil && d.Status == "delivered"
+		})
+		require.Zero(t, escalations())
+	})
+
+	t.Run("nothing", func(t *testing.T) {
+		require.NoError(t, e.sandbox.SetReceiptPlan(sandbox.ReceiptPlan{Provider: "chatapi"}))
+		cwBefore := len(e.sandbox.Requests("chatwoot"))
+		start := time.Now()
+		id, _ := page("silence")
+		steps := finished(id)
+		require.GreaterOrEqual(t, time.Since(start), 10*time.Second, "the escalation waits out the timeout")
+		require.Equal(t, true, steps["ack"]["output"].(map[string]any)["timed_out"])
+		require.Equal(t, false, steps["ack"]["output"].(map[string]any)["matched"])
+		require.Equal(t, "succeeded", steps["escalate"]["status"])
+		require.Equal(t, "succeeded", steps["ticket"]["status"])
+		require.Equal(t, 1, escalations())
+		require.Contains(t, string(e.sandbox.Requests("chitchatlabs")[0].Body), "oncall_escalation")
+		require.Greater(t, len(e.sandbox.Requests("chatwoot")), cwBefore, "a Chatwoot conversation was opened")
+		require.Nil(t, e.showRun(id).Steps[0].Delivery, "no receipt came")
+	})
+	require.Equal(t, 0, e.stop())
+}
