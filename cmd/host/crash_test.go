@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -108,6 +109,9 @@ workflow "blast" {
 	counts := func() map[string]int {
 		counts := map[string]int{}
 		for _, r := range sb.Requests("chatapi") {
+			if r.Method != http.MethodPost {
+				continue // a reconcile's lookup, not a send
+			}
 			var body struct {
 				Phone string `json:"phone"`
 			}

@@ -314,7 +314,10 @@ workflow "w" {
 	want := `provider "hang": launch plugin herald-provider-hang at ` + e.hang + `: did not complete the handshake within 5s`
 	waitFor(20*time.Second, "the reload failed", func() bool { return strings.Contains(log.String(), want) })
 	t.Logf("reload refused %s after SIGHUP", time.Since(reloaded).Round(time.Millisecond))
-	require.Contains(t, log.String(), "still serving the previous version")
+	// The diagnostic and the summary are two log lines: wait for the second.
+	waitFor(5*time.Second, "the reload says the previous version is still served", func() bool {
+		return strings.Contains(log.String(), "still serving the previous version")
+	})
 	require.True(t, ready(), "herald still serves")
 	e.requireGroupGone()
 
