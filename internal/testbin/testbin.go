@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -127,7 +128,13 @@ func goBuild(pkg string) (string, error) {
 	return final, nil
 }
 
+// copyFile copies src to dst, an executable. It holds syscall.ForkLock
+// while dst is open for writing: a process forked meanwhile by a parallel
+// test would hold that descriptor until it execs, and running dst in that
+// moment fails with "text file busy" (ETXTBSY, golang.org/issue/22315).
 func copyFile(src, dst string) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	in, err := os.Open(src)
 	if err != nil {
 		return err
