@@ -38,6 +38,8 @@ type stepResult struct {
 	// a for_each step's result.
 	Delivery any
 	forEach  bool
+	// opening is when a send its window holds may go out (see windowGate).
+	opening time.Time
 }
 
 func (r stepResult) message() string {
@@ -189,6 +191,11 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 		}
 		return stepResult{}, err
 	}
+	if opening, n := delayed(results); n > 0 {
+		// The items inside their windows went out; the run waits for the
+		// first of the others to open.
+		return stepResult{}, x.parkForWindow(ctx, step, opening, windowReason(step, opening, n, len(results)))
+	}
 	agg := stepResult{Status: store.StatusSucceeded, Total: len(list)}
 	outputs := make([]any, len(results))
 	failed := 0
@@ -250,6 +257,14 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	}
 	if seen && prev.Status == store.StatusNeedsAttention {
 		return waiting(prev), nil
+	}
+	if prev.Attempts == 0 {
+		if res, held, err := x.windowGate(ctx, step, key, scope); held || err != nil {
+			if err == nil && item == store.NoItem && !res.opening.IsZero() {
+				err = x.holdStep(ctx, step, key, res)
+			}
+			return res, err
+		}
 	}
 	attempt := prev.Attempts
 	started := x.e.opts.Now()
