@@ -259,10 +259,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 		return waiting(prev), nil
 	}
 	if prev.Attempts == 0 {
-		if res, held, err := x.windowGate(ctx, step, key, scope); held || err != nil {
-			if err == nil && item == store.NoItem && !res.opening.IsZero() {
-				err = x.holdStep(ctx, step, key, res)
-			}
+		if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
 			return res, err
 		}
 	}
@@ -318,10 +315,18 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if ctx.Err() != nil {
 				return stepResult{}, ErrInterrupted
 			}
-			if waited, err := x.rateWait(ctx, c.provider, c.action, req.Input); err != nil {
+			waited, err := x.rateWait(ctx, c.provider, c.action, req.Input)
+			if err != nil {
 				return stepResult{}, ErrInterrupted
-			} else if waited > time.Millisecond {
+			}
+			if waited > time.Millisecond {
 				x.e.emit(Event{Type: RateLimitWait, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: c.provider, Duration: waited})
+			}
+			if waited > 0 && attempt == 0 {
+				// The window may have closed while the send waited its turn.
+				if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
+					return res, err
+				}
 			}
 			attempt++
 			req.Attempt = a

@@ -60,6 +60,18 @@ func (x *execution) windowGate(ctx context.Context, step *config.Step, key store
 	return stepResult{Status: store.StatusWaiting, Reason: reason, opening: opening}, true, nil
 }
 
+// holdForWindow applies windowGate to a send about to make its first
+// attempt: held reports that it must not go out now, and res is then the
+// send's result. A step without for_each that is delayed parks the run
+// (errParked); a delayed item is returned for forEach to park.
+func (x *execution) holdForWindow(ctx context.Context, step *config.Step, key store.StepKey, scope *expr.Scope) (res stepResult, held bool, err error) {
+	res, held, err = x.windowGate(ctx, step, key, scope)
+	if held && err == nil && key.Item == store.NoItem && !res.opening.IsZero() {
+		err = x.holdStep(ctx, step, key, res)
+	}
+	return res, held || err != nil, err
+}
+
 // windowFinal records the final result of a send its window held.
 func (x *execution) windowFinal(ctx context.Context, step *config.Step, key store.StepKey, res stepResult) (stepResult, bool, error) {
 	res, err := x.record(ctx, step, key, res, time.Time{})

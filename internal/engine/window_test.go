@@ -161,11 +161,12 @@ func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 		map[string]any{"name": "berlin", "tz": "Europe/Berlin"},
 		map[string]any{"name": "la", "tz": "America/Los_Angeles"},
 		map[string]any{"name": "mars", "tz": "Mars/Olympus"},
+		map[string]any{"name": "tokyo", "tz": "Asia/Tokyo"},
 	}
 	run, err := e.Run(ctx, "blast", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"people": people}})
 	require.NoError(t, err)
 	require.Equal(t, store.StatusWaiting, run.Status, run.Reason)
-	require.Equal(t, "step each: 1 of 3 items wait for their send window * 09:00-17:00; the first opens 2026-12-07T17:00:00Z", run.Reason)
+	require.Equal(t, "step each: 2 of 4 items wait for their send window * 09:00-17:00; the first opens 2026-12-07T17:00:00Z", run.Reason)
 	require.Equal(t, []string{"berlin"}, sentTo(b.fake.Calls()), "the item inside its window went out at once")
 	v, err := engine.View(ctx, b.store, run.ID)
 	require.NoError(t, err)
@@ -179,8 +180,23 @@ func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 	require.True(t, requeued)
 	run, err = e.Execute(ctx, run.ID)
 	require.NoError(t, err)
+	require.Equal(t, store.StatusWaiting, run.Status, "Tokyo's window opens later")
+	require.Equal(t, "step each: 1 of 4 items wait for their send window * 09:00-17:00; the first opens 2026-12-08T00:00:00Z", run.Reason)
+	require.Equal(t, []string{"berlin", "la"}, sentTo(b.fake.Calls()))
+
+	// The second park is a wait of its own: the first is resolved.
+	tokyoOpening := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	w, err := b.store.(store.Waits).GetWait(ctx, windowKey(run.ID, "each", 0))
+	require.NoError(t, err)
+	require.Equal(t, tokyoOpening, w.Deadline.UTC())
+	clk.Set(tokyoOpening)
+	requeued, err = e.ResolveTimeout(ctx, windowKey(run.ID, "each", 0))
+	require.NoError(t, err)
+	require.True(t, requeued)
+	run, err = e.Execute(ctx, run.ID)
+	require.NoError(t, err)
 	require.Equal(t, store.StatusFailed, run.Status, "the item with no valid zone fails the step")
-	require.Equal(t, []string{"berlin", "la"}, sentTo(b.fake.Calls()), "each sent once, in its own hours")
+	require.Equal(t, []string{"berlin", "la", "tokyo"}, sentTo(b.fake.Calls()), "each sent once, in its own hours")
 }
 
 func itemAt(t *testing.T, items []engine.ItemView, index int) engine.ItemView {
@@ -288,4 +304,77 @@ func TestWindowDelayOutlivesARestart(t *testing.T) {
 	calls := b.fake.Calls()
 	require.Len(t, calls, 1)
 	require.Equal(t, run.ID+"/send", calls[0].Key)
+}
+
+func TestWindowSkipsOnlyTheItemsOutside(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+workflow "digest" {
+  step "each" {
+    for_each = "{{ trigger.body.people }}"
+    uses     = "primary.send"
+    with     = { to = "{{ item.name }}" }
+    window {
+      days     = "MON-FRI"
+      timezone = "{{ item.tz }}"
+      outside  = "skip"
+    }
+  }
+}`)
+	// Monday 2026-12-07 03:00 UTC is still Sunday in Los Angeles.
+	e := clockEngine(t, b, b.store, clocktest.New(time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)), nil)
+	ctx := context.Background()
+	people := []any{map[string]any{"name": "la", "tz": "America/Los_Angeles"}, map[string]any{"name": "berlin", "tz": "Europe/Berlin"}}
+	run, err := e.Run(ctx, "digest", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"people": people}})
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, run.Reason)
+	require.Equal(t, []string{"berlin"}, sentTo(b.fake.Calls()))
+	v, err := engine.View(ctx, b.store, run.ID)
+	require.NoError(t, err)
+	la := itemAt(t, v.Steps[0].Items, 0)
+	require.Equal(t, "skipped", la.Status)
+	require.Equal(t, "outside send window MON-FRI 00:00-24:00 America/Los_Angeles (next opening 2026-12-07T00:00:00-08:00)", la.Reason)
+}
+
+// TestWindowClosingWhileASendWaitsForItsRateHoldsIt paces a for_each at 1/s
+// with the clock running 600 times faster than the wall: the first item
+// goes out before 21:00, the second waits its turn past the close and must
+// not go out.
+func TestWindowClosingWhileASendWaitsForItsRateHoldsIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+provider "paced" {
+  type       = "fake"
+  config     = { token = "paced" }
+  rate_limit = "1/s"
+}
+workflow "evening" {
+  step "each" {
+    for_each = "{{ ['first', 'second'] }}"
+    uses     = "paced.send"
+    with     = { to = "{{ item }}" }
+    window {
+      hours    = "08:00-21:00"
+      timezone = "UTC"
+    }
+  }
+}`)
+	p := b.engine.Project()
+	srv := sdk.NewServer(b.fake, nil)
+	for name, prov := range p.Providers {
+		raw, err := json.Marshal(prov.Config)
+		require.NoError(t, err)
+		require.NoError(t, srv.Configure(context.Background(), name, raw))
+	}
+	base := time.Date(2026, 12, 7, 20, 52, 0, 0, time.UTC)
+	start := time.Now()
+	e, err := engine.New(engine.Options{Project: p, Store: b.store,
+		Now:    func() time.Time { return base.Add(time.Since(start) * 600) },
+		Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
+	require.NoError(t, err)
+	run, err := e.Run(context.Background(), "evening", engine.Trigger{Kind: engine.KindManual})
+	require.NoError(t, err)
+	require.Equal(t, []string{"first"}, sentTo(b.fake.Calls()), "the second item's turn came after 21:00")
+	require.Equal(t, store.StatusWaiting, run.Status, run.Reason)
+	require.Contains(t, run.Reason, "1 of 2 items wait for their send window * 08:00-21:00; the first opens 2026-12-08T08:00:00Z")
 }
