@@ -75,8 +75,8 @@ var (
 	mondayOpening = time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)
 )
 
-// clockEngine returns an engine on b's project and store whose clock is clk.
-func clockEngine(t *testing.T, b *bundle, st store.Store, clk *clocktest.Clock, onPark func(store.Wait)) *engine.Engine {
+// clockEngine returns an engine on b's project and store whose clock is now.
+func clockEngine(t *testing.T, b *bundle, st store.Store, now func() time.Time, onPark func(store.Wait)) *engine.Engine {
 	t.Helper()
 	p := b.engine.Project()
 	srv := sdk.NewServer(b.fake, nil)
@@ -85,10 +85,24 @@ func clockEngine(t *testing.T, b *bundle, st store.Store, clk *clocktest.Clock, 
 		require.NoError(t, err)
 		require.NoError(t, srv.Configure(context.Background(), name, raw))
 	}
-	e, err := engine.New(engine.Options{Project: p, Store: st, Now: clk.Now, OnPark: onPark,
+	e, err := engine.New(engine.Options{Project: p, Store: st, Now: now, OnPark: onPark,
 		Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
 	require.NoError(t, err)
 	return e
+}
+
+// resumeAt moves the clock to at, fires the wait of key as the host's timers
+// would, and executes the run it requeued.
+func resumeAt(t *testing.T, e *engine.Engine, clk *clocktest.Clock, key engine.WaitKey, at time.Time) store.Run {
+	t.Helper()
+	ctx := context.Background()
+	clk.Set(at)
+	requeued, err := e.ResolveTimeout(ctx, key)
+	require.NoError(t, err)
+	require.True(t, requeued)
+	run, err := e.Execute(ctx, key.RunID)
+	require.NoError(t, err)
+	return run
 }
 
 func windowKey(runID, step string, round int) engine.WaitKey {
@@ -99,7 +113,7 @@ func TestWindowDelaysASendToTheOpening(t *testing.T) {
 	t.Parallel()
 	b := setup(t, windowWorkflows)
 	clk := clocktest.New(saturdayNoon)
-	e := clockEngine(t, b, b.store, clk, nil)
+	e := clockEngine(t, b, b.store, clk.Now, nil)
 	ctx := context.Background()
 
 	run, err := e.Run(ctx, "notify", engine.Trigger{Kind: engine.KindManual})
@@ -120,12 +134,7 @@ func TestWindowDelaysASendToTheOpening(t *testing.T) {
 	require.Equal(t, store.StatusWaiting, run.Status)
 	require.Empty(t, b.fake.Calls())
 
-	clk.Set(mondayOpening)
-	requeued, err := e.ResolveTimeout(ctx, windowKey(run.ID, "send", store.NoItem))
-	require.NoError(t, err)
-	require.True(t, requeued)
-	run, err = e.Execute(ctx, run.ID)
-	require.NoError(t, err)
+	run = resumeAt(t, e, clk, windowKey(run.ID, "send", store.NoItem), mondayOpening)
 	require.Equal(t, store.StatusSucceeded, run.Status, run.Reason)
 	require.Len(t, b.fake.Calls(), 1)
 }
@@ -133,7 +142,7 @@ func TestWindowDelaysASendToTheOpening(t *testing.T) {
 func TestWindowSkipsWithItsReason(t *testing.T) {
 	t.Parallel()
 	b := setup(t, windowWorkflows)
-	e := clockEngine(t, b, b.store, clocktest.New(saturdayNoon), nil)
+	e := clockEngine(t, b, b.store, clocktest.New(saturdayNoon).Now, nil)
 	ctx := context.Background()
 	run, err := e.Run(ctx, "quiet", engine.Trigger{Kind: engine.KindManual})
 	require.NoError(t, err)
@@ -155,7 +164,7 @@ func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 	monday := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	laOpening := time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC)
 	clk := clocktest.New(monday)
-	e := clockEngine(t, b, b.store, clk, nil)
+	e := clockEngine(t, b, b.store, clk.Now, nil)
 	ctx := context.Background()
 	people := []any{
 		map[string]any{"name": "berlin", "tz": "Europe/Berlin"},
@@ -174,12 +183,7 @@ func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 	require.Equal(t, "failed", mars.Status)
 	require.Equal(t, `window timezone: unknown timezone "Mars/Olympus": use an IANA name such as Europe/Berlin`, mars.Error)
 
-	clk.Set(laOpening)
-	requeued, err := e.ResolveTimeout(ctx, windowKey(run.ID, "each", store.NoItem))
-	require.NoError(t, err)
-	require.True(t, requeued)
-	run, err = e.Execute(ctx, run.ID)
-	require.NoError(t, err)
+	run = resumeAt(t, e, clk, windowKey(run.ID, "each", store.NoItem), laOpening)
 	require.Equal(t, store.StatusWaiting, run.Status, "Tokyo's window opens later")
 	require.Equal(t, "step each: 1 of 4 items wait for their send window * 09:00-17:00; the first opens 2026-12-08T00:00:00Z", run.Reason)
 	require.Equal(t, []string{"berlin", "la"}, sentTo(b.fake.Calls()))
@@ -189,12 +193,7 @@ func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 	w, err := b.store.(store.Waits).GetWait(ctx, windowKey(run.ID, "each", 0))
 	require.NoError(t, err)
 	require.Equal(t, tokyoOpening, w.Deadline.UTC())
-	clk.Set(tokyoOpening)
-	requeued, err = e.ResolveTimeout(ctx, windowKey(run.ID, "each", 0))
-	require.NoError(t, err)
-	require.True(t, requeued)
-	run, err = e.Execute(ctx, run.ID)
-	require.NoError(t, err)
+	run = resumeAt(t, e, clk, windowKey(run.ID, "each", 0), tokyoOpening)
 	require.Equal(t, store.StatusFailed, run.Status, "the item with no valid zone fails the step")
 	require.Equal(t, []string{"berlin", "la", "tokyo"}, sentTo(b.fake.Calls()), "each sent once, in its own hours")
 }
@@ -224,7 +223,7 @@ func TestWindowOpeningInASpringForwardGapOpensAtTheNextValidInstant(t *testing.T
 	// Berlin springs forward on 2027-03-28 from 02:00 CET to 03:00 CEST:
 	// 02:30 does not exist that day, so the window opens at 03:00 CEST.
 	clk := clocktest.New(time.Date(2027, 3, 28, 0, 30, 0, 0, time.UTC))
-	e := clockEngine(t, b, b.store, clk, nil)
+	e := clockEngine(t, b, b.store, clk.Now, nil)
 	ctx := context.Background()
 	run, err := e.Run(ctx, "night", engine.Trigger{Kind: engine.KindManual})
 	require.NoError(t, err)
@@ -234,11 +233,7 @@ func TestWindowOpeningInASpringForwardGapOpensAtTheNextValidInstant(t *testing.T
 	require.NoError(t, err)
 	require.Equal(t, time.Date(2027, 3, 28, 1, 0, 0, 0, time.UTC), w.Deadline.UTC())
 
-	clk.Set(w.Deadline)
-	_, err = e.ResolveTimeout(ctx, windowKey(run.ID, "send", store.NoItem))
-	require.NoError(t, err)
-	run, err = e.Execute(ctx, run.ID)
-	require.NoError(t, err)
+	run = resumeAt(t, e, clk, windowKey(run.ID, "send", store.NoItem), w.Deadline)
 	require.Equal(t, store.StatusSucceeded, run.Status, run.Reason)
 	require.Len(t, b.fake.Calls(), 1)
 }
@@ -250,7 +245,7 @@ func TestWindowDelayOutlivesARestart(t *testing.T) {
 	t.Parallel()
 	b := setup(t, windowWorkflows)
 	ctx := context.Background()
-	first := clockEngine(t, b, b.store, clocktest.New(saturdayNoon), nil)
+	first := clockEngine(t, b, b.store, clocktest.New(saturdayNoon).Now, nil)
 	run, err := first.Run(ctx, "notify", engine.Trigger{Kind: engine.KindManual})
 	require.NoError(t, err)
 	require.Equal(t, store.StatusWaiting, run.Status, run.Reason)
@@ -262,7 +257,7 @@ func TestWindowDelayOutlivesARestart(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	clk := clocktest.New(saturdayNoon.Add(time.Hour))
 	var tm *timers.Timers
-	second := clockEngine(t, b, st, clk, func(w store.Wait) { tm.Set(timers.Key{RunID: w.RunID, StepID: w.StepID, Item: w.Item}, w.Deadline) })
+	second := clockEngine(t, b, st, clk.Now, func(w store.Wait) { tm.Set(timers.Key{RunID: w.RunID, StepID: w.StepID, Item: w.Item}, w.Deadline) })
 	var executions atomic.Int32
 	done := make(chan store.Run, 1)
 	tm = timers.New(func(ctx context.Context, k timers.Key, _ time.Time) {
@@ -322,7 +317,7 @@ workflow "digest" {
   }
 }`)
 	// Monday 2026-12-07 03:00 UTC is still Sunday in Los Angeles.
-	e := clockEngine(t, b, b.store, clocktest.New(time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)), nil)
+	e := clockEngine(t, b, b.store, clocktest.New(time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)).Now, nil)
 	ctx := context.Background()
 	people := []any{map[string]any{"name": "la", "tz": "America/Los_Angeles"}, map[string]any{"name": "berlin", "tz": "Europe/Berlin"}}
 	run, err := e.Run(ctx, "digest", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"people": people}})
@@ -359,19 +354,9 @@ workflow "evening" {
     }
   }
 }`)
-	p := b.engine.Project()
-	srv := sdk.NewServer(b.fake, nil)
-	for name, prov := range p.Providers {
-		raw, err := json.Marshal(prov.Config)
-		require.NoError(t, err)
-		require.NoError(t, srv.Configure(context.Background(), name, raw))
-	}
 	base := time.Date(2026, 12, 7, 20, 52, 0, 0, time.UTC)
 	start := time.Now()
-	e, err := engine.New(engine.Options{Project: p, Store: b.store,
-		Now:    func() time.Time { return base.Add(time.Since(start) * 600) },
-		Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
-	require.NoError(t, err)
+	e := clockEngine(t, b, b.store, func() time.Time { return base.Add(time.Since(start) * 600) }, nil)
 	run, err := e.Run(context.Background(), "evening", engine.Trigger{Kind: engine.KindManual})
 	require.NoError(t, err)
 	require.Equal(t, []string{"first"}, sentTo(b.fake.Calls()), "the second item's turn came after 21:00")
