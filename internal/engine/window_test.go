@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/scheduler/clocktest"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/pgstore"
 	"github.com/heraldhq/herald/internal/store/sqlitestore"
 	"github.com/heraldhq/herald/internal/timers"
 	"github.com/heraldhq/herald/sdk"
@@ -159,12 +161,29 @@ func TestWindowSkipsWithItsReason(t *testing.T) {
 func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 	t.Parallel()
 	b := setup(t, windowWorkflows)
+	holdsEachItemToItsOwnTimezone(t, b, b.store)
+}
+
+// TestWindowHoldsEachItemOnPostgreSQL runs the same on a PostgreSQL store.
+func TestWindowHoldsEachItemOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	_, dsn := pgtest.Schema(t)
+	st, err := pgstore.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	holdsEachItemToItsOwnTimezone(t, setup(t, windowWorkflows), st)
+}
+
+// holdsEachItemToItsOwnTimezone sends a for_each whose items are in
+// different zones on st: each goes out in its own hours, once, over two
+// parks; an item whose zone is no IANA name fails.
+func holdsEachItemToItsOwnTimezone(t *testing.T, b *bundle, st store.Store) {
 	// Monday 10:00 UTC: 11:00 in Berlin (inside 09:00-17:00), 02:00 in Los
 	// Angeles (outside until 09:00 PST, 17:00 UTC).
 	monday := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	laOpening := time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC)
 	clk := clocktest.New(monday)
-	e := clockEngine(t, b, b.store, clk.Now, nil)
+	e := clockEngine(t, b, st, clk.Now, nil)
 	ctx := context.Background()
 	people := []any{
 		map[string]any{"name": "berlin", "tz": "Europe/Berlin"},
@@ -177,7 +196,7 @@ func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 	require.Equal(t, store.StatusWaiting, run.Status, run.Reason)
 	require.Equal(t, "step each: 2 of 4 items wait for their send window * 09:00-17:00; the first opens 2026-12-07T17:00:00Z", run.Reason)
 	require.Equal(t, []string{"berlin"}, sentTo(b.fake.Calls()), "the item inside its window went out at once")
-	v, err := engine.View(ctx, b.store, run.ID)
+	v, err := engine.View(ctx, st, run.ID)
 	require.NoError(t, err)
 	mars := itemAt(t, v.Steps[0].Items, 2)
 	require.Equal(t, "failed", mars.Status)
@@ -190,7 +209,7 @@ func TestWindowHoldsEachItemToItsOwnTimezone(t *testing.T) {
 
 	// The second park is a wait of its own: the first is resolved.
 	tokyoOpening := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
-	w, err := b.store.(store.Waits).GetWait(ctx, windowKey(run.ID, "each", 0))
+	w, err := st.(store.Waits).GetWait(ctx, windowKey(run.ID, "each", 0))
 	require.NoError(t, err)
 	require.Equal(t, tokyoOpening, w.Deadline.UTC())
 	run = resumeAt(t, e, clk, windowKey(run.ID, "each", 0), tokyoOpening)
