@@ -74,7 +74,7 @@ var hclCases = []diagCase{
 }
 `),
 		want: []string{
-			"main.hcl:8:5: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, on_in_doubt, fallback, wait, wait_for)",
+			"main.hcl:8:5: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, on_in_doubt, fallback, wait, wait_for, window)",
 			"main.hcl:9:5: unknown key \"tiemout\" in step \"a\" of workflow \"w\"; did you mean \"timeout\"?",
 		},
 	},
@@ -519,7 +519,7 @@ var yamlCases = []diagCase{
         tiemout: 5s
 `),
 		want: []string{
-			"main.yaml:10:9: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, on_in_doubt, fallback, wait, wait_for)",
+			"main.yaml:10:9: unknown key \"colour\" in step \"a\" of workflow \"w\" (expected id, uses, if, with, override, retry, timeout, for_each, parallelism, continue_on_error, on_in_doubt, fallback, wait, wait_for, window)",
 			"main.yaml:11:9: unknown key \"tiemout\" in step \"a\" of workflow \"w\"; did you mean \"timeout\"?",
 		},
 	},

@@ -37,14 +37,14 @@ func checkLoad(t *testing.T, name string, data []byte) {
 }
 
 func FuzzLoadHCL(f *testing.F) {
-	fuzzSeeds(f, "full.hcl", hclCases)
+	fuzzSeeds(f, "full.hcl", append(hclCases, windowHCLCases...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkLoad(t, "fuzz.hcl", data)
 	})
 }
 
 func FuzzLoadYAML(f *testing.F) {
-	fuzzSeeds(f, "full.yaml", yamlCases)
+	fuzzSeeds(f, "full.yaml", append(yamlCases, windowYAMLCases...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkLoad(t, "fuzz.yaml", data)
 	})

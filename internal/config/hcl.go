@@ -54,11 +54,13 @@ var (
 			"fallback": {key: "fallback", mode: list, body: hclLeaf},
 			"wait":     {key: "wait", mode: single, body: hclLeaf},
 			"wait_for": {key: "wait_for", mode: single, body: hclLeaf},
+			"window":   {key: "window", mode: single, body: hclLeaf},
 		},
 		reserved: map[string]string{
 			"id":       `the step id is the block's label, as in step "notify" { ... }`,
 			"wait":     `write wait as a block: wait { duration = "10m" }`,
 			"wait_for": `write wait_for as a block: wait_for { signal = "ack", timeout = "30m" }`,
+			"window":   `write window as a block: window { hours = "08:00-21:00", timezone = "Europe/Berlin" }`,
 			"retry":    "write retry as a block: retry { max_attempts = 3 }",
 			"fallback": "write each fallback as a block: fallback { uses = ... }",
 		},

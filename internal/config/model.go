@@ -330,6 +330,9 @@ type Step struct {
 	// one attempt bounded by Timeout, and may read steps.<this step> for the
 	// failure.
 	Fallback []*Fallback `json:"fallback,omitempty"`
+	// Window, when set, holds the step's sends (each for_each item's) to
+	// a send window (see window.go).
+	Window *Window `json:"window,omitempty"`
 	// Wait and WaitFor make the step a wait step (see wait.go): it calls
 	// no action, so Uses is empty. At most one is set.
 	Wait    *Wait    `json:"wait,omitempty"`

@@ -52,7 +52,7 @@ func stepIDOf(n *node) (string, Range, bool) {
 func (l *loader) step(w *Workflow, n *node, earlier, all []string) *Step {
 	o := newObject(&l.rep, n, fmt.Sprintf("a step of workflow %q", w.Name),
 		"id", "uses", "if", "with", "override", "retry", "timeout", "for_each", "parallelism", "continue_on_error", "on_in_doubt", "fallback",
-		"wait", "wait_for")
+		"wait", "wait_for", "window")
 	if o == nil {
 		return nil
 	}
@@ -121,6 +121,7 @@ func (l *loader) step(w *Workflow, n *node, earlier, all []string) *Step {
 		ctx.Names |= expr.Item
 	}
 
+	l.window(s, o, ctx)
 	ctx.Where = fmt.Sprintf("the with of step %q", id)
 	s.With = l.input(o.get("with"), n.rng, s.Uses, action, ctx)
 	ctx.Where = fmt.Sprintf("the override of step %q", id)

@@ -59,7 +59,7 @@ func (w *Workflow) Signals() []string {
 
 // stepCallKeys are the keys of a step that calls an action, which a wait or
 // wait_for step does not take.
-var stepCallKeys = []string{"with", "override", "retry", "timeout", "for_each", "parallelism", "fallback"}
+var stepCallKeys = []string{"with", "override", "retry", "timeout", "for_each", "parallelism", "fallback", "window"}
 
 // waitStep reads the wait or wait_for block of step s, which has no uses.
 // It reports whether the step is a wait step at all.

@@ -111,6 +111,7 @@ func WorkflowSchema(specs map[string]*sdk.Spec) map[string]any {
 		"override": overrideSchema(),
 		"wait":     waitSchema(),
 		"wait_for": waitForSchema(events),
+		"window":   windowSchema(),
 	}
 	for _, t := range types {
 		s := byType[t]
@@ -456,6 +457,7 @@ func stepSchema(uses []string, typed bool) map[string]any {
 			},
 			"wait":     ref("wait"),
 			"wait_for": ref("wait_for"),
+			"window":   ref("window"),
 		},
 	}
 	if typed {
@@ -623,6 +625,22 @@ func waitSchema() map[string]any {
 		"properties": map[string]any{
 			"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "How long to wait, from when the step starts."},
 			"until":    map[string]any{"type": "string", "description": "A {{ }} template yielding the timestamp to wait until; a time past ends the wait at once."},
+		},
+	}
+}
+
+func windowSchema() map[string]any {
+	return map[string]any{
+		"type":                 "object",
+		"description":          "A send window: the step's sends (each for_each item's) go out only on these days within these hours in the timezone; one outside it waits for the opening (delay) or is skipped (skip).",
+		"additionalProperties": false,
+		"required":             []string{"timezone"},
+		"anyOf":                []any{requires("days"), requires("hours")},
+		"properties": map[string]any{
+			"days":     map[string]any{"type": "string", "default": "*", "description": "Weekdays such as MON-FRI, SAT,SUN, FRI-MON, or * for every day."},
+			"hours":    map[string]any{"type": "string", "default": "00:00-24:00", "description": "Local time of day HH:MM-HH:MM, open up to (not including) the close; 22:00-06:00 runs overnight."},
+			"timezone": map[string]any{"type": "string", "description": "An IANA timezone such as Europe/Berlin, or a {{ }} template rendered per send, such as {{ item.tz }}."},
+			"outside":  map[string]any{"type": "string", "enum": []any{"delay", "skip"}, "default": "delay", "description": "What a send outside the window does: wait durably for its opening (delay) or be skipped with a reason (skip)."},
 		},
 	}
 }

@@ -38,6 +38,8 @@ type stepResult struct {
 	// a for_each step's result.
 	Delivery any
 	forEach  bool
+	// opening is when a send its window holds may go out (see windowGate).
+	opening time.Time
 }
 
 func (r stepResult) message() string {
@@ -189,6 +191,11 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 		}
 		return stepResult{}, err
 	}
+	if opening, n := delayed(results); n > 0 {
+		// The items inside their windows went out; the run waits for the
+		// first of the others to open.
+		return stepResult{}, x.parkForWindow(ctx, step, opening, windowReason(step, opening, n, len(results)))
+	}
 	agg := stepResult{Status: store.StatusSucceeded, Total: len(list)}
 	outputs := make([]any, len(results))
 	failed := 0
@@ -251,6 +258,11 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	if seen && prev.Status == store.StatusNeedsAttention {
 		return waiting(prev), nil
 	}
+	if prev.Attempts == 0 {
+		if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
+			return res, err
+		}
+	}
 	attempt := prev.Attempts
 	started := x.e.opts.Now()
 	single := item == store.NoItem
@@ -303,10 +315,18 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if ctx.Err() != nil {
 				return stepResult{}, ErrInterrupted
 			}
-			if waited, err := x.rateWait(ctx, c.provider, c.action, req.Input); err != nil {
+			waited, err := x.rateWait(ctx, c.provider, c.action, req.Input)
+			if err != nil {
 				return stepResult{}, ErrInterrupted
-			} else if waited > time.Millisecond {
+			}
+			if waited > time.Millisecond {
 				x.e.emit(Event{Type: RateLimitWait, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: c.provider, Duration: waited})
+			}
+			if waited > 0 && attempt == 0 {
+				// The window may have closed while the send waited its turn.
+				if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
+					return res, err
+				}
 			}
 			attempt++
 			req.Attempt = a

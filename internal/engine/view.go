@@ -116,6 +116,9 @@ type ItemView struct {
 	Attempts int             `json:"attempts"`
 	Output   json.RawMessage `json:"output,omitempty"`
 	Error    string          `json:"error,omitempty"`
+	// Reason says why the item was skipped, such as outside its send
+	// window.
+	Reason string `json:"reason,omitempty"`
 	// Delivery is the latest delivery receipt of the item's send (§10).
 	Delivery *DeliveryView `json:"delivery,omitempty"`
 }
@@ -214,7 +217,7 @@ func BuildView(run store.Run, recs []store.StepRecord, attempts []store.Attempt,
 		}
 		s := &v.Steps[i]
 		if r.Item != store.NoItem {
-			item := ItemView{Index: r.Item, Status: string(r.Status), Provider: r.Provider, Attempts: r.Attempts, Output: r.Output}
+			item := ItemView{Index: r.Item, Status: string(r.Status), Provider: r.Provider, Attempts: r.Attempts, Output: r.Output, Reason: r.Reason}
 			if r.Error != nil {
 				item.Error = r.Error.Message
 			}

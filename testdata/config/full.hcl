@@ -80,6 +80,11 @@ workflow "oncall-digest" {
     with        = { phone = "{{ item.phone }}", body = "Hi {{ item.name }} ({{ index + 1 }})" }
     continue_on_error = true
     on_in_doubt = "reconcile"
+    window {
+      days     = "MON-FRI"
+      hours    = "08:00-21:00"
+      timezone = "{{ item.tz }}"
+    }
   }
 }
 
@@ -95,6 +100,11 @@ workflow "support-echo" {
 
   step "reply" {
     uses = "support.send_message"
+    window {
+      hours    = "22:00-06:00"
+      timezone = "Europe/Berlin"
+      outside  = "skip"
+    }
     with = {
       contact = { identifier = "{{ trigger.event.sender.identifier }}" }
       content = "We got your message: {{ trigger.event.content }}"
