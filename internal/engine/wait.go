@@ -128,9 +128,17 @@ func (x *execution) newWait(ctx context.Context, ws store.Waits, step *config.St
 		}
 		w.Deadline = at.UTC()
 	case step.Wait != nil:
-		w.Deadline = now.Add(step.Wait.Duration)
+		d, err := x.waitDuration(ctx, step, "duration", step.Wait.Duration, step.Wait.DurationTemplate)
+		if err != nil {
+			return w, err
+		}
+		w.Deadline = now.Add(d)
 	case step.WaitFor != nil:
-		w.Deadline = now.Add(step.WaitFor.Timeout)
+		d, err := x.waitDuration(ctx, step, "timeout", step.WaitFor.Timeout, step.WaitFor.TimeoutTemplate)
+		if err != nil {
+			return w, err
+		}
+		w.Deadline = now.Add(d)
 		w.Event, w.Instance, w.Signal = step.WaitFor.Event, step.WaitFor.Provider, step.WaitFor.Signal
 		if kv := step.WaitFor.KeyValue; kv != nil {
 			ectx, cancel := exprContext(ctx, step)
@@ -150,6 +158,35 @@ func (x *execution) newWait(ctx context.Context, ws store.Waits, step *config.St
 	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem})
 	_, err = x.record(ctx, step, key, stepResult{Status: store.StatusWaiting, Reason: waitReason(step, stored.Deadline)}, now)
 	return stored, err
+}
+
+// waitDuration returns a wait's duration or a wait_for's timeout (named
+// key): d as loaded, or tmpl rendered now, which must yield a positive
+// duration (text such as "2m", or a CEL duration).
+func (x *execution) waitDuration(ctx context.Context, step *config.Step, key string, d time.Duration, tmpl *expr.Value) (time.Duration, error) {
+	if tmpl == nil {
+		return d, nil
+	}
+	ectx, cancel := exprContext(ctx, step)
+	v, err := tmpl.RenderContext(ectx, x.scope)
+	cancel()
+	if err != nil {
+		return 0, &badWaitError{fmt.Sprintf("step %s: %s: %v", step.ID, key, err)}
+	}
+	switch t := v.(type) {
+	case time.Duration:
+		d = t
+	case string:
+		if d, err = time.ParseDuration(strings.TrimSpace(t)); err != nil {
+			return 0, &badWaitError{fmt.Sprintf("step %s: %s rendered %q, which is not a duration such as 30s or 2m", step.ID, key, t)}
+		}
+	default:
+		return 0, &badWaitError{fmt.Sprintf("step %s: %s rendered %v, which is not a duration such as 30s or 2m", step.ID, key, v)}
+	}
+	if d <= 0 {
+		return 0, &badWaitError{fmt.Sprintf("step %s: %s rendered %s; it must be positive", step.ID, key, d)}
+	}
+	return d, nil
 }
 
 // asTime reads a rendered until: a timestamp, or RFC 3339 text.

@@ -200,3 +200,60 @@ workflow "nap" {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"matched":false,"timed_out":true}`, string(v.Steps[0].Output))
 }
+
+func TestWaitDurationsAreTemplatesRenderedWhenTheStepStarts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+workflow "tmpl" {
+  vars = {
+    ack_timeout = "{{ has(trigger.body.ack_timeout) ? trigger.body.ack_timeout : '2m' }}"
+    pause       = "{{ has(trigger.body.pause) ? trigger.body.pause : '90s' }}"
+  }
+  step "nap" {
+    wait { duration = "{{ vars.pause }}" }
+  }
+  step "ack" {
+    wait_for {
+      signal  = "ack"
+      timeout = "{{ vars.ack_timeout }}"
+    }
+  }
+}
+workflow "cel" {
+  step "nap" {
+    wait { duration = "{{ duration('45s') }}" }
+  }
+}`)
+	ctx := context.Background()
+	ws := b.store.(store.Waits)
+	deadline := func(run store.Run, step string) time.Duration {
+		w, err := ws.GetWait(ctx, store.StepKey{RunID: run.ID, StepID: step, Item: store.NoItem})
+		require.NoError(t, err)
+		return w.Deadline.Sub(w.CreatedAt)
+	}
+
+	run := park(t, b, "tmpl")
+	require.Equal(t, 90*time.Second, deadline(run, "nap"), "the default of vars.pause")
+	_, err := b.engine.ResolveTimeout(ctx, engine.WaitKey{RunID: run.ID, StepID: "nap", Item: store.NoItem})
+	require.NoError(t, err)
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusWaiting, run.Status, run.Reason)
+	require.Equal(t, 2*time.Minute, deadline(run, "ack"), "the default of vars.ack_timeout")
+
+	run, err = b.engine.Run(ctx, "tmpl", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"pause": "3s", "ack_timeout": "5s"}})
+	require.NoError(t, err)
+	require.Equal(t, 3*time.Second, deadline(run, "nap"), "the input's pause")
+
+	run = park(t, b, "cel")
+	require.Equal(t, 45*time.Second, deadline(run, "nap"), "a CEL duration")
+
+	for _, bad := range []string{"soon", "-5s", "0s"} {
+		run, err = b.engine.Run(ctx, "tmpl", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"pause": bad}})
+		require.NoError(t, err)
+		require.Equal(t, store.StatusFailed, run.Status, bad)
+		v, err := engine.View(ctx, b.store, run.ID)
+		require.NoError(t, err)
+		require.Contains(t, string(v.Steps[0].Error), "step nap: duration rendered", bad)
+	}
+}
