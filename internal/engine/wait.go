@@ -210,11 +210,17 @@ func waitReason(step *config.Step, deadline time.Time) string {
 	return fmt.Sprintf("step %s waits until %s", step.ID, until)
 }
 
-// settleOrPark ends the pending wait w at once when an event kept in the
-// inbox matches it or its deadline has passed; otherwise it parks the run
+// settleOrPark ends the pending wait w at once when a signal or an event
+// kept in the run's inbox matches it or its deadline has passed; otherwise it parks the run
 // and reports parked. A wait resolved by someone else meanwhile (an event,
 // a signal, a timer) is not parked: the caller reads its output.
 func (x *execution) settleOrPark(ctx context.Context, ws store.Waits, step *config.Step, w store.Wait) (parked bool, err error) {
+	if wf := step.WaitFor; wf != nil && wf.Signal != "" {
+		// A signal sent before the step waited is kept for it.
+		if took, _, err := ws.TakeSignal(ctx, w.StepKey, wf.Signal, x.e.opts.Now().UTC()); err != nil || took {
+			return false, err
+		}
+	}
 	if out, ok, err := x.inboxMatch(ctx, ws, step); err != nil {
 		return false, err
 	} else if ok {
@@ -439,10 +445,13 @@ func (e *Engine) signalURLs(runID string, wf *config.Workflow) map[string]string
 
 // Signal delivers the signal name with data to a run's wait_for { signal =
 // name }: the first pending wait for it is resolved with {"matched": true,
-// "signal": name, "data": data}. It reports whether the run went back to
-// queued, for the caller to execute it. A run with no pending wait for the
-// signal is ErrRunState. The delivery is logged as done by by. key is the
-// wait the signal ended.
+// "signal": name, "data": data}. A run that is not finished and whose
+// wait_for on the signal has not started waiting yet keeps the signal, in
+// its bounded inbox, for that step to take when it starts (key is then
+// empty). It reports whether the run went back to queued, for the caller
+// to execute it. A finished run, a run no step of which waits (or will
+// wait) for the signal, and a run whose inbox is full are ErrRunState. The
+// delivery is logged as done by by. key is the wait the signal ended.
 func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessage, by string) (key WaitKey, requeued bool, err error) {
 	if name == "" {
 		return key, false, fmt.Errorf("%w: signal name is empty", store.ErrInvalid)
@@ -462,12 +471,6 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessa
 	if err != nil {
 		return key, false, err
 	}
-	if len(pending) == 0 {
-		if run.Status != store.StatusWaiting {
-			return key, false, fmt.Errorf("run %s is %s: %w; only a waiting run takes signals", id, run.ShownStatus(e.opts.Now()), ErrRunState)
-		}
-		return key, false, fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q now", id, ErrRunState, run.Workflow, name)
-	}
 	var value any
 	if len(data) > 0 {
 		if value, err = decodeValue(data); err != nil {
@@ -480,6 +483,9 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessa
 		return key, false, err
 	}
 	now := e.opts.Now().UTC()
+	if len(pending) == 0 {
+		return e.keepSignal(ctx, ws, run, name, out, by)
+	}
 	key = pending[0].StepKey
 	resolved, requeued, err := ws.ResolveWait(ctx, key, out, now)
 	if err != nil {
@@ -490,6 +496,72 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessa
 	}
 	op := store.Operation{RunID: id, At: now, By: by, Action: OpSignal, Detail: fmt.Sprintf("signal %q to step %s", name, pending[0].StepID)}
 	return key, requeued, e.opts.Store.AddOperation(ctx, op)
+}
+
+// keepSignal keeps the signal name (its step output out) for the step of
+// run that will wait for it, when the run is not finished and such a step
+// has not started waiting yet. A step that started waiting meanwhile takes
+// it at once, here or when it checks the inbox itself; the store makes sure
+// only one does.
+func (e *Engine) keepSignal(ctx context.Context, ws store.Waits, run store.Run, name string, out json.RawMessage, by string) (key WaitKey, requeued bool, err error) {
+	if run.Status.Final() {
+		return key, false, fmt.Errorf("run %s is %s: %w; a finished run takes no signals", run.ID, run.ShownStatus(e.opts.Now()), ErrRunState)
+	}
+	later, err := e.waitsLater(ctx, ws, run, name)
+	if err != nil {
+		return key, false, err
+	}
+	if !later {
+		return key, false, fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q now or later", run.ID, ErrRunState, run.Workflow, name)
+	}
+	now := e.opts.Now().UTC()
+	if err := ws.KeepSignal(ctx, run.ID, name, out, now); err != nil {
+		if errors.Is(err, store.ErrInboxFull) {
+			return key, false, fmt.Errorf("run %s: %w; %w: it keeps %d signals no step has taken yet", run.ID, ErrRunState, store.ErrInboxFull, store.SignalInboxMax)
+		}
+		return key, false, err
+	}
+	detail := fmt.Sprintf("signal %q kept until a step waits for it", name)
+	// A step may have started waiting between the lookup and the keep,
+	// after it looked at the inbox: it takes the signal now.
+	pending, err := ws.SignalWaits(ctx, run.ID, name)
+	if err != nil {
+		return key, false, err
+	}
+	if len(pending) > 0 {
+		resolved, req, err := ws.TakeSignal(ctx, pending[0].StepKey, name, now)
+		if err != nil {
+			return key, false, err
+		}
+		if resolved {
+			key, requeued = pending[0].StepKey, req
+			detail = fmt.Sprintf("signal %q to step %s", name, key.StepID)
+		}
+	}
+	op := store.Operation{RunID: run.ID, At: now, By: by, Action: OpSignal, Detail: detail}
+	return key, requeued, e.opts.Store.AddOperation(ctx, op)
+}
+
+// waitsLater reports whether a wait_for step of run's workflow waits for
+// signal and has not started waiting yet, so a signal kept now is taken.
+func (e *Engine) waitsLater(ctx context.Context, ws store.Waits, run store.Run, signal string) (bool, error) {
+	wf, ok := e.state.Load().project.Workflows[run.Workflow]
+	if !ok {
+		return false, nil
+	}
+	for _, s := range wf.Steps {
+		if s.WaitFor == nil || s.WaitFor.Signal != signal {
+			continue
+		}
+		_, err := ws.GetWait(ctx, store.StepKey{RunID: run.ID, StepID: s.ID, Item: store.NoItem})
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // matchKey renders one side of an event correlation: the field path and

@@ -257,3 +257,52 @@ workflow "cel" {
 		require.Contains(t, string(v.Steps[0].Error), "step nap: duration rendered", bad)
 	}
 }
+
+func TestSignalSentBeforeTheStepWaitsIsKeptForIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	// The run exists (queued) before the signal arrives, and its ack step
+	// starts waiting after it: the run's inbox keeps the signal.
+	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
+	require.NoError(t, err)
+	_, _, err = b.engine.Signal(ctx, run.ID, "nack", nil, "cli")
+	require.ErrorIs(t, err, engine.ErrRunState, "no step waits for that signal, now or later")
+	key, requeued, err := b.engine.Signal(ctx, run.ID, "ack", json.RawMessage(`{"by":"early"}`), "api")
+	require.NoError(t, err, "a queued run whose step will wait keeps the signal")
+	require.False(t, requeued)
+	require.Empty(t, key.StepID, "no wait ended yet")
+
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, "the wait took the kept signal at once: %s", run.Reason)
+	v, err := engine.View(ctx, b.store, run.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"matched":true,"signal":"ack","data":{"by":"early"},"timed_out":false}`, string(v.Steps[1].Output))
+	require.Equal(t, "skipped", v.Steps[2].Status, "acknowledged early: no escalation")
+	require.Len(t, b.fake.Calls(), 1)
+
+	_, _, err = b.engine.Signal(ctx, run.ID, "ack", nil, "api")
+	require.ErrorIs(t, err, engine.ErrRunState, "a finished run takes no signals")
+	require.Contains(t, err.Error(), "finished run")
+}
+
+func TestSignalsKeptForARunAreBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
+	require.NoError(t, err)
+	for i := range store.SignalInboxMax {
+		_, _, err := b.engine.Signal(ctx, run.ID, "ack", nil, "api")
+		require.NoError(t, err, "signal %d", i)
+	}
+	_, _, err = b.engine.Signal(ctx, run.ID, "ack", nil, "api")
+	require.ErrorIs(t, err, engine.ErrRunState)
+	require.ErrorIs(t, err, store.ErrInboxFull)
+
+	// The step takes the oldest; the run finishes with the rest unused.
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, run.Reason)
+}
