@@ -265,6 +265,26 @@ func (p *Project) WaitsForEvent(instance, event string) bool {
 	return false
 }
 
+// ExactWaitStep reports whether every wait_for step named stepID that
+// waits for event from instance, in any workflow, has a match that is
+// nothing but its correlation (KeyExact), and there is at least one: a
+// keyed wait of such a step is proven by its key alone, whichever workflow
+// its run belongs to.
+func (p *Project) ExactWaitStep(instance, event, stepID string) bool {
+	found := false
+	for _, w := range p.Workflows {
+		s, ok := w.Step(stepID)
+		if !ok || s.WaitFor == nil || s.WaitFor.Event != event || s.WaitFor.Provider != instance {
+			continue
+		}
+		if !s.WaitFor.KeyExact {
+			return false
+		}
+		found = true
+	}
+	return found
+}
+
 // EventKeyPaths returns the distinct correlation paths of the wait_for steps
 // that wait for event from instance (see WaitFor.KeyPath), and whether some
 // such step has none (its waits take every event of the type).

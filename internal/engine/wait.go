@@ -360,6 +360,11 @@ func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, r
 // match: resolved reports that the event ended the wait, requeued that its
 // run went back to queued.
 func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w store.Wait, event any, now time.Time) (resolved, requeued bool, err error) {
+	if w.MatchKey != "" && st.project.ExactWaitStep(w.Instance, w.Event, w.StepID) {
+		// The keys are equal and the match is nothing but them: the wait
+		// matched, with no read of its run.
+		return e.resolveMatched(ctx, ws, w, event, now)
+	}
 	run, err := e.opts.Store.GetRun(ctx, w.RunID)
 	if err != nil {
 		return false, false, err
@@ -385,12 +390,16 @@ func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w 
 			return false, false, nil //nolint:nilerr // a match that fails to evaluate does not match
 		}
 	}
+	return e.resolveMatched(ctx, ws, w, event, now)
+}
+
+// resolveMatched ends the wait w with the event that matched it.
+func (e *Engine) resolveMatched(ctx context.Context, ws store.Waits, w store.Wait, event any, now time.Time) (resolved, requeued bool, err error) {
 	out, err := json.Marshal(WaitOutput{Matched: true, Event: event})
 	if err != nil {
 		return false, false, err
 	}
-	resolved, requeued, err = ws.ResolveWait(ctx, w.StepKey, out, now)
-	return resolved, requeued, err
+	return ws.ResolveWait(ctx, w.StepKey, out, now)
 }
 
 // runScope rebuilds the expression scope of a run that is not executing:
