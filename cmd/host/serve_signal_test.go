@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,17 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestServeKeepsASignalSentBeforeItsStepWaits sends a signal to a served
-// run while an earlier step holds it (a wait, then a wait_for on the
-// signal): the API accepts it (202), the run's inbox keeps it, and the
-// wait_for takes it the moment it starts, long before its timeout. A
-// signal to the finished run is refused (409).
-func TestServeKeepsASignalSentBeforeItsStepWaits(t *testing.T) {
-	t.Parallel()
-	e := newServeEnv(t, `
+// earlyWorkflow waits the given duration before its wait_for on the signal
+// ack, so a signal sent meanwhile arrives before that step waits.
+const earlyWorkflow = `
 workflow "early" {
   step "settle" {
-    wait { duration = "3s" }
+    wait { duration = "%s" }
   }
   step "ack" {
     wait_for {
@@ -31,7 +27,16 @@ workflow "early" {
     }
   }
 }
-`)
+`
+
+// TestServeKeepsASignalSentBeforeItsStepWaits sends a signal to a served
+// run while an earlier step holds it (a wait, then a wait_for on the
+// signal): the API accepts it (202), the run's inbox keeps it, and the
+// wait_for takes it the moment it starts, long before its timeout. A
+// signal to the finished run is refused (409).
+func TestServeKeepsASignalSentBeforeItsStepWaits(t *testing.T) {
+	t.Parallel()
+	e := newServeEnv(t, fmt.Sprintf(earlyWorkflow, "3s"))
 	e.start()
 	id := e.startRun("early", `{}`)
 	e.eventually(20*time.Second, "the run waits in its first step", func() bool {
@@ -60,19 +65,7 @@ workflow "early" {
 // waiting where it is, instead of executing it in the foreground.
 func TestRunsSignalKeepsASignalWithoutAServer(t *testing.T) {
 	t.Parallel()
-	e := newServeEnv(t, `
-workflow "early" {
-  step "settle" {
-    wait { duration = "1h" }
-  }
-  step "ack" {
-    wait_for {
-      signal  = "ack"
-      timeout = "10m"
-    }
-  }
-}
-`)
+	e := newServeEnv(t, fmt.Sprintf(earlyWorkflow, "1h"))
 	env := append(os.Environ(), "HERALD_API_URL=")
 	secrets := filepath.Join(e.dir, "secrets.env")
 	out, err := herald(e.bin, env, "run", "early", "--dir", e.dir, "--secrets-file", secrets, "--output", "json")

@@ -55,6 +55,15 @@ func park(t *testing.T, b *bundle, workflow string) store.Run {
 	return run
 }
 
+// queued creates a run of workflow that has not started: an event or a
+// signal sent now arrives before any of its steps waits.
+func queued(t *testing.T, b *bundle, workflow string) store.Run {
+	t.Helper()
+	run, _, err := b.engine.Create(context.Background(), workflow, engine.Trigger{Kind: engine.KindManual}, "", 0)
+	require.NoError(t, err)
+	return run
+}
+
 func TestWaitForSignalResumesTheRunWithItsData(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waitWorkflows)
@@ -119,8 +128,7 @@ func TestWaitForTakesAnEventFromTheInbox(t *testing.T) {
 	ctx := context.Background()
 	// The run exists (queued) before the event arrives, and starts waiting
 	// after it: the inbox keeps the event for it.
-	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
-	require.NoError(t, err)
+	run := queued(t, b, "ack")
 	runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"msg-`+run.ID+`-1","status":"viewed"}`))
 	require.NoError(t, err)
 	require.Empty(t, runs)
@@ -264,9 +272,8 @@ func TestSignalSentBeforeTheStepWaitsIsKeptForIt(t *testing.T) {
 	ctx := context.Background()
 	// The run exists (queued) before the signal arrives, and its ack step
 	// starts waiting after it: the run's inbox keeps the signal.
-	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
-	require.NoError(t, err)
-	_, _, err = b.engine.Signal(ctx, run.ID, "nack", nil, "cli")
+	run := queued(t, b, "ack")
+	_, _, err := b.engine.Signal(ctx, run.ID, "nack", nil, "cli")
 	require.ErrorIs(t, err, engine.ErrRunState, "no step waits for that signal, now or later")
 	key, requeued, err := b.engine.Signal(ctx, run.ID, "ack", json.RawMessage(`{"by":"early"}`), "api")
 	require.NoError(t, err, "a queued run whose step will wait keeps the signal")
@@ -291,13 +298,12 @@ func TestSignalsKeptForARunAreBounded(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waitWorkflows)
 	ctx := context.Background()
-	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
-	require.NoError(t, err)
+	run := queued(t, b, "ack")
 	for i := range store.SignalInboxMax {
 		_, _, err := b.engine.Signal(ctx, run.ID, "ack", nil, "api")
 		require.NoError(t, err, "signal %d", i)
 	}
-	_, _, err = b.engine.Signal(ctx, run.ID, "ack", nil, "api")
+	_, _, err := b.engine.Signal(ctx, run.ID, "ack", nil, "api")
 	require.ErrorIs(t, err, engine.ErrRunState)
 	require.ErrorIs(t, err, store.ErrInboxFull)
 
