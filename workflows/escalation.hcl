@@ -1,8 +1,9 @@
 # Escalate unless acknowledged: page the on-call person on WhatsApp with an
-# acknowledge link, then wait up to 2 minutes for either Chat API's read
-# receipt of the page or a click on the link. If neither comes, escalate: a
-# WhatsApp template to the backup through ChitChatLabs, and a Chatwoot
-# conversation so the support team sees it.
+# acknowledge link, then wait up to vars.ack_timeout (2 minutes, unless the
+# webhook's body sets ack_timeout, such as "20s" for a demo) for either Chat
+# API's read receipt of the page or a click on the link. If neither comes,
+# escalate: a WhatsApp template to the backup through ChitChatLabs, and a
+# Chatwoot conversation so the support team sees it.
 #
 # Try it against the sandbox, which posts Chat API's receipts back to Herald
 # (sent, delivered, then read, 2 s apart; --receipt-final delivered never
@@ -10,14 +11,17 @@
 #
 #   herald sandbox --receipts-to chatapi=http://127.0.0.1:8080/providers/chatapi/webhook --receipt-delay 2s &
 #   herald serve --dir workflows --secrets-file workflows/sandbox.env --public-url http://127.0.0.1:8080 &
-#   curl -X POST http://127.0.0.1:8080/hooks/escalation -d '{"summary":"db-1 disk full"}'
+#   curl -X POST http://127.0.0.1:8080/hooks/escalation -d '{"summary":"db-1 disk full","ack_timeout":"20s"}'
 #   herald runs show <run id> --dir workflows
 workflow "escalation" {
-  description = "Page on-call; escalate unless the page is read or acknowledged within 2 minutes"
+  description = "Page on-call; escalate unless the page is read or acknowledged within vars.ack_timeout (2 minutes by default)"
   vars = {
     oncall  = "{{ has(trigger.body.oncall) ? trigger.body.oncall : '14155550100' }}"
     backup  = "{{ has(trigger.body.backup) ? trigger.body.backup : '14155550111' }}"
     summary = "{{ has(trigger.body.summary) ? trigger.body.summary : 'Incident' }}"
+    # How long the page may go unread and unacknowledged: a duration such as
+    # "2m" or "20s", rendered when the ack step starts.
+    ack_timeout = "{{ has(trigger.body.ack_timeout) ? trigger.body.ack_timeout : '2m' }}"
   }
 
   trigger "webhook" {
@@ -41,7 +45,7 @@ workflow "escalation" {
       event   = "chatapi.ack"
       match   = "steps.page.delivery != null && steps.page.delivery.status == 'read'"
       signal  = "ack"
-      timeout = "2m"
+      timeout = "{{ vars.ack_timeout }}"
     }
   }
 
@@ -61,7 +65,7 @@ workflow "escalation" {
     uses = "support.send_message"
     with = {
       contact = { identifier = "oncall-backup", name = "Backup on-call" }
-      content = "Escalated: {{ vars.summary }}. {{ vars.oncall }} neither read nor acknowledged the page within 2 minutes."
+      content = "Escalated: {{ vars.summary }}. {{ vars.oncall }} neither read nor acknowledged the page within {{ vars.ack_timeout }}."
     }
   }
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,12 +14,15 @@ import (
 	"github.com/heraldhq/herald/internal/sandbox"
 )
 
-// escalationTimeout replaces the example's 2 minute wait in the test, long
-// enough for a receipt or a click on a loaded machine.
+// escalationTimeout is the ack_timeout the test's pages give instead of the
+// example's default 2 minutes, long enough for a receipt or a click on a
+// loaded machine.
 const escalationTimeout = "10s"
 
-// TestEscalationExample runs workflows/escalation.hcl under herald serve
-// against the sandbox, its wait shortened to escalationTimeout, through its
+// TestEscalationExample runs workflows/escalation.hcl, unchanged, under
+// herald serve against the sandbox, its wait shortened to escalationTimeout
+// by the webhook's ack_timeout (the link's case keeps the default 2
+// minutes), through its
 // three branches: the page's read receipt arrives (no escalation), the
 // acknowledge link is opened and confirmed (no escalation), nothing comes
 // (escalation through ChitChatLabs and Chatwoot after the timeout).
@@ -28,16 +30,21 @@ func TestEscalationExample(t *testing.T) {
 	t.Parallel()
 	src, err := os.ReadFile("../../workflows/escalation.hcl")
 	require.NoError(t, err)
-	require.Contains(t, string(src), `timeout = "2m"`)
-	e := newServeEnv(t, strings.Replace(string(src), `timeout = "2m"`, `timeout = "`+escalationTimeout+`"`, 1))
+	e := newServeEnv(t, string(src))
 	e.args = append(e.args, "--public-url", e.url)
 	e.start()
 	hook := e.url + "/providers/chatapi/webhook"
 
-	// page starts a run and returns its id and the page's text.
-	page := func(summary string) (string, string) {
+	// page starts a run and returns its id and the page's text; a
+	// non-empty ackTimeout sets the run's vars.ack_timeout.
+	page := func(summary, ackTimeout string) (string, string) {
 		before := len(e.sandbox.Requests("chatapi"))
-		code, out := e.post("/hooks/escalation", []byte(`{"summary":"`+summary+`"}`), nil)
+		input := map[string]string{"summary": summary}
+		if ackTimeout != "" {
+			input["ack_timeout"] = ackTimeout
+		}
+		raw, _ := json.Marshal(input)
+		code, out := e.post("/hooks/escalation", raw, nil)
 		require.Equal(t, http.StatusAccepted, code, "%v", out)
 		ids := out["run_ids"].([]any)
 		require.Len(t, ids, 1)
@@ -63,7 +70,7 @@ func TestEscalationExample(t *testing.T) {
 
 	t.Run("read receipt", func(t *testing.T) {
 		require.NoError(t, e.sandbox.SetReceiptPlan(sandbox.ReceiptPlan{Provider: "chatapi", WebhookURL: hook, DelayMS: 50, Final: "read"}))
-		id, _ := page("read")
+		id, _ := page("read", escalationTimeout)
 		steps := finished(id)
 		require.Equal(t, true, steps["ack"]["output"].(map[string]any)["matched"])
 		require.Equal(t, false, steps["ack"]["output"].(map[string]any)["timed_out"])
@@ -76,10 +83,15 @@ func TestEscalationExample(t *testing.T) {
 
 	t.Run("acknowledge link", func(t *testing.T) {
 		require.NoError(t, e.sandbox.SetReceiptPlan(sandbox.ReceiptPlan{Provider: "chatapi", WebhookURL: hook, DelayMS: 50, Final: "delivered"}))
-		id, text := page("link")
+		id, text := page("link", "")
 		link := regexp.MustCompile(`https?://\S+/signal/\S+`).FindString(text)
 		require.NotEmpty(t, link, "the page carries the acknowledge link: %s", text)
 		e.eventually(30*time.Second, "the run waits", func() bool { return e.showRun(id).Status == "waiting" })
+		until := regexp.MustCompile(`until (\S+)$`).FindStringSubmatch(e.showRun(id).Reason)
+		require.Len(t, until, 2, "the waiting run says until when: %s", e.showRun(id).Reason)
+		deadline, err := time.Parse(time.RFC3339, until[1])
+		require.NoError(t, err)
+		require.Greater(t, time.Until(deadline), 90*time.Second, "without ack_timeout the page waits the default 2 minutes")
 		resp, err := http.Get(link)
 		require.NoError(t, err)
 		confirm, _ := io.ReadAll(resp.Body)
@@ -106,9 +118,10 @@ func TestEscalationExample(t *testing.T) {
 		require.NoError(t, e.sandbox.SetReceiptPlan(sandbox.ReceiptPlan{Provider: "chatapi"}))
 		cwBefore := len(e.sandbox.Requests("chatwoot"))
 		start := time.Now()
-		id, _ := page("silence")
+		id, _ := page("silence", escalationTimeout)
 		steps := finished(id)
 		require.GreaterOrEqual(t, time.Since(start), 10*time.Second, "the escalation waits out the timeout")
+		require.Contains(t, string(e.sandbox.Requests("chatwoot")[len(e.sandbox.Requests("chatwoot"))-1].Body), "within "+escalationTimeout, "the ticket says how long the page waited")
 		require.Equal(t, true, steps["ack"]["output"].(map[string]any)["timed_out"])
 		require.Equal(t, false, steps["ack"]["output"].(map[string]any)["matched"])
 		require.Equal(t, "succeeded", steps["escalate"]["status"])

@@ -228,13 +228,13 @@ workflow "flaky" {
 		code, _ = e.post("/api/v1/runs/"+id+"/resolve", []byte(`{"step":"second","as":"sent"}`), nil)
 		require.Equal(t, http.StatusConflict, code, "only a run that needs attention is resolved")
 		code, _ = e.post("/api/v1/runs/"+id+"/signals/ack", nil, nil)
-		require.Equal(t, http.StatusConflict, code, "only a waiting run takes a signal")
+		require.Equal(t, http.StatusConflict, code, "a finished run takes no signal")
 
 		// The CLI with --server goes through the same API and reports its
 		// answer.
 		out2, err := herald(e.bin, os.Environ(), "runs", "signal", id, "ack", "--server", e.url)
 		require.Error(t, err, out2)
-		require.Contains(t, out2, "only a waiting run takes signals")
+		require.Contains(t, out2, "a finished run takes no signals")
 		out2, err = herald(e.bin, os.Environ(), "runs", "cancel", id, "--server", e.url)
 		require.Error(t, err, out2)
 		require.Contains(t, out2, "it has already ended")

@@ -124,6 +124,11 @@ func operationError(id string, err error) error {
 	return err
 }
 
+// errNotResumed ends an operation of executeForeground that left the run
+// where it was (a signal kept for a step that waits later): nothing to
+// execute here.
+var errNotResumed = errors.New("the run was not resumed")
+
 // executeForeground executes a run the operator moved back to queued (retry,
 // resolve) in the foreground, with progress, as `runs resume` does.
 func (a *app) executeForeground(cmd *cobra.Command, f *projectFlags, id string, op func(context.Context, *engine.Engine) error) error {
@@ -137,7 +142,9 @@ func (a *app) executeForeground(cmd *cobra.Command, f *projectFlags, id string, 
 		return err
 	}
 	defer h.Close()
-	if err := op(cmd.Context(), h.Engine); err != nil {
+	if err := op(cmd.Context(), h.Engine); errors.Is(err, errNotResumed) {
+		return nil
+	} else if err != nil {
 		return operationError(id, err)
 	}
 	run, err := h.Engine.Execute(cmd.Context(), id)
@@ -311,8 +318,15 @@ func (a *app) runsSignalCommand() *cobra.Command {
 			// Without a server the run continues here, in the foreground,
 			// as after runs retry.
 			return a.executeForeground(cmd, &f, id, func(ctx context.Context, e *engine.Engine) error {
-				if _, _, err := e.Signal(ctx, id, name, raw, cliBy); err != nil {
+				key, _, err := e.Signal(ctx, id, name, raw, cliBy)
+				if err != nil {
 					return err
+				}
+				if key.StepID == "" {
+					// Kept for a step that waits later; the run goes on
+					// where it is.
+					fmt.Fprintf(a.stdout, "run %s: signal %s kept until a step waits for it\n", id, name)
+					return errNotResumed
 				}
 				fmt.Fprintf(a.stdout, "run %s: signal %s delivered\n", id, name)
 				return nil

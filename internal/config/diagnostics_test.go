@@ -345,6 +345,18 @@ workflow "w" {
       timeout = "1m"
     }
   }
+  step "h" {
+    wait_for {
+      signal  = "ack"
+      timeout = "{{ vars.nope }}"
+    }
+  }
+  step "i" {
+    wait { duration = "{{ steps.zzz.output }}" }
+  }
+  step "j" {
+    wait { duration = "soon" }
+  }
 }
 `),
 		want: []string{
@@ -357,6 +369,9 @@ workflow "w" {
 			"main.hcl:30:5: the wait of step \"f\" of workflow \"w\" needs duration or until",
 			"main.hcl:31:5: retry in step \"f\" of workflow \"w\": a wait step calls no action, so it takes no retry",
 			"main.hcl:35:17: invalid signal name \"not a name\" in the wait_for of step \"g\" of workflow \"w\": use a letter or _ followed by letters, digits, _ or -",
+			"main.hcl:42:17: timeout: \"{{ vars.nope }}\": undeclared variable vars.nope",
+			"main.hcl:46:23: duration: \"{{ steps.zzz.output }}\": unknown step \"zzz\" (earlier steps: a, b, c, d, e, f, g, h)",
+			"main.hcl:49:23: duration in the wait of step \"j\" of workflow \"w\" must be a duration such as 30s or 1m30s, not \"soon\"",
 		},
 	},
 	{name: "provider config against schema", files: map[string]string{"main.hcl": `provider "support" {

@@ -14,6 +14,10 @@ import (
 // timestamp Until renders to. Exactly one of them is set.
 type Wait struct {
 	Duration time.Duration `json:"duration,omitempty"`
+	// DurationTemplate is set instead of Duration when the duration is a
+	// template, such as "{{ vars.pause }}": it is rendered when the step
+	// starts and must yield a positive duration.
+	DurationTemplate *expr.Value `json:"-"`
 	// Until is a template that renders to a timestamp (or an RFC 3339
 	// string); a time in the past ends the wait at once.
 	Until *expr.Value `json:"until,omitempty"`
@@ -43,6 +47,10 @@ type WaitFor struct {
 	Signal string `json:"signal,omitempty"`
 	// Timeout bounds the wait; it is required.
 	Timeout time.Duration `json:"timeout"`
+	// TimeoutTemplate is set instead of Timeout when the timeout is a
+	// template, such as "{{ vars.ack_timeout }}": it is rendered when the
+	// step starts and must yield a positive duration.
+	TimeoutTemplate *expr.Value `json:"-"`
 }
 
 // Signals returns the names of the signals the workflow's wait_for steps
@@ -94,7 +102,8 @@ func (l *loader) wait(n *node, ctx expr.Context, what string) *Wait {
 	}
 	defer o.done()
 	w := &Wait{}
-	dur := o.duration("duration", &w.Duration)
+	var dur *entry
+	dur, w.DurationTemplate = l.durationOrTemplate(o, "duration", ctx, &w.Duration)
 	if e := o.get("until"); e != nil {
 		if dur != nil {
 			l.rep.errorf(e.keyRng, "%s has both duration and until; give one", what)
@@ -164,10 +173,31 @@ func (l *loader) waitFor(n *node, ctx expr.Context, what string) *WaitFor {
 	if !hasEvent && o.get("signal") == nil {
 		l.rep.errorf(n.rng, "%s needs event or signal (or both)", what)
 	}
-	if o.duration("timeout", &w.Timeout) == nil {
+	var timeout *entry
+	if timeout, w.TimeoutTemplate = l.durationOrTemplate(o, "timeout", ctx, &w.Timeout); timeout == nil {
 		l.rep.errorf(n.rng, "%s is missing timeout: a wait_for must end, as in timeout = %q", what, "30m")
 	}
 	return w
+}
+
+// durationOrTemplate reads an optional duration that may be a template:
+// "10m" is checked now and stored in out, "{{ vars.pause }}" is compiled
+// and returned, for the engine to render when the step starts.
+func (l *loader) durationOrTemplate(o *object, key string, ctx expr.Context, out *time.Duration) (*entry, *expr.Value) {
+	s, e, ok := o.str(key)
+	if !ok || !expr.HasTemplate(s) {
+		return o.duration(key, out), nil
+	}
+	ctx.Where = key + " in " + o.what
+	v, errs := l.comp.Value(s, ctx)
+	if errs != nil {
+		l.exprErrors(errs, e.val, key)
+		return e, nil
+	}
+	for _, ref := range v.SecretRefs() {
+		l.secret(ref.Name, valueAt(e.val, ref.Path))
+	}
+	return e, v
 }
 
 // String describes what the wait_for waits for, for run reasons and logs.
@@ -185,25 +215,36 @@ func (w *WaitFor) String() string {
 	return s
 }
 
-// MarshalJSON writes the duration as text, such as "10m0s".
+// MarshalJSON writes the duration as text, such as "10m0s", or its
+// template as written.
 func (w *Wait) MarshalJSON() ([]byte, error) {
 	type plain Wait
 	return json.Marshal(struct {
 		*plain
 		Duration string `json:"duration,omitempty"`
-	}{(*plain)(w), durationText(w.Duration)})
+	}{(*plain)(w), durationText(w.Duration, w.DurationTemplate)})
 }
 
-// MarshalJSON writes the timeout as text, such as "5m0s".
+// MarshalJSON writes the timeout as text, such as "5m0s", or its template
+// as written.
 func (w *WaitFor) MarshalJSON() ([]byte, error) {
 	type plain WaitFor
 	return json.Marshal(struct {
 		*plain
 		Timeout string `json:"timeout"`
-	}{(*plain)(w), durationText(w.Timeout)})
+	}{(*plain)(w), durationText(w.Timeout, w.TimeoutTemplate)})
 }
 
-func durationText(d time.Duration) string {
+// DurationText is the wait's duration as written: "10m0s", or its template.
+func (w *Wait) DurationText() string { return durationText(w.Duration, w.DurationTemplate) }
+
+// TimeoutText is the wait_for's timeout as written: "5m0s", or its template.
+func (w *WaitFor) TimeoutText() string { return durationText(w.Timeout, w.TimeoutTemplate) }
+
+func durationText(d time.Duration, tmpl *expr.Value) string {
+	if src, ok := tmpl.Source().(string); ok {
+		return src
+	}
 	if d == 0 {
 		return ""
 	}
@@ -222,6 +263,26 @@ func (p *Project) WaitsForEvent(instance, event string) bool {
 		}
 	}
 	return false
+}
+
+// ExactWaitStep reports whether every wait_for step named stepID that
+// waits for event from instance, in any workflow, has a match that is
+// nothing but its correlation (KeyExact), and there is at least one: a
+// keyed wait of such a step is proven by its key alone, whichever workflow
+// its run belongs to.
+func (p *Project) ExactWaitStep(instance, event, stepID string) bool {
+	found := false
+	for _, w := range p.Workflows {
+		s, ok := w.Step(stepID)
+		if !ok || s.WaitFor == nil || s.WaitFor.Event != event || s.WaitFor.Provider != instance {
+			continue
+		}
+		if !s.WaitFor.KeyExact {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // EventKeyPaths returns the distinct correlation paths of the wait_for steps

@@ -124,11 +124,11 @@ func describeStep(sd *stepData, decl *config.Step) {
 	sd.Uses = decl.Uses
 	switch {
 	case decl.WaitFor != nil:
-		sd.Uses = "wait_for " + decl.WaitFor.String() + ", timeout " + decl.WaitFor.Timeout.String()
+		sd.Uses = "wait_for " + decl.WaitFor.String() + ", timeout " + decl.WaitFor.TimeoutText()
 	case decl.Wait != nil && decl.Wait.Until != nil:
 		sd.Uses = "wait until a time"
 	case decl.Wait != nil:
-		sd.Uses = "wait " + decl.Wait.Duration.String()
+		sd.Uses = "wait " + decl.Wait.DurationText()
 	}
 	sd.ForEach = decl.ForEach != nil
 	for _, fb := range decl.Fallback {

@@ -616,6 +616,14 @@ func requires(key string) map[string]any {
 	return map[string]any{"required": []string{key}}
 }
 
+// durationOrTemplate is a duration written out, or a template that renders
+// to one when the step starts.
+func durationOrTemplate(description string) map[string]any {
+	return map[string]any{"type": "string", "description": description, "anyOf": []any{
+		map[string]any{"pattern": durationPattern}, map[string]any{"pattern": templatePattern},
+	}}
+}
+
 func waitSchema() map[string]any {
 	return map[string]any{
 		"type":                 "object",
@@ -623,7 +631,7 @@ func waitSchema() map[string]any {
 		"additionalProperties": false,
 		"oneOf":                []any{requires("duration"), requires("until")},
 		"properties": map[string]any{
-			"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "How long to wait, from when the step starts."},
+			"duration": durationOrTemplate("How long to wait, from when the step starts: a duration, or a {{ }} template rendered when the step starts."),
 			"until":    map[string]any{"type": "string", "description": "A {{ }} template yielding the timestamp to wait until; a time past ends the wait at once."},
 		},
 	}
@@ -662,7 +670,7 @@ func waitForSchema(events []string) map[string]any {
 			"provider": map[string]any{"type": "string", "description": "The provider instance that emits the event; needed when several instances of its type exist."},
 			"match":    condition("A CEL condition over event, steps, vars, trigger and run: only an event for which it is true ends the wait."),
 			"signal":   map[string]any{"type": "string", "pattern": stepIDPattern, "description": "A signal name: POST /api/v1/runs/{id}/signals/{name}, herald runs signal, or the link {{ run.signal_url.<name> }}."},
-			"timeout":  map[string]any{"type": "string", "pattern": durationPattern, "description": "How long to wait at most; then the output has timed_out = true."},
+			"timeout":  durationOrTemplate("How long to wait at most (a duration, or a {{ }} template rendered when the step starts); then the output has timed_out = true."),
 		},
 	}
 }

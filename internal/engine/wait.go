@@ -128,9 +128,17 @@ func (x *execution) newWait(ctx context.Context, ws store.Waits, step *config.St
 		}
 		w.Deadline = at.UTC()
 	case step.Wait != nil:
-		w.Deadline = now.Add(step.Wait.Duration)
+		d, err := x.waitDuration(ctx, step, "duration", step.Wait.Duration, step.Wait.DurationTemplate)
+		if err != nil {
+			return w, err
+		}
+		w.Deadline = now.Add(d)
 	case step.WaitFor != nil:
-		w.Deadline = now.Add(step.WaitFor.Timeout)
+		d, err := x.waitDuration(ctx, step, "timeout", step.WaitFor.Timeout, step.WaitFor.TimeoutTemplate)
+		if err != nil {
+			return w, err
+		}
+		w.Deadline = now.Add(d)
 		w.Event, w.Instance, w.Signal = step.WaitFor.Event, step.WaitFor.Provider, step.WaitFor.Signal
 		if kv := step.WaitFor.KeyValue; kv != nil {
 			ectx, cancel := exprContext(ctx, step)
@@ -150,6 +158,35 @@ func (x *execution) newWait(ctx context.Context, ws store.Waits, step *config.St
 	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem})
 	_, err = x.record(ctx, step, key, stepResult{Status: store.StatusWaiting, Reason: waitReason(step, stored.Deadline)}, now)
 	return stored, err
+}
+
+// waitDuration returns a wait's duration or a wait_for's timeout (named
+// key): d as loaded, or tmpl rendered now, which must yield a positive
+// duration (text such as "2m", or a CEL duration).
+func (x *execution) waitDuration(ctx context.Context, step *config.Step, key string, d time.Duration, tmpl *expr.Value) (time.Duration, error) {
+	if tmpl == nil {
+		return d, nil
+	}
+	ectx, cancel := exprContext(ctx, step)
+	v, err := tmpl.RenderContext(ectx, x.scope)
+	cancel()
+	if err != nil {
+		return 0, &badWaitError{fmt.Sprintf("step %s: %s: %v", step.ID, key, err)}
+	}
+	switch t := v.(type) {
+	case time.Duration:
+		d = t
+	case string:
+		if d, err = time.ParseDuration(strings.TrimSpace(t)); err != nil {
+			return 0, &badWaitError{fmt.Sprintf("step %s: %s rendered %q, which is not a duration such as 30s or 2m", step.ID, key, t)}
+		}
+	default:
+		return 0, &badWaitError{fmt.Sprintf("step %s: %s rendered %v, which is not a duration such as 30s or 2m", step.ID, key, v)}
+	}
+	if d <= 0 {
+		return 0, &badWaitError{fmt.Sprintf("step %s: %s rendered %s; it must be positive", step.ID, key, d)}
+	}
+	return d, nil
 }
 
 // asTime reads a rendered until: a timestamp, or RFC 3339 text.
@@ -173,11 +210,17 @@ func waitReason(step *config.Step, deadline time.Time) string {
 	return fmt.Sprintf("step %s waits until %s", step.ID, until)
 }
 
-// settleOrPark ends the pending wait w at once when an event kept in the
-// inbox matches it or its deadline has passed; otherwise it parks the run
+// settleOrPark ends the pending wait w at once when a signal or an event
+// kept in the run's inbox matches it or its deadline has passed; otherwise it parks the run
 // and reports parked. A wait resolved by someone else meanwhile (an event,
 // a signal, a timer) is not parked: the caller reads its output.
 func (x *execution) settleOrPark(ctx context.Context, ws store.Waits, step *config.Step, w store.Wait) (parked bool, err error) {
+	if wf := step.WaitFor; wf != nil && wf.Signal != "" {
+		// A signal sent before the step waited is kept for it.
+		if took, _, err := ws.TakeSignal(ctx, w.StepKey, wf.Signal, x.e.opts.Now().UTC()); err != nil || took {
+			return false, err
+		}
+	}
 	if out, ok, err := x.inboxMatch(ctx, ws, step); err != nil {
 		return false, err
 	} else if ok {
@@ -317,6 +360,11 @@ func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, r
 // match: resolved reports that the event ended the wait, requeued that its
 // run went back to queued.
 func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w store.Wait, event any, now time.Time) (resolved, requeued bool, err error) {
+	if w.MatchKey != "" && st.project.ExactWaitStep(w.Instance, w.Event, w.StepID) {
+		// The keys are equal and the match is nothing but them: the wait
+		// matched, with no read of its run.
+		return e.resolveMatched(ctx, ws, w, event, now)
+	}
 	run, err := e.opts.Store.GetRun(ctx, w.RunID)
 	if err != nil {
 		return false, false, err
@@ -342,12 +390,16 @@ func (e *Engine) offer(ctx context.Context, st *projectState, ws store.Waits, w 
 			return false, false, nil //nolint:nilerr // a match that fails to evaluate does not match
 		}
 	}
+	return e.resolveMatched(ctx, ws, w, event, now)
+}
+
+// resolveMatched ends the wait w with the event that matched it.
+func (e *Engine) resolveMatched(ctx context.Context, ws store.Waits, w store.Wait, event any, now time.Time) (resolved, requeued bool, err error) {
 	out, err := json.Marshal(WaitOutput{Matched: true, Event: event})
 	if err != nil {
 		return false, false, err
 	}
-	resolved, requeued, err = ws.ResolveWait(ctx, w.StepKey, out, now)
-	return resolved, requeued, err
+	return ws.ResolveWait(ctx, w.StepKey, out, now)
 }
 
 // runScope rebuilds the expression scope of a run that is not executing:
@@ -402,10 +454,13 @@ func (e *Engine) signalURLs(runID string, wf *config.Workflow) map[string]string
 
 // Signal delivers the signal name with data to a run's wait_for { signal =
 // name }: the first pending wait for it is resolved with {"matched": true,
-// "signal": name, "data": data}. It reports whether the run went back to
-// queued, for the caller to execute it. A run with no pending wait for the
-// signal is ErrRunState. The delivery is logged as done by by. key is the
-// wait the signal ended.
+// "signal": name, "data": data}. A run that is not finished and whose
+// wait_for on the signal has not started waiting yet keeps the signal, in
+// its bounded inbox, for that step to take when it starts (key is then
+// empty). It reports whether the run went back to queued, for the caller
+// to execute it. A finished run, a run no step of which waits (or will
+// wait) for the signal, and a run whose inbox is full are ErrRunState. The
+// delivery is logged as done by by. key is the wait the signal ended.
 func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessage, by string) (key WaitKey, requeued bool, err error) {
 	if name == "" {
 		return key, false, fmt.Errorf("%w: signal name is empty", store.ErrInvalid)
@@ -425,12 +480,6 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessa
 	if err != nil {
 		return key, false, err
 	}
-	if len(pending) == 0 {
-		if run.Status != store.StatusWaiting {
-			return key, false, fmt.Errorf("run %s is %s: %w; only a waiting run takes signals", id, run.ShownStatus(e.opts.Now()), ErrRunState)
-		}
-		return key, false, fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q now", id, ErrRunState, run.Workflow, name)
-	}
 	var value any
 	if len(data) > 0 {
 		if value, err = decodeValue(data); err != nil {
@@ -443,6 +492,9 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessa
 		return key, false, err
 	}
 	now := e.opts.Now().UTC()
+	if len(pending) == 0 {
+		return e.keepSignal(ctx, ws, run, name, out, by)
+	}
 	key = pending[0].StepKey
 	resolved, requeued, err := ws.ResolveWait(ctx, key, out, now)
 	if err != nil {
@@ -453,6 +505,72 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data json.RawMessa
 	}
 	op := store.Operation{RunID: id, At: now, By: by, Action: OpSignal, Detail: fmt.Sprintf("signal %q to step %s", name, pending[0].StepID)}
 	return key, requeued, e.opts.Store.AddOperation(ctx, op)
+}
+
+// keepSignal keeps the signal name (its step output out) for the step of
+// run that will wait for it, when the run is not finished and such a step
+// has not started waiting yet. A step that started waiting meanwhile takes
+// it at once, here or when it checks the inbox itself; the store makes sure
+// only one does.
+func (e *Engine) keepSignal(ctx context.Context, ws store.Waits, run store.Run, name string, out json.RawMessage, by string) (key WaitKey, requeued bool, err error) {
+	if run.Status.Final() {
+		return key, false, fmt.Errorf("run %s is %s: %w; a finished run takes no signals", run.ID, run.ShownStatus(e.opts.Now()), ErrRunState)
+	}
+	later, err := e.waitsLater(ctx, ws, run, name)
+	if err != nil {
+		return key, false, err
+	}
+	if !later {
+		return key, false, fmt.Errorf("run %s: %w; no step of workflow %s waits for signal %q now or later", run.ID, ErrRunState, run.Workflow, name)
+	}
+	now := e.opts.Now().UTC()
+	if err := ws.KeepSignal(ctx, run.ID, name, out, now); err != nil {
+		if errors.Is(err, store.ErrInboxFull) {
+			return key, false, fmt.Errorf("run %s: %w; %w: it keeps %d signals no step has taken yet", run.ID, ErrRunState, store.ErrInboxFull, store.SignalInboxMax)
+		}
+		return key, false, err
+	}
+	detail := fmt.Sprintf("signal %q kept until a step waits for it", name)
+	// A step may have started waiting between the lookup and the keep,
+	// after it looked at the inbox: it takes the signal now.
+	pending, err := ws.SignalWaits(ctx, run.ID, name)
+	if err != nil {
+		return key, false, err
+	}
+	if len(pending) > 0 {
+		resolved, req, err := ws.TakeSignal(ctx, pending[0].StepKey, name, now)
+		if err != nil {
+			return key, false, err
+		}
+		if resolved {
+			key, requeued = pending[0].StepKey, req
+			detail = fmt.Sprintf("signal %q to step %s", name, key.StepID)
+		}
+	}
+	op := store.Operation{RunID: run.ID, At: now, By: by, Action: OpSignal, Detail: detail}
+	return key, requeued, e.opts.Store.AddOperation(ctx, op)
+}
+
+// waitsLater reports whether a wait_for step of run's workflow waits for
+// signal and has not started waiting yet, so a signal kept now is taken.
+func (e *Engine) waitsLater(ctx context.Context, ws store.Waits, run store.Run, signal string) (bool, error) {
+	wf, ok := e.state.Load().project.Workflows[run.Workflow]
+	if !ok {
+		return false, nil
+	}
+	for _, s := range wf.Steps {
+		if s.WaitFor == nil || s.WaitFor.Signal != signal {
+			continue
+		}
+		_, err := ws.GetWait(ctx, store.StepKey{RunID: run.ID, StepID: s.ID, Item: store.NoItem})
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // matchKey renders one side of an event correlation: the field path and

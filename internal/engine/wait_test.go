@@ -55,6 +55,15 @@ func park(t *testing.T, b *bundle, workflow string) store.Run {
 	return run
 }
 
+// queued creates a run of workflow that has not started: an event or a
+// signal sent now arrives before any of its steps waits.
+func queued(t *testing.T, b *bundle, workflow string) store.Run {
+	t.Helper()
+	run, _, err := b.engine.Create(context.Background(), workflow, engine.Trigger{Kind: engine.KindManual}, "", 0)
+	require.NoError(t, err)
+	return run
+}
+
 func TestWaitForSignalResumesTheRunWithItsData(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waitWorkflows)
@@ -119,8 +128,7 @@ func TestWaitForTakesAnEventFromTheInbox(t *testing.T) {
 	ctx := context.Background()
 	// The run exists (queued) before the event arrives, and starts waiting
 	// after it: the inbox keeps the event for it.
-	run, _, err := b.engine.Create(ctx, "ack", engine.Trigger{Kind: engine.KindManual}, "", 0)
-	require.NoError(t, err)
+	run := queued(t, b, "ack")
 	runs, err := b.engine.DeliverEvent(ctx, "primary", "fake.ack", json.RawMessage(`{"id":"msg-`+run.ID+`-1","status":"viewed"}`))
 	require.NoError(t, err)
 	require.Empty(t, runs)
@@ -199,4 +207,108 @@ workflow "nap" {
 	v, err := engine.View(context.Background(), b.store, run.ID)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"matched":false,"timed_out":true}`, string(v.Steps[0].Output))
+}
+
+func TestWaitDurationsAreTemplatesRenderedWhenTheStepStarts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+workflow "tmpl" {
+  vars = {
+    ack_timeout = "{{ has(trigger.body.ack_timeout) ? trigger.body.ack_timeout : '2m' }}"
+    pause       = "{{ has(trigger.body.pause) ? trigger.body.pause : '90s' }}"
+  }
+  step "nap" {
+    wait { duration = "{{ vars.pause }}" }
+  }
+  step "ack" {
+    wait_for {
+      signal  = "ack"
+      timeout = "{{ vars.ack_timeout }}"
+    }
+  }
+}
+workflow "cel" {
+  step "nap" {
+    wait { duration = "{{ duration('45s') }}" }
+  }
+}`)
+	ctx := context.Background()
+	ws := b.store.(store.Waits)
+	deadline := func(run store.Run, step string) time.Duration {
+		w, err := ws.GetWait(ctx, store.StepKey{RunID: run.ID, StepID: step, Item: store.NoItem})
+		require.NoError(t, err)
+		return w.Deadline.Sub(w.CreatedAt)
+	}
+
+	run := park(t, b, "tmpl")
+	require.Equal(t, 90*time.Second, deadline(run, "nap"), "the default of vars.pause")
+	_, err := b.engine.ResolveTimeout(ctx, engine.WaitKey{RunID: run.ID, StepID: "nap", Item: store.NoItem})
+	require.NoError(t, err)
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusWaiting, run.Status, run.Reason)
+	require.Equal(t, 2*time.Minute, deadline(run, "ack"), "the default of vars.ack_timeout")
+
+	run, err = b.engine.Run(ctx, "tmpl", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"pause": "3s", "ack_timeout": "5s"}})
+	require.NoError(t, err)
+	require.Equal(t, 3*time.Second, deadline(run, "nap"), "the input's pause")
+
+	run = park(t, b, "cel")
+	require.Equal(t, 45*time.Second, deadline(run, "nap"), "a CEL duration")
+
+	for _, bad := range []string{"soon", "-5s", "0s"} {
+		run, err = b.engine.Run(ctx, "tmpl", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"pause": bad}})
+		require.NoError(t, err)
+		require.Equal(t, store.StatusFailed, run.Status, bad)
+		v, err := engine.View(ctx, b.store, run.ID)
+		require.NoError(t, err)
+		require.Contains(t, string(v.Steps[0].Error), "step nap: duration rendered", bad)
+	}
+}
+
+func TestSignalSentBeforeTheStepWaitsIsKeptForIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	// The run exists (queued) before the signal arrives, and its ack step
+	// starts waiting after it: the run's inbox keeps the signal.
+	run := queued(t, b, "ack")
+	_, _, err := b.engine.Signal(ctx, run.ID, "nack", nil, "cli")
+	require.ErrorIs(t, err, engine.ErrRunState, "no step waits for that signal, now or later")
+	key, requeued, err := b.engine.Signal(ctx, run.ID, "ack", json.RawMessage(`{"by":"early"}`), "api")
+	require.NoError(t, err, "a queued run whose step will wait keeps the signal")
+	require.False(t, requeued)
+	require.Empty(t, key.StepID, "no wait ended yet")
+
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, "the wait took the kept signal at once: %s", run.Reason)
+	v, err := engine.View(ctx, b.store, run.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"matched":true,"signal":"ack","data":{"by":"early"},"timed_out":false}`, string(v.Steps[1].Output))
+	require.Equal(t, "skipped", v.Steps[2].Status, "acknowledged early: no escalation")
+	require.Len(t, b.fake.Calls(), 1)
+
+	_, _, err = b.engine.Signal(ctx, run.ID, "ack", nil, "api")
+	require.ErrorIs(t, err, engine.ErrRunState, "a finished run takes no signals")
+	require.Contains(t, err.Error(), "finished run")
+}
+
+func TestSignalsKeptForARunAreBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waitWorkflows)
+	ctx := context.Background()
+	run := queued(t, b, "ack")
+	for i := range store.SignalInboxMax {
+		_, _, err := b.engine.Signal(ctx, run.ID, "ack", nil, "api")
+		require.NoError(t, err, "signal %d", i)
+	}
+	_, _, err := b.engine.Signal(ctx, run.ID, "ack", nil, "api")
+	require.ErrorIs(t, err, engine.ErrRunState)
+	require.ErrorIs(t, err, store.ErrInboxFull)
+
+	// The step takes the oldest; the run finishes with the rest unused.
+	run, err = b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status, run.Reason)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -16,6 +17,14 @@ const (
 	InboxMaxEvents = 1000
 	InboxTrimEvery = 64
 )
+
+// SignalInboxMax bounds the signals kept for one run (see Waits.KeepSignal):
+// a signal beyond it is refused with ErrInboxFull.
+const SignalInboxMax = 16
+
+// ErrInboxFull reports a signal refused because its run keeps
+// SignalInboxMax signals already, none of them taken yet.
+var ErrInboxFull = errors.New("signal inbox full")
 
 // Wait is a step (or one item of it) parked until an event, a signal or its
 // deadline: the durable record of a wait or wait_for step. It is pending
@@ -103,6 +112,17 @@ type Waits interface {
 	// InboxEvents returns the kept events of event from instance received
 	// at or after since, oldest first.
 	InboxEvents(ctx context.Context, event, instance string, since time.Time) ([]InboxEvent, error)
+	// KeepSignal keeps output, what a wait_for step for signal outputs when
+	// the signal ends it, for a step of the run that starts waiting for it
+	// later. An unknown run is ErrNotFound; a run that keeps SignalInboxMax
+	// signals already is ErrInboxFull.
+	KeepSignal(ctx context.Context, runID, signal string, output json.RawMessage, at time.Time) error
+	// TakeSignal settles the pending wait of key with the oldest signal kept
+	// for signal (KeepSignal) and removes that signal, in one transaction,
+	// moving a waiting run to queued as ResolveWait does. resolved is false
+	// when no such signal is kept or the wait is not pending; nothing is
+	// taken then.
+	TakeSignal(ctx context.Context, key StepKey, signal string, at time.Time) (resolved, requeued bool, err error)
 	// UseSignalToken records the single use of a signal link's token; it
 	// reports false when the token was used before.
 	UseSignalToken(ctx context.Context, token, runID string, at time.Time) (bool, error)

@@ -144,7 +144,7 @@ workflow "page-oncall" {
       event   = "chatapi.ack"
       match   = "event.id == steps.page.output.id && event.status == 'viewed'"
       signal  = "ack"
-      timeout = "5m"
+      timeout = "{{ has(trigger.body.ack_timeout) ? trigger.body.ack_timeout : '5m' }}"
     }
   }
   step "escalate" {

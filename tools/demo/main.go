@@ -114,9 +114,11 @@ Herald is running. Logs: %[1]s
 
       curl -X POST http://%[2]s/hooks/escalation -d '{"summary":"db-1 disk full"}'
 
-    To see the escalation, turn the sandbox's Chat API receipts off first:
+    To see the escalation, turn the sandbox's Chat API receipts off first,
+    then page with a short wait (ack_timeout, 2m by default):
 
       curl -X POST http://%[3]s/_sandbox/receipts -d '{"provider":"chatapi","webhook_url":""}'
+      curl -X POST http://%[2]s/hooks/escalation -d '{"summary":"db-1 disk full","ack_timeout":"20s"}'
 
   * See what the sandbox received:  curl http://%[3]s/_sandbox/requests
   * See the runs:                   curl http://%[4]s/api/v1/runs

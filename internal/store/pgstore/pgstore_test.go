@@ -126,7 +126,7 @@ func TestOpenCreatesAMissingSchema(t *testing.T) {
 	var tables int
 	require.NoError(t, s.queryRow(t.Context(), `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1`,
 		schema).Scan(&tables))
-	require.Equal(t, 11, tables, "runs, idempotency_keys, step_records, step_attempts, run_operations, cron_state, waits, wait_inbox, signal_tokens_used, deliveries, schema_migrations")
+	require.Equal(t, 12, tables, "runs, idempotency_keys, step_records, step_attempts, run_operations, cron_state, waits, wait_inbox, signal_tokens_used, deliveries, signal_inbox, schema_migrations")
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {

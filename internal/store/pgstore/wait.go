@@ -92,22 +92,85 @@ func (s *Store) ResolveWait(ctx context.Context, key store.StepKey, output json.
 	if len(output) > 0 && !json.Valid(output) {
 		return false, false, fmt.Errorf("resolve wait: %w: output is not valid JSON", store.ErrInvalid)
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		resolved, requeued = false, false
-		tag, err := tx.Exec(ctx, s.sql(`UPDATE {schema}.waits SET state = 'resolved', output_json = $1, resolved_at = $2
-			WHERE run_id = $3 AND step_id = $4 AND item = $5 AND state = 'pending'`),
-			encodeJSON(output), encodeTime(at), key.RunID, key.StepID, key.Item)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		resolved = true
-		tag, err = tx.Exec(ctx, s.sql(`UPDATE {schema}.runs SET status = 'queued', reason = '', owner = '', version = version + 1
-			WHERE id = $1 AND status = 'waiting'`), key.RunID)
-		requeued = err == nil && tag.RowsAffected() == 1
+	err = s.inTx(ctx, func(tx pgx.Tx) (err error) {
+		resolved, requeued, err = s.resolveWait(ctx, tx, key, output, at)
 		return err
 	})
 	if err != nil {
 		return false, false, fmt.Errorf("resolve wait %s/%s: %w", key.RunID, key.StepID, err)
+	}
+	return resolved, requeued, nil
+}
+
+// resolveWait settles the pending wait of key in tx and requeues its run
+// when it waits; see store.Waits.ResolveWait.
+func (s *Store) resolveWait(ctx context.Context, tx pgx.Tx, key store.StepKey, output json.RawMessage, at time.Time) (resolved, requeued bool, err error) {
+	tag, err := tx.Exec(ctx, s.sql(`UPDATE {schema}.waits SET state = 'resolved', output_json = $1, resolved_at = $2
+		WHERE run_id = $3 AND step_id = $4 AND item = $5 AND state = 'pending'`),
+		encodeJSON(output), encodeTime(at), key.RunID, key.StepID, key.Item)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, false, err
+	}
+	tag, err = tx.Exec(ctx, s.sql(`UPDATE {schema}.runs SET status = 'queued', reason = '', owner = '', version = version + 1
+		WHERE id = $1 AND status = 'waiting'`), key.RunID)
+	return true, err == nil && tag.RowsAffected() == 1, err
+}
+
+// KeepSignal keeps a signal for a step that waits for it later.
+func (s *Store) KeepSignal(ctx context.Context, runID, signal string, output json.RawMessage, at time.Time) error {
+	if signal == "" || !json.Valid(output) || at.IsZero() {
+		return fmt.Errorf("keep signal: %w: a signal name, a JSON output and a time are required", store.ErrInvalid)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// Locking the run serializes the signals kept for it, so the bound
+		// holds between replicas.
+		var one int
+		if err := tx.QueryRow(ctx, s.sql(`SELECT 1 FROM {schema}.runs WHERE id = $1 FOR UPDATE`), runID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("run %s: %w", runID, store.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, s.sql(`SELECT COUNT(*) FROM {schema}.signal_inbox WHERE run_id = $1`), runID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= store.SignalInboxMax {
+			return fmt.Errorf("%w: run %s keeps %d signals already", store.ErrInboxFull, runID, n)
+		}
+		_, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.signal_inbox (run_id, signal, output_json, received_at) VALUES ($1, $2, $3, $4)`),
+			runID, signal, encodeJSON(output), encodeTime(at))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("keep signal %q for run %s: %w", signal, runID, err)
+	}
+	return nil
+}
+
+// TakeSignal settles a pending wait with the oldest kept signal.
+func (s *Store) TakeSignal(ctx context.Context, key store.StepKey, signal string, at time.Time) (resolved, requeued bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		resolved, requeued = false, false
+		var (
+			id     int64
+			output []byte
+		)
+		err := tx.QueryRow(ctx, s.sql(`SELECT id, output_json FROM {schema}.signal_inbox WHERE run_id = $1 AND signal = $2
+			ORDER BY id LIMIT 1 FOR UPDATE`), key.RunID, signal).Scan(&id, &output)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if resolved, requeued, err = s.resolveWait(ctx, tx, key, decodeJSON(output), at); err != nil || !resolved {
+			return err
+		}
+		_, err = tx.Exec(ctx, s.sql(`DELETE FROM {schema}.signal_inbox WHERE id = $1`), id)
+		return err
+	})
+	if err != nil {
+		return false, false, fmt.Errorf("take signal %q for %s/%s: %w", signal, key.RunID, key.StepID, err)
 	}
 	return resolved, requeued, nil
 }

@@ -101,30 +101,89 @@ func (s *Store) ResolveWait(ctx context.Context, key store.StepKey, output json.
 	if len(output) > 0 && !json.Valid(output) {
 		return false, false, fmt.Errorf("resolve wait: %w: output is not valid JSON", store.ErrInvalid)
 	}
-	err = s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		resolved, requeued = false, false
-		res, err := tx.ExecContext(ctx, `UPDATE waits SET state = 'resolved', output_json = ?, resolved_at = ?
-			WHERE run_id = ? AND step_id = ? AND item = ? AND state = 'pending'`,
-			encodeJSON(output), encodeTime(at), key.RunID, key.StepID, key.Item)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		resolved = true
-		res, err = tx.ExecContext(ctx, `UPDATE runs SET status = 'queued', reason = '', owner = '', version = version + 1
-			WHERE id = ? AND status = 'waiting'`, key.RunID)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		requeued = n == 1
+	err = s.withTx(ctx, func(ctx context.Context, tx *wtx) (err error) {
+		resolved, requeued, err = resolveWait(ctx, tx, key, output, at)
 		return err
 	})
 	s.runs.drop(key.RunID)
 	if err != nil {
 		return false, false, fmt.Errorf("resolve wait %s: %w", keyName(key), err)
+	}
+	return resolved, requeued, nil
+}
+
+// resolveWait settles the pending wait of key in tx and requeues its run
+// when it waits; see store.Waits.ResolveWait.
+func resolveWait(ctx context.Context, tx *wtx, key store.StepKey, output json.RawMessage, at time.Time) (resolved, requeued bool, err error) {
+	res, err := tx.ExecContext(ctx, `UPDATE waits SET state = 'resolved', output_json = ?, resolved_at = ?
+		WHERE run_id = ? AND step_id = ? AND item = ? AND state = 'pending'`,
+		encodeJSON(output), encodeTime(at), key.RunID, key.StepID, key.Item)
+	if err != nil {
+		return false, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, false, err
+	}
+	res, err = tx.ExecContext(ctx, `UPDATE runs SET status = 'queued', reason = '', owner = '', version = version + 1
+		WHERE id = ? AND status = 'waiting'`, key.RunID)
+	if err != nil {
+		return true, false, err
+	}
+	n, err := res.RowsAffected()
+	return true, n == 1, err
+}
+
+// KeepSignal keeps a signal for a step that waits for it later.
+func (s *Store) KeepSignal(ctx context.Context, runID, signal string, output json.RawMessage, at time.Time) error {
+	if signal == "" || !json.Valid(output) || at.IsZero() {
+		return fmt.Errorf("keep signal: %w: a signal name, a JSON output and a time are required", store.ErrInvalid)
+	}
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := runExists(ctx, tx, runID); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM signal_inbox WHERE run_id = ?`, runID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= store.SignalInboxMax {
+			return fmt.Errorf("%w: run %s keeps %d signals already", store.ErrInboxFull, runID, n)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO signal_inbox (run_id, signal, output_json, received_at) VALUES (?, ?, ?, ?)`,
+			runID, signal, encodeJSON(output), encodeTime(at))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("keep signal %q for run %s: %w", signal, runID, err)
+	}
+	return nil
+}
+
+// TakeSignal settles a pending wait with the oldest kept signal.
+func (s *Store) TakeSignal(ctx context.Context, key store.StepKey, signal string, at time.Time) (resolved, requeued bool, err error) {
+	err = s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		resolved, requeued = false, false
+		var (
+			id     int64
+			output sql.NullString
+		)
+		err := tx.QueryRowContext(ctx, `SELECT id, output_json FROM signal_inbox WHERE run_id = ? AND signal = ? ORDER BY id LIMIT 1`,
+			key.RunID, signal).Scan(&id, &output)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if resolved, requeued, err = resolveWait(ctx, tx, key, decodeJSON(output), at); err != nil || !resolved {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM signal_inbox WHERE id = ?`, id)
+		return err
+	})
+	s.runs.drop(key.RunID)
+	if err != nil {
+		return false, false, fmt.Errorf("take signal %q for %s: %w", signal, keyName(key), err)
 	}
 	return resolved, requeued, nil
 }

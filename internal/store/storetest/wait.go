@@ -164,4 +164,90 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 		require.NoError(t, err)
 		require.False(t, first)
 	})
+
+	t.Run("KeptSignalIsTakenOnceByTheStepThatWaits", func(t *testing.T) {
+		t.Parallel()
+		b, ws, w := waiting(t)
+		// The step waits for "ack"; a "nack" kept earlier is not taken by it.
+		require.NoError(t, ws.KeepSignal(b.ctx, w.RunID, "nack", json.RawMessage(`{"matched":true,"signal":"nack"}`), base))
+		resolved, _, err := ws.TakeSignal(b.ctx, w.StepKey, "ack", base)
+		require.NoError(t, err)
+		require.False(t, resolved, "no ack kept")
+		require.NoError(t, ws.KeepSignal(b.ctx, w.RunID, "ack", json.RawMessage(`{"matched":true,"signal":"ack","data":{"n":1}}`), base))
+		require.NoError(t, ws.KeepSignal(b.ctx, w.RunID, "ack", json.RawMessage(`{"matched":true,"signal":"ack","data":{"n":2}}`), base.Add(time.Second)))
+
+		parked, err := ws.ParkRun(b.ctx, w.RunID, "o", "waiting")
+		require.NoError(t, err)
+		require.True(t, parked)
+		var wg sync.WaitGroup
+		var took, requeues atomic.Int32
+		for range 8 {
+			wg.Go(func() {
+				resolved, requeued, err := ws.TakeSignal(b.ctx, w.StepKey, "ack", base.Add(time.Minute))
+				require.NoError(t, err)
+				if resolved {
+					took.Add(1)
+				}
+				if requeued {
+					requeues.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		require.EqualValues(t, 1, took.Load(), "one wait takes one signal")
+		require.EqualValues(t, 1, requeues.Load(), "its waiting run is queued once")
+		got, err := ws.GetWait(b.ctx, w.StepKey)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"matched":true,"signal":"ack","data":{"n":1}}`, string(got.Output), "the oldest signal")
+		run, err := b.s.GetRun(b.ctx, w.RunID)
+		require.NoError(t, err)
+		require.Equal(t, store.StatusQueued, run.Status)
+
+		// The second ack is still kept: a later step on the same signal takes it.
+		next := store.Wait{StepKey: store.StepKey{RunID: w.RunID, StepID: "w2", Item: store.NoItem}, Deadline: base.Add(time.Hour), Signal: "ack", CreatedAt: base}
+		_, err = ws.CreateWait(b.ctx, next)
+		require.NoError(t, err)
+		resolved, requeued, err := ws.TakeSignal(b.ctx, next.StepKey, "ack", base.Add(time.Minute))
+		require.NoError(t, err)
+		require.True(t, resolved)
+		require.False(t, requeued, "the run was not waiting")
+		got, err = ws.GetWait(b.ctx, next.StepKey)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"matched":true,"signal":"ack","data":{"n":2}}`, string(got.Output))
+		resolved, _, err = ws.TakeSignal(b.ctx, next.StepKey, "ack", base.Add(time.Minute))
+		require.NoError(t, err)
+		require.False(t, resolved, "a resolved wait takes nothing")
+	})
+
+	t.Run("KeptSignalsAreBoundedPerRun", func(t *testing.T) {
+		t.Parallel()
+		b, ws, w := waiting(t)
+		out := json.RawMessage(`{"matched":true,"signal":"ack"}`)
+		for range store.SignalInboxMax {
+			require.NoError(t, ws.KeepSignal(b.ctx, w.RunID, "ack", out, base))
+		}
+		err := ws.KeepSignal(b.ctx, w.RunID, "other", out, base)
+		require.ErrorIs(t, err, store.ErrInboxFull)
+		require.ErrorIs(t, ws.KeepSignal(b.ctx, "nope", "ack", out, base), store.ErrNotFound)
+		require.ErrorIs(t, ws.KeepSignal(b.ctx, w.RunID, "ack", json.RawMessage(`{`), base), store.ErrInvalid)
+		// Taking one makes room for one.
+		resolved, _, err := ws.TakeSignal(b.ctx, w.StepKey, "ack", base)
+		require.NoError(t, err)
+		require.True(t, resolved)
+		require.NoError(t, ws.KeepSignal(b.ctx, w.RunID, "other", out, base))
+	})
+
+	t.Run("PruningARunDeletesItsKeptSignals", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		ws := b.s.(store.Waits)
+		run := newRun("w", 0)
+		run.Status, run.StartedAt, run.FinishedAt = store.StatusSucceeded, base, base.Add(time.Second)
+		b.create(t, run)
+		require.NoError(t, ws.KeepSignal(b.ctx, run.ID, "ack", json.RawMessage(`{"matched":true}`), base))
+		n, err := b.s.PruneRuns(b.ctx, base.Add(time.Hour), 10)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		require.ErrorIs(t, ws.KeepSignal(b.ctx, run.ID, "ack", json.RawMessage(`{"matched":true}`), base), store.ErrNotFound)
+	})
 }
