@@ -15,6 +15,10 @@ type Clock interface {
 	NewTimer(d time.Duration) (c <-chan time.Time, stop func() bool)
 }
 
+// WallClock is the wall clock and the runtime's timers, the default of
+// every package that takes a Clock.
+var WallClock Clock = realClock{}
+
 // realClock is the wall clock and the runtime's timers.
 type realClock struct{}
 

@@ -16,24 +16,13 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/internal/scheduler"
 )
 
-// Clock tells the time and makes timers; scheduler.Clock and
-// clocktest.Clock satisfy it.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) (c <-chan time.Time, stop func() bool)
-}
-
-// realClock is the wall clock.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	t := time.NewTimer(d)
-	return t.C, t.Stop
-}
+// Clock tells the time and makes timers: the scheduler's, so
+// clocktest.Clock drives both in tests.
+type Clock = scheduler.Clock
 
 // Key names what a timer wakes: a step of a run, or one item of a for_each
 // step (Item is -1 for the step as a whole).
@@ -77,7 +66,7 @@ type Options struct {
 // New returns Timers that call fire; Run starts them.
 func New(fire FireFunc, opts Options) *Timers {
 	if opts.Clock == nil {
-		opts.Clock = realClock{}
+		opts.Clock = scheduler.WallClock
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
