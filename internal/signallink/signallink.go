@@ -90,6 +90,12 @@ func (s *Signer) Verify(token string) (runID, name string, err error) {
 	if err != nil {
 		return "", "", ErrInvalid
 	}
+	// Only the signer's own spelling of a token is valid: the decoder skips
+	// line breaks, so without this check "ab\ncd" would verify as "abcd"
+	// and, being another string, escape the single-use record of the token.
+	if enc.EncodeToString(got) != sig || enc.EncodeToString(raw) != payload {
+		return "", "", ErrInvalid
+	}
 	runID, name, ok = strings.Cut(string(raw), "\x00")
 	if !ok || runID == "" || name == "" {
 		return "", "", ErrInvalid
