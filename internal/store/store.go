@@ -171,3 +171,24 @@ type Maintainer interface {
 	// stores that need nothing do nothing.
 	Compact(ctx context.Context) error
 }
+
+// RunCommitter is implemented by stores that can write a run's update in
+// the same transaction as an attempt's start or result, so a run pays for
+// fewer commits: a one-step run costs three (CreateRun, StartAttemptRun,
+// FinishAttemptRun) instead of five or six. The engine uses it when the
+// store has it and makes the writes one by one otherwise.
+//
+// update follows UpdateRun's rules: it may be called more than once, must
+// have no side effects and must not call the Store, and an error from it
+// aborts the whole write and is returned wrapped.
+type RunCommitter interface {
+	// StartAttemptRun is UpdateRun of key.RunID with update and
+	// StartAttempt of key in one transaction: both are stored, or neither
+	// (an attempt that cannot start leaves the run as it was). It returns
+	// the updated run.
+	StartAttemptRun(ctx context.Context, key StepKey, start AttemptStart, update func(*Run) error) (Run, error)
+	// FinishAttemptRun is FinishAttempt of key, IndexMessage of each of
+	// deliveries, and UpdateRun of key.RunID with update, in one
+	// transaction: all are stored, or none. It returns the updated run.
+	FinishAttemptRun(ctx context.Context, key StepKey, attempt int, result AttemptResult, deliveries []Delivery, update func(*Run) error) (Run, error)
+}

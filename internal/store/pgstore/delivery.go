@@ -20,7 +20,15 @@ func (s *Store) IndexMessage(ctx context.Context, d store.Delivery) error {
 	if err := d.Validate(); err != nil {
 		return fmt.Errorf("index message: %w", err)
 	}
-	_, err := s.exec(ctx, `INSERT INTO {schema}.deliveries AS d (provider, message_id, event, run_id, step_id, item)
+	if err := s.indexMessageOn(ctx, s, d); err != nil {
+		return fmt.Errorf("index message %s of %s: %w", d.MessageID, d.Provider, err)
+	}
+	return nil
+}
+
+// indexMessageOn indexes a message through q: the pool, or a transaction.
+func (s *Store) indexMessageOn(ctx context.Context, q querier, d store.Delivery) error {
+	_, err := q.exec(ctx, `INSERT INTO {schema}.deliveries AS d (provider, message_id, event, run_id, step_id, item)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (provider, message_id) DO UPDATE SET
 			event = excluded.event, run_id = excluded.run_id, step_id = excluded.step_id, item = excluded.item,
@@ -30,10 +38,7 @@ func (s *Store) IndexMessage(ctx context.Context, d store.Delivery) error {
 	if violates(err, codeForeignKey, deliveriesRunFK) {
 		err = fmt.Errorf("run %s: %w", d.RunID, store.ErrNotFound)
 	}
-	if err != nil {
-		return fmt.Errorf("index message %s of %s: %w", d.MessageID, d.Provider, err)
-	}
-	return nil
+	return err
 }
 
 // RecordReceipt raises the recorded status of an indexed message, never

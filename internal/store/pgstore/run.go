@@ -247,6 +247,24 @@ func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]sto
 // it reads the run, calls update outside any lock or transaction, and writes
 // only if no other writer changed the run meanwhile, retrying otherwise.
 func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run) error) (store.Run, error) {
+	return s.updateRun(ctx, id, update, nil)
+}
+
+// updateRunSQL applies a run update when the run is still at the version
+// read.
+const updateRunSQL = `UPDATE {schema}.runs SET status = $1, attempt = $2, owner = $3, error = $4,
+	started_at = $5, finished_at = $6, reason = $9, cancel_requested = $10,
+	heartbeat_at = GREATEST(heartbeat_at, $11), version = version + 1 WHERE id = $7 AND version = $8`
+
+// errRunMoved rolls back a transaction whose run another writer changed
+// after it was read; updateRun reads it again and retries.
+var errRunMoved = errors.New("run changed concurrently")
+
+// updateRun is UpdateRun, with also, when set, run in the same transaction
+// once the run's update has applied: an error from also undoes the update
+// too. When another writer changed the run first, the whole write starts
+// over.
+func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also func(context.Context, querier) error) (store.Run, error) {
 	for {
 		prev, version, err := s.getRun(ctx, id)
 		if err != nil {
@@ -263,17 +281,35 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 		if err := store.ValidateRunUpdate(prev, next); err != nil {
 			return store.Run{}, fmt.Errorf("update run: %w", err)
 		}
-		tag, err := s.exec(ctx, `UPDATE {schema}.runs SET status = $1, attempt = $2, owner = $3, error = $4,
-			started_at = $5, finished_at = $6, reason = $9, cancel_requested = $10,
-			heartbeat_at = GREATEST(heartbeat_at, $11), version = version + 1 WHERE id = $7 AND version = $8`,
-			string(next.Status), next.Attempt, next.Owner, next.Error,
+		args := []any{string(next.Status), next.Attempt, next.Owner, next.Error,
 			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version,
-			next.Reason, next.CancelRequested, encodeTime(next.HeartbeatAt))
-		if err != nil {
-			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+			next.Reason, next.CancelRequested, encodeTime(next.HeartbeatAt)}
+		if also == nil {
+			tag, err := s.exec(ctx, updateRunSQL, args...)
+			if err != nil {
+				return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+			}
+			if tag.RowsAffected() == 1 {
+				return next, nil
+			}
+			continue // another writer got in first: start over from its result
 		}
-		if tag.RowsAffected() == 1 {
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			q := txQuerier{s: s, tx: tx}
+			tag, err := q.exec(ctx, updateRunSQL, args...)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return errRunMoved
+			}
+			return also(ctx, q)
+		})
+		if err == nil {
 			return next, nil
+		}
+		if !errors.Is(err, errRunMoved) {
+			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
 		// Another writer got in first: start over from its result.
 	}

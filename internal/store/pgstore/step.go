@@ -42,7 +42,15 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 	if err := start.Validate(); err != nil {
 		return fmt.Errorf("start attempt: %w", err)
 	}
-	tag, err := s.exec(ctx, startAttempt,
+	if err := s.startAttemptOn(ctx, s, key, start); err != nil {
+		return fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
+	}
+	return nil
+}
+
+// startAttemptOn starts an attempt through q: the pool, or a transaction.
+func (s *Store) startAttemptOn(ctx context.Context, q querier, key store.StepKey, start store.AttemptStart) error {
+	tag, err := q.exec(ctx, startAttempt,
 		key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt), start.Action)
 	switch {
 	case violates(err, codeForeignKey, stepRecordsRunFK):
@@ -52,10 +60,7 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 	case err == nil && tag.RowsAffected() == 0:
 		err = fmt.Errorf("step already succeeded: %w", store.ErrConflict)
 	}
-	if err != nil {
-		return fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
-	}
-	return nil
+	return err
 }
 
 // finishAttempt finishes a running attempt and applies its result to the step
@@ -87,6 +92,15 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 	if err := store.ValidateFinish(key, attempt, result); err != nil {
 		return fmt.Errorf("finish attempt: %w", err)
 	}
+	if err := s.finishAttemptOn(ctx, s, key, attempt, result); err != nil {
+		return fmt.Errorf("finish attempt %d of step %s: %w", attempt, keyName(key), err)
+	}
+	return nil
+}
+
+// finishAttemptOn finishes an attempt through q: the pool, or a
+// transaction.
+func (s *Store) finishAttemptOn(ctx context.Context, q querier, key store.StepKey, attempt int, result store.AttemptResult) error {
 	class, message, field := errorColumns(result.Error)
 	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
 	if result.WillRetry {
@@ -96,7 +110,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 		done int64
 		prev pgtype.Text
 	)
-	err := s.queryRow(ctx, finishAttempt, key.RunID, key.StepID, key.Item, attempt,
+	err := q.queryRow(ctx, finishAttempt, key.RunID, key.StepID, key.Item, attempt,
 		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
 		string(recStatus), encodeJSON(result.Output), finished,
 		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
@@ -113,7 +127,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 			err = fmt.Errorf("attempt already finished as %s: %w", prev.String, store.ErrConflict)
 		}
 	}
-	return fmt.Errorf("finish attempt %d of step %s: %w", attempt, keyName(key), err)
+	return err
 }
 
 // recordStep upserts a step record, leaving a succeeded one alone.

@@ -16,20 +16,26 @@ func (s *Store) IndexMessage(ctx context.Context, d store.Delivery) error {
 		return fmt.Errorf("index message: %w", err)
 	}
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (provider, message_id, event, run_id, step_id, item)
-			VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (provider, message_id) DO UPDATE SET
-				event = excluded.event, run_id = excluded.run_id, step_id = excluded.step_id, item = excluded.item,
-				status = '', at = NULL, event_json = NULL
-			WHERE NOT (run_id = excluded.run_id AND step_id = excluded.step_id AND item = excluded.item)`,
-			d.Provider, d.MessageID, d.Event, d.RunID, d.StepID, d.Item)
-		if err != nil {
-			return missingRun(ctx, tx, d.RunID, err)
-		}
-		return nil
+		return indexMessage(ctx, tx, d)
 	})
 	if err != nil {
 		return fmt.Errorf("index message %s of %s: %w", d.MessageID, d.Provider, err)
+	}
+	return nil
+}
+
+// indexMessage binds the message of d to its step, in the caller's
+// transaction.
+func indexMessage(ctx context.Context, tx *wtx, d store.Delivery) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (provider, message_id, event, run_id, step_id, item)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, message_id) DO UPDATE SET
+			event = excluded.event, run_id = excluded.run_id, step_id = excluded.step_id, item = excluded.item,
+			status = '', at = NULL, event_json = NULL
+		WHERE NOT (run_id = excluded.run_id AND step_id = excluded.step_id AND item = excluded.item)`,
+		d.Provider, d.MessageID, d.Event, d.RunID, d.StepID, d.Item)
+	if err != nil {
+		return missingRun(ctx, tx, d.RunID, err)
 	}
 	return nil
 }

@@ -261,6 +261,14 @@ func queryRuns(ctx context.Context, q interface {
 // any lock, and writes only if no other writer changed the run meanwhile,
 // retrying from a fresh read otherwise.
 func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run) error) (store.Run, error) {
+	return s.updateRun(ctx, id, update, nil)
+}
+
+// updateRun is UpdateRun, with also, when set, run in the same transaction
+// once the run's update has applied: an error from also undoes the update
+// too. When another writer changed the run first, also is not run and the
+// whole write starts over.
+func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also func(context.Context, *wtx) error) (store.Run, error) {
 	for {
 		prev, version, cached := s.runs.get(id)
 		if !cached {
@@ -291,8 +299,10 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 			if err != nil {
 				return err
 			}
-			n, err = res.RowsAffected()
-			return err
+			if n, err = res.RowsAffected(); err != nil || n == 0 || also == nil {
+				return err
+			}
+			return also(ctx, tx)
 		})
 		if err != nil {
 			s.runs.drop(id)

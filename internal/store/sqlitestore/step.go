@@ -19,34 +19,40 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 		return fmt.Errorf("start attempt: %w", err)
 	}
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		// The upsert leaves a succeeded record alone and then changes no row.
-		res, err := tx.ExecContext(ctx, `INSERT INTO step_records
-			(run_id, step_id, item, status, attempts, provider, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?)
-			ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running',
-				attempts = MAX(attempts, excluded.attempts), provider = excluded.provider,
-				started_at = COALESCE(started_at, excluded.started_at), finished_at = NULL
-			WHERE status <> 'succeeded'`,
-			key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
-		if err != nil {
-			return missingRun(ctx, tx, key.RunID, err)
-		}
-		if err := ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict)); err != nil {
-			return err
-		}
-
-		res, err = tx.ExecContext(ctx, `INSERT INTO step_attempts
-			(run_id, step_id, item, attempt, provider, action, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
-			ON CONFLICT DO NOTHING`,
-			key.RunID, key.StepID, key.Item, start.Number, start.Provider, start.Action, encodeTime(start.StartedAt))
-		if err != nil {
-			return err
-		}
-		return ifUnchanged(res, fmt.Errorf("attempt was already started: %w", store.ErrConflict))
+		return startAttempt(ctx, tx, key, start)
 	})
 	if err != nil {
 		return fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
 	}
 	return nil
+}
+
+// startAttempt upserts the step record of key as running and logs the
+// attempt, in the caller's transaction.
+func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.AttemptStart) error {
+	// The upsert leaves a succeeded record alone and then changes no row.
+	res, err := tx.ExecContext(ctx, `INSERT INTO step_records
+		(run_id, step_id, item, status, attempts, provider, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?)
+		ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running',
+			attempts = MAX(attempts, excluded.attempts), provider = excluded.provider,
+			started_at = COALESCE(started_at, excluded.started_at), finished_at = NULL
+		WHERE status <> 'succeeded'`,
+		key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
+	if err != nil {
+		return missingRun(ctx, tx, key.RunID, err)
+	}
+	if err := ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict)); err != nil {
+		return err
+	}
+
+	res, err = tx.ExecContext(ctx, `INSERT INTO step_attempts
+		(run_id, step_id, item, attempt, provider, action, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
+		ON CONFLICT DO NOTHING`,
+		key.RunID, key.StepID, key.Item, start.Number, start.Provider, start.Action, encodeTime(start.StartedAt))
+	if err != nil {
+		return err
+	}
+	return ifUnchanged(res, fmt.Errorf("attempt was already started: %w", store.ErrConflict))
 }
 
 // FinishAttempt logs the result of a started attempt and applies it to the
@@ -55,42 +61,48 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 	if err := store.ValidateFinish(key, attempt, result); err != nil {
 		return fmt.Errorf("finish attempt: %w", err)
 	}
-	class, message, field := errorColumns(result.Error)
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = ?, finished_at = ?,
-			error_class = ?, error_message = ?, error_field = ?, outcome = ?, retry_after_ms = ?,
-			request_json = ?, response_json = ?
-			WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ? AND status = 'running'`,
-			string(result.Status), encodeTime(result.FinishedAt), class, message, field,
-			string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
-			encodeJSON(result.Request), encodeJSON(result.Response),
-			key.RunID, key.StepID, key.Item, attempt)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return unfinishable(ctx, tx, key, attempt)
-		}
-
-		// A record that has succeeded keeps its success: this is a late
-		// attempt, finished after another one succeeded.
-		recStatus, finished := result.Status, encodeTime(result.FinishedAt)
-		if result.WillRetry {
-			recStatus, finished = store.StatusRunning, nil
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE step_records SET status = ?, output_json = ?, finished_at = ?,
-			error_class = ?, error_message = ?, error_field = ?
-			WHERE run_id = ? AND step_id = ? AND item = ? AND status <> 'succeeded'`,
-			string(recStatus), encodeJSON(result.Output), finished, class, message, field,
-			key.RunID, key.StepID, key.Item)
-		return err
+		return finishAttempt(ctx, tx, key, attempt, result)
 	})
 	if err != nil {
 		return fmt.Errorf("finish attempt %d of step %s: %w", attempt, keyName(key), err)
 	}
 	return nil
+}
+
+// finishAttempt logs the result of a running attempt and applies it to the
+// step record, in the caller's transaction.
+func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int, result store.AttemptResult) error {
+	class, message, field := errorColumns(result.Error)
+	res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = ?, finished_at = ?,
+		error_class = ?, error_message = ?, error_field = ?, outcome = ?, retry_after_ms = ?,
+		request_json = ?, response_json = ?
+		WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ? AND status = 'running'`,
+		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
+		encodeJSON(result.Request), encodeJSON(result.Response),
+		key.RunID, key.StepID, key.Item, attempt)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return unfinishable(ctx, tx, key, attempt)
+	}
+
+	// A record that has succeeded keeps its success: this is a late
+	// attempt, finished after another one succeeded.
+	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
+	if result.WillRetry {
+		recStatus, finished = store.StatusRunning, nil
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE step_records SET status = ?, output_json = ?, finished_at = ?,
+		error_class = ?, error_message = ?, error_field = ?
+		WHERE run_id = ? AND step_id = ? AND item = ? AND status <> 'succeeded'`,
+		string(recStatus), encodeJSON(result.Output), finished, class, message, field,
+		key.RunID, key.StepID, key.Item)
+	return err
 }
 
 // unfinishable explains why an attempt could not be finished: it was never

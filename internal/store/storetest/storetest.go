@@ -70,6 +70,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"History", testHistory},
 		{"Deliveries", testDeliveries},
 		{"Waits", testWaits},
+		{"Commits", testCommits},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,54 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// StartAttemptRun updates the run and starts the attempt in one
+// transaction; see store.RunCommitter.
+func (s *Store) StartAttemptRun(ctx context.Context, key store.StepKey, start store.AttemptStart, update func(*store.Run) error) (store.Run, error) {
+	if err := key.Validate(); err != nil {
+		return store.Run{}, fmt.Errorf("start attempt: %w", err)
+	}
+	if err := start.Validate(); err != nil {
+		return store.Run{}, fmt.Errorf("start attempt: %w", err)
+	}
+	run, err := s.updateRun(ctx, key.RunID, update, func(ctx context.Context, tx *wtx) error {
+		return startAttempt(ctx, tx, key, start)
+	})
+	if err != nil {
+		return store.Run{}, fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
+	}
+	return run, nil
+}
+
+// FinishAttemptRun finishes the attempt, indexes the deliveries and updates
+// the run in one transaction; see store.RunCommitter.
+func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt int, result store.AttemptResult, deliveries []store.Delivery, update func(*store.Run) error) (store.Run, error) {
+	if err := store.ValidateFinish(key, attempt, result); err != nil {
+		return store.Run{}, fmt.Errorf("finish attempt: %w", err)
+	}
+	for _, d := range deliveries {
+		if err := d.Validate(); err != nil {
+			return store.Run{}, fmt.Errorf("finish attempt: index message: %w", err)
+		}
+	}
+	run, err := s.updateRun(ctx, key.RunID, update, func(ctx context.Context, tx *wtx) error {
+		if err := finishAttempt(ctx, tx, key, attempt, result); err != nil {
+			return err
+		}
+		for _, d := range deliveries {
+			if err := indexMessage(ctx, tx, d); err != nil {
+				return fmt.Errorf("index message %s of %s: %w", d.MessageID, d.Provider, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Run{}, fmt.Errorf("finish attempt %d of step %s: %w", attempt, keyName(key), err)
+	}
+	return run, nil
+}
