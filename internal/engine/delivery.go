@@ -20,22 +20,36 @@ const DeliveryRecorded EventType = "delivery_recorded"
 // receipts. A failure to index is logged, not a failure of the step: the
 // message was sent, only its receipts will not be recorded.
 func (x *execution) indexDelivery(ctx context.Context, key store.StepKey, provider, action string, output json.RawMessage) {
-	if x.e.opts.DryRun {
+	d := x.delivery(key, provider, action, output)
+	if d == nil {
 		return
 	}
-	spec := x.deliverySpec(provider, action)
-	id := spec.MessageID(output)
-	if id == "" {
-		return
-	}
-	d := store.Delivery{StepKey: key, Provider: provider, MessageID: id, Event: spec.Event}
-	if err := x.e.opts.Store.IndexMessage(context.WithoutCancel(ctx), d); err != nil {
-		x.log.Warn("could not index the message for its delivery receipts", "step", key.StepID, "item", key.Item, "message_id", id, "error", err)
+	if err := x.e.opts.Store.IndexMessage(context.WithoutCancel(ctx), *d); err != nil {
+		x.log.Warn("could not index the message for its delivery receipts", "step", key.StepID, "item", key.Item, "message_id", d.MessageID, "error", err)
 		return
 	}
 	x.mu.Lock()
 	x.deliveries = true
 	x.mu.Unlock()
+}
+
+// delivery returns the index row of the message a successful send named
+// in its output, nil when the action declares no delivery receipts, names
+// no message, or the run is a dry run.
+func (x *execution) delivery(key store.StepKey, provider, action string, output json.RawMessage) *store.Delivery {
+	if x.e.opts.DryRun {
+		return nil
+	}
+	spec := x.deliverySpec(provider, action)
+	id := spec.MessageID(output)
+	if id == "" {
+		return nil
+	}
+	d := store.Delivery{StepKey: key, Provider: provider, MessageID: id, Event: spec.Event}
+	if d.Validate() != nil {
+		return nil
+	}
+	return &d
 }
 
 // deliverySpec returns the delivery declaration of an instance's action, nil

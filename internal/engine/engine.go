@@ -225,41 +225,77 @@ func (e *Engine) Execute(ctx context.Context, id string) (final store.Run, err e
 	}()
 	e.beating(1)
 	defer e.beating(-1)
+	final, err = e.execute(ctx, id, true)
+	if errors.Is(err, errClaimLost) {
+		// Another writer changed the run before this execution wrote
+		// anything: start over, taking the run with its own write first.
+		final, err = e.execute(ctx, id, false)
+	}
+	return final, err
+}
+
+// errClaimLost aborts an execution that deferred taking its run (see
+// execute) when the run changed in the store before the deferred write.
+var errClaimLost = errors.New("the run changed before this execution took it")
+
+// execute is one try of Execute. A fresh run (queued, never started) is
+// taken lazily when lazy is set: the write that marks it running, with its
+// attempt count, owner and heartbeat, is deferred and made in the same
+// transaction as the first attempt's start (or the run's end, for a run
+// that makes no call), so a one-step run costs three commits (see
+// store.RunCommitter). Until then the run stays queued in the store, which
+// a crash leaves as it found it; a deferred write that finds the run
+// changed fails with errClaimLost and nothing of this try is stored.
+func (e *Engine) execute(ctx context.Context, id string, lazy bool) (final store.Run, err error) {
 	st := e.state.Load()
-	// One read-modify-write marks the run running, or finds it ended or
-	// its workflow gone, without a separate read first.
 	now := e.opts.Now().UTC()
 	var (
 		gone, canceled bool
 		prevOwner      string
 		prevBeat       time.Time
+		run            store.Run
+		take           func(*store.Run) error
 	)
-	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
-		gone, canceled = false, false
-		prevOwner, prevBeat = "", time.Time{}
-		if r.Status.Final() || r.Status == store.StatusWaiting || r.Status == store.StatusNeedsAttention {
-			return errNoChange
+	if lazy {
+		if run, err = e.opts.Store.GetRun(ctx, id); err != nil {
+			return store.Run{}, err
 		}
-		if r.CancelRequested != "" {
-			canceled = true
-			return errNoChange
+		_, known := st.project.Workflows[run.Workflow]
+		if run.Status == store.StatusQueued && run.Attempt == 0 && run.CancelRequested == "" && known {
+			take = func(r *store.Run) error {
+				if r.Status != store.StatusQueued || r.Attempt != 0 || r.CancelRequested != "" {
+					return errClaimLost
+				}
+				e.takeRun(r, now)
+				return nil
+			}
+			e.takeRun(&run, now)
 		}
-		if _, ok := st.project.Workflows[r.Workflow]; !ok {
-			gone = true
-			return errNoChange
-		}
-		if r.Status == store.StatusRunning && r.Owner != "" && r.Owner != e.opts.Owner {
-			prevOwner, prevBeat = r.Owner, r.HeartbeatAt
-		}
-		r.Status = store.StatusRunning
-		r.Attempt++
-		r.Owner = e.opts.Owner
-		r.HeartbeatAt = now
-		if r.StartedAt.IsZero() {
-			r.StartedAt = now
-		}
-		return nil
-	})
+	}
+	if take == nil {
+		// One read-modify-write marks the run running, or finds it ended
+		// or its workflow gone.
+		run, err = e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
+			gone, canceled = false, false
+			prevOwner, prevBeat = "", time.Time{}
+			if r.Status.Final() || r.Status == store.StatusWaiting || r.Status == store.StatusNeedsAttention {
+				return errNoChange
+			}
+			if r.CancelRequested != "" {
+				canceled = true
+				return errNoChange
+			}
+			if _, ok := st.project.Workflows[r.Workflow]; !ok {
+				gone = true
+				return errNoChange
+			}
+			if r.Status == store.StatusRunning && r.Owner != "" && r.Owner != e.opts.Owner {
+				prevOwner, prevBeat = r.Owner, r.HeartbeatAt
+			}
+			e.takeRun(r, now)
+			return nil
+		})
+	}
 	if errors.Is(err, errNoChange) {
 		run, err = e.opts.Store.GetRun(ctx, id)
 		if err != nil {
@@ -289,11 +325,20 @@ func (e *Engine) Execute(ctx context.Context, id string) (final store.Run, err e
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
-	e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
-	x.log.Info("run started", "attempt", run.Attempt)
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
+	if lazy {
+		// A retry after errClaimLost (lazy unset) announced the run already.
+		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
+		x.log.Info("run started", "attempt", run.Attempt)
+	}
 	status, msg, reason, err := x.execute(ctx)
+	if errors.Is(err, errClaimLost) {
+		return run, err
+	}
 	if by, ok := canceledBy(ctx); ok {
+		if err := x.flush(ctx); err != nil {
+			return run, err
+		}
 		return e.finishCanceled(ctx, st, run, by)
 	}
 	if errors.Is(err, errParked) {
@@ -302,6 +347,11 @@ func (e *Engine) Execute(ctx context.Context, id string) (final store.Run, err e
 	if err != nil {
 		if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
 			x.log.Warn("run interrupted; it resumes from its last completed step")
+			// A run taken lazily is shown running, as one taken at once,
+			// before it is released.
+			if ferr := x.flush(ctx); ferr != nil {
+				x.log.Warn("could not take the interrupted run", "error", ferr)
+			}
 			e.release(ctx, run.ID)
 			if !errors.Is(err, ErrInterrupted) {
 				err = fmt.Errorf("%w: %w", ErrInterrupted, err)
@@ -310,6 +360,9 @@ func (e *Engine) Execute(ctx context.Context, id string) (final store.Run, err e
 		return run, err
 	}
 	if status == store.StatusNeedsAttention {
+		if err := x.flush(ctx); err != nil {
+			return run, err
+		}
 		return e.parkNeedsAttention(ctx, st, run, reason)
 	}
 	if status == store.StatusFailed && run.Attempt > 1 {
@@ -319,7 +372,19 @@ func (e *Engine) Execute(ctx context.Context, id string) (final store.Run, err e
 			return run, err
 		}
 	}
-	return e.finish(ctx, st, run, status, msg, reason)
+	return x.finish(ctx, status, msg, reason)
+}
+
+// takeRun marks r running under this engine from now: the write that takes
+// a run to execute it.
+func (e *Engine) takeRun(r *store.Run, now time.Time) {
+	r.Status = store.StatusRunning
+	r.Attempt++
+	r.Owner = e.opts.Owner
+	r.HeartbeatAt = now
+	if r.StartedAt.IsZero() {
+		r.StartedAt = now
+	}
 }
 
 // closeUnreached marks the step records of a run that ended while they were
@@ -419,11 +484,20 @@ func (e *Engine) countResume(ctx context.Context, run store.Run, prevOwner strin
 // finish ends run in status with msg as its error text and reason as its
 // one-line reason.
 func (e *Engine) finish(ctx context.Context, st *projectState, run store.Run, status store.Status, msg, reason string) (store.Run, error) {
+	return e.finishWith(ctx, st, run, status, msg, reason, func(ctx context.Context, update func(*store.Run) error) (store.Run, error) {
+		return e.opts.Store.UpdateRun(ctx, run.ID, update)
+	})
+}
+
+// finishWith is finish with write storing the run's final update, with
+// whatever must commit with it, and emitting the events of those writes.
+func (e *Engine) finishWith(ctx context.Context, st *projectState, run store.Run, status store.Status, msg, reason string,
+	write func(context.Context, func(*store.Run) error) (store.Run, error)) (store.Run, error) {
 	now := e.opts.Now().UTC()
 	msg = st.masker.String(msg)
 	reason = st.masker.String(reason)
 	// Record the end even when ctx has just ended: the run is complete.
-	run, err := e.opts.Store.UpdateRun(context.WithoutCancel(ctx), run.ID, func(r *store.Run) error {
+	run, err := write(context.WithoutCancel(ctx), func(r *store.Run) error {
 		r.Status = status
 		r.Error = msg
 		r.Reason = reason
@@ -468,7 +542,13 @@ type execution struct {
 	// once the run may have messages with receipts (see refreshDeliveries).
 	results    map[string]stepResult
 	deliveries bool
-	mu         sync.Mutex
+	// take, when set, is the deferred write that takes the run (see
+	// Engine.execute), made with the first write of the execution; final,
+	// when set, is the last step's success, written with the run's end
+	// (see execution.finish). Both are guarded by mu.
+	take  func(*store.Run) error
+	final *finalStep
+	mu    sync.Mutex
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,

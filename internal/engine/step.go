@@ -107,6 +107,13 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 			return x.record(ctx, step, key, stepResult{Status: store.StatusSkipped, Reason: "skipped by if: " + step.If.Source()}, time.Time{})
 		}
 	}
+	if step.Wait != nil || step.WaitFor != nil || step.ForEach != nil {
+		// Waits and for_each write more than an attempt: the run is taken
+		// first.
+		if err := x.flush(ctx); err != nil {
+			return stepResult{}, err
+		}
+	}
 	if step.Wait != nil || step.WaitFor != nil {
 		return x.wait(ctx, step)
 	}
@@ -119,6 +126,9 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 // record writes a step record for a step that made no call, or the
 // aggregate of a for_each step.
 func (x *execution) record(ctx context.Context, step *config.Step, key store.StepKey, res stepResult, started time.Time) (stepResult, error) {
+	if err := x.flush(ctx); err != nil {
+		return res, err
+	}
 	now := x.e.opts.Now().UTC()
 	if started.IsZero() {
 		started = now
@@ -331,7 +341,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			attempt++
 			req.Attempt = a
 			attemptStart := x.e.opts.Now().UTC()
-			if err := x.e.opts.Store.StartAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}); err != nil {
+			if err := x.startAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
 			}
 			if err := x.rateSpace(ctx, c.provider); err != nil {
@@ -359,11 +369,20 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				if x.e.opts.DryRun {
 					res.Output = x.dryRunOutput(c.provider, c.action, step.ID, res.Output)
 				}
-				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
-					return res, fmt.Errorf("record result of step %s: %w", step.ID, err)
-				}
-				x.indexDelivery(ctx, key, c.provider, c.action, res.Raw)
+				result := store.AttemptResult{Status: store.StatusSucceeded, Output: res.Raw, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}
 				tracing.EndAttempt(span, string(store.StatusSucceeded), "", "")
+				if single && x.lastStep(step) {
+					// The run ends with this success: its result commits
+					// with the run's end, and its events follow that
+					// commit (execution.finish).
+					x.mu.Lock()
+					x.final = &finalStep{step: step, key: key, attempt: attempt, result: result, res: res, started: started}
+					x.mu.Unlock()
+					return res, nil
+				}
+				if err := x.recordResult(ctx, &finalStep{step: step, key: key, attempt: attempt, result: result, res: res}); err != nil {
+					return res, err
+				}
 				x.finished(step, item, res, started)
 				return res, nil
 			}
@@ -445,6 +464,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 // recordFinal writes res as the final record of key when the attempt log
 // left it running.
 func (x *execution) recordFinal(ctx context.Context, key store.StepKey, res stepResult) (bool, error) {
+	if err := x.flush(ctx); err != nil {
+		return false, err
+	}
 	recs, err := x.e.opts.Store.StepRecords(ctx, key.RunID)
 	if err != nil {
 		return false, err

@@ -52,3 +52,8 @@ func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt
 	}
 	return run, nil
 }
+
+// Commits reports how many write transactions the store has begun since it
+// was opened. Each costs one commit (one fsync with synchronous=FULL),
+// shared by the writes grouped in it. It is for tests and benchmarks.
+func (s *Store) Commits() int64 { return s.w.groups.Load() }

@@ -1,0 +1,190 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/pgstore"
+	"github.com/heraldhq/herald/internal/store/sqlitestore"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// maxCommitsPerRun is the commit budget of a one-step run (issue 16): run
+// admitted, attempt started (with the run taken), attempt result with the
+// step record, the delivery index row and the run's end.
+const maxCommitsPerRun = 3
+
+// writeCounter wraps a Store and counts its write calls. Every write
+// method of a Store is one transaction, so the count is the commits the
+// engine asked for.
+type writeCounter struct {
+	store.Store
+	writes atomic.Int64
+}
+
+func (c *writeCounter) count() { c.writes.Add(1) }
+
+func (c *writeCounter) CreateRun(ctx context.Context, run store.Run, key string, ttl time.Duration) (store.Run, bool, error) {
+	c.count()
+	return c.Store.CreateRun(ctx, run, key, ttl)
+}
+
+func (c *writeCounter) UpdateRun(ctx context.Context, id string, update func(*store.Run) error) (store.Run, error) {
+	c.count()
+	return c.Store.UpdateRun(ctx, id, update)
+}
+
+func (c *writeCounter) AddOperation(ctx context.Context, op store.Operation) error {
+	c.count()
+	return c.Store.AddOperation(ctx, op)
+}
+
+func (c *writeCounter) StartAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
+	c.count()
+	return c.Store.StartAttempt(ctx, key, start)
+}
+
+func (c *writeCounter) FinishAttempt(ctx context.Context, key store.StepKey, attempt int, result store.AttemptResult) error {
+	c.count()
+	return c.Store.FinishAttempt(ctx, key, attempt, result)
+}
+
+func (c *writeCounter) RecordStep(ctx context.Context, rec store.StepRecord) error {
+	c.count()
+	return c.Store.RecordStep(ctx, rec)
+}
+
+func (c *writeCounter) IndexMessage(ctx context.Context, d store.Delivery) error {
+	c.count()
+	return c.Store.IndexMessage(ctx, d)
+}
+
+func (c *writeCounter) Heartbeat(ctx context.Context, owner string, at time.Time) ([]string, error) {
+	c.count()
+	return c.Store.Heartbeat(ctx, owner, at)
+}
+
+// committingCounter is a writeCounter over a store that has
+// store.RunCommitter, which it passes on.
+type committingCounter struct {
+	*writeCounter
+	c store.RunCommitter
+}
+
+func (c committingCounter) StartAttemptRun(ctx context.Context, key store.StepKey, start store.AttemptStart, update func(*store.Run) error) (store.Run, error) {
+	c.count()
+	return c.c.StartAttemptRun(ctx, key, start, update)
+}
+
+func (c committingCounter) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt int, result store.AttemptResult, ds []store.Delivery, update func(*store.Run) error) (store.Run, error) {
+	c.count()
+	return c.c.FinishAttemptRun(ctx, key, attempt, result, ds, update)
+}
+
+const oneStep = `
+workflow "one" {
+  step "page" {
+    uses = "primary.send"
+    with = { to = "{{ trigger.body.to }}" }
+  }
+}`
+
+// runOneStep runs the one-step workflow on st (through a write counter)
+// and returns the writes it made, after checking the run's record is whole:
+// succeeded, taken once by this engine, its attempt and step record
+// succeeded, its message indexed for receipts, and the events in order.
+func runOneStep(t *testing.T, st store.Store, commit bool) int64 {
+	t.Helper()
+	srv := sdk.NewServer(pager{}, nil)
+	p, diags := config.LoadSources([]config.Source{{Name: "test.hcl", Data: []byte(`provider "primary" { type = "pager" }` + "\n" + oneStep)}}, config.LoadOptions{
+		Spec: func(string) (*sdk.Spec, error) { return pager{}.Spec(), nil },
+	})
+	require.False(t, diags.HasErrors(), "%v", diags)
+	require.NoError(t, srv.Configure(context.Background(), "primary", json.RawMessage(`{}`)))
+	wc := &writeCounter{Store: st}
+	var counted store.Store = wc
+	if c, ok := st.(store.RunCommitter); ok && commit {
+		counted = committingCounter{writeCounter: wc, c: c}
+	}
+	var events []engine.EventType
+	e, err := engine.New(engine.Options{
+		Project:  p,
+		Store:    counted,
+		Owner:    "host-a",
+		Client:   func(context.Context, string) (sdk.Client, error) { return srv, nil },
+		Observer: func(ev engine.Event) { events = append(events, ev.Type) },
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	run, err := e.Run(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}})
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, run.Status)
+	writes := wc.writes.Load()
+
+	got, err := st.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, got.Status)
+	require.Equal(t, 1, got.Attempt)
+	require.Equal(t, "host-a", got.Owner)
+	require.False(t, got.StartedAt.IsZero())
+	require.False(t, got.FinishedAt.IsZero())
+	attempts, err := st.Attempts(ctx, run.ID)
+	require.NoError(t, err)
+	require.Len(t, attempts, 1)
+	require.Equal(t, store.StatusSucceeded, attempts[0].Status)
+	recs, err := st.StepRecords(ctx, run.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, store.StatusSucceeded, recs[0].Status)
+	require.JSONEq(t, `{"id":"msg-a"}`, string(recs[0].Output))
+	ds, err := st.RunDeliveries(ctx, run.ID)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, "msg-a", ds[0].MessageID)
+	require.Equal(t, []engine.EventType{engine.RunStarted, engine.StepStarted, engine.StepFinished, engine.RunFinished}, events)
+	return writes
+}
+
+// TestOneStepRunCommitsOnSQLite counts the commits of a one-step run that
+// sends a message with delivery receipts on a real SQLite store, by the
+// store's own count of write transactions as well as by the engine's write
+// calls. Without store.RunCommitter (the fallback the engine keeps for
+// stores lacking it) the same run costs six, as it did before.
+func TestOneStepRunCommitsOnSQLite(t *testing.T) {
+	t.Parallel()
+	for _, commit := range []bool{true, false} {
+		st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		before := st.Commits()
+		writes := runOneStep(t, st, commit)
+		commits := st.Commits() - before
+		require.Equal(t, writes, commits, "every write call is one transaction")
+		if commit {
+			require.LessOrEqual(t, commits, int64(maxCommitsPerRun), "commits of a one-step run")
+			continue
+		}
+		require.Equal(t, int64(6), commits, "the fallback writes one by one: run admitted, taken, attempt started, finished, message indexed, run finished")
+	}
+}
+
+// TestOneStepRunCommitsOnPostgreSQL counts the same on PostgreSQL, where
+// each write call is one transaction.
+func TestOneStepRunCommitsOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	_, dsn := pgtest.Schema(t)
+	st, err := pgstore.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	require.LessOrEqual(t, runOneStep(t, st, true), int64(maxCommitsPerRun), "commits of a one-step run")
+}
