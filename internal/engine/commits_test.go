@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -206,39 +207,64 @@ func oneStepEngine(t testing.TB, st store.Store, commit bool, observe engine.Obs
 // rusage:
 //
 //	go test ./internal/engine -run '^$' -bench OneStepRun -benchtime 2000x -count 3
+//
+// With HERALD_TEST_POSTGRES_DSN set it runs the same on PostgreSQL
+// (store=postgres), where commits/run counts transactions.
 func BenchmarkOneStepRun(b *testing.B) {
-	for _, commit := range []bool{true, false} {
-		name := "commits=6"
-		if commit {
-			name = "commits=3"
-		}
-		b.Run(name, func(b *testing.B) {
-			st, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"))
-			require.NoError(b, err)
-			b.Cleanup(func() { st.Close() })
-			e, wc := oneStepEngine(b, st, commit, nil)
-			ctx := context.Background()
-			var ru0, ru1 syscall.Rusage
-			commits0 := st.Commits()
-			syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-			b.SetParallelism(16) // 32 goroutines on 2 CPUs
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					run, err := e.Run(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}})
-					if err != nil || run.Status != store.StatusSucceeded {
-						b.Errorf("run: %v %s", err, run.Status)
-						return
-					}
-				}
-			})
-			b.StopTimer()
-			syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-			cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
-			b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
-			b.ReportMetric(float64(st.Commits()-commits0)/float64(b.N), "fsyncs/run")
-			b.ReportMetric(float64(wc.writes.Load())/float64(b.N), "commits/run")
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
-		})
+	stores := []string{"sqlite"}
+	if os.Getenv(pgtest.DSNEnv) != "" {
+		stores = append(stores, "postgres")
 	}
+	for _, kind := range stores {
+		for _, commit := range []bool{true, false} {
+			name := "store=" + kind + "/commits=6"
+			if commit {
+				name = "store=" + kind + "/commits=3"
+			}
+			b.Run(name, func(b *testing.B) { benchOneStep(b, kind, commit) })
+		}
+	}
+}
+
+// benchOneStep is one case of BenchmarkOneStepRun.
+func benchOneStep(b *testing.B, kind string, commit bool) {
+	var st store.Store
+	commits := func() int64 { return 0 }
+	if kind == "postgres" {
+		_, dsn := pgtest.Schema(b)
+		pg, err := pgstore.Open(context.Background(), dsn)
+		require.NoError(b, err)
+		b.Cleanup(func() { pg.Close() })
+		st = pg
+	} else {
+		lite, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"))
+		require.NoError(b, err)
+		b.Cleanup(func() { lite.Close() })
+		st, commits = lite, lite.Commits
+	}
+	e, wc := oneStepEngine(b, st, commit, nil)
+	ctx := context.Background()
+	var ru0, ru1 syscall.Rusage
+	commits0 := commits()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.SetParallelism(16) // 32 goroutines on 2 CPUs
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			run, err := e.Run(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}})
+			if err != nil || run.Status != store.StatusSucceeded {
+				b.Errorf("run: %v %s", err, run.Status)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
+	b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
+	if kind == "sqlite" {
+		b.ReportMetric(float64(commits()-commits0)/float64(b.N), "fsyncs/run")
+	}
+	b.ReportMetric(float64(wc.writes.Load())/float64(b.N), "commits/run")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 }
