@@ -268,3 +268,51 @@ func benchOneStep(b *testing.B, kind string, commit bool) {
 	b.ReportMetric(float64(wc.writes.Load())/float64(b.N), "commits/run")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 }
+
+// TestRunChangedBeforeItsDeferredTakeIsNotSent cancels a fresh run from a
+// second process (another Store and Engine on the same SQLite file) after
+// this engine started it but before its first attempt: the run is still
+// queued in the store, as its take waits for the attempt's start, so the
+// other process ends it canceled at once. The take must then find the run
+// changed, store nothing and send nothing, and Execute return the run as
+// the other process left it.
+func TestRunChangedBeforeItsDeferredTakeIsNotSent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	open := func() *sqlitestore.Store {
+		st, err := sqlitestore.Open(context.Background(), path)
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	other, _ := oneStepEngine(t, open(), true, nil)
+	var sends atomic.Int64
+	var e *engine.Engine
+	e, _ = oneStepEngine(t, open(), true, func(ev engine.Event) {
+		switch ev.Type {
+		case engine.RunStarted:
+			got, err := other.Cancel(context.Background(), ev.RunID, "other-host", 0)
+			require.NoError(t, err)
+			require.Equal(t, engine.Canceled, got, "the other process ends the queued run itself")
+		case engine.StepFinished:
+			sends.Add(1)
+		}
+	})
+	ctx := context.Background()
+	run, _, err := e.Create(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}}, "", 0)
+	require.NoError(t, err)
+	final, err := e.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCanceled, final.Status)
+	require.Equal(t, "canceled by other-host", final.Reason)
+	require.Zero(t, sends.Load())
+
+	st := open()
+	attempts, err := st.Attempts(ctx, run.ID)
+	require.NoError(t, err)
+	require.Empty(t, attempts, "no attempt was started")
+	got, err := st.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCanceled, got.Status)
+	require.Zero(t, got.Attempt, "this engine never took the run")
+}
