@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -11,26 +12,40 @@ import (
 )
 
 // querier runs the store's statements ({schema} qualified, errors
-// classified) on the pool, each in its own transaction (the *Store), or in
-// a transaction the caller holds (txQuerier).
+// classified), each in its own transaction: the *Store does.
 type querier interface {
 	exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error)
 	queryRow(ctx context.Context, query string, args ...any) pgx.Row
 }
 
-// txQuerier runs statements in tx.
-type txQuerier struct {
-	s  *Store
-	tx pgx.Tx
-}
-
-func (q txQuerier) exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := q.tx.Exec(ctx, q.s.sql(query), args...)
-	return tag, classify(err)
-}
-
-func (q txQuerier) queryRow(ctx context.Context, query string, args ...any) pgx.Row {
-	return classifiedRow{q.tx.QueryRow(ctx, q.s.sql(query), args...)}
+// inBatchTx runs the statements fn queues in one transaction: BEGIN and the
+// statements go in one round trip, then COMMIT, or ROLLBACK when a
+// statement or one of its callbacks failed. fn qualifies its queries with
+// s.sql.
+func (s *Store) inBatchTx(ctx context.Context, fn func(*pgx.Batch)) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return classify(err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	fn(b)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if _, rbErr := conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`); rbErr != nil {
+			// The connection's state is unknown: it must not go back to
+			// the pool.
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+		return classify(err)
+	}
+	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
+		return classify(err)
+	}
+	return nil
 }
 
 // StartAttemptRun updates the run and starts the attempt in one
@@ -42,9 +57,15 @@ func (s *Store) StartAttemptRun(ctx context.Context, key store.StepKey, start st
 	if err := start.Validate(); err != nil {
 		return store.Run{}, fmt.Errorf("start attempt: %w", err)
 	}
-	run, err := s.updateRun(ctx, key.RunID, update, func(ctx context.Context, q querier) error {
-		return s.startAttemptOn(ctx, q, key, start)
+	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch) {
+		b.Queue(s.sql(startAttempt), startAttemptArgs(key, start)...).Exec(func(tag pgconn.CommandTag) error {
+			return startAttemptErr(key, tag, nil)
+		})
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		err = startAttemptErr(key, pgconn.CommandTag{}, err)
+	}
 	if err != nil {
 		return store.Run{}, fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
 	}
@@ -62,17 +83,20 @@ func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt
 			return store.Run{}, fmt.Errorf("finish attempt: index message: %w", err)
 		}
 	}
-	run, err := s.updateRun(ctx, key.RunID, update, func(ctx context.Context, q querier) error {
-		if err := s.finishAttemptOn(ctx, q, key, attempt, result); err != nil {
-			return err
-		}
+	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch) {
+		b.Queue(s.sql(finishAttempt), finishAttemptArgs(key, attempt, result)...).QueryRow(func(row pgx.Row) error {
+			return scanFinish(row)
+		})
 		for _, d := range deliveries {
-			if err := s.indexMessageOn(ctx, q, d); err != nil {
-				return fmt.Errorf("index message %s of %s: %w", d.MessageID, d.Provider, err)
-			}
+			b.Queue(s.sql(indexMessage), indexMessageArgs(d)...)
 		}
-		return nil
 	})
+	for _, d := range deliveries {
+		if e := indexMessageErr(d, err); e != err {
+			err = fmt.Errorf("index message %s of %s: %w", d.MessageID, d.Provider, e)
+			break
+		}
+	}
 	if err != nil {
 		return store.Run{}, fmt.Errorf("finish attempt %d of step %s: %w", attempt, keyName(key), err)
 	}

@@ -28,13 +28,25 @@ func (s *Store) IndexMessage(ctx context.Context, d store.Delivery) error {
 
 // indexMessageOn indexes a message through q: the pool, or a transaction.
 func (s *Store) indexMessageOn(ctx context.Context, q querier, d store.Delivery) error {
-	_, err := q.exec(ctx, `INSERT INTO {schema}.deliveries AS d (provider, message_id, event, run_id, step_id, item)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (provider, message_id) DO UPDATE SET
-			event = excluded.event, run_id = excluded.run_id, step_id = excluded.step_id, item = excluded.item,
-			status = '', at = NULL, event_json = NULL
-		WHERE NOT (d.run_id = excluded.run_id AND d.step_id = excluded.step_id AND d.item = excluded.item)`,
-		d.Provider, d.MessageID, d.Event, d.RunID, d.StepID, d.Item)
+	_, err := q.exec(ctx, indexMessage, indexMessageArgs(d)...)
+	return indexMessageErr(d, err)
+}
+
+// indexMessage binds a message to its step, unless it is bound there.
+const indexMessage = `INSERT INTO {schema}.deliveries AS d (provider, message_id, event, run_id, step_id, item)
+	VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (provider, message_id) DO UPDATE SET
+		event = excluded.event, run_id = excluded.run_id, step_id = excluded.step_id, item = excluded.item,
+		status = '', at = NULL, event_json = NULL
+	WHERE NOT (d.run_id = excluded.run_id AND d.step_id = excluded.step_id AND d.item = excluded.item)`
+
+// indexMessageArgs are the arguments of indexMessage.
+func indexMessageArgs(d store.Delivery) []any {
+	return []any{d.Provider, d.MessageID, d.Event, d.RunID, d.StepID, d.Item}
+}
+
+// indexMessageErr explains an error of indexMessage.
+func indexMessageErr(d store.Delivery, err error) error {
 	if violates(err, codeForeignKey, deliveriesRunFK) {
 		err = fmt.Errorf("run %s: %w", d.RunID, store.ErrNotFound)
 	}

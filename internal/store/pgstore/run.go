@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -260,11 +261,12 @@ const updateRunSQL = `UPDATE {schema}.runs SET status = $1, attempt = $2, owner 
 // after it was read; updateRun reads it again and retries.
 var errRunMoved = errors.New("run changed concurrently")
 
-// updateRun is UpdateRun, with also, when set, run in the same transaction
-// once the run's update has applied: an error from also undoes the update
-// too. When another writer changed the run first, the whole write starts
-// over.
-func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also func(context.Context, querier) error) (store.Run, error) {
+// updateRun is UpdateRun, with the statements also queues, when it is set,
+// run in the same transaction after the run's update, all sent in one
+// round trip (see inBatchTx): an error from them, or from their callbacks,
+// undoes the update too. When another writer changed the run first, the
+// whole write starts over.
+func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also func(*pgx.Batch)) (store.Run, error) {
 	for {
 		prev, version, err := s.getRun(ctx, id)
 		if err != nil {
@@ -294,16 +296,14 @@ func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run
 			}
 			continue // another writer got in first: start over from its result
 		}
-		err = s.inTx(ctx, func(tx pgx.Tx) error {
-			q := txQuerier{s: s, tx: tx}
-			tag, err := q.exec(ctx, updateRunSQL, args...)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return errRunMoved
-			}
-			return also(ctx, q)
+		err = s.inBatchTx(ctx, func(b *pgx.Batch) {
+			b.Queue(s.sql(updateRunSQL), args...).Exec(func(tag pgconn.CommandTag) error {
+				if tag.RowsAffected() == 0 {
+					return errRunMoved
+				}
+				return nil
+			})
+			also(b)
 		})
 		if err == nil {
 			return next, nil

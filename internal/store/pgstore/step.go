@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -50,8 +52,18 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 
 // startAttemptOn starts an attempt through q: the pool, or a transaction.
 func (s *Store) startAttemptOn(ctx context.Context, q querier, key store.StepKey, start store.AttemptStart) error {
-	tag, err := q.exec(ctx, startAttempt,
-		key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt), start.Action)
+	tag, err := q.exec(ctx, startAttempt, startAttemptArgs(key, start)...)
+	return startAttemptErr(key, tag, err)
+}
+
+// startAttemptArgs are the arguments of startAttempt.
+func startAttemptArgs(key store.StepKey, start store.AttemptStart) []any {
+	return []any{key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt), start.Action}
+}
+
+// startAttemptErr explains the outcome of startAttempt: its error, or a
+// statement that changed no row, as the store's errors.
+func startAttemptErr(key store.StepKey, tag pgconn.CommandTag, err error) error {
 	switch {
 	case violates(err, codeForeignKey, stepRecordsRunFK):
 		err = fmt.Errorf("run %s: %w", key.RunID, store.ErrNotFound)
@@ -101,20 +113,30 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 // finishAttemptOn finishes an attempt through q: the pool, or a
 // transaction.
 func (s *Store) finishAttemptOn(ctx context.Context, q querier, key store.StepKey, attempt int, result store.AttemptResult) error {
+	return scanFinish(q.queryRow(ctx, finishAttempt, finishAttemptArgs(key, attempt, result)...))
+}
+
+// finishAttemptArgs are the arguments of finishAttempt.
+func finishAttemptArgs(key store.StepKey, attempt int, result store.AttemptResult) []any {
 	class, message, field := errorColumns(result.Error)
 	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
 	if result.WillRetry {
 		recStatus, finished = store.StatusRunning, nil
 	}
+	return []any{key.RunID, key.StepID, key.Item, attempt,
+		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+		string(recStatus), encodeJSON(result.Output), finished,
+		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
+		encodeJSON(result.Request), encodeJSON(result.Response)}
+}
+
+// scanFinish reads the row of finishAttempt and explains a refusal.
+func scanFinish(row pgx.Row) error {
 	var (
 		done int64
 		prev pgtype.Text
 	)
-	err := q.queryRow(ctx, finishAttempt, key.RunID, key.StepID, key.Item, attempt,
-		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
-		string(recStatus), encodeJSON(result.Output), finished,
-		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
-		encodeJSON(result.Request), encodeJSON(result.Response)).Scan(&done, &prev)
+	err := row.Scan(&done, &prev)
 	if err == nil {
 		switch {
 		case done == 1:
