@@ -82,14 +82,24 @@ func (s *streamServer) Invokes(stream pluginpb.InvokeStream_InvokesServer) error
 	l := &invokeLoop{
 		srv:    s,
 		stream: stream,
-		ctx:    stream.Context(),
+		// Calls are cancelled from l.calls when the stream ends, not
+		// through the context tree: a call's context derived from the
+		// stream's would register with it, a map write and a delete
+		// under a lock for every call.
+		ctx:    context.WithoutCancel(stream.Context()),
 		calls:  map[uint64]context.CancelFunc{},
 		pool:   newWorkers(workerIdle),
 		done:   make(chan struct{}),
 	}
+	var sent pluginpb.ResultBatch
 	l.out = &batcher[*pluginpb.ResultFrame]{
 		send: func(frames []*pluginpb.ResultFrame) error {
-			return stream.Send(&pluginpb.ResultBatch{Frames: frames})
+			// One send at a time, and Send has encoded the message when it
+			// returns: the batch message is reused.
+			sent.Frames = frames
+			err := stream.Send(&sent)
+			sent.Frames = nil
+			return err
 		},
 		size: func(f *pluginpb.ResultFrame) int {
 			if r := f.Response; r != nil {
@@ -99,6 +109,9 @@ func (s *streamServer) Invokes(stream pluginpb.InvokeStream_InvokesServer) error
 		},
 		failed: func(error) {},
 	}
+	// The connection is gone, or Invokes returned: calls still running
+	// are cancelled.
+	context.AfterFunc(stream.Context(), l.cancelAll)
 	l.watch = time.AfterFunc(time.Hour, l.handOff)
 	l.watch.Stop()
 	l.receive()
@@ -106,8 +119,8 @@ func (s *streamServer) Invokes(stream pluginpb.InvokeStream_InvokesServer) error
 	// handed receiving on.
 	<-l.done
 	l.watch.Stop()
-	// The host closed the stream or the connection is gone: calls still
-	// running are cancelled with the stream's context.
+	// The host closed its side of the stream: the calls still running
+	// finish and send their results.
 	l.wg.Wait()
 	l.pool.close()
 	if l.err == io.EOF {
@@ -123,6 +136,10 @@ func (l *invokeLoop) receive() {
 		batch := new(pluginpb.CallBatch)
 		if err := l.stream.RecvMsg(batch); err != nil {
 			l.err = err
+			if err != io.EOF {
+				// The stream broke: no result could reach the host.
+				l.cancelAll()
+			}
 			close(l.done)
 			return
 		}
@@ -200,6 +217,17 @@ func (l *invokeLoop) cancel(id uint64) {
 	delete(l.calls, id)
 	l.mu.Unlock()
 	if cancel != nil {
+		cancel()
+	}
+}
+
+// cancelAll cancels every call still running.
+func (l *invokeLoop) cancelAll() {
+	l.mu.Lock()
+	calls := l.calls
+	l.calls = map[uint64]context.CancelFunc{}
+	l.mu.Unlock()
+	for _, cancel := range calls {
 		cancel()
 	}
 }
