@@ -86,10 +86,10 @@ func (s *streamServer) Invokes(stream pluginpb.InvokeStream_InvokesServer) error
 		// through the context tree: a call's context derived from the
 		// stream's would register with it, a map write and a delete
 		// under a lock for every call.
-		ctx:    context.WithoutCancel(stream.Context()),
-		calls:  map[uint64]context.CancelFunc{},
-		pool:   newWorkers(workerIdle),
-		done:   make(chan struct{}),
+		ctx:   context.WithoutCancel(stream.Context()),
+		calls: map[uint64]context.CancelFunc{},
+		pool:  newWorkers(workerIdle),
+		done:  make(chan struct{}),
 	}
 	var sent pluginpb.ResultBatch
 	l.out = &batcher[*pluginpb.ResultFrame]{
