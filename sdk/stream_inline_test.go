@@ -200,3 +200,23 @@ func TestStreamCallMetadataIsTheFramesOnly(t *testing.T) {
 	require.JSONEq(t, `{"names":[]}`, got[1])
 	require.JSONEq(t, `{"names":["traceparent"]}`, got[2])
 }
+
+// A cancel frame cancels the call it follows in the same message: the call
+// held back to run inline is started before the cancel is read.
+func TestStreamCancelInTheSameMessageAsItsCall(t *testing.T) {
+	rpc, ended := serveInline(t, 0)
+	s, err := rpc.Invokes(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, s.Send(&pluginpb.CallBatch{Frames: []*pluginpb.CallFrame{
+		inlineCall(1, "block", `{}`), {Id: 1, Cancel: true}, inlineCall(2, "echo", `{"n":2}`),
+	}}))
+	select {
+	case err := <-ended:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cancel frame after its call in one message did not cancel it")
+	}
+	r, err := s.Recv()
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), r.Frames[0].Id)
+}

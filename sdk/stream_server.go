@@ -146,6 +146,12 @@ func (l *invokeLoop) receive() {
 		var last *pluginpb.CallFrame
 		for _, f := range batch.Frames {
 			if f.Cancel {
+				// The call held back to run inline may be the one
+				// cancelled: it starts first, as frames are ordered.
+				if last != nil {
+					l.start(last, false)
+					last = nil
+				}
 				l.cancel(f.Id)
 				continue
 			}
