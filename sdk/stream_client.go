@@ -135,9 +135,15 @@ func (c *streamClient) open() (*callStream, error) {
 		return nil, err
 	}
 	s := &callStream{client: c, stream: stream, cancel: cancel, pending: map[uint64]chan *pluginpb.InvokeResponse{}}
+	var sent pluginpb.CallBatch
 	s.out = batcher[*pluginpb.CallFrame]{
 		send: func(frames []*pluginpb.CallFrame) error {
-			return stream.Send(&pluginpb.CallBatch{Frames: frames})
+			// One send at a time, and Send has encoded the message when it
+			// returns: the batch message is reused.
+			sent.Frames = frames
+			err := stream.Send(&sent)
+			sent.Frames = nil
+			return err
 		},
 		size: func(f *pluginpb.CallFrame) int {
 			if r := f.Request; r != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -15,25 +16,90 @@ import (
 type streamServer struct {
 	pluginpb.UnimplementedInvokeStreamServer
 	adapter *grpcServerAdapter
+	// inlineBudget is how long a call may run on the goroutine that
+	// received it before another goroutine takes over receiving;
+	// defaultInlineBudget when zero.
+	inlineBudget time.Duration
 }
 
-// Invokes runs every call that arrives on the stream in a goroutine of its
-// own, with its own context (the frame's deadline and metadata; cancelled by
-// a cancel frame or when the stream ends), so that no call waits behind
-// another and the stream is always read. Results go back as they finish,
-// coalesced into one message when several are ready together. It returns
-// once the stream has ended and every call has finished.
+// defaultInlineBudget is how long a call runs on the stream's receiving
+// goroutine before the stream is read by another: long enough for a call
+// that needs no I/O (a no-op echo takes about 20 µs), short enough that a
+// call arriving behind a slow one waits for at most this long before it is
+// read.
+const defaultInlineBudget = 200 * time.Microsecond
+
+// Receiver states of an invokeLoop, for its handoff.
+const (
+	// receiving: the current receiver reads the stream.
+	receiving int32 = iota
+	// runningInline: the current receiver runs a call itself and does not
+	// read the stream.
+	runningInline
+	// handedOff: the call ran over its budget and another goroutine took
+	// over reading the stream.
+	handedOff
+)
+
+// invokeLoop is the state of one Invokes stream on the plugin's side.
+//
+// One goroutine at a time, the receiver, reads the stream. It runs the last
+// call of each message it receives itself, with no hand-off to another
+// goroutine (the others of a batch go to call workers); a timer armed for
+// the call's budget hands the receiving on to a worker when the call is
+// still running then, so a slow call holds up the calls behind it on the
+// stream for at most the budget, and a cancel frame for the slow call
+// itself is read. The receiver that finds its call overtaken returns to
+// being a worker.
+type invokeLoop struct {
+	srv    *streamServer
+	stream pluginpb.InvokeStream_InvokesServer
+	ctx    context.Context
+	out    *batcher[*pluginpb.ResultFrame]
+	pool   *workers
+
+	// wg counts the calls running.
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	calls map[uint64]context.CancelFunc
+
+	// state is the receiver's: receiving, runningInline or handedOff.
+	state atomic.Int32
+	// watch fires when an inline call runs over its budget.
+	watch *time.Timer
+	// done is closed, after err is set, when the stream has ended.
+	done chan struct{}
+	err  error
+}
+
+// Invokes runs every call that arrives on the stream with its own context
+// (the frame's deadline and metadata; cancelled by a cancel frame or when
+// the stream ends), so that no call waits behind another for longer than
+// the inline budget and the stream is always read. Results go back as they
+// finish, coalesced into one message when several are ready together. It
+// returns once the stream has ended and every call has finished.
 func (s *streamServer) Invokes(stream pluginpb.InvokeStream_InvokesServer) error {
-	ctx := stream.Context()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		calls = map[uint64]context.CancelFunc{}
-		pool  = newWorkers(workerIdle)
-	)
-	out := &batcher[*pluginpb.ResultFrame]{
+	l := &invokeLoop{
+		srv:    s,
+		stream: stream,
+		// Calls are cancelled from l.calls when the stream ends, not
+		// through the context tree: a call's context derived from the
+		// stream's would register with it, a map write and a delete
+		// under a lock for every call.
+		ctx:   context.WithoutCancel(stream.Context()),
+		calls: map[uint64]context.CancelFunc{},
+		pool:  newWorkers(workerIdle),
+		done:  make(chan struct{}),
+	}
+	var sent pluginpb.ResultBatch
+	l.out = &batcher[*pluginpb.ResultFrame]{
 		send: func(frames []*pluginpb.ResultFrame) error {
-			return stream.Send(&pluginpb.ResultBatch{Frames: frames})
+			// One send at a time, and Send has encoded the message when it
+			// returns: the batch message is reused.
+			sent.Frames = frames
+			err := stream.Send(&sent)
+			sent.Frames = nil
+			return err
 		},
 		size: func(f *pluginpb.ResultFrame) int {
 			if r := f.Response; r != nil {
@@ -43,61 +109,145 @@ func (s *streamServer) Invokes(stream pluginpb.InvokeStream_InvokesServer) error
 		},
 		failed: func(error) {},
 	}
-	run := func(f *pluginpb.CallFrame, cctx context.Context, cancel context.CancelFunc) {
-		defer wg.Done()
-		resp, _ := s.adapter.Invoke(cctx, f.Request)
-		mu.Lock()
-		_, live := calls[f.Id]
-		delete(calls, f.Id)
-		mu.Unlock()
-		cancel()
-		if live {
-			_ = out.push(&pluginpb.ResultFrame{Id: f.Id, Response: resp})
-		}
+	// The connection is gone, or Invokes returned: calls still running
+	// are cancelled.
+	context.AfterFunc(stream.Context(), l.cancelAll)
+	l.watch = time.AfterFunc(time.Hour, l.handOff)
+	l.watch.Stop()
+	l.receive()
+	// The stream may have ended on another receiver after this goroutine
+	// handed receiving on.
+	<-l.done
+	l.watch.Stop()
+	// The host closed its side of the stream: the calls still running
+	// finish and send their results.
+	l.wg.Wait()
+	l.pool.close()
+	if l.err == io.EOF {
+		return nil
 	}
-	var err error
+	return l.err
+}
+
+// receive reads the stream until it ends (then closes l.done) or until
+// receiving is handed to another goroutine while this one runs a call.
+func (l *invokeLoop) receive() {
 	for {
-		var batch pluginpb.CallBatch
-		if err = stream.RecvMsg(&batch); err != nil {
-			break
+		batch := new(pluginpb.CallBatch)
+		if err := l.stream.RecvMsg(batch); err != nil {
+			l.err = err
+			if err != io.EOF {
+				// The stream broke: no result could reach the host.
+				l.cancelAll()
+			}
+			close(l.done)
+			return
 		}
+		var last *pluginpb.CallFrame
 		for _, f := range batch.Frames {
 			if f.Cancel {
-				mu.Lock()
-				cancel := calls[f.Id]
-				delete(calls, f.Id)
-				mu.Unlock()
-				if cancel != nil {
-					cancel()
+				// The call held back to run inline may be the one
+				// cancelled: it starts first, as frames are ordered.
+				if last != nil {
+					l.start(last, false)
+					last = nil
 				}
+				l.cancel(f.Id)
 				continue
 			}
 			if f.Request == nil {
 				continue
 			}
-			cctx, cancel := callContext(ctx, f)
-			mu.Lock()
-			calls[f.Id] = cancel
-			mu.Unlock()
-			wg.Add(1)
-			pool.run(func() { run(f, cctx, cancel) })
+			if last != nil {
+				l.start(last, false)
+			}
+			last = f
+		}
+		if last != nil && !l.start(last, true) {
+			return
 		}
 	}
-	// The host closed the stream or the connection is gone: calls still
-	// running are cancelled with the stream's context.
-	wg.Wait()
-	pool.close()
-	if err == io.EOF {
-		return nil
+}
+
+// start registers call f and runs it, on this goroutine when inline. Run
+// inline, it reports whether this goroutine is still the receiver.
+func (l *invokeLoop) start(f *pluginpb.CallFrame, inline bool) bool {
+	cctx, cancel := callContext(l.ctx, f)
+	l.mu.Lock()
+	l.calls[f.Id] = cancel
+	l.mu.Unlock()
+	l.wg.Add(1)
+	if !inline {
+		l.pool.run(func() { l.run(f, cctx, cancel) })
+		return true
 	}
-	return err
+	budget := l.srv.inlineBudget
+	if budget <= 0 {
+		budget = defaultInlineBudget
+	}
+	l.state.Store(runningInline)
+	l.watch.Reset(budget)
+	l.run(f, cctx, cancel)
+	l.watch.Stop()
+	return l.state.CompareAndSwap(runningInline, receiving)
+}
+
+// handOff runs when an inline call is over its budget: if the receiver is
+// still running it, a worker takes over receiving. A late firing, for a call
+// that has already ended, finds the receiver reading and does nothing; one
+// that finds the next inline call running hands off early, which is safe.
+func (l *invokeLoop) handOff() {
+	if l.state.CompareAndSwap(runningInline, handedOff) {
+		l.pool.run(l.receive)
+	}
+}
+
+// run runs call f and sends its result, unless the call was cancelled.
+func (l *invokeLoop) run(f *pluginpb.CallFrame, ctx context.Context, cancel context.CancelFunc) {
+	defer l.wg.Done()
+	resp, _ := l.srv.adapter.Invoke(ctx, f.Request)
+	l.mu.Lock()
+	_, live := l.calls[f.Id]
+	delete(l.calls, f.Id)
+	l.mu.Unlock()
+	cancel()
+	if live {
+		_ = l.out.push(&pluginpb.ResultFrame{Id: f.Id, Response: resp})
+	}
+}
+
+// cancel cancels call id, if it is running.
+func (l *invokeLoop) cancel(id uint64) {
+	l.mu.Lock()
+	cancel := l.calls[id]
+	delete(l.calls, id)
+	l.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// cancelAll cancels every call still running.
+func (l *invokeLoop) cancelAll() {
+	l.mu.Lock()
+	calls := l.calls
+	l.calls = map[uint64]context.CancelFunc{}
+	l.mu.Unlock()
+	for _, cancel := range calls {
+		cancel()
+	}
 }
 
 // callContext derives the context of one streamed call from the stream's.
+// Its incoming metadata is the frame's alone: the stream's own headers
+// (content type, user agent) say nothing about the call, and copying them
+// for every call that reads its metadata would cost more than the call.
 func callContext(ctx context.Context, f *pluginpb.CallFrame) (context.Context, context.CancelFunc) {
+	md := metadata.MD{}
 	if len(f.Metadata) > 0 {
-		ctx = metadata.NewIncomingContext(ctx, metadata.New(f.Metadata))
+		md = metadata.New(f.Metadata)
 	}
+	ctx = metadata.NewIncomingContext(ctx, md)
 	if f.TimeoutNs > 0 {
 		return context.WithTimeout(ctx, time.Duration(f.TimeoutNs))
 	}

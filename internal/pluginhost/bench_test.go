@@ -42,10 +42,12 @@ func measure(b *testing.B, op func() error, peers ...int) {
 	b.ReportAllocs()
 	durations := make([]time.Duration, 0, 1024)
 	var self0, peer0 time.Duration
+	var sleeps0, selfSleeps0 int64
 	for b.Loop() {
 		if len(durations) == 0 {
 			// Counted from the first op, after the benchmark's setup.
 			self0, peer0 = selfCPU(b), peersCPU(b, peers)
+			sleeps0, selfSleeps0 = threadSleeps(b, peers), threadSleeps(b, nil)
 		}
 		start := time.Now()
 		if err := op(); err != nil {
@@ -54,7 +56,12 @@ func measure(b *testing.B, op func() error, peers ...int) {
 		durations = append(durations, time.Since(start))
 	}
 	self, peer := selfCPU(b)-self0, peersCPU(b, peers)-peer0
+	sleeps := threadSleeps(b, peers) - sleeps0
 	n := float64(len(durations))
+	b.ReportMetric(float64(sleeps)/n, "sleeps/op")
+	if len(peers) > 0 {
+		b.ReportMetric(float64(sleeps-(threadSleeps(b, nil)-selfSleeps0))/n, "peer-sleeps/op")
+	}
 	slices.Sort(durations)
 	b.ReportMetric(float64(durations[len(durations)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(self.Nanoseconds())/n, "cpu-ns/op")
@@ -93,6 +100,37 @@ func peersCPU(b *testing.B, pids []int) time.Duration {
 				b.Fatalf("cpu of process %d: %v", pid, err)
 			}
 			total += time.Duration(ticks) * (time.Second / clockTicks)
+		}
+	}
+	return total
+}
+
+// threadSleeps counts the times a thread of this process or of the
+// processes pids went to sleep (voluntary context switches: a thread
+// blocking in futex or epoll_wait, which a goroutine hand-off to an idle
+// processor costs). Unlike CPU time, the count hardly depends on what else
+// the machine runs, so it shows a hand-off saved on a loaded machine.
+func threadSleeps(b *testing.B, pids []int) int64 {
+	var total int64
+	for _, pid := range append([]int{os.Getpid()}, pids...) {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, task := range tasks {
+			raw, err := os.ReadFile(task)
+			if err != nil {
+				continue // the thread exited
+			}
+			for _, line := range strings.Split(string(raw), "\n") {
+				if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+					n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					if err != nil {
+						b.Fatalf("%s: %v", task, err)
+					}
+					total += n
+				}
+			}
 		}
 	}
 	return total

@@ -26,6 +26,7 @@ import (
 var passEnv = []string{
 	"PATH", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	sdk.CPUProfileEnv,
 }
 
 // proc is one running plugin process (or a reattached one).
