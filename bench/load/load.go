@@ -44,6 +44,10 @@ type Options struct {
 	// Drain bounds how long Run waits after the load for the webhooks it
 	// sent to be delivered; 30 s when zero.
 	Drain time.Duration
+	// Window, when set, is called as the measured window begins (true)
+	// and as it ends (false), so a caller can sample the processes under
+	// test over exactly the window; Run returns after both calls.
+	Window func(begin bool)
 }
 
 // Result is one system's figures.
@@ -53,6 +57,12 @@ type Result struct {
 	// those of them the sandbox received (by the end of the drain), and
 	// Failures the webhooks refused or failed over the whole run.
 	Sent, Delivered, Failures int
+	// Arrived counts the messages the sandbox received within the window,
+	// whenever their webhooks were sent; Throughput is Arrived a second.
+	Arrived int
+	// Answered200 counts the webhooks of the window answered 200 (a
+	// synchronous answer, after the run) rather than 202.
+	Answered200 int
 	// Throughput is the messages the sandbox received per second of the
 	// window, whenever their webhooks were sent: what the system sustains.
 	Throughput float64
@@ -72,12 +82,21 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 	}
 	opts.Sandbox.Reset()
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var seq, failures atomic.Int64
+	var seq, failures, answered200 atomic.Int64
 	var sent sync.Map // id → send time
 	measureFrom := time.Now().Add(opts.Warmup)
 	end := measureFrom.Add(opts.Duration)
 	loadCtx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
+	var window sync.WaitGroup
+	if opts.Window != nil {
+		window.Go(func() {
+			time.Sleep(time.Until(measureFrom))
+			opts.Window(true)
+			time.Sleep(time.Until(end))
+			opts.Window(false)
+		})
+	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: opts.Clients * 2}}
 	var tokens chan struct{}
 	if opts.Rate > 0 {
@@ -106,17 +125,21 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
+				if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
 					failures.Add(1)
 					time.Sleep(10 * time.Millisecond)
 					continue
 				}
 				sent.Store(id, now)
+				if resp.StatusCode == http.StatusOK && !now.Before(measureFrom) {
+					answered200.Add(1)
+				}
 			}
 		})
 	}
 	wg.Wait()
-	res := Result{Name: name, Failures: int(failures.Load())}
+	window.Wait()
+	res := Result{Name: name, Failures: int(failures.Load()), Answered200: int(answered200.Load())}
 	sent.Range(func(_, v any) bool {
 		if t := v.(time.Time); !t.Before(measureFrom) {
 			res.Sent++
@@ -148,6 +171,7 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 				lat = append(lat, r.Time.Sub(t0))
 			}
 		}
+		res.Arrived = arrived
 		res.Throughput = float64(arrived) / opts.Duration.Seconds()
 		if res.Delivered >= res.Sent || time.Now().After(drainEnd) {
 			break
