@@ -23,6 +23,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -55,8 +56,9 @@ type config struct {
 	// Store is herald's store DSN; SQLite in a temp dir when empty.
 	Store string
 	// CPUProfile, when set, is where a CPU profile of herald under the
-	// closed-loop load of the first round is written.
-	CPUProfile string
+	// closed-loop load of the first round is written, in the respond mode
+	// ProfileMode ("accepted" or "output").
+	CPUProfile, ProfileMode string
 	// Out receives the report.
 	Out io.Writer
 }
@@ -70,6 +72,7 @@ func main() {
 	flag.StringVar(&cfg.Store, "store", "", "herald store DSN (default: SQLite in a temp dir)")
 	flag.Float64Var(&cfg.Rate, "rate", 0, "webhooks/s of an extra open-loop measurement (0 skips it)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of herald serve under the closed-loop load to this file")
+	flag.StringVar(&cfg.ProfileMode, "profile-respond", "accepted", "the respond mode -cpuprofile profiles: accepted or output")
 	quick := flag.Bool("quick", false, "a correctness-sized run: one round of 1 s measurements")
 	flag.Parse()
 	if *quick {
@@ -100,6 +103,8 @@ type system struct {
 	procs []proc
 	// herald marks Herald's two modes, which the targets are checked on.
 	herald bool
+	// stats, when set, is the durable floor's count of writes and commits.
+	stats string
 }
 
 type proc struct {
@@ -114,6 +119,9 @@ type measurement struct {
 	// RSS each process's resident set at the end of the window, in MiB,
 	// both in the order of system.procs.
 	CPU, RSS []float64
+	// WritesPerCommit is how many writes the durable floor's commits
+	// carried on average over the window.
+	WritesPerCommit float64
 }
 
 // mode is a load shape: the closed loop, one client at a time, or paced.
@@ -177,7 +185,8 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err := waitOK(ctx, "http://"+durableAddr+"/stats"); err != nil {
 		return nil, err
 	}
-	systems = append(systems, system{name: "durable floor (SQLite FULL)", url: "http://" + durableAddr + "/hooks/bench", procs: []proc{{"", durable.Process.Pid}}})
+	systems = append(systems, system{name: "durable floor (SQLite FULL)", url: "http://" + durableAddr + "/hooks/bench", procs: []proc{{"", durable.Process.Pid}},
+		stats: "http://" + durableAddr + "/stats"})
 
 	proj := filepath.Join(bin, "project")
 	if err := os.MkdirAll(proj, 0o755); err != nil {
@@ -230,7 +239,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		}
 		for _, sys := range order {
 			for mi, m := range rep.modes {
-				if round == 0 && mi == 0 && cfg.CPUProfile != "" && sys.herald && sys.procs[0].pid == herald.Process.Pid && strings.Contains(sys.name, "accepted") {
+				if round == 0 && mi == 0 && cfg.CPUProfile != "" && sys.herald && strings.Contains(sys.name, "respond="+cfg.ProfileMode) {
 					go profile(pprofAddr, cfg.Warmup+m.duration/2, cfg.CPUProfile)
 				}
 				fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s, %s\n", round+1, cfg.Rounds, sys.name, m.name)
@@ -282,9 +291,15 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 	after := make([]float64, len(sys.procs))
 	rss := make([]float64, len(sys.procs))
 	var sampleErr error
+	var stats [2]groupStats
 	res, err := load.Run(ctx, sys.name, load.Options{
 		Targets: []string{sys.url}, Sandbox: sb, Clients: m.clients, Rate: m.rate, Warmup: warmup, Duration: m.duration,
 		Window: func(begin bool) {
+			if sys.stats != "" {
+				st, err := readStats(sys.stats)
+				sampleErr = errors.Join(sampleErr, err)
+				stats[map[bool]int{true: 0, false: 1}[begin]] = st
+			}
 			for i, p := range sys.procs {
 				cpu, err := cpuSeconds(p.pid)
 				sampleErr = errors.Join(sampleErr, err)
@@ -306,12 +321,31 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 		return measurement{}, fmt.Errorf("%s: sample /proc: %w", sys.name, sampleErr)
 	}
 	meas := measurement{Result: res, RSS: rss, CPU: make([]float64, len(sys.procs))}
+	if groups := stats[1].Groups - stats[0].Groups; groups > 0 {
+		meas.WritesPerCommit = float64(stats[1].Writes-stats[0].Writes) / float64(groups)
+	}
 	for i := range sys.procs {
 		if res.Arrived > 0 {
 			meas.CPU[i] = (after[i] - before[i]) * 1e6 / float64(res.Arrived)
 		}
 	}
 	return meas, nil
+}
+
+// groupStats is the durable floor's GET /stats.
+type groupStats struct {
+	Groups int64 `json:"groups"`
+	Writes int64 `json:"writes"`
+}
+
+func readStats(url string) (groupStats, error) {
+	var st groupStats
+	resp, err := http.Get(url)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
 // start starts a program with env added to the harness's environment.

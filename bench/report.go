@@ -36,9 +36,11 @@ func median(xs []float64) float64 {
 // summary is one system's medians in one mode.
 type summary struct {
 	throughput, p50, p99 float64
+	answerP50, answerP99 float64
 	cpu, rss             []float64
 	rounds               []float64
 	sent, answered200    int
+	writesPerCommit      float64
 }
 
 // cpuTotal and rssTotal add up the processes of a system.
@@ -66,12 +68,15 @@ func summarize(ms []measurement) summary {
 	s.throughput = pick(func(m measurement) float64 { return m.Throughput })
 	s.p50 = pick(func(m measurement) float64 { return float64(m.P50) })
 	s.p99 = pick(func(m measurement) float64 { return float64(m.P99) })
+	s.answerP50 = pick(func(m measurement) float64 { return float64(m.AnswerP50) })
+	s.answerP99 = pick(func(m measurement) float64 { return float64(m.AnswerP99) })
 	if len(ms) > 0 {
 		for i := range ms[0].CPU {
 			s.cpu = append(s.cpu, pick(func(m measurement) float64 { return m.CPU[i] }))
 			s.rss = append(s.rss, pick(func(m measurement) float64 { return m.RSS[i] }))
 		}
 	}
+	s.writesPerCommit = pick(func(m measurement) float64 { return m.WritesPerCommit })
 	for _, m := range ms {
 		s.rounds = append(s.rounds, m.Throughput)
 		s.sent += m.Sent
@@ -103,13 +108,14 @@ func (r *report) print(w io.Writer) error {
 	c := r.cfg
 	fmt.Fprintf(w, "\nwebhook → one-step workflow → sandbox provider; %s, %d CPUs, %s\n", host, numCPU(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "medians of %d rounds (systems in alternating order each round); %s warm-up before each measurement;\n", c.Rounds, c.Warmup)
-	fmt.Fprintf(w, "latency from sending the webhook to the sandbox receiving the message; CPU = utime+stime over the window / messages delivered in it\n")
+	fmt.Fprintf(w, "p50/p99: from sending the webhook to the sandbox receiving the message; answer: from sending it to the end of its HTTP answer;\n")
+	fmt.Fprintf(w, "CPU: each process's utime+stime over the window / messages delivered in it; RSS at the end of the window\n")
 	sums := map[string]map[string]summary{}
 	for _, m := range r.modes {
 		sums[m.name] = map[string]summary{}
 		fmt.Fprintf(w, "\n%s, %s measured\n\n", m.name, m.duration)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "system\tmsgs/s\tp50\tp99\tCPU µs/msg\tRSS MiB\tof floor\tof durable floor\tmsgs/s by round\t\n")
+		fmt.Fprintf(tw, "system\tmsgs/s\tp50\tp99\tanswer p50\tanswer p99\tCPU µs/msg\tRSS MiB\tof floor\tof durable floor\tmsgs/s by round\t\n")
 		floor, durable := summarize(r.byMode[m.name][r.systems[0].name]), summarize(r.byMode[m.name][r.systems[1].name])
 		for _, sys := range r.systems {
 			s := summarize(r.byMode[m.name][sys.name])
@@ -118,7 +124,7 @@ func (r *report) print(w io.Writer) error {
 			for i, x := range s.rounds {
 				rounds[i] = fmt.Sprintf("%.0f", x)
 			}
-			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t%s\t\n", sys.name, s.throughput, ms(s.p50), ms(s.p99),
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t%s\t\n", sys.name, s.throughput, ms(s.p50), ms(s.p99), ms(s.answerP50), ms(s.answerP99),
 				perProcess(sys.procs, s.cpu, "%.0f"), perProcess(sys.procs, s.rss, "%.1f"),
 				100*s.throughput/floor.throughput, 100*s.throughput/durable.throughput, strings.Join(rounds, " / "))
 		}
@@ -126,6 +132,9 @@ func (r *report) print(w io.Writer) error {
 			return err
 		}
 		for _, sys := range r.systems {
+			if s := sums[m.name][sys.name]; s.writesPerCommit > 0 {
+				fmt.Fprintf(w, "%s: %.1f writes per commit (group commit)\n", sys.name, s.writesPerCommit)
+			}
 			if s := sums[m.name][sys.name]; s.answered200 > 0 {
 				fmt.Fprintf(w, "%s: %d of %d webhooks of the windows answered 200 with the run object (the rest 202 at respond_timeout)\n", sys.name, s.answered200, s.sent)
 			}

@@ -63,6 +63,10 @@ type Result struct {
 	// Answered200 counts the webhooks of the window answered 200 (a
 	// synchronous answer, after the run) rather than 202.
 	Answered200 int
+	// AnswerP50 and AnswerP99 are the latencies of the answers to the
+	// webhooks sent in the window, from sending to the end of the answer:
+	// what a sender waiting for a synchronous answer sees.
+	AnswerP50, AnswerP99 time.Duration
 	// Throughput is the messages the sandbox received per second of the
 	// window, whenever their webhooks were sent: what the system sustains.
 	Throughput float64
@@ -83,6 +87,8 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 	opts.Sandbox.Reset()
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var seq, failures, answered200 atomic.Int64
+	var answersMu sync.Mutex
+	var answers []time.Duration
 	var sent sync.Map // id → send time
 	measureFrom := time.Now().Add(opts.Warmup)
 	end := measureFrom.Add(opts.Duration)
@@ -131,8 +137,14 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 					continue
 				}
 				sent.Store(id, now)
-				if resp.StatusCode == http.StatusOK && !now.Before(measureFrom) {
-					answered200.Add(1)
+				if !now.Before(measureFrom) {
+					took := time.Since(now)
+					answersMu.Lock()
+					answers = append(answers, took)
+					answersMu.Unlock()
+					if resp.StatusCode == http.StatusOK {
+						answered200.Add(1)
+					}
 				}
 			}
 		})
@@ -185,9 +197,17 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 	if len(lat) == 0 {
 		return res, fmt.Errorf("%s: nothing was delivered (%d failures)", name, res.Failures)
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	res.P50, res.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	res.P50, res.P99 = percentiles(lat)
+	if len(answers) > 0 {
+		res.AnswerP50, res.AnswerP99 = percentiles(answers)
+	}
 	return res, nil
+}
+
+// percentiles sorts lat and returns its 50th and 99th percentiles.
+func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[len(lat)/2], lat[len(lat)*99/100]
 }
 
 // pace hands out rate tokens a second on tokens until ctx ends; a token no

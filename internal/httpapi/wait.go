@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -109,19 +110,21 @@ func settled(status string) bool {
 // more (a run another replica executed wakes no waiter here) and returns
 // done unset if it is still not settled. It returns the request context's
 // error when the client goes away.
-func (a *api) awaitRun(w http.ResponseWriter, r *http.Request, id string, d time.Duration) (v *engine.RunView, done bool, err error) {
+func (a *api) awaitRun(w http.ResponseWriter, r *http.Request, id string, d time.Duration) (*engine.RunView, bool, error) {
 	// The server's write timeout would cut the answer of a long wait.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + waitSlack))
 	ctx := r.Context()
 	finished, remove := a.waiters.add(id)
 	defer remove()
-	// Read after subscribing: a run that finished before is read here, one
-	// that finishes after wakes the waiter.
-	if v, err = engine.View(ctx, a.rt.Store(), id); err != nil {
+	// Read after subscribing: a run that finished before is seen here, one
+	// that finishes after wakes the waiter. The run row alone tells; its
+	// whole object is read once, at the end.
+	run, err := a.rt.Store().GetRun(ctx, id)
+	if err != nil {
 		return nil, false, err
 	}
-	if settled(v.Status) {
-		return a.maskView(v), true, nil
+	if settled(string(run.Status)) {
+		return a.view(ctx, id)
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -132,7 +135,13 @@ func (a *api) awaitRun(w http.ResponseWriter, r *http.Request, id string, d time
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	if v, err = engine.View(ctx, a.rt.Store(), id); err != nil {
+	return a.view(ctx, id)
+}
+
+// view reads run id's object, masked, and reports whether it is settled.
+func (a *api) view(ctx context.Context, id string) (*engine.RunView, bool, error) {
+	v, err := engine.View(ctx, a.rt.Store(), id)
+	if err != nil {
 		return nil, false, err
 	}
 	return a.maskView(v), settled(v.Status), nil
