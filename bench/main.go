@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/bench/load"
+	chatapifake "github.com/heraldhq/herald/internal/providers/chatapi/fake"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 )
 
@@ -130,6 +131,8 @@ type mode struct {
 	clients  int
 	rate     float64
 	duration time.Duration
+	// await, when set, makes the client wait for each message to arrive.
+	await *load.Deliveries
 }
 
 // report is every measurement of a run, by mode and system, in round
@@ -166,6 +169,16 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	sbURL := "http://" + sbLn.Addr().String()
 	go http.Serve(sbLn, sb)
 	target := sbURL + "/chatapi/instance229607/sendMessage?token=sandbox-token"
+	deliveries := &load.Deliveries{}
+	sent := sb.ChatAPI.OnSent
+	sb.ChatAPI.OnSent = func(m chatapifake.Message) {
+		if sent != nil {
+			sent(m)
+		}
+		if msg, ok := m.Body["body"].(string); ok {
+			deliveries.Notify(msg)
+		}
+	}
 
 	var systems []system
 	floorAddr := freeAddr()
@@ -225,7 +238,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	rep := &report{cfg: cfg, systems: systems, byMode: map[string]map[string][]measurement{}}
 	rep.modes = []mode{
 		{name: fmt.Sprintf("closed loop, %d clients", cfg.Clients), clients: cfg.Clients, duration: cfg.Duration},
-		{name: "sequential, 1 client", clients: 1, duration: cfg.Duration / 2},
+		{name: "sequential, 1 client, each webhook after the last message arrived", clients: 1, duration: cfg.Duration / 2, await: deliveries},
 	}
 	if cfg.Rate > 0 {
 		rep.modes = append(rep.modes, mode{name: fmt.Sprintf("open loop, %.0f webhooks/s", cfg.Rate), clients: cfg.Clients, rate: cfg.Rate, duration: cfg.Duration})
@@ -293,7 +306,7 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 	var sampleErr error
 	var stats [2]groupStats
 	res, err := load.Run(ctx, sys.name, load.Options{
-		Targets: []string{sys.url}, Sandbox: sb, Clients: m.clients, Rate: m.rate, Warmup: warmup, Duration: m.duration,
+		Targets: []string{sys.url}, Sandbox: sb, Clients: m.clients, Rate: m.rate, Warmup: warmup, Duration: m.duration, AwaitDelivery: m.await,
 		Window: func(begin bool) {
 			if sys.stats != "" {
 				st, err := readStats(sys.stats)

@@ -54,7 +54,7 @@ func TestHarnessQuick(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"floor (no persistence)", "durable floor (SQLite FULL)", "herald, respond=accepted", "herald, respond=output",
-		"closed loop, 8 clients", "sequential, 1 client", "targets of issue 16", "host+plugin CPU ≤ 350 µs/msg"} {
+		"closed loop, 8 clients", "sequential, 1 client, each webhook after the last message arrived", "targets of issue 16", "host+plugin CPU ≤ 350 µs/msg"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -44,6 +44,12 @@ type Options struct {
 	// Drain bounds how long Run waits after the load for the webhooks it
 	// sent to be delivered; 30 s when zero.
 	Drain time.Duration
+	// AwaitDelivery, when set, makes each client wait after a webhook is
+	// answered until the sandbox has received its message (as reported to
+	// AwaitDelivery.Notify) before it sends the next: a sequential client
+	// then measures one message at a time end to end even against a system
+	// that answers before it sends.
+	AwaitDelivery *Deliveries
 	// Window, when set, is called as the measured window begins (true)
 	// and as it ends (false), so a caller can sample the processes under
 	// test over exactly the window; Run returns after both calls.
@@ -122,21 +128,35 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 					}
 				}
 				id := tag + "-" + strconv.FormatInt(seq.Add(1), 10)
+				var delivered <-chan struct{}
+				if opts.AwaitDelivery != nil {
+					delivered = opts.AwaitDelivery.expect(id)
+				}
 				now := time.Now()
 				body, _ := json.Marshal(map[string]string{"msg": id})
 				resp, err := client.Post(target, "application/json", bytes.NewReader(body))
 				if err != nil {
 					failures.Add(1)
+					opts.AwaitDelivery.forget(id)
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
 					failures.Add(1)
+					opts.AwaitDelivery.forget(id)
 					time.Sleep(10 * time.Millisecond)
 					continue
 				}
 				sent.Store(id, now)
+				if delivered != nil {
+					select {
+					case <-delivered:
+					case <-time.After(opts.Drain):
+					case <-ctx.Done():
+					}
+					opts.AwaitDelivery.forget(id)
+				}
 				if !now.Before(measureFrom) {
 					took := time.Since(now)
 					answersMu.Lock()
@@ -208,6 +228,45 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+// Deliveries tells waiting clients that their messages arrived; the
+// sandbox's OnSent hook calls Notify with each message body.
+type Deliveries struct {
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+}
+
+// Notify reports that the message with body msg reached the provider.
+func (d *Deliveries) Notify(msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ch, ok := d.waiting[msg]; ok {
+		close(ch)
+		delete(d.waiting, msg)
+	}
+}
+
+// expect registers a wait for msg, before its webhook is sent.
+func (d *Deliveries) expect(msg string) <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.waiting == nil {
+		d.waiting = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	d.waiting[msg] = ch
+	return ch
+}
+
+// forget drops the wait for msg, if any; a nil d does nothing.
+func (d *Deliveries) forget(msg string) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.waiting, msg)
 }
 
 // pace hands out rate tokens a second on tokens until ctx ends; a token no
