@@ -152,12 +152,16 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(bin)
-	for out, pkg := range map[string]string{"herald": "./cmd/host", "herald-provider-chatapi": "./plugins/chatapi",
-		"floor": "./bench/floor", "durablefloor": "./bench/durablefloor"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, out), pkg)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Root, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("build %s: %w", pkg, err)
+	// One go build compiles the four programs in parallel, each named
+	// after its directory.
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(os.PathSeparator), "./cmd/host", "./plugins/chatapi", "./bench/floor", "./bench/durablefloor")
+	build.Dir, build.Stdout, build.Stderr = cfg.Root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	for from, to := range map[string]string{"host": "herald", "chatapi": "herald-provider-chatapi"} {
+		if err := os.Rename(filepath.Join(bin, from), filepath.Join(bin, to)); err != nil {
+			return nil, err
 		}
 	}
 	sb := sandboxproviders.New()
