@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/sandbox"
 )
 
@@ -119,4 +121,54 @@ workflow "async" {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, code, "%s", body)
 	require.Equal(t, 0, e.stop())
+}
+
+// TestServeSynchronousWebhooksPostgres serves the project from two replicas
+// sharing a PostgreSQL store and sends every webhook to the first: a run
+// the first replica executes is answered when it ends; one the second
+// executes wakes no waiter on the first, which answers at respond_timeout
+// after reading the run once more — 200 as well, since the run has
+// finished by then.
+func TestServeSynchronousWebhooksPostgres(t *testing.T) {
+	t.Parallel()
+	_, dsn := pgtest.Schema(t)
+	const workflows = `
+workflow "sync" {
+  trigger "webhook" {
+    path            = "sync"
+    respond         = "output"
+    respond_timeout = "2s"
+  }
+  step "send" {
+    uses = "chatapi.send_message"
+    with = { phone = "14155550123", body = "{{ trigger.body.msg }}" }
+  }
+}`
+	e := newServeEnv(t, workflows)
+	e.args = []string{"--store", dsn}
+	e.start()
+	other := &serveEnv{t: t, bin: e.bin, dir: e.dir, sandbox: e.sandbox, sbURL: e.sbURL, listen: freeAddr(t), args: e.args}
+	other.url = "http://" + other.listen
+	t.Cleanup(func() {
+		if other.cmd != nil && other.cmd.ProcessState == nil {
+			_ = other.cmd.Process.Kill()
+			_ = other.cmd.Wait()
+		}
+	})
+	other.start()
+
+	late := 0
+	for i := range 8 {
+		start := time.Now()
+		code, body, err := e.postRaw(context.Background(), "/hooks/sync", fmt.Sprintf(`{"msg":"m%d"}`, i))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		var v engine.RunView
+		require.NoError(t, json.Unmarshal(body, &v))
+		require.Equal(t, "succeeded", v.Status)
+		if time.Since(start) >= 2*time.Second {
+			late++
+		}
+	}
+	t.Logf("%d of 8 runs were answered at respond_timeout (executed by the other replica)", late)
 }
