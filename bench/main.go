@@ -74,7 +74,7 @@ func main() {
 	flag.Float64Var(&cfg.Rate, "rate", 0, "webhooks/s of an extra open-loop measurement (0 skips it)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of herald serve under the closed-loop load to this file")
 	flag.StringVar(&cfg.ProfileMode, "profile-respond", "accepted", "the respond mode -cpuprofile profiles: accepted or output")
-	quick := flag.Bool("quick", false, "a correctness-sized run: one round of 1 s measurements")
+	quick := flag.Bool("quick", false, "a correctness-sized run: one round of 1 s measurements, 8 clients (overrides -duration, -warmup, -rounds, -clients and -rate)")
 	flag.Parse()
 	if *quick {
 		cfg.quick()
