@@ -1,19 +1,30 @@
 // Command bench measures Herald as a whole system on this machine and prints
-// each figure beside its floor, measured in the same run:
+// each figure beside its floors, measured in the same run:
 //
 //	go run ./bench                 # webhook → one-step workflow → sandbox
-//	go run ./bench -duration 20s -clients 64
+//	go run ./bench -quick          # a few seconds a system, one round
+//	go run ./bench -duration 20s -clients 64 -rounds 5
 //
-// It builds herald, the chatapi plugin and the floor program, serves the
-// provider sandbox in-process, and drives both systems with the same closed
-// loop of webhook clients. Latency is from sending the webhook to the sandbox
-// receiving the message (Herald answers webhooks before it sends, so its
-// webhook round trip alone would flatter it). The machine is shared and
-// noisy: run it a few times and quote medians.
+// It builds herald, the chatapi plugin and the two floor programs, serves
+// the provider sandbox in-process, and drives four systems with the same
+// webhook clients: the floor (receive, post to the provider, nothing
+// stored), the durable floor (the same plus one SQLite row committed before
+// the send and updated after, grouped commits), Herald answering 202 when
+// the run is admitted (respond = "accepted", measured closed at the
+// provider) and Herald answering 200 with the run object when it has
+// finished (respond = "output"). Each round measures every system, in
+// alternating order, in a closed loop of -clients and then sequentially (one
+// client); the tables give the medians of the rounds. Latency is from
+// sending the webhook to the sandbox receiving the message; CPU is each
+// process's utime+stime over the measured window (from /proc) divided by
+// the messages delivered in it; RSS is each process's at the end of the
+// window. The machine is shared and noisy: read the ratios.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,66 +37,248 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/bench/load"
+	chatapifake "github.com/heraldhq/herald/internal/providers/chatapi/fake"
 	sandboxproviders "github.com/heraldhq/herald/internal/sandbox/providers"
 )
 
+// config is what one run of the harness measures.
+type config struct {
+	// Root is the repository root, where the programs are built from.
+	Root string
+	// Duration and Warmup are each closed-loop measurement's; the
+	// sequential one measures Duration/2.
+	Duration, Warmup time.Duration
+	// Clients is the closed loop's concurrency; Rate, when positive, adds
+	// an open-loop measurement at that many webhooks a second.
+	Clients int
+	Rate    float64
+	// Rounds is how many times every system is measured.
+	Rounds int
+	// Store is herald's store DSN; SQLite in a temp dir when empty.
+	Store string
+	// CPUProfile, when set, is where a CPU profile of herald under the
+	// closed-loop load of the first round is written, in the respond mode
+	// ProfileMode ("accepted" or "output").
+	CPUProfile, ProfileMode string
+	// Out receives the report.
+	Out io.Writer
+}
+
 func main() {
-	duration := flag.Duration("duration", 10*time.Second, "measured time per system")
-	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured time before each measurement")
-	clients := flag.Int("clients", 32, "concurrent webhook clients")
-	store := flag.String("store", "", "herald store DSN (default: SQLite in a temp dir)")
-	rate := flag.Float64("rate", 200, "webhooks/s of the open-loop run (0 skips it)")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of herald serve under the closed-loop load to this file")
+	cfg := config{Out: os.Stdout}
+	flag.DurationVar(&cfg.Duration, "duration", 8*time.Second, "measured time of each closed-loop measurement (sequential: half)")
+	flag.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "unmeasured time before each measurement")
+	flag.IntVar(&cfg.Clients, "clients", 32, "concurrent webhook clients of the closed loop")
+	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds; the tables give the medians")
+	flag.StringVar(&cfg.Store, "store", "", "herald store DSN (default: SQLite in a temp dir)")
+	flag.Float64Var(&cfg.Rate, "rate", 0, "webhooks/s of an extra open-loop measurement (0 skips it)")
+	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of herald serve under the closed-loop load to this file")
+	flag.StringVar(&cfg.ProfileMode, "profile-respond", "accepted", "the respond mode -cpuprofile profiles: accepted or output")
+	quick := flag.Bool("quick", false, "a correctness-sized run: one round of 1 s measurements, 8 clients (overrides -duration, -warmup, -rounds, -clients and -rate)")
 	flag.Parse()
-	if err := run(*duration, *warmup, *clients, *rate, *store); err != nil {
+	if *quick {
+		cfg.quick()
+	}
+	if _, err := os.Stat("go.mod"); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: run it from the repository root: go run ./bench")
+		os.Exit(2)
+	}
+	cfg.Root = "."
+	if _, err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// cpuProfile is where -cpuprofile writes herald's profile.
-var cpuProfile string
+// quick sizes cfg for a correctness check in CI.
+func (c *config) quick() {
+	c.Duration, c.Warmup, c.Rounds, c.Clients, c.Rate = time.Second, 300*time.Millisecond, 1, 8, 0
+}
 
-func run(duration, warmup time.Duration, clients int, rate float64, storeDSN string) error {
-	if _, err := os.Stat("go.mod"); err != nil {
-		return fmt.Errorf("run it from the repository root: go run ./bench")
-	}
+// system is one program under test.
+type system struct {
+	name string
+	url  string
+	// procs are its processes, by role ("host", "plugin"; "" for a single
+	// process).
+	procs []proc
+	// herald marks Herald's two modes, which the targets are checked on.
+	herald bool
+	// stats, when set, is the durable floor's count of writes and commits.
+	stats string
+}
+
+type proc struct {
+	role string
+	pid  int
+}
+
+// measurement is one system's figures in one mode of one round.
+type measurement struct {
+	load.Result
+	// CPU is each process's CPU time per delivered message, in µs, and
+	// RSS each process's resident set at the end of the window, in MiB,
+	// both in the order of system.procs.
+	CPU, RSS []float64
+	// WritesPerCommit is how many writes the durable floor's commits
+	// carried on average over the window.
+	WritesPerCommit float64
+}
+
+// mode is a load shape: the closed loop, one client at a time, or paced.
+type mode struct {
+	name     string
+	clients  int
+	rate     float64
+	duration time.Duration
+	// await, when set, makes the client wait for each message to arrive.
+	await *load.Deliveries
+}
+
+// report is every measurement of a run, by mode and system, in round
+// order.
+type report struct {
+	cfg     config
+	systems []system
+	modes   []mode
+	byMode  map[string]map[string][]measurement
+}
+
+// run builds and starts the systems, measures them cfg.Rounds times and
+// writes the report to cfg.Out; it returns the report for tests.
+func run(ctx context.Context, cfg config) (*report, error) {
 	bin, err := os.MkdirTemp("", "herald-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(bin)
-	for out, pkg := range map[string]string{"herald": "./cmd/host", "herald-provider-chatapi": "./plugins/chatapi", "floor": "./bench/floor"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, out), pkg)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", pkg, err)
+	// One go build compiles the four programs in parallel, each named
+	// after its directory.
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(os.PathSeparator), "./cmd/host", "./plugins/chatapi", "./bench/floor", "./bench/durablefloor")
+	build.Dir, build.Stdout, build.Stderr = cfg.Root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	for from, to := range map[string]string{"host": "herald", "chatapi": "herald-provider-chatapi"} {
+		if err := os.Rename(filepath.Join(bin, from), filepath.Join(bin, to)); err != nil {
+			return nil, err
 		}
 	}
 	sb := sandboxproviders.New()
 	sbLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	defer sbLn.Close()
 	sbURL := "http://" + sbLn.Addr().String()
 	go http.Serve(sbLn, sb)
+	target := sbURL + "/chatapi/instance229607/sendMessage?token=sandbox-token"
+	deliveries := &load.Deliveries{}
+	sent := sb.ChatAPI.OnSent
+	sb.ChatAPI.OnSent = func(m chatapifake.Message) {
+		if sent != nil {
+			sent(m)
+		}
+		if msg, ok := m.Body["body"].(string); ok {
+			deliveries.Notify(msg)
+		}
+	}
 
+	var systems []system
 	floorAddr := freeAddr()
-	floor := exec.Command(filepath.Join(bin, "floor"), "-listen", floorAddr, "-target", sbURL+"/chatapi/instance229607/sendMessage?token=sandbox-token")
-	floor.Stderr = os.Stderr
-	if err := floor.Start(); err != nil {
-		return err
-	}
-	defer floor.Process.Kill()
-
-	proj, err := os.MkdirTemp("", "herald-bench-project-")
+	floor, err := start(ctx, filepath.Join(bin, "floor"), nil, "-listen", floorAddr, "-target", target)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(proj)
-	project := fmt.Sprintf(`
+	defer stop(floor)
+	systems = append(systems, system{name: "floor (no persistence)", url: "http://" + floorAddr + "/hooks/bench", procs: []proc{{"", floor.Process.Pid}}})
+
+	durableAddr := freeAddr()
+	durable, err := start(ctx, filepath.Join(bin, "durablefloor"), nil, "-listen", durableAddr, "-target", target, "-db", filepath.Join(bin, "durablefloor.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer stop(durable)
+	if err := waitOK(ctx, "http://"+durableAddr+"/stats"); err != nil {
+		return nil, err
+	}
+	systems = append(systems, system{name: "durable floor (SQLite FULL)", url: "http://" + durableAddr + "/hooks/bench", procs: []proc{{"", durable.Process.Pid}},
+		stats: "http://" + durableAddr + "/stats"})
+
+	proj := filepath.Join(bin, "project")
+	if err := os.MkdirAll(proj, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(proj, "bench.hcl"), fmt.Appendf(nil, projectHCL, sbURL), 0o644); err != nil {
+		return nil, err
+	}
+	heraldAddr, pprofAddr := freeAddr(), freeAddr()
+	args := []string{"serve", "--dir", proj, "--listen", heraldAddr}
+	if cfg.Store != "" {
+		args = append(args, "--store", cfg.Store)
+	}
+	env := []string{"HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH=", "HERALD_PPROF_ADDR=" + pprofAddr}
+	herald, err := start(ctx, filepath.Join(bin, "herald"), env, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer stop(herald)
+	if err := waitOK(ctx, "http://"+heraldAddr+"/readyz"); err != nil {
+		return nil, err
+	}
+	plugin, err := childPID(herald.Process.Pid, "herald-provider-chatapi")
+	if err != nil {
+		return nil, err
+	}
+	store := "SQLite"
+	if cfg.Store != "" {
+		store = strings.SplitN(cfg.Store, ":", 2)[0]
+	}
+	heraldProcs := []proc{{"host", herald.Process.Pid}, {"plugin", plugin}}
+	systems = append(systems,
+		system{name: "herald, respond=accepted (" + store + ")", url: "http://" + heraldAddr + "/hooks/bench", procs: heraldProcs, herald: true},
+		system{name: "herald, respond=output (" + store + ")", url: "http://" + heraldAddr + "/hooks/bench-sync", procs: heraldProcs, herald: true})
+
+	rep := &report{cfg: cfg, systems: systems, byMode: map[string]map[string][]measurement{}}
+	rep.modes = []mode{
+		{name: fmt.Sprintf("closed loop, %d clients", cfg.Clients), clients: cfg.Clients, duration: cfg.Duration},
+		{name: "sequential, 1 client, each webhook after the last message arrived", clients: 1, duration: cfg.Duration / 2, await: deliveries},
+	}
+	if cfg.Rate > 0 {
+		rep.modes = append(rep.modes, mode{name: fmt.Sprintf("open loop, %.0f webhooks/s", cfg.Rate), clients: cfg.Clients, rate: cfg.Rate, duration: cfg.Duration})
+	}
+	for round := range cfg.Rounds {
+		order := append([]system(nil), systems...)
+		if round%2 == 1 {
+			for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+				order[i], order[j] = order[j], order[i]
+			}
+		}
+		for _, sys := range order {
+			for mi, m := range rep.modes {
+				if round == 0 && mi == 0 && cfg.CPUProfile != "" && sys.herald && strings.Contains(sys.name, "respond="+cfg.ProfileMode) {
+					go profile(pprofAddr, cfg.Warmup+m.duration/2, cfg.CPUProfile)
+				}
+				fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s, %s\n", round+1, cfg.Rounds, sys.name, m.name)
+				meas, err := measure(ctx, sb, sys, m, cfg.Warmup)
+				if err != nil {
+					return rep, err
+				}
+				if rep.byMode[m.name] == nil {
+					rep.byMode[m.name] = map[string][]measurement{}
+				}
+				rep.byMode[m.name][sys.name] = append(rep.byMode[m.name][sys.name], meas)
+			}
+		}
+	}
+	return rep, rep.print(cfg.Out)
+}
+
+// projectHCL is Herald's project: the same one-step workflow behind two
+// webhooks, one per respond mode. %s is the sandbox's URL.
+const projectHCL = `
 provider "chatapi" {
-  config = { instance_id = "229607", token = "{{ secrets.TOKEN }}", api_url = "%s/chatapi" }
+  config = { instance_id = "229607", token = "{{ secrets.TOKEN }}", api_url = "%[1]s/chatapi" }
 }
 workflow "bench" {
   trigger "webhook" {
@@ -96,72 +289,94 @@ workflow "bench" {
     with = { phone = "14155550123", body = "{{ trigger.body.msg }}" }
   }
 }
-`, sbURL)
-	if err := os.WriteFile(filepath.Join(proj, "bench.hcl"), []byte(project), 0o644); err != nil {
-		return err
-	}
-	heraldAddr := freeAddr()
-	args := []string{"serve", "--dir", proj, "--listen", heraldAddr}
-	if storeDSN != "" {
-		args = append(args, "--store", storeDSN)
-	}
-	herald := exec.Command(filepath.Join(bin, "herald"), args...)
-	pprofAddr := freeAddr()
-	herald.Env = append(os.Environ(), "HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH=", "HERALD_PPROF_ADDR="+pprofAddr)
-	herald.Stderr = os.Stderr
-	if err := herald.Start(); err != nil {
-		return err
-	}
-	defer herald.Process.Kill()
-	for _, u := range []string{"http://" + heraldAddr + "/readyz"} {
-		if err := waitOK(u); err != nil {
-			return err
-		}
-	}
+workflow "bench-sync" {
+  trigger "webhook" {
+    path            = "bench-sync"
+    respond         = "output"
+    respond_timeout = "10s"
+  }
+  step "send" {
+    uses = "chatapi.send_message"
+    with = { phone = "14155550123", body = "{{ trigger.body.msg }}" }
+  }
+}
+`
 
-	ctx := context.Background()
-	measure := func(name, target string, rate float64) (load.Result, error) {
-		return load.Run(ctx, name, load.Options{
-			Targets: []string{target}, Sandbox: sb, Clients: clients, Rate: rate,
-			Warmup: warmup, Duration: duration,
-		})
-	}
-	heraldName := "herald serve (SQLite)"
-	if storeDSN != "" {
-		heraldName = "herald serve (" + strings.SplitN(storeDSN, ":", 2)[0] + ")"
-	}
-	var closed, open []load.Result
-	for _, sys := range []struct{ name, url string }{
-		{"floor (direct POST)", "http://" + floorAddr + "/hooks/bench"},
-		{heraldName, "http://" + heraldAddr + "/hooks/bench"},
-	} {
-		if cpuProfile != "" && sys.name == heraldName {
-			go profile(pprofAddr, warmup+duration/2, cpuProfile)
-		}
-		r, err := measure(sys.name, sys.url, 0)
-		if err != nil {
-			return err
-		}
-		closed = append(closed, r)
-		if rate > 0 {
-			r, err := measure(sys.name, sys.url, rate)
-			if err != nil {
-				return err
+// measure drives sys in mode m and samples its processes over the window.
+func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mode, warmup time.Duration) (measurement, error) {
+	before := make([]float64, len(sys.procs))
+	after := make([]float64, len(sys.procs))
+	rss := make([]float64, len(sys.procs))
+	var sampleErr error
+	var stats [2]groupStats
+	res, err := load.Run(ctx, sys.name, load.Options{
+		Targets: []string{sys.url}, Sandbox: sb, Clients: m.clients, Rate: m.rate, Warmup: warmup, Duration: m.duration, AwaitDelivery: m.await,
+		Window: func(begin bool) {
+			if sys.stats != "" {
+				st, err := readStats(sys.stats)
+				sampleErr = errors.Join(sampleErr, err)
+				stats[map[bool]int{true: 0, false: 1}[begin]] = st
 			}
-			open = append(open, r)
+			for i, p := range sys.procs {
+				cpu, err := cpuSeconds(p.pid)
+				sampleErr = errors.Join(sampleErr, err)
+				if begin {
+					before[i] = cpu
+					continue
+				}
+				after[i] = cpu
+				r, err := rssMiB(p.pid)
+				sampleErr = errors.Join(sampleErr, err)
+				rss[i] = r
+			}
+		},
+	})
+	if err != nil {
+		return measurement{}, err
+	}
+	if sampleErr != nil {
+		return measurement{}, fmt.Errorf("%s: sample /proc: %w", sys.name, sampleErr)
+	}
+	meas := measurement{Result: res, RSS: rss, CPU: make([]float64, len(sys.procs))}
+	if groups := stats[1].Groups - stats[0].Groups; groups > 0 {
+		meas.WritesPerCommit = float64(stats[1].Writes-stats[0].Writes) / float64(groups)
+	}
+	for i := range sys.procs {
+		if res.Arrived > 0 {
+			meas.CPU[i] = (after[i] - before[i]) * 1e6 / float64(res.Arrived)
 		}
 	}
-	host, _ := os.Hostname()
-	fmt.Printf("\nwebhook → one-step workflow → sandbox provider; %s, %d CPUs, %s\n", host, numCPU(), time.Now().UTC().Format("2006-01-02"))
-	fmt.Printf("\nclosed loop: %d clients, %s measured after %s warm-up (throughput is what counts: an\nasynchronous system queues what it accepts faster than it sends)\n\n", clients, duration, warmup)
-	if err := load.Print(os.Stdout, closed); err != nil {
-		return err
+	return meas, nil
+}
+
+// groupStats is the durable floor's GET /stats.
+type groupStats struct {
+	Groups int64 `json:"groups"`
+	Writes int64 `json:"writes"`
+}
+
+func readStats(url string) (groupStats, error) {
+	var st groupStats
+	resp, err := http.Get(url)
+	if err != nil {
+		return st, err
 	}
-	if rate > 0 {
-		fmt.Printf("\nopen loop: %.0f webhooks/s (latency below saturation)\n\n", rate)
-		return load.Print(os.Stdout, open)
-	}
-	return nil
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// start starts a program with env added to the harness's environment.
+func start(ctx context.Context, path string, env []string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	return cmd, cmd.Start()
+}
+
+// stop kills a started program and reaps it.
+func stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 }
 
 func freeAddr() string {
@@ -173,9 +388,9 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-func waitOK(url string) error {
+func waitOK(ctx context.Context, url string) error {
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -44,6 +44,16 @@ type Options struct {
 	// Drain bounds how long Run waits after the load for the webhooks it
 	// sent to be delivered; 30 s when zero.
 	Drain time.Duration
+	// AwaitDelivery, when set, makes each client wait after a webhook is
+	// answered until the sandbox has received its message (as reported to
+	// AwaitDelivery.Notify) before it sends the next: a sequential client
+	// then measures one message at a time end to end even against a system
+	// that answers before it sends.
+	AwaitDelivery *Deliveries
+	// Window, when set, is called as the measured window begins (true)
+	// and as it ends (false), so a caller can sample the processes under
+	// test over exactly the window; Run returns after both calls.
+	Window func(begin bool)
 }
 
 // Result is one system's figures.
@@ -53,6 +63,16 @@ type Result struct {
 	// those of them the sandbox received (by the end of the drain), and
 	// Failures the webhooks refused or failed over the whole run.
 	Sent, Delivered, Failures int
+	// Arrived counts the messages the sandbox received within the window,
+	// whenever their webhooks were sent; Throughput is Arrived a second.
+	Arrived int
+	// Answered200 counts the webhooks of the window answered 200 (a
+	// synchronous answer, after the run) rather than 202.
+	Answered200 int
+	// AnswerP50 and AnswerP99 are the latencies of the answers to the
+	// webhooks sent in the window, from sending to the end of the answer:
+	// what a sender waiting for a synchronous answer sees.
+	AnswerP50, AnswerP99 time.Duration
 	// Throughput is the messages the sandbox received per second of the
 	// window, whenever their webhooks were sent: what the system sustains.
 	Throughput float64
@@ -72,12 +92,23 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 	}
 	opts.Sandbox.Reset()
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var seq, failures atomic.Int64
+	var seq, failures, answered200 atomic.Int64
+	var answersMu sync.Mutex
+	var answers []time.Duration
 	var sent sync.Map // id → send time
 	measureFrom := time.Now().Add(opts.Warmup)
 	end := measureFrom.Add(opts.Duration)
 	loadCtx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
+	var window sync.WaitGroup
+	if opts.Window != nil {
+		window.Go(func() {
+			time.Sleep(time.Until(measureFrom))
+			opts.Window(true)
+			time.Sleep(time.Until(end))
+			opts.Window(false)
+		})
+	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: opts.Clients * 2}}
 	var tokens chan struct{}
 	if opts.Rate > 0 {
@@ -97,26 +128,50 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 					}
 				}
 				id := tag + "-" + strconv.FormatInt(seq.Add(1), 10)
+				var delivered <-chan struct{}
+				if opts.AwaitDelivery != nil {
+					delivered = opts.AwaitDelivery.expect(id)
+				}
 				now := time.Now()
 				body, _ := json.Marshal(map[string]string{"msg": id})
 				resp, err := client.Post(target, "application/json", bytes.NewReader(body))
 				if err != nil {
 					failures.Add(1)
+					opts.AwaitDelivery.forget(id)
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
+				if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
 					failures.Add(1)
+					opts.AwaitDelivery.forget(id)
 					time.Sleep(10 * time.Millisecond)
 					continue
 				}
 				sent.Store(id, now)
+				if delivered != nil {
+					select {
+					case <-delivered:
+					case <-time.After(opts.Drain):
+					case <-ctx.Done():
+					}
+					opts.AwaitDelivery.forget(id)
+				}
+				if !now.Before(measureFrom) {
+					took := time.Since(now)
+					answersMu.Lock()
+					answers = append(answers, took)
+					answersMu.Unlock()
+					if resp.StatusCode == http.StatusOK {
+						answered200.Add(1)
+					}
+				}
 			}
 		})
 	}
 	wg.Wait()
-	res := Result{Name: name, Failures: int(failures.Load())}
+	window.Wait()
+	res := Result{Name: name, Failures: int(failures.Load()), Answered200: int(answered200.Load())}
 	sent.Range(func(_, v any) bool {
 		if t := v.(time.Time); !t.Before(measureFrom) {
 			res.Sent++
@@ -148,6 +203,7 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 				lat = append(lat, r.Time.Sub(t0))
 			}
 		}
+		res.Arrived = arrived
 		res.Throughput = float64(arrived) / opts.Duration.Seconds()
 		if res.Delivered >= res.Sent || time.Now().After(drainEnd) {
 			break
@@ -161,9 +217,56 @@ func Run(ctx context.Context, name string, opts Options) (Result, error) {
 	if len(lat) == 0 {
 		return res, fmt.Errorf("%s: nothing was delivered (%d failures)", name, res.Failures)
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	res.P50, res.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	res.P50, res.P99 = percentiles(lat)
+	if len(answers) > 0 {
+		res.AnswerP50, res.AnswerP99 = percentiles(answers)
+	}
 	return res, nil
+}
+
+// percentiles sorts lat and returns its 50th and 99th percentiles.
+func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+// Deliveries tells waiting clients that their messages arrived; the
+// sandbox's OnSent hook calls Notify with each message body.
+type Deliveries struct {
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+}
+
+// Notify reports that the message with body msg reached the provider.
+func (d *Deliveries) Notify(msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ch, ok := d.waiting[msg]; ok {
+		close(ch)
+		delete(d.waiting, msg)
+	}
+}
+
+// expect registers a wait for msg, before its webhook is sent.
+func (d *Deliveries) expect(msg string) <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.waiting == nil {
+		d.waiting = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	d.waiting[msg] = ch
+	return ch
+}
+
+// forget drops the wait for msg, if any; a nil d does nothing.
+func (d *Deliveries) forget(msg string) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.waiting, msg)
 }
 
 // pace hands out rate tokens a second on tokens until ctx ends; a token no

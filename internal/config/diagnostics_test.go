@@ -150,6 +150,32 @@ workflow "w2" {
 			"main.hcl:14:27: timestamp_tolerance in the webhook trigger of workflow \"w\" must be positive, not \"-1m\"",
 		},
 	},
+	{name: "bad respond settings", files: hclMain(`workflow "w" {
+  trigger "webhook" {
+    path            = "a"
+    respond         = "body"
+    respond_timeout = "5s"
+  }
+  trigger "webhook" {
+    path            = "b"
+    respond         = "output"
+    respond_timeout = "2m"
+  }
+  trigger "webhook" {
+    path            = "c"
+    respond         = "output"
+    respond_timeout = "soon"
+  }
+  step "a" { uses = "chatapi.status" }
+}
+`),
+		want: []string{
+			"main.hcl:7:23: respond in the webhook trigger of workflow \"w\" must be accepted or output, not \"body\"",
+			"main.hcl:8:5: respond_timeout in the webhook trigger of workflow \"w\" needs respond = \"output\": a webhook that answers when the run is accepted does not wait",
+			"main.hcl:13:23: respond_timeout in the webhook trigger of workflow \"w\" must be at most 1m0s, not \"2m\"",
+			"main.hcl:18:23: respond_timeout in the webhook trigger of workflow \"w\" must be a duration such as 30s or 1m30s, not \"soon\"",
+		},
+	},
 	{name: "bad trigger settings", files: hclMain(`workflow "w" {
   trigger "cron" {
     schedule = "0 25 * * *"
@@ -854,6 +880,22 @@ workflows:
 			"main.yaml:10:9: timestamp_tolerance in the webhook trigger of workflow \"w\" needs a secret: timestamps are checked only on signed requests",
 			"main.yaml:14:28: require_timestamp in the webhook trigger of workflow \"w\" must be true or false, not a string",
 			"main.yaml:15:30: timestamp_tolerance in the webhook trigger of workflow \"w\" must be positive, not \"-1m\"",
+		},
+	},
+	{name: "bad respond settings", files: yamlMain(`  w:
+    triggers:
+      - type: webhook
+        path: a
+        respond: body
+        respond_timeout: 5s
+      - {type: webhook, path: b, respond: output, respond_timeout: 2m}
+    steps:
+      - {id: a, uses: chatapi.status}
+`),
+		want: []string{
+			"main.yaml:9:18: respond in the webhook trigger of workflow \"w\" must be accepted or output, not \"body\"",
+			"main.yaml:10:9: respond_timeout in the webhook trigger of workflow \"w\" needs respond = \"output\": a webhook that answers when the run is accepted does not wait",
+			"main.yaml:11:68: respond_timeout in the webhook trigger of workflow \"w\" must be at most 1m0s, not \"2m\"",
 		},
 	},
 	{name: "missing required keys", files: yamlMain(`  w:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"time"
 )
 
 // The model marshals to JSON for golden tests, dry runs and API listings:
@@ -43,18 +44,21 @@ func (s *Step) MarshalJSON() ([]byte, error) {
 	}{(*alias)(s), s.Timeout.String()})
 }
 
-// MarshalJSON writes the timestamp tolerance, when set, as a duration
-// string.
+// MarshalJSON writes the timestamp tolerance and the respond timeout, when
+// set, as duration strings.
 func (t *Trigger) MarshalJSON() ([]byte, error) {
 	type alias Trigger
-	tolerance := ""
-	if t.TimestampTolerance > 0 {
-		tolerance = t.TimestampTolerance.String()
+	str := func(d time.Duration) string {
+		if d > 0 {
+			return d.String()
+		}
+		return ""
 	}
 	return json.Marshal(struct {
 		*alias
 		TimestampTolerance string `json:"timestamp_tolerance,omitempty"`
-	}{(*alias)(t), tolerance})
+		RespondTimeout     string `json:"respond_timeout,omitempty"`
+	}{(*alias)(t), str(t.TimestampTolerance), str(t.RespondTimeout)})
 }
 
 // MarshalJSON writes the intervals as duration strings.

@@ -221,6 +221,28 @@ const (
 // otherwise.
 const DefaultTimestampTolerance = 5 * time.Minute
 
+// Respond says when a webhook trigger answers its request.
+type Respond string
+
+// The respond modes of a webhook trigger; RespondAccepted is the default.
+const (
+	// RespondAccepted answers 202 with the run id as soon as the run is
+	// admitted, before it executes.
+	RespondAccepted Respond = "accepted"
+	// RespondOutput answers 200 with the run object once the run has
+	// finished, or 202 with the run id when RespondTimeout passes first.
+	RespondOutput Respond = "output"
+)
+
+// DefaultRespondTimeout is how long a webhook trigger with respond =
+// "output" waits for its run unless respond_timeout says otherwise.
+const DefaultRespondTimeout = 10 * time.Second
+
+// MaxRespondTimeout bounds respond_timeout, and the wait of
+// POST /api/v1/workflows/{name}/runs?wait=, so that a request cannot hold a
+// connection and a waiter for long.
+const MaxRespondTimeout = time.Minute
+
 // Catchup says what happens to cron fires missed while no host was running.
 type Catchup string
 
@@ -269,6 +291,12 @@ type Trigger struct {
 	// host's clock, before or after; DefaultTimestampTolerance unless set.
 	// Zero when the webhook has no secret.
 	TimestampTolerance time.Duration `json:"-"`
+
+	// Respond says when the webhook answers: RespondAccepted (the default)
+	// or RespondOutput. RespondTimeout is how long RespondOutput waits for
+	// the run; DefaultRespondTimeout unless set, zero for RespondAccepted.
+	Respond        Respond       `json:"respond,omitempty"`
+	RespondTimeout time.Duration `json:"-"`
 
 	// Event is the provider event type, such as chatwoot.message_created,
 	// and Provider the instance whose webhooks emit it.

@@ -216,10 +216,11 @@ func (l *loader) trigger(w *Workflow, n *node) *Trigger {
 		l.cron(t, o)
 	case TriggerWebhook:
 		o := newObject(&l.rep, n, what, "type", "path", "secret", "sensitive",
-			"require_timestamp", "timestamp_tolerance")
+			"require_timestamp", "timestamp_tolerance", "respond", "respond_timeout")
 		defer o.done()
 		l.webhook(w, t, o)
 		l.webhookTimestamp(t, o)
+		l.webhookRespond(t, o)
 	case TriggerEvent:
 		o := newObject(&l.rep, n, what, "type", "event", "provider")
 		defer o.done()
@@ -356,6 +357,28 @@ func (l *loader) webhookTimestamp(t *Trigger, o *object) {
 	}
 	if t.TimestampTolerance == 0 {
 		t.TimestampTolerance = DefaultTimestampTolerance
+	}
+}
+
+// webhookRespond reads when a webhook answers: respond and its
+// respond_timeout, which only respond = "output" takes.
+func (l *loader) webhookRespond(t *Trigger, o *object) {
+	respond := string(RespondAccepted)
+	o.oneOf("respond", []string{string(RespondAccepted), string(RespondOutput)}, &respond)
+	t.Respond = Respond(respond)
+	timeout := o.duration("respond_timeout", &t.RespondTimeout)
+	switch {
+	case timeout == nil:
+	case t.Respond != RespondOutput:
+		l.rep.errorf(timeout.keyRng, "respond_timeout in %s needs respond = %q: a webhook that answers when the run is accepted does not wait", o.what, RespondOutput)
+	case t.RespondTimeout > MaxRespondTimeout:
+		l.rep.errorf(timeout.val.rng, "respond_timeout in %s must be at most %s, not %q", o.what, MaxRespondTimeout, timeout.val.scalar)
+	}
+	switch {
+	case t.Respond != RespondOutput:
+		t.RespondTimeout = 0
+	case t.RespondTimeout <= 0 || t.RespondTimeout > MaxRespondTimeout:
+		t.RespondTimeout = DefaultRespondTimeout
 	}
 }
 

@@ -339,6 +339,8 @@ func webhookSchema() map[string]any {
 			},
 			"require_timestamp":   map[string]any{"type": "boolean", "default": false, "description": "Refuse requests signed without X-Herald-Timestamp: each must sign <unix seconds>.<body> and carry the seconds in X-Herald-Timestamp, so a captured request cannot be replayed later. Needs secret."},
 			"timestamp_tolerance": duration("How far X-Herald-Timestamp may be from the host's clock, before or after, for a timestamped signature to be accepted. Needs secret.", config.DefaultTimestampTolerance),
+			"respond":             map[string]any{"enum": []string{string(config.RespondAccepted), string(config.RespondOutput)}, "default": string(config.RespondAccepted), "description": "When the webhook answers: accepted (202 with the run id once the run is admitted) or output (200 with the run object once the run has finished, or 202 with the run id when respond_timeout passes first)."},
+			"respond_timeout":     duration("How long a webhook with respond = \"output\" waits for its run before answering 202 with the run id; at most 1m. Needs respond = \"output\".", config.DefaultRespondTimeout),
 		},
 	}
 }

@@ -74,6 +74,8 @@ type api struct {
 	metrics  http.Handler
 	// storeHealth tracks store outages, to log their start and end once.
 	storeHealth storeHealth
+	// waiters are the requests waiting for their runs to finish.
+	waiters runWaiters
 }
 
 // New returns the handler of the whole API, serving rt with opts.
@@ -88,6 +90,7 @@ func New(rt Runtime, opts Options) http.Handler {
 		opts.MaxBody = DefaultMaxBody
 	}
 	a := &api{rt: rt, opts: opts, log: opts.Logger, tokenSum: sha256.Sum256([]byte(opts.Token))}
+	a.waiters.subscribe = rt.Subscribe
 	if opts.Metrics != nil {
 		a.metrics = opts.Metrics.Handler()
 	}

@@ -91,6 +91,9 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.storeUp()
+	if trig.Respond == config.RespondOutput && a.respondWithRun(w, r, id, trig.RespondTimeout) {
+		return
+	}
 	a.writeJSON(w, http.StatusAccepted, hookResponse{RunIDs: []string{id}})
 }
 

@@ -39,6 +39,11 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, "%s", err)
 		return
 	}
+	wait, err := waitParam(r)
+	if err != nil {
+		a.fail(w, http.StatusBadRequest, "%s", err)
+		return
+	}
 	body, ok := a.readBodyOrFail(w, r)
 	if !ok {
 		return
@@ -72,6 +77,9 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/api/v1/runs/"+url.PathEscape(id))
 	if existed {
 		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if wait > 0 && a.respondWithRun(w, r, id, wait) {
+		return
 	}
 	a.writeJSON(w, http.StatusAccepted, createRunResponse{RunID: id, Existed: existed})
 }

@@ -275,11 +275,16 @@ type fixture struct {
 // setup returns a fixture; token, when set, protects /api/*.
 func setup(t *testing.T, token string) *fixture {
 	t.Helper()
+	return setupProject(t, token, loadProject(t))
+}
+
+// setupProject returns a fixture serving p.
+func setupProject(t *testing.T, token string, p *config.Project) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	p := loadProject(t)
 	rt := &fakeRuntime{project: p, st: st}
 	now := time.Date(2026, 3, 2, 8, 30, 0, 0, time.UTC)
 	m := metrics.New()

@@ -27,10 +27,13 @@ type triggerView struct {
 	Timezone string     `json:"timezone,omitempty"`
 	Catchup  string     `json:"catchup,omitempty"`
 	NextFire *time.Time `json:"next_fire,omitempty"`
-	// Path, URL and Signed describe a webhook trigger.
-	Path   string `json:"path,omitempty"`
-	URL    string `json:"url,omitempty"`
-	Signed *bool  `json:"signed,omitempty"`
+	// Path, URL, Signed, Respond and RespondTimeout (with respond =
+	// "output") describe a webhook trigger.
+	Path           string `json:"path,omitempty"`
+	URL            string `json:"url,omitempty"`
+	Signed         *bool  `json:"signed,omitempty"`
+	Respond        string `json:"respond,omitempty"`
+	RespondTimeout string `json:"respond_timeout,omitempty"`
 	// Event and Provider describe an event trigger.
 	Event    string `json:"event,omitempty"`
 	Provider string `json:"provider,omitempty"`
@@ -114,7 +117,10 @@ func (a *api) workflowView(wf *config.Workflow) workflowView {
 			}
 		case config.TriggerWebhook:
 			signed := t.Secret != ""
-			tv.Path, tv.URL, tv.Signed = t.Path, "/hooks/"+t.Path, &signed
+			tv.Path, tv.URL, tv.Signed, tv.Respond = t.Path, "/hooks/"+t.Path, &signed, string(t.Respond)
+			if t.RespondTimeout > 0 {
+				tv.RespondTimeout = t.RespondTimeout.String()
+			}
 		case config.TriggerEvent:
 			tv.Event, tv.Provider = t.Event, t.Provider
 		}

@@ -25,11 +25,11 @@ func TestListWorkflows(t *testing.T) {
 	   "concurrency":{"limit":1,"on_limit":"skip"},
 	   "steps":["notify"]},
 	  {"name":"open",
-	   "triggers":[{"type":"webhook","path":"team/open","url":"/hooks/team/open","signed":false}],
+	   "triggers":[{"type":"webhook","path":"team/open","url":"/hooks/team/open","signed":false,"respond":"accepted"}],
 	   "concurrency":{"limit":0,"on_limit":"queue"},
 	   "steps":["notify"]},
 	  {"name":"signed","description":"A signed webhook",
-	   "triggers":[{"type":"webhook","path":"signed","url":"/hooks/signed","signed":true}],
+	   "triggers":[{"type":"webhook","path":"signed","url":"/hooks/signed","signed":true,"respond":"accepted"}],
 	   "concurrency":{"limit":0,"on_limit":"queue"},
 	   "steps":["notify"]}
 	]}`, w.Body.String())

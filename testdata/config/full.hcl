@@ -128,7 +128,9 @@ workflow "support-echo" {
 
 workflow "page-oncall" {
   trigger "webhook" {
-    path = "page"
+    path            = "page"
+    respond         = "output"
+    respond_timeout = "5s"
   }
   step "page" {
     uses = "chatapi.send_message"

@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// waitSlack is how much longer than its wait a waiting request may take to
+// write its answer before the server's write timeout cuts it.
+const waitSlack = 10 * time.Second
+
+// runWaiters lets requests wait for their runs to finish without polling the
+// store: it holds one subscription to the Runtime's events, taken while at
+// least one request waits, and wakes the waiters of a run on its
+// run_finished event.
+type runWaiters struct {
+	subscribe func(func(engine.Event)) func()
+
+	// subMu orders taking and dropping the subscription. It is never held
+	// by observe, which runs under the event hub's lock, so taking it
+	// before the hub's lock cannot deadlock.
+	subMu sync.Mutex
+	unsub func()
+
+	mu    sync.Mutex
+	byRun map[string][]chan struct{}
+	n     int
+}
+
+// add registers a waiter for run id and returns the channel that receives
+// when the run finishes, and the function that removes the waiter. The
+// subscription is live when add returns, so a run that finishes after add
+// wakes the waiter; one that finished before must be read from the store.
+func (w *runWaiters) add(id string) (finished <-chan struct{}, remove func()) {
+	ch := make(chan struct{}, 1)
+	w.subMu.Lock()
+	defer w.subMu.Unlock()
+	if w.unsub == nil {
+		w.unsub = w.subscribe(w.observe)
+	}
+	w.mu.Lock()
+	if w.byRun == nil {
+		w.byRun = map[string][]chan struct{}{}
+	}
+	w.byRun[id] = append(w.byRun[id], ch)
+	w.n++
+	w.mu.Unlock()
+	return ch, func() { w.remove(id, ch) }
+}
+
+// remove drops the waiter ch of run id, and the subscription with the last
+// waiter.
+func (w *runWaiters) remove(id string, ch chan struct{}) {
+	w.subMu.Lock()
+	defer w.subMu.Unlock()
+	w.mu.Lock()
+	chans := w.byRun[id]
+	for i, c := range chans {
+		if c == ch {
+			chans = append(chans[:i], chans[i+1:]...)
+			w.n--
+			break
+		}
+	}
+	if len(chans) == 0 {
+		delete(w.byRun, id)
+	} else {
+		w.byRun[id] = chans
+	}
+	last := w.n == 0
+	w.mu.Unlock()
+	if last && w.unsub != nil {
+		w.unsub()
+		w.unsub = nil
+	}
+}
+
+// observe wakes the waiters of a run that finished (or stopped needing
+// attention); it is the subscription's callback and must be quick.
+func (w *runWaiters) observe(ev engine.Event) {
+	if ev.Type != engine.RunFinished {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.byRun[ev.RunID] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// settled reports whether a run's status answers a waiting request: a final
+// status, or needs_attention, where the run stays until an operator acts.
+func settled(status string) bool {
+	s := store.Status(status)
+	return s.Final() || s == store.StatusNeedsAttention
+}
+
+// awaitRun waits up to d for run id to settle and returns its run object
+// then, masked, with done set. When d passes first it reads the run once
+// more (a run another replica executed wakes no waiter here) and returns
+// done unset if it is still not settled. It returns the request context's
+// error when the client goes away.
+func (a *api) awaitRun(w http.ResponseWriter, r *http.Request, id string, d time.Duration) (*engine.RunView, bool, error) {
+	// The server's write timeout would cut the answer of a long wait.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + waitSlack))
+	ctx := r.Context()
+	finished, remove := a.waiters.add(id)
+	defer remove()
+	// Read after subscribing: a run that finished before is seen here, one
+	// that finishes after wakes the waiter. The run row alone tells; its
+	// whole object is read once, at the end.
+	run, err := a.rt.Store().GetRun(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if settled(string(run.Status)) {
+		return a.view(ctx, id)
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-finished:
+	case <-timer.C:
+	case <-a.opts.Done:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	return a.view(ctx, id)
+}
+
+// view reads run id's object, masked, and reports whether it is settled.
+func (a *api) view(ctx context.Context, id string) (*engine.RunView, bool, error) {
+	v, err := engine.View(ctx, a.rt.Store(), id)
+	if err != nil {
+		return nil, false, err
+	}
+	return a.maskView(v), settled(v.Status), nil
+}
+
+// waitParam reads the wait query parameter of a manual trigger: how long to
+// wait for the run to finish, zero when absent.
+func waitParam(r *http.Request) (time.Duration, error) {
+	vs, ok := r.URL.Query()["wait"]
+	switch {
+	case !ok:
+		return 0, nil
+	case len(vs) > 1:
+		return 0, fmt.Errorf("query parameter \"wait\" is given more than once")
+	}
+	d, err := time.ParseDuration(vs[0])
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("wait %q is not a duration such as 10s or 1m", vs[0])
+	case d <= 0:
+		return 0, fmt.Errorf("wait %q must be positive", vs[0])
+	case d > config.MaxRespondTimeout:
+		return 0, fmt.Errorf("wait %q is longer than the longest wait, %s", vs[0], formatWait(config.MaxRespondTimeout))
+	}
+	return d, nil
+}
+
+// formatWait writes d as a short duration string: "1m", not "1m0s".
+func formatWait(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
+}
+
+// respondWithRun waits up to d for run id to settle and answers 200 with its
+// run object, as GET /api/v1/runs/{id} does. It returns false, having
+// written nothing, when d passes first: the caller answers 202 with the run
+// id as without a wait. A client that went away gets no answer.
+func (a *api) respondWithRun(w http.ResponseWriter, r *http.Request, id string, d time.Duration) bool {
+	v, done, err := a.awaitRun(w, r, id, d)
+	switch {
+	case r.Context().Err() != nil:
+		return true // the client is gone; nobody reads an answer
+	case err != nil:
+		// The run exists and is recorded; only reading it back failed.
+		a.log.Warn("read the awaited run", "run_id", id, "error", a.mask(err.Error()))
+		return false
+	case !done:
+		return false
+	}
+	a.writeJSON(w, http.StatusOK, v)
+	return true
+}
