@@ -78,6 +78,19 @@ type Observer interface {
 	StoreSize(bytes int64)
 }
 
+// WaitObserver is an Observer that also records how long callers wait on
+// the store for a write (herald_store_wait_seconds). Run hands it to a store
+// that reports its waits (SQLite's), so the waits the pruning causes to
+// webhooks' writes show beside those it does not.
+type WaitObserver interface {
+	StoreWait(op string, d time.Duration)
+}
+
+// waitReporter is a store that reports its writes' waits.
+type waitReporter interface {
+	ObserveWaits(fn func(op string, d time.Duration))
+}
+
 // Pruner deletes the runs older than its retention.
 type Pruner struct {
 	// Store is pruned; when it is a store.Maintainer its space is given
@@ -161,8 +174,16 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 
 // Run prunes with the configured retention now and then every Interval
 // until ctx ends. With a zero retention it only reports the store's size.
+// While it runs, an Observer that is a WaitObserver receives the store's
+// write waits.
 func (p *Pruner) Run(ctx context.Context) {
 	p.defaults()
+	if o, ok := p.Observer.(WaitObserver); ok {
+		if r, ok := p.Store.(waitReporter); ok {
+			r.ObserveWaits(o.StoreWait)
+			defer r.ObserveWaits(nil)
+		}
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {

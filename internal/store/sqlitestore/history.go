@@ -51,6 +51,7 @@ func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, limit int) (int
 	}
 	var n int64
 	c := encodeTime(cutoff)
+	defer s.observeWait("prune_runs", time.Now())
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN (
 			SELECT id FROM runs WHERE created_at < ? AND finished_at < ?
@@ -157,6 +158,7 @@ func (s *Store) Compact(ctx context.Context) error {
 			break
 		}
 		last = free
+		start := time.Now()
 		err := s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
 			rows, err := conn.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, vacuumPages))
 			if err != nil {
@@ -166,6 +168,7 @@ func (s *Store) Compact(ctx context.Context) error {
 			}
 			return errors.Join(rows.Err(), rows.Close())
 		})
+		s.observeWait("vacuum", start)
 		if err != nil {
 			return fmt.Errorf("compact: incremental vacuum: %w", err)
 		}
@@ -173,6 +176,7 @@ func (s *Store) Compact(ctx context.Context) error {
 			return err
 		}
 	}
+	defer s.observeWait("checkpoint", time.Now())
 	err := s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
 		var busy, logPages, done int
 		return conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)

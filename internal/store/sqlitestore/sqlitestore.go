@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -62,6 +63,10 @@ type Store struct {
 	// probe opens a new connection for each Ping, so Ping sees the file as
 	// it is on disk rather than pages cached by a long-lived connection.
 	probe *sql.DB
+
+	// waitObs, when set, receives the time callers wait on the writer; see
+	// ObserveWaits.
+	waitObs atomic.Pointer[func(op string, d time.Duration)]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -260,6 +265,26 @@ func (s *Store) Close() error {
 		return nil
 	}
 	return s.closeErr
+}
+
+// ObserveWaits makes the store report to fn how long each caller of a
+// timed write waited, from the call to the durable commit of its group
+// (queueing for the writer included): op is "create_run" for a trigger's new
+// run, and "prune_runs", "vacuum" and "checkpoint" for the retention's
+// steps. fn must be quick and safe for concurrent use; nil stops reporting.
+func (s *Store) ObserveWaits(fn func(op string, d time.Duration)) {
+	if fn == nil {
+		s.waitObs.Store(nil)
+		return
+	}
+	s.waitObs.Store(&fn)
+}
+
+// observeWait reports the wait of op begun at start, when observed.
+func (s *Store) observeWait(op string, start time.Time) {
+	if fn := s.waitObs.Load(); fn != nil {
+		(*fn)(op, time.Since(start))
+	}
 }
 
 // withTx runs fn as one write, atomic and durable when withTx returns nil;
