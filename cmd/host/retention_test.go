@@ -308,11 +308,13 @@ workflow "load" {
 		}
 		require.LessOrEqual(t, whilePruning.quantile(1), margin, "pruning adds no store wait beyond the machine's own: pruning %s; baseline %s", whilePruning, quietWaits)
 	}
-	// The whole webhook is timed, not only its store write, on a shared
-	// machine whose own noise (the quiet figures) reaches tens of
-	// milliseconds: the bound is on the 99th percentile, and the worst
-	// case is reported beside the quiet one.
-	require.Less(t, p99, 100*time.Millisecond, "webhooks do not wait on the store while the retention prunes")
+	// The whole webhook is timed here, not only its store write, on a
+	// shared machine whose own noise (the baseline) reaches tens of
+	// milliseconds and at times 100: the 99th percentile is bound by 100 ms,
+	// or, when the baseline's own p99 exceeds that, by 1.5 times the
+	// baseline's.
+	quietP99 := quiet[len(quiet)*99/100]
+	require.Less(t, p99, max(100*time.Millisecond, quietP99*3/2), "webhooks do not wait on the store while the retention prunes (baseline p99 %s)", quietP99)
 	require.Less(t, dbAfter, dbBefore/4, "the file gave the pruned runs' space back")
 	require.Less(t, walAfter, max(peakWAL, 4<<20), "the WAL was checkpointed")
 }

@@ -142,6 +142,10 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 // 128 pages of 4 KiB hold the writer for a few milliseconds.
 const vacuumPages = 128
 
+// truncateWait is how long Compact's truncating checkpoint waits for
+// readers.
+const truncateWait = 50 * time.Millisecond
+
 // Compact gives free pages back to the file system in small incremental
 // vacuum steps, each its own write so webhooks' writes interleave, then
 // checkpoints the WAL and truncates it.
@@ -178,8 +182,16 @@ func (s *Store) Compact(ctx context.Context) error {
 	}
 	defer s.observeWait("checkpoint", time.Now())
 	err := s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		// TRUNCATE waits for readers with the busy handler, holding the
+		// writer meanwhile: for truncateWait at most. A reader still
+		// there leaves the WAL as it is, for the checkpointer.
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, truncateWait.Milliseconds())); err != nil {
+			return err
+		}
 		var busy, logPages, done int
-		return conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+		err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+		_, resetErr := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, s.busy.Milliseconds()))
+		return errors.Join(err, resetErr)
 	})
 	if err != nil {
 		return fmt.Errorf("compact: checkpoint: %w", err)

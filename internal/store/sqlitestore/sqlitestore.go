@@ -56,6 +56,7 @@ type Options struct {
 // Store is a store.Store on one SQLite file. Use Open, OpenWith or OpenDSN.
 type Store struct {
 	path string
+	busy time.Duration // the connections' busy_timeout
 	db   *sql.DB // one connection, held by w: SQLite has one writer at a time
 	w    *writer
 	read *reader // the read-only pool, concurrent under WAL
@@ -64,6 +65,8 @@ type Store struct {
 	// it is on disk rather than pages cached by a long-lived connection.
 	probe *sql.DB
 
+	// ckpt copies the WAL into the file outside the writer's commits.
+	ckpt *checkpointer
 	// waitObs, when set, receives the time callers wait on the writer; see
 	// ObserveWaits.
 	waitObs atomic.Pointer[func(op string, d time.Duration)]
@@ -108,7 +111,10 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	// first table); an older file is converted once by incrementalVacuum.
 	busy := opts.BusyTimeout
 	write, err := sql.Open("sqlite", connString(abs, busy,
-		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)")+"&_txlock=immediate")
+		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)",
+		// The checkpointer copies the WAL, not the writer's commits; see
+		// checkpoint.go.
+		"wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
@@ -153,7 +159,12 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	probe.SetMaxOpenConns(1)
 	probe.SetMaxIdleConns(0)
 
-	s := &Store{path: abs, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache(), probe: probe}
+	s := &Store{path: abs, busy: busy, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache(), probe: probe}
+	if s.ckpt, err = startCheckpointer(s, abs); err != nil {
+		s.ckpt = nil
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
@@ -259,7 +270,11 @@ func (s *Store) Close() error {
 	first := false
 	s.closeOnce.Do(func() {
 		first = true
-		s.closeErr = errors.Join(s.w.close(), s.db.Close(), s.read.close(), s.probe.Close())
+		var errs []error
+		if s.ckpt != nil {
+			errs = append(errs, s.ckpt.close())
+		}
+		s.closeErr = errors.Join(append(errs, s.w.close(), s.db.Close(), s.read.close(), s.probe.Close())...)
 	})
 	if !first {
 		return nil
