@@ -57,7 +57,7 @@ type Options struct {
 type Store struct {
 	path string
 	busy time.Duration // the connections' busy_timeout
-	db   *sql.DB // one connection, held by w: SQLite has one writer at a time
+	db   *sql.DB       // one connection, held by w: SQLite has one writer at a time
 	w    *writer
 	read *reader // the read-only pool, concurrent under WAL
 	runs *runCache
