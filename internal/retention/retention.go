@@ -129,7 +129,8 @@ func (p *Pruner) defaults() {
 }
 
 // Prune deletes the finished runs created and finished more than olderThan
-// ago, batch by batch with a pause between batches, then compacts the
+// ago, batch by batch with a pause between batches (Pause, or as long as
+// the batch took when that is longer), then compacts the
 // store, and reports how many runs it deleted. olderThan must be positive.
 func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, error) {
 	p.defaults()
@@ -139,7 +140,12 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 	cutoff := p.Now().Add(-olderThan)
 	var total int64
 	for {
+		start := time.Now()
 		n, err := p.Store.PruneRuns(ctx, cutoff, p.Batch)
+		// The pause is at least as long as the batch took: on a slow
+		// disk, where commits take long, pruning still leaves the
+		// store to other writers at least half of the time.
+		pause := max(p.Pause, time.Since(start))
 		total += n
 		if n > 0 && p.Observer != nil {
 			p.Observer.RunsPruned(n)
@@ -153,7 +159,7 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 		select {
 		case <-ctx.Done():
 			return total, ctx.Err()
-		case <-time.After(p.Pause):
+		case <-time.After(pause):
 		}
 	}
 	if m, ok := p.Store.(store.Maintainer); ok {

@@ -142,13 +142,17 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 // 128 pages of 4 KiB hold the writer for a few milliseconds.
 const vacuumPages = 128
 
+// vacuumPause is the least pause between two incremental vacuum steps.
+const vacuumPause = 20 * time.Millisecond
+
 // truncateWait is how long Compact's truncating checkpoint waits for
 // readers.
 const truncateWait = 50 * time.Millisecond
 
 // Compact gives free pages back to the file system in small incremental
-// vacuum steps, each its own write so webhooks' writes interleave, then
-// checkpoints the WAL and truncates it.
+// vacuum steps, each its own write with a pause after it (vacuumPause, or as
+// long as the step took), so webhooks' writes interleave, then checkpoints
+// the WAL and truncates it.
 func (s *Store) Compact(ctx context.Context) error {
 	last := int64(-1)
 	for {
@@ -172,12 +176,17 @@ func (s *Store) Compact(ctx context.Context) error {
 			}
 			return errors.Join(rows.Err(), rows.Close())
 		})
+		took := time.Since(start)
 		s.observeWait("vacuum", start)
 		if err != nil {
 			return fmt.Errorf("compact: incremental vacuum: %w", err)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		// Leave the writer to others between steps, at least as long
+		// as the step took.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(max(vacuumPause, took)):
 		}
 	}
 	defer s.observeWait("checkpoint", time.Now())
