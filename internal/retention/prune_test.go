@@ -2,7 +2,6 @@ package retention_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/retention"
+	"github.com/heraldhq/herald/internal/retention/retentiontest"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlitestore"
 	"github.com/heraldhq/herald/internal/testfigures"
@@ -25,36 +25,6 @@ import (
 const pruneRunsEnv = "HERALD_BENCH_PRUNE"
 
 const defaultPruneRuns = 10_000
-
-// seed writes n finished runs created 40 days ago into the SQLite file at
-// path, each with a step record, in one transaction, then checkpoints.
-func seed(t *testing.T, path string, n int) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, path)
-	require.NoError(t, err)
-	require.NoError(t, st.Close())
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	at := time.Now().Add(-40 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000000Z")
-	for i := range n {
-		id := store.NewRunID()
-		_, err = tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, attempt, trigger_kind,
-			created_at, started_at, finished_at) VALUES (?, 'load', 'succeeded', ?, 1, 'webhook', ?, ?, ?)`,
-			id, fmt.Sprintf(`{"kind":"webhook","body":{"text":"disk full on db-%d"}}`, i), at, at, at)
-		require.NoError(t, err)
-		_, err = tx.ExecContext(ctx, `INSERT INTO step_records (run_id, step_id, item, status, attempts, provider,
-			output_json, started_at, finished_at) VALUES (?, 's', -1, 'succeeded', 1, 'chatapi', ?, ?, ?)`,
-			id, fmt.Sprintf(`{"sent":true,"id":"true_14155550123@c.us_%d"}`, i), at, at)
-		require.NoError(t, err)
-	}
-	require.NoError(t, tx.Commit())
-	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	require.NoError(t, err)
-}
 
 // waits is a sorted list of store waits.
 type waits []time.Duration
@@ -85,7 +55,7 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 		require.NoError(t, err, pruneRunsEnv)
 	}
 	path := filepath.Join(t.TempDir(), "herald.db")
-	seed(t, path, n)
+	retentiontest.SeedSQLite(t, path, n)
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, path)
 	require.NoError(t, err)

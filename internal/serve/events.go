@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
@@ -65,6 +65,9 @@ func (s *Server) Subscribe(fn func(engine.Event)) (unsubscribe func()) {
 // feedBatch caps the notifications one statement sends.
 const feedBatch = 100
 
+// maxFeedError caps the error text of an event on the channel.
+const maxFeedError = 2000
+
 // feedBuffer is how many events may wait to be sent before new ones are
 // dropped (counted in the log), so a slow database never slows a run.
 const feedBuffer = 4096
@@ -100,25 +103,11 @@ type feed struct {
 	done    sync.WaitGroup
 }
 
-// feedEvent is an engine event on the channel.
+// feedEvent is an engine event on the channel, with the replica it comes
+// from.
 type feedEvent struct {
-	Origin   string           `json:"origin"`
-	Type     engine.EventType `json:"type"`
-	Time     time.Time        `json:"time"`
-	RunID    string           `json:"run_id"`
-	Workflow string           `json:"workflow"`
-	StepID   string           `json:"step_id,omitempty"`
-	Item     int              `json:"item"`
-	Items    int              `json:"items,omitempty"`
-	Attempt  int              `json:"attempt,omitempty"`
-	Attempts int              `json:"attempts,omitempty"`
-	Provider string           `json:"provider,omitempty"`
-	Action   string           `json:"action,omitempty"`
-	Status   string           `json:"status,omitempty"`
-	Class    string           `json:"class,omitempty"`
-	Error    string           `json:"error,omitempty"`
-	Duration time.Duration    `json:"duration,omitempty"`
-	RetryIn  time.Duration    `json:"retry_in,omitempty"`
+	Origin string `json:"origin"`
+	engine.Event
 }
 
 // feedChannel returns the notification channel of a schema: a channel is
@@ -190,25 +179,15 @@ func (f *feed) send(ctx context.Context) {
 	}
 }
 
-// encode returns ev as a notification payload.
+// encode returns ev as a notification payload: its error text masked and
+// cut to maxFeedError bytes, so the payload stays under PostgreSQL's 8,000.
 func (f *feed) encode(ev engine.Event) string {
-	b, _ := json.Marshal(feedEvent{Origin: f.origin, Type: ev.Type, Time: ev.Time, RunID: ev.RunID,
-		Workflow: ev.Workflow, StepID: ev.StepID, Item: ev.Item, Items: ev.Items, Attempt: ev.Attempt,
-		Attempts: ev.Attempts, Provider: ev.Provider, Action: ev.Action, Status: ev.Status, Class: ev.Class,
-		Error: truncate(f.mask(ev.Error), 2000), Duration: ev.Duration, RetryIn: ev.RetryIn})
+	ev.Error = f.mask(ev.Error)
+	if len(ev.Error) > maxFeedError {
+		ev.Error = strings.ToValidUTF8(ev.Error[:maxFeedError], "") + "…"
+	}
+	b, _ := json.Marshal(feedEvent{Origin: f.origin, Event: ev})
 	return string(b)
-}
-
-// truncate cuts s to at most n bytes, on a rune boundary, so a payload
-// stays under PostgreSQL's 8,000 bytes.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // listen hands the other replicas' events to the hub until ctx ends,
@@ -251,10 +230,7 @@ func (f *feed) listenOnce(ctx context.Context) error {
 		if fe.Origin == f.origin {
 			continue
 		}
-		f.hub.publish(engine.Event{Type: fe.Type, Time: fe.Time, RunID: fe.RunID, Workflow: fe.Workflow,
-			StepID: fe.StepID, Item: fe.Item, Items: fe.Items, Attempt: fe.Attempt, Attempts: fe.Attempts,
-			Provider: fe.Provider, Action: fe.Action, Status: fe.Status, Class: fe.Class, Error: fe.Error,
-			Duration: fe.Duration, RetryIn: fe.RetryIn})
+		f.hub.publish(fe.Event)
 	}
 }
 
