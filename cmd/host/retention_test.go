@@ -132,9 +132,10 @@ func (h waitHistogram) String() string {
 // writer and the commit that makes its run durable) in both phases and
 // requires no wait above 100 ms while pruning. When the baseline itself has
 // waits above 100 ms (a commit's fsync on a loaded machine alone can take
-// that long), pruning is not what the bound is about, so it requires instead
-// that the pruning phase's worst wait be no worse than the baseline's worst
-// plus one bucket of the histogram (the margin), and both are printed. It
+// that long), pruning is not what that bound is about, so it requires
+// instead that 99% of the writes wait 100 ms at most and that the pruning
+// phase's worst wait be no worse than the baseline's worst plus 500 ms (one
+// fsync stall as measured on the shared machine), and both are printed. It
 // also requires 99% of the webhooks to be answered within 100 ms, the old
 // runs to be gone, and the SQLite file and its WAL to be smaller afterwards.
 //
@@ -250,16 +251,17 @@ workflow "load" {
 	if quietWaits.over(bound) == 0 {
 		require.Zero(t, whilePruning.over(bound), "no webhook waits more than 100 ms on the store while the retention prunes: %s", whilePruning)
 	} else {
-		// The machine alone made a webhook wait over 100 ms: allow the
-		// pruning phase the baseline's worst plus one bucket, no more.
-		t.Logf("the baseline itself has %.0f store waits over 100 ms: bounding the pruning phase by the baseline's worst", quietWaits.over(bound))
-		worst := quietWaits.quantile(1)
-		i := slices.IndexFunc(whilePruning.bounds, func(b float64) bool { return time.Duration(b*float64(time.Second)) > worst })
-		margin := time.Duration(1<<63 - 1)
-		if i >= 0 {
-			margin = time.Duration(whilePruning.bounds[i] * float64(time.Second))
-		}
-		require.LessOrEqual(t, whilePruning.quantile(1), margin, "pruning adds no store wait beyond the machine's own: pruning %s; baseline %s", whilePruning, quietWaits)
+		// The machine alone made a write wait over 100 ms: one commit's
+		// fsync on this shared machine has taken up to 500 ms with
+		// nothing to prune (2026-12-07). Pruning may then cost a write
+		// one such stall more than the baseline's worst, no more (a
+		// batch that held the writer, or a checkpoint waiting for
+		// readers, would cost seconds), and 99% of the writes still wait
+		// 100 ms at most.
+		const margin = 500 * time.Millisecond
+		t.Logf("the baseline itself has %.0f store waits over 100 ms: bounding the pruning phase by the baseline's worst plus %s", quietWaits.over(bound), margin)
+		require.LessOrEqual(t, whilePruning.quantile(1), quietWaits.quantile(1)+margin, "pruning adds at most one fsync stall to a write: pruning %s; baseline %s", whilePruning, quietWaits)
+		require.LessOrEqual(t, whilePruning.quantile(.99), bound, "99%% of the writes wait 100 ms at most while pruning: %s; baseline %s", whilePruning, quietWaits)
 	}
 	// The whole webhook is timed here, not only its store write, on a
 	// shared machine whose own noise (the baseline) reaches tens of
