@@ -136,8 +136,10 @@ func (h waitHistogram) String() string {
 // instead that 99% of the writes wait 100 ms at most and that the pruning
 // phase's worst wait be no worse than the baseline's worst plus 500 ms (one
 // fsync stall as measured on the shared machine), and both are printed. It
-// also requires 99% of the webhooks to be answered within 100 ms, the old
-// runs to be gone, and the SQLite file and its WAL to be smaller afterwards.
+// also requires 99% of the webhooks to be answered within 100 ms (or 1.5
+// times the baseline's p99, when that is longer), the old
+// runs to be gone, the SQLite file to be smaller afterwards and its WAL to
+// stay bounded throughout.
 //
 // It does not run in parallel with the package's other tests: it measures
 // latency, and those tests would take the CPU it measures.
@@ -219,7 +221,10 @@ workflow "load" {
 	// Webhooks again, with nothing to prune, for as long as the pruning took
 	// (from serve's start: 10 to 40 s): the machine's own noise, the baseline.
 	quietFor := min(max(time.Since(served), 10*time.Second), 40*time.Second)
-	time.Sleep(quietFor)
+	walCompacted := fileSize(dbPath + "-wal")
+	for end := time.Now().Add(quietFor); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		peakWAL = max(peakWAL, fileSize(dbPath+"-wal"))
+	}
 	close(stop)
 	<-done
 	quietWaits := e.storeWaits("create_run").since(whilePruning)
@@ -238,10 +243,10 @@ workflow "load" {
 	p99 := latencies[len(latencies)*99/100]
 	worst := latencies[len(latencies)-1]
 	pct := func(ds []time.Duration, p int) time.Duration { return ds[len(ds)*p/100].Round(time.Millisecond / 10) }
-	testfigures.Report(t, fmt.Sprintf("retention: pruned %d runs in %s while serving %d webhooks: webhook p50 %s, p99 %s, max %s (afterwards, nothing to prune: p50 %s, p99 %s, max %s); db %.1f MiB → %.1f MiB, WAL peak %.1f MiB → %.1f MiB",
+	testfigures.Report(t, fmt.Sprintf("retention: pruned %d runs in %s while serving %d webhooks: webhook p50 %s, p99 %s, max %s (afterwards, nothing to prune: p50 %s, p99 %s, max %s); db %.1f MiB → %.1f MiB, WAL peak %.1f MiB, after compacting %.1f MiB, at the end %.1f MiB",
 		n, pruned.Round(time.Second), len(latencies), pct(latencies, 50), p99.Round(time.Millisecond/10), worst.Round(time.Millisecond/10),
 		pct(quiet, 50), pct(quiet, 99), quiet[len(quiet)-1].Round(time.Millisecond/10),
-		float64(dbBefore)/(1<<20), float64(dbAfter)/(1<<20), float64(peakWAL)/(1<<20), float64(walAfter)/(1<<20)))
+		float64(dbBefore)/(1<<20), float64(dbAfter)/(1<<20), float64(peakWAL)/(1<<20), float64(walCompacted)/(1<<20), float64(walAfter)/(1<<20)))
 	testfigures.Report(t, fmt.Sprintf("retention: store wait of a webhook's run (create_run) while pruning: %s; baseline, nothing to prune (%s): %s; the pruner's own %.0f delete batches: p50 ≤%s, max ≤%s",
 		whilePruning, quietFor.Round(time.Second), quietWaits, pruneBatches.total, pruneBatches.quantile(.5), pruneBatches.quantile(1)))
 	t.Logf("webhooks slower than 50 ms: %v (pruning ended at +%s)", slow, pruned.Round(10*time.Millisecond))
@@ -271,5 +276,8 @@ workflow "load" {
 	quietP99 := quiet[len(quiet)*99/100]
 	require.Less(t, p99, max(100*time.Millisecond, quietP99*3/2), "webhooks do not wait on the store while the retention prunes (baseline p99 %s)", quietP99)
 	require.Less(t, dbAfter, dbBefore/4, "the file gave the pruned runs' space back")
-	require.Less(t, walAfter, max(peakWAL, 4<<20), "the WAL was checkpointed")
+	// The WAL starts again from its beginning while webhooks keep
+	// writing, and a file that grew is truncated to 16 MiB then: it stays
+	// far below the 159 MiB database (without restarts it grew past 800 MiB).
+	require.LessOrEqual(t, peakWAL, int64(64<<20), "the WAL stays bounded, during pruning and after")
 }
