@@ -26,8 +26,9 @@ import (
 //     frames and a pass finds at most catchUpFrames appended during the
 //     pass before it, the writer itself runs a PASSIVE checkpoint between
 //     two groups: nobody writes meanwhile, so it copies the few frames
-//     left, and the next write starts the WAL again. journal_size_limit (walSizeLimit) then
-//     truncates a WAL file that grew larger.
+//     left, and the next write starts the WAL again, reusing its file;
+//     journal_size_limit (walSizeLimit) truncates a file that grew
+//     unusually large.
 //
 // A reader inside a read transaction may keep the WAL from starting again;
 // the next round tries again.
@@ -45,8 +46,10 @@ const (
 	// catchUpFrames of the WAL's end while writes keep coming.
 	catchUpPasses = 4
 	// walSizeLimit is the journal_size_limit of the writer connection: the
-	// size a WAL file is truncated to when the WAL starts again.
-	walSizeLimit = 16 << 20
+	// size a WAL file is truncated to when the WAL starts again. It only
+	// trims a WAL that grew unusually: a file cut shorter grows again, and
+	// a commit that grows it pays for the file system's metadata too.
+	walSizeLimit = 64 << 20
 )
 
 // checkpointer copies the WAL into the database file in the background;
