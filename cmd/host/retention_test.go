@@ -227,6 +227,7 @@ workflow "load" {
 	close(stop)
 	<-done
 	quietWaits := e.storeWaits("create_run").since(whilePruning)
+	vacuum, checkpoint := e.storeWaits("vacuum"), e.storeWaits("checkpoint")
 	dbAfter, walAfter := fileSize(dbPath), fileSize(dbPath+"-wal")
 	require.Equal(t, 0, e.stop())
 
@@ -246,7 +247,6 @@ workflow "load" {
 		n, pruned.Round(time.Second), len(latencies), pct(latencies, 50), p99.Round(time.Millisecond/10), worst.Round(time.Millisecond/10),
 		pct(quiet, 50), pct(quiet, 99), quiet[len(quiet)-1].Round(time.Millisecond/10),
 		float64(dbBefore)/(1<<20), float64(dbAfter)/(1<<20), float64(peakWAL)/(1<<20), float64(walCompacted)/(1<<20), float64(walAfter)/(1<<20)))
-	vacuum, checkpoint := e.storeWaits("vacuum"), e.storeWaits("checkpoint")
 	testfigures.Report(t, fmt.Sprintf("retention: store wait of a webhook's run (create_run) while pruning: %s; baseline, nothing to prune (%s): %s; the pruner's own %.0f delete batches: p50 ≤%s, max ≤%s; vacuum steps: %s; writer's checkpoints: %s",
 		whilePruning, quietFor.Round(time.Second), quietWaits, pruneBatches.total, pruneBatches.quantile(.5), pruneBatches.quantile(1), vacuum, checkpoint))
 	t.Logf("webhooks slower than 50 ms: %v (pruning ended at +%s)", slow, pruned.Round(10*time.Millisecond))
