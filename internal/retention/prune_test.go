@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -41,9 +42,8 @@ func (w waits) String() string {
 // writer creates a run every 5 ms, as webhooks would, and then goes on
 // creating runs as long again with nothing to prune: the baseline. It
 // reports each phase's CreateRun waits (queueing for the writer and the
-// commit) and requires the pruning phase's worst to stay within 100 ms, or,
-// when the baseline's worst already exceeds that (the machine's fsync), within
-// the baseline's worst and 50 ms.
+// commit) and bounds the share of them over 100 ms, and the worst, against
+// the baseline (see the end).
 func TestPruneKeepsWritesFlowing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds and prunes a store")
@@ -108,10 +108,17 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 	require.NotEmpty(t, base)
 	testfigures.Report(t, fmt.Sprintf("prune %d runs in %s: CreateRun waits while pruning: %s; baseline, nothing to prune: %s",
 		n, took.Round(time.Millisecond), prune, base))
-	bound := 100 * time.Millisecond
-	if base[len(base)-1] > bound {
-		bound = base[len(base)-1] + 50*time.Millisecond
-		t.Logf("the baseline's own worst wait is over 100 ms: bounding pruning's by it plus 50 ms")
+	// As in cmd/host's TestRetentionPrunesWhileServingWebhooks: a commit's
+	// fsync on a shared machine alone takes 100-500 ms at times, so at the
+	// 100 ms mark a share of the writes is bounded (0.1%, at least one, when
+	// the baseline had none over it; 1% otherwise), and the worst by the
+	// baseline's worst plus one such stall.
+	const bound, margin = 100 * time.Millisecond, 500 * time.Millisecond
+	over := func(w waits) int { return len(w) - sort.Search(len(w), func(i int) bool { return w[i] > bound }) }
+	allowed := len(prune) / 100
+	if over(base) == 0 {
+		allowed = max(1, len(prune)/1000)
 	}
-	require.LessOrEqual(t, prune[len(prune)-1], bound, "pruning holds no write back long: while pruning %s; baseline %s", prune, base)
+	require.LessOrEqual(t, over(prune), allowed, "writes over 100 ms while pruning: %s; baseline %s", prune, base)
+	require.LessOrEqual(t, prune[len(prune)-1], base[len(base)-1]+margin, "pruning adds at most one fsync stall to a write: while pruning %s; baseline %s", prune, base)
 }
