@@ -133,6 +133,8 @@ func New(ctx context.Context, opts Options) (*Herald, error) {
 		Workers:           opts.Workers,
 		Observer:          h.observe,
 		SchedulerObserver: h.metrics.Scheduler(),
+		Retention:         opts.retention(),
+		RetentionObserver: h.metrics,
 	})
 	if err != nil {
 		var ip *host.InvalidProjectError

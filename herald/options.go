@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"go.opentelemetry.io/otel"
@@ -72,6 +73,15 @@ type Options struct {
 	// hclog's trace level becomes slog.LevelDebug-4 and a logger's name the
 	// "logger" attribute.
 	SlogLogger *slog.Logger
+
+	// Retention is how long finished runs are kept while Serve runs: every
+	// hour, and once when Serve starts, the runs that ended and began
+	// longer ago are deleted with their steps, attempts and idempotency
+	// keys, in small batches, and a SQLite store gives the space back. Zero
+	// means DefaultRetention (30 days, as for `herald serve`); KeepAllRuns
+	// (or any negative value) keeps every run. Run, Start and Get without
+	// Serve never prune.
+	Retention time.Duration
 
 	// Workers bounds the runs Serve executes at once; zero means 64.
 	Workers int

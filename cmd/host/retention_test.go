@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,54 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlitestore"
+	"github.com/heraldhq/herald/internal/retention/retentiontest"
 	"github.com/heraldhq/herald/internal/testfigures"
 )
-
-// seedOldRuns writes n finished runs created 40 days ago, each with a step
-// record and an attempt, straight into the SQLite file at path, then
-// checkpoints the WAL: the history of a busy month.
-func seedOldRuns(t *testing.T, path string, n int) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, path) // creates and migrates the file
-	require.NoError(t, err)
-	require.NoError(t, st.Close())
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	runStmt, err := tx.PrepareContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, attempt, trigger_kind,
-		created_at, started_at, finished_at) VALUES (?, 'load', 'succeeded', ?, 1, 'webhook', ?, ?, ?)`)
-	require.NoError(t, err)
-	recStmt, err := tx.PrepareContext(ctx, `INSERT INTO step_records (run_id, step_id, item, status, attempts, provider,
-		output_json, started_at, finished_at) VALUES (?, 's', -1, 'succeeded', 1, 'chatapi', ?, ?, ?)`)
-	require.NoError(t, err)
-	attStmt, err := tx.PrepareContext(ctx, `INSERT INTO step_attempts (run_id, step_id, item, attempt, provider, action,
-		status, outcome, request_json, response_json, started_at, finished_at)
-		VALUES (?, 's', -1, 1, 'chatapi', 'send_message', 'succeeded', 'succeeded', ?, ?, ?, ?)`)
-	require.NoError(t, err)
-	old := time.Now().Add(-40 * 24 * time.Hour).UTC()
-	const layout = "2006-01-02T15:04:05.000000Z"
-	for i := range n {
-		id := store.NewRunID()
-		at := old.Add(time.Duration(i) * time.Millisecond).Format(layout)
-		trig := fmt.Sprintf(`{"kind":"webhook","body":{"text":"disk full on db-%d","recipients":["14155550123"]}}`, i)
-		_, err = runStmt.ExecContext(ctx, id, trig, at, at, at)
-		require.NoError(t, err)
-		_, err = recStmt.ExecContext(ctx, id, fmt.Sprintf(`{"sent":true,"id":"true_14155550123@c.us_%d"}`, i), at, at)
-		require.NoError(t, err)
-		_, err = attStmt.ExecContext(ctx, id,
-			fmt.Sprintf(`{"method":"POST","url":"https://api.chat-api.com/instance1/sendMessage?token=***","body":{"phone":"14155550123","body":"disk full on db-%d"}}`, i),
-			fmt.Sprintf(`{"status":200,"body":{"sent":true,"id":"true_14155550123@c.us_%d","message":"ok"}}`, i), at, at)
-		require.NoError(t, err)
-	}
-	require.NoError(t, tx.Commit())
-	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	require.NoError(t, err)
-}
 
 // fileSize returns the size of path, 0 when it does not exist.
 func fileSize(path string) int64 {
@@ -93,12 +46,99 @@ func (e *serveEnv) metric(name string) float64 {
 	return -1
 }
 
+// waitHistogram is herald_store_wait_seconds{op} as scraped: the cumulative
+// count of each bucket's upper bound, and the total.
+type waitHistogram struct {
+	bounds []float64 // seconds, ascending, without +Inf
+	counts []float64 // cumulative, one per bound
+	total  float64
+}
+
+// storeWaits scrapes herald_store_wait_seconds for op from the served
+// /metrics.
+func (e *serveEnv) storeWaits(op string) waitHistogram {
+	e.t.Helper()
+	resp, err := http.Get(e.url + "/metrics")
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var h waitHistogram
+	bucket := `herald_store_wait_seconds_bucket{op="` + op + `",le="`
+	count := `herald_store_wait_seconds_count{op="` + op + `"} `
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, bucket); ok {
+			le, v, _ := strings.Cut(rest, `"} `)
+			n, err := strconv.ParseFloat(v, 64)
+			require.NoError(e.t, err, line)
+			if le == "+Inf" {
+				continue
+			}
+			b, err := strconv.ParseFloat(le, 64)
+			require.NoError(e.t, err, line)
+			h.bounds, h.counts = append(h.bounds, b), append(h.counts, n)
+		} else if v, ok := strings.CutPrefix(line, count); ok {
+			h.total, err = strconv.ParseFloat(v, 64)
+			require.NoError(e.t, err, line)
+		}
+	}
+	require.NoError(e.t, sc.Err())
+	return h
+}
+
+// since returns the observations h holds that earlier did not.
+func (h waitHistogram) since(earlier waitHistogram) waitHistogram {
+	d := waitHistogram{bounds: h.bounds, counts: slices.Clone(h.counts), total: h.total - earlier.total}
+	for i := range d.counts {
+		if i < len(earlier.counts) {
+			d.counts[i] -= earlier.counts[i]
+		}
+	}
+	return d
+}
+
+// quantile returns the upper bound of the bucket that holds the q-quantile
+// (q = 1: the maximum), or +Inf when it lies above the last bound.
+func (h waitHistogram) quantile(q float64) time.Duration {
+	for i, c := range h.counts {
+		if c >= q*h.total {
+			return time.Duration(h.bounds[i] * float64(time.Second))
+		}
+	}
+	return time.Duration(1<<63 - 1)
+}
+
+// over returns how many observations exceeded d (a bucket bound).
+func (h waitHistogram) over(d time.Duration) float64 {
+	for i, b := range h.bounds {
+		if time.Duration(b*float64(time.Second)) == d {
+			return h.total - h.counts[i]
+		}
+	}
+	panic(fmt.Sprintf("no bucket bound at %s", d))
+}
+
+// String gives p50, p99 and max, each as the bucket bound it is under.
+func (h waitHistogram) String() string {
+	return fmt.Sprintf("%.0f writes, p50 ≤%s, p99 ≤%s, max ≤%s", h.total, h.quantile(.5), h.quantile(.99), h.quantile(1))
+}
+
 // TestRetentionPrunesWhileServingWebhooks seeds 100,000 finished runs older
 // than the retention and starts herald serve, whose retention prunes them
-// while a client keeps sending webhooks: 99% of the webhooks are answered
-// within 100 ms (their runs durably stored; the worst is reported beside the
-// worst of a quiet period), the runs are gone, and the SQLite file and its
-// WAL are smaller afterwards.
+// while a client keeps sending webhooks, then goes on sending as long again
+// with nothing to prune (the baseline). It measures what each webhook waits
+// on the store (herald_store_wait_seconds{op="create_run"}: queueing for the
+// writer and the commit that makes its run durable) in both phases and
+// requires no more than 0.1% of the writes (at least one) to wait over
+// 100 ms while pruning when the baseline had none, 1% when it had some, and
+// the worst wait to exceed the baseline's worst by 500 ms (one fsync stall of
+// the shared machine) at most; both phases are printed, with the
+// retention's own steps. It
+// also requires 99% of the webhooks to be answered within 100 ms (or 1.5
+// times the baseline's p99, when that is longer), the old
+// runs to be gone, the SQLite file to be smaller afterwards and its WAL to
+// stay bounded throughout.
 //
 // It does not run in parallel with the package's other tests: it measures
 // latency, and those tests would take the CPU it measures.
@@ -116,7 +156,7 @@ workflow "load" {
 }`)
 	dbPath := filepath.Join(e.dir, ".herald", "herald.db")
 	t0 := time.Now()
-	seedOldRuns(t, dbPath, n)
+	retentiontest.SeedSQLite(t, dbPath, n)
 	dbBefore := fileSize(dbPath)
 	t.Logf("seeded %d runs in %s: %d bytes", n, time.Since(t0).Round(time.Millisecond), dbBefore)
 
@@ -165,6 +205,7 @@ workflow "load" {
 		}
 	}()
 	e.start()
+	served := time.Now()
 	var peakWAL int64
 	e.eventually(3*time.Minute, "the retention pruned every old run and compacted the store", func() bool {
 		peakWAL = max(peakWAL, fileSize(dbPath+"-wal"))
@@ -174,10 +215,19 @@ workflow "load" {
 	mu.Lock()
 	pruning = false
 	mu.Unlock()
-	// As many webhooks again with nothing to prune: the machine's own noise.
-	time.Sleep(5 * time.Second)
+	whilePruning := e.storeWaits("create_run")
+	pruneBatches := e.storeWaits("prune_runs")
+	// Webhooks again, with nothing to prune, for as long as the pruning took
+	// (from serve's start: 10 to 40 s): the machine's own noise, the baseline.
+	quietFor := min(max(time.Since(served), 10*time.Second), 40*time.Second)
+	walCompacted := fileSize(dbPath + "-wal")
+	for end := time.Now().Add(quietFor); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		peakWAL = max(peakWAL, fileSize(dbPath+"-wal"))
+	}
 	close(stop)
 	<-done
+	quietWaits := e.storeWaits("create_run").since(whilePruning)
+	vacuum, checkpoint := e.storeWaits("vacuum"), e.storeWaits("checkpoint")
 	dbAfter, walAfter := fileSize(dbPath), fileSize(dbPath+"-wal")
 	require.Equal(t, 0, e.stop())
 
@@ -193,16 +243,41 @@ workflow "load" {
 	p99 := latencies[len(latencies)*99/100]
 	worst := latencies[len(latencies)-1]
 	pct := func(ds []time.Duration, p int) time.Duration { return ds[len(ds)*p/100].Round(time.Millisecond / 10) }
-	testfigures.Report(t, fmt.Sprintf("retention: pruned %d runs in %s while serving %d webhooks: webhook p50 %s, p99 %s, max %s (afterwards, nothing to prune: p50 %s, p99 %s, max %s); db %.1f MiB → %.1f MiB, WAL peak %.1f MiB → %.1f MiB",
+	testfigures.Report(t, fmt.Sprintf("retention: pruned %d runs in %s while serving %d webhooks: webhook p50 %s, p99 %s, max %s (afterwards, nothing to prune: p50 %s, p99 %s, max %s); db %.1f MiB → %.1f MiB, WAL peak %.1f MiB, after compacting %.1f MiB, at the end %.1f MiB",
 		n, pruned.Round(time.Second), len(latencies), pct(latencies, 50), p99.Round(time.Millisecond/10), worst.Round(time.Millisecond/10),
 		pct(quiet, 50), pct(quiet, 99), quiet[len(quiet)-1].Round(time.Millisecond/10),
-		float64(dbBefore)/(1<<20), float64(dbAfter)/(1<<20), float64(peakWAL)/(1<<20), float64(walAfter)/(1<<20)))
+		float64(dbBefore)/(1<<20), float64(dbAfter)/(1<<20), float64(peakWAL)/(1<<20), float64(walCompacted)/(1<<20), float64(walAfter)/(1<<20)))
+	testfigures.Report(t, fmt.Sprintf("retention: store wait of a webhook's run (create_run) while pruning: %s; baseline, nothing to prune (%s): %s; the pruner's own %.0f delete batches: p50 ≤%s, max ≤%s; vacuum steps: %s; writer's checkpoints: %s",
+		whilePruning, quietFor.Round(time.Second), quietWaits, pruneBatches.total, pruneBatches.quantile(.5), pruneBatches.quantile(1), vacuum, checkpoint))
 	t.Logf("webhooks slower than 50 ms: %v (pruning ended at +%s)", slow, pruned.Round(10*time.Millisecond))
-	// The whole webhook is timed, not only its store write, on a shared
-	// machine whose own noise (the quiet figures) reaches tens of
-	// milliseconds: the bound is on the 99th percentile, and the worst
-	// case is reported beside the quiet one.
-	require.Less(t, p99, 100*time.Millisecond, "webhooks do not wait on the store while the retention prunes")
+	require.Greater(t, whilePruning.total, 50.0, "webhooks' writes were measured while pruning")
+	require.Greater(t, quietWaits.total, 50.0, "webhooks' writes were measured afterwards")
+	// A commit's fsync on this shared machine alone takes 100-500 ms at
+	// times (the baselines of 2026-12-07; 521 ms in CI). So the bound on
+	// the 100 ms mark is a share of the writes: while pruning, at most 0.1%
+	// of them (at least one) may wait longer when the baseline had none,
+	// at most 1% when it had some too; and the worst may exceed the
+	// baseline's worst by one such fsync stall (500 ms), no more: a batch
+	// that held the writer, or a checkpoint waiting for readers, would cost
+	// seconds.
+	const bound, margin = 100 * time.Millisecond, 500 * time.Millisecond
+	allowed := whilePruning.total / 100
+	if quietWaits.over(bound) == 0 {
+		allowed = max(1, whilePruning.total/1000)
+	}
+	t.Logf("store waits over 100 ms: %.0f while pruning (%.0f allowed), %.0f in the baseline", whilePruning.over(bound), allowed, quietWaits.over(bound))
+	require.LessOrEqual(t, whilePruning.over(bound), allowed, "webhooks do not wait more than 100 ms on the store while the retention prunes, but for fsync stalls: pruning %s; baseline %s", whilePruning, quietWaits)
+	require.LessOrEqual(t, whilePruning.quantile(1), quietWaits.quantile(1)+margin, "pruning adds at most one fsync stall to a write: pruning %s; baseline %s", whilePruning, quietWaits)
+	// The whole webhook is timed here, not only its store write, on a
+	// shared machine whose own noise (the baseline) reaches tens of
+	// milliseconds and at times 100: the 99th percentile is bound by 100 ms,
+	// or, when the baseline's own p99 exceeds that, by 1.5 times the
+	// baseline's.
+	quietP99 := quiet[len(quiet)*99/100]
+	require.Less(t, p99, max(100*time.Millisecond, quietP99*3/2), "webhooks do not wait on the store while the retention prunes (baseline p99 %s)", quietP99)
 	require.Less(t, dbAfter, dbBefore/4, "the file gave the pruned runs' space back")
-	require.Less(t, walAfter, max(peakWAL, 4<<20), "the WAL was checkpointed")
+	// The WAL starts again from its beginning while webhooks keep
+	// writing, and a file that grew is truncated to 16 MiB then: it stays
+	// far below the 159 MiB database (without restarts it grew past 800 MiB).
+	require.LessOrEqual(t, peakWAL, int64(64<<20), "the WAL stays bounded, during pruning and after")
 }

@@ -50,6 +50,7 @@ type Metrics struct {
 	restarts       *restartCollector
 	runsPruned     prometheus.Counter
 	storeSize      prometheus.Gauge
+	storeWait      *prometheus.HistogramVec
 
 	// mu guards the run and step bookkeeping that keeps the in-progress
 	// gauge balanced and for_each steps out of the step histogram.
@@ -66,6 +67,11 @@ var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10
 
 // lagBuckets suit the scheduler's lag, from 1 ms to 1 min.
 var lagBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
+// storeWaitBuckets suit a caller's wait on the store for one write, from
+// 0.5 ms to 5 s, with bounds around 100 ms (the retention's target) fine
+// enough to tell a slow fsync from a stall.
+var storeWaitBuckets = []float64{.0005, .001, .002, .005, .01, .02, .035, .05, .075, .1, .15, .2, .3, .5, 1, 2, 5}
 
 // httpBuckets suit API requests: 1 ms to 10 s.
 var httpBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
@@ -149,6 +155,11 @@ func New() *Metrics {
 			Namespace: namespace, Name: "store_size_bytes",
 			Help: "Size of the run store (SQLite: the database file and its WAL; PostgreSQL: the store's tables), as last measured by the retention.",
 		}),
+		storeWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "store_wait_seconds",
+			Help:    "Time a caller waited on the store for one write, queueing for the writer and its commit included, by operation (create_run: a trigger's new run; prune_runs, vacuum, checkpoint: the retention's steps).",
+			Buckets: storeWaitBuckets,
+		}, []string{"op"}),
 		restarts: &restartCollector{desc: prometheus.NewDesc(
 			prometheus.BuildFQName(namespace, "", "plugin_restarts_total"),
 			"Relaunches of provider plugins after a crash, by plugin type.",
@@ -161,7 +172,7 @@ func New() *Metrics {
 		m.inDoubt, m.reconciled, m.needsAttention,
 		m.schedulerLag, m.missedFires,
 		m.httpRequests, m.httpDuration,
-		m.restarts, m.runsPruned, m.storeSize,
+		m.restarts, m.runsPruned, m.storeSize, m.storeWait,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -306,6 +317,16 @@ func (m *Metrics) StoreSize(bytes int64) {
 		return
 	}
 	m.storeSize.Set(float64(bytes))
+}
+
+// StoreWait records how long a caller waited on the store for one write of
+// op, in herald_store_wait_seconds. op is one of the store's fixed operation
+// names, so the label stays bounded.
+func (m *Metrics) StoreWait(op string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.storeWait.WithLabelValues(op).Observe(d.Seconds())
 }
 
 // HTTPRequest records one HTTP API request. route is the pattern that

@@ -307,3 +307,19 @@ func TestObserveIsSafeForConcurrentUse(t *testing.T) {
 	requireValue(t, m, 0, "herald_runs_in_progress", map[string]string{"workflow": "digest"})
 	requireValue(t, m, 800, "herald_runs_total", map[string]string{"workflow": "digest", "status": "succeeded"})
 }
+
+// Store waits are counted by operation, with a bucket at 100 ms, the
+// retention's bound, so a wait over it is told apart exactly.
+func TestStoreWaits(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	m.StoreWait("create_run", 3*time.Millisecond)
+	m.StoreWait("create_run", 120*time.Millisecond)
+	m.StoreWait("prune_runs", 9*time.Millisecond)
+
+	requireValue(t, m, 2, "herald_store_wait_seconds", map[string]string{"op": "create_run"})
+	requireValue(t, m, 1, "herald_store_wait_seconds", map[string]string{"op": "prune_runs"})
+	text := scrape(t, m)
+	require.Contains(t, text, `herald_store_wait_seconds_bucket{op="create_run",le="0.1"} 1`)
+	require.Contains(t, text, `herald_store_wait_seconds_bucket{op="create_run",le="0.15"} 2`)
+}

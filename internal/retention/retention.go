@@ -78,6 +78,19 @@ type Observer interface {
 	StoreSize(bytes int64)
 }
 
+// WaitObserver is an Observer that also records how long callers wait on
+// the store for a write (herald_store_wait_seconds). Run hands it to a store
+// that reports its waits (SQLite's), so the waits the pruning causes to
+// webhooks' writes show beside those it does not.
+type WaitObserver interface {
+	StoreWait(op string, d time.Duration)
+}
+
+// waitReporter is a store that reports its writes' waits.
+type waitReporter interface {
+	ObserveWaits(fn func(op string, d time.Duration))
+}
+
 // Pruner deletes the runs older than its retention.
 type Pruner struct {
 	// Store is pruned; when it is a store.Maintainer its space is given
@@ -116,7 +129,8 @@ func (p *Pruner) defaults() {
 }
 
 // Prune deletes the finished runs created and finished more than olderThan
-// ago, batch by batch with a pause between batches, then compacts the
+// ago, batch by batch with a pause between batches (Pause, or as long as
+// the batch took when that is longer), then compacts the
 // store, and reports how many runs it deleted. olderThan must be positive.
 func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, error) {
 	p.defaults()
@@ -126,7 +140,12 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 	cutoff := p.Now().Add(-olderThan)
 	var total int64
 	for {
+		start := time.Now()
 		n, err := p.Store.PruneRuns(ctx, cutoff, p.Batch)
+		// The pause is at least as long as the batch took: on a slow
+		// disk, where commits take long, pruning still leaves the
+		// store to other writers at least half of the time.
+		pause := max(p.Pause, time.Since(start))
 		total += n
 		if n > 0 && p.Observer != nil {
 			p.Observer.RunsPruned(n)
@@ -140,7 +159,7 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 		select {
 		case <-ctx.Done():
 			return total, ctx.Err()
-		case <-time.After(p.Pause):
+		case <-time.After(pause):
 		}
 	}
 	if m, ok := p.Store.(store.Maintainer); ok {
@@ -161,8 +180,16 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 
 // Run prunes with the configured retention now and then every Interval
 // until ctx ends. With a zero retention it only reports the store's size.
+// While it runs, an Observer that is a WaitObserver receives the store's
+// write waits.
 func (p *Pruner) Run(ctx context.Context) {
 	p.defaults()
+	if o, ok := p.Observer.(WaitObserver); ok {
+		if r, ok := p.Store.(waitReporter); ok {
+			r.ObserveWaits(o.StoreWait)
+			defer r.ObserveWaits(nil)
+		}
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {

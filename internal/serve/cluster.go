@@ -35,6 +35,7 @@ type clusterRunner struct {
 	owns   bool // st was opened here, so Close closes it
 	wait   time.Duration
 	logger hclog.Logger
+	feed   *feed // the replicas' shared run events
 }
 
 var _ runner = (*clusterRunner)(nil)
@@ -91,9 +92,11 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 	}
 	opts.Host.Store = r.c.Store()
 	opts.Host.RateLimiter = r.c.RateLimiter()
+	r.feed = startFeed(st, opts.Host.Owner, s.events, s.mask, r.logger.Named("events"))
 	observe := opts.Host.Observer
 	opts.Host.Observer = func(ev engine.Event) {
 		r.c.Observe(ev)
+		r.feed.publish(ev)
 		if observe != nil {
 			observe(ev)
 		}
@@ -180,6 +183,9 @@ func (r *clusterRunner) leader() bool { return r.c.IsLeader() }
 
 // close closes the store when it was opened here.
 func (r *clusterRunner) close() error {
+	if r.feed != nil {
+		r.feed.close()
+	}
 	if r.owns {
 		return r.st.Close()
 	}

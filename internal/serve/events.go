@@ -1,9 +1,21 @@
 package serve
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store/pgstore"
 )
 
 // hub fans the engine's events out to subscribers (the SSE endpoints and the
@@ -48,4 +60,184 @@ func (h *hub) subscribe(fn func(engine.Event)) (unsubscribe func()) {
 // must be quick. It implements httpapi.Runtime.
 func (s *Server) Subscribe(fn func(engine.Event)) (unsubscribe func()) {
 	return s.events.subscribe(fn)
+}
+
+// feedBatch caps the notifications one statement sends.
+const feedBatch = 100
+
+// maxFeedError caps the error text of an event on the channel.
+const maxFeedError = 2000
+
+// feedBuffer is how many events may wait to be sent before new ones are
+// dropped (counted in the log), so a slow database never slows a run.
+const feedBuffer = 4096
+
+// sharedEvents are the engine events a cluster's replicas share: a run's
+// and its steps' transitions. Rate-limit events stay with their replica.
+var sharedEvents = map[engine.EventType]bool{
+	engine.RunStarted: true, engine.RunFinished: true, engine.RunWaiting: true,
+	engine.StepStarted: true, engine.StepFinished: true, engine.ItemFinished: true,
+	engine.AttemptFailed: true, engine.Reconciled: true, engine.DeliveryRecorded: true,
+}
+
+// feed carries this replica's run and step transitions to the other
+// replicas of a cluster, and theirs to this replica's subscribers (the SSE
+// endpoints and the console), so a console on any replica shows every run
+// live, wherever it executes. It uses PostgreSQL NOTIFY on a channel named
+// after the store's schema: one statement per batch of events, sent by a
+// goroutine of its own, and LISTEN on a connection outside the pool. An
+// event's error text is masked before it leaves the replica. Delivery is
+// best effort, as for a slow SSE client: events sent while the listener
+// reconnects are lost, and the API still answers with each run as stored.
+type feed struct {
+	pool    *pgxpool.Pool
+	channel string
+	origin  string // this replica's owner name: its own events come back
+	hub     *hub
+	mask    func(string) string
+	logger  hclog.Logger
+
+	out     chan engine.Event
+	dropped atomic.Int64
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
+}
+
+// feedEvent is an engine event on the channel, with the replica it comes
+// from.
+type feedEvent struct {
+	Origin string `json:"origin"`
+	engine.Event
+}
+
+// feedChannel returns the notification channel of a schema: a channel is
+// one per database, so clusters on two schemas of one database keep apart.
+func feedChannel(schema string) string {
+	ch := "herald_events_" + schema
+	if len(ch) > 63 { // PostgreSQL's identifier limit
+		sum := sha256.Sum256([]byte(schema))
+		ch = "herald_events_" + hex.EncodeToString(sum[:12])
+	}
+	return ch
+}
+
+// startFeed starts the feed of a replica named origin on st's database.
+func startFeed(st *pgstore.Store, origin string, events *hub, mask func(string) string, logger hclog.Logger) *feed {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &feed{pool: st.Pool(), channel: feedChannel(st.Schema()), origin: origin, hub: events, mask: mask,
+		logger: logger, out: make(chan engine.Event, feedBuffer), cancel: cancel}
+	f.done.Add(2)
+	go func() { defer f.done.Done(); f.send(ctx) }()
+	go func() { defer f.done.Done(); f.listen(ctx) }()
+	return f
+}
+
+// close stops the feed.
+func (f *feed) close() {
+	f.cancel()
+	f.done.Wait()
+}
+
+// publish queues a local event for the other replicas; it never blocks.
+func (f *feed) publish(ev engine.Event) {
+	if !sharedEvents[ev.Type] {
+		return
+	}
+	select {
+	case f.out <- ev:
+	default:
+		f.dropped.Add(1)
+	}
+}
+
+// send notifies the queued events in batches until ctx ends.
+func (f *feed) send(ctx context.Context) {
+	batch := make([]string, 0, feedBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-f.out:
+			batch = append(batch, f.encode(ev))
+		}
+	more:
+		for len(batch) < feedBatch {
+			select {
+			case ev := <-f.out:
+				batch = append(batch, f.encode(ev))
+			default:
+				break more
+			}
+		}
+		if _, err := f.pool.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, f.channel, batch); err != nil && ctx.Err() == nil {
+			f.logger.Warn("could not share run events with the other replicas", "events", len(batch), "error", err)
+		}
+		if n := f.dropped.Swap(0); n > 0 {
+			f.logger.Warn("run events not shared with the other replicas: the queue was full", "events", n)
+		}
+		batch = batch[:0]
+	}
+}
+
+// encode returns ev as a notification payload: its error text masked and
+// cut to maxFeedError bytes, so the payload stays under PostgreSQL's 8,000.
+func (f *feed) encode(ev engine.Event) string {
+	ev.Error = f.mask(ev.Error)
+	if len(ev.Error) > maxFeedError {
+		ev.Error = strings.ToValidUTF8(ev.Error[:maxFeedError], "") + "…"
+	}
+	b, _ := json.Marshal(feedEvent{Origin: f.origin, Event: ev})
+	return string(b)
+}
+
+// listen hands the other replicas' events to the hub until ctx ends,
+// reconnecting after a failure.
+func (f *feed) listen(ctx context.Context) {
+	for {
+		err := f.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		f.logger.Warn("lost the other replicas' run events; listening again in a second", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// listenOnce listens on a connection of its own until it fails.
+func (f *feed) listenOnce(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, f.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{f.channel}.Sanitize()); err != nil {
+		return err
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var fe feedEvent
+		if err := json.Unmarshal([]byte(n.Payload), &fe); err != nil {
+			f.logger.Debug("ignored a run event that does not decode", "error", err)
+			continue
+		}
+		if fe.Origin == f.origin {
+			continue
+		}
+		f.hub.publish(fe.Event)
+	}
+}
+
+// mask masks the project's secrets in s, once the host is open.
+func (s *Server) mask(text string) string {
+	if text == "" || s.host == nil {
+		return text
+	}
+	return s.host.Engine.Masker().String(text)
 }

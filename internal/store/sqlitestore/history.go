@@ -51,6 +51,7 @@ func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, limit int) (int
 	}
 	var n int64
 	c := encodeTime(cutoff)
+	defer s.observeWait("prune_runs", time.Now())
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN (
 			SELECT id FROM runs WHERE created_at < ? AND finished_at < ?
@@ -141,9 +142,17 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 // 128 pages of 4 KiB hold the writer for a few milliseconds.
 const vacuumPages = 128
 
+// vacuumPause is the least pause between two incremental vacuum steps.
+const vacuumPause = 20 * time.Millisecond
+
+// truncateWait is how long Compact's truncating checkpoint waits for
+// readers.
+const truncateWait = 50 * time.Millisecond
+
 // Compact gives free pages back to the file system in small incremental
-// vacuum steps, each its own write so webhooks' writes interleave, then
-// checkpoints the WAL and truncates it.
+// vacuum steps, each its own write with a pause after it (vacuumPause, or as
+// long as the step took), so webhooks' writes interleave, then checkpoints
+// the WAL and truncates it.
 func (s *Store) Compact(ctx context.Context) error {
 	last := int64(-1)
 	for {
@@ -157,6 +166,7 @@ func (s *Store) Compact(ctx context.Context) error {
 			break
 		}
 		last = free
+		start := time.Now()
 		err := s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
 			rows, err := conn.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, vacuumPages))
 			if err != nil {
@@ -166,16 +176,31 @@ func (s *Store) Compact(ctx context.Context) error {
 			}
 			return errors.Join(rows.Err(), rows.Close())
 		})
+		took := time.Since(start)
+		s.observeWait("vacuum", start)
 		if err != nil {
 			return fmt.Errorf("compact: incremental vacuum: %w", err)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		// Leave the writer to others between steps, at least as long
+		// as the step took.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(max(vacuumPause, took)):
 		}
 	}
+	defer s.observeWait("checkpoint", time.Now())
 	err := s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		// TRUNCATE waits for readers with the busy handler, holding the
+		// writer meanwhile: for truncateWait at most. A reader still
+		// there leaves the WAL as it is, for the checkpointer.
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, truncateWait.Milliseconds())); err != nil {
+			return err
+		}
 		var busy, logPages, done int
-		return conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+		err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+		_, resetErr := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, s.busy.Milliseconds()))
+		return errors.Join(err, resetErr)
 	})
 	if err != nil {
 		return fmt.Errorf("compact: checkpoint: %w", err)

@@ -92,6 +92,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		existed  bool
 		reused   bool
 	)
+	defer s.observeWait("create_run", time.Now())
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		existing, existed, reused = store.Run{}, false, false
 		if idemKey != "" {

@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -55,13 +56,20 @@ type Options struct {
 // Store is a store.Store on one SQLite file. Use Open, OpenWith or OpenDSN.
 type Store struct {
 	path string
-	db   *sql.DB // one connection, held by w: SQLite has one writer at a time
+	busy time.Duration // the connections' busy_timeout
+	db   *sql.DB       // one connection, held by w: SQLite has one writer at a time
 	w    *writer
 	read *reader // the read-only pool, concurrent under WAL
 	runs *runCache
 	// probe opens a new connection for each Ping, so Ping sees the file as
 	// it is on disk rather than pages cached by a long-lived connection.
 	probe *sql.DB
+
+	// ckpt copies the WAL into the file outside the writer's commits.
+	ckpt *checkpointer
+	// waitObs, when set, receives the time callers wait on the writer; see
+	// ObserveWaits.
+	waitObs atomic.Pointer[func(op string, d time.Duration)]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,7 +111,10 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	// first table); an older file is converted once by incrementalVacuum.
 	busy := opts.BusyTimeout
 	write, err := sql.Open("sqlite", connString(abs, busy,
-		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)")+"&_txlock=immediate")
+		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)",
+		// The checkpointer copies the WAL, not the writer's commits; see
+		// checkpoint.go.
+		"wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
@@ -148,7 +159,12 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	probe.SetMaxOpenConns(1)
 	probe.SetMaxIdleConns(0)
 
-	s := &Store{path: abs, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache(), probe: probe}
+	s := &Store{path: abs, busy: busy, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache(), probe: probe}
+	if s.ckpt, err = startCheckpointer(s, abs); err != nil {
+		s.ckpt = nil
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
@@ -254,12 +270,36 @@ func (s *Store) Close() error {
 	first := false
 	s.closeOnce.Do(func() {
 		first = true
-		s.closeErr = errors.Join(s.w.close(), s.db.Close(), s.read.close(), s.probe.Close())
+		var errs []error
+		if s.ckpt != nil {
+			errs = append(errs, s.ckpt.close())
+		}
+		s.closeErr = errors.Join(append(errs, s.w.close(), s.db.Close(), s.read.close(), s.probe.Close())...)
 	})
 	if !first {
 		return nil
 	}
 	return s.closeErr
+}
+
+// ObserveWaits makes the store report to fn how long each caller of a
+// timed write waited, from the call to the durable commit of its group
+// (queueing for the writer included): op is "create_run" for a trigger's new
+// run, and "prune_runs", "vacuum" and "checkpoint" for the retention's
+// steps. fn must be quick and safe for concurrent use; nil stops reporting.
+func (s *Store) ObserveWaits(fn func(op string, d time.Duration)) {
+	if fn == nil {
+		s.waitObs.Store(nil)
+		return
+	}
+	s.waitObs.Store(&fn)
+}
+
+// observeWait reports the wait of op begun at start, when observed.
+func (s *Store) observeWait(op string, start time.Time) {
+	if fn := s.waitObs.Load(); fn != nil {
+		(*fn)(op, time.Since(start))
+	}
 }
 
 // withTx runs fn as one write, atomic and durable when withTx returns nil;
