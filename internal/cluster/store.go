@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,15 +28,18 @@ const (
 type Store struct {
 	*pgstore.Store
 	c *Cluster
-
-	// mu guards pending and txs: the creates waiting for a transaction and
-	// the create transactions in flight.
-	mu      sync.Mutex
-	pending []*createReq
-	txs     int
+	// creates group-commits CreateRun.
+	creates pgstore.Group[*createReq]
 }
 
 var _ store.Store = (*Store)(nil)
+
+// newStore returns the cluster store of c on st.
+func newStore(st *pgstore.Store, c *Cluster) *Store {
+	s := &Store{Store: st, c: c}
+	s.creates = pgstore.Group[*createReq]{Commit: s.commit, MaxBatch: maxCreateBatch, MaxInFlight: maxCreateTxs}
+	return s
+}
 
 // createReq is one CreateRun waiting for its transaction to commit.
 type createReq struct {
@@ -68,46 +70,13 @@ type createReq struct {
 // unavailable, every call gets that error, as the commit may have happened.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
 	req := &createReq{ctx: ctx, run: run, idemKey: idemKey, ttl: ttl, done: make(chan struct{})}
-	s.mu.Lock()
-	s.pending = append(s.pending, req)
-	if s.txs < maxCreateTxs {
-		s.txs++
-		batch := s.takeLocked()
-		go s.commitLoop(batch)
-	}
-	s.mu.Unlock()
+	s.creates.Add(req)
 	select {
 	case <-req.done:
 		return req.stored, req.existed, req.err
 	case <-ctx.Done():
 		// The run may still commit: like a commit whose answer was lost.
 		return store.Run{}, false, pgstore.Classify(ctx.Err())
-	}
-}
-
-// takeLocked removes up to maxCreateBatch waiting creates and returns them.
-// s.mu must be held.
-func (s *Store) takeLocked() []*createReq {
-	n := min(len(s.pending), maxCreateBatch)
-	batch := make([]*createReq, n)
-	copy(batch, s.pending)
-	s.pending = append(s.pending[:0], s.pending[n:]...)
-	return batch
-}
-
-// commitLoop commits batch, then the creates that arrived meanwhile, until
-// none wait.
-func (s *Store) commitLoop(batch []*createReq) {
-	for {
-		s.commit(batch)
-		s.mu.Lock()
-		if len(s.pending) == 0 {
-			s.txs--
-			s.mu.Unlock()
-			return
-		}
-		batch = s.takeLocked()
-		s.mu.Unlock()
 	}
 }
 
