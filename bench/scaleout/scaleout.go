@@ -1,7 +1,9 @@
 // Package scaleout is the scale-out benchmark: the webhook → one-step
-// workflow case on PostgreSQL with one `herald serve` replica, then with
-// two sharing the store, each measured with the same closed loop as the
-// floor program (package load) in the same run. bench's main calls Run; a
+// workflow case with one `herald serve` on SQLite (the single-host
+// baseline), then on PostgreSQL with one replica and with two sharing the
+// store, each measured with the same closed loop as the floor program
+// (package load) in the same run, with the CPU time each replica (herald
+// and its plugin processes) spends per message. bench's main calls Run; a
 // gated test in this package runs it on its own.
 package scaleout
 
@@ -18,6 +20,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,13 +44,31 @@ type Config struct {
 	Clients          int
 	Rate             float64
 	Warmup, Duration time.Duration
+	// SQLite also measures one herald on a SQLite store (the single-host
+	// mode the PostgreSQL replicas are compared with), before them.
+	SQLite bool
+	// Profile, when not empty, is a directory where Run writes a 5 s CPU
+	// profile (cpu-<system>.pprof) and a goroutine dump
+	// (goroutines-<system>.txt) of the first herald of each herald
+	// measurement, taken in the middle of its window.
+	Profile string
 	// Log receives the replicas' logs; nil discards them.
 	Log io.Writer
 }
 
-// Run measures the floor (when Bin has it), one replica and two replicas,
-// in that order, and returns their results.
-func Run(ctx context.Context, cfg Config) ([]load.Result, error) {
+// Result is one system's figures.
+type Result struct {
+	load.Result
+	// CPU holds, for each herald process of the system (none for the
+	// floor), the CPU time it and its plugin processes spent in the
+	// measured window per message delivered in that window.
+	CPU []time.Duration
+}
+
+// Run measures the floor (when Bin has it), one herald on SQLite (when
+// cfg.SQLite), one PostgreSQL replica and two, in that order, and returns
+// their results.
+func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
@@ -60,7 +83,7 @@ func Run(ctx context.Context, cfg Config) ([]load.Result, error) {
 	sbURL := "http://" + ln.Addr().String()
 	opts := load.Options{Sandbox: sb, Clients: cfg.Clients, Rate: cfg.Rate, Warmup: cfg.Warmup, Duration: cfg.Duration}
 
-	var results []load.Result
+	var results []Result
 	if floorBin := filepath.Join(cfg.Bin, "floor"); exists(floorBin) {
 		addr := freeAddr()
 		floor := exec.Command(floorBin, "-listen", addr, "-target", sbURL+"/chatapi/instance229607/sendMessage?token=sandbox-token")
@@ -77,14 +100,9 @@ func Run(ctx context.Context, cfg Config) ([]load.Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		results = append(results, r)
+		results = append(results, Result{Result: r})
 	}
 
-	dsn, drop, err := schema(ctx, cfg.DSN)
-	if err != nil {
-		return nil, err
-	}
-	defer drop()
 	proj, err := os.MkdirTemp("", "herald-bench-scaleout-")
 	if err != nil {
 		return nil, err
@@ -93,29 +111,173 @@ func Run(ctx context.Context, cfg Config) ([]load.Result, error) {
 	if err := os.WriteFile(filepath.Join(proj, "bench.hcl"), []byte(fmt.Sprintf(project, sbURL)), 0o644); err != nil {
 		return nil, err
 	}
-	var replicas []string
+	m := &measurer{cfg: cfg, opts: opts, proj: proj}
+	defer m.stopAll()
+
+	if cfg.SQLite {
+		if err := m.start("sqlite://" + filepath.Join(proj, "sqlite", "herald.db")); err != nil {
+			return results, err
+		}
+		r, err := m.measure(ctx, "herald serve, sqlite")
+		if err != nil {
+			return results, err
+		}
+		results = append(results, r)
+		m.stopAll()
+	}
+
+	dsn, drop, err := schema(ctx, cfg.DSN)
+	if err != nil {
+		return results, err
+	}
+	defer drop()
 	for n := 1; n <= 2; n++ {
-		addr := freeAddr()
-		cmd := exec.Command(filepath.Join(cfg.Bin, "herald"), "serve", "--dir", proj, "--listen", addr)
-		cmd.Env = append(os.Environ(), "HERALD_STORE="+dsn, "HERALD_SECRET_TOKEN=sandbox-token",
-			"HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH=")
-		cmd.Stdout, cmd.Stderr = cfg.Log, cfg.Log
-		if err := cmd.Start(); err != nil {
+		if err := m.start(dsn); err != nil {
 			return results, err
 		}
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		if err := waitUp("http://"+addr+"/readyz", http.MethodGet); err != nil {
-			return results, err
-		}
-		replicas = append(replicas, "http://"+addr+"/hooks/bench")
-		opts.Targets = replicas
-		r, err := load.Run(ctx, fmt.Sprintf("herald serve, postgres, %d replica(s)", n), opts)
+		r, err := m.measure(ctx, fmt.Sprintf("herald serve, postgres, %d replica(s)", n))
 		if err != nil {
 			return results, err
 		}
 		results = append(results, r)
 	}
 	return results, nil
+}
+
+// measurer starts herald processes and measures them.
+type measurer struct {
+	cfg  Config
+	opts load.Options
+	proj string
+	// procs are the herald processes running, the first first; pprof are
+	// their profilers' addresses.
+	procs []*exec.Cmd
+	pprof []string
+	hooks []string
+}
+
+// start starts one more herald serving the project on store and waits
+// until it is ready.
+func (m *measurer) start(store string) error {
+	addr, pprofAddr := freeAddr(), freeAddr()
+	cmd := exec.Command(filepath.Join(m.cfg.Bin, "herald"), "serve", "--dir", m.proj, "--listen", addr, "--store", store)
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HERALD_STORE=") }),
+		"HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH=", "HERALD_PPROF_ADDR="+pprofAddr)
+	cmd.Stdout, cmd.Stderr = m.cfg.Log, m.cfg.Log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	m.procs = append(m.procs, cmd)
+	m.pprof = append(m.pprof, pprofAddr)
+	m.hooks = append(m.hooks, "http://"+addr+"/hooks/bench")
+	return waitUp("http://"+addr+"/readyz", http.MethodGet)
+}
+
+// stopAll stops the herald processes, each asked to stop and given 10 s.
+func (m *measurer) stopAll() {
+	for _, cmd := range m.procs {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	m.procs, m.pprof, m.hooks = nil, nil, nil
+}
+
+// measure runs the load against the herald processes running and reads
+// their CPU time at the start and the end of the measured window.
+func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
+	opts := m.opts
+	opts.Targets = m.hooks
+	cpu := make(chan []time.Duration, 1)
+	go func() {
+		time.Sleep(opts.Warmup)
+		before := m.cpu()
+		if m.cfg.Profile != "" {
+			go m.profile(name, opts.Duration/2)
+		}
+		time.Sleep(opts.Duration)
+		after := m.cpu()
+		for i := range after {
+			after[i] -= before[i]
+		}
+		cpu <- after
+	}()
+	r, err := load.Run(ctx, name, opts)
+	if err != nil {
+		return Result{Result: r}, err
+	}
+	res := Result{Result: r}
+	delivered := r.Throughput * opts.Duration.Seconds()
+	for _, d := range <-cpu {
+		if delivered > 0 {
+			res.CPU = append(res.CPU, time.Duration(float64(d)/delivered))
+		}
+	}
+	return res, nil
+}
+
+// cpu returns the CPU time each herald process and its children have used
+// so far.
+func (m *measurer) cpu() []time.Duration {
+	out := make([]time.Duration, len(m.procs))
+	for i, cmd := range m.procs {
+		out[i] = treeCPU(cmd.Process.Pid)
+	}
+	return out
+}
+
+// profile saves a 5 s CPU profile and a goroutine dump of the first herald
+// after wait.
+func (m *measurer) profile(name string, wait time.Duration) {
+	time.Sleep(max(0, wait-2500*time.Millisecond))
+	file := strings.NewReplacer(" ", "", ",", "-", "(", "", ")", "").Replace(name)
+	save := func(path, out string) {
+		resp, err := http.Get("http://" + m.pprof[0] + path)
+		if err != nil {
+			fmt.Fprintln(m.cfg.Log, "scaleout: profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(m.cfg.Profile, out))
+		if err != nil {
+			fmt.Fprintln(m.cfg.Log, "scaleout: profile:", err)
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}
+	go save("/debug/pprof/goroutine?debug=1", "goroutines-"+file+".txt")
+	save("/debug/pprof/profile?seconds=5", "cpu-"+file+".pprof")
+}
+
+// Print writes results as a table: each throughput also as a share of the
+// first result's (the floor, when it is first), and each herald process's
+// CPU time per message.
+func Print(w io.Writer, results []Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "system\tsent\tdelivered\trefused\tmsgs/s\tp50\tp99\tof %s\tCPU µs/msg per process\t\n", results[0].Name)
+	for _, r := range results {
+		cpu := make([]string, len(r.CPU))
+		for i, d := range r.CPU {
+			cpu[i] = fmt.Sprintf("%.0f", float64(d)/float64(time.Microsecond))
+		}
+		if len(cpu) == 0 {
+			cpu = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%.0f%%\t%s\t\n", r.Name, r.Sent, r.Delivered, r.Failures, r.Throughput,
+			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), 100*r.Throughput/results[0].Throughput,
+			strings.Join(cpu, " + "))
+	}
+	return tw.Flush()
 }
 
 // project is the benchmark's workflow; %s is the sandbox's URL.
@@ -195,4 +357,44 @@ func waitUp(u, method string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("%s did not come up", u)
+}
+
+// Median returns, for each system, the median of its figures over runs
+// (each a Run's results, the same systems in the same order); each figure's
+// median is taken on its own.
+func Median(runs [][]Result) []Result {
+	if len(runs) == 0 {
+		return nil
+	}
+	out := make([]Result, len(runs[0]))
+	for i := range out {
+		pick := func(f func(Result) float64) float64 {
+			v := make([]float64, 0, len(runs))
+			for _, run := range runs {
+				if i < len(run) {
+					v = append(v, f(run[i]))
+				}
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		r := runs[0][i]
+		r.Sent = int(pick(func(r Result) float64 { return float64(r.Sent) }))
+		r.Delivered = int(pick(func(r Result) float64 { return float64(r.Delivered) }))
+		r.Failures = int(pick(func(r Result) float64 { return float64(r.Failures) }))
+		r.Throughput = pick(func(r Result) float64 { return r.Throughput })
+		r.P50 = time.Duration(pick(func(r Result) float64 { return float64(r.P50) }))
+		r.P99 = time.Duration(pick(func(r Result) float64 { return float64(r.P99) }))
+		r.CPU = slices.Clone(r.CPU)
+		for j := range r.CPU {
+			r.CPU[j] = time.Duration(pick(func(r Result) float64 {
+				if j < len(r.CPU) {
+					return float64(r.CPU[j])
+				}
+				return 0
+			}))
+		}
+		out[i] = r
+	}
+	return out
 }

@@ -112,7 +112,7 @@ func New(opts Options) (*Cluster, error) {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	c := &Cluster{opts: opts, log: opts.Logger, waits: newWaits(), stopping: make(chan struct{})}
-	c.store = &Store{Store: opts.Store, c: c}
+	c.store = newStore(opts.Store, c)
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &runWorker{c: c}); err != nil {

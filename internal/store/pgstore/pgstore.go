@@ -65,6 +65,8 @@ type Store struct {
 	// names qualifies the table names of a query with the store's schema.
 	names  *strings.Replacer
 	closed atomic.Bool
+	// writes group-commits the statements exec runs.
+	writes Group[*write]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -153,6 +155,7 @@ func open(ctx context.Context, pool *pgxpool.Pool, ownsPool bool, opts Options) 
 		schema:   schema,
 		names:    strings.NewReplacer("{schema}.", pgx.Identifier{schema}.Sanitize()+"."),
 	}
+	s.writes = Group[*write]{Commit: s.commitWrites, MaxBatch: maxWriteBatch, MaxInFlight: maxWriteTxs}
 	if !opts.SkipMigrate {
 		if _, err := s.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("open postgres store in schema %s: %w", schema, err)
@@ -219,13 +222,15 @@ func (s *Store) sql(query string) string {
 	return s.names.Replace(query)
 }
 
-// exec runs one statement in its own transaction.
+// exec runs one statement and commits it before it returns, in a
+// transaction it may share with the statements other goroutines run at the
+// same moment (see groupExec); it must not depend on running alone, such as
+// a statement that takes a lock it holds until a later statement.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error) {
 	if s.closed.Load() {
 		return pgconn.CommandTag{}, errClosed
 	}
-	tag, err := s.pool.Exec(ctx, s.sql(query), args...)
-	return tag, classify(err)
+	return s.groupExec(ctx, s.sql(query), args)
 }
 
 // query runs one query in its own transaction.

@@ -1,0 +1,38 @@
+package scaleout
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/bench/load"
+)
+
+func TestMedianTakesEachFigureOnItsOwn(t *testing.T) {
+	run := func(tput float64, p50 time.Duration, cpu ...time.Duration) []Result {
+		return []Result{{Result: load.Result{Name: "x", Throughput: tput, P50: p50}, CPU: cpu}}
+	}
+	got := Median([][]Result{
+		run(300, 3*time.Millisecond, 900, 10),
+		run(100, 1*time.Millisecond, 700, 30),
+		run(200, 2*time.Millisecond, 800, 20),
+	})
+	require.Len(t, got, 1)
+	require.Equal(t, 200.0, got[0].Throughput)
+	require.Equal(t, 2*time.Millisecond, got[0].P50)
+	require.Equal(t, []time.Duration{800, 20}, got[0].CPU)
+}
+
+func TestTreeCPUCountsTheProcessesCPUTime(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	before := treeCPU(os.Getpid())
+	require.Eventually(t, func() bool {
+		for start := time.Now(); time.Since(start) < 50*time.Millisecond; { // busy
+		}
+		return treeCPU(os.Getpid()) > before
+	}, 10*time.Second, time.Millisecond, "a busy loop shows in /proc")
+}

@@ -1,0 +1,125 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// TestGroupBatchesTheItemsQueuedWhileABatchRuns checks the group commit's
+// batching: with one batch in flight, the items added meanwhile wait and
+// then go in one batch, at most MaxBatch at a time.
+func TestGroupBatchesTheItemsQueuedWhileABatchRuns(t *testing.T) {
+	release := make(chan struct{})
+	var (
+		mu      sync.Mutex
+		batches [][]int
+	)
+	g := &Group[int]{MaxBatch: 3, MaxInFlight: 1, Commit: func(batch []int) {
+		mu.Lock()
+		first := len(batches) == 0
+		batches = append(batches, slices.Clone(batch))
+		mu.Unlock()
+		if first {
+			<-release
+		}
+	}}
+	g.Add(0)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 }, 5*time.Second, time.Millisecond)
+	for i := 1; i <= 5; i++ {
+		g.Add(i)
+	}
+	close(release)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 3 }, 5*time.Second, time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, [][]int{{0}, {1, 2, 3}, {4, 5}}, batches)
+}
+
+// TestGroupedStatementsEachGetTheirOwnOutcome runs a batch of statements
+// in which one fails: the batch's transaction rolls back, and each
+// statement is then run alone, so the failing one gets its error and the
+// others commit, each once.
+func TestGroupedStatementsEachGetTheirOwnOutcome(t *testing.T) {
+	t.Parallel()
+	s := openFresh(t)
+	ctx := context.Background()
+	insert := s.sql(`INSERT INTO {schema}.cron_state (workflow, trigger_key, last_fire, next_fire) VALUES ($1, 'k', now(), now())`)
+	var batch []*write
+	for _, wf := range []string{"a", "b", "a", "c"} { // the second "a" violates the primary key
+		batch = append(batch, &write{ctx: ctx, sql: insert, args: []any{wf}, done: make(chan struct{})})
+	}
+	s.commitWrites(batch)
+	for i, w := range batch {
+		<-w.done
+		if i == 2 {
+			require.Error(t, w.err)
+			continue
+		}
+		require.NoError(t, w.err, "statement %d", i)
+		require.EqualValues(t, 1, w.tag.RowsAffected(), "statement %d", i)
+	}
+	var n int
+	require.NoError(t, s.pool.QueryRow(ctx, s.sql(`SELECT count(*) FROM {schema}.cron_state`)).Scan(&n))
+	require.Equal(t, 3, n)
+
+	// A batch that succeeds commits every statement, each with its own
+	// result.
+	update := s.sql(`UPDATE {schema}.cron_state SET trigger_key = 'k2' WHERE workflow = $1`)
+	batch = batch[:0]
+	for _, wf := range []string{"a", "nope", "c"} {
+		batch = append(batch, &write{ctx: ctx, sql: update, args: []any{wf}, done: make(chan struct{})})
+	}
+	s.commitWrites(batch)
+	for i, w := range batch {
+		<-w.done
+		require.NoError(t, w.err)
+		require.EqualValues(t, map[int]int64{0: 1, 1: 0, 2: 1}[i], w.tag.RowsAffected(), "statement %d", i)
+	}
+	require.NoError(t, s.pool.QueryRow(ctx, s.sql(`SELECT count(*) FROM {schema}.cron_state WHERE trigger_key = 'k2'`)).Scan(&n))
+	require.Equal(t, 2, n)
+}
+
+// TestConcurrentWritesShareCommits runs many store writes at once and
+// checks they all land, and that they shared transactions.
+func TestConcurrentWritesShareCommits(t *testing.T) {
+	t.Parallel()
+	s := openFresh(t)
+	ctx := context.Background()
+	var (
+		mu      sync.Mutex
+		largest int
+	)
+	commit := s.writes.Commit
+	s.writes.Commit = func(batch []*write) {
+		mu.Lock()
+		largest = max(largest, len(batch))
+		mu.Unlock()
+		commit(batch)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs <- s.SetCronState(ctx, store.CronState{Workflow: fmt.Sprintf("w%d", i), Trigger: "t",
+				Last: time.Now(), Next: time.Now().Add(time.Minute)})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var rows int
+	require.NoError(t, s.pool.QueryRow(ctx, s.sql(`SELECT count(*) FROM {schema}.cron_state`)).Scan(&rows))
+	require.Equal(t, n, rows)
+	require.Greater(t, largest, 1, "no two of %d concurrent writes shared a transaction", n)
+}
