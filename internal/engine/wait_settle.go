@@ -20,6 +20,14 @@ const maxSettleBatch = 256
 // in flight commits the queue, and hands what is queued after its own
 // settlement to a goroutine that ends when the queue is empty. The zero
 // value is ready to use.
+//
+// A store whose writes of concurrent callers share commits already
+// (store.CommitGrouper: SQLite's writer, which also takes the writes that
+// arrive while its group is applied) is handed each settlement as it
+// comes: batching them first would only split the callers into cohorts
+// that take turns (measured 2026-12-07 at 4,000 waits, three alternating
+// pairs: batched first, 36-66% of the receipts matched per second by
+// handing each to the writer).
 type settler struct {
 	mu    sync.Mutex
 	queue []*settling
@@ -38,6 +46,13 @@ type settling struct {
 // only the wait: a settlement already queued may still be applied after
 // ctx ends, as any store write whose caller gave up may.
 func (s *settler) settle(ctx context.Context, ws store.Waits, st store.Settlement, now func() time.Time) (store.Settled, error) {
+	if g, ok := ws.(store.CommitGrouper); ok && g.GroupsCommits() {
+		r, err := ws.SettleWaits(ctx, []store.Settlement{st}, now().UTC())
+		if err != nil {
+			return store.Settled{}, err
+		}
+		return r[0], nil
+	}
 	p := &settling{st: st, done: make(chan struct{})}
 	s.mu.Lock()
 	s.queue = append(s.queue, p)

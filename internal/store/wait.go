@@ -134,6 +134,14 @@ type Waits interface {
 	SettleWaits(ctx context.Context, settlements []Settlement, at time.Time) ([]Settled, error)
 }
 
+// CommitGrouper is implemented by a store whose writes of concurrent
+// callers share their commits already (a group commit); GroupsCommits
+// reports whether they do. The engine batches its wait settlements itself
+// for a store that does not.
+type CommitGrouper interface {
+	GroupsCommits() bool
+}
+
 // Settlement is one change SettleWaits makes: either the pending wait of Key
 // ends with Output (as ResolveWait), or, when Delivery is set, a provider
 // event is offered to the waits for it.

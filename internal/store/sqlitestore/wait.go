@@ -303,6 +303,11 @@ func (s *Store) SettleWaits(ctx context.Context, settlements []store.Settlement,
 	return out, nil
 }
 
+// GroupsCommits reports that the writes of concurrent callers share
+// commits: the writer applies every write queued, and those queued while
+// it does, in one transaction.
+func (s *Store) GroupsCommits() bool { return true }
+
 // deliver offers an event to the pending waits for it in tx: the waits
 // d.Settle accepts end with its output, the others are returned as
 // candidates, and an event that meets no pending wait is kept in the inbox.
