@@ -167,10 +167,10 @@ workflow "ack" {
 		fmt.Sprintf("event matching: %.0f events/s (%d receipts, 16 senders); baseline inbox write alone %.0f writes/s",
 			perSec(half, matching), half, perSec(half, baseline)),
 		fmt.Sprintf("CPU of the process per event: matching %s; baseline inbox write %s",
-			((cpu2-cpu1)/time.Duration(half)).Round(time.Microsecond), ((cpu1-cpu0)/time.Duration(half)).Round(time.Microsecond)),
+			((cpu2 - cpu1) / time.Duration(half)).Round(time.Microsecond), ((cpu1 - cpu0) / time.Duration(half)).Round(time.Microsecond)),
 		fmt.Sprintf("timeout fire lag (ending the wait in the store): p50 %s p99 %s max %s (CPU %s a timeout); baseline timers alone p50 %s p99 %s",
 			pct(withStore, 50), pct(withStore, 99), withStore[len(withStore)-1].Round(time.Microsecond),
-			((cpu4-cpu3)/time.Duration(n-half)).Round(time.Microsecond), pct(bare, 50), pct(bare, 99)),
+			((cpu4 - cpu3) / time.Duration(n-half)).Round(time.Microsecond), pct(bare, 50), pct(bare, 99)),
 	}
 	for _, line := range report {
 		testfigures.Report(t, line)

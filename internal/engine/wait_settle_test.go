@@ -53,6 +53,16 @@ func (b *batchWaits) sizes() []int {
 	return append([]int(nil), b.batches...)
 }
 
+// waitQueued waits until n settlements are queued in s.
+func waitQueued(t *testing.T, s *settler, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.queue) == n
+	}, 5*time.Second, time.Millisecond)
+}
+
 // The settlements queued while a batch commits share the next one: the
 // store sees one transaction for them, not one each.
 func TestSettlerBatchesConcurrentCallers(t *testing.T) {
@@ -77,11 +87,7 @@ func TestSettlerBatchesConcurrentCallers(t *testing.T) {
 			require.False(t, res.Requeued)
 		})
 	}
-	require.Eventually(t, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.queue) == 8
-	}, 5*time.Second, time.Millisecond)
+	waitQueued(t, &s, 8)
 	close(ws.release)
 	wg.Wait()
 	require.Equal(t, []int{1, 8}, ws.sizes(), "the eight queued meanwhile share one transaction")
@@ -114,11 +120,7 @@ func TestSettlerIsolatesAFailedSettlement(t *testing.T) {
 			errs[i] = settle(out)
 		})
 	}
-	require.Eventually(t, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.queue) == 4
-	}, 5*time.Second, time.Millisecond)
+	waitQueued(t, &s, 4)
 	close(ws.release)
 	wg.Wait()
 	for i, err := range errs {

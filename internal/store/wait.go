@@ -188,6 +188,48 @@ type Settled struct {
 	Kept bool
 }
 
+// ApplySettlements is the loop of every store's SettleWaits inside its
+// transaction: each settlement in order, a delivery through deliver and a
+// key through resolve, stopping at the first error.
+func ApplySettlements(settlements []Settlement, deliver func(*EventDelivery) (Settled, error),
+	resolve func(StepKey, json.RawMessage) (resolved, requeued bool, err error)) ([]Settled, error) {
+	out := make([]Settled, len(settlements))
+	for i, st := range settlements {
+		var err error
+		if st.Delivery != nil {
+			out[i], err = deliver(st.Delivery)
+		} else {
+			out[i].Resolved, out[i].Requeued, err = resolve(st.Key, st.Output)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SettleCandidates is the part of a delivery every store shares once it
+// read the pending candidates (at least one; a store keeps the event in
+// the inbox when there is none): each candidate d.Settle accepts ends with
+// resolve, the others are returned for the caller to test.
+func SettleCandidates(d *EventDelivery, cands []Wait, resolve func(StepKey) (resolved, requeued bool, err error)) (Settled, error) {
+	var res Settled
+	for _, w := range cands {
+		if d.Settle == nil || !d.Settle(w) {
+			res.Candidates = append(res.Candidates, w)
+			continue
+		}
+		resolved, requeued, err := resolve(w.StepKey)
+		if err != nil {
+			return res, err
+		}
+		if resolved {
+			res.Ended = append(res.Ended, EndedWait{Key: w.StepKey, Requeued: requeued})
+		}
+	}
+	return res, nil
+}
+
 // EndedWait is a wait a delivery ended.
 type EndedWait struct {
 	Key      StepKey

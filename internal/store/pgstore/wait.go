@@ -255,19 +255,13 @@ func (s *Store) SettleWaits(ctx context.Context, settlements []store.Settlement,
 	}
 	var out []store.Settled
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		out = make([]store.Settled, len(settlements))
-		for i, st := range settlements {
-			var err error
-			if st.Delivery != nil {
-				out[i], err = s.deliver(ctx, tx, st.Delivery, at)
-			} else {
-				out[i].Resolved, out[i].Requeued, err = s.resolveWait(ctx, tx, st.Key, st.Output, at)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		out, err = store.ApplySettlements(settlements,
+			func(d *store.EventDelivery) (store.Settled, error) { return s.deliver(ctx, tx, d, at) },
+			func(key store.StepKey, output json.RawMessage) (bool, bool, error) {
+				return s.resolveWait(ctx, tx, key, output, at)
+			})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("settle waits: %w", err)
@@ -296,20 +290,9 @@ func (s *Store) deliver(ctx context.Context, tx pgx.Tx, d *store.EventDelivery, 
 		res.Kept = true
 		return res, s.addInbox(ctx, tx, store.InboxEvent{Event: d.Event, Instance: d.Instance, Data: d.Data, ReceivedAt: at})
 	}
-	for _, w := range cands {
-		if d.Settle == nil || !d.Settle(w) {
-			res.Candidates = append(res.Candidates, w)
-			continue
-		}
-		resolved, requeued, err := s.resolveWait(ctx, tx, w.StepKey, d.Output, at)
-		if err != nil {
-			return res, err
-		}
-		if resolved {
-			res.Ended = append(res.Ended, store.EndedWait{Key: w.StepKey, Requeued: requeued})
-		}
-	}
-	return res, nil
+	return store.SettleCandidates(d, cands, func(key store.StepKey) (bool, bool, error) {
+		return s.resolveWait(ctx, tx, key, d.Output, at)
+	})
 }
 
 // InboxEvents returns the kept events of a type and instance since since.

@@ -273,25 +273,19 @@ func (s *Store) SettleWaits(ctx context.Context, settlements []store.Settlement,
 	}
 	var out []store.Settled
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		// The writer may run this again in a fresh transaction: start over.
-		out = make([]store.Settled, len(settlements))
-		for i, st := range settlements {
-			var err error
-			if st.Delivery != nil {
-				out[i], err = deliver(ctx, tx, st.Delivery, at)
-			} else {
-				out[i].Resolved, out[i].Requeued, err = resolveWait(ctx, tx, st.Key, st.Output, at)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		// The writer may run this again in a fresh transaction: out starts over.
+		var err error
+		out, err = store.ApplySettlements(settlements,
+			func(d *store.EventDelivery) (store.Settled, error) { return deliver(ctx, tx, d, at) },
+			func(key store.StepKey, output json.RawMessage) (bool, bool, error) {
+				return resolveWait(ctx, tx, key, output, at)
+			})
+		return err
 	})
 	for i, st := range settlements {
 		if st.Delivery == nil {
 			s.runs.drop(st.Key.RunID)
-		} else if out != nil {
+		} else if err == nil {
 			for _, e := range out[i].Ended {
 				s.runs.drop(e.Key.RunID)
 			}
@@ -329,20 +323,9 @@ func deliver(ctx context.Context, tx *wtx, d *store.EventDelivery, at time.Time)
 		res.Kept = true
 		return res, addInbox(ctx, tx, store.InboxEvent{Event: d.Event, Instance: d.Instance, Data: d.Data, ReceivedAt: at})
 	}
-	for _, w := range cands {
-		if d.Settle == nil || !d.Settle(w) {
-			res.Candidates = append(res.Candidates, w)
-			continue
-		}
-		resolved, requeued, err := resolveWait(ctx, tx, w.StepKey, d.Output, at)
-		if err != nil {
-			return res, err
-		}
-		if resolved {
-			res.Ended = append(res.Ended, store.EndedWait{Key: w.StepKey, Requeued: requeued})
-		}
-	}
-	return res, nil
+	return store.SettleCandidates(d, cands, func(key store.StepKey) (bool, bool, error) {
+		return resolveWait(ctx, tx, key, d.Output, at)
+	})
 }
 
 // txWaits reads waits on the write connection, inside tx, and closes its

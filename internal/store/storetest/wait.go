@@ -154,12 +154,18 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 		require.Empty(t, got, "only events since the given time")
 	})
 
+	// parked is waiting with the run parked on its wait.
+	parked := func(t *testing.T) (*bundle, store.Waits, store.Wait) {
+		b, ws, w := waiting(t)
+		ok, err := ws.ParkRun(b.ctx, w.RunID, "o", "waiting")
+		require.NoError(t, err)
+		require.True(t, ok)
+		return b, ws, w
+	}
+
 	t.Run("SettleWaitsInOneTransaction", func(t *testing.T) {
 		t.Parallel()
-		b, ws, w := waiting(t)
-		parked, err := ws.ParkRun(b.ctx, w.RunID, "o", "waiting")
-		require.NoError(t, err)
-		require.True(t, parked)
+		b, ws, w := parked(t)
 		// A second waiting run, whose wait's match needs a test of its own,
 		// and a third, timed out in the same batch.
 		other := newRun("w", 1)
@@ -175,9 +181,9 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 			Deadline: base.Add(time.Minute), CreatedAt: base})
 		require.NoError(t, err)
 		for _, id := range []string{other.ID, third.ID} {
-			parked, err = ws.ParkRun(b.ctx, id, "o", "waiting")
+			ok, err := ws.ParkRun(b.ctx, id, "o", "waiting")
 			require.NoError(t, err)
-			require.True(t, parked)
+			require.True(t, ok)
 		}
 
 		receipt := json.RawMessage(`{"id":"m1","status":"viewed"}`)
@@ -232,10 +238,7 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 
 	t.Run("SettleWaitsEndsAWaitOnceAcrossConcurrentBatches", func(t *testing.T) {
 		t.Parallel()
-		b, ws, w := waiting(t)
-		parked, err := ws.ParkRun(b.ctx, w.RunID, "o", "waiting")
-		require.NoError(t, err)
-		require.True(t, parked)
+		b, ws, w := parked(t)
 		var ended, requeues atomic.Int32
 		var wg sync.WaitGroup
 		for i := range 8 {
