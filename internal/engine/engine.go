@@ -82,6 +82,8 @@ type Engine struct {
 	pacer *pacer
 	// executing holds the runs Execute is running now (*liveRun by id).
 	executing sync.Map
+	// settle batches the wait resolutions of concurrent callers (wait.go).
+	settle settler
 
 	// beatMu guards the heartbeat loop, which runs while any run executes.
 	beatMu   sync.Mutex

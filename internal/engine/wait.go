@@ -306,8 +306,8 @@ func (e *Engine) ResolveTimeout(ctx context.Context, key WaitKey) (requeued bool
 	if err != nil {
 		return false, err
 	}
-	_, requeued, err = ws.ResolveWait(ctx, key, timedOut, e.opts.Now().UTC())
-	return requeued, err
+	res, err := e.settle.settle(ctx, ws, store.Settlement{Key: key, Output: timedOut}, e.opts.Now)
+	return res.Requeued, err
 }
 
 // DeliverEvent offers a provider event to the wait_for steps waiting for
@@ -331,13 +331,32 @@ func (e *Engine) DeliverEvent(ctx context.Context, instance, eventType string, r
 	if err != nil {
 		return nil, err
 	}
-	cands, err := ws.EventWaits(ctx, eventType, instance, eventKeys(st.project, instance, eventType, data))
+	output, err := json.Marshal(WaitOutput{Matched: true, Event: data})
+	if err != nil {
+		return nil, err
+	}
+	// One write reads the candidates through the index, ends at once those
+	// whose match is only the correlation their key met, and keeps an event
+	// that meets no wait in the inbox; it shares its commit with the
+	// settlements of concurrent callers.
+	res, err := e.settle.settle(ctx, ws, store.Settlement{Delivery: &store.EventDelivery{
+		Event: eventType, Instance: instance, Keys: eventKeys(st.project, instance, eventType, data),
+		Output: output, Data: raw,
+		Settle: func(w store.Wait) bool {
+			return w.MatchKey != "" && st.project.ExactWaitStep(w.Instance, w.Event, w.StepID)
+		},
+	}}, e.opts.Now)
 	if err != nil {
 		return nil, err
 	}
 	var out []WaitKey
-	taken := false
-	for _, w := range cands {
+	for _, ended := range res.Ended {
+		if ended.Requeued {
+			out = append(out, ended.Key)
+		}
+	}
+	taken := res.Kept || len(res.Ended) > 0
+	for _, w := range res.Candidates {
 		resolved, requeued, err := e.offer(ctx, st, ws, w, data, now)
 		if err != nil {
 			return out, err

@@ -126,4 +126,134 @@ type Waits interface {
 	// UseSignalToken records the single use of a signal link's token; it
 	// reports false when the token was used before.
 	UseSignalToken(ctx context.Context, token, runID string, at time.Time) (bool, error)
+	// SettleWaits applies settlements in one transaction, in order, each
+	// as of at, and answers each with its Settled (same index). It is how
+	// many resolutions, of many callers, share one commit. An invalid
+	// settlement fails the call before anything is written; a failed
+	// transaction fails it whole, with nothing written.
+	SettleWaits(ctx context.Context, settlements []Settlement, at time.Time) ([]Settled, error)
+}
+
+// CommitGrouper is implemented by a store whose writes of concurrent
+// callers share their commits already (a group commit); GroupsCommits
+// reports whether they do. The engine batches its wait settlements itself
+// for a store that does not.
+type CommitGrouper interface {
+	GroupsCommits() bool
+}
+
+// Settlement is one change SettleWaits makes: either the pending wait of Key
+// ends with Output (as ResolveWait), or, when Delivery is set, a provider
+// event is offered to the waits for it.
+type Settlement struct {
+	Key    StepKey
+	Output json.RawMessage
+	// Delivery, when set, replaces Key and Output.
+	Delivery *EventDelivery
+}
+
+// EventDelivery is a provider event offered to the pending waits for it in
+// the settling transaction: the waits EventWaits would return for Event,
+// Instance and Keys are read there, and each that Settle accepts ends with
+// Output at once; the others are returned to the caller to test (a CEL
+// match over its run). When no wait at all is pending for it, the event is
+// kept in the inbox (AddInboxEvent with Data) in the same transaction.
+type EventDelivery struct {
+	Event    string
+	Instance string
+	Keys     []string
+	// Output is what a wait the event ends outputs.
+	Output json.RawMessage
+	// Data is the event, as kept in the inbox.
+	Data json.RawMessage
+	// Settle reports whether a candidate ends with the event without a
+	// test of its own (its match is only the correlation its MatchKey
+	// met). It runs inside the store's write and must be quick and touch
+	// no store; nil settles none.
+	Settle func(Wait) bool
+}
+
+// Settled is the answer to one Settlement.
+type Settled struct {
+	// Resolved and Requeued answer a Key settlement as ResolveWait's do.
+	Resolved, Requeued bool
+	// Ended are the waits a delivery ended, each with whether its run went
+	// back to queued.
+	Ended []EndedWait
+	// Candidates are the pending waits a delivery met that Settle did not
+	// accept, for the caller to test and resolve.
+	Candidates []Wait
+	// Kept reports that a delivery met no pending wait and its event was
+	// kept in the inbox.
+	Kept bool
+}
+
+// ApplySettlements is the loop of every store's SettleWaits inside its
+// transaction: each settlement in order, a delivery through deliver and a
+// key through resolve, stopping at the first error.
+func ApplySettlements(settlements []Settlement, deliver func(*EventDelivery) (Settled, error),
+	resolve func(StepKey, json.RawMessage) (resolved, requeued bool, err error)) ([]Settled, error) {
+	out := make([]Settled, len(settlements))
+	for i, st := range settlements {
+		var err error
+		if st.Delivery != nil {
+			out[i], err = deliver(st.Delivery)
+		} else {
+			out[i].Resolved, out[i].Requeued, err = resolve(st.Key, st.Output)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SettleCandidates is the part of a delivery every store shares once it
+// read the pending candidates (at least one; a store keeps the event in
+// the inbox when there is none): each candidate d.Settle accepts ends with
+// resolve, the others are returned for the caller to test.
+func SettleCandidates(d *EventDelivery, cands []Wait, resolve func(StepKey) (resolved, requeued bool, err error)) (Settled, error) {
+	var res Settled
+	for _, w := range cands {
+		if d.Settle == nil || !d.Settle(w) {
+			res.Candidates = append(res.Candidates, w)
+			continue
+		}
+		resolved, requeued, err := resolve(w.StepKey)
+		if err != nil {
+			return res, err
+		}
+		if resolved {
+			res.Ended = append(res.Ended, EndedWait{Key: w.StepKey, Requeued: requeued})
+		}
+	}
+	return res, nil
+}
+
+// EndedWait is a wait a delivery ended.
+type EndedWait struct {
+	Key      StepKey
+	Requeued bool
+}
+
+// ValidateSettlements reports an ErrInvalid error for a settlement that
+// cannot be applied: an output or event that is not JSON, or a delivery
+// without an event type.
+func ValidateSettlements(settlements []Settlement, at time.Time) error {
+	if at.IsZero() {
+		return fmt.Errorf("%w: settling waits needs a time", ErrInvalid)
+	}
+	for _, st := range settlements {
+		out := st.Output
+		if d := st.Delivery; d != nil {
+			if d.Event == "" || (len(d.Data) > 0 && !json.Valid(d.Data)) {
+				return fmt.Errorf("%w: a delivery needs an event type and JSON data", ErrInvalid)
+			}
+			out = d.Output
+		}
+		if len(out) > 0 && !json.Valid(out) {
+			return fmt.Errorf("%w: a wait's output is not valid JSON", ErrInvalid)
+		}
+	}
+	return nil
 }

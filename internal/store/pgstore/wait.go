@@ -219,27 +219,80 @@ func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
 		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var id int64
-		if err := tx.QueryRow(ctx, s.sql(`INSERT INTO {schema}.wait_inbox (event, instance, data_json, received_at) VALUES ($1, $2, $3, $4) RETURNING id`),
-			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)).Scan(&id); err != nil {
-			return err
-		}
-		if id%store.InboxTrimEvery != 0 {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND received_at < $3`),
-			ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND id <= (
-			SELECT id FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 ORDER BY id DESC LIMIT 1 OFFSET $3)`),
-			ev.Event, ev.Instance, store.InboxMaxEvents)
-		return err
+		return s.addInbox(ctx, tx, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("add inbox event: %w", err)
 	}
 	return nil
+}
+
+// addInbox keeps ev in tx and, every store.InboxTrimEvery events, trims
+// the inbox of its type and instance.
+func (s *Store) addInbox(ctx context.Context, tx pgx.Tx, ev store.InboxEvent) error {
+	var id int64
+	if err := tx.QueryRow(ctx, s.sql(`INSERT INTO {schema}.wait_inbox (event, instance, data_json, received_at) VALUES ($1, $2, $3, $4) RETURNING id`),
+		ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt)).Scan(&id); err != nil {
+		return err
+	}
+	if id%store.InboxTrimEvery != 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND received_at < $3`),
+		ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 AND id <= (
+		SELECT id FROM {schema}.wait_inbox WHERE event = $1 AND instance = $2 ORDER BY id DESC LIMIT 1 OFFSET $3)`),
+		ev.Event, ev.Instance, store.InboxMaxEvents)
+	return err
+}
+
+// SettleWaits applies settlements in one transaction; see store.Waits.
+func (s *Store) SettleWaits(ctx context.Context, settlements []store.Settlement, at time.Time) ([]store.Settled, error) {
+	if err := store.ValidateSettlements(settlements, at); err != nil {
+		return nil, fmt.Errorf("settle waits: %w", err)
+	}
+	var out []store.Settled
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = store.ApplySettlements(settlements,
+			func(d *store.EventDelivery) (store.Settled, error) { return s.deliver(ctx, tx, d, at) },
+			func(key store.StepKey, output json.RawMessage) (bool, bool, error) {
+				return s.resolveWait(ctx, tx, key, output, at)
+			})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settle waits: %w", err)
+	}
+	return out, nil
+}
+
+// deliver offers an event to the pending waits for it in tx: the waits
+// d.Settle accepts end with its output, the others are returned as
+// candidates, and an event that meets no pending wait is kept in the inbox.
+func (s *Store) deliver(ctx context.Context, tx pgx.Tx, d *store.EventDelivery, at time.Time) (store.Settled, error) {
+	var res store.Settled
+	if len(d.Keys) == 0 {
+		return res, nil
+	}
+	rows, err := tx.Query(ctx, s.sql(`SELECT `+waitColumns+` FROM {schema}.waits
+		WHERE state = 'pending' AND event <> '' AND event = $1 AND instance = $2 AND match_key = ANY($3)`), d.Event, d.Instance, d.Keys)
+	if err != nil {
+		return res, err
+	}
+	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Wait, error) { return scanWait(r) })
+	if err != nil {
+		return res, err
+	}
+	if len(cands) == 0 {
+		res.Kept = true
+		return res, s.addInbox(ctx, tx, store.InboxEvent{Event: d.Event, Instance: d.Instance, Data: d.Data, ReceivedAt: at})
+	}
+	return store.SettleCandidates(d, cands, func(key store.StepKey) (bool, bool, error) {
+		return s.resolveWait(ctx, tx, key, d.Output, at)
+	})
 }
 
 // InboxEvents returns the kept events of a type and instance since since.

@@ -237,27 +237,118 @@ func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
 		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
 	}
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO wait_inbox (event, instance, data_json, received_at) VALUES (?, ?, ?, ?)`,
-			ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt))
-		if err != nil {
-			return err
-		}
-		if id, err := res.LastInsertId(); err != nil || id%store.InboxTrimEvery != 0 {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ? AND instance = ? AND received_at < ?`,
-			ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ?1 AND instance = ?2 AND id <= (
-			SELECT id FROM wait_inbox WHERE event = ?1 AND instance = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)`,
-			ev.Event, ev.Instance, store.InboxMaxEvents)
-		return err
+		return addInbox(ctx, tx, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("add inbox event: %w", err)
 	}
 	return nil
+}
+
+// addInbox keeps ev in tx and, every store.InboxTrimEvery events, trims
+// the inbox of its type and instance.
+func addInbox(ctx context.Context, tx *wtx, ev store.InboxEvent) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO wait_inbox (event, instance, data_json, received_at) VALUES (?, ?, ?, ?)`,
+		ev.Event, ev.Instance, encodeJSON(ev.Data), encodeTime(ev.ReceivedAt))
+	if err != nil {
+		return err
+	}
+	if id, err := res.LastInsertId(); err != nil || id%store.InboxTrimEvery != 0 {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ? AND instance = ? AND received_at < ?`,
+		ev.Event, ev.Instance, encodeTime(ev.ReceivedAt.Add(-store.InboxMaxAge))); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM wait_inbox WHERE event = ?1 AND instance = ?2 AND id <= (
+		SELECT id FROM wait_inbox WHERE event = ?1 AND instance = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)`,
+		ev.Event, ev.Instance, store.InboxMaxEvents)
+	return err
+}
+
+// SettleWaits applies settlements in one write; see store.Waits.
+func (s *Store) SettleWaits(ctx context.Context, settlements []store.Settlement, at time.Time) ([]store.Settled, error) {
+	if err := store.ValidateSettlements(settlements, at); err != nil {
+		return nil, fmt.Errorf("settle waits: %w", err)
+	}
+	var out []store.Settled
+	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		// The writer may run this again in a fresh transaction: out starts over.
+		var err error
+		out, err = store.ApplySettlements(settlements,
+			func(d *store.EventDelivery) (store.Settled, error) { return deliver(ctx, tx, d, at) },
+			func(key store.StepKey, output json.RawMessage) (bool, bool, error) {
+				return resolveWait(ctx, tx, key, output, at)
+			})
+		return err
+	})
+	for i, st := range settlements {
+		if st.Delivery == nil {
+			s.runs.drop(st.Key.RunID)
+		} else if err == nil {
+			for _, e := range out[i].Ended {
+				s.runs.drop(e.Key.RunID)
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settle waits: %w", err)
+	}
+	return out, nil
+}
+
+// GroupsCommits reports that the writes of concurrent callers share
+// commits: the writer applies every write queued, and those queued while
+// it does, in one transaction.
+func (s *Store) GroupsCommits() bool { return true }
+
+// deliver offers an event to the pending waits for it in tx: the waits
+// d.Settle accepts end with its output, the others are returned as
+// candidates, and an event that meets no pending wait is kept in the inbox.
+func deliver(ctx context.Context, tx *wtx, d *store.EventDelivery, at time.Time) (store.Settled, error) {
+	var res store.Settled
+	if len(d.Keys) == 0 {
+		return res, nil
+	}
+	args := []any{d.Event, d.Instance}
+	for _, k := range d.Keys {
+		args = append(args, k)
+	}
+	cands, err := txWaits(ctx, tx, `WHERE state = 'pending' AND event <> '' AND event = ? AND instance = ? AND match_key IN (`+
+		strings.Repeat("?, ", len(d.Keys)-1)+`?)`, args...)
+	if err != nil {
+		return res, err
+	}
+	if len(cands) == 0 {
+		res.Kept = true
+		return res, addInbox(ctx, tx, store.InboxEvent{Event: d.Event, Instance: d.Instance, Data: d.Data, ReceivedAt: at})
+	}
+	return store.SettleCandidates(d, cands, func(key store.StepKey) (bool, bool, error) {
+		return resolveWait(ctx, tx, key, d.Output, at)
+	})
+}
+
+// txWaits reads waits on the write connection, inside tx, and closes its
+// rows before returning, so the caller may write next.
+func txWaits(ctx context.Context, tx *wtx, where string, args ...any) ([]store.Wait, error) {
+	st, err := tx.w.stmt(ctx, `SELECT `+waitColumns+` FROM waits `+where)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Wait
+	for rows.Next() {
+		w, err := scanWait(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }
 
 // InboxEvents returns the kept events of a type and instance since since.

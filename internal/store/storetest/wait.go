@@ -154,6 +154,121 @@ func testWaits(t *testing.T, open func(*testing.T) store.Store) {
 		require.Empty(t, got, "only events since the given time")
 	})
 
+	// parked is waiting with the run parked on its wait.
+	parked := func(t *testing.T) (*bundle, store.Waits, store.Wait) {
+		b, ws, w := waiting(t)
+		ok, err := ws.ParkRun(b.ctx, w.RunID, "o", "waiting")
+		require.NoError(t, err)
+		require.True(t, ok)
+		return b, ws, w
+	}
+
+	t.Run("SettleWaitsInOneTransaction", func(t *testing.T) {
+		t.Parallel()
+		b, ws, w := parked(t)
+		// A second waiting run, whose wait's match needs a test of its own,
+		// and a third, timed out in the same batch.
+		other := newRun("w", 1)
+		other.Status, other.Owner, other.Attempt = store.StatusRunning, "o", 1
+		b.create(t, other)
+		ow, err := ws.CreateWait(b.ctx, store.Wait{StepKey: store.StepKey{RunID: other.ID, StepID: "w", Item: store.NoItem},
+			Deadline: base.Add(time.Hour), Event: "chatapi.ack", Instance: "chatapi", MatchKey: `id="m1"`, CreatedAt: base})
+		require.NoError(t, err)
+		third := newRun("w", 2)
+		third.Status, third.Owner, third.Attempt = store.StatusRunning, "o", 1
+		b.create(t, third)
+		tw, err := ws.CreateWait(b.ctx, store.Wait{StepKey: store.StepKey{RunID: third.ID, StepID: "nap", Item: store.NoItem},
+			Deadline: base.Add(time.Minute), CreatedAt: base})
+		require.NoError(t, err)
+		for _, id := range []string{other.ID, third.ID} {
+			ok, err := ws.ParkRun(b.ctx, id, "o", "waiting")
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+
+		receipt := json.RawMessage(`{"id":"m1","status":"viewed"}`)
+		out := json.RawMessage(`{"matched":true,"event":{"id":"m1","status":"viewed"}}`)
+		delivery := func(keys ...string) store.Settlement {
+			return store.Settlement{Delivery: &store.EventDelivery{Event: "chatapi.ack", Instance: "chatapi", Keys: keys,
+				Output: out, Data: receipt, Settle: func(c store.Wait) bool { return c.RunID == w.RunID }}}
+		}
+		at := base.Add(2 * time.Minute)
+		_, err = ws.SettleWaits(b.ctx, []store.Settlement{{Key: tw.StepKey, Output: json.RawMessage(`{`)}}, at)
+		require.ErrorIs(t, err, store.ErrInvalid, "an output that is not JSON is refused before anything is written")
+		res, err := ws.SettleWaits(b.ctx, []store.Settlement{
+			delivery(`id="m1"`, ""),
+			{Key: tw.StepKey, Output: json.RawMessage(`{"timed_out":true}`)},
+			{Key: tw.StepKey, Output: json.RawMessage(`{"timed_out":true}`)},
+			delivery(`id="m1"`, ""),
+			delivery(`id="m9"`, ""),
+		}, at)
+		require.NoError(t, err)
+		require.Len(t, res, 5)
+		require.Equal(t, []store.EndedWait{{Key: w.StepKey, Requeued: true}}, res[0].Ended, "the wait Settle accepts ends")
+		require.Len(t, res[0].Candidates, 1, "the other is left to the caller")
+		require.Equal(t, ow.StepKey, res[0].Candidates[0].StepKey)
+		require.False(t, res[0].Kept)
+		require.True(t, res[1].Resolved)
+		require.True(t, res[1].Requeued)
+		require.False(t, res[2].Resolved, "a wait ends once, even twice in one batch")
+		require.Empty(t, res[3].Ended, "the receipt's wait ended earlier in the batch")
+		require.Len(t, res[3].Candidates, 1)
+		require.False(t, res[3].Kept)
+		require.True(t, res[4].Kept, "a receipt no wait is pending for is kept in the inbox")
+		require.Empty(t, res[4].Candidates)
+
+		got, err := ws.GetWait(b.ctx, w.StepKey)
+		require.NoError(t, err)
+		require.True(t, got.Resolved)
+		require.JSONEq(t, string(out), string(got.Output))
+		require.True(t, at.Equal(got.ResolvedAt))
+		got, err = ws.GetWait(b.ctx, ow.StepKey)
+		require.NoError(t, err)
+		require.False(t, got.Resolved, "a candidate is not ended by the store")
+		for id, want := range map[string]store.Status{w.RunID: store.StatusQueued, third.ID: store.StatusQueued, other.ID: store.StatusWaiting} {
+			run, err := b.s.GetRun(b.ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, want, run.Status)
+		}
+		kept, err := ws.InboxEvents(b.ctx, "chatapi.ack", "chatapi", base)
+		require.NoError(t, err)
+		require.Len(t, kept, 1, "only the receipt that met no wait")
+		require.JSONEq(t, string(receipt), string(kept[0].Data))
+	})
+
+	t.Run("SettleWaitsEndsAWaitOnceAcrossConcurrentBatches", func(t *testing.T) {
+		t.Parallel()
+		b, ws, w := parked(t)
+		var ended, requeues atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				st := store.Settlement{Key: w.StepKey, Output: json.RawMessage(`{"timed_out":true}`)}
+				if i%2 == 0 {
+					st = store.Settlement{Delivery: &store.EventDelivery{Event: "chatapi.ack", Instance: "chatapi", Keys: []string{`id="m1"`},
+						Output: json.RawMessage(`{"matched":true}`), Settle: func(store.Wait) bool { return true }}}
+				}
+				res, err := ws.SettleWaits(b.ctx, []store.Settlement{st}, base.Add(time.Minute))
+				require.NoError(t, err)
+				for _, e := range res[0].Ended {
+					ended.Add(1)
+					if e.Requeued {
+						requeues.Add(1)
+					}
+				}
+				if res[0].Resolved {
+					ended.Add(1)
+				}
+				if res[0].Requeued {
+					requeues.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		require.EqualValues(t, 1, ended.Load(), "exactly one settlement ends the wait")
+		require.EqualValues(t, 1, requeues.Load())
+	})
+
 	t.Run("SignalTokenIsUsedOnce", func(t *testing.T) {
 		t.Parallel()
 		b, ws, w := waiting(t)
