@@ -111,13 +111,22 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 		agg.Error = x.stepError(class, fmt.Sprintf("%d of %d items failed; item %d: %s", t.failed, total, t.firstFailed, msg))
 	}
 	agg.Raw = t.joined()
-	t = nil
-	// The list of outputs in scope reads what the aggregate record holds,
-	// as it does when the run resumes after the step.
-	if agg.Output, err = decodeValue(agg.Raw); err != nil {
-		return agg, fmt.Errorf("decode output of step %s: %w", step.ID, err)
+	if x.readLater(step) {
+		// The list of outputs in scope reads what the aggregate record
+		// holds, as it does when the run resumes after the step.
+		if agg.Output, err = t.decoded(); err != nil {
+			return agg, fmt.Errorf("decode output of step %s: %w", step.ID, err)
+		}
 	}
+	t = nil
 	return x.record(ctx, step, key, agg, started)
+}
+
+// readLater reports whether a step after step may read its result: the
+// last step's output is only recorded, never decoded for the scope.
+func (x *execution) readLater(step *config.Step) bool {
+	steps := x.wf.Steps
+	return len(steps) == 0 || steps[len(steps)-1] != step
 }
 
 // itemTally is what a for_each step keeps of its finished items: each
@@ -191,6 +200,21 @@ func (t *itemTally) add(i int, r stepResult) error {
 		}
 	}
 	return nil
+}
+
+// decoded returns the items' outputs in input order as the scope holds
+// them, each decoded on its own (one decoder over the whole list would
+// buffer all of it once more).
+func (t *itemTally) decoded() ([]any, error) {
+	out := make([]any, len(t.outputs))
+	for i, o := range t.outputs {
+		v, err := decodeValue(o)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // joined returns the JSON list of the items' outputs in input order.
