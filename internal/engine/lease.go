@@ -26,6 +26,8 @@ type sendLease struct {
 	busy    bool
 	// forfeited counts the slots given up by calls woken too late.
 	forfeited int
+	// clock is the offset of the budget's clock; only reserve uses it.
+	clock clockOffset
 }
 
 // leasedSlot is one call's slot: it may be sent in [from, until].
@@ -75,12 +77,6 @@ func (l *sendLease) slot(ctx context.Context, budget RateLimiter, key string, iv
 }
 
 // reserve takes a lease for the waiting calls, in order, until none waits.
-// The budget answers how far its first slot lies from the database's
-// clock; the call was on its way for part of the round trip, so the slot
-// lies between start+ahead and end+ahead of this process's clock. A call
-// goes no earlier than the latest and no later than the earliest moment
-// plus tol, which is never early and at most tol late, whatever the round
-// trip took.
 func (l *sendLease) reserve(budget RateLimiter, key string, iv, tol time.Duration) {
 	for {
 		l.mu.Lock()
@@ -93,16 +89,68 @@ func (l *sendLease) reserve(budget RateLimiter, key string, iv, tol time.Duratio
 		batch := l.waiting[:n:n]
 		l.waiting = l.waiting[n:]
 		l.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		start := time.Now()
 		// n slots of iv in one reservation: with a burst of 1 the budget
-		// answers the first one's time.
-		ahead, err := budget.Reserve(ctx, key, time.Duration(n)*iv, 1)
-		end := time.Now()
-		cancel()
+		// answers the first one.
+		from, until, err := l.first(budget, key, time.Duration(n)*iv, tol)
 		for k, ch := range batch {
-			off := ahead + time.Duration(k)*iv
-			ch <- leasedSlot{from: end.Add(off), until: start.Add(off + tol), err: err}
+			off := time.Duration(k) * iv
+			ch <- leasedSlot{from: from.Add(off), until: until.Add(off), err: err}
 		}
 	}
+}
+
+// first reserves span of key's budget and returns when, on this
+// process's clock, a call may go at its start: never before it, at most
+// tol after it.
+//
+// A budget on another clock (ClockedRateLimiter) says when the slot comes
+// on that clock; the offset between the clocks is estimated from the
+// round trips (the budget read its clock between the request's start and
+// its answer), keeping the estimate of the shortest trip, so the slot is
+// placed within a fraction of a millisecond even when a trip takes tens.
+// A plain budget says how far the slot lay from its clock's now: that now
+// lies somewhere in the trip, which leaves only tol minus the trip.
+func (l *sendLease) first(budget RateLimiter, key string, span, tol time.Duration) (from, until time.Time, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if cb, ok := budget.(ClockedRateLimiter); ok {
+		slot, now, err := cb.ReserveAt(ctx, key, span, 1)
+		end := time.Now()
+		if err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		offset, uncertain := l.clock.sample(start, end, now)
+		at := slot.Add(-offset)
+		return at.Add(uncertain), at.Add(tol - uncertain), nil
+	}
+	ahead, err := budget.Reserve(ctx, key, span, 1)
+	end := time.Now()
+	return end.Add(ahead), start.Add(ahead + tol), err
+}
+
+// clockOffset estimates how far another clock is ahead of this process's
+// from round trips: one that started at start and ended at end (on this
+// clock) read the other clock at now, so the offset is now minus the
+// trip's midpoint, within half the trip. The best estimate is the one of
+// the shortest trip, allowed to age by driftPPM.
+type clockOffset struct {
+	offset, uncertain time.Duration
+	at                time.Time
+}
+
+// driftPPM is how fast an estimate is taken to age: 100 µs a second, far
+// above the drift of real clocks.
+const driftPPM = 100
+
+// sample takes one round trip's estimate and returns the best one with
+// its uncertainty.
+func (c *clockOffset) sample(start, end, now time.Time) (offset, uncertain time.Duration) {
+	half := end.Sub(start) / 2
+	aged := c.uncertain + time.Duration(int64(end.Sub(c.at))/1_000_000*driftPPM)
+	if c.at.IsZero() || half <= aged {
+		c.offset, c.uncertain, c.at = now.Sub(start.Add(half)), half, end
+		return c.offset, half
+	}
+	return c.offset, aged
 }
