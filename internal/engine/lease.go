@@ -38,7 +38,7 @@ type leasedSlot struct {
 
 // take blocks until the call may be sent: at a slot of key's budget, which
 // allows one call per iv, no later than tol after it.
-func (l *sendLease) take(ctx context.Context, budget RateLimiter, key string, iv, tol time.Duration) error {
+func (l *sendLease) take(ctx context.Context, budget ClockedRateLimiter, key string, iv, tol time.Duration) error {
 	for {
 		slot, err := l.slot(ctx, budget, key, iv, tol)
 		if err != nil {
@@ -57,7 +57,7 @@ func (l *sendLease) take(ctx context.Context, budget RateLimiter, key string, iv
 }
 
 // slot queues the call for the next lease and returns its slot.
-func (l *sendLease) slot(ctx context.Context, budget RateLimiter, key string, iv, tol time.Duration) (leasedSlot, error) {
+func (l *sendLease) slot(ctx context.Context, budget ClockedRateLimiter, key string, iv, tol time.Duration) (leasedSlot, error) {
 	ch := make(chan leasedSlot, 1)
 	l.mu.Lock()
 	l.waiting = append(l.waiting, ch)
@@ -77,7 +77,7 @@ func (l *sendLease) slot(ctx context.Context, budget RateLimiter, key string, iv
 }
 
 // reserve takes a lease for the waiting calls, in order, until none waits.
-func (l *sendLease) reserve(budget RateLimiter, key string, iv, tol time.Duration) {
+func (l *sendLease) reserve(budget ClockedRateLimiter, key string, iv, tol time.Duration) {
 	for {
 		l.mu.Lock()
 		n := min(len(l.waiting), maxLease)
@@ -101,32 +101,23 @@ func (l *sendLease) reserve(budget RateLimiter, key string, iv, tol time.Duratio
 
 // first reserves span of key's budget and returns when, on this
 // process's clock, a call may go at its start: never before it, at most
-// tol after it.
-//
-// A budget on another clock (ClockedRateLimiter) says when the slot comes
-// on that clock; the offset between the clocks is estimated from the
-// round trips (the budget read its clock between the request's start and
-// its answer), keeping the estimate of the shortest trip, so the slot is
-// placed within a fraction of a millisecond even when a trip takes tens.
-// A plain budget says how far the slot lay from its clock's now: that now
-// lies somewhere in the trip, which leaves only tol minus the trip.
-func (l *sendLease) first(budget RateLimiter, key string, span, tol time.Duration) (from, until time.Time, err error) {
+// tol after it. The budget says when the slot comes on its clock; the
+// offset between the clocks is estimated from the round trips (the budget
+// read its clock between the request's start and its answer), keeping the
+// estimate of the shortest trip, so the slot is placed within a fraction
+// of a millisecond even when a trip takes tens.
+func (l *sendLease) first(budget ClockedRateLimiter, key string, span, tol time.Duration) (from, until time.Time, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	if cb, ok := budget.(ClockedRateLimiter); ok {
-		slot, now, err := cb.ReserveAt(ctx, key, span, 1)
-		end := time.Now()
-		if err != nil {
-			return time.Time{}, time.Time{}, err
-		}
-		offset, uncertain := l.clock.sample(start, end, now)
-		at := slot.Add(-offset)
-		return at.Add(uncertain), at.Add(tol - uncertain), nil
-	}
-	ahead, err := budget.Reserve(ctx, key, span, 1)
+	slot, now, err := budget.ReserveAt(ctx, key, span, 1)
 	end := time.Now()
-	return end.Add(ahead), start.Add(ahead + tol), err
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	offset, uncertain := l.clock.sample(start, end, now)
+	at := slot.Add(-offset)
+	return at.Add(uncertain), at.Add(tol - uncertain), nil
 }
 
 // clockOffset estimates how far another clock is ahead of this process's

@@ -180,15 +180,16 @@ func (p *pacer) space(ctx context.Context, prov *config.Provider) error {
 	// at exact instants (see sendLease): together the replicas' sends stay
 	// within the limit in every window.
 	iv := interval(rl.Rate * share)
-	if rl.Burst > 1 {
-		// A bucket that may send Burst calls at once is not spaced.
-		d, err := p.budget.Reserve(ctx, prov.Name+"#send", iv, rl.Burst)
-		if err != nil {
-			return err
-		}
-		return sleep(ctx, d)
+	if cb, ok := p.budget.(ClockedRateLimiter); ok && rl.Burst <= 1 {
+		return p.lease(prov.Name).take(ctx, cb, prov.Name+"#send", iv, lateness(rl, iv))
 	}
-	return p.lease(prov.Name).take(ctx, p.budget, prov.Name+"#send", iv, lateness(rl, iv))
+	// A bucket that may send Burst calls at once is not spaced, and a
+	// budget that cannot say when a slot comes on its clock is slept for.
+	d, err := p.budget.Reserve(ctx, prov.Name+"#send", iv, rl.Burst)
+	if err != nil {
+		return err
+	}
+	return sleep(ctx, d)
 }
 
 // lease returns instance's send lease.
