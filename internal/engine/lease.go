@@ -24,6 +24,8 @@ type sendLease struct {
 	mu      sync.Mutex
 	waiting []chan leasedSlot
 	busy    bool
+	// iv and tol are the slots' spacing and tolerance for the next lease.
+	iv, tol time.Duration
 	// forfeited counts the slots given up by calls woken too late.
 	forfeited int
 	// clock is the offset of the budget's clock; only reserve uses it.
@@ -61,9 +63,12 @@ func (l *sendLease) slot(ctx context.Context, budget ClockedRateLimiter, key str
 	ch := make(chan leasedSlot, 1)
 	l.mu.Lock()
 	l.waiting = append(l.waiting, ch)
+	// The pace of the latest call is the pace of the next lease (AIMD
+	// may have changed it).
+	l.iv, l.tol = iv, tol
 	if !l.busy {
 		l.busy = true
-		go l.reserve(budget, key, iv, tol)
+		go l.reserve(budget, key)
 	}
 	l.mu.Unlock()
 	select {
@@ -77,9 +82,10 @@ func (l *sendLease) slot(ctx context.Context, budget ClockedRateLimiter, key str
 }
 
 // reserve takes a lease for the waiting calls, in order, until none waits.
-func (l *sendLease) reserve(budget ClockedRateLimiter, key string, iv, tol time.Duration) {
+func (l *sendLease) reserve(budget ClockedRateLimiter, key string) {
 	for {
 		l.mu.Lock()
+		iv, tol := l.iv, l.tol
 		n := min(len(l.waiting), maxLease)
 		if n == 0 {
 			l.busy = false
