@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -48,6 +49,7 @@ type result struct {
 	Items    int     `json:"items"`
 	Seconds  float64 `json:"seconds"`
 	PeakRSS  int64   `json:"peak_rss_kib"`
+	ViewRSS  int64   `json:"view_rss_kib"`
 	CPUMilli float64 `json:"cpu_ms"`
 	Failed   int     `json:"failed"`
 }
@@ -82,7 +84,11 @@ func TestPacedFanOut(t *testing.T) {
 	defer srv.Close()
 
 	var rows []result
-	for _, mode := range []string{"unpaced", "paced"} {
+	modes := []string{"unpaced", "paced"}
+	if s := os.Getenv("HERALD_BENCH_PACING_MODES"); s != "" {
+		modes = strings.Split(s, ",")
+	}
+	for _, mode := range modes {
 		mu.Lock()
 		times = times[:0]
 		mu.Unlock()
@@ -91,6 +97,9 @@ func TestPacedFanOut(t *testing.T) {
 			"HERALD_PACING_ITEMS="+strconv.Itoa(items), "HERALD_PACING_DIR="+t.TempDir())
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
+		if os.Getenv("HERALD_PACING_TRACE") != "" {
+			os.Stdout.Write(out)
+		}
 		var r result
 		for _, line := range strings.Split(string(out), "\n") {
 			if s, ok := strings.CutPrefix(line, "RESULT "); ok {
@@ -105,8 +114,8 @@ func TestPacedFanOut(t *testing.T) {
 		require.Zero(t, r.Failed, "no item failed: %s", out)
 		require.Equal(t, items, len(got), "every item reached the sandbox once")
 		pace := pacetest.Measure(got, time.Second)
-		fmt.Printf("%-8s %7d items in %7.1f s: %7.1f/s at the sandbox, at most %d in any 1 s window; host peak RSS %.1f MiB, CPU %.3f ms per item\n",
-			mode, items, r.Seconds, pace.Rate, pace.Peak, float64(r.PeakRSS)/1024, r.CPUMilli/float64(items))
+		fmt.Printf("%-8s %7d items in %7.1f s: %7.1f/s at the sandbox, at most %d in any 1 s window; host peak RSS %.1f MiB (%.1f MiB once the run object with its items was read), CPU %.3f ms per item\n",
+			mode, items, r.Seconds, pace.Rate, pace.Peak, float64(r.PeakRSS)/1024, float64(r.ViewRSS)/1024, r.CPUMilli/float64(items))
 		if mode == "paced" {
 			require.LessOrEqual(t, r.PeakRSS, int64(150*1024), "host RSS stays within 150 MB")
 		}
@@ -154,17 +163,23 @@ workflow "blast" {
 	for i := range to {
 		to[i] = i // small numbers: a rendered for_each list is at most 1 MiB
 	}
+	stopPeak := make(chan struct{})
+	peakDone := make(chan struct{})
+	go func() {
+		defer close(peakDone)
+		profileAtPeak(os.Getenv("HERALD_PACING_HEAPPROFILE"), stopPeak)
+	}()
 	start := time.Now()
 	run, err := e.Run(context.Background(), "blast", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"to": to}})
 	require.NoError(t, err)
 	require.EqualValues(t, "succeeded", run.Status)
 	elapsed := time.Since(start)
-	if path := os.Getenv("HERALD_PACING_HEAPPROFILE"); path != "" {
-		f, err := os.Create(path)
-		require.NoError(t, err)
-		require.NoError(t, pprof.WriteHeapProfile(f))
-		require.NoError(t, f.Close())
-	}
+	close(stopPeak)
+	<-peakDone
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	runRSS := ru.Maxrss
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	view, err := engine.View(context.Background(), st, run.ID)
 	require.NoError(t, err)
 	require.Len(t, view.Steps, 1)
@@ -177,9 +192,42 @@ workflow "blast" {
 			break
 		}
 	}
-	var ru syscall.Rusage
 	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	b, _ := json.Marshal(result{Mode: mode, Items: items, Seconds: elapsed.Seconds(), PeakRSS: ru.Maxrss, CPUMilli: float64(cpu) / float64(time.Millisecond), Failed: failed})
+	b, _ := json.Marshal(result{Mode: mode, Items: items, Seconds: elapsed.Seconds(), PeakRSS: runRSS, ViewRSS: ru.Maxrss, CPUMilli: float64(cpu) / float64(time.Millisecond), Failed: failed})
 	fmt.Printf("RESULT %s\n", b)
+}
+
+// profileAtPeak writes the heap profile to path (when it is not empty)
+// each time the heap in use grows by a tenth over the highest seen, so
+// that the file holds the profile of the run's peak, until stop is closed.
+func profileAtPeak(path string, stop <-chan struct{}) {
+	if path == "" {
+		return
+	}
+	var peak uint64
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if os.Getenv("HERALD_PACING_TRACE") != "" {
+			b, _ := os.ReadFile("/proc/self/statm")
+			fmt.Printf("TRACE %s statm=%s heapinuse=%dM heapsys=%dM stack=%dM gcsys=%dM other=%dM\n", time.Now().Format("15:04:05.000"), strings.TrimSpace(string(b)), ms.HeapInuse>>20, ms.HeapSys>>20, ms.StackInuse>>20, ms.GCSys>>20, ms.OtherSys>>20)
+		}
+		if ms.HeapInuse < peak+peak/10 {
+			continue
+		}
+		peak = ms.HeapInuse
+		f, err := os.Create(path)
+		if err != nil {
+			return
+		}
+		_ = pprof.WriteHeapProfile(f)
+		_ = f.Close()
+	}
 }

@@ -92,13 +92,13 @@ workflow "blast" {
 	plugin.mu.Unlock()
 	require.Equal(t, 2*perReplica, pace.Calls)
 	testfigures.Report(t, fmt.Sprintf("2 paced replicas sharing 100/s sent %d calls in %s (%.1f/s), at most %d in any 1 s window", pace.Calls, pace.Span.Round(time.Millisecond), pace.Rate, pace.Peak))
-	// The target is 100 (+1 for the burst) in every window. Replicas sleep
-	// until slots reserved in PostgreSQL, and on a loaded machine a sleep
-	// that wakes late sends together with the punctual sends after it: CI
-	// measured 103. Taking the slot at the moment of sending instead was
-	// tried and kept every window within the limit, but cost 40% of the
-	// rate (a round trip per slot is half of a 10 ms interval here). Until
-	// a design closes that gap (issue 14), the bound allows that jitter.
-	require.LessOrEqual(t, pace.Peak, 105, "the replicas' sends together stay within 100/s (+5 for late wake-ups) in every window")
-	require.Greater(t, pace.Rate, 70.0, "and use most of it")
+	// Each replica sends at its slots' instants of the shared send budget
+	// and gives up a slot it woke too late for (see the engine's
+	// sendLease), so the sum stays within the limit even on a loaded
+	// machine where sleeps wake late.
+	require.LessOrEqual(t, pace.Peak, 101, "the replicas' sends together stay within 100/s (+1 for the burst) in every window")
+	// 98/s is aimed at; a slot a replica woke too late for is given up,
+	// and on a loaded 2-core machine running the package's other tests
+	// both designs measured 63-90/s.
+	require.Greater(t, pace.Rate, 60.0, "and use most of it")
 }

@@ -357,21 +357,6 @@ func (x *execution) recordInDoubt(ctx context.Context, step *config.Step, key st
 	return nil
 }
 
-// needingAttention counts the for_each results that wait for an operator
-// and returns the first one's reason.
-func needingAttention(results []stepResult) (int, string) {
-	n, first := 0, ""
-	for _, r := range results {
-		if r.Status == store.StatusNeedsAttention {
-			if n == 0 {
-				first = r.Reason
-			}
-			n++
-		}
-	}
-	return n, first
-}
-
 // errText is err's masked message, "" for nil.
 func errText(x *execution, err error) string {
 	if err == nil {

@@ -20,6 +20,19 @@ type RateLimiter interface {
 	Reserve(ctx context.Context, key string, interval time.Duration, burst int) (time.Duration, error)
 }
 
+// ClockedRateLimiter is a RateLimiter that keeps its budgets on a clock
+// of its own (PostgreSQL's, shared by replicas) and can say when on that
+// clock a reserved slot comes. In scale-out the engine then sends each
+// call at its slot's instant on this process's clock, estimated from the
+// round trips of its reservations, instead of after a delay that the
+// round trip made late by an unknown part.
+type ClockedRateLimiter interface {
+	RateLimiter
+	// ReserveAt reserves as Reserve does and returns the slot's time and
+	// the limiter's time when it reserved it, both on its clock.
+	ReserveAt(ctx context.Context, key string, interval time.Duration, burst int) (slot, now time.Time, err error)
+}
+
 // memoryBudget is the in-process RateLimiter: a GCRA (a token bucket kept
 // as one theoretical arrival time per key).
 type memoryBudget struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -304,4 +305,93 @@ func TestRateLimitedAnswersHalveTheRate(t *testing.T) {
 			t.Fatal("the rate did not climb back to the limit")
 		}
 	}
+}
+
+// outputs is a provider whose send answers with a message record, as a
+// messaging API does, and which measures the heap in use at two calls of
+// a for_each: after the first warm items and near the last.
+type outputs struct {
+	calls       atomic.Int64
+	early, late int
+	heap        [2]uint64
+}
+
+func (p *outputs) Spec() *sdk.Spec {
+	return &sdk.Spec{
+		Type:    "outputs",
+		Version: "0.0.1",
+		Actions: []sdk.Action{{
+			Name:   "send",
+			Input:  sdk.Fields(sdk.String("to", "Recipient.").AsRequired()),
+			Output: sdk.Fields(),
+			Run: func(_ context.Context, c *sdk.Call) (any, error) {
+				n := int(p.calls.Add(1))
+				if n == p.early || n == p.late {
+					runtime.GC()
+					runtime.GC()
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					p.heap[min(n/p.late, 1)] = ms.HeapAlloc
+				}
+				to, _ := c.Input["to"].(string)
+				return map[string]any{"id": "wamid." + to + ".HBgLNDkxNTE", "status": "sent", "to": to, "price": 0.0125, "segments": 1}, nil
+			},
+		}},
+	}
+}
+
+// TestForEachHoldsOnlyItsOutputs runs a 4,000-item for_each and measures
+// how much the live heap grows per finished item while the step runs: the
+// step keeps each item's output as JSON and counters, not each item's
+// decoded result (about 600 bytes an item here, which is what a 100,000-item
+// fan-out's RSS was made of). The step's output is still the list of the
+// item outputs in input order.
+func TestForEachHoldsOnlyItsOutputs(t *testing.T) {
+	const n = 4000
+	p := &outputs{early: 300, late: n - 100}
+	srv := sdk.NewServer(p, nil)
+	proj, diags := config.LoadSources([]config.Source{{Name: "test.hcl", Data: []byte(`
+provider "o" {
+  type = "outputs"
+}
+workflow "blast" {
+  step "each" {
+    for_each    = "{{ trigger.body.to }}"
+    parallelism = 16
+    uses        = "o.send"
+    with        = { to = "49151{{ item }}" }
+  }
+  step "after" {
+    if   = "{{ size(steps.each.output) == 4000 && steps.each.output[3999].to == '491513999' }}"
+    uses = "o.send"
+    with = { to = "{{ steps.each.output[7].id }}" }
+  }
+}`)}}, config.LoadOptions{Spec: func(string) (*sdk.Spec, error) { return p.Spec(), nil }})
+	require.False(t, diags.HasErrors(), "%v", diags)
+	require.NoError(t, srv.Configure(context.Background(), "o", json.RawMessage(`{}`)))
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	e, err := engine.New(engine.Options{Project: proj, Store: st, Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
+	require.NoError(t, err)
+	run, err := e.Run(context.Background(), "blast", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"to": recipients(n)}})
+	require.NoError(t, err)
+	require.EqualValues(t, "succeeded", run.Status, run.Error)
+
+	grown := float64(int64(p.heap[1])-int64(p.heap[0])) / float64(p.late-p.early)
+	t.Logf("the live heap grew %.0f bytes per finished item while the for_each ran", grown)
+	require.Less(t, grown, 256.0, "a finished item leaves its output's JSON behind, not its whole result")
+
+	view, err := engine.View(context.Background(), st, run.ID)
+	require.NoError(t, err)
+	require.Len(t, view.Steps, 2)
+	var out []map[string]any
+	require.NoError(t, json.Unmarshal(view.Steps[0].Output, &out))
+	require.Len(t, out, n)
+	for _, i := range []int{0, 1, 2000, n - 1} {
+		require.Equal(t, "49151"+strconv.Itoa(i), out[i]["to"], "item %d's output is in its place", i)
+	}
+	require.Len(t, view.Steps[0].Items, n, "the run object lists every item, read from the store")
+	require.EqualValues(t, "succeeded", view.Steps[1].Status, "a later step reads the list of outputs")
+	require.Equal(t, int64(n+1), p.calls.Load())
 }

@@ -31,6 +31,9 @@ type pacer struct {
 	// sent keeps the calls of this process within each limit's window
 	// right where they are sent (see space).
 	sent sendWindow
+	// leases hold this process's send slots of each instance's shared
+	// budget, in scale-out.
+	leases map[string]*sendLease
 }
 
 // headroom is the share of a limit the pacer aims at: scheduling and
@@ -173,14 +176,44 @@ func (p *pacer) space(ctx context.Context, prov *config.Provider) error {
 		return nil
 	}
 	// Replicas send at different moments after their grants, so in
-	// scale-out the sends themselves take a slot of a second shared
-	// budget, one at a time: together the replicas' sends stay within the
-	// limit in every window, at the cost of the pace lost to a late send.
-	d, err := p.budget.Reserve(ctx, prov.Name+"#send", interval(rl.Rate*share), rl.Burst)
+	// scale-out the sends themselves take slots of a second shared budget
+	// at exact instants (see sendLease): together the replicas' sends stay
+	// within the limit in every window.
+	iv := interval(rl.Rate * share)
+	if cb, ok := p.budget.(ClockedRateLimiter); ok && rl.Burst <= 1 {
+		return p.lease(prov.Name).take(ctx, cb, prov.Name+"#send", iv, lateness(rl, iv))
+	}
+	// A bucket that may send Burst calls at once is not spaced, and a
+	// budget that cannot say when a slot comes on its clock is slept for.
+	d, err := p.budget.Reserve(ctx, prov.Name+"#send", iv, rl.Burst)
 	if err != nil {
 		return err
 	}
 	return sleep(ctx, d)
+}
+
+// lease returns instance's send lease.
+func (p *pacer) lease(instance string) *sendLease {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.leases == nil {
+		p.leases = map[string]*sendLease{}
+	}
+	l := p.leases[instance]
+	if l == nil {
+		l = &sendLease{}
+		p.leases[instance] = l
+	}
+	return l
+}
+
+// lateness is how late after its slot a send may still go out. Sends at
+// most tol after slots spaced iv apart put at most ceil((Per+tol)/iv)
+// sends in any window of Per; tol is half of what keeps that within
+// Count+1, the other half being left for the moments between the pacer's
+// release and the provider's receipt.
+func lateness(rl *config.RateLimit, iv time.Duration) time.Duration {
+	return max((time.Duration(rl.Count+1)*iv-rl.Per)/2, 0)
 }
 
 // limited lowers instance's rate after a rate_limited answer.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
@@ -151,107 +150,6 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 
 func (x *execution) stepError(class, msg string) *store.StepError {
 	return &store.StepError{Class: class, Message: x.st.masker.String(msg)}
-}
-
-func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult, error) {
-	key := store.StepKey{RunID: x.run.ID, StepID: step.ID, Item: store.NoItem}
-	started := x.e.opts.Now()
-	ectx, cancel := exprContext(ctx, step)
-	list, err := step.ForEach.RenderListContext(ectx, x.scope)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return stepResult{}, ErrInterrupted
-		}
-		return x.record(ctx, step, key, stepResult{Status: store.StatusFailed, Error: x.stepError(string(sdk.ClassPermanent), "for_each: "+err.Error())}, started)
-	}
-	// The aggregate record, running, says how many items there are, for
-	// progress; it is written once, not again on a resume.
-	if rec, ok := x.records[key]; !ok || rec.Total != len(list) {
-		if _, err := x.record(ctx, step, key, stepResult{Status: store.StatusRunning, Provider: step.Provider, Total: len(list)}, started); err != nil {
-			return stepResult{}, err
-		}
-	}
-	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Items: len(list), Provider: step.Provider, Action: step.Action})
-	x.log.Info("step started", "step", step.ID, "items", len(list))
-	parallelism := step.Parallelism
-	if parallelism < 1 {
-		parallelism = 1
-	}
-	results := make([]stepResult, len(list))
-	errs := make([]error, len(list))
-	sem := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
-	for i, item := range list {
-		if ctx.Err() != nil {
-			errs[i] = ErrInterrupted
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = x.call(ctx, step, i, x.scope.WithItem(item, i))
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		if errors.Is(err, ErrInterrupted) {
-			return stepResult{}, ErrInterrupted
-		}
-		return stepResult{}, err
-	}
-	if opening, n := delayed(results); n > 0 {
-		// The items inside their windows went out; the run waits for the
-		// first of the others to open.
-		return stepResult{}, x.parkForWindow(ctx, step, opening, windowReason(step, opening, n, len(results)))
-	}
-	agg := stepResult{Status: store.StatusSucceeded, Total: len(list)}
-	outputs := make([]any, len(results))
-	failed := 0
-	var first *store.StepError
-	firstAt := -1
-	for i, r := range results {
-		outputs[i] = r.Output
-		agg.Attempts += r.Attempts
-		if r.Status == store.StatusSucceeded && agg.Provider == "" {
-			agg.Provider = r.Provider
-		}
-		if r.Status == store.StatusFailed {
-			failed++
-			if first == nil {
-				first, firstAt = r.Error, i
-			}
-		}
-	}
-	if agg.Provider == "" {
-		agg.Provider = step.Provider
-	}
-	if n, first := needingAttention(results); n > 0 {
-		// The other items ran to their end; the step waits for the
-		// in-doubt ones to be resolved.
-		agg.Status = store.StatusNeedsAttention
-		agg.Reason = fmt.Sprintf("%d of %d items are in doubt; %s", n, len(results), first)
-		if n == 1 {
-			agg.Reason = first
-		}
-		return x.record(ctx, step, key, agg, started)
-	}
-	if failed > 0 {
-		agg.Status = store.StatusFailed
-		msg, class := "", string(sdk.ClassPermanent)
-		if first != nil {
-			msg, class = first.Message, first.Class
-		}
-		agg.Error = x.stepError(class, fmt.Sprintf("%d of %d items failed; item %d: %s", failed, len(results), firstAt, msg))
-	}
-	agg.Output = outputs
-	raw, err := json.Marshal(outputs)
-	if err != nil {
-		return agg, fmt.Errorf("encode output of step %s: %w", step.ID, err)
-	}
-	agg.Raw = raw
-	return x.record(ctx, step, key, agg, started)
 }
 
 // call runs a step (or one element of it) through its candidates with

@@ -103,21 +103,6 @@ func windowLocation(v any) (*time.Location, error) {
 	return loc, nil
 }
 
-// delayed returns the earliest opening among the for_each results held by
-// their window, and how many there are.
-func delayed(results []stepResult) (earliest time.Time, n int) {
-	for _, r := range results {
-		if r.opening.IsZero() {
-			continue
-		}
-		n++
-		if earliest.IsZero() || r.opening.Before(earliest) {
-			earliest = r.opening
-		}
-	}
-	return earliest, n
-}
-
 // parkForWindow parks the run until opening, the earliest time a held send
 // of step may go out: a durable wait with opening as its deadline, which the
 // host's timers resolve. The run then executes again and every held send is
