@@ -247,6 +247,21 @@ func ValidateFinish(key StepKey, attempt int, result AttemptResult) error {
 	return result.Validate()
 }
 
+// ValidateFinishRun checks the arguments of RunCommitter.FinishAttemptRun:
+// the finish as ValidateFinish does, and every delivery to index with it.
+// The error names the delivery that breaks its rules.
+func ValidateFinishRun(key StepKey, attempt int, result AttemptResult, deliveries []Delivery) error {
+	if err := ValidateFinish(key, attempt, result); err != nil {
+		return err
+	}
+	for _, d := range deliveries {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("index message: %w", err)
+		}
+	}
+	return nil
+}
+
 // OutcomeOf returns the outcome recorded for result: its Outcome when set,
 // else succeeded for a success, canceled for a cancel, and the error's class
 // for a failure when it is one of the outcomes (retryable otherwise).

@@ -75,13 +75,8 @@ func (s *Store) StartAttemptRun(ctx context.Context, key store.StepKey, start st
 // FinishAttemptRun finishes the attempt, indexes the deliveries and updates
 // the run in one transaction; see store.RunCommitter.
 func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt int, result store.AttemptResult, deliveries []store.Delivery, update func(*store.Run) error) (store.Run, error) {
-	if err := store.ValidateFinish(key, attempt, result); err != nil {
+	if err := store.ValidateFinishRun(key, attempt, result, deliveries); err != nil {
 		return store.Run{}, fmt.Errorf("finish attempt: %w", err)
-	}
-	for _, d := range deliveries {
-		if err := d.Validate(); err != nil {
-			return store.Run{}, fmt.Errorf("finish attempt: index message: %w", err)
-		}
 	}
 	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch) {
 		b.Queue(s.sql(finishAttempt), finishAttemptArgs(key, attempt, result)...).QueryRow(func(row pgx.Row) error {

@@ -81,10 +81,15 @@ func TestWALStartsAgainUnderSteadyWrites(t *testing.T) {
 	restarts := walSequence(t, wal) - first
 	t.Logf("%d runs written; the WAL started again %d times; its file peaked at %d KiB", written, restarts, peak>>10)
 	require.GreaterOrEqual(t, restarts, uint32(3), "the WAL starts again while writes go on")
-	// Between two rounds the WAL grows by what is written meanwhile (here
-	// megabytes a second: 4 writers of 4 KiB runs); without the writer's
-	// catch-up it never starts again and grew past 600 MiB in this test.
-	require.LessOrEqual(t, peak, int64(64<<20), "the WAL file stays bounded")
+	// Between two restarts the WAL grows by what is written meanwhile: here
+	// as fast as 4 writers of 4 KiB runs go, tens of MiB a second, and the
+	// passes take longer the longer the WAL. On a quiet 2-core machine the
+	// peak was 76–94 MiB (2026-12-07, three restarts within 1.7 s), 64 MiB
+	// or less under load; in herald serve with webhooks it peaked at
+	// 11.8 MiB. Without the writer's catch-up the WAL never starts again
+	// and grew past 600 MiB in this test: the bound is that it does not grow
+	// with the time written, not a size to tune.
+	require.LessOrEqual(t, peak, int64(160<<20), "the WAL file stays bounded")
 }
 
 // writeRuns creates n runs, each with a trigger of a few KiB, so the WAL
