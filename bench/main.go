@@ -131,7 +131,8 @@ type mode struct {
 	clients  int
 	rate     float64
 	duration time.Duration
-	// await, when set, makes the client wait for each message to arrive.
+	// await, when set, makes each client wait for its message to reach the
+	// sandbox before it sends the next (the loop closed at the provider).
 	await *load.Deliveries
 }
 
@@ -241,7 +242,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 
 	rep := &report{cfg: cfg, systems: systems, byMode: map[string]map[string][]measurement{}}
 	rep.modes = []mode{
-		{name: fmt.Sprintf("closed loop, %d clients", cfg.Clients), clients: cfg.Clients, duration: cfg.Duration},
+		{name: fmt.Sprintf("closed loop, %d clients", cfg.Clients), clients: cfg.Clients, duration: cfg.Duration, await: deliveries},
 		{name: "sequential, 1 client, each webhook after the last message arrived", clients: 1, duration: cfg.Duration / 2, await: deliveries},
 	}
 	if cfg.Rate > 0 {
