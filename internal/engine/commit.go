@@ -21,12 +21,19 @@ type finalStep struct {
 }
 
 // startAttempt records the start of an attempt; when the run's take is
-// still deferred, it is made in the same transaction (see Engine.execute).
+// still deferred, it is made in the same transaction (see Engine.execute),
+// and so is the run's creation when that is deferred too (ExecuteNew).
 func (x *execution) startAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
 	x.mu.Lock()
-	take := x.take
-	x.take = nil
+	take, create := x.take, x.create
+	x.take, x.create = nil, nil
 	x.mu.Unlock()
+	if create != nil {
+		taken, err := x.createStarting(ctx, create, key, start)
+		if err != nil || taken {
+			return err
+		}
+	}
 	if take == nil {
 		return x.e.opts.Store.StartAttempt(ctx, key, start)
 	}
@@ -40,14 +47,19 @@ func (x *execution) startAttempt(ctx context.Context, key store.StepKey, start s
 	return x.e.opts.Store.StartAttempt(ctx, key, start)
 }
 
-// flush makes the writes the execution deferred, one by one: the run's take
-// and the last step's result. A path that ends the run other than through
-// finish, or writes anything else, calls it first.
+// flush makes the writes the execution deferred, one by one: the run's
+// creation, its take and the last step's result. A path that ends the run
+// other than through finish, or writes anything else, calls it first.
 func (x *execution) flush(ctx context.Context) error {
 	x.mu.Lock()
-	take, final := x.take, x.final
-	x.take, x.final = nil, nil
+	take, final, create := x.take, x.final, x.create
+	x.take, x.final, x.create = nil, nil, nil
 	x.mu.Unlock()
+	if create != nil {
+		if err := x.e.createQueued(ctx, create); err != nil {
+			return err
+		}
+	}
 	if take != nil {
 		if _, err := x.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), x.run.ID, take); err != nil {
 			return err
@@ -79,9 +91,16 @@ func (x *execution) recordResult(ctx context.Context, f *finalStep) error {
 // events follow that commit, before the run's.
 func (x *execution) finish(ctx context.Context, status store.Status, msg, reason string) (store.Run, error) {
 	x.mu.Lock()
-	take, final := x.take, x.final
-	x.take, x.final = nil, nil
+	take, final, create := x.take, x.final, x.create
+	x.take, x.final, x.create = nil, nil, nil
 	x.mu.Unlock()
+	if create != nil {
+		// A run that ends without a call (skipped by when, say) is
+		// created as Create creates it, then taken and ended in one write.
+		if err := x.e.createQueued(ctx, create); err != nil {
+			return x.run, err
+		}
+	}
 	return x.e.finishWith(ctx, x.st, x.run, status, msg, reason, func(ctx context.Context, update func(*store.Run) error) (store.Run, error) {
 		if take != nil {
 			end := update
