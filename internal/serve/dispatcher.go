@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -45,8 +46,9 @@ type dispatcher struct {
 	ready chan job
 	slots chan struct{}
 	// eager hands a fresh run to a worker that waits for work (handOff):
-	// it has no buffer.
+	// it has no buffer. idle counts the workers waiting for work.
 	eager chan job
+	idle  atomic.Int32
 
 	mu       sync.Mutex
 	active   map[string]int   // runs executing, by workflow
@@ -77,12 +79,16 @@ func (d *dispatcher) start(ctx context.Context, workers int) {
 		go func() {
 			defer d.wg.Done()
 			for {
+				d.idle.Add(1)
 				select {
 				case <-ctx.Done():
+					d.idle.Add(-1)
 					return
 				case j := <-d.ready:
+					d.idle.Add(-1)
 					d.run(ctx, j)
 				case j := <-d.eager:
+					d.idle.Add(-1)
 					d.run(ctx, j)
 				}
 			}
