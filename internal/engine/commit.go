@@ -39,11 +39,12 @@ func (x *execution) startAttempt(ctx context.Context, key store.StepKey, start s
 	}
 	if c, ok := x.e.opts.Store.(store.RunCommitter); ok {
 		_, err := c.StartAttemptRun(ctx, key, start, take)
-		return err
+		return x.announced(err)
 	}
 	if _, err := x.e.opts.Store.UpdateRun(ctx, key.RunID, take); err != nil {
-		return err
+		return x.announced(err)
 	}
+	x.announced(nil)
 	return x.e.opts.Store.StartAttempt(ctx, key, start)
 }
 
@@ -56,14 +57,15 @@ func (x *execution) flush(ctx context.Context) error {
 	x.take, x.final, x.create = nil, nil, nil
 	x.mu.Unlock()
 	if create != nil {
-		if err := x.e.createQueued(ctx, create); err != nil {
+		if err := x.e.createQueued(ctx, create, x.held); err != nil {
 			return err
 		}
 	}
 	if take != nil {
 		if _, err := x.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), x.run.ID, take); err != nil {
-			return err
+			return x.announced(err)
 		}
+		x.announced(nil)
 	}
 	if final == nil {
 		return nil
@@ -97,7 +99,7 @@ func (x *execution) finish(ctx context.Context, status store.Status, msg, reason
 	if create != nil {
 		// A run that ends without a call (skipped by when, say) is
 		// created as Create creates it, then taken and ended in one write.
-		if err := x.e.createQueued(ctx, create); err != nil {
+		if err := x.e.createQueued(ctx, create, x.held); err != nil {
 			return x.run, err
 		}
 	}
@@ -112,7 +114,11 @@ func (x *execution) finish(ctx context.Context, status store.Status, msg, reason
 			}
 		}
 		if final == nil {
-			return x.e.opts.Store.UpdateRun(ctx, x.run.ID, update)
+			run, err := x.e.opts.Store.UpdateRun(ctx, x.run.ID, update)
+			if take != nil {
+				x.announced(err)
+			}
+			return run, err
 		}
 		c, ok := x.e.opts.Store.(store.RunCommitter)
 		if !ok {

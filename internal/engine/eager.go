@@ -65,9 +65,8 @@ func (e *Engine) EagerEligible(workflow string, trig Trigger) bool {
 // a run created first: a running run with an attempt in doubt.
 func (e *Engine) ExecuteNew(ctx context.Context, a Admission) (store.Run, error) {
 	c := &pendingCreate{Admission: a}
-	e.creating.Add(1)
 	final, err := e.executeLive(ctx, a.Run.ID, &a.Run, c)
-	if c.admit(e, store.Run{}, false, fmt.Errorf("run %s ended before it was stored: %w", a.Run.ID, cmp.Or(err, ErrNotCreated))) {
+	if c.admit(store.Run{}, false, fmt.Errorf("run %s ended before it was stored: %w", a.Run.ID, cmp.Or(err, ErrNotCreated))) {
 		// Every path writes before it ends; this one did not, and stored
 		// nothing.
 		e.opts.Logger.Error("run ended before it was stored", "run_id", a.Run.ID, "error", err)
@@ -80,67 +79,99 @@ func (e *Engine) ExecuteNew(ctx context.Context, a Admission) (store.Run, error)
 // its first write.
 type pendingCreate struct {
 	Admission
-	mu   sync.Mutex
-	done bool
-	// held are the run's events emitted before it was stored.
-	held []Event
+	mu       sync.Mutex
+	answered bool
 }
 
-// hold keeps ev until the run is stored, and reports whether it did.
-func (c *pendingCreate) hold(ev Event) bool {
+// admit tells Admitted the creation's outcome the first time it is called,
+// and reports whether it was that call.
+func (c *pendingCreate) admit(run store.Run, existed bool, err error) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done {
-		return false
-	}
-	c.held = append(c.held, ev)
-	return true
-}
-
-// admit reports the creation's outcome to Admitted and emits the held
-// events of a run that was stored, the first time it is called; it reports
-// whether it was that call.
-func (c *pendingCreate) admit(e *Engine, run store.Run, existed bool, err error) bool {
-	c.mu.Lock()
-	if c.done {
-		c.mu.Unlock()
-		return false
-	}
-	c.done = true
-	held := c.held
-	c.held = nil
+	first := !c.answered
+	c.answered = true
 	c.mu.Unlock()
-	e.creating.Add(-1)
-	if c.Admitted != nil {
+	if first && c.Admitted != nil {
 		c.Admitted(run, existed, err)
 	}
-	if err == nil && !existed {
-		for _, ev := range held {
-			e.opts.Observer(ev)
-		}
-	}
-	return true
+	return first
 }
 
 // outcome admits the creation's outcome and returns the error that stops
 // the execution when the run was not created: ErrNotCreated, wrapping the
-// store's error.
-func (c *pendingCreate) outcome(e *Engine, run store.Run, existed bool, err error) error {
-	c.admit(e, run, existed, err)
+// store's error. The events held for a run not created are dropped.
+func (c *pendingCreate) outcome(e *Engine, held *heldEvents, run store.Run, existed bool, err error) error {
+	c.admit(run, existed, err)
 	switch {
 	case err != nil:
+		e.announce(held, false)
 		return fmt.Errorf("%w: %w", ErrNotCreated, err)
 	case existed:
+		e.announce(held, false)
 		return fmt.Errorf("%w: its idempotency key names run %s", ErrNotCreated, run.ID)
 	}
 	return nil
 }
 
+// heldEvents are the events of a run executed from what its creator handed
+// (ExecuteRun, ExecuteNew), held until the run's first write: the take of a
+// queued run, which finds it changed when it was canceled meanwhile, or
+// the creation of a new one. They are published once that write is
+// durable, so the run's events follow the commits that made them true, or
+// dropped when it fails: a run that was not taken or not created here is
+// not announced as started here.
+type heldEvents struct {
+	mu     sync.Mutex
+	done   bool
+	events []Event
+}
+
+// hold keeps ev until the run's first write, and reports whether it did.
+func (h *heldEvents) hold(ev Event) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return false
+	}
+	h.events = append(h.events, ev)
+	return true
+}
+
+// announce ends the holding of h (nil holds nothing): the held events are
+// published when publish is set, dropped otherwise. Only the first call
+// does anything.
+func (e *Engine) announce(h *heldEvents, publish bool) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	if h.done {
+		h.mu.Unlock()
+		return
+	}
+	h.done = true
+	events := h.events
+	h.events = nil
+	h.mu.Unlock()
+	e.holding.Add(-1)
+	if publish && e.opts.Observer != nil {
+		for _, ev := range events {
+			e.opts.Observer(ev)
+		}
+	}
+}
+
+// announced ends the holding of the execution's events once its first
+// write is made: published when err is nil, dropped otherwise.
+func (x *execution) announced(err error) error {
+	x.e.announce(x.held, err == nil)
+	return err
+}
+
 // createQueued stores c's run as Create does: queued, to be taken by the
 // execution's next write.
-func (e *Engine) createQueued(ctx context.Context, c *pendingCreate) error {
+func (e *Engine) createQueued(ctx context.Context, c *pendingCreate, held *heldEvents) error {
 	run, existed, err := e.opts.Store.CreateRun(context.WithoutCancel(ctx), c.Run, c.IdemKey, c.TTL)
-	return c.outcome(e, run, existed, err)
+	return c.outcome(e, held, run, existed, err)
 }
 
 // createStarting stores the execution's run already taken (x.run) with the
@@ -148,8 +179,11 @@ func (e *Engine) createQueued(ctx context.Context, c *pendingCreate) error {
 func (x *execution) createStarting(ctx context.Context, c *pendingCreate, key store.StepKey, start store.AttemptStart) (taken bool, err error) {
 	es, ok := x.e.opts.Store.(store.EagerStarter)
 	if !ok {
-		return false, x.e.createQueued(ctx, c)
+		return false, x.e.createQueued(ctx, c, x.held)
 	}
 	run, existed, err := es.CreateStartAttemptRun(ctx, x.run, c.IdemKey, c.TTL, key, start)
-	return true, c.outcome(x.e, run, existed, err)
+	if err = c.outcome(x.e, x.held, run, existed, err); err != nil {
+		return true, err
+	}
+	return true, x.announced(nil)
 }

@@ -138,3 +138,28 @@ func TestEagerRunWhoseCreationFailsSendsNothing(t *testing.T) {
 	require.Equal(t, int64(1), wc.writes.Load(), "nothing is written after the failed creation")
 	require.Empty(t, events, "nothing was sent: no step finished")
 }
+
+// A run handed to ExecuteRun as its creator stored it (queued) but
+// canceled since is not read again before its first write: that write, the
+// run's take, finds it changed, stores nothing and sends nothing, and the
+// events emitted before it are dropped, so the run is never announced as
+// started.
+func TestHandedRunCanceledMeanwhileIsNotAnnounced(t *testing.T) {
+	t.Parallel()
+	e, st, _, events := eagerSetup(t, oneStep)
+	ctx := context.Background()
+	run, _, err := e.Create(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}}, "", 0)
+	require.NoError(t, err)
+	got, err := e.Cancel(ctx, run.ID, "operator", 0)
+	require.NoError(t, err)
+	require.Equal(t, engine.Canceled, got)
+	require.Equal(t, []engine.EventType{engine.RunFinished}, events(), "the cancel ends the queued run")
+
+	final, err := e.ExecuteRun(ctx, run)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCanceled, final.Status)
+	attempts, err := st.Attempts(ctx, run.ID)
+	require.NoError(t, err)
+	require.Empty(t, attempts, "nothing was sent")
+	require.Equal(t, []engine.EventType{engine.RunFinished}, events(), "the stale run was never announced as started")
+}

@@ -82,9 +82,9 @@ type Engine struct {
 	pacer *pacer
 	// executing holds the runs Execute is running now (*liveRun by id).
 	executing sync.Map
-	// creating counts the runs ExecuteNew has not stored yet, whose events
-	// are held until they are (see emit).
-	creating atomic.Int64
+	// holding counts the runs whose events are held until their first
+	// write (see heldEvents).
+	holding atomic.Int64
 	// settle batches the wait resolutions of concurrent callers (wait.go).
 	settle settler
 
@@ -240,11 +240,21 @@ func (e *Engine) ExecuteRun(ctx context.Context, run store.Run) (store.Run, erro
 func (e *Engine) executeLive(ctx context.Context, id string, handed *store.Run, create *pendingCreate) (final store.Run, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	live := &liveRun{cancel: cancel, done: make(chan struct{}), create: create}
+	live := &liveRun{cancel: cancel, done: make(chan struct{})}
+	if handed != nil {
+		live.held = &heldEvents{}
+		e.holding.Add(1)
+	}
 	if _, busy := e.executing.LoadOrStore(id, live); busy {
+		if live.held != nil {
+			e.holding.Add(-1)
+		}
 		return store.Run{ID: id}, ErrAlreadyExecuting
 	}
 	defer func() {
+		// Every path announces or drops the held events with the run's
+		// first write; should one not, they are not lost.
+		e.announce(live.held, true)
 		e.executing.Delete(id)
 		close(live.done)
 	}()
@@ -303,15 +313,22 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 			e.takeRun(&run, now)
 		}
 	}
+	var held *heldEvents
+	if v, ok := e.executing.Load(id); ok {
+		held = v.(*liveRun).held
+	}
 	if create != nil && take == nil {
 		// Not a run this try may take lazily (its workflow went away):
 		// stored as Create stores it, it is taken by the write below.
-		if err := e.createQueued(ctx, create); err != nil {
+		if err := e.createQueued(ctx, create, held); err != nil {
 			return store.Run{}, err
 		}
 		create = nil
 	}
 	if take == nil {
+		// The run is read and written now: nothing was announced from
+		// what its creator handed.
+		e.announce(held, true)
 		// One read-modify-write marks the run running, or finds it ended
 		// or its workflow gone.
 		run, err = e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
@@ -364,7 +381,7 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
 	if lazy {
 		// A retry after errClaimLost (lazy unset) announced the run already.
 		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
@@ -455,8 +472,9 @@ type liveRun struct {
 	cancel context.CancelCauseFunc
 	// done is closed when Execute returns.
 	done chan struct{}
-	// create is set for a run ExecuteNew stores with its first write.
-	create *pendingCreate
+	// held, when set, holds the run's events until its first write (see
+	// heldEvents).
+	held *heldEvents
 }
 
 // CanceledError is the cause of a run's context when an operator canceled
@@ -564,11 +582,9 @@ func (e *Engine) emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = e.opts.Now()
 	}
-	if e.creating.Load() > 0 && ev.RunID != "" {
-		// A run not stored yet is not announced yet: its events follow
-		// its creation, or are dropped when it is not created.
+	if e.holding.Load() > 0 && ev.RunID != "" {
 		if v, ok := e.executing.Load(ev.RunID); ok {
-			if c := v.(*liveRun).create; c != nil && c.hold(ev) {
+			if h := v.(*liveRun).held; h != nil && h.hold(ev) {
 				return
 			}
 		}
@@ -602,6 +618,9 @@ type execution struct {
 	final  *finalStep
 	create *pendingCreate
 	mu     sync.Mutex
+	// held holds the run's events until the deferred take or creation is
+	// written (see heldEvents); nil when none is.
+	held *heldEvents
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,
