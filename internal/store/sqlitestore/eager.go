@@ -16,32 +16,10 @@ func (s *Store) CreateStartAttemptRun(ctx context.Context, run store.Run, idemKe
 	if err := store.ValidateEagerStart(run, key, start); err != nil {
 		return store.Run{}, false, err
 	}
-	run, fingerprint, err := newRun(run, idemKey, ttl)
-	if err != nil {
-		return store.Run{}, false, err
-	}
-	var (
-		existing store.Run
-		existed  bool
-		reused   bool
-	)
-	defer s.observeWait("create_start_attempt_run", time.Now())
-	err = s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		var err error
-		existing, existed, reused, err = createRun(ctx, tx, run, fingerprint, idemKey, ttl)
-		if err != nil || existed || reused {
-			return err
+	return s.createRunWith(ctx, run, idemKey, ttl, func(ctx context.Context, tx *wtx) error {
+		if err := startAttempt(ctx, tx, key, start); err != nil {
+			return fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), err)
 		}
-		return startAttempt(ctx, tx, key, start)
+		return nil
 	})
-	switch {
-	case err != nil:
-		return store.Run{}, false, fmt.Errorf("create run %s and start attempt %d of step %s: %w", run.ID, start.Number, keyName(key), err)
-	case reused:
-		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, store.ErrIdempotencyKeyReused)
-	case existed:
-		return existing, true, nil
-	}
-	s.runs.put(run, 0)
-	return run, false, nil
 }

@@ -74,6 +74,13 @@ func normRun(r store.Run) store.Run {
 
 // CreateRun stores run, guarded by idemKey when it is set; see store.Store.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
+	return s.createRunWith(ctx, run, idemKey, ttl, nil)
+}
+
+// createRunWith is CreateRun, with also, when set, run in the same
+// transaction once the run is inserted: an error from also undoes the
+// insert too. also is not run when the key names a live run.
+func (s *Store) createRunWith(ctx context.Context, run store.Run, idemKey string, ttl time.Duration, also func(context.Context, *wtx) error) (store.Run, bool, error) {
 	run, fingerprint, err := newRun(run, idemKey, ttl)
 	if err != nil {
 		return store.Run{}, false, err
@@ -87,7 +94,10 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	err = s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		existing, existed, reused, err = createRun(ctx, tx, run, fingerprint, idemKey, ttl)
-		return err
+		if err != nil || existed || reused || also == nil {
+			return err
+		}
+		return also(ctx, tx)
 	})
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
