@@ -163,3 +163,39 @@ func TestHandedRunCanceledMeanwhileIsNotAnnounced(t *testing.T) {
 	require.Empty(t, attempts, "nothing was sent")
 	require.Equal(t, []engine.EventType{engine.RunFinished}, events(), "the stale run was never announced as started")
 }
+
+// Runs whose first attempt may have to wait are not started eagerly: a
+// workflow with a concurrency limit, a step calling an instance with a
+// rate limit (here a fallback's), and a cron catch-up.
+func TestEagerEligible(t *testing.T) {
+	t.Parallel()
+	e, _, _, _ := eagerSetup(t, oneStep+`
+provider "limited" {
+  type       = "pager"
+  rate_limit = "5/s"
+}
+workflow "capped" {
+  concurrency { limit = 2 }
+  step "page" {
+    uses = "primary.send"
+    with = { to = "a" }
+  }
+}
+workflow "paced" {
+  step "page" {
+    uses = "primary.send"
+    with = { to = "a" }
+    fallback {
+      uses = "limited.send"
+      with = { to = "a" }
+    }
+  }
+}`)
+	webhook := engine.Trigger{Kind: engine.KindWebhook}
+	require.True(t, e.EagerEligible("one", webhook))
+	require.True(t, e.EagerEligible("one", engine.Trigger{Kind: engine.KindCron}))
+	require.False(t, e.EagerEligible("one", engine.Trigger{Kind: engine.KindCron, Catchup: true}))
+	require.False(t, e.EagerEligible("capped", webhook))
+	require.False(t, e.EagerEligible("paced", webhook))
+	require.False(t, e.EagerEligible("missing", webhook))
+}
