@@ -199,3 +199,41 @@ workflow "paced" {
 	require.False(t, e.EagerEligible("paced", webhook))
 	require.False(t, e.EagerEligible("missing", webhook))
 }
+
+// A host killed right after a run's eager commit (created running with its
+// first attempt started) leaves what a host killed right after the
+// attempt's start leaves for a run created first: the resume finds the
+// attempt in doubt and settles it by the step's on_in_doubt rule, here a
+// reconcile that finds the message delivered, so it is not sent again.
+func TestEagerCommitThenCrashResumesInDoubt(t *testing.T) {
+	t.Parallel()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	b := setupInDoubt(t, st, `
+workflow "w" {
+  step "s" {
+    uses = "ledger.deliver"
+    with = { to = "ops" }
+  }
+}`)
+	ctx := context.Background()
+	run, err := b.engine.NewRun(ctx, "w", engine.Trigger{Kind: engine.KindWebhook})
+	require.NoError(t, err)
+	started := time.Now().UTC()
+	run.Status, run.Attempt, run.Owner, run.StartedAt, run.HeartbeatAt = store.StatusRunning, 1, "killed-host", started, started
+	key := store.StepKey{RunID: run.ID, StepID: "s", Item: store.NoItem}
+	_, _, err = st.CreateStartAttemptRun(ctx, run, "", 0, key, store.AttemptStart{Number: 1, Provider: "ledger", Action: "deliver", StartedAt: started})
+	require.NoError(t, err)
+	b.ledger.mu.Lock()
+	b.ledger.delivered[run.ID+"/s"]++ // the send reached the provider before the host died
+	b.ledger.mu.Unlock()
+
+	got, err := b.engine.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusSucceeded, got.Status, got.Reason)
+	sends, delivered := b.ledger.counts(run.ID + "/s")
+	require.Zero(t, sends, "not sent again")
+	require.Equal(t, 1, delivered, "exactly once")
+	require.Equal(t, []string{"in_doubt", "reconciled"}, outcomes(b.view(t, run.ID).Steps[0]))
+}
