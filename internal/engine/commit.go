@@ -21,37 +21,51 @@ type finalStep struct {
 }
 
 // startAttempt records the start of an attempt; when the run's take is
-// still deferred, it is made in the same transaction (see Engine.execute).
+// still deferred, it is made in the same transaction (see Engine.execute),
+// and so is the run's creation when that is deferred too (ExecuteNew).
 func (x *execution) startAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
 	x.mu.Lock()
-	take := x.take
-	x.take = nil
+	take, create := x.take, x.create
+	x.take, x.create = nil, nil
 	x.mu.Unlock()
+	if create != nil {
+		taken, err := x.createStarting(ctx, create, key, start)
+		if err != nil || taken {
+			return err
+		}
+	}
 	if take == nil {
 		return x.e.opts.Store.StartAttempt(ctx, key, start)
 	}
 	if c, ok := x.e.opts.Store.(store.RunCommitter); ok {
 		_, err := c.StartAttemptRun(ctx, key, start, take)
-		return err
+		return x.announced(err)
 	}
 	if _, err := x.e.opts.Store.UpdateRun(ctx, key.RunID, take); err != nil {
-		return err
+		return x.announced(err)
 	}
+	x.announced(nil)
 	return x.e.opts.Store.StartAttempt(ctx, key, start)
 }
 
-// flush makes the writes the execution deferred, one by one: the run's take
-// and the last step's result. A path that ends the run other than through
-// finish, or writes anything else, calls it first.
+// flush makes the writes the execution deferred, one by one: the run's
+// creation, its take and the last step's result. A path that ends the run
+// other than through finish, or writes anything else, calls it first.
 func (x *execution) flush(ctx context.Context) error {
 	x.mu.Lock()
-	take, final := x.take, x.final
-	x.take, x.final = nil, nil
+	take, final, create := x.take, x.final, x.create
+	x.take, x.final, x.create = nil, nil, nil
 	x.mu.Unlock()
-	if take != nil {
-		if _, err := x.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), x.run.ID, take); err != nil {
+	if create != nil {
+		if err := x.e.createQueued(ctx, create, x.held); err != nil {
 			return err
 		}
+	}
+	if take != nil {
+		if _, err := x.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), x.run.ID, take); err != nil {
+			return x.announced(err)
+		}
+		x.announced(nil)
 	}
 	if final == nil {
 		return nil
@@ -79,9 +93,16 @@ func (x *execution) recordResult(ctx context.Context, f *finalStep) error {
 // events follow that commit, before the run's.
 func (x *execution) finish(ctx context.Context, status store.Status, msg, reason string) (store.Run, error) {
 	x.mu.Lock()
-	take, final := x.take, x.final
-	x.take, x.final = nil, nil
+	take, final, create := x.take, x.final, x.create
+	x.take, x.final, x.create = nil, nil, nil
 	x.mu.Unlock()
+	if create != nil {
+		// A run that ends without a call (skipped by when, say) is
+		// created as Create creates it, then taken and ended in one write.
+		if err := x.e.createQueued(ctx, create, x.held); err != nil {
+			return x.run, err
+		}
+	}
 	return x.e.finishWith(ctx, x.st, x.run, status, msg, reason, func(ctx context.Context, update func(*store.Run) error) (store.Run, error) {
 		if take != nil {
 			end := update
@@ -93,7 +114,11 @@ func (x *execution) finish(ctx context.Context, status store.Status, msg, reason
 			}
 		}
 		if final == nil {
-			return x.e.opts.Store.UpdateRun(ctx, x.run.ID, update)
+			run, err := x.e.opts.Store.UpdateRun(ctx, x.run.ID, update)
+			if take != nil {
+				x.announced(err)
+			}
+			return run, err
 		}
 		c, ok := x.e.opts.Store.(store.RunCommitter)
 		if !ok {

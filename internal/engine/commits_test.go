@@ -26,6 +26,11 @@ import (
 // step record, the delivery index row and the run's end.
 const maxCommitsPerRun = 3
 
+// maxEagerCommitsPerRun is the budget of a one-step run started eagerly
+// (Engine.ExecuteNew): run admitted with its attempt started, then the
+// result with the run's end.
+const maxEagerCommitsPerRun = 2
+
 // writeCounter wraps a Store and counts its write calls. Every write
 // method of a Store is one transaction, so the count is the commits the
 // engine asked for.
@@ -93,6 +98,32 @@ func (c committingCounter) FinishAttemptRun(ctx context.Context, key store.StepK
 	return c.c.FinishAttemptRun(ctx, key, attempt, result, ds, update)
 }
 
+// eagerCounter is a committingCounter over a store that also has
+// store.EagerStarter, which it passes on; fail, when set, fails the
+// combined write instead, as a store that could not commit it would.
+type eagerCounter struct {
+	committingCounter
+	es   store.EagerStarter
+	fail error
+}
+
+func (c eagerCounter) CreateStartAttemptRun(ctx context.Context, run store.Run, key string, ttl time.Duration, sk store.StepKey, start store.AttemptStart) (store.Run, bool, error) {
+	c.count()
+	if c.fail != nil {
+		return store.Run{}, false, c.fail
+	}
+	return c.es.CreateStartAttemptRun(ctx, run, key, ttl, sk, start)
+}
+
+// writes says which of the store's combined writes the engine may use.
+type writes int
+
+const (
+	oneByOne  writes = iota // neither RunCommitter nor EagerStarter
+	committed               // RunCommitter
+	eager                   // RunCommitter and EagerStarter
+)
+
 const oneStep = `
 workflow "one" {
   step "page" {
@@ -105,12 +136,37 @@ workflow "one" {
 // and returns the writes it made, after checking the run's record is whole:
 // succeeded, taken once by this engine, its attempt and step record
 // succeeded, its message indexed for receipts, and the events in order.
-func runOneStep(t *testing.T, st store.Store, commit bool) int64 {
+//
+// With fresh set the run is executed as the local runner executes a run
+// it admits to a free worker (Engine.ExecuteNew): it must be stored,
+// running with its attempt started, when its admission is answered.
+func runOneStep(t *testing.T, st store.Store, w writes, fresh bool) int64 {
 	t.Helper()
 	var events []engine.EventType
-	e, wc := oneStepEngine(t, st, commit, func(ev engine.Event) { events = append(events, ev.Type) })
+	e, wc := countingEngine(t, st, w, oneStep, func(ev engine.Event) { events = append(events, ev.Type) })
 	ctx := context.Background()
-	run, err := e.Run(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}})
+	trig := engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}}
+	var (
+		run store.Run
+		err error
+	)
+	if fresh {
+		run, err = executeNew(t, e, st, "one", trig, func(stored store.Run) {
+			attempts, err := st.Attempts(ctx, stored.ID)
+			require.NoError(t, err)
+			require.Empty(t, events, "the run's events follow its creation")
+			if w != eager {
+				require.Equal(t, store.StatusQueued, stored.Status, "without EagerStarter the run is created first")
+				require.Empty(t, attempts)
+				return
+			}
+			require.Equal(t, store.StatusRunning, stored.Status, "the run is stored running when its admission is answered")
+			require.Len(t, attempts, 1, "with its attempt started")
+			require.Equal(t, store.StatusRunning, attempts[0].Status, "and nothing sent yet")
+		})
+	} else {
+		run, err = e.Run(ctx, "one", trig)
+	}
 	require.NoError(t, err)
 	require.Equal(t, store.StatusSucceeded, run.Status)
 	writes := wc.writes.Load()
@@ -144,21 +200,36 @@ func runOneStep(t *testing.T, st store.Store, commit bool) int64 {
 // store's own count of write transactions as well as by the engine's write
 // calls. Without store.RunCommitter (the fallback the engine keeps for
 // stores lacking it) the same run costs six, as it did before.
+//
+// A run started eagerly (admitted to a free worker) costs two; on a store
+// without store.EagerStarter it falls back to the three, and without
+// either combined write to the six.
 func TestOneStepRunCommitsOnSQLite(t *testing.T) {
 	t.Parallel()
-	for _, commit := range []bool{true, false} {
+	for _, c := range []struct {
+		w      writes
+		fresh  bool
+		budget int64
+	}{
+		{eager, true, maxEagerCommitsPerRun},
+		{committed, true, maxCommitsPerRun},
+		{eager, false, maxCommitsPerRun},
+		{committed, false, maxCommitsPerRun},
+		{oneByOne, true, 6},
+		{oneByOne, false, 6},
+	} {
 		st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		before := st.Commits()
-		writes := runOneStep(t, st, commit)
+		writes := runOneStep(t, st, c.w, c.fresh)
 		commits := st.Commits() - before
 		require.Equal(t, writes, commits, "every write call is one transaction")
-		if commit {
-			require.LessOrEqual(t, commits, int64(maxCommitsPerRun), "commits of a one-step run")
+		if c.w != oneByOne {
+			require.LessOrEqual(t, commits, c.budget, "commits of a one-step run (writes %d, fresh %v)", c.w, c.fresh)
 			continue
 		}
-		require.Equal(t, int64(6), commits, "the fallback writes one by one: run admitted, taken, attempt started, finished, message indexed, run finished")
+		require.Equal(t, c.budget, commits, "the fallback writes one by one: run admitted, taken, attempt started, finished, message indexed, run finished")
 	}
 }
 
@@ -170,41 +241,90 @@ func TestOneStepRunCommitsOnPostgreSQL(t *testing.T) {
 	st, err := pgstore.Open(context.Background(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.LessOrEqual(t, runOneStep(t, st, true), int64(maxCommitsPerRun), "commits of a one-step run")
+	require.LessOrEqual(t, runOneStep(t, st, committed, false), int64(maxCommitsPerRun), "commits of a one-step run")
+	require.LessOrEqual(t, runOneStep(t, st, eager, true), int64(maxEagerCommitsPerRun), "commits of a one-step run started eagerly")
+	require.LessOrEqual(t, runOneStep(t, st, committed, true), int64(maxCommitsPerRun), "commits of a run started eagerly without EagerStarter")
+}
+
+// executeNew executes a new run of workflow with Engine.ExecuteNew,
+// checking its admission is answered once, with the run durable, which
+// check (when set) is handed as stored.
+func executeNew(t testing.TB, e *engine.Engine, st store.Store, workflow string, trig engine.Trigger, check func(store.Run)) (store.Run, error) {
+	t.Helper()
+	ctx := context.Background()
+	run, err := e.NewRun(ctx, workflow, trig)
+	require.NoError(t, err)
+	admitted := 0
+	final, err := e.ExecuteNew(ctx, engine.Admission{Run: run, Admitted: func(got store.Run, existed bool, err error) {
+		admitted++
+		require.NoError(t, err)
+		require.False(t, existed)
+		require.Equal(t, run.ID, got.ID)
+		stored, err := st.GetRun(ctx, run.ID)
+		require.NoError(t, err, "the run is durable when its admission is answered")
+		if check != nil {
+			check(stored)
+		}
+	}})
+	require.Equal(t, 1, admitted)
+	return final, err
 }
 
 // oneStepEngine returns an engine for the one-step workflow on st, through
 // a write counter that passes store.RunCommitter on only when commit is set.
 func oneStepEngine(t testing.TB, st store.Store, commit bool, observe engine.Observer) (*engine.Engine, *writeCounter) {
 	t.Helper()
+	w := oneByOne
+	if commit {
+		w = committed
+	}
+	return countingEngine(t, st, w, oneStep, observe)
+}
+
+// countingEngine returns an engine for the pager provider "primary" and
+// workflows on st, through a write counter that passes on the combined
+// writes w allows.
+func countingEngine(t testing.TB, st store.Store, w writes, workflows string, observe engine.Observer) (*engine.Engine, *writeCounter) {
+	t.Helper()
+	wc := &writeCounter{Store: st}
+	var counted store.Store = wc
+	if c, ok := st.(store.RunCommitter); ok && w != oneByOne {
+		counted = committingCounter{writeCounter: wc, c: c}
+		if es, ok := st.(store.EagerStarter); ok && w == eager {
+			counted = eagerCounter{committingCounter: counted.(committingCounter), es: es}
+		}
+	}
+	return engineOn(t, counted, workflows, observe), wc
+}
+
+// engineOn returns an engine for the pager provider "primary" and
+// workflows on st.
+func engineOn(t testing.TB, st store.Store, workflows string, observe engine.Observer) *engine.Engine {
+	t.Helper()
 	srv := sdk.NewServer(pager{}, nil)
-	p, diags := config.LoadSources([]config.Source{{Name: "test.hcl", Data: []byte(`provider "primary" { type = "pager" }` + "\n" + oneStep)}}, config.LoadOptions{
+	p, diags := config.LoadSources([]config.Source{{Name: "test.hcl", Data: []byte(`provider "primary" { type = "pager" }` + "\n" + workflows)}}, config.LoadOptions{
 		Spec: func(string) (*sdk.Spec, error) { return pager{}.Spec(), nil },
 	})
 	require.False(t, diags.HasErrors(), "%v", diags)
 	require.NoError(t, srv.Configure(context.Background(), "primary", json.RawMessage(`{}`)))
-	wc := &writeCounter{Store: st}
-	var counted store.Store = wc
-	if c, ok := st.(store.RunCommitter); ok && commit {
-		counted = committingCounter{writeCounter: wc, c: c}
-	}
 	e, err := engine.New(engine.Options{
 		Project:  p,
-		Store:    counted,
+		Store:    st,
 		Owner:    "host-a",
 		Client:   func(context.Context, string) (sdk.Client, error) { return srv, nil },
 		Observer: observe,
 	})
 	require.NoError(t, err)
-	return e, wc
+	return e
 }
 
 // BenchmarkOneStepRun runs one-step runs (create, execute: one send with a
-// delivery index row) from 32 goroutines on a SQLite store, with the
-// three-commit path (commits=3) and, as the baseline in the same run, the
-// fallback that writes one by one as the engine did before (commits=6). It
-// reports commits (fsyncs) and CPU per run, measured from the process's
-// rusage:
+// delivery index row) from 32 goroutines on a SQLite store, started
+// eagerly as a free worker starts them (commits=2, Engine.ExecuteNew), with
+// the three-commit path (commits=3) and, as the baseline in the same run,
+// the fallback that writes one by one as the engine did before
+// (commits=6). It reports commits (fsyncs) and CPU per run, measured from
+// the process's rusage:
 //
 //	go test ./internal/engine -run '^$' -bench OneStepRun -benchtime 2000x -count 3
 //
@@ -216,18 +336,18 @@ func BenchmarkOneStepRun(b *testing.B) {
 		stores = append(stores, "postgres")
 	}
 	for _, kind := range stores {
-		for _, commit := range []bool{true, false} {
-			name := "store=" + kind + "/commits=6"
-			if commit {
-				name = "store=" + kind + "/commits=3"
-			}
-			b.Run(name, func(b *testing.B) { benchOneStep(b, kind, commit) })
+		for _, c := range []struct {
+			name  string
+			w     writes
+			fresh bool
+		}{{"commits=2", eager, true}, {"commits=3", committed, false}, {"commits=6", oneByOne, false}} {
+			b.Run("store="+kind+"/"+c.name, func(b *testing.B) { benchOneStep(b, kind, c.w, c.fresh) })
 		}
 	}
 }
 
 // benchOneStep is one case of BenchmarkOneStepRun.
-func benchOneStep(b *testing.B, kind string, commit bool) {
+func benchOneStep(b *testing.B, kind string, w writes, fresh bool) {
 	var st store.Store
 	commits := func() int64 { return 0 }
 	if kind == "postgres" {
@@ -242,8 +362,19 @@ func benchOneStep(b *testing.B, kind string, commit bool) {
 		b.Cleanup(func() { lite.Close() })
 		st, commits = lite, lite.Commits
 	}
-	e, wc := oneStepEngine(b, st, commit, nil)
+	e, wc := countingEngine(b, st, w, oneStep, nil)
 	ctx := context.Background()
+	trig := engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}}
+	execute := func() (store.Run, error) {
+		if !fresh {
+			return e.Run(ctx, "one", trig)
+		}
+		run, err := e.NewRun(ctx, "one", trig)
+		if err != nil {
+			return run, err
+		}
+		return e.ExecuteNew(ctx, engine.Admission{Run: run})
+	}
 	var ru0, ru1 syscall.Rusage
 	commits0 := commits()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
@@ -251,7 +382,7 @@ func benchOneStep(b *testing.B, kind string, commit bool) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			run, err := e.Run(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}})
+			run, err := execute()
 			if err != nil || run.Status != store.StatusSucceeded {
 				b.Errorf("run: %v %s", err, run.Status)
 				return

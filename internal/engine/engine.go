@@ -82,6 +82,9 @@ type Engine struct {
 	pacer *pacer
 	// executing holds the runs Execute is running now (*liveRun by id).
 	executing sync.Map
+	// holding counts the runs whose events are held until their first
+	// write (see heldEvents).
+	holding atomic.Int64
 	// settle batches the wait resolutions of concurrent callers (wait.go).
 	settle settler
 
@@ -148,9 +151,18 @@ func (e *Engine) Masker() *sdk.Masker { return e.state.Load().masker }
 // existed is set, unless both requests carry a RequestFingerprint and they
 // differ (store.ErrIdempotencyKeyReused).
 func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idemKey string, ttl time.Duration) (run store.Run, existed bool, err error) {
+	if run, err = e.NewRun(ctx, workflow, trig); err != nil {
+		return store.Run{}, false, err
+	}
+	return e.opts.Store.CreateRun(ctx, run, idemKey, ttl)
+}
+
+// NewRun returns the queued run of workflow started by trig that Create
+// stores, without storing it: ExecuteNew stores it with its first attempt.
+func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (store.Run, error) {
 	st := e.state.Load()
 	if _, ok := st.project.Workflows[workflow]; !ok {
-		return store.Run{}, false, fmt.Errorf("%w %q", ErrUnknownWorkflow, workflow)
+		return store.Run{}, fmt.Errorf("%w %q", ErrUnknownWorkflow, workflow)
 	}
 	if trig.Time.IsZero() {
 		trig.Time = e.opts.Now().UTC()
@@ -167,9 +179,9 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 	trig.Query = maskStrings(st.masker, trig.Query)
 	raw, err := json.Marshal(trig)
 	if err != nil {
-		return store.Run{}, false, fmt.Errorf("encode trigger: %w", err)
+		return store.Run{}, fmt.Errorf("encode trigger: %w", err)
 	}
-	run = store.Run{
+	return store.Run{
 		ID:        store.NewRunID(),
 		Workflow:  workflow,
 		Status:    store.StatusQueued,
@@ -177,8 +189,7 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 		CreatedAt: e.opts.Now().UTC(),
 
 		RequestFingerprint: trig.RequestFingerprint,
-	}
-	return e.opts.Store.CreateRun(ctx, run, idemKey, ttl)
+	}, nil
 }
 
 // maskStrings returns a copy of m with its keys and values masked.
@@ -199,7 +210,7 @@ func (e *Engine) Run(ctx context.Context, workflow string, trig Trigger) (store.
 	if err != nil {
 		return store.Run{}, err
 	}
-	return e.Execute(ctx, run.ID)
+	return e.ExecuteRun(ctx, run)
 }
 
 // Execute runs, or resumes, the run with the given id until it ends. A run
@@ -215,23 +226,45 @@ func (e *Engine) Run(ctx context.Context, workflow string, trig Trigger) (store.
 // a run resumed MaxResumes times that way fails instead (a poison run that
 // may be what crashes its hosts).
 func (e *Engine) Execute(ctx context.Context, id string) (final store.Run, err error) {
+	return e.executeLive(ctx, id, nil, nil)
+}
+
+// ExecuteRun is Execute of run, as its creator was handed it: a queued run
+// is taken without reading it again (a run changed since is read then).
+func (e *Engine) ExecuteRun(ctx context.Context, run store.Run) (store.Run, error) {
+	return e.executeLive(ctx, run.ID, &run, nil)
+}
+
+// executeLive is Execute of the run id, handed when the caller has it, and
+// not stored yet when create is set (ExecuteNew).
+func (e *Engine) executeLive(ctx context.Context, id string, handed *store.Run, create *pendingCreate) (final store.Run, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	live := &liveRun{cancel: cancel, done: make(chan struct{})}
+	if handed != nil {
+		live.held = &heldEvents{}
+		e.holding.Add(1)
+	}
 	if _, busy := e.executing.LoadOrStore(id, live); busy {
+		if live.held != nil {
+			e.holding.Add(-1)
+		}
 		return store.Run{ID: id}, ErrAlreadyExecuting
 	}
 	defer func() {
+		// Every path announces or drops the held events with the run's
+		// first write; should one not, they are not lost.
+		e.announce(live.held, true)
 		e.executing.Delete(id)
 		close(live.done)
 	}()
 	e.beating(1)
 	defer e.beating(-1)
-	final, err = e.execute(ctx, id, true)
+	final, err = e.execute(ctx, id, true, handed, create)
 	if errors.Is(err, errClaimLost) {
 		// Another writer changed the run before this execution wrote
 		// anything: start over, taking the run with its own write first.
-		final, err = e.execute(ctx, id, false)
+		final, err = e.execute(ctx, id, false, nil, nil)
 	}
 	return final, err
 }
@@ -248,7 +281,11 @@ var errClaimLost = errors.New("the run changed before this execution took it")
 // store.RunCommitter). Until then the run stays queued in the store, which
 // a crash leaves as it found it; a deferred write that finds the run
 // changed fails with errClaimLost and nothing of this try is stored.
-func (e *Engine) execute(ctx context.Context, id string, lazy bool) (final store.Run, err error) {
+//
+// A lazy try starts from handed when it is set instead of reading the run;
+// with create set the run is not stored yet, and the deferred write creates
+// it (see ExecuteNew).
+func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *store.Run, create *pendingCreate) (final store.Run, err error) {
 	st := e.state.Load()
 	now := e.opts.Now().UTC()
 	var (
@@ -259,7 +296,9 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool) (final store
 		take           func(*store.Run) error
 	)
 	if lazy {
-		if run, err = e.opts.Store.GetRun(ctx, id); err != nil {
+		if handed != nil {
+			run = *handed
+		} else if run, err = e.opts.Store.GetRun(ctx, id); err != nil {
 			return store.Run{}, err
 		}
 		_, known := st.project.Workflows[run.Workflow]
@@ -274,7 +313,22 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool) (final store
 			e.takeRun(&run, now)
 		}
 	}
+	var held *heldEvents
+	if v, ok := e.executing.Load(id); ok {
+		held = v.(*liveRun).held
+	}
+	if create != nil && take == nil {
+		// Not a run this try may take lazily (its workflow went away):
+		// stored as Create stores it, it is taken by the write below.
+		if err := e.createQueued(ctx, create, held); err != nil {
+			return store.Run{}, err
+		}
+		create = nil
+	}
 	if take == nil {
+		// The run is read and written now: nothing was announced from
+		// what its creator handed.
+		e.announce(held, true)
 		// One read-modify-write marks the run running, or finds it ended
 		// or its workflow gone.
 		run, err = e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
@@ -327,14 +381,14 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool) (final store
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, take: take, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
 	if lazy {
 		// A retry after errClaimLost (lazy unset) announced the run already.
 		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
 		x.log.Info("run started", "attempt", run.Attempt)
 	}
 	status, msg, reason, err := x.execute(ctx)
-	if errors.Is(err, errClaimLost) {
+	if errors.Is(err, errClaimLost) || errors.Is(err, ErrNotCreated) {
 		return run, err
 	}
 	if by, ok := canceledBy(ctx); ok {
@@ -418,6 +472,9 @@ type liveRun struct {
 	cancel context.CancelCauseFunc
 	// done is closed when Execute returns.
 	done chan struct{}
+	// held, when set, holds the run's events until its first write (see
+	// heldEvents).
+	held *heldEvents
 }
 
 // CanceledError is the cause of a run's context when an operator canceled
@@ -519,12 +576,20 @@ func (e *Engine) finishWith(ctx context.Context, st *projectState, run store.Run
 }
 
 func (e *Engine) emit(ev Event) {
-	if e.opts.Observer != nil {
-		if ev.Time.IsZero() {
-			ev.Time = e.opts.Now()
-		}
-		e.opts.Observer(ev)
+	if e.opts.Observer == nil {
+		return
 	}
+	if ev.Time.IsZero() {
+		ev.Time = e.opts.Now()
+	}
+	if e.holding.Load() > 0 && ev.RunID != "" {
+		if v, ok := e.executing.Load(ev.RunID); ok {
+			if h := v.(*liveRun).held; h != nil && h.hold(ev) {
+				return
+			}
+		}
+	}
+	e.opts.Observer(ev)
 }
 
 // execution is the state of one Execute call.
@@ -547,10 +612,15 @@ type execution struct {
 	// take, when set, is the deferred write that takes the run (see
 	// Engine.execute), made with the first write of the execution; final,
 	// when set, is the last step's success, written with the run's end
-	// (see execution.finish). Both are guarded by mu.
-	take  func(*store.Run) error
-	final *finalStep
-	mu    sync.Mutex
+	// (see execution.finish); create, when set, is the run's creation,
+	// deferred the same way (see ExecuteNew). All are guarded by mu.
+	take   func(*store.Run) error
+	final  *finalStep
+	create *pendingCreate
+	mu     sync.Mutex
+	// held holds the run's events until the deferred take or creation is
+	// written (see heldEvents); nil when none is.
+	held *heldEvents
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,

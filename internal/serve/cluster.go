@@ -143,14 +143,14 @@ func clusterStore(ctx context.Context, h host.Options) (*pgstore.Store, bool, er
 // admission wait) and creates the run; the cluster's store queues its job
 // in the same transaction, and the workflow's concurrency limit is claimed
 // when the run starts, whichever replica starts it.
-func (r *clusterRunner) submit(ctx context.Context, _ *config.Workflow, create createFunc) (store.Run, bool, error) {
+func (r *clusterRunner) submit(ctx context.Context, _ *config.Workflow, c creation) (store.Run, bool, error) {
 	if err := r.c.Admit(ctx, r.wait); err != nil {
 		if errors.Is(err, cluster.ErrFull) {
 			return store.Run{}, false, fmt.Errorf("%w (%w)", ErrBusy, err)
 		}
 		return store.Run{}, false, err
 	}
-	return create(ctx)
+	return c.create(ctx)
 }
 
 // start joins the cluster and adopts the unfinished runs that have no job.

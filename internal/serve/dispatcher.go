@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -12,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/httpapi"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // ErrBusy is returned when the dispatcher's queue stayed full for the whole
@@ -22,6 +24,12 @@ var ErrBusy = fmt.Errorf("%w: too many runs queued; try again later", httpapi.Er
 // job is a run waiting for a worker.
 type job struct {
 	id, workflow string
+	// run, when set, is the run as its creator stored it, so the worker
+	// need not read it (Engine.ExecuteRun).
+	run *store.Run
+	// fresh, when set, is a run not stored yet, executed at once
+	// (Engine.ExecuteNew); it bypasses the workflow's queue.
+	fresh *engine.Admission
 }
 
 // dispatcher executes runs on a bounded pool of workers. Admission is
@@ -37,6 +45,10 @@ type dispatcher struct {
 
 	ready chan job
 	slots chan struct{}
+	// eager hands a fresh run to a worker that waits for work (handOff):
+	// it has no buffer. idle counts the workers waiting for work.
+	eager chan job
+	idle  atomic.Int32
 
 	mu       sync.Mutex
 	active   map[string]int   // runs executing, by workflow
@@ -52,6 +64,7 @@ func newDispatcher(e *engine.Engine, project func() *config.Project, logger hclo
 		project:  project,
 		logger:   logger,
 		ready:    make(chan job, queueSize),
+		eager:    make(chan job),
 		slots:    make(chan struct{}, queueSize),
 		active:   map[string]int{},
 		admitted: map[string]int{},
@@ -66,10 +79,16 @@ func (d *dispatcher) start(ctx context.Context, workers int) {
 		go func() {
 			defer d.wg.Done()
 			for {
+				d.idle.Add(1)
 				select {
 				case <-ctx.Done():
+					d.idle.Add(-1)
 					return
 				case j := <-d.ready:
+					d.idle.Add(-1)
+					d.run(ctx, j)
+				case j := <-d.eager:
+					d.idle.Add(-1)
 					d.run(ctx, j)
 				}
 			}
@@ -115,6 +134,17 @@ func (d *dispatcher) atLimit(workflow string, limit int) bool {
 	return d.admitted[workflow] > limit
 }
 
+// handOff gives an admitted run to a worker that is free now, and reports
+// whether one took it; it never waits.
+func (d *dispatcher) handOff(j job) bool {
+	select {
+	case d.eager <- j:
+		return true
+	default:
+		return false
+	}
+}
+
 // enqueue hands an admitted run to the workers.
 func (d *dispatcher) enqueue(j job) {
 	// The channel holds as many jobs as there are slots, so this never
@@ -137,7 +167,9 @@ func (d *dispatcher) limit(workflow string) int {
 func (d *dispatcher) run(ctx context.Context, j job) {
 	limit := d.limit(j.workflow)
 	d.mu.Lock()
-	if limit > 0 && d.active[j.workflow] >= limit {
+	// A fresh run was admitted without a limit (engine.EagerEligible); a
+	// reload that set one since applies to the runs after it.
+	if limit > 0 && d.active[j.workflow] >= limit && j.fresh == nil {
 		d.waiting[j.workflow] = append(d.waiting[j.workflow], j)
 		d.mu.Unlock()
 		return
@@ -145,9 +177,19 @@ func (d *dispatcher) run(ctx context.Context, j job) {
 	d.active[j.workflow]++
 	d.mu.Unlock()
 
-	_, err := d.engine.Execute(ctx, j.id)
+	var err error
+	switch {
+	case j.fresh != nil:
+		_, err = d.engine.ExecuteNew(ctx, *j.fresh)
+	case j.run != nil:
+		_, err = d.engine.ExecuteRun(ctx, *j.run)
+	default:
+		_, err = d.engine.Execute(ctx, j.id)
+	}
 	interrupted := errors.Is(err, engine.ErrInterrupted) || ctx.Err() != nil
-	if err != nil && !interrupted && !errors.Is(err, engine.ErrAlreadyExecuting) {
+	// A run that was not created was answered to its trigger.
+	quiet := errors.Is(err, engine.ErrAlreadyExecuting) || errors.Is(err, engine.ErrNotCreated)
+	if err != nil && !interrupted && !quiet {
 		d.logger.Error("run could not be executed", "run_id", j.id, "workflow", j.workflow, "error", err)
 	}
 

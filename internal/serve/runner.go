@@ -17,10 +17,10 @@ import (
 // them as River jobs (clusterRunner). Server creates runs, fires cron
 // triggers and reloads the project the same way in both.
 type runner interface {
-	// submit creates a run of wf with create and queues it for execution.
-	// A run that create found under its idempotency key (existed) is not
-	// queued again.
-	submit(ctx context.Context, wf *config.Workflow, create createFunc) (run store.Run, existed bool, err error)
+	// submit creates a run of wf as c asks and queues it for execution. A
+	// run found under its idempotency key (existed) is not queued again.
+	// It returns once the run is stored.
+	submit(ctx context.Context, wf *config.Workflow, c creation) (run store.Run, existed bool, err error)
 	// start starts executing runs, and resumes those a previous host left
 	// unfinished. Runs are executed until stop.
 	start(ctx context.Context) error
@@ -35,8 +35,19 @@ type runner interface {
 	resubmit(ctx context.Context, run store.Run) error
 }
 
-// createFunc stores a new queued run.
-type createFunc func(ctx context.Context) (store.Run, bool, error)
+// creation is a run a trigger asks for: Engine.Create's arguments.
+type creation struct {
+	engine   *engine.Engine
+	workflow string
+	trig     engine.Trigger
+	idemKey  string
+	ttl      time.Duration
+}
+
+// create stores the run queued (Engine.Create).
+func (c creation) create(ctx context.Context) (store.Run, bool, error) {
+	return c.engine.Create(ctx, c.workflow, c.trig, c.idemKey, c.ttl)
+}
 
 // localRunner executes runs on the in-process dispatcher: a bounded worker
 // pool with bounded admission and each workflow's concurrency limit.
@@ -52,13 +63,33 @@ type localRunner struct {
 
 var _ runner = (*localRunner)(nil)
 
-// submit admits the run (waiting up to the admission wait for room),
-// creates it, applies the on_limit = "skip" policy, and queues it.
-func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, create createFunc) (store.Run, bool, error) {
+// submit admits the run (waiting up to the admission wait for room). When
+// a worker is free and the run may start eagerly (Engine.EagerEligible),
+// the worker executes it at once and stores it with its first attempt's
+// start (Engine.ExecuteNew); submit returns once that is durable.
+// Otherwise it creates the run, applies the on_limit = "skip" policy, and
+// queues it.
+func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creation) (store.Run, bool, error) {
 	if err := l.disp.admit(ctx, wf.Name, l.wait); err != nil {
 		return store.Run{}, false, err
 	}
-	run, existed, err := create(ctx)
+	if c.engine.EagerEligible(wf.Name, c.trig) {
+		run, err := c.engine.NewRun(ctx, c.workflow, c.trig)
+		if err != nil {
+			l.disp.release(wf.Name)
+			return store.Run{}, false, err
+		}
+		admitted := make(chan admission, 1)
+		fresh := &engine.Admission{Run: run, IdemKey: c.idemKey, TTL: c.ttl,
+			Admitted: func(run store.Run, existed bool, err error) { admitted <- admission{run, existed, err} }}
+		if l.disp.handOff(job{id: run.ID, workflow: wf.Name, fresh: fresh}) {
+			// The worker releases the slot when the run ends, also one
+			// that was not created.
+			a := <-admitted
+			return a.run, a.existed, a.err
+		}
+	}
+	run, existed, err := c.create(ctx)
 	if err != nil || existed {
 		l.disp.release(wf.Name)
 		return run, existed, err
@@ -68,8 +99,15 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, create cr
 		run, err = l.engine().Skip(ctx, run.ID, fmt.Sprintf("skipped: workflow %s is at its concurrency limit of %d", wf.Name, wf.Concurrency.Limit))
 		return run, false, err
 	}
-	l.disp.enqueue(job{id: run.ID, workflow: wf.Name})
+	l.disp.enqueue(job{id: run.ID, workflow: wf.Name, run: &run})
 	return run, false, nil
+}
+
+// admission is the outcome of an eager run's creation.
+type admission struct {
+	run     store.Run
+	existed bool
+	err     error
 }
 
 // start starts the workers and re-queues every run a previous host left

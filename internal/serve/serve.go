@@ -243,9 +243,7 @@ func (s *Server) Trigger(ctx context.Context, workflow string, trig engine.Trigg
 	if !ok {
 		return "", false, fmt.Errorf("%w %q", engine.ErrUnknownWorkflow, workflow)
 	}
-	run, existed, err := s.runner.submit(ctx, wf, func(ctx context.Context) (store.Run, bool, error) {
-		return s.host.Engine.Create(ctx, workflow, trig, idemKey, ttl)
-	})
+	run, existed, err := s.runner.submit(ctx, wf, creation{engine: s.host.Engine, workflow: workflow, trig: trig, idemKey: idemKey, ttl: ttl})
 	return run.ID, existed, err
 }
 

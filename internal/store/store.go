@@ -17,6 +17,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -191,4 +192,36 @@ type RunCommitter interface {
 	// deliveries, and UpdateRun of key.RunID with update, in one
 	// transaction: all are stored, or none. It returns the updated run.
 	FinishAttemptRun(ctx context.Context, key StepKey, attempt int, result AttemptResult, deliveries []Delivery, update func(*Run) error) (Run, error)
+}
+
+// EagerStarter is implemented by stores that can create a run and start its
+// first attempt in one transaction, so a run executed as soon as it is
+// admitted pays one commit fewer: a one-step run costs two
+// (CreateStartAttemptRun, FinishAttemptRun). The engine uses it when the
+// store has it and creates the run first otherwise.
+type EagerStarter interface {
+	// CreateStartAttemptRun is CreateRun of run with idemKey and ttl and
+	// StartAttempt of key, whose RunID must be run.ID, in one transaction:
+	// both are stored, or neither. run is stored as given, usually already
+	// running under its owner. When idemKey is bound to a live run, that
+	// run is returned with existed set and nothing is stored, no attempt
+	// either; ErrIdempotencyKeyReused, ErrConflict and ErrInvalid are
+	// CreateRun's, and a start StartAttempt refuses stores no run.
+	CreateStartAttemptRun(ctx context.Context, run Run, idemKey string, ttl time.Duration, key StepKey, start AttemptStart) (stored Run, existed bool, err error)
+}
+
+// ValidateEagerStart checks the attempt arguments of
+// EagerStarter.CreateStartAttemptRun (the run is checked as CreateRun
+// checks it): a valid key of run and a valid start.
+func ValidateEagerStart(run Run, key StepKey, start AttemptStart) error {
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("start attempt: %w", err)
+	}
+	if key.RunID != run.ID {
+		return fmt.Errorf("start attempt: %w: step key names run %s, not the new run %s", ErrInvalid, key.RunID, run.ID)
+	}
+	if err := start.Validate(); err != nil {
+		return fmt.Errorf("start attempt: %w", err)
+	}
+	return nil
 }

@@ -74,66 +74,30 @@ func normRun(r store.Run) store.Run {
 
 // CreateRun stores run, guarded by idemKey when it is set; see store.Store.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
-	run = normRun(run)
-	if run.TriggerKind == "" {
-		run.TriggerKind = store.TriggerKindOf(run.Trigger)
-	}
-	if err := run.Validate(); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run: %w", err)
-	}
-	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
-	}
-	fingerprint := run.RequestFingerprint
-	run.RequestFingerprint = "" // kept with the key, not the run
+	return s.createRunWith(ctx, run, idemKey, ttl, nil)
+}
 
+// createRunWith is CreateRun, with also, when set, run in the same
+// transaction once the run is inserted: an error from also undoes the
+// insert too. also is not run when the key names a live run.
+func (s *Store) createRunWith(ctx context.Context, run store.Run, idemKey string, ttl time.Duration, also func(context.Context, *wtx) error) (store.Run, bool, error) {
+	run, fingerprint, err := newRun(run, idemKey, ttl)
+	if err != nil {
+		return store.Run{}, false, err
+	}
 	var (
 		existing store.Run
 		existed  bool
 		reused   bool
 	)
 	defer s.observeWait("create_run", time.Now())
-	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		existing, existed, reused = store.Run{}, false, false
-		if idemKey != "" {
-			var runID, expires, stored string
-			err := tx.QueryRowContext(ctx,
-				`SELECT run_id, expires_at, fingerprint FROM idempotency_keys WHERE key = ?`, idemKey).Scan(&runID, &expires, &stored)
-			switch {
-			case err == nil && expires > run.CreatedAt.Format(timeLayout):
-				if fingerprint != "" && stored != "" && fingerprint != stored {
-					reused = true
-					return nil
-				}
-				existing, _, err = getRun(ctx, tx, runID)
-				existed = err == nil
-				return err
-			case err != nil && !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-		}
-
-		res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, inputs_json,
-			attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested,
-			created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`,
-			run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
-			run.Attempt, run.Owner, run.Error, run.Reason, run.TriggerKind, encodeTime(run.HeartbeatAt), run.CancelRequested,
-			encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt))
-		if err != nil {
+	err = s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		existing, existed, reused, err = createRun(ctx, tx, run, fingerprint, idemKey, ttl)
+		if err != nil || existed || reused || also == nil {
 			return err
 		}
-		if err := ifUnchanged(res, fmt.Errorf("run id is taken: %w", store.ErrConflict)); err != nil {
-			return err
-		}
-		if idemKey == "" {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at, fingerprint) VALUES (?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
-			fingerprint = excluded.fingerprint`,
-			idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)), fingerprint)
-		return err
+		return also(ctx, tx)
 	})
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
@@ -146,6 +110,67 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 	}
 	s.runs.put(run, 0)
 	return run, false, nil
+}
+
+// newRun returns run normalised and checked for CreateRun, without its
+// request fingerprint, which is returned apart: it is kept with the key.
+func newRun(run store.Run, idemKey string, ttl time.Duration) (store.Run, string, error) {
+	run = normRun(run)
+	if run.TriggerKind == "" {
+		run.TriggerKind = store.TriggerKindOf(run.Trigger)
+	}
+	if err := run.Validate(); err != nil {
+		return store.Run{}, "", fmt.Errorf("create run: %w", err)
+	}
+	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
+		return store.Run{}, "", fmt.Errorf("create run %s: %w", run.ID, err)
+	}
+	fingerprint := run.RequestFingerprint
+	run.RequestFingerprint = ""
+	return run, fingerprint, nil
+}
+
+// createRun inserts run (from newRun) in tx and binds idemKey to it with
+// fingerprint, or finds the live run idemKey is bound to (existed), or a
+// bound key whose fingerprint differs (reused); then it stores nothing.
+func createRun(ctx context.Context, tx *wtx, run store.Run, fingerprint, idemKey string, ttl time.Duration) (existing store.Run, existed, reused bool, err error) {
+	if idemKey != "" {
+		var runID, expires, stored string
+		err := tx.QueryRowContext(ctx,
+			`SELECT run_id, expires_at, fingerprint FROM idempotency_keys WHERE key = ?`, idemKey).Scan(&runID, &expires, &stored)
+		switch {
+		case err == nil && expires > run.CreatedAt.Format(timeLayout):
+			if fingerprint != "" && stored != "" && fingerprint != stored {
+				return store.Run{}, false, true, nil
+			}
+			existing, _, err = getRun(ctx, tx, runID)
+			return existing, err == nil, false, err
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return store.Run{}, false, false, err
+		}
+	}
+
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, inputs_json,
+		attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested,
+		created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
+		run.Attempt, run.Owner, run.Error, run.Reason, run.TriggerKind, encodeTime(run.HeartbeatAt), run.CancelRequested,
+		encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt))
+	if err != nil {
+		return store.Run{}, false, false, err
+	}
+	if err := ifUnchanged(res, fmt.Errorf("run id is taken: %w", store.ErrConflict)); err != nil {
+		return store.Run{}, false, false, err
+	}
+	if idemKey == "" {
+		return store.Run{}, false, false, nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at, fingerprint) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
+		fingerprint = excluded.fingerprint`,
+		idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)), fingerprint)
+	return store.Run{}, false, false, err
 }
 
 // GetRun returns the run with the given ID.

@@ -71,6 +71,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"Deliveries", testDeliveries},
 		{"Waits", testWaits},
 		{"Commits", testCommits},
+		{"Eager", testEager},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,150 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlitestore"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// journal records what happened, in order, across goroutines.
+type journal struct {
+	mu      sync.Mutex
+	entries []string
+}
+
+func (j *journal) add(s string) {
+	j.mu.Lock()
+	j.entries = append(j.entries, s)
+	j.mu.Unlock()
+}
+
+func (j *journal) list() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]string(nil), j.entries...)
+}
+
+// journaledStore is a SQLite store that records each combined creation
+// once it is durable.
+type journaledStore struct {
+	*sqlitestore.Store
+	j *journal
+}
+
+func (s journaledStore) CreateStartAttemptRun(ctx context.Context, run store.Run, key string, ttl time.Duration, sk store.StepKey, start store.AttemptStart) (store.Run, bool, error) {
+	got, existed, err := s.Store.CreateStartAttemptRun(ctx, run, key, ttl, sk, start)
+	if err == nil {
+		s.j.add("created " + run.ID)
+	}
+	return got, existed, err
+}
+
+// blocker is a provider whose send is recorded and then waits for release.
+type blocker struct {
+	j       *journal
+	release chan struct{}
+}
+
+func (b blocker) Spec() *sdk.Spec {
+	return &sdk.Spec{Type: "blocker", Version: "0.0.1", Actions: []sdk.Action{{
+		Name:   "send",
+		Input:  sdk.Fields(sdk.String("to", "Recipient.")),
+		Output: sdk.Schema{AdditionalFields: true},
+		Run: func(ctx context.Context, _ *sdk.Call) (any, error) {
+			b.j.add("sent")
+			select {
+			case <-b.release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return map[string]any{"ok": true}, nil
+		},
+	}}}
+}
+
+// A run admitted while a worker is free is answered once its creation,
+// made with its first attempt's start, is durable, and before its call
+// ends; a run admitted while no worker is free is created queued, as
+// before, and executed when a worker frees up.
+func TestSubmitAnswersAfterTheEagerCommit(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := &journal{}
+	lite, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { lite.Close() })
+	st := journaledStore{Store: lite, j: j}
+
+	prov := blocker{j: j, release: make(chan struct{})}
+	srv := sdk.NewServer(prov, nil)
+	src := `provider "p" { type = "blocker" }
+workflow "w" {
+  step "s" {
+    uses = "p.send"
+    with = { to = "a" }
+  }
+}`
+	p, diags := config.LoadSources([]config.Source{{Name: "test.hcl", Data: []byte(src)}}, config.LoadOptions{
+		Spec: func(string) (*sdk.Spec, error) { return prov.Spec(), nil },
+	})
+	require.False(t, diags.HasErrors(), "%v", diags)
+	require.NoError(t, srv.Configure(ctx, "p", json.RawMessage(`{}`)))
+	e, err := engine.New(engine.Options{Project: p, Store: st, Owner: "host-a",
+		Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
+	require.NoError(t, err)
+
+	disp := newDispatcher(e, func() *config.Project { return p }, hclog.NewNullLogger(), 8)
+	l := &localRunner{disp: disp, engine: func() *engine.Engine { return e }, store: func() store.Store { return st },
+		workers: 1, wait: time.Second, logger: hclog.NewNullLogger()}
+	require.NoError(t, l.start(ctx))
+	defer l.stop(5 * time.Second)
+	wf := p.Workflows["w"]
+	c := creation{engine: e, workflow: "w", trig: engine.Trigger{Kind: engine.KindWebhook}}
+
+	// The worker is free once it waits for work: the run starts eagerly.
+	require.Eventually(t, func() bool { return disp.idle.Load() == 1 }, 5*time.Second, time.Millisecond)
+	first, existed, err := l.submit(ctx, wf, c)
+	require.NoError(t, err)
+	require.False(t, existed)
+	entries := j.list()
+	require.NotEmpty(t, entries)
+	require.Equal(t, "created "+first.ID, entries[0], "answered once the run's creation with its attempt is durable")
+	got, err := st.GetRun(ctx, first.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusRunning, got.Status, "answered before the run ends")
+	attempts, err := st.Attempts(ctx, first.ID)
+	require.NoError(t, err)
+	require.Len(t, attempts, 1)
+
+	// The only worker is busy with the first run's call: the next run is
+	// created queued and waits.
+	require.Eventually(t, func() bool { return len(j.list()) == 2 }, 5*time.Second, time.Millisecond, "the first run's call is made")
+	second, existed, err := l.submit(ctx, wf, c)
+	require.NoError(t, err)
+	require.False(t, existed)
+	got, err = st.GetRun(ctx, second.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusQueued, got.Status)
+
+	close(prov.release)
+	for _, id := range []string{first.ID, second.ID} {
+		require.Eventually(t, func() bool {
+			got, err := st.GetRun(ctx, id)
+			return err == nil && got.Status == store.StatusSucceeded
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	require.Equal(t, []string{"created " + first.ID, "sent", "sent"}, j.list(), "the queued run was created by CreateRun, not eagerly")
+}
