@@ -26,11 +26,24 @@ func bridge(s Store) store.Store {
 // interfaces inner implements and s would hide: durable waits (store.Waits,
 // which the wait steps need) and maintenance (store.Maintainer, which the
 // retention uses to compact). Only the stores OpenStore returns implement
-// them; an application's own Store runs no wait step.
+// them; an application's own Store runs no wait step. When inner also
+// writes a run with its attempts in one transaction (store.RunCommitter,
+// store.EagerStarter), as OpenStore's stores do, those pass on too, so an
+// embedded engine costs the same commits a run as herald serve.
 func withExtensions(s store.Store, inner any) store.Store {
 	ws, waits := inner.(store.Waits)
 	m, maint := inner.(store.Maintainer)
+	rc, commits := inner.(store.RunCommitter)
+	es, eager := inner.(store.EagerStarter)
 	switch {
+	case waits && maint && commits && eager:
+		return struct {
+			store.Store
+			store.Waits
+			store.Maintainer
+			store.RunCommitter
+			store.EagerStarter
+		}{s, ws, m, rc, es}
 	case waits && maint:
 		return struct {
 			store.Store
