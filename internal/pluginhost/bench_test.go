@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	chatapifake "github.com/heraldhq/herald/internal/providers/chatapi/fake"
 	"github.com/heraldhq/herald/internal/testbin"
 	"github.com/heraldhq/herald/internal/testplugin"
 	"github.com/heraldhq/herald/sdk"
@@ -331,4 +332,45 @@ func BenchmarkHTTPCrossProcess(b *testing.B) {
 		}
 		return err
 	}, pid)
+}
+
+// BenchmarkInvokeChatAPISend is a real provider's call: the chatapi plugin
+// binary sending a message to the Chat API fake served by this process, as
+// `go run ./bench` drives it, with the step's deadline and the exchange the
+// engine records. peer-cpu-ns/op is the plugin's own CPU per message: the
+// SDK's validation and JSON, the provider's HTTP request and response, the
+// recorded exchange and both ends of the stream.
+func BenchmarkInvokeChatAPISend(b *testing.B) {
+	dir := testbin.Build(b, "github.com/heraldhq/herald/plugins/chatapi")
+	if err := os.Rename(filepath.Join(dir, "chatapi"), filepath.Join(dir, "herald-provider-chatapi")); err != nil {
+		b.Fatal(err)
+	}
+	api := httptest.NewServer(chatapifake.New())
+	b.Cleanup(api.Close)
+	h := New(Options{Paths: []string{dir}})
+	b.Cleanup(func() { _ = h.Close() })
+	ctx := context.Background()
+	c, err := h.Client(ctx, "chatapi")
+	if err != nil {
+		b.Fatal(err)
+	}
+	config, err := json.Marshal(chatapifake.ProviderConfig(api.URL))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Configure(ctx, "main", config); err != nil {
+		b.Fatal(err)
+	}
+	req := &sdk.InvokeRequest{Instance: "main", Action: "send_message", Attempt: 1,
+		Input: json.RawMessage(`{"phone":"14155550123","body":"Good morning ops, you are on call today. Reply ACK to confirm."}`)}
+	measure(b, func() error {
+		ex := &sdk.Exchange{}
+		callCtx, cancel := context.WithTimeout(sdk.WithExchange(ctx, ex), 30*time.Second)
+		defer cancel()
+		out, err := c.Invoke(callCtx, req)
+		if err == nil && (!bytes.Contains(out, []byte(`"sent":true`)) || len(ex.Response()) == 0) {
+			return fmt.Errorf("unexpected output %s, exchange %s", out, ex.Response())
+		}
+		return err
+	}, pluginPID(b, h, "chatapi"))
 }
