@@ -88,7 +88,7 @@ func (e *Exchange) record(m *Masker, method, url string, reqBody []byte, resp *h
 		return
 	}
 	url = m.String(url)
-	body := exchangeBody(m, reqBody, MaxExchangeBytes-len(url)-64)
+	body := exchangeBody(m, reqBody, MaxExchangeBytes-len(url)-64, true)
 	reqJSON := make([]byte, 0, 32+len(method)+len(url)+len(body))
 	reqJSON = append(reqJSON, `{"method":`...)
 	reqJSON = appendJSONString(reqJSON, method)
@@ -97,7 +97,7 @@ func (e *Exchange) record(m *Masker, method, url string, reqBody []byte, resp *h
 	reqJSON = appendExchangeBody(reqJSON, body)
 	var respJSON []byte
 	if resp != nil {
-		body := exchangeBody(nil, respBody, MaxExchangeBytes-64)
+		body := exchangeBody(nil, respBody, MaxExchangeBytes-64, false)
 		respJSON = make([]byte, 0, 32+len(body))
 		respJSON = append(respJSON, `{"status":`...)
 		respJSON = strconv.AppendInt(respJSON, int64(resp.StatusCode), 10)
@@ -135,16 +135,20 @@ func appendJSONString(dst []byte, s string) []byte {
 // exchangeBody returns a body as the exchange keeps it, masked with m (nil:
 // b is masked already): the JSON itself when it is JSON that fits in limit
 // bytes, else its text as a JSON string, cut to fit and ending in "…" when
-// it did not.
-func exchangeBody(m *Masker, b []byte, limit int) json.RawMessage {
+// it did not. isJSON says b is JSON (HTTP.Do encoded it): it is checked
+// again only when masking changed it.
+func exchangeBody(m *Masker, b []byte, limit int, isJSON bool) json.RawMessage {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil
 	}
 	if m != nil && m.r != nil {
-		b = []byte(m.String(string(b)))
+		s := string(b)
+		if masked := m.String(s); masked != s {
+			b, isJSON = []byte(masked), false
+		}
 	}
-	if len(b) <= limit && json.Valid(b) {
+	if len(b) <= limit && (isJSON || json.Valid(b)) {
 		return json.RawMessage(b)
 	}
 	s := string(b)

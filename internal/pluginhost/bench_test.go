@@ -68,8 +68,31 @@ func measure(b *testing.B, op func() error, peers ...int) {
 	b.ReportMetric(float64(self.Nanoseconds())/n, "cpu-ns/op")
 	if len(peers) > 0 {
 		b.ReportMetric(float64(peer.Nanoseconds())/n, "peer-cpu-ns/op")
+		b.ReportMetric(peersRSS(b, peers), "peer-rss-MiB")
 	}
 	b.ReportMetric(float64((self+peer).Nanoseconds())/n, "total-cpu-ns/op")
+}
+
+// peersRSS returns the resident set of the processes pids, in MiB, from
+// /proc/<pid>/status.
+func peersRSS(b *testing.B, pids []int) float64 {
+	var kib int64
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			b.Fatalf("rss of process %d: %v", pid, err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				if err != nil {
+					b.Fatalf("rss of process %d: %v", pid, err)
+				}
+				kib += n
+			}
+		}
+	}
+	return float64(kib) / 1024
 }
 
 // selfCPU returns the CPU time (user + system) this process has used.
