@@ -142,11 +142,8 @@ func exchangeBody(m *Masker, b []byte, limit int, isJSON bool) json.RawMessage {
 	if len(b) == 0 {
 		return nil
 	}
-	if m != nil && m.r != nil {
-		s := string(b)
-		if masked := m.String(s); masked != s {
-			b, isJSON = []byte(masked), false
-		}
+	if masked, changed := m.bytes(b); changed {
+		b, isJSON = masked, false
 	}
 	if len(b) <= limit && (isJSON || json.Valid(b)) {
 		return json.RawMessage(b)

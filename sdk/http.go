@@ -227,10 +227,7 @@ func maskBytes(m *Masker, data []byte) []byte {
 	if m == nil || m.r == nil {
 		return data
 	}
-	s := string(data)
-	if masked := m.String(s); masked != s {
-		data = []byte(masked)
-	}
+	data, _ = m.bytes(data)
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') || bytes.IndexByte(trimmed, '\\') < 0 {
 		return data
