@@ -227,17 +227,23 @@ func benchmarkPluginParallel(b *testing.B, dir string) {
 // startEcho launches the Echo plugin found in dir, configures instance
 // "main" and returns its client and process id.
 func startEcho(b *testing.B, dir string) (sdk.Client, int) {
+	return startPlugin(b, dir, "echo", json.RawMessage(`{}`))
+}
+
+// startPlugin launches provider typ's plugin found in dir, configures
+// instance "main" with config and returns its client and process id.
+func startPlugin(b *testing.B, dir, typ string, config json.RawMessage) (sdk.Client, int) {
 	h := New(Options{Paths: []string{dir}})
 	b.Cleanup(func() { _ = h.Close() })
 	ctx := context.Background()
-	c, err := h.Client(ctx, "echo")
+	c, err := h.Client(ctx, typ)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := c.Configure(ctx, "main", json.RawMessage(`{}`)); err != nil {
+	if err := c.Configure(ctx, "main", config); err != nil {
 		b.Fatal(err)
 	}
-	return c, pluginPID(b, h, "echo")
+	return c, pluginPID(b, h, typ)
 }
 
 func benchmarkPlugin(b *testing.B, dir string) {
@@ -370,20 +376,12 @@ func BenchmarkInvokeChatAPISend(b *testing.B) {
 	}
 	api := httptest.NewServer(chatapifake.New())
 	b.Cleanup(api.Close)
-	h := New(Options{Paths: []string{dir}})
-	b.Cleanup(func() { _ = h.Close() })
-	ctx := context.Background()
-	c, err := h.Client(ctx, "chatapi")
-	if err != nil {
-		b.Fatal(err)
-	}
 	config, err := json.Marshal(chatapifake.ProviderConfig(api.URL))
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := c.Configure(ctx, "main", config); err != nil {
-		b.Fatal(err)
-	}
+	c, pid := startPlugin(b, dir, "chatapi", config)
+	ctx := context.Background()
 	req := &sdk.InvokeRequest{Instance: "main", Action: "send_message", Attempt: 1,
 		Input: json.RawMessage(`{"phone":"14155550123","body":"Good morning ops, you are on call today. Reply ACK to confirm."}`)}
 	measure(b, func() error {
@@ -395,5 +393,5 @@ func BenchmarkInvokeChatAPISend(b *testing.B) {
 			return fmt.Errorf("unexpected output %s, exchange %s", out, ex.Response())
 		}
 		return err
-	}, pluginPID(b, h, "chatapi"))
+	}, pid)
 }
