@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 )
 
@@ -76,49 +77,78 @@ func (e *Exchange) SetRaw(request, response json.RawMessage) {
 	e.request, e.response = request, response
 }
 
-// record stores a request and, when resp is not nil, its response, masked
-// with m and capped. Bodies are the raw bytes sent and received: a JSON
-// body is kept as JSON, anything else as text.
+// record stores a request and, when resp is not nil, its response, capped.
+// The request's URL and body are masked with m here; respBody must already
+// be masked with m (HTTP.Do masks a response before anything reads it). Bodies
+// are the raw bytes sent and received: a JSON body is kept as JSON, anything
+// else as text. The halves are written directly, not through json.Marshal,
+// which would scan each body once more to compact it.
 func (e *Exchange) record(m *Masker, method, url string, reqBody []byte, resp *http.Response, respBody []byte) {
 	if e == nil {
 		return
 	}
 	url = m.String(url)
-	reqJSON, _ := json.Marshal(rawExchangeRequest{Method: method, URL: url, Body: exchangeBody(m, reqBody, MaxExchangeBytes-len(url)-64)})
-	var respJSON json.RawMessage
+	body := exchangeBody(m, reqBody, MaxExchangeBytes-len(url)-64, true)
+	reqJSON := make([]byte, 0, 32+len(method)+len(url)+len(body))
+	reqJSON = append(reqJSON, `{"method":`...)
+	reqJSON = appendJSONString(reqJSON, method)
+	reqJSON = append(reqJSON, `,"url":`...)
+	reqJSON = appendJSONString(reqJSON, url)
+	reqJSON = appendExchangeBody(reqJSON, body)
+	var respJSON []byte
 	if resp != nil {
-		respJSON, _ = json.Marshal(rawExchangeResponse{Status: resp.StatusCode, Body: exchangeBody(m, respBody, MaxExchangeBytes-64)})
+		body := exchangeBody(nil, respBody, MaxExchangeBytes-64, false)
+		respJSON = make([]byte, 0, 32+len(body))
+		respJSON = append(respJSON, `{"status":`...)
+		respJSON = strconv.AppendInt(respJSON, int64(resp.StatusCode), 10)
+		respJSON = appendExchangeBody(respJSON, body)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.request, e.response = reqJSON, respJSON
 }
 
-// rawExchangeRequest and rawExchangeResponse encode the halves with their
-// bodies already encoded.
-type rawExchangeRequest struct {
-	Method string          `json:"method"`
-	URL    string          `json:"url"`
-	Body   json.RawMessage `json:"body,omitempty"`
+// appendExchangeBody ends a half of the exchange: its "body" member, left
+// out when empty, and the closing brace.
+func appendExchangeBody(dst []byte, body json.RawMessage) []byte {
+	if len(body) > 0 {
+		dst = append(dst, `,"body":`...)
+		dst = append(dst, body...)
+	}
+	return append(dst, '}')
 }
 
-type rawExchangeResponse struct {
-	Status int             `json:"status"`
-	Body   json.RawMessage `json:"body,omitempty"`
+// appendJSONString appends s as json.Marshal encodes it: directly when it
+// holds nothing json.Marshal would escape, through json.Marshal otherwise.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
-// exchangeBody returns a body as the exchange keeps it, masked: the JSON
-// itself when it is JSON that fits in limit bytes, else its text as a JSON
-// string, cut to fit and ending in "…" when it did not.
-func exchangeBody(m *Masker, b []byte, limit int) json.RawMessage {
+// exchangeBody returns a body as the exchange keeps it, masked with m (nil:
+// b is masked already): the JSON itself when it is JSON that fits in limit
+// bytes, else its text as a JSON string, cut to fit and ending in "…" when
+// it did not. isJSON says b is JSON (HTTP.Do encoded it): it is checked
+// again only when masking changed it.
+func exchangeBody(m *Masker, b []byte, limit int, isJSON bool) json.RawMessage {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil
 	}
-	s := m.String(string(b))
-	if len(s) <= limit && json.Valid([]byte(s)) {
-		return json.RawMessage(s)
+	if masked, changed := m.bytes(b); changed {
+		b, isJSON = masked, false
 	}
+	if len(b) <= limit && (isJSON || json.Valid(b)) {
+		return json.RawMessage(b)
+	}
+	s := string(b)
 	// A JSON string may grow by escaping; leave room.
 	if cut := max(limit/2, 0); len(s) > cut {
 		s = truncateUTF8(s, cut) + "…"

@@ -218,17 +218,18 @@ func (h *HTTP) maskURL(call *Call, raw string) string {
 }
 
 // maskBytes returns a response body with m's secrets masked, data itself
-// when it holds none. A JSON body is also decoded and masked value by value,
-// for encoders that escape differently from Go (PHP's "\/", "\u0074").
+// when it holds none. A JSON body with an escape in it is also decoded and
+// masked value by value, for encoders that escape differently from Go (PHP's
+// "\/", "\u0074"). A JSON text without a backslash has every string and key
+// decoded to its own bytes, which the text's masking has already masked: it
+// is not decoded.
 func maskBytes(m *Masker, data []byte) []byte {
 	if m == nil || m.r == nil {
 		return data
 	}
-	if s := string(data); m.String(s) != s {
-		data = []byte(m.String(s))
-	}
+	data, _ = m.bytes(data)
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') {
+	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') || bytes.IndexByte(trimmed, '\\') < 0 {
 		return data
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))

@@ -172,6 +172,12 @@ func (a *grpcServerAdapter) Configure(ctx context.Context, req *pluginpb.Configu
 func (a *grpcServerAdapter) Invoke(ctx context.Context, req *pluginpb.InvokeRequest) (*pluginpb.InvokeResponse, error) {
 	ctx, cancel := answerInTime(ctx)
 	defer cancel()
+	return a.invoke(ctx, req)
+}
+
+// invoke runs a call whose context already ends in time for its answer
+// (see answerInTime).
+func (a *grpcServerAdapter) invoke(ctx context.Context, req *pluginpb.InvokeRequest) (*pluginpb.InvokeResponse, error) {
 	ex := &Exchange{}
 	ctx = WithExchange(tracecontext.FromIncomingGRPC(ctx), ex)
 	ir := invokeFromProto(req)
@@ -211,8 +217,14 @@ func answerInTime(ctx context.Context) (context.Context, context.CancelFunc) {
 	if !ok {
 		return ctx, func() {}
 	}
+	return context.WithDeadline(ctx, answerDeadline(deadline))
+}
+
+// answerDeadline returns when a handler's context ends for a call the host
+// gives up on at deadline.
+func answerDeadline(deadline time.Time) time.Time {
 	margin := min(max(time.Until(deadline)/5, 50*time.Millisecond), time.Second)
-	return context.WithDeadline(ctx, deadline.Add(-margin))
+	return deadline.Add(-margin)
 }
 
 func (a *grpcServerAdapter) HandleWebhook(ctx context.Context, req *pluginpb.WebhookRequest) (*pluginpb.WebhookResponse, error) {

@@ -146,6 +146,19 @@ func (m *Masker) String(s string) string {
 	return m.r.Replace(s)
 }
 
+// bytes returns b with every secret masked, and whether any was: b itself
+// when it holds none, without the copies String would make of it.
+func (m *Masker) bytes(b []byte) ([]byte, bool) {
+	if m == nil || m.r == nil {
+		return b, false
+	}
+	s := string(b)
+	if masked := m.r.Replace(s); masked != s {
+		return []byte(masked), true
+	}
+	return b, false
+}
+
 // Value returns a copy of a JSON-like value (maps, lists, strings) with every
 // secret masked in its strings.
 func (m *Masker) Value(v any) any {

@@ -114,7 +114,8 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("encode output of %s: %w", req.Action, err))
 	}
-	return json.RawMessage(masker.String(string(b))), nil
+	out, _ = masker.bytes(b)
+	return out, nil
 }
 
 // prepare finds the request's action and builds its Call: the instance config
@@ -197,7 +198,8 @@ func (s *Server) Reconcile(ctx context.Context, req *ReconcileRequest) (rec *Rec
 	}
 	res := &Reconciliation{Status: got.Status, Detail: call.masker.String(got.Detail)}
 	if out != nil {
-		res.Output = json.RawMessage(call.masker.String(string(out)))
+		masked, _ := call.masker.bytes(out)
+		res.Output = json.RawMessage(masked)
 	}
 	return res, nil
 }

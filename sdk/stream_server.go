@@ -205,7 +205,7 @@ func (l *invokeLoop) handOff() {
 // run runs call f and sends its result, unless the call was cancelled.
 func (l *invokeLoop) run(f *pluginpb.CallFrame, ctx context.Context, cancel context.CancelFunc) {
 	defer l.wg.Done()
-	resp, _ := l.srv.adapter.Invoke(ctx, f.Request)
+	resp, _ := l.srv.adapter.invoke(ctx, f.Request)
 	l.mu.Lock()
 	_, live := l.calls[f.Id]
 	delete(l.calls, f.Id)
@@ -241,7 +241,9 @@ func (l *invokeLoop) cancelAll() {
 // callContext derives the context of one streamed call from the stream's.
 // Its incoming metadata is the frame's alone: the stream's own headers
 // (content type, user agent) say nothing about the call, and copying them
-// for every call that reads its metadata would cost more than the call.
+// for every call that reads its metadata would cost more than the call. A
+// call with a timeout ends in time for its answer, as answerInTime makes a
+// unary call's: one deadline, one timer.
 func callContext(ctx context.Context, f *pluginpb.CallFrame) (context.Context, context.CancelFunc) {
 	md := metadata.MD{}
 	if len(f.Metadata) > 0 {
@@ -249,7 +251,7 @@ func callContext(ctx context.Context, f *pluginpb.CallFrame) (context.Context, c
 	}
 	ctx = metadata.NewIncomingContext(ctx, md)
 	if f.TimeoutNs > 0 {
-		return context.WithTimeout(ctx, time.Duration(f.TimeoutNs))
+		return context.WithDeadline(ctx, answerDeadline(time.Now().Add(time.Duration(f.TimeoutNs))))
 	}
 	return context.WithCancel(ctx)
 }

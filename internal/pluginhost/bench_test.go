@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	chatapifake "github.com/heraldhq/herald/internal/providers/chatapi/fake"
 	"github.com/heraldhq/herald/internal/testbin"
 	"github.com/heraldhq/herald/internal/testplugin"
 	"github.com/heraldhq/herald/sdk"
@@ -67,8 +68,31 @@ func measure(b *testing.B, op func() error, peers ...int) {
 	b.ReportMetric(float64(self.Nanoseconds())/n, "cpu-ns/op")
 	if len(peers) > 0 {
 		b.ReportMetric(float64(peer.Nanoseconds())/n, "peer-cpu-ns/op")
+		b.ReportMetric(peersRSS(b, peers), "peer-rss-MiB")
 	}
 	b.ReportMetric(float64((self+peer).Nanoseconds())/n, "total-cpu-ns/op")
+}
+
+// peersRSS returns the resident set of the processes pids, in MiB, from
+// /proc/<pid>/status.
+func peersRSS(b *testing.B, pids []int) float64 {
+	var kib int64
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			b.Fatalf("rss of process %d: %v", pid, err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				if err != nil {
+					b.Fatalf("rss of process %d: %v", pid, err)
+				}
+				kib += n
+			}
+		}
+	}
+	return float64(kib) / 1024
 }
 
 // selfCPU returns the CPU time (user + system) this process has used.
@@ -203,17 +227,23 @@ func benchmarkPluginParallel(b *testing.B, dir string) {
 // startEcho launches the Echo plugin found in dir, configures instance
 // "main" and returns its client and process id.
 func startEcho(b *testing.B, dir string) (sdk.Client, int) {
+	return startPlugin(b, dir, "echo", json.RawMessage(`{}`))
+}
+
+// startPlugin launches provider typ's plugin found in dir, configures
+// instance "main" with config and returns its client and process id.
+func startPlugin(b *testing.B, dir, typ string, config json.RawMessage) (sdk.Client, int) {
 	h := New(Options{Paths: []string{dir}})
 	b.Cleanup(func() { _ = h.Close() })
 	ctx := context.Background()
-	c, err := h.Client(ctx, "echo")
+	c, err := h.Client(ctx, typ)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := c.Configure(ctx, "main", json.RawMessage(`{}`)); err != nil {
+	if err := c.Configure(ctx, "main", config); err != nil {
 		b.Fatal(err)
 	}
-	return c, pluginPID(b, h, "echo")
+	return c, pluginPID(b, h, typ)
 }
 
 func benchmarkPlugin(b *testing.B, dir string) {
@@ -328,6 +358,39 @@ func BenchmarkHTTPCrossProcess(b *testing.B) {
 		out, err := io.ReadAll(resp.Body)
 		if err == nil && len(out) != len(benchPayload) {
 			return io.ErrShortBuffer
+		}
+		return err
+	}, pid)
+}
+
+// BenchmarkInvokeChatAPISend is a real provider's call: the chatapi plugin
+// binary sending a message to the Chat API fake served by this process, as
+// `go run ./bench` drives it, with the step's deadline and the exchange the
+// engine records. peer-cpu-ns/op is the plugin's own CPU per message: the
+// SDK's validation and JSON, the provider's HTTP request and response, the
+// recorded exchange and both ends of the stream.
+func BenchmarkInvokeChatAPISend(b *testing.B) {
+	dir := testbin.Build(b, "github.com/heraldhq/herald/plugins/chatapi")
+	if err := os.Rename(filepath.Join(dir, "chatapi"), filepath.Join(dir, "herald-provider-chatapi")); err != nil {
+		b.Fatal(err)
+	}
+	api := httptest.NewServer(chatapifake.New())
+	b.Cleanup(api.Close)
+	config, err := json.Marshal(chatapifake.ProviderConfig(api.URL))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, pid := startPlugin(b, dir, "chatapi", config)
+	ctx := context.Background()
+	req := &sdk.InvokeRequest{Instance: "main", Action: "send_message", Attempt: 1,
+		Input: json.RawMessage(`{"phone":"14155550123","body":"Good morning ops, you are on call today. Reply ACK to confirm."}`)}
+	measure(b, func() error {
+		ex := &sdk.Exchange{}
+		callCtx, cancel := context.WithTimeout(sdk.WithExchange(ctx, ex), 30*time.Second)
+		defer cancel()
+		out, err := c.Invoke(callCtx, req)
+		if err == nil && (!bytes.Contains(out, []byte(`"sent":true`)) || len(ex.Response()) == 0) {
+			return fmt.Errorf("unexpected output %s, exchange %s", out, ex.Response())
 		}
 		return err
 	}, pid)

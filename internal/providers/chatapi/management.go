@@ -82,13 +82,11 @@ func (p *provider) management(ctx context.Context, call *sdk.Call, function stri
 	if err != nil || resp.DryRun {
 		return nil, resp, err
 	}
-	if err := reportedError(resp, resp.Body); err != nil {
-		return nil, resp, err
-	}
 	var out struct {
+		Error  any             `json:"error"`
 		Result json.RawMessage `json:"result"`
 	}
-	if err := decode(resp, resp.Body, &out); err != nil {
+	if err := decodeAnswer(resp, resp.Body, &out, &out.Error); err != nil {
 		return nil, resp, err
 	}
 	if len(out.Result) == 0 || string(out.Result) == "null" {

@@ -185,15 +185,13 @@ func (p *provider) send(ctx context.Context, call *sdk.Call, method string, body
 	if err != nil || resp.DryRun {
 		return nil, err
 	}
-	if err := reportedError(resp, resp.Body); err != nil {
-		return nil, err
-	}
 	var out struct {
+		Error   any    `json:"error"`
 		Sent    *bool  `json:"sent"`
 		ID      string `json:"id"`
 		Message string `json:"message"`
 	}
-	if err := decode(resp, resp.Body, &out); err != nil {
+	if err := decodeAnswer(resp, resp.Body, &out, &out.Error); err != nil {
 		return nil, err
 	}
 	switch {

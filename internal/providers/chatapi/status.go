@@ -36,14 +36,12 @@ func (p *provider) status(ctx context.Context, call *sdk.Call) (any, error) {
 	if err != nil || resp.DryRun {
 		return nil, err
 	}
-	if err := reportedError(resp, resp.Body); err != nil {
-		return nil, err
-	}
 	var out struct {
+		Error         any    `json:"error"`
 		AccountStatus string `json:"accountStatus"`
 		QRCode        string `json:"qrCode"`
 	}
-	if err := decode(resp, resp.Body, &out); err != nil {
+	if err := decodeAnswer(resp, resp.Body, &out, &out.Error); err != nil {
 		return nil, err
 	}
 	if out.AccountStatus == "" {
