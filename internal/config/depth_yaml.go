@@ -1,5 +1,7 @@
 package config
 
+import "github.com/goccy/go-yaml/token"
+
 // scanYAMLDepth reports where src first nests deeper than limit. Block
 // nesting is counted by indentation (each deeper indentation, and each
 // "- " or "? " that opens a node on the same line, is one level) and flow
@@ -96,8 +98,9 @@ func scanYAMLDepth(src []byte, limit int) depthScan {
 				prevSpace = true
 				continue
 			case vstart && (b == '&' || b == '!'):
-				// An anchor or tag comes before the value it names.
-				for !c.done() && c.src[c.i] != ' ' && c.src[c.i] != '\t' && c.src[c.i] != '\n' {
+				// An anchor or tag comes before the value it names. Inside
+				// a flow collection a flow indicator ends it.
+				for !c.done() && c.src[c.i] != ' ' && c.src[c.i] != '\t' && c.src[c.i] != '\n' && (flow == 0 || !isFlowIndicator(c.src[c.i])) {
 					c.next()
 				}
 				continue
@@ -163,6 +166,12 @@ func scanYAMLDepth(src []byte, limit int) depthScan {
 	return depthScan{}
 }
 
+// isFlowIndicator reports whether b opens, closes or separates the entries
+// of a flow collection.
+func isFlowIndicator(b byte) bool {
+	return b == '[' || b == ']' || b == '{' || b == '}' || b == ','
+}
+
 // blockScalarHeader matches the rest of a block scalar's header line after
 // | or >: indicators, then blanks and an optional comment. explicit is set
 // when it gives the indentation.
@@ -181,4 +190,28 @@ func blockScalarHeader(s []byte) (explicit, ok bool) {
 		return explicit, true
 	}
 	return explicit, i == len(s) || s[i] == '\n'
+}
+
+// flowTooDeep returns the first token that opens a flow collection deeper
+// than limit, or nil. scanYAMLDepth reads text and guesses where the
+// parser's tokens end (an anchor, a tag or a plain scalar may hold brackets,
+// or end at one); this count, over the parser's own tokens, is exact for
+// flow collections, whose nesting costs the parser time quadratic in depth
+// (80,000 levels took a minute).
+func flowTooDeep(tokens token.Tokens, limit int) *token.Token {
+	depth := 0
+	for _, tk := range tokens {
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			depth++
+			if depth > limit {
+				return tk
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			// An unmatched end is the parser's error to report; it lowers
+			// no count here.
+			depth = max(depth-1, 0)
+		}
+	}
+	return nil
 }

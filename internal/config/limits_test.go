@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -52,6 +54,13 @@ func TestNestingTooDeep(t *testing.T) {
 		{"yaml compact sequences", "deep.yaml", "x:\n  " + strings.Repeat("- ", deep) + "1\n", "deep.yaml:2:201: nesting deeper than 100 levels"},
 		{"yaml anchored flow", "deep.yaml", "x: &a !!seq " + nest("[", "]", deep) + "\n", "deep.yaml:1:112: nesting deeper than 100 levels"},
 		{"yaml document", "deep.yaml", "--- " + nest("[", "]", deep) + "\n", "deep.yaml:1:104: nesting deeper than 100 levels"},
+		// Inside a flow collection a bracket ends an anchor: the parser
+		// nests on each; the fuzzer's slow input was of this kind.
+		{"yaml anchors in flow", "deep.yaml", "x: " + nest("[&a", "]", deep) + "\n", "deep.yaml:1:301: nesting deeper than 100 levels"},
+		{"yaml tags in flow", "deep.yaml", "x: " + nest("{a: !!map ", "}", deep) + "\n", "deep.yaml:1:994: nesting deeper than 100 levels"},
+		// "a]" is a plain scalar inside a flow mapping: the text pre-scan
+		// takes it for a close; the count over the parser's tokens does not.
+		{"yaml bracket in a plain scalar", "deep.yaml", "x: {a] " + nest("[", "]", deep) + "}\n", "deep.yaml:1:107: nesting deeper than 100 levels"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -61,6 +70,42 @@ func TestNestingTooDeep(t *testing.T) {
 			require.Equal(t, []string{c.want}, diags)
 		})
 	}
+}
+
+// TestSlowYAMLInputsAreBounded loads YAML files that once took the loader
+// from seconds to minutes, and bounds the CPU time each takes now. It does
+// not run in parallel, so the process's CPU time is its own.
+func TestSlowYAMLInputsAreBounded(t *testing.T) {
+	const bound = 1500 * time.Millisecond
+	cases := []struct{ name, content, want string }{
+		// Found by FuzzNestingYAML (testdata/fuzz/FuzzNestingYAML/
+		// 63e67b29d0d35ec7): the pre-scan skipped the first anchor to the
+		// end of the line, and the parser nested 60,000 levels in time
+		// quadratic in depth, then printed its error in time quadratic in
+		// the line's length (160 s in all).
+		{"anchors in flow", string(nestedFile("workflows:\n  w:\n        :\n      x: ", "[&\xe4\xfd\xbef", "\xba", 60_000, "\xed")), "slow.yaml:4:495: nesting deeper than 100 levels"},
+		// 30 s: the text pre-scan reads "a]" as a close.
+		{"bracket in a plain scalar", "x: {a] " + nest("[", "]", 60_000) + "}\n", "slow.yaml:1:107: nesting deeper than 100 levels"},
+		// 8 s: the parser's error text prints the line around the error.
+		{"syntax error on a long line", "x: [" + strings.Repeat("a, ", 80_000) + "}\n", "slow.yaml:1:4: invalid YAML: sequence end token ']' not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := processCPU(t)
+			_, diags := loadOne(t, "slow.yaml", c.content)
+			took := processCPU(t) - before
+			require.Equal(t, []string{c.want}, diags)
+			t.Logf("%v of CPU time", took)
+			require.Less(t, took, bound, "CPU time to load the file")
+		})
+	}
+}
+
+// processCPU returns the user and system CPU time the test process has used.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func deepYAMLMapping(n int) string {

@@ -409,40 +409,21 @@ func benchOneStep(b *testing.B, kind string, w writes, fresh bool) {
 // the other process left it.
 func TestRunChangedBeforeItsDeferredTakeIsNotSent(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "herald.db")
-	open := func() *sqlitestore.Store {
-		st, err := sqlitestore.Open(context.Background(), path)
-		require.NoError(t, err)
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	other, _ := oneStepEngine(t, open(), true, nil)
 	var sends atomic.Int64
-	var e *engine.Engine
-	e, _ = oneStepEngine(t, open(), true, func(ev engine.Event) {
-		switch ev.Type {
-		case engine.RunStarted:
-			got, err := other.Cancel(context.Background(), ev.RunID, "other-host", 0)
-			require.NoError(t, err)
-			require.Equal(t, engine.Canceled, got, "the other process ends the queued run itself")
-		case engine.StepFinished:
+	final, open := canceledBeforeItsTake(t, func(ev engine.Event) {
+		if ev.Type == engine.StepFinished {
 			sends.Add(1)
 		}
 	})
-	ctx := context.Background()
-	run, _, err := e.Create(ctx, "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}}, "", 0)
-	require.NoError(t, err)
-	final, err := e.Execute(ctx, run.ID)
-	require.NoError(t, err)
-	require.Equal(t, store.StatusCanceled, final.Status)
 	require.Equal(t, "canceled by other-host", final.Reason)
 	require.Zero(t, sends.Load())
 
+	ctx := context.Background()
 	st := open()
-	attempts, err := st.Attempts(ctx, run.ID)
+	attempts, err := st.Attempts(ctx, final.ID)
 	require.NoError(t, err)
 	require.Empty(t, attempts, "no attempt was started")
-	got, err := st.GetRun(ctx, run.ID)
+	got, err := st.GetRun(ctx, final.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusCanceled, got.Status)
 	require.Zero(t, got.Attempt, "this engine never took the run")

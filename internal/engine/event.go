@@ -7,8 +7,13 @@ type EventType string
 
 // The transitions the engine reports to its Observer.
 const (
-	RunStarted    EventType = "run_started"
-	RunFinished   EventType = "run_finished"
+	RunStarted  EventType = "run_started"
+	RunFinished EventType = "run_finished"
+	// RunReleased reports a run announced by RunStarted that stops
+	// executing in this process without ending here: another writer ended
+	// or parked it before this process took it. Status is the run's status
+	// as that writer left it.
+	RunReleased   EventType = "run_released"
 	StepStarted   EventType = "step_started"
 	AttemptFailed EventType = "attempt_failed"
 	StepFinished  EventType = "step_finished"

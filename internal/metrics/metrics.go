@@ -192,8 +192,8 @@ func (m *Metrics) Handler() http.Handler {
 //
 //	engine.Options{Observer: m.Observe}
 //
-// RunStarted and RunFinished move herald_runs_in_progress (a run is counted
-// once however often it is resumed) and RunFinished counts
+// RunStarted, and RunFinished or RunReleased, move herald_runs_in_progress
+// (a run is counted once however often it is resumed) and RunFinished counts
 // herald_runs_total and observes herald_run_duration_seconds. StepFinished
 // and ItemFinished observe herald_step_duration_seconds, except for skipped
 // steps, which made no call, and the aggregate of a for_each step, whose
@@ -215,14 +215,10 @@ func (m *Metrics) Observe(ev engine.Event) {
 		if !counted {
 			m.runsInProgress.WithLabelValues(ev.Workflow).Inc()
 		}
+	case engine.RunReleased:
+		m.stopped(ev)
 	case engine.RunFinished:
-		m.mu.Lock()
-		_, counted := m.running[ev.RunID]
-		delete(m.running, ev.RunID)
-		m.mu.Unlock()
-		if counted {
-			m.runsInProgress.WithLabelValues(ev.Workflow).Dec()
-		}
+		m.stopped(ev)
 		m.runsTotal.WithLabelValues(ev.Workflow, ev.Status).Inc()
 		if ev.Status == string(store.StatusNeedsAttention) {
 			m.needsAttention.WithLabelValues(ev.Workflow).Inc()
@@ -263,6 +259,18 @@ func (m *Metrics) Observe(ev engine.Event) {
 }
 
 // observeStep records the duration of a step or element that was called.
+// stopped uncounts a run that no longer executes here from
+// herald_runs_in_progress.
+func (m *Metrics) stopped(ev engine.Event) {
+	m.mu.Lock()
+	_, counted := m.running[ev.RunID]
+	delete(m.running, ev.RunID)
+	m.mu.Unlock()
+	if counted {
+		m.runsInProgress.WithLabelValues(ev.Workflow).Dec()
+	}
+}
+
 func (m *Metrics) observeStep(ev engine.Event) {
 	if ev.Status == string(store.StatusSkipped) || ev.Provider == "" {
 		return

@@ -112,6 +112,24 @@ func TestRunsInProgressAndTotal(t *testing.T) {
 	requireValue(t, m, 2, "herald_run_duration_seconds", map[string]string{"workflow": "digest"})
 }
 
+// TestReleasedRunLeavesTheGauge releases a run another writer ended before
+// this process took it: it leaves herald_runs_in_progress, and is not
+// counted as a run this process finished.
+func TestReleasedRunLeavesTheGauge(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	ev := run("r1")
+	ev.Type = engine.RunStarted
+	m.Observe(ev)
+	ev.Type, ev.Status = engine.RunReleased, "canceled"
+	m.Observe(ev)
+	requireValue(t, m, 0, "herald_runs_in_progress", map[string]string{"workflow": "digest"})
+	_, counted := value(t, m, "herald_runs_total", map[string]string{"workflow": "digest", "status": "canceled"})
+	require.False(t, counted, "herald_runs_total counts the runs this process ended")
+	m.Observe(ev) // a second release lowers nothing
+	requireValue(t, m, 0, "herald_runs_in_progress", map[string]string{"workflow": "digest"})
+}
+
 func TestStepDurations(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()

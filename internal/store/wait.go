@@ -75,6 +75,18 @@ type InboxEvent struct {
 	ReceivedAt time.Time
 }
 
+// Validate reports an ErrInvalid error unless ev can be kept: it needs an
+// event type and a time, and its data, when set, must be JSON.
+func (ev InboxEvent) Validate() error {
+	if ev.Event == "" || ev.ReceivedAt.IsZero() {
+		return fmt.Errorf("%w: an event type and a time are required", ErrInvalid)
+	}
+	if len(ev.Data) > 0 && !json.Valid(ev.Data) {
+		return fmt.Errorf("%w: an inbox event's data is not valid JSON", ErrInvalid)
+	}
+	return nil
+}
+
 // Waits is implemented by stores that keep durable waits (both bundled
 // stores do); the engine asserts it. ResolveWait is the single point of
 // truth that makes a wait end once, whichever process fires its timeout or

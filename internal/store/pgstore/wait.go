@@ -215,8 +215,8 @@ func (s *Store) waits(ctx context.Context, where string, args ...any) ([]store.W
 
 // AddInboxEvent keeps ev and trims the inbox of its type and instance.
 func (s *Store) AddInboxEvent(ctx context.Context, ev store.InboxEvent) error {
-	if ev.Event == "" || ev.ReceivedAt.IsZero() {
-		return fmt.Errorf("add inbox event: %w: an event type and a time are required", store.ErrInvalid)
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("add inbox event: %w", err)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		return s.addInbox(ctx, tx, ev)
