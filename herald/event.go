@@ -17,6 +17,10 @@ const (
 	RunStarted EventType = "run_started"
 	// RunFinished: a run ended; Status says how.
 	RunFinished EventType = "run_finished"
+	// RunReleased: a run announced by RunStarted stopped executing in this
+	// process without ending here (another process ended or parked it
+	// first); Status is the status it left the run in.
+	RunReleased EventType = "run_released"
 	// StepStarted: a step started; Items counts a for_each step's elements.
 	StepStarted EventType = "step_started"
 	// AttemptFailed: an attempt of a step failed; RetryIn says when the
@@ -148,7 +152,7 @@ func (e *events) observe(ev engine.Event) {
 	for _, s := range subs {
 		s.fn(pub)
 	}
-	if ev.Type == engine.RunFinished {
+	if ev.Type == engine.RunFinished || ev.Type == engine.RunReleased {
 		e.stopped(ev.RunID)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -29,5 +30,29 @@ func TestOpenStorePassesItsOneTransactionWrites(t *testing.T) {
 		if _, ok := s.(store.Waits); !ok {
 			t.Errorf("%s: the bridged store hides store.Waits", name)
 		}
+	}
+}
+
+// TestReleasedRunStopsExecutingHere checks that a run the engine releases
+// (another process ended it before this one took it) wakes what waits for
+// it to stop executing here, as a finished run does.
+func TestReleasedRunStopsExecutingHere(t *testing.T) {
+	e := newEvents()
+	e.observe(engine.Event{Type: engine.RunStarted, RunID: "r1"})
+	ch := make(chan struct{})
+	e.mu.Lock()
+	e.waiters["r1"] = append(e.waiters["r1"], ch)
+	e.mu.Unlock()
+	e.observe(engine.Event{Type: engine.RunReleased, RunID: "r1"})
+	select {
+	case <-ch:
+	default:
+		t.Fatal("a released run's waiter was not woken")
+	}
+	if e.running["r1"] {
+		t.Fatal("a released run is still counted as executing here")
+	}
+	if RunReleased != EventType(engine.RunReleased) {
+		t.Fatalf("RunReleased = %q, the engine's is %q", RunReleased, engine.RunReleased)
 	}
 }
