@@ -245,8 +245,17 @@ func BenchmarkOneStepRunWrites(b *testing.B) {
 		require.NoError(b, err)
 	}
 	seedHistory(b, s, history)
-	trigger := json.RawMessage(`{"kind":"webhook","time":"2026-03-29T07:00:00Z","headers":{"content-type":"application/json"},` +
-		`"body":{"event":"message","instanceId":"42","data":{"from":"14155550123@c.us","body":"hello, is anyone there?"}}}`)
+	// The trigger as the webhook handler stores it: the request's headers
+	// and its body, about 1 KB.
+	trigger := json.RawMessage(`{"kind":"webhook","time":"2026-03-29T07:00:00.123456Z","headers":{` +
+		`"accept-encoding":"gzip","content-length":"412","content-type":"application/json",` +
+		`"user-agent":"chat-api-webhook/2.3 (+https://chat-api.com)","x-forwarded-for":"203.0.113.7",` +
+		`"x-forwarded-proto":"https","x-request-id":"4f6c1d2e-8a9b-4c3d-9e0f-1a2b3c4d5e6f",` +
+		`"x-herald-timestamp":"1774767600","x-herald-signature":"sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",` +
+		`"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},` +
+		`"body":{"instanceId":"42","messages":[{"id":"false_14155550123@c.us_3EB0C7A1B2C3D4E5F6A7","body":"hello, is anyone there? my order #12345 has not arrived",` +
+		`"fromMe":false,"self":0,"isForwarded":0,"author":"14155550123@c.us","time":1774767600,"chatId":"14155550123@c.us",` +
+		`"messageNumber":1234,"type":"chat","senderName":"Jane Doe","quotedMsgBody":null,"chatName":"Jane Doe"}]}}`)
 	request := json.RawMessage(`{"method":"POST","url":"https://api.chat-api.com/instance42/sendMessage?token=***",` +
 		`"body":{"phone":"14155550123","body":"We got your message and will answer shortly."}}`)
 	response := json.RawMessage(`{"status":200,"body":{"sent":true,"id":"true_14155550123@c.us_3EB0B5A5A5A5","message":"Sent to 14155550123@c.us"}}`)
@@ -307,5 +316,3 @@ func BenchmarkOneStepRunWrites(b *testing.B) {
 		walReport(b, s, wal0)
 	}
 }
-
-var walReport func(testing.TB, *Store, int64)
