@@ -45,7 +45,12 @@ func openBench(b *testing.B, group int) *Store {
 
 // runParallel runs body from benchGoroutines goroutines.
 func runParallel(b *testing.B, body func() error) {
-	b.SetParallelism((benchGoroutines + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	runParallelN(b, benchGoroutines, body)
+}
+
+// runParallelN runs body from n goroutines.
+func runParallelN(b *testing.B, n int, body func() error) {
+	b.SetParallelism((n + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := body(); err != nil {
@@ -293,16 +298,8 @@ func BenchmarkOneStepRunWrites(b *testing.B) {
 	var ru0, ru1 syscall.Rusage
 	groups, wal0 := s.w.groups.Load(), wal()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	b.SetParallelism((32 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := oneRun(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	runParallelN(b, 32, oneRun)
 	b.StopTimer()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
