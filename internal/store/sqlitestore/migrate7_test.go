@@ -15,9 +15,9 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// dumpTables returns every row of the tables migration 0007 rebuilds or
+// dumpRunTables returns every row of the tables migration 0007 rebuilds or
 // re-indexes, and of their neighbours, as text in primary-key order.
-func dumpTables(t *testing.T, ctx context.Context, q interface {
+func dumpRunTables(t *testing.T, ctx context.Context, q interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }) map[string][]string {
 	t.Helper()
@@ -112,14 +112,14 @@ func TestMigrate0007KeepsEveryRow(t *testing.T) {
 			VALUES ('chatapi', ?, 'message_ack', ?, 'notify', -1, ?, ?, ?)`, fmt.Sprintf("msg-%d", i), id,
 			[]string{"", "delivered"}[i%2], []any{nil, at}[i%2], []any{nil, `{"ack":3}`}[i%2])
 	}
-	before := dumpTables(t, ctx, old)
+	before := dumpRunTables(t, ctx, old)
 	require.NoError(t, old.Close())
 
 	s := openAt(t, path)
 	var version int
 	require.NoError(t, s.read.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version))
 	require.Equal(t, len(ms), version)
-	require.Equal(t, before, dumpTables(t, ctx, s.read), "every row reads back as it was")
+	require.Equal(t, before, dumpRunTables(t, ctx, s.read), "every row reads back as it was")
 
 	// Each filter of the runs list answers as a scan of the rows does,
 	// newest first, page by page.

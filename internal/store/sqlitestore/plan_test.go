@@ -12,8 +12,8 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// explain returns SQLite's query plan of query, one step a line.
-func explain(t *testing.T, s *Store, query string, args ...any) string {
+// queryPlan returns SQLite's query plan of query, one step a line.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
 	rows, err := s.read.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
 	require.NoError(t, err)
@@ -51,7 +51,7 @@ func TestRunQueriesUseAnIndex(t *testing.T) {
 	for _, f := range filters {
 		f.Limit = 50
 		query, args := listRunsQuery(f, "2026-11-01T00:00:00.000000Z")
-		plan := explain(t, s, query, args...)
+		plan := queryPlan(t, s, query, args...)
 		require.Contains(t, plan, "USING INDEX", "%+v:\n%s", f, plan)
 		require.NotContains(t, plan, "TEMP B-TREE", "%+v:\n%s", f, plan)
 		switch f.Status {
@@ -67,7 +67,7 @@ func TestRunQueriesUseAnIndex(t *testing.T) {
 		}
 	}
 	for _, query := range []string{
-		`SELECT ` + runColumns + ` FROM runs WHERE ` + unfinished + ` ORDER BY created_at, id`,
+		`SELECT ` + runColumns + ` FROM runs WHERE ` + unfinishedRunsCond + ` ORDER BY created_at, id`,
 		// The heartbeat's statements (history.go).
 		`UPDATE runs SET heartbeat_at = 'x' WHERE owner = 'o' AND status = 'running'`,
 		`SELECT id FROM runs WHERE owner = 'o' AND status = 'running' AND cancel_requested <> '' ORDER BY id`,
@@ -75,7 +75,7 @@ func TestRunQueriesUseAnIndex(t *testing.T) {
 		`SELECT id FROM runs WHERE created_at < '1' AND finished_at < '1'
 			AND status IN ('succeeded', 'failed', 'skipped', 'canceled') ORDER BY created_at, id LIMIT 5`,
 	} {
-		plan := explain(t, s, query)
+		plan := queryPlan(t, s, query)
 		require.Contains(t, plan, "USING INDEX", "%s:\n%s", query, plan)
 	}
 }

@@ -197,15 +197,15 @@ func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
 	switch filter.Status {
 	case "":
 	case store.StatusInterrupted:
-		where = append(where, unfinished, `status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)`)
+		where = append(where, unfinishedRunsCond, `status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)`)
 		args = append(args, stale)
 	case store.StatusRunning:
-		where = append(where, unfinished, `status = 'running' AND heartbeat_at >= ?`)
+		where = append(where, unfinishedRunsCond, `status = 'running' AND heartbeat_at >= ?`)
 		args = append(args, stale)
 	case store.StatusQueued:
-		where = append(where, unfinished, `status = 'queued'`)
+		where = append(where, unfinishedRunsCond, `status = 'queued'`)
 	default:
-		where = append(where, settled, `status = ?`)
+		where = append(where, settledRunsCond, `status = ?`)
 		args = append(args, string(filter.Status))
 	}
 	if filter.TriggerKind != "" {
@@ -244,14 +244,14 @@ func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
 // only for a query whose WHERE names its condition as the index does, so a
 // query by status carries the one its status satisfies.
 const (
-	unfinished = `status IN ('queued', 'running')`
-	settled    = `status NOT IN ('queued', 'running')`
+	unfinishedRunsCond = `status IN ('queued', 'running')`
+	settledRunsCond    = `status NOT IN ('queued', 'running')`
 )
 
 // UnfinishedRuns returns the queued and running runs, oldest first.
 func (s *Store) UnfinishedRuns(ctx context.Context) ([]store.Run, error) {
 	runs, err := queryRuns(ctx, s.read, `SELECT `+runColumns+` FROM runs
-		WHERE `+unfinished+` ORDER BY created_at, id`)
+		WHERE `+unfinishedRunsCond+` ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished runs: %w", classify(err))
 	}
