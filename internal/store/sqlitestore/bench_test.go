@@ -2,10 +2,14 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,7 +45,12 @@ func openBench(b *testing.B, group int) *Store {
 
 // runParallel runs body from benchGoroutines goroutines.
 func runParallel(b *testing.B, body func() error) {
-	b.SetParallelism((benchGoroutines + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	runParallelN(b, benchGoroutines, body)
+}
+
+// runParallelN runs body from n goroutines.
+func runParallelN(b *testing.B, n int, body func() error) {
+	b.SetParallelism((n + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := body(); err != nil {
@@ -158,5 +167,149 @@ func BenchmarkRunLifecycleParallel(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 			b.ReportMetric(float64(5*b.N)/float64(s.w.groups.Load()-groups), "writes/commit")
 		})
+	}
+}
+
+// benchHistory is how many finished runs BenchmarkOneStepRunWrites finds in
+// the store: a few days of a busy deployment, so its indexes are as deep as
+// in one and a run's status changes land on pages apart.
+// HERALD_BENCH_HISTORY sets another number (a smaller one under callgrind).
+const benchHistory = 50_000
+
+// seedHistory writes n finished runs, a tenth of them failed, of two
+// workflows, each with a step record, an attempt and a delivery index row,
+// created before now, in one transaction, and checkpoints the WAL.
+func seedHistory(b *testing.B, s *Store, n int) {
+	b.Helper()
+	ctx := context.Background()
+	start := time.Now().Add(-time.Duration(n) * time.Second).UTC()
+	// On the write connection, bypassing the idle writer, so the writer's
+	// own instruction count (callgrind) holds the measured runs alone.
+	tx, err := s.w.conn.BeginTx(ctx, nil)
+	require.NoError(b, err)
+	var stmts []*sql.Stmt
+	for _, q := range []string{
+		`INSERT INTO runs (id, workflow, status, trigger_json, attempt, owner, trigger_kind, heartbeat_at,
+			created_at, started_at, finished_at) VALUES (?1, ?2, ?3, ?4, 1, 'host-a', 'webhook', ?5, ?5, ?5, ?5)`,
+		`INSERT INTO idempotency_keys (key, run_id, expires_at) VALUES (?2, ?1, ?5)`,
+		`INSERT INTO step_records (run_id, step_id, item, status, attempts, provider, output_json, started_at, finished_at)
+			VALUES (?1, 'notify', -1, ?3, 1, 'primary', ?4, ?5, ?5)`,
+		`INSERT INTO step_attempts (run_id, step_id, item, attempt, provider, action, status, outcome, request_json,
+			started_at, finished_at) VALUES (?1, 'notify', -1, 1, 'primary', 'send_message', ?3, ?3, ?4, ?5, ?5)`,
+		`INSERT INTO deliveries (provider, message_id, event, run_id, step_id, item)
+			VALUES ('primary', ?2, 'message_ack', ?1, 'notify', -1)`,
+	} {
+		st, err := tx.PrepareContext(ctx, q)
+		require.NoError(b, err)
+		stmts = append(stmts, st)
+	}
+	for i := range n {
+		id := store.NewRunID()
+		at := encodeTime(start.Add(time.Duration(i) * time.Second))
+		status := "succeeded"
+		if i%10 == 0 {
+			status = "failed"
+		}
+		wf := []string{"support", "digest"}[i%2]
+		body := fmt.Sprintf(`{"kind":"webhook","body":{"event":"message","data":{"from":"%d@c.us","body":"hello %d"}}}`, i, i)
+		for j, st := range stmts {
+			// ?2 is the workflow for the run and a unique key for the rest.
+			name := fmt.Sprintf("history:%d", i)
+			if j == 0 {
+				name = wf
+			}
+			_, err := st.ExecContext(ctx, id, name, status, body, at)
+			require.NoError(b, err)
+		}
+	}
+	require.NoError(b, tx.Commit())
+	_, err = s.w.conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	require.NoError(b, err)
+}
+
+// BenchmarkOneStepRunWrites runs the exact store writes of a one-step run
+// as the engine makes them (CreateRun with the delivery's idempotency key;
+// StartAttemptRun taking the run; FinishAttemptRun with the step's result,
+// its masked exchange and one delivery index row, ending the run) from 32
+// goroutines, and reports the process's CPU per run (rusage), the commits
+// per run and the WAL pages written per commit, on a store that holds
+// benchHistory finished runs already. The checkpointer is stopped
+// so the WAL only grows and its size counts the frames; its copying is
+// therefore not in the CPU figure. One op is one run.
+//
+//	go test ./internal/store/sqlitestore -run '^$' -bench OneStepRunWrites -benchtime 4000x -count 3
+func BenchmarkOneStepRunWrites(b *testing.B) {
+	s := openBench(b, maxGroup)
+	require.NoError(b, s.ckpt.close())
+	s.ckpt = nil
+	ctx := context.Background()
+	history := benchHistory
+	if v := os.Getenv("HERALD_BENCH_HISTORY"); v != "" {
+		var err error
+		history, err = strconv.Atoi(v)
+		require.NoError(b, err)
+	}
+	seedHistory(b, s, history)
+	// The trigger as the webhook handler stores it: the request's headers
+	// and its body, about 1 KB.
+	trigger := json.RawMessage(`{"kind":"webhook","time":"2026-03-29T07:00:00.123456Z","headers":{` +
+		`"accept-encoding":"gzip","content-length":"412","content-type":"application/json",` +
+		`"user-agent":"chat-api-webhook/2.3 (+https://chat-api.com)","x-forwarded-for":"203.0.113.7",` +
+		`"x-forwarded-proto":"https","x-request-id":"4f6c1d2e-8a9b-4c3d-9e0f-1a2b3c4d5e6f",` +
+		`"x-herald-timestamp":"1774767600","x-herald-signature":"sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",` +
+		`"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},` +
+		`"body":{"instanceId":"42","messages":[{"id":"false_14155550123@c.us_3EB0C7A1B2C3D4E5F6A7","body":"hello, is anyone there? my order #12345 has not arrived",` +
+		`"fromMe":false,"self":0,"isForwarded":0,"author":"14155550123@c.us","time":1774767600,"chatId":"14155550123@c.us",` +
+		`"messageNumber":1234,"type":"chat","senderName":"Jane Doe","quotedMsgBody":null,"chatName":"Jane Doe"}]}}`)
+	request := json.RawMessage(`{"method":"POST","url":"https://api.chat-api.com/instance42/sendMessage?token=***",` +
+		`"body":{"phone":"14155550123","body":"We got your message and will answer shortly."}}`)
+	response := json.RawMessage(`{"status":200,"body":{"sent":true,"id":"true_14155550123@c.us_3EB0B5A5A5A5","message":"Sent to 14155550123@c.us"}}`)
+	var n atomic.Int64
+	oneRun := func() error {
+		now := time.Now()
+		i := n.Add(1)
+		run := store.Run{ID: store.NewRunID(), Workflow: "support", Status: store.StatusQueued,
+			Trigger: trigger, Inputs: json.RawMessage(`{"to":"14155550123"}`), CreatedAt: now}
+		if _, _, err := s.CreateRun(ctx, run, fmt.Sprintf("delivery:chatapi:%d", i), 24*time.Hour); err != nil {
+			return err
+		}
+		key := store.StepKey{RunID: run.ID, StepID: "notify", Item: store.NoItem}
+		if _, err := s.StartAttemptRun(ctx, key, store.AttemptStart{Number: 1, Provider: "primary", Action: "send_message", StartedAt: now},
+			func(r *store.Run) error {
+				r.Status, r.Attempt, r.Owner, r.HeartbeatAt, r.StartedAt = store.StatusRunning, 1, "host-a", now, now
+				return nil
+			}); err != nil {
+			return err
+		}
+		_, err := s.FinishAttemptRun(ctx, key, 1, store.AttemptResult{
+			Status: store.StatusSucceeded, Output: benchOutput, Request: request, Response: response, FinishedAt: now},
+			[]store.Delivery{{StepKey: key, Provider: "primary", MessageID: fmt.Sprintf("true_14155550123@c.us_%d", i), Event: "message_ack"}},
+			func(r *store.Run) error {
+				r.Status, r.FinishedAt = store.StatusSucceeded, now
+				return nil
+			})
+		return err
+	}
+	wal := func() int64 {
+		fi, err := os.Stat(s.Path() + "-wal")
+		require.NoError(b, err)
+		return fi.Size()
+	}
+	var ru0, ru1 syscall.Rusage
+	groups, wal0 := s.w.groups.Load(), wal()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.ResetTimer()
+	runParallelN(b, 32, oneRun)
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
+	commits := s.w.groups.Load() - groups
+	const frame = 4096 + 24 // a WAL frame: its header and one page
+	b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
+	b.ReportMetric(float64(commits)/float64(b.N), "commits/run")
+	b.ReportMetric(float64(wal()-wal0)/frame/float64(commits), "pages/commit")
+	b.ReportMetric(float64(wal()-wal0)/frame/float64(b.N), "pages/run")
+	if walReport != nil {
+		walReport(b, s, wal0)
 	}
 }

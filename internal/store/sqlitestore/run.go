@@ -186,62 +186,17 @@ func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
 func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.Run, error) {
 	var runs []store.Run
 	err := s.read.inTx(ctx, func(tx *readTx) error {
-		var (
-			where []string
-			args  []any
-		)
-		if filter.Workflow != "" {
-			where = append(where, `workflow = ?`)
-			args = append(args, filter.Workflow)
-		}
-		stale := encodeTime(staleBefore(filter))
-		switch filter.Status {
-		case "":
-		case store.StatusInterrupted:
-			where = append(where, `status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)`)
-			args = append(args, stale)
-		case store.StatusRunning:
-			where = append(where, `status = 'running' AND heartbeat_at >= ?`)
-			args = append(args, stale)
-		default:
-			where = append(where, `status = ?`)
-			args = append(args, string(filter.Status))
-		}
-		if filter.TriggerKind != "" {
-			where = append(where, `trigger_kind = ?`)
-			args = append(args, filter.TriggerKind)
-		}
-		if !filter.Since.IsZero() {
-			where = append(where, `created_at >= ?`)
-			args = append(args, encodeTime(filter.Since))
-		}
-		if !filter.Until.IsZero() {
-			where = append(where, `created_at < ?`)
-			args = append(args, encodeTime(filter.Until))
-		}
+		var cursor string
 		if filter.Before != "" {
-			var created string
-			err := tx.QueryRowContext(ctx, `SELECT created_at FROM runs WHERE id = ?`, filter.Before).Scan(&created)
+			err := tx.QueryRowContext(ctx, `SELECT created_at FROM runs WHERE id = ?`, filter.Before).Scan(&cursor)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("cursor run %s: %w", filter.Before, store.ErrNotFound)
 			}
 			if err != nil {
 				return err
 			}
-			// A row value, so the (created_at, id) indexes seek to the
-			// cursor rather than scan up to it.
-			where = append(where, `(created_at, id) < (?, ?)`)
-			args = append(args, created, filter.Before)
 		}
-		query := `SELECT ` + runColumns + ` FROM runs`
-		if len(where) > 0 {
-			query += ` WHERE ` + strings.Join(where, ` AND `)
-		}
-		query += ` ORDER BY created_at DESC, id DESC`
-		if filter.Limit > 0 {
-			query += ` LIMIT ?`
-			args = append(args, filter.Limit)
-		}
+		query, args := listRunsQuery(filter, cursor)
 		var err error
 		runs, err = queryRuns(ctx, tx, query, args...)
 		return err
@@ -252,10 +207,76 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 	return runs, nil
 }
 
+// listRunsQuery returns the query of ListRuns for filter and its
+// arguments; cursor is the created_at of the run filter.Before names.
+func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	if filter.Workflow != "" {
+		where = append(where, `workflow = ?`)
+		args = append(args, filter.Workflow)
+	}
+	stale := encodeTime(staleBefore(filter))
+	switch filter.Status {
+	case "":
+	case store.StatusInterrupted:
+		where = append(where, unfinishedRunsCond, `status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)`)
+		args = append(args, stale)
+	case store.StatusRunning:
+		where = append(where, unfinishedRunsCond, `status = 'running' AND heartbeat_at >= ?`)
+		args = append(args, stale)
+	case store.StatusQueued:
+		where = append(where, unfinishedRunsCond, `status = 'queued'`)
+	default:
+		where = append(where, settledRunsCond, `status = ?`)
+		args = append(args, string(filter.Status))
+	}
+	if filter.TriggerKind != "" {
+		where = append(where, `trigger_kind = ?`)
+		args = append(args, filter.TriggerKind)
+	}
+	if !filter.Since.IsZero() {
+		where = append(where, `created_at >= ?`)
+		args = append(args, encodeTime(filter.Since))
+	}
+	if !filter.Until.IsZero() {
+		where = append(where, `created_at < ?`)
+		args = append(args, encodeTime(filter.Until))
+	}
+	if filter.Before != "" {
+		// A row value, so the (created_at, id) indexes seek to the
+		// cursor rather than scan up to it.
+		where = append(where, `(created_at, id) < (?, ?)`)
+		args = append(args, cursor, filter.Before)
+	}
+	query := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY created_at DESC, id DESC`
+	if filter.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, filter.Limit)
+	}
+	return query, args
+}
+
+// The conditions of the partial indexes on runs' status (migration 0007):
+// runs_unfinished holds the queued and running runs, runs_settled_created
+// and runs_workflow_settled_created the others. SQLite uses a partial index
+// only for a query whose WHERE names its condition as the index does, so a
+// query by status carries the one its status satisfies.
+const (
+	unfinishedRunsCond = `status IN ('queued', 'running')`
+	settledRunsCond    = `status NOT IN ('queued', 'running')`
+)
+
 // UnfinishedRuns returns the queued and running runs, oldest first.
 func (s *Store) UnfinishedRuns(ctx context.Context) ([]store.Run, error) {
 	runs, err := queryRuns(ctx, s.read, `SELECT `+runColumns+` FROM runs
-		WHERE status IN ('queued', 'running') ORDER BY created_at, id`)
+		WHERE `+unfinishedRunsCond+` ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished runs: %w", classify(err))
 	}

@@ -1,0 +1,81 @@
+package sqlitestore
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// queryPlan returns SQLite's query plan of query, one step a line.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.read.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		lines = append(lines, detail)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(lines, "\n")
+}
+
+// TestRunQueriesUseAnIndex checks the plan of every shape of runs list
+// query, and of the other reads of runs by status: each reads an index in
+// the order of the page (no sort of its own, no scan of the table), the
+// status filters through the partial indexes of migration 0007, whose
+// condition the query must name for SQLite to use them.
+func TestRunQueriesUseAnIndex(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	filters := []store.RunFilter{
+		{}, {Workflow: "w"}, {TriggerKind: "webhook", Since: since}, {Since: since, Until: since.Add(time.Hour)},
+	}
+	for _, st := range store.RunStatuses {
+		filters = append(filters, store.RunFilter{Status: st}, store.RunFilter{Status: st, Workflow: "w"})
+	}
+	for _, f := range slices.Clone(filters) {
+		f.Before = "01CURSOR"
+		filters = append(filters, f)
+	}
+	for _, f := range filters {
+		f.Limit = 50
+		query, args := listRunsQuery(f, "2026-11-01T00:00:00.000000Z")
+		plan := queryPlan(t, s, query, args...)
+		require.Contains(t, plan, "USING INDEX", "%+v:\n%s", f, plan)
+		require.NotContains(t, plan, "TEMP B-TREE", "%+v:\n%s", f, plan)
+		switch f.Status {
+		case "":
+		case store.StatusQueued, store.StatusRunning, store.StatusInterrupted:
+			if f.Before == "" {
+				require.Contains(t, plan, "runs_unfinished", "%+v", f)
+			}
+		default:
+			if f.Before == "" {
+				require.Contains(t, plan, "_settled_created", "%+v", f)
+			}
+		}
+	}
+	for _, query := range []string{
+		`SELECT ` + runColumns + ` FROM runs WHERE ` + unfinishedRunsCond + ` ORDER BY created_at, id`,
+		// The heartbeat's statements (history.go).
+		`UPDATE runs SET heartbeat_at = 'x' WHERE owner = 'o' AND status = 'running'`,
+		`SELECT id FROM runs WHERE owner = 'o' AND status = 'running' AND cancel_requested <> '' ORDER BY id`,
+		// The retention's (history.go).
+		`SELECT id FROM runs WHERE created_at < '1' AND finished_at < '1'
+			AND status IN ('succeeded', 'failed', 'skipped', 'canceled') ORDER BY created_at, id LIMIT 5`,
+	} {
+		plan := queryPlan(t, s, query)
+		require.Contains(t, plan, "USING INDEX", "%s:\n%s", query, plan)
+	}
+}
