@@ -67,6 +67,8 @@ type Store struct {
 	closed atomic.Bool
 	// writes group-commits the statements exec runs.
 	writes Group[*write]
+	// runs spares updateRun its read of a run this process knows.
+	runs runCache
 }
 
 var _ store.Store = (*Store)(nil)
