@@ -123,17 +123,40 @@ func (s *Store) commit(batch []*createReq) {
 }
 
 // createTx creates reqs' runs and inserts the jobs of those it created
-// that are not final, in one transaction, and sets each req's result. An
-// error rolls all of them back.
+// that are not final, in one transaction, and sets each req's result. The
+// runs without an idempotency key go in one statement (see
+// pgstore.Store.CreateRunsTx), so a transaction costs four round trips
+// (BEGIN, the runs, the jobs, COMMIT) however many runs it holds; each
+// keyed run costs its own. An error rolls all of them back.
 func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 	err := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
-		var params []river.InsertManyParams
+		var (
+			plain []*createReq
+			runs  []store.Run
+		)
 		for _, r := range reqs {
+			if r.idemKey == "" {
+				plain = append(plain, r)
+				runs = append(runs, r.run)
+				continue
+			}
 			var err error
 			r.stored, r.existed, err = s.CreateRunTx(ctx, tx, r.run, r.idemKey, r.ttl)
 			if err != nil {
 				return err
 			}
+		}
+		if len(runs) > 0 {
+			stored, err := s.CreateRunsTx(ctx, tx, runs)
+			if err != nil {
+				return err
+			}
+			for i, r := range plain {
+				r.stored, r.existed = stored[i], false
+			}
+		}
+		var params []river.InsertManyParams
+		for _, r := range reqs {
 			if !r.existed && !r.stored.Status.Final() {
 				params = append(params, river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}})
 			}

@@ -4,60 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// roundTrips counts the round trips a pool makes to the server: every
-// statement sent on its own (BEGIN and COMMIT included) and every batch,
-// whose statements go together. Set it as a pool's ConnConfig.Tracer.
-type roundTrips struct{ n atomic.Int64 }
-
-var (
-	_ pgx.QueryTracer = (*roundTrips)(nil)
-	_ pgx.BatchTracer = (*roundTrips)(nil)
-)
-
-// Load returns the round trips counted so far.
-func (r *roundTrips) Load() int64 { return r.n.Load() }
-
-// TraceQueryStart counts a statement sent on its own.
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-
-// TraceQueryEnd does nothing.
-func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-// TraceBatchStart counts a batch.
-func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-
-// TraceBatchQuery does nothing: the batch was counted.
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-
-// TraceBatchEnd does nothing.
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
-
 // openTraced opens a store in a fresh schema on a pool whose round trips
 // are counted.
-func openTraced(t testing.TB) (*Store, *roundTrips) {
+func openTraced(t testing.TB) (*Store, *pgtest.RoundTrips) {
 	t.Helper()
 	schema := newSchemaName(t)
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(withSearchPath(t, testDSN(t), schema))
 	require.NoError(t, err)
-	rt := &roundTrips{}
+	rt := &pgtest.RoundTrips{}
 	cfg.ConnConfig.Tracer = rt
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
@@ -118,7 +83,7 @@ func newOneStep(t testing.TB, s *Store) oneStepWrites {
 func TestRunWritesRoundTrips(t *testing.T) {
 	t.Parallel()
 	s, rt := openTraced(t)
-	ctx := context.Background()
+	ctx := rt.Context(context.Background())
 	// Prepare the statements once, as a process does early in its life.
 	w := newOneStep(t, s)
 	_, err := s.GetRun(ctx, w.key.RunID)
@@ -129,20 +94,20 @@ func TestRunWritesRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 
 	w = newOneStep(t, s)
-	before := rt.Load()
+	before := rt.Count()
 	_, err = s.GetRun(ctx, w.key.RunID)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), rt.Load()-before, "the read")
-	before = rt.Load()
+	require.Equal(t, int64(1), rt.Count()-before, "the read")
+	before = rt.Count()
 	got, err := s.StartAttemptRun(ctx, w.key, w.start, w.take)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), rt.Load()-before, "take the run and start the attempt")
+	require.Equal(t, int64(1), rt.Count()-before, "take the run and start the attempt")
 	require.Equal(t, store.StatusRunning, got.Status)
 	require.JSONEq(t, string(w.created.Trigger), string(got.Trigger))
-	before = rt.Load()
+	before = rt.Count()
 	got, err = s.FinishAttemptRun(ctx, w.key, 1, w.result, w.ds, w.end)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), rt.Load()-before, "finish the attempt, index its message, end the run")
+	require.Equal(t, int64(1), rt.Count()-before, "finish the attempt, index its message, end the run")
 	require.Equal(t, store.StatusSucceeded, got.Status)
 
 	stored, err := s.GetRun(ctx, w.key.RunID)
@@ -162,10 +127,10 @@ func TestRunWritesRoundTrips(t *testing.T) {
 	w = newOneStep(t, s)
 	_, err = s.GetRun(ctx, w.key.RunID)
 	require.NoError(t, err)
-	before = rt.Load()
+	before = rt.Count()
 	_, err = s.UpdateRun(ctx, w.key.RunID, w.take)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), rt.Load()-before, "update a known run")
+	require.Equal(t, int64(1), rt.Count()-before, "update a known run")
 }
 
 // TestRunCacheNeverHidesAnotherWriter: a run this store read, then changed

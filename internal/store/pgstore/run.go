@@ -108,18 +108,13 @@ const claimKey = `INSERT INTO {schema}.idempotency_keys AS k (key, run_id, expir
 
 // CreateRun stores run, guarded by idemKey when it is set; see store.Store.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
-	run = normRun(run)
 	if run.TriggerKind == "" {
 		run.TriggerKind = store.TriggerKindOf(run.Trigger)
 	}
-	if err := run.Validate(); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run: %w", err)
+	run, fingerprint, err := newRun(run, idemKey, ttl)
+	if err != nil {
+		return store.Run{}, false, err
 	}
-	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
-	}
-	fingerprint := run.RequestFingerprint
-	run.RequestFingerprint = "" // kept with the key, not the run
 	if idemKey == "" {
 		tag, err := s.exec(ctx, insertRun, insertRunArgs(run)...)
 		if err != nil {
@@ -135,7 +130,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		existing store.Run
 		existed  bool
 	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		existing, existed, err = s.createKeyedRun(ctx, tx, run, fingerprint, idemKey, ttl)
 		return err
