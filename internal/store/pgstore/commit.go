@@ -49,18 +49,23 @@ func (s *Store) inBatchTx(ctx context.Context, fn func(*pgx.Batch)) error {
 }
 
 // sendChecked runs the statements fn queues in one implicit transaction,
-// sent in one round trip with no BEGIN: they commit together when the last
-// one succeeded, and none does when one fails. Their results are read only
-// after that, so a statement whose outcome matters must fail by itself when
-// it is not the expected one (see queueAlso). fn qualifies its queries with
-// s.sql.
+// with no BEGIN, in the write group (see groupWrite): they commit together
+// when the last one succeeded, and none does when one fails. Their results
+// are read only after that, so a statement whose outcome matters must fail
+// by itself when it is not the expected one (see queueAlso), and fn must
+// set no callbacks. fn qualifies its queries with s.sql.
 func (s *Store) sendChecked(ctx context.Context, fn func(*pgx.Batch)) error {
 	if s.closed.Load() {
 		return errClosed
 	}
 	b := &pgx.Batch{}
 	fn(b)
-	return classify(s.pool.SendBatch(ctx, b).Close())
+	stmts := make([]stmt, len(b.QueuedQueries))
+	for i, q := range b.QueuedQueries {
+		stmts[i] = stmt{sql: q.SQL, args: q.Arguments}
+	}
+	_, err := s.groupWrite(ctx, stmts)
+	return err
 }
 
 // StartAttemptRun updates the run and starts the attempt in one
