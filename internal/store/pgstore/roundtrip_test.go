@@ -50,11 +50,16 @@ type oneStepWrites struct {
 
 // newOneStep creates a queued run in s and returns its writes.
 func newOneStep(t testing.TB, s *Store) oneStepWrites {
+	return newOneStepCtx(context.Background(), t, s)
+}
+
+// newOneStepCtx is newOneStep, creating the run with ctx.
+func newOneStepCtx(ctx context.Context, t testing.TB, s *Store) oneStepWrites {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	run := store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: now,
 		Trigger: json.RawMessage(`{"kind":"webhook","body":{"to":"a"}}`)}
-	created, _, err := s.CreateRun(context.Background(), run, "", 0)
+	created, _, err := s.CreateRun(ctx, run, "", 0)
 	require.NoError(t, err)
 	key := store.StepKey{RunID: run.ID, StepID: "page", Item: store.NoItem}
 	return oneStepWrites{
