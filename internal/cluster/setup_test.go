@@ -22,7 +22,7 @@ import (
 // bundle is what a test gets from setup: a fresh schema and a way to start
 // replicas on it.
 type bundle struct {
-	t       *testing.T
+	t       testing.TB
 	dsn     string
 	project *config.Project
 	// execute is every replica's Execute; tests replace it before starting
@@ -43,7 +43,7 @@ type replica struct {
 	calls atomic.Int64
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	_, dsn := pgtest.Schema(t)
 	b := &bundle{t: t, dsn: dsn, project: &config.Project{

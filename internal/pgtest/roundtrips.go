@@ -12,11 +12,12 @@ import (
 // counts the round trips made with a context from Context: every statement
 // sent on its own, BEGIN and COMMIT included, and every batch, whose
 // statements travel together. Other work on the pool, such as River's
-// polling, is not counted.
+// polling, is counted apart (Total).
 type RoundTrips struct {
 	mu    sync.Mutex
 	sent  []string
 	calls int64
+	all   int64
 }
 
 var (
@@ -32,11 +33,27 @@ func (r *RoundTrips) Context(ctx context.Context) context.Context {
 	return context.WithValue(ctx, countedKey{}, r)
 }
 
-// Count returns the round trips counted so far.
+// Count returns the round trips made with a context from Context so far.
 func (r *RoundTrips) Count() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.calls
+}
+
+// Statements returns the statements of the counted round trips, a
+// batch's joined.
+func (r *RoundTrips) Statements() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.sent...)
+}
+
+// Total returns every round trip the pool made so far, whatever its
+// context.
+func (r *RoundTrips) Total() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.all
 }
 
 // Sent returns how many of the counted round trips sent a statement that
@@ -53,13 +70,14 @@ func (r *RoundTrips) Sent(substr string) int {
 	return n
 }
 
-// count records one round trip of sql, when ctx is counted by r.
+// count records one round trip of sql.
 func (r *RoundTrips) count(ctx context.Context, sql string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all++
 	if ctx.Value(countedKey{}) != r {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.calls++
 	r.sent = append(r.sent, sql)
 }

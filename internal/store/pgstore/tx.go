@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -103,12 +104,15 @@ func (c *runArrays) args() []any {
 		c.reasons, c.kinds, c.heartbeats, c.cancels, c.created, c.started, c.finished}
 }
 
-// CreateRunsTx is CreateRunTx of runs that have no idempotency key, in one
-// statement however many they are: it returns the runs as stored, in
-// order. When one of their IDs is taken (by a stored run or another of
-// runs) it stores none of them: it returns an ErrConflict error and the
-// caller must roll tx back.
-func (s *Store) CreateRunsTx(ctx context.Context, tx pgx.Tx, runs []store.Run) ([]store.Run, error) {
+// QueueCreateRuns queues on b the statement that stores runs, which have
+// no idempotency key, however many they are: it checks them as CreateRun
+// does and returns them as they will be stored, in order. b must be a
+// transaction's (the scale-out host's create batch begins one with it, so
+// BEGIN and the runs go in one round trip). When one of their IDs is
+// taken (by a stored run or another of runs) the statement's callback
+// fails with an ErrConflict error, and the caller must roll the
+// transaction back. An error from QueueCreateRuns queues nothing.
+func (s *Store) QueueCreateRuns(b *pgx.Batch, runs []store.Run) ([]store.Run, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
@@ -126,13 +130,12 @@ func (s *Store) CreateRunsTx(ctx context.Context, tx pgx.Tx, runs []store.Run) (
 	if len(runs) == 1 {
 		what = "create run " + runs[0].ID
 	}
-	tag, err := tx.Exec(ctx, s.sql(insertRuns), cols.args()...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, classify(err))
-	}
-	if tag.RowsAffected() != int64(len(runs)) {
-		return nil, fmt.Errorf("%s: %w", what, errTaken)
-	}
+	b.Queue(s.sql(insertRuns), cols.args()...).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != int64(len(runs)) {
+			return fmt.Errorf("%s: %w", what, errTaken)
+		}
+		return nil
+	})
 	return stored, nil
 }
 
