@@ -57,14 +57,11 @@ func TestGroupedStatementsEachGetTheirOwnOutcome(t *testing.T) {
 		batch = append(batch, &write{ctx: ctx, stmts: []stmt{{sql: insert, args: []any{wf}}}, done: make(chan struct{})})
 	}
 	s.commitWrites(batch)
+	requireOutcomes(t, batch, 2)
 	for i, w := range batch {
-		<-w.done
-		if i == 2 {
-			require.Error(t, w.err)
-			continue
+		if i != 2 {
+			require.EqualValues(t, 1, w.tag.RowsAffected(), "statement %d", i)
 		}
-		require.NoError(t, w.err, "statement %d", i)
-		require.EqualValues(t, 1, w.tag.RowsAffected(), "statement %d", i)
 	}
 	var n int
 	require.NoError(t, s.pool.QueryRow(ctx, s.sql(`SELECT count(*) FROM {schema}.cron_state`)).Scan(&n))
@@ -143,14 +140,7 @@ func TestGroupedWritesOfSeveralStatementsAreAllOrNothing(t *testing.T) {
 	// The third write's second statement repeats its first's key.
 	batch := []*write{unit("a", "b"), unit("c"), unit("d", "d"), unit("e", "f")}
 	s.commitWrites(batch)
-	for i, w := range batch {
-		<-w.done
-		if i == 2 {
-			require.Error(t, w.err)
-			continue
-		}
-		require.NoError(t, w.err, "write %d", i)
-	}
+	requireOutcomes(t, batch, 2)
 	var got []string
 	rows, err := s.pool.Query(ctx, s.sql(`SELECT workflow FROM {schema}.cron_state ORDER BY workflow`))
 	require.NoError(t, err)
@@ -161,4 +151,18 @@ func TestGroupedWritesOfSeveralStatementsAreAllOrNothing(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"a", "b", "c", "e", "f"}, got, "the failed write left nothing, the others all")
+}
+
+// requireOutcomes waits for each write of batch and requires it to have
+// succeeded, except the one at index failed, which must have failed.
+func requireOutcomes(t *testing.T, batch []*write, failed int) {
+	t.Helper()
+	for i, w := range batch {
+		<-w.done
+		if i == failed {
+			require.Error(t, w.err, "write %d", i)
+			continue
+		}
+		require.NoError(t, w.err, "write %d", i)
+	}
 }

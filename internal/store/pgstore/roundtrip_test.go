@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -229,28 +228,4 @@ func TestRunCacheRefusalsAreExact(t *testing.T) {
 		require.NoError(t, s.queryRow(ctx, `SELECT count(*) FROM {schema}.step_attempts WHERE run_id = $1`, w.key.RunID).Scan(&n))
 		require.Zero(t, n)
 	})
-}
-
-// TestRunCacheIsBounded: the cache keeps at most maxCachedRuns runs, and
-// drops a run once it is final.
-func TestRunCacheIsBounded(t *testing.T) {
-	t.Parallel()
-	var c runCache
-	for i := range maxCachedRuns + 10 {
-		c.put(store.Run{ID: fmt.Sprintf("r%d", i), Status: store.StatusRunning}, 1, false)
-	}
-	require.Len(t, c.runs, maxCachedRuns)
-	run := store.Run{ID: "x", Status: store.StatusRunning, Trigger: json.RawMessage(`{"a":1}`)}
-	c.put(run, 3, false)
-	run.Trigger[2] = 'b' // the caller's bytes are not the cache's
-	got, version, ok := c.get("x")
-	require.True(t, ok)
-	require.Equal(t, int64(3), version)
-	require.JSONEq(t, `{"a":1}`, string(got.Trigger))
-	c.put(store.Run{ID: "x", Status: store.StatusRunning}, 2, false)
-	_, version, _ = c.get("x")
-	require.Equal(t, int64(3), version, "an older version does not replace a newer one")
-	c.put(store.Run{ID: "x", Status: store.StatusSucceeded}, 4, false)
-	_, _, ok = c.get("x")
-	require.False(t, ok, "a final run is dropped")
 }

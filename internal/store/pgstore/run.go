@@ -51,10 +51,10 @@ func (s *Store) getRun(ctx context.Context, id string) (store.Run, int64, error)
 	r, version, err := scanRun(s.queryRow(ctx, `SELECT `+runColumns+` FROM {schema}.runs r WHERE r.id = $1`, id))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		s.runs.drop(id)
+		s.runs.Drop(id)
 		return store.Run{}, 0, fmt.Errorf("run %s: %w", id, store.ErrNotFound)
 	case err == nil:
-		s.runs.put(r, version, false)
+		s.runs.Put(r, version)
 	}
 	return r, version, err
 }
@@ -245,7 +245,7 @@ func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]sto
 }
 
 // UpdateRun applies update to the stored run with optimistic concurrency:
-// it takes the run as last read or written here (see runCache), or reads
+// it takes the run as last read or written here (see store.RunCache), or reads
 // it, calls update outside any lock or transaction, and writes only if no
 // other writer changed the run meanwhile, starting over from a fresh read
 // otherwise.
@@ -295,7 +295,7 @@ type queueAlso func(b *pgx.Batch, checked bool)
 // again the exact way: read the run, then BEGIN with the statements in one
 // round trip, then COMMIT or, with the callbacks' reason, ROLLBACK.
 func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also queueAlso) (store.Run, error) {
-	prev, version, cached := s.runs.get(id)
+	prev, version, cached := s.runs.Get(id)
 	fast := true
 	for {
 		if !cached {
@@ -344,11 +344,11 @@ func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run
 			})
 		}
 		if err == nil {
-			s.runs.put(cachedNext(next, prev), version+1, true)
+			s.runs.Put(next, version+1)
 			return next, nil
 		}
 		if !errors.Is(err, errRunMoved) {
-			s.runs.drop(id)
+			s.runs.Drop(id)
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
 		// Another writer got in first: start over from its result.
@@ -370,15 +370,6 @@ func applyUpdate(prev store.Run, update func(*store.Run) error) (store.Run, erro
 		return store.Run{}, err
 	}
 	return next, nil
-}
-
-// cachedNext returns next as the cache keeps it: with prev's bytes, equal
-// to next's (ValidateRunUpdate checked), so the run returned to the caller
-// shares nothing with the cache. prev's are the cache's own, or fresh from
-// a read that put copies in the cache.
-func cachedNext(next, prev store.Run) store.Run {
-	next.Trigger, next.Inputs = prev.Trigger, prev.Inputs
-	return next
 }
 
 // staleBefore returns the time before which a running run's heartbeat is
