@@ -28,11 +28,12 @@ type RunArgs struct {
 	RunID string `json:"run_id" river:"unique"`
 	// Workflow is the run's workflow, for the job's lease and limits.
 	Workflow string `json:"workflow"`
-	// Wake names the wait whose end queued the run again (run/step/item),
+	// Wake names what queued the run again: the wait whose end did
+	// (run/step/item), or an operator's retry or resolve (see Resubmit);
 	// empty otherwise. It is part of the job's uniqueness: the job that
-	// parked the run may still be live in River (its completion is
-	// recorded asynchronously) when an event ends the wait, and must not
-	// swallow the resume as a duplicate.
+	// parked or ended the run may still be live in River (its completion
+	// is recorded asynchronously) when the run is queued again, and must
+	// not swallow the new job as a duplicate.
 	Wake string `json:"wake,omitempty" river:"unique"`
 }
 

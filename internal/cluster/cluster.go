@@ -133,8 +133,13 @@ func New(opts Options) (*Cluster, error) {
 		RescueStuckJobsAfter: opts.Slice + LeaseMargin + time.Second,
 		RetryPolicy:          retryPolicy{},
 		MaxAttempts:          MaxAttempts,
-		FetchCooldown:        20 * time.Millisecond,
-		Hooks:                []rivertype.Hook{river.HookPeriodicJobsStartFunc(c.elected)},
+		// A run's job waits for the next fetch, which new jobs' notifications
+		// trigger at most once per cooldown (and River notifies at most that
+		// often): 5 ms against 20 ms made BenchmarkClusterRuns 1.6× faster
+		// for the same CPU per run, River's own round trips 0.14 → 0.30 per
+		// run (bench/README.md).
+		FetchCooldown: 5 * time.Millisecond,
+		Hooks:         []rivertype.Hook{river.HookPeriodicJobsStartFunc(c.elected)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: river client: %w", err)

@@ -301,3 +301,43 @@ func TestAdmitRefusesWhenTheQueueIsFull(t *testing.T) {
 	b.start("worker", time.Minute) // executes the queued runs
 	require.NoError(t, idle.c.Admit(context.Background(), 20*time.Second), "room once the runs start")
 }
+
+// TestResubmitWhileTheEndingJobIsLive: an operator queues a run again (a
+// resolve, a retry) right after it ended needing attention, while the job
+// that ended it is still live in River. The run's new job must not be
+// taken for a duplicate of that one: the run executes again and succeeds.
+func TestResubmitWhileTheEndingJobIsLive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ended := make(chan struct{})
+	release := make(chan struct{})
+	var calls atomic.Int64
+	b.execute = func(r *replica, ctx context.Context, id string) (store.Run, error) {
+		if calls.Add(1) > 1 {
+			return finish(ctx, r.st, id, store.StatusSucceeded)
+		}
+		run, err := r.st.UpdateRun(ctx, id, func(r *store.Run) error {
+			r.Status, r.Reason = store.StatusNeedsAttention, "send in doubt"
+			return nil
+		})
+		close(ended)
+		<-release // the job stays running
+		return run, err
+	}
+	r := b.start("a", time.Minute)
+	run, _ := r.create(t, "w", "")
+	<-ended
+	run, err := r.st.UpdateRun(context.Background(), run.ID, func(r *store.Run) error {
+		r.Status, r.Reason = store.StatusQueued, ""
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, r.c.Resubmit(context.Background(), run))
+	close(release)
+	waitFor(t, 20*time.Second, "the run to execute again and succeed", func() bool {
+		got, err := r.st.GetRun(context.Background(), run.ID)
+		require.NoError(t, err)
+		return got.Status == store.StatusSucceeded
+	})
+	require.Equal(t, int64(2), calls.Load())
+}

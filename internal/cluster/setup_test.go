@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/cluster"
@@ -21,7 +22,7 @@ import (
 // bundle is what a test gets from setup: a fresh schema and a way to start
 // replicas on it.
 type bundle struct {
-	t       *testing.T
+	t       testing.TB
 	dsn     string
 	project *config.Project
 	// execute is every replica's Execute; tests replace it before starting
@@ -30,6 +31,8 @@ type bundle struct {
 	skipped sync.Map // run id → reason
 	// maxQueued is the replicas' Options.MaxQueued.
 	maxQueued int
+	// tracer, when set, traces the pools of the replicas started next.
+	tracer pgx.QueryTracer
 }
 
 // replica is one Cluster with its own pool, as one herald serve process.
@@ -40,7 +43,7 @@ type replica struct {
 	calls atomic.Int64
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	_, dsn := pgtest.Schema(t)
 	b := &bundle{t: t, dsn: dsn, project: &config.Project{
@@ -60,7 +63,12 @@ func (b *bundle) start(name string, slice time.Duration) *replica {
 	t := b.t
 	t.Helper()
 	ctx := context.Background()
-	st, err := pgstore.Open(ctx, b.dsn+"&pool_max_conns=6")
+	cfg, err := pgxpool.ParseConfig(b.dsn + "&pool_max_conns=6")
+	require.NoError(t, err)
+	cfg.ConnConfig.Tracer = b.tracer
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	st, err := pgstore.OpenPool(ctx, pool, pgstore.Options{})
 	require.NoError(t, err)
 	_, err = cluster.Migrate(ctx, st, nil)
 	require.NoError(t, err)
@@ -88,6 +96,7 @@ func (b *bundle) start(name string, slice time.Duration) *replica {
 		defer cancel()
 		_ = r.c.Stop(stopCtx)
 		_ = st.Close()
+		pool.Close()
 	})
 	return r
 }

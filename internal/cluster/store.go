@@ -123,28 +123,77 @@ func (s *Store) commit(batch []*createReq) {
 }
 
 // createTx creates reqs' runs and inserts the jobs of those it created
-// that are not final, in one transaction, and sets each req's result. An
-// error rolls all of them back.
+// that are not final, in one transaction, and sets each req's result. The
+// runs without an idempotency key go in one statement, sent with BEGIN
+// (see pgstore.Store.QueueCreateRuns), so a transaction costs three round
+// trips (BEGIN with the runs, the jobs, COMMIT) however many runs it
+// holds, and now and then River's notification of new jobs; each keyed
+// run costs its own. An error rolls all of them back.
 func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
-	err := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
-		var params []river.InsertManyParams
-		for _, r := range reqs {
-			var err error
-			r.stored, r.existed, err = s.CreateRunTx(ctx, tx, r.run, r.idemKey, r.ttl)
-			if err != nil {
-				return err
-			}
-			if !r.existed && !r.stored.Status.Final() {
-				params = append(params, river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}})
-			}
+	conn, err := s.Pool().Acquire(ctx)
+	if err != nil {
+		return pgstore.Classify(err)
+	}
+	defer conn.Release()
+	tx := openTx{conn: conn.Conn()}
+	if err := s.fillTx(ctx, tx, reqs); err != nil {
+		if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil {
+			// The connection's state is unknown: it must not go back to
+			// the pool.
+			conn.Conn().Close(context.WithoutCancel(ctx))
 		}
-		if len(params) == 0 {
-			return nil
+		return pgstore.Classify(err)
+	}
+	return pgstore.Classify(tx.Commit(ctx))
+}
+
+// fillTx begins tx and makes createTx's writes in it; see createTx. On an
+// error tx may be open, to be rolled back.
+func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error {
+	var (
+		plain []*createReq
+		runs  []store.Run
+	)
+	for _, r := range reqs {
+		if r.idemKey == "" {
+			plain = append(plain, r)
+			runs = append(runs, r.run)
 		}
-		if _, err := s.c.client.InsertManyTx(ctx, tx, params); err != nil {
-			return fmt.Errorf("create runs: queue their jobs: %w", err)
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if len(runs) > 0 {
+		stored, err := s.QueueCreateRuns(b, runs)
+		if err != nil {
+			return err
 		}
+		for i, r := range plain {
+			r.stored, r.existed = stored[i], false
+		}
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		if r.idemKey == "" {
+			continue
+		}
+		var err error
+		if r.stored, r.existed, err = s.CreateRunTx(ctx, tx, r.run, r.idemKey, r.ttl); err != nil {
+			return err
+		}
+	}
+	var params []river.InsertManyParams
+	for _, r := range reqs {
+		if !r.existed && !r.stored.Status.Final() {
+			params = append(params, river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}})
+		}
+	}
+	if len(params) == 0 {
 		return nil
-	})
-	return pgstore.Classify(err)
+	}
+	if _, err := s.c.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("create runs: queue their jobs: %w", err)
+	}
+	return nil
 }

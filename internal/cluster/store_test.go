@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -72,4 +74,46 @@ func TestConcurrentCreatesEachGetTheirOwnOutcome(t *testing.T) {
 	}
 	require.Len(t, keyed, 1, "every repeat of the key finds the same run")
 	require.Equal(t, map[string]int{"running": 1}, jobs(t, r.st, taken.ID), "the taken ID's run keeps its one job")
+}
+
+// TestCreatesShareOneInsertPerTransaction: runs created at once share
+// transactions, and a transaction inserts all its runs without an
+// idempotency key in one statement, sent with its BEGIN, so its round
+// trips do not grow with the runs it holds: BEGIN with the runs, the jobs,
+// COMMIT (and now and then River's notification of new jobs).
+func TestCreatesShareOneInsertPerTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rt := &pgtest.RoundTrips{}
+	b.tracer = rt
+	r := b.start("a", time.Minute)
+	r.create(t, "w", "") // prepares the statements
+
+	const n = 48
+	ctx := rt.Context(context.Background())
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			run := store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now()}
+			got, _, err := r.c.Store().CreateRun(ctx, run, "", 0)
+			assert.NoError(t, err)
+			ids[i] = got.ID
+		})
+	}
+	wg.Wait()
+
+	txs := rt.Sent("begin")
+	require.Less(t, txs, n, "creates made at once share transactions")
+	require.Equal(t, txs, rt.Sent(".runs (id, workflow"), "one insert of runs per transaction")
+	require.Equal(t, txs, rt.Sent("begin;\ninsert into"), "BEGIN and the runs go together")
+	require.LessOrEqual(t, rt.Count(), int64(4*txs), "round trips per transaction")
+	for _, id := range ids {
+		got, err := r.st.GetRun(context.Background(), id)
+		require.NoError(t, err)
+		require.Equal(t, id, got.ID)
+		waitFor(t, 10*time.Second, "the run's job to run", func() bool {
+			return jobs(t, r.st, id)["completed"] == 1
+		})
+	}
 }

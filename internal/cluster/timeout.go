@@ -79,3 +79,17 @@ func (c *Cluster) Wake(ctx context.Context, run store.Run, key engine.WaitKey) e
 	}
 	return nil
 }
+
+// Resubmit queues a job for a run an operator moved back to queued (a
+// retry, or a resolved in-doubt send); any replica takes it. The job that
+// left the run failed or needing attention may still be live in River
+// (its completion is recorded asynchronously), so the new job has a Wake
+// of its own, naming when it was queued, and is not swallowed as that
+// job's duplicate.
+func (c *Cluster) Resubmit(ctx context.Context, run store.Run) error {
+	wake := fmt.Sprintf("requeued/%s@%d", run.ID, time.Now().UnixNano())
+	if _, err := c.client.Insert(ctx, RunArgs{RunID: run.ID, Workflow: run.Workflow, Wake: wake}, nil); err != nil {
+		return fmt.Errorf("queue run %s again: %w", run.ID, err)
+	}
+	return nil
+}

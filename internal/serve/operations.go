@@ -3,10 +3,8 @@ package serve
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
-	"github.com/heraldhq/herald/internal/cluster"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -65,9 +63,5 @@ func (l *localRunner) resubmit(ctx context.Context, run store.Run) error {
 // resubmit queues a job for a run an operator moved back to queued; any
 // replica may take it.
 func (r *clusterRunner) resubmit(ctx context.Context, run store.Run) error {
-	_, err := r.c.Client().Insert(ctx, cluster.RunArgs{RunID: run.ID, Workflow: run.Workflow}, nil)
-	if err != nil {
-		return fmt.Errorf("queue retried run %s: %w", run.ID, err)
-	}
-	return nil
+	return r.c.Resubmit(ctx, run)
 }

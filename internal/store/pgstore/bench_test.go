@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,4 +77,44 @@ func BenchmarkRecordAttempt(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkRunWrites measures the store's side of a one-step run as the
+// engine makes it, from 32 goroutines: create the run, read it, take it
+// with its attempt's start, finish the attempt with its delivery index row
+// and the run's end. It reports the round trips to the server per run
+// (pgtest.RoundTrips) and the process's CPU per run (rusage):
+//
+//	go test ./internal/store/pgstore -run '^$' -bench RunWrites -benchtime 2000x -count 3
+func BenchmarkRunWrites(b *testing.B) {
+	s, rt := openTraced(b)
+	ctx := rt.Context(context.Background())
+	var ru0, ru1 syscall.Rusage
+	trips0 := rt.Count()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.SetParallelism(16) // 32 goroutines on 2 CPUs
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := newOneStepCtx(ctx, b, s)
+			if _, err := s.GetRun(ctx, w.key.RunID); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := s.StartAttemptRun(ctx, w.key, w.start, w.take); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := s.FinishAttemptRun(ctx, w.key, 1, w.result, w.ds, w.end); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
+	b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
+	b.ReportMetric(float64(rt.Count()-trips0)/float64(b.N), "round-trips/run")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 }

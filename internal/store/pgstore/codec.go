@@ -26,6 +26,15 @@ func encodeTime(t time.Time) any {
 	return normTime(t)
 }
 
+// timestamptz returns t as an element of a timestamptz array parameter,
+// NULL for the zero time.
+func timestamptz(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: normTime(t), Valid: true}
+}
+
 // decodeTime returns a stored time in UTC; NULL is the zero time.
 func decodeTime(t pgtype.Timestamptz) time.Time {
 	if !t.Valid {
@@ -36,6 +45,15 @@ func decodeTime(t pgtype.Timestamptz) time.Time {
 
 // encodeJSON returns b as a jsonb parameter, or NULL when it is empty.
 func encodeJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// nullJSON returns b as an element of a jsonb array parameter, NULL when
+// it is empty.
+func nullJSON(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
 		return nil
 	}

@@ -48,6 +48,26 @@ func (s *Store) inBatchTx(ctx context.Context, fn func(*pgx.Batch)) error {
 	return nil
 }
 
+// sendChecked runs the statements fn queues in one implicit transaction,
+// with no BEGIN, in the write group (see groupWrite): they commit together
+// when the last one succeeded, and none does when one fails. Their results
+// are read only after that, so a statement whose outcome matters must fail
+// by itself when it is not the expected one (see queueAlso), and fn must
+// set no callbacks. fn qualifies its queries with s.sql.
+func (s *Store) sendChecked(ctx context.Context, fn func(*pgx.Batch)) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	b := &pgx.Batch{}
+	fn(b)
+	stmts := make([]stmt, len(b.QueuedQueries))
+	for i, q := range b.QueuedQueries {
+		stmts[i] = stmt{sql: q.SQL, args: q.Arguments}
+	}
+	_, err := s.groupWrite(ctx, stmts)
+	return err
+}
+
 // StartAttemptRun updates the run and starts the attempt in one
 // transaction; see store.RunCommitter.
 func (s *Store) StartAttemptRun(ctx context.Context, key store.StepKey, start store.AttemptStart, update func(*store.Run) error) (store.Run, error) {
@@ -57,7 +77,11 @@ func (s *Store) StartAttemptRun(ctx context.Context, key store.StepKey, start st
 	if err := start.Validate(); err != nil {
 		return store.Run{}, fmt.Errorf("start attempt: %w", err)
 	}
-	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch) {
+	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch, checked bool) {
+		if checked {
+			b.Queue(s.sql(startAttemptChecked), startAttemptArgs(key, start)...)
+			return
+		}
 		b.Queue(s.sql(startAttempt), startAttemptArgs(key, start)...).Exec(func(tag pgconn.CommandTag) error {
 			return startAttemptErr(key, tag, nil)
 		})
@@ -78,10 +102,14 @@ func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt
 	if err := store.ValidateFinishRun(key, attempt, result, deliveries); err != nil {
 		return store.Run{}, fmt.Errorf("finish attempt: %w", err)
 	}
-	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch) {
-		b.Queue(s.sql(finishAttempt), finishAttemptArgs(key, attempt, result)...).QueryRow(func(row pgx.Row) error {
-			return scanFinish(row)
-		})
+	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch, checked bool) {
+		if checked {
+			b.Queue(s.sql(finishAttemptChecked), finishAttemptArgs(key, attempt, result)...)
+		} else {
+			b.Queue(s.sql(finishAttempt), finishAttemptArgs(key, attempt, result)...).QueryRow(func(row pgx.Row) error {
+				return scanFinish(row)
+			})
+		}
 		for _, d := range deliveries {
 			b.Queue(s.sql(indexMessage), indexMessageArgs(d)...)
 		}

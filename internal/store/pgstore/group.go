@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -72,40 +73,54 @@ const (
 	maxWriteTxs = 8
 )
 
-// write is one statement waiting for its transaction.
+// write is a unit of one or more statements waiting for its transaction:
+// they commit together or not at all.
 type write struct {
-	ctx  context.Context
+	ctx   context.Context
+	stmts []stmt
+	done  chan struct{}
+	// tag is the outcome of the last statement.
+	tag pgconn.CommandTag
+	err error
+}
+
+// stmt is one statement of a write, its query qualified (see Store.sql).
+type stmt struct {
 	sql  string
 	args []any
-	done chan struct{}
-	tag  pgconn.CommandTag
-	err  error
 }
 
 // groupExec runs query as exec documents, sharing its transaction with the
-// statements other goroutines run at the same moment: a batch of them is
-// sent in one round trip and commits once, as one implicit transaction. The
-// caller returns once its statement committed, so each statement is as
-// durable as when it commits alone. A batch that fails for a reason other
-// than the database being unavailable runs its statements again one by one,
-// so each gets its own outcome; when the database is unavailable every
-// statement of the batch gets that error, as the commit may have happened
-// (as for one statement whose commit was not answered).
+// statements other goroutines run at the same moment; see groupWrite.
 func (s *Store) groupExec(ctx context.Context, query string, args []any) (pgconn.CommandTag, error) {
-	w := &write{ctx: ctx, sql: query, args: args, done: make(chan struct{})}
+	return s.groupWrite(ctx, []stmt{{sql: query, args: args}})
+}
+
+// groupWrite runs stmts in one transaction, sharing it with the writes
+// other goroutines make at the same moment: a batch of them is sent in one
+// round trip and commits once, as one implicit transaction. The caller
+// returns once its statements committed, so they are as durable as when
+// they commit alone. A batch that fails for a reason other than the
+// database being unavailable runs its writes again one by one, so each
+// gets its own outcome; when the database is unavailable every write of
+// the batch gets that error, as the commit may have happened (as for one
+// statement whose commit was not answered). The outcome returned is that
+// of the last statement; only an error says which statement failed.
+func (s *Store) groupWrite(ctx context.Context, stmts []stmt) (pgconn.CommandTag, error) {
+	w := &write{ctx: ctx, stmts: stmts, done: make(chan struct{})}
 	s.writes.Add(w)
 	select {
 	case <-w.done:
 		return w.tag, w.err
 	case <-ctx.Done():
-		// The statement may still commit, as when a commit's answer is
+		// The statements may still commit, as when a commit's answer is
 		// lost.
 		return pgconn.CommandTag{}, ctx.Err()
 	}
 }
 
 // commitWrites runs batch in one implicit transaction and answers each
-// statement; see groupExec.
+// write; see groupWrite.
 func (s *Store) commitWrites(batch []*write) {
 	live := batch[:0]
 	for _, w := range batch {
@@ -125,9 +140,7 @@ func (s *Store) commitWrites(batch []*write) {
 		}
 	}()
 	if len(live) == 1 {
-		w := live[0]
-		w.tag, w.err = s.pool.Exec(w.ctx, w.sql, w.args...)
-		w.err = classify(w.err)
+		live[0].alone(s.pool)
 		return
 	}
 	// The batch outlives a caller that gives up while it runs, as it holds
@@ -136,14 +149,18 @@ func (s *Store) commitWrites(batch []*write) {
 	defer cancel()
 	b := &pgx.Batch{}
 	for _, w := range live {
-		b.Queue(w.sql, w.args...)
+		for _, st := range w.stmts {
+			b.Queue(st.sql, st.args...)
+		}
 	}
 	res := s.pool.SendBatch(ctx, b)
 	var err error
+read:
 	for _, w := range live {
-		w.tag, err = res.Exec()
-		if err != nil {
-			break
+		for range w.stmts {
+			if w.tag, err = res.Exec(); err != nil {
+				break read
+			}
 		}
 	}
 	// Close reads the outcome of the commit, which comes after the last
@@ -161,7 +178,33 @@ func (s *Store) commitWrites(batch []*write) {
 			w.err = err
 			continue
 		}
-		w.tag, w.err = s.pool.Exec(w.ctx, w.sql, w.args...)
-		w.err = classify(w.err)
+		w.alone(s.pool)
 	}
+}
+
+// alone runs w in a transaction of its own: one statement as it is, more in
+// one implicit transaction.
+func (w *write) alone(pool *pgxpool.Pool) {
+	if len(w.stmts) == 1 {
+		w.tag, w.err = pool.Exec(w.ctx, w.stmts[0].sql, w.stmts[0].args...)
+		w.err = classify(w.err)
+		return
+	}
+	b := &pgx.Batch{}
+	for _, st := range w.stmts {
+		b.Queue(st.sql, st.args...)
+	}
+	res := pool.SendBatch(w.ctx, b)
+	for range w.stmts {
+		if w.tag, w.err = res.Exec(); w.err != nil {
+			break
+		}
+	}
+	if err := res.Close(); w.err == nil {
+		w.err = err
+	}
+	if w.err != nil {
+		w.tag = pgconn.CommandTag{}
+	}
+	w.err = classify(w.err)
 }

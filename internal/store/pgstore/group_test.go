@@ -54,17 +54,14 @@ func TestGroupedStatementsEachGetTheirOwnOutcome(t *testing.T) {
 	insert := s.sql(`INSERT INTO {schema}.cron_state (workflow, trigger_key, last_fire, next_fire) VALUES ($1, 'k', now(), now())`)
 	var batch []*write
 	for _, wf := range []string{"a", "b", "a", "c"} { // the second "a" violates the primary key
-		batch = append(batch, &write{ctx: ctx, sql: insert, args: []any{wf}, done: make(chan struct{})})
+		batch = append(batch, &write{ctx: ctx, stmts: []stmt{{sql: insert, args: []any{wf}}}, done: make(chan struct{})})
 	}
 	s.commitWrites(batch)
+	requireOutcomes(t, batch, 2)
 	for i, w := range batch {
-		<-w.done
-		if i == 2 {
-			require.Error(t, w.err)
-			continue
+		if i != 2 {
+			require.EqualValues(t, 1, w.tag.RowsAffected(), "statement %d", i)
 		}
-		require.NoError(t, w.err, "statement %d", i)
-		require.EqualValues(t, 1, w.tag.RowsAffected(), "statement %d", i)
 	}
 	var n int
 	require.NoError(t, s.pool.QueryRow(ctx, s.sql(`SELECT count(*) FROM {schema}.cron_state`)).Scan(&n))
@@ -75,7 +72,7 @@ func TestGroupedStatementsEachGetTheirOwnOutcome(t *testing.T) {
 	update := s.sql(`UPDATE {schema}.cron_state SET trigger_key = 'k2' WHERE workflow = $1`)
 	batch = batch[:0]
 	for _, wf := range []string{"a", "nope", "c"} {
-		batch = append(batch, &write{ctx: ctx, sql: update, args: []any{wf}, done: make(chan struct{})})
+		batch = append(batch, &write{ctx: ctx, stmts: []stmt{{sql: update, args: []any{wf}}}, done: make(chan struct{})})
 	}
 	s.commitWrites(batch)
 	for i, w := range batch {
@@ -122,4 +119,50 @@ func TestConcurrentWritesShareCommits(t *testing.T) {
 	require.NoError(t, s.pool.QueryRow(ctx, s.sql(`SELECT count(*) FROM {schema}.cron_state`)).Scan(&rows))
 	require.Equal(t, n, rows)
 	require.Greater(t, largest, 1, "no two of %d concurrent writes shared a transaction", n)
+}
+
+// TestGroupedWritesOfSeveralStatementsAreAllOrNothing: a write of several
+// statements shares a batch with others and commits whole; one whose last
+// statement fails writes none of its statements, alone or in the batch,
+// and the other writes commit.
+func TestGroupedWritesOfSeveralStatementsAreAllOrNothing(t *testing.T) {
+	t.Parallel()
+	s := openFresh(t)
+	ctx := context.Background()
+	insert := s.sql(`INSERT INTO {schema}.cron_state (workflow, trigger_key, last_fire, next_fire) VALUES ($1, 'k', now(), now())`)
+	unit := func(wfs ...string) *write {
+		w := &write{ctx: ctx, done: make(chan struct{})}
+		for _, wf := range wfs {
+			w.stmts = append(w.stmts, stmt{sql: insert, args: []any{wf}})
+		}
+		return w
+	}
+	// The third write's second statement repeats its first's key.
+	batch := []*write{unit("a", "b"), unit("c"), unit("d", "d"), unit("e", "f")}
+	s.commitWrites(batch)
+	requireOutcomes(t, batch, 2)
+	var got []string
+	rows, err := s.pool.Query(ctx, s.sql(`SELECT workflow FROM {schema}.cron_state ORDER BY workflow`))
+	require.NoError(t, err)
+	for rows.Next() {
+		var wf string
+		require.NoError(t, rows.Scan(&wf))
+		got = append(got, wf)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"a", "b", "c", "e", "f"}, got, "the failed write left nothing, the others all")
+}
+
+// requireOutcomes waits for each write of batch and requires it to have
+// succeeded, except the one at index failed, which must have failed.
+func requireOutcomes(t *testing.T, batch []*write, failed int) {
+	t.Helper()
+	for i, w := range batch {
+		<-w.done
+		if i == failed {
+			require.Error(t, w.err, "write %d", i)
+			continue
+		}
+		require.NoError(t, w.err, "write %d", i)
+	}
 }

@@ -67,6 +67,10 @@ type Store struct {
 	closed atomic.Bool
 	// writes group-commits the statements exec runs.
 	writes Group[*write]
+	// runs spares updateRun its read of a run this process knows. Every
+	// statement that changes a run's row raises its version, except the
+	// heartbeat, which updateRunSQL keeps with GREATEST.
+	runs store.RunCache
 }
 
 var _ store.Store = (*Store)(nil)

@@ -45,11 +45,16 @@ func scanRun(row pgx.Row) (store.Run, int64, error) {
 	return r, version, nil
 }
 
-// getRun reads one run and its version, or returns ErrNotFound.
+// getRun reads one run and its version, or returns ErrNotFound, and keeps
+// a copy in the run cache.
 func (s *Store) getRun(ctx context.Context, id string) (store.Run, int64, error) {
 	r, version, err := scanRun(s.queryRow(ctx, `SELECT `+runColumns+` FROM {schema}.runs r WHERE r.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		s.runs.Drop(id)
 		return store.Run{}, 0, fmt.Errorf("run %s: %w", id, store.ErrNotFound)
+	case err == nil:
+		s.runs.Put(r, version)
 	}
 	return r, version, err
 }
@@ -103,18 +108,13 @@ const claimKey = `INSERT INTO {schema}.idempotency_keys AS k (key, run_id, expir
 
 // CreateRun stores run, guarded by idemKey when it is set; see store.Store.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
-	run = normRun(run)
 	if run.TriggerKind == "" {
 		run.TriggerKind = store.TriggerKindOf(run.Trigger)
 	}
-	if err := run.Validate(); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run: %w", err)
+	run, fingerprint, err := newRun(run, idemKey, ttl)
+	if err != nil {
+		return store.Run{}, false, err
 	}
-	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
-	}
-	fingerprint := run.RequestFingerprint
-	run.RequestFingerprint = "" // kept with the key, not the run
 	if idemKey == "" {
 		tag, err := s.exec(ctx, insertRun, insertRunArgs(run)...)
 		if err != nil {
@@ -130,7 +130,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, tt
 		existing store.Run
 		existed  bool
 	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		existing, existed, err = s.createKeyedRun(ctx, tx, run, fingerprint, idemKey, ttl)
 		return err
@@ -245,8 +245,10 @@ func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]sto
 }
 
 // UpdateRun applies update to the stored run with optimistic concurrency:
-// it reads the run, calls update outside any lock or transaction, and writes
-// only if no other writer changed the run meanwhile, retrying otherwise.
+// it takes the run as last read or written here (see store.RunCache), or reads
+// it, calls update outside any lock or transaction, and writes only if no
+// other writer changed the run meanwhile, starting over from a fresh read
+// otherwise.
 func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run) error) (store.Run, error) {
 	return s.updateRun(ctx, id, update, nil)
 }
@@ -257,62 +259,117 @@ const updateRunSQL = `UPDATE {schema}.runs SET status = $1, attempt = $2, owner 
 	started_at = $5, finished_at = $6, reason = $9, cancel_requested = $10,
 	heartbeat_at = GREATEST(heartbeat_at, $11), version = version + 1 WHERE id = $7 AND version = $8`
 
+// updateRunChecked is updateRunSQL as a statement that fails (see
+// failUnless) when it changes no row: the run moved on from the version
+// read, or is gone.
+const updateRunChecked = `WITH u AS (` + updateRunSQL + ` RETURNING 1)
+	SELECT ` + failUnless + ` FROM u`
+
+// failUnless is the select list of a checked statement (see
+// updateRunChecked): over the rows its data-modifying part returned, it
+// fails the statement with division_by_zero when there are none, which
+// rolls back the implicit transaction the statement is part of. SQL has no
+// RAISE outside a function; this needs no schema change.
+const failUnless = `1 / count(*)`
+
 // errRunMoved rolls back a transaction whose run another writer changed
 // after it was read; updateRun reads it again and retries.
 var errRunMoved = errors.New("run changed concurrently")
 
+// queueAlso queues the statements a write makes with a run's update (see
+// updateRun). checked asks for statements that fail, writing nothing, on
+// any outcome but the expected one, as the write then goes in one implicit
+// transaction whose results are read only after it committed; unchecked,
+// they may say through their callbacks why they failed, which rolls back
+// the explicit transaction they are in.
+type queueAlso func(b *pgx.Batch, checked bool)
+
 // updateRun is UpdateRun, with the statements also queues, when it is set,
-// run in the same transaction after the run's update, all sent in one
-// round trip (see inBatchTx): an error from them, or from their callbacks,
-// undoes the update too. When another writer changed the run first, the
-// whole write starts over.
-func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also func(*pgx.Batch)) (store.Run, error) {
+// in the same transaction after the run's update: an error from them, or
+// from their callbacks, undoes the update too. When another writer changed
+// the run first, the whole write starts over from a fresh read.
+//
+// A run found in the cache costs no read. With also set, the update and its
+// statements go checked (see queueAlso) in one round trip and one commit;
+// any refusal, a stale cache entry or a statement's own, makes the write
+// again the exact way: read the run, then BEGIN with the statements in one
+// round trip, then COMMIT or, with the callbacks' reason, ROLLBACK.
+func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also queueAlso) (store.Run, error) {
+	prev, version, cached := s.runs.Get(id)
+	fast := true
 	for {
-		prev, version, err := s.getRun(ctx, id)
+		if !cached {
+			var err error
+			if prev, version, err = s.getRun(ctx, id); err != nil {
+				return store.Run{}, fmt.Errorf("update run: %w", err)
+			}
+		}
+		next, err := applyUpdate(prev, update)
 		if err != nil {
-			return store.Run{}, fmt.Errorf("update run: %w", err)
-		}
-		next := prev
-		// Copies, so update cannot change the stored bytes behind the check.
-		next.Trigger = append(json.RawMessage(nil), prev.Trigger...)
-		next.Inputs = append(json.RawMessage(nil), prev.Inputs...)
-		if err := update(&next); err != nil {
+			if cached { // maybe a stale entry's fault: ask the database
+				cached = false
+				continue
+			}
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
-		}
-		next = normRun(next)
-		if err := store.ValidateRunUpdate(prev, next); err != nil {
-			return store.Run{}, fmt.Errorf("update run: %w", err)
 		}
 		args := []any{string(next.Status), next.Attempt, next.Owner, next.Error,
 			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version,
 			next.Reason, next.CancelRequested, encodeTime(next.HeartbeatAt)}
-		if also == nil {
-			tag, err := s.exec(ctx, updateRunSQL, args...)
-			if err != nil {
-				return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
+		switch {
+		case also == nil:
+			var tag pgconn.CommandTag
+			if tag, err = s.exec(ctx, updateRunSQL, args...); err == nil && tag.RowsAffected() == 0 {
+				err = errRunMoved
 			}
-			if tag.RowsAffected() == 1 {
-				return next, nil
-			}
-			continue // another writer got in first: start over from its result
-		}
-		err = s.inBatchTx(ctx, func(b *pgx.Batch) {
-			b.Queue(s.sql(updateRunSQL), args...).Exec(func(tag pgconn.CommandTag) error {
-				if tag.RowsAffected() == 0 {
-					return errRunMoved
-				}
-				return nil
+		case fast:
+			err = s.sendChecked(ctx, func(b *pgx.Batch) {
+				b.Queue(s.sql(updateRunChecked), args...)
+				also(b, true)
 			})
-			also(b)
-		})
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && !unavailable(err) {
+				// The run moved on, or a statement refused: the exact
+				// way says which.
+				err, fast = errRunMoved, false
+			}
+		default:
+			err = s.inBatchTx(ctx, func(b *pgx.Batch) {
+				b.Queue(s.sql(updateRunSQL), args...).Exec(func(tag pgconn.CommandTag) error {
+					if tag.RowsAffected() == 0 {
+						return errRunMoved
+					}
+					return nil
+				})
+				also(b, false)
+			})
+		}
 		if err == nil {
+			s.runs.Put(next, version+1)
 			return next, nil
 		}
 		if !errors.Is(err, errRunMoved) {
+			s.runs.Drop(id)
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
 		// Another writer got in first: start over from its result.
+		cached = false
 	}
+}
+
+// applyUpdate returns prev with update applied, checked. prev is left
+// alone: update works on copies of its bytes.
+func applyUpdate(prev store.Run, update func(*store.Run) error) (store.Run, error) {
+	next := prev
+	next.Trigger = append(json.RawMessage(nil), prev.Trigger...)
+	next.Inputs = append(json.RawMessage(nil), prev.Inputs...)
+	if err := update(&next); err != nil {
+		return store.Run{}, err
+	}
+	next = normRun(next)
+	if err := store.ValidateRunUpdate(prev, next); err != nil {
+		return store.Run{}, err
+	}
+	return next, nil
 }
 
 // staleBefore returns the time before which a running run's heartbeat is

@@ -24,7 +24,15 @@ const (
 // succeeded record alone and then returns no row, so no attempt is logged; an
 // attempt number logged before violates step_attempts_pkey, which undoes the
 // upsert with the rest of the statement.
-const startAttempt = `WITH rec AS (
+const startAttempt = startAttemptRecord + "\n" + startAttemptLog
+
+// startAttemptChecked is startAttempt as a statement that fails, writing
+// nothing, when it logs no attempt (see failUnless).
+const startAttemptChecked = startAttemptRecord + `, att AS (` + startAttemptLog + ` RETURNING 1)
+SELECT ` + failUnless + ` FROM att`
+
+// startAttemptRecord upserts the step record of startAttempt.
+const startAttemptRecord = `WITH rec AS (
 	INSERT INTO {schema}.step_records AS r (run_id, step_id, item, status, attempts, provider, started_at)
 	VALUES ($1, $2, $3, 'running', $4, $5, $6)
 	ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running',
@@ -32,8 +40,11 @@ const startAttempt = `WITH rec AS (
 		started_at = COALESCE(r.started_at, excluded.started_at), finished_at = NULL
 	WHERE r.status <> 'succeeded'
 	RETURNING r.run_id
-)
-INSERT INTO {schema}.step_attempts (run_id, step_id, item, attempt, provider, action, status, started_at)
+)`
+
+// startAttemptLog logs the attempt of startAttempt, once per record
+// upserted.
+const startAttemptLog = `INSERT INTO {schema}.step_attempts (run_id, step_id, item, attempt, provider, action, status, started_at)
 SELECT $1::text, $2::text, $3::bigint, $4::bigint, $5::text, $7::text, 'running', $6::timestamptz FROM rec`
 
 // StartAttempt logs the start of an attempt and marks its step record running.
@@ -81,7 +92,16 @@ func startAttemptErr(key store.StepKey, tag pgconn.CommandTag, err error) error 
 // alone. It returns how many attempts it finished (0 or 1) and the attempt's
 // status before the statement, NULL when it was never started, to explain a
 // refusal.
-const finishAttempt = `WITH prev AS (
+const finishAttempt = finishAttemptCTEs + `
+SELECT (SELECT count(*) FROM att), (SELECT status FROM prev)`
+
+// finishAttemptChecked is finishAttempt as a statement that fails, writing
+// nothing, when it finishes no attempt (see failUnless).
+const finishAttemptChecked = finishAttemptCTEs + `
+SELECT ` + failUnless + ` FROM att`
+
+// finishAttemptCTEs are the writes of finishAttempt.
+const finishAttemptCTEs = `WITH prev AS (
 	SELECT status FROM {schema}.step_attempts
 	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND attempt = $4
 ), att AS (
@@ -95,8 +115,7 @@ const finishAttempt = `WITH prev AS (
 		error_class = $7, error_message = $8, error_field = $9
 	WHERE run_id = $1 AND step_id = $2 AND item = $3 AND status <> 'succeeded' AND EXISTS (SELECT 1 FROM att)
 	RETURNING 1
-)
-SELECT (SELECT count(*) FROM att), (SELECT status FROM prev)`
+)`
 
 // FinishAttempt logs the result of a started attempt and applies it to the
 // step record.

@@ -2,11 +2,14 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -20,15 +23,10 @@ func (s *Store) CreateRunTx(ctx context.Context, tx pgx.Tx, run store.Run, idemK
 	if s.closed.Load() {
 		return store.Run{}, false, errClosed
 	}
-	run = normRun(run)
-	if err := run.Validate(); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run: %w", err)
+	run, fingerprint, err := newRun(run, idemKey, ttl)
+	if err != nil {
+		return store.Run{}, false, err
 	}
-	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
-		return store.Run{}, false, fmt.Errorf("create run %s: %w", run.ID, err)
-	}
-	fingerprint := run.RequestFingerprint
-	run.RequestFingerprint = "" // kept with the key, not the run
 	if idemKey == "" {
 		tag, err := tx.Exec(ctx, s.sql(insertRun), insertRunArgs(run)...)
 		if err != nil {
@@ -47,6 +45,98 @@ func (s *Store) CreateRunTx(ctx context.Context, tx pgx.Tx, run store.Run, idemK
 		return existing, true, nil
 	}
 	return run, false, nil
+}
+
+// newRun returns run as the store keeps it, checked with its idempotency
+// key, and the request fingerprint, which is kept with the key.
+func newRun(run store.Run, idemKey string, ttl time.Duration) (store.Run, string, error) {
+	run = normRun(run)
+	if err := run.Validate(); err != nil {
+		return store.Run{}, "", fmt.Errorf("create run: %w", err)
+	}
+	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
+		return store.Run{}, "", fmt.Errorf("create run %s: %w", run.ID, err)
+	}
+	fingerprint := run.RequestFingerprint
+	run.RequestFingerprint = ""
+	return run, fingerprint, nil
+}
+
+// insertRuns inserts runs given column by column, as arrays, skipping
+// those whose ID is taken.
+const insertRuns = `INSERT INTO {schema}.runs (id, workflow, status, trigger_json, inputs_json,
+	attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested, created_at, started_at, finished_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::timestamptz[],
+		$15::timestamptz[])
+	ON CONFLICT (id) DO NOTHING`
+
+// runArrays are runs column by column: the parameters of insertRuns.
+type runArrays struct {
+	ids, workflows, statuses, owners, errors, reasons, kinds, cancels []string
+	triggers, inputs                                                  []json.RawMessage
+	attempts                                                          []int64
+	heartbeats, created, started, finished                            []pgtype.Timestamptz
+}
+
+// add appends run, as newRun returns it, to the columns.
+func (c *runArrays) add(run store.Run) {
+	c.ids = append(c.ids, run.ID)
+	c.workflows = append(c.workflows, run.Workflow)
+	c.statuses = append(c.statuses, string(run.Status))
+	c.triggers = append(c.triggers, nullJSON(run.Trigger))
+	c.inputs = append(c.inputs, nullJSON(run.Inputs))
+	c.attempts = append(c.attempts, int64(run.Attempt))
+	c.owners = append(c.owners, run.Owner)
+	c.errors = append(c.errors, run.Error)
+	c.reasons = append(c.reasons, run.Reason)
+	c.kinds = append(c.kinds, run.TriggerKind)
+	c.heartbeats = append(c.heartbeats, timestamptz(run.HeartbeatAt))
+	c.cancels = append(c.cancels, run.CancelRequested)
+	c.created = append(c.created, timestamptz(run.CreatedAt))
+	c.started = append(c.started, timestamptz(run.StartedAt))
+	c.finished = append(c.finished, timestamptz(run.FinishedAt))
+}
+
+// args returns the columns in insertRuns' order.
+func (c *runArrays) args() []any {
+	return []any{c.ids, c.workflows, c.statuses, c.triggers, c.inputs, c.attempts, c.owners, c.errors,
+		c.reasons, c.kinds, c.heartbeats, c.cancels, c.created, c.started, c.finished}
+}
+
+// QueueCreateRuns queues on b the statement that stores runs, which have
+// no idempotency key, however many they are: it checks them as CreateRun
+// does and returns them as they will be stored, in order. b must be a
+// transaction's (the scale-out host's create batch begins one with it, so
+// BEGIN and the runs go in one round trip). When one of their IDs is
+// taken (by a stored run or another of runs) the statement's callback
+// fails with an ErrConflict error, and the caller must roll the
+// transaction back. An error from QueueCreateRuns queues nothing.
+func (s *Store) QueueCreateRuns(b *pgx.Batch, runs []store.Run) ([]store.Run, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	stored := make([]store.Run, len(runs))
+	var cols runArrays
+	for i, run := range runs {
+		run, _, err := newRun(run, "", 0)
+		if err != nil {
+			return nil, err
+		}
+		stored[i] = run
+		cols.add(run)
+	}
+	what := fmt.Sprintf("create %d runs", len(runs))
+	if len(runs) == 1 {
+		what = "create run " + runs[0].ID
+	}
+	b.Queue(s.sql(insertRuns), cols.args()...).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != int64(len(runs)) {
+			return fmt.Errorf("%s: %w", what, errTaken)
+		}
+		return nil
+	})
+	return stored, nil
 }
 
 // createKeyedRun claims idemKey for run, with the request fingerprint, and

@@ -1,0 +1,101 @@
+package cluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// BenchmarkClusterRuns measures a replica's side of a one-step run in
+// PostgreSQL mode, from 32 goroutines that each create a run through the
+// cluster store and wait until the replica executed it. The execution
+// makes the store writes the engine makes for a one-step run with a
+// delivery (read the run, take it with the attempt's start, finish the
+// attempt with the run's end) and no plugin call. It reports the process's
+// CPU per run (rusage), the round trips per run made by Herald (creates
+// and executions) and by River on its own (fetching, completing,
+// electing, maintaining), and runs/s:
+//
+//	go test ./internal/cluster -run '^$' -bench ClusterRuns -benchtime 2000x -count 3
+func BenchmarkClusterRuns(b *testing.B) {
+	bb := setup(b)
+	rt := &pgtest.RoundTrips{}
+	bb.tracer = rt
+	var waiting sync.Map // run id → chan struct{}
+	bb.execute = func(r *replica, ctx context.Context, id string) (store.Run, error) {
+		ctx = rt.Context(ctx)
+		run, err := executeOneStep(ctx, r.st, id)
+		if ch, ok := waiting.Load(id); ok {
+			close(ch.(chan struct{}))
+		}
+		return run, err
+	}
+	r := bb.start("a", time.Minute)
+	ctx := rt.Context(context.Background())
+	var ru0, ru1 syscall.Rusage
+	ours0, all0 := rt.Count(), rt.Total()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.SetParallelism(16) // 32 goroutines on 2 CPUs
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			run := store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now(),
+				Trigger: json.RawMessage(`{"kind":"webhook","body":{"to":"a"}}`)}
+			done := make(chan struct{})
+			waiting.Store(run.ID, done)
+			if _, _, err := r.c.Store().CreateRun(ctx, run, "", 0); err != nil {
+				b.Error(err)
+				return
+			}
+			select {
+			case <-done:
+				waiting.Delete(run.ID)
+			case <-time.After(time.Minute):
+				b.Error("run not executed within a minute")
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	ours, all := rt.Count()-ours0, rt.Total()-all0
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
+	b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
+	b.ReportMetric(float64(ours)/float64(b.N), "herald-round-trips/run")
+	b.ReportMetric(float64(all-ours)/float64(b.N), "river-round-trips/run")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+}
+
+// executeOneStep makes the store writes of a one-step run that sends one
+// message, as the engine does.
+func executeOneStep(ctx context.Context, st store.Store, id string) (store.Run, error) {
+	run, err := st.GetRun(ctx, id)
+	if err != nil {
+		return run, err
+	}
+	c := st.(store.RunCommitter)
+	now := time.Now()
+	key := store.StepKey{RunID: id, StepID: "s", Item: store.NoItem}
+	if _, err := c.StartAttemptRun(ctx, key, store.AttemptStart{Number: 1, Provider: "p", Action: "send", StartedAt: now},
+		func(r *store.Run) error {
+			if r.Status != store.StatusQueued {
+				return nil
+			}
+			r.Status, r.Attempt, r.Owner, r.HeartbeatAt, r.StartedAt = store.StatusRunning, r.Attempt+1, "a", now, now
+			return nil
+		}); err != nil {
+		return run, err
+	}
+	result := store.AttemptResult{Status: store.StatusSucceeded, Output: json.RawMessage(`{"id":"m"}`), FinishedAt: time.Now()}
+	ds := []store.Delivery{{StepKey: key, Provider: "p", MessageID: "m-" + id, Event: "send"}}
+	return c.FinishAttemptRun(ctx, key, 1, result, ds, func(r *store.Run) error {
+		r.Status, r.FinishedAt = store.StatusSucceeded, time.Now()
+		return nil
+	})
+}
