@@ -123,6 +123,19 @@ type heldEvents struct {
 	mu     sync.Mutex
 	done   bool
 	events []Event
+	// dropped is set when the held events were dropped, not published:
+	// the run was never announced.
+	dropped bool
+}
+
+// wasDropped reports whether h's events were dropped (nil holds none).
+func (h *heldEvents) wasDropped() bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dropped
 }
 
 // hold keeps ev until the run's first write, and reports whether it did.
@@ -149,6 +162,7 @@ func (e *Engine) announce(h *heldEvents, publish bool) {
 		return
 	}
 	h.done = true
+	h.dropped = !publish
 	events := h.events
 	h.events = nil
 	h.mu.Unlock()

@@ -364,9 +364,10 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 			msg := fmt.Sprintf("workflow %q is no longer in the project", run.Workflow)
 			return e.finish(ctx, st, run, store.StatusFailed, msg, msg)
 		}
-		if !lazy {
+		if !lazy && !held.wasDropped() {
 			// The retry after errClaimLost: the run was announced, and
 			// another writer ended or parked it before this one took it.
+			// (A handed run whose held events were dropped never was.)
 			e.emit(Event{Type: RunReleased, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Status: string(run.Status)})
 		}
 		return run, nil
