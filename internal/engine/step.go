@@ -114,6 +114,8 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 		}
 	}
 	if step.Wait != nil || step.WaitFor != nil {
+		// A wait writes what the run log does not follow.
+		x.written.drop()
 		return x.wait(ctx, step)
 	}
 	if step.ForEach != nil {
@@ -140,6 +142,7 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
 		return res, fmt.Errorf("record step %s: %w", step.ID, err)
 	}
+	x.written.recorded(rec)
 	if key.Item == store.NoItem && res.Status.Final() {
 		d := now.Sub(started)
 		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
@@ -168,6 +171,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	}
 	if prev.Attempts == 0 {
 		if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
+			x.written.drop()
 			return res, err
 		}
 	}
@@ -188,6 +192,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	from, settled, err := x.resumeInDoubt(ctx, step, key, cands, scope, &attempt)
 	if err != nil {
 		return stepResult{}, err
+	}
+	if settled != nil || from > 0 {
+		x.written.drop()
 	}
 	if settled != nil {
 		if settled.Status == store.StatusSucceeded {
@@ -233,15 +240,18 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if waited > 0 && attempt == 0 {
 				// The window may have closed while the send waited its turn.
 				if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
+					x.written.drop()
 					return res, err
 				}
 			}
 			attempt++
 			req.Attempt = a
 			attemptStart := x.e.opts.Now().UTC()
-			if err := x.startAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}); err != nil {
+			start := store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}
+			if err := x.startAttempt(ctx, key, start); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
 			}
+			x.written.started(key, start)
 			if err := x.rateSpace(ctx, c.provider); err != nil {
 				return stepResult{}, ErrInterrupted
 			}
@@ -256,6 +266,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, res); err != nil {
 					return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
+				x.written.finished(key, attempt, res)
 				x.log.Warn("attempt canceled", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "by", by)
 				tracing.EndAttempt(span, string(store.OutcomeCanceled), string(store.OutcomeCanceled), res.Error.Message)
 				return stepResult{}, ErrInterrupted
@@ -286,6 +297,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			}
 			last = sdk.AsError(err)
 			if last.Class == sdk.ClassInDoubt && !x.e.opts.DryRun && step.InDoubtPolicy(x.canReconcile(c)) != config.OnInDoubtRetry {
+				// Settling a send in doubt writes what the run log does
+				// not follow.
+				x.written.drop()
 				if err := x.recordInDoubt(ctx, step, key, c, attempt, last, exReq, exResp, time.Since(t0)); err != nil {
 					return stepResult{}, err
 				}
@@ -319,10 +333,12 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			retry := a < c.attempts && last.Class != sdk.ClassPermanent
 			serr := x.stepError(string(last.Class), last.Error())
 			serr.Field = last.Field
-			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr,
-				Outcome: outcomeOf(last), RetryAfter: last.RetryAfter, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
+			failed := store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr,
+				Outcome: outcomeOf(last), RetryAfter: last.RetryAfter, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}
+			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, failed); err != nil {
 				return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 			}
+			x.written.finished(key, attempt, failed)
 			tracing.EndAttempt(span, string(outcomeOf(last)), string(last.Class), serr.Message)
 			var wait time.Duration
 			if retry {
@@ -379,6 +395,7 @@ func (x *execution) recordFinal(ctx context.Context, key store.StepKey, res step
 	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
 		return false, fmt.Errorf("record step %s: %w", key.StepID, err)
 	}
+	x.written.recorded(rec)
 	return true, nil
 }
 

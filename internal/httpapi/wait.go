@@ -19,7 +19,8 @@ const waitSlack = 10 * time.Second
 // runWaiters lets requests wait for their runs to finish without polling the
 // store: it holds one subscription to the Runtime's events, taken while at
 // least one request waits, and wakes the waiters of a run on its
-// run_finished event.
+// run_finished event, handing them the event's engine.FinishedRun (nil when
+// the run ended elsewhere or must be read from the store).
 type runWaiters struct {
 	subscribe func(func(engine.Event)) func()
 
@@ -30,16 +31,17 @@ type runWaiters struct {
 	unsub func()
 
 	mu    sync.Mutex
-	byRun map[string][]chan struct{}
+	byRun map[string][]chan *engine.FinishedRun
 	n     int
 }
 
 // add registers a waiter for run id and returns the channel that receives
-// when the run finishes, and the function that removes the waiter. The
+// when the run finishes (the run as it ended here, or nil), and the
+// function that removes the waiter. The
 // subscription is live when add returns, so a run that finishes after add
 // wakes the waiter; one that finished before must be read from the store.
-func (w *runWaiters) add(id string) (finished <-chan struct{}, remove func()) {
-	ch := make(chan struct{}, 1)
+func (w *runWaiters) add(id string) (finished <-chan *engine.FinishedRun, remove func()) {
+	ch := make(chan *engine.FinishedRun, 1)
 	w.subMu.Lock()
 	defer w.subMu.Unlock()
 	if w.unsub == nil {
@@ -47,7 +49,7 @@ func (w *runWaiters) add(id string) (finished <-chan struct{}, remove func()) {
 	}
 	w.mu.Lock()
 	if w.byRun == nil {
-		w.byRun = map[string][]chan struct{}{}
+		w.byRun = map[string][]chan *engine.FinishedRun{}
 	}
 	w.byRun[id] = append(w.byRun[id], ch)
 	w.n++
@@ -57,7 +59,7 @@ func (w *runWaiters) add(id string) (finished <-chan struct{}, remove func()) {
 
 // remove drops the waiter ch of run id, and the subscription with the last
 // waiter.
-func (w *runWaiters) remove(id string, ch chan struct{}) {
+func (w *runWaiters) remove(id string, ch chan *engine.FinishedRun) {
 	w.subMu.Lock()
 	defer w.subMu.Unlock()
 	w.mu.Lock()
@@ -92,7 +94,7 @@ func (w *runWaiters) observe(ev engine.Event) {
 	defer w.mu.Unlock()
 	for _, ch := range w.byRun[ev.RunID] {
 		select {
-		case ch <- struct{}{}:
+		case ch <- ev.Run:
 		default:
 		}
 	}
@@ -129,7 +131,12 @@ func (a *api) awaitRun(w http.ResponseWriter, r *http.Request, id string, d time
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case <-finished:
+	case fr := <-finished:
+		if fr != nil {
+			// The run ended in this process: its object is built from
+			// what the engine holds, not read back.
+			return a.finishedView(ctx, fr)
+		}
 	case <-timer.C:
 	case <-a.opts.Done:
 	case <-ctx.Done():
@@ -141,6 +148,16 @@ func (a *api) awaitRun(w http.ResponseWriter, r *http.Request, id string, d time
 // view reads run id's object, masked, and reports whether it is settled.
 func (a *api) view(ctx context.Context, id string) (*engine.RunView, bool, error) {
 	v, err := engine.View(ctx, a.rt.Store(), id)
+	if err != nil {
+		return nil, false, err
+	}
+	return a.maskView(v), settled(v.Status), nil
+}
+
+// finishedView returns the object of a run that ended in this process,
+// masked, with done set as view does.
+func (a *api) finishedView(ctx context.Context, fr *engine.FinishedRun) (*engine.RunView, bool, error) {
+	v, err := fr.View(ctx)
 	if err != nil {
 		return nil, false, err
 	}

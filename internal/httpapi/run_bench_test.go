@@ -1,0 +1,137 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/herald"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// sandbox is an in-process provider with one action that answers at once,
+// as the bench's sandbox provider does.
+type sandbox struct{}
+
+func (sandbox) Spec() *sdk.Spec {
+	return &sdk.Spec{
+		Type: "sandbox", Version: "1.0.0",
+		Actions: []sdk.Action{{
+			Name:   "send",
+			Input:  sdk.Fields(sdk.String("to", "Recipient.").AsRequired(), sdk.String("text", "Text.")),
+			Output: sdk.Fields(sdk.String("id", "Message id.")),
+			Run: func(_ context.Context, c *sdk.Call) (any, error) {
+				return map[string]any{"id": "m-" + c.IdempotencyKey}, nil
+			},
+		}},
+	}
+}
+
+const runBenchHCL = `
+provider "sandbox" {}
+workflow "accepted" {
+  trigger "webhook" { path = "accepted" }
+  when = "trigger.body.vip == true"
+  step "send" {
+    uses = "sandbox.send"
+    with = { to = "{{ trigger.body.to }}", text = "{{ trigger.body.text }}" }
+  }
+}
+workflow "output" {
+  trigger "webhook" {
+    path            = "output"
+    respond         = "output"
+    respond_timeout = "30s"
+  }
+  when = "trigger.body.vip == true"
+  step "send" {
+    uses = "sandbox.send"
+    with = { to = "{{ trigger.body.to }}", text = "{{ trigger.body.text }}" }
+  }
+}
+`
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWebhookToRun measures the whole host in one process: a webhook
+// through the API handler to a run of a one-step workflow, executed by the
+// engine against an in-process provider and recorded in SQLite, 16 requests
+// at a time. respond=accepted answers 202 at admission (the benchmark waits
+// for every run to finish before it stops the clock); respond=output
+// answers 200 with the run object once the run has finished. cpu-µs/op is
+// the process's rusage per webhook, the store's writer and the engine
+// included.
+func BenchmarkWebhookToRun(b *testing.B) {
+	for _, respond := range []string{"accepted", "output"} {
+		b.Run(respond, func(b *testing.B) {
+			ctx := context.Background()
+			h, err := herald.New(ctx, herald.Options{
+				Files:       map[string][]byte{"bench.hcl": []byte(runBenchHCL)},
+				Providers:   []sdk.Provider{sandbox{}},
+				PluginPaths: []string{},
+				StoreDSN:    "sqlite://" + filepath.Join(b.TempDir(), "herald.db"),
+				Retention:   herald.KeepAllRuns,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			var finished atomic.Int64
+			defer h.Subscribe(func(ev herald.Event) {
+				if ev.Type == herald.RunFinished {
+					finished.Add(1)
+				}
+			})()
+			go func() { _ = h.Serve(ctx) }()
+			handler := h.Handler()
+			want := http.StatusAccepted
+			if respond == "output" {
+				want = http.StatusOK
+			}
+			body := []byte(`{"vip":true,"to":"14155550123","text":"disk almost full on db-1"}`)
+			post := func() {
+				r := httptest.NewRequest("POST", "/hooks/"+respond, bytes.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				handler.ServeHTTP(w, r)
+				if w.Code != want {
+					b.Errorf("status %d: %s", w.Code, w.Body)
+				}
+			}
+			// Warm up: the store's caches, the plugin's connection.
+			for range 50 {
+				post()
+			}
+			for finished.Load() < 50 {
+				time.Sleep(time.Millisecond)
+			}
+			start, cpu0 := finished.Load(), cpuTime(b)
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					post()
+				}
+			})
+			for finished.Load() < start+int64(b.N) {
+				time.Sleep(100 * time.Microsecond)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
