@@ -11,7 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/herald"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/host"
+	"github.com/heraldhq/herald/internal/httpapi"
+	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/pluginhost"
+	heraldserve "github.com/heraldhq/herald/internal/serve"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -66,37 +72,49 @@ func cpuTime(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkWebhookToRun measures the whole host in one process: a webhook
-// through the API handler to a run of a one-step workflow, executed by the
-// engine against an in-process provider and recorded in SQLite, 16 requests
-// at a time. respond=accepted answers 202 at admission (the benchmark waits
-// for every run to finish before it stops the clock); respond=output
-// answers 200 with the run object once the run has finished. cpu-µs/op is
-// the process's rusage per webhook, the store's writer and the engine
-// included.
+// BenchmarkWebhookToRun measures the whole host in one process, assembled
+// as `herald serve` assembles it (serve.Server, the API with metrics, no
+// tracing): a webhook through the API handler to a run of a one-step
+// workflow, executed by the engine against an in-process provider and
+// recorded in SQLite, 16 requests at a time. respond=accepted answers 202
+// at admission (the benchmark waits for every run to finish before it
+// stops the clock); respond=output answers 200 with the run object once the
+// run has finished. cpu-µs/op is the process's rusage per webhook, the
+// store's writer and the engine included.
 func BenchmarkWebhookToRun(b *testing.B) {
 	for _, respond := range []string{"accepted", "output"} {
 		b.Run(respond, func(b *testing.B) {
-			ctx := context.Background()
-			h, err := herald.New(ctx, herald.Options{
-				Files:       map[string][]byte{"bench.hcl": []byte(runBenchHCL)},
-				Providers:   []sdk.Provider{sandbox{}},
-				PluginPaths: []string{},
-				StoreDSN:    "sqlite://" + filepath.Join(b.TempDir(), "herald.db"),
-				Retention:   herald.KeepAllRuns,
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			plugins := pluginhost.New(pluginhost.Options{Paths: []string{}})
+			defer plugins.Close()
+			if err := plugins.Register("sandbox", sandbox{}); err != nil {
+				b.Fatal(err)
+			}
+			m := metrics.New()
+			var finished atomic.Int64
+			srv, err := heraldserve.New(ctx, heraldserve.Options{
+				Host: host.Options{
+					Sources:  []config.Source{{Name: "bench.hcl", Data: []byte(runBenchHCL)}},
+					StoreDSN: "sqlite://" + filepath.Join(b.TempDir(), "herald.db"),
+					Plugins:  plugins,
+				},
+				ReloadInterval: -1,
+				Observer: func(ev engine.Event) {
+					m.Observe(ev)
+					if ev.Type == engine.RunFinished {
+						finished.Add(1)
+					}
+				},
 			})
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer h.Close()
-			var finished atomic.Int64
-			defer h.Subscribe(func(ev herald.Event) {
-				if ev.Type == herald.RunFinished {
-					finished.Add(1)
-				}
-			})()
-			go func() { _ = h.Serve(ctx) }()
-			handler := h.Handler()
+			defer srv.Close()
+			done := make(chan error, 1)
+			go func() { done <- srv.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			handler := httpapi.New(srv, httpapi.Options{Metrics: m, Masker: func() *sdk.Masker { return srv.Host().Engine.Masker() }})
 			want := http.StatusAccepted
 			if respond == "output" {
 				want = http.StatusOK
