@@ -175,6 +175,8 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 		Status:    store.StatusQueued,
 		Trigger:   raw,
 		CreatedAt: e.opts.Now().UTC(),
+		// Set here, the store need not parse the trigger for it.
+		TriggerKind: trig.Kind,
 
 		RequestFingerprint: trig.RequestFingerprint,
 	}

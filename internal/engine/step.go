@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
@@ -274,7 +275,11 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if err == nil {
 				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider, Action: c.action}
 				res.Raw = json.RawMessage(x.st.masker.String(string(out)))
-				res.Output, _ = decodeValue(res.Raw)
+				if !single || x.readLater(step) || x.e.opts.DryRun {
+					// The last step's output is only recorded, never
+					// read from the scope: it is not decoded.
+					res.Output, _ = decodeValue(res.Raw)
+				}
 				if x.e.opts.DryRun {
 					res.Output = x.dryRunOutput(c.provider, c.action, step.ID, res.Output)
 				}
@@ -416,7 +421,35 @@ func exprContext(ctx context.Context, step *config.Step) (context.Context, conte
 	if timeout <= 0 {
 		timeout = config.DefaultTimeout
 	}
-	return context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the step timeout of %s was reached", timeout))
+	return context.WithTimeoutCause(ctx, timeout, timeoutCause(timeout))
+}
+
+// timeoutCauses holds the cause of each step timeout in use, so a step's
+// evaluation does not format one each time.
+var timeoutCauses struct {
+	sync.RWMutex
+	m map[time.Duration]error
+}
+
+// timeoutCause is the cause of an evaluation cut by a step timeout of d.
+func timeoutCause(d time.Duration) error {
+	timeoutCauses.RLock()
+	err, ok := timeoutCauses.m[d]
+	timeoutCauses.RUnlock()
+	if ok {
+		return err
+	}
+	timeoutCauses.Lock()
+	defer timeoutCauses.Unlock()
+	if err, ok := timeoutCauses.m[d]; ok {
+		return err
+	}
+	if timeoutCauses.m == nil {
+		timeoutCauses.m = map[time.Duration]error{}
+	}
+	err = fmt.Errorf("the step timeout of %s was reached", d)
+	timeoutCauses.m[d] = err
+	return err
 }
 
 // request renders a candidate's input and overrides.
