@@ -147,7 +147,9 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 	if key.Item == store.NoItem && res.Status.Final() {
 		d := now.Sub(started)
 		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
-		x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
+		if x.log.IsInfo() {
+			x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
+		}
 	}
 	return res, nil
 }
@@ -181,7 +183,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	single := item == store.NoItem
 	if single {
 		x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: step.Provider, Action: step.Action})
-		x.log.Info("step started", "step", step.ID, "uses", step.Uses)
+		if x.log.IsInfo() {
+			x.log.Info("step started", "step", step.ID, "uses", step.Uses)
+		}
 	}
 	timeout := step.Timeout
 	if timeout <= 0 {
@@ -411,7 +415,9 @@ func (x *execution) finished(step *config.Step, item int, res stepResult, starte
 		return
 	}
 	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Action: res.Action, Duration: d})
-	x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
+	if x.log.IsInfo() {
+		x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
+	}
 }
 
 // exprContext bounds the evaluation of a step's if, for_each, with and
