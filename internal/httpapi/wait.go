@@ -17,19 +17,21 @@ import (
 // write its answer before the server's write timeout cuts it.
 const waitSlack = 10 * time.Second
 
-// recentRuns is how many run_finished events runWaiters remembers while
-// subscribed: enough for the runs that end between a held request's
-// subscription and its run's creation (see hold).
-const recentRuns = 512
+// recentRuns is how many run_finished events runWaiters remembers while a
+// request holds: enough for the runs that end between a held request's
+// subscription and its run's creation (see hold), which takes one commit.
+// Each remembered run keeps its engine.FinishedRun, so the bound is also on
+// the memory they hold.
+const recentRuns = 128
 
 // runWaiters lets requests wait for their runs to finish without polling the
 // store: it holds one subscription to the Runtime's events, taken while at
 // least one request waits or holds, and wakes the waiters of a run on its
 // run_finished event, handing them the event's engine.FinishedRun (nil when
-// the run ended elsewhere or must be read from the store). While
-// subscribed it remembers the last recentRuns run_finished events, so a
-// request that subscribed before its run was created (hold) learns whether
-// the run ended before it waited without reading the store.
+// the run ended elsewhere or must be read from the store). While a request
+// holds it remembers the last recentRuns run_finished events, so a request
+// that subscribed before its run was created (hold) learns whether the run
+// ended before it waited without reading the store.
 type runWaiters struct {
 	subscribe func(func(engine.Event)) func()
 
@@ -43,9 +45,10 @@ type runWaiters struct {
 	byRun map[string][]chan *engine.FinishedRun
 	// n counts waiters and holds: the subscription lives while n > 0.
 	n int
-	// seen counts the run_finished events observed since the
-	// subscription was taken; recent holds the last of them, the event
-	// numbered i at recent[i%recentRuns].
+	// holds counts the holds. While there are some, seen counts the
+	// run_finished events observed and recent holds the last of them, the
+	// event numbered i at recent[i%recentRuns].
+	holds  int
 	seen   uint64
 	recent [recentRuns]finishedEvent
 }
@@ -65,9 +68,21 @@ func (w *runWaiters) hold() (mark uint64, release func()) {
 	w.take()
 	w.mu.Lock()
 	w.n++
+	w.holds++
 	mark = w.seen
 	w.mu.Unlock()
-	return mark, w.drop
+	return mark, w.release
+}
+
+// release drops a hold; with the last, the remembered events go.
+func (w *runWaiters) release() {
+	w.mu.Lock()
+	w.holds--
+	if w.holds == 0 {
+		w.recent = [recentRuns]finishedEvent{}
+	}
+	w.mu.Unlock()
+	w.drop()
 }
 
 // take subscribes unless subscribed; w.subMu is held.
@@ -77,17 +92,13 @@ func (w *runWaiters) take() {
 	}
 }
 
-// drop releases one waiter or hold, and the subscription with the last;
-// it forgets the remembered events then.
+// drop releases one waiter or hold, and the subscription with the last.
 func (w *runWaiters) drop() {
 	w.subMu.Lock()
 	defer w.subMu.Unlock()
 	w.mu.Lock()
 	w.n--
 	last := w.n == 0
-	if last {
-		w.seen, w.recent = 0, [recentRuns]finishedEvent{}
-	}
 	w.mu.Unlock()
 	if last && w.unsub != nil {
 		w.unsub()
@@ -153,8 +164,10 @@ func (w *runWaiters) observe(ev engine.Event) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.recent[w.seen%recentRuns] = finishedEvent{id: ev.RunID, run: ev.Run}
-	w.seen++
+	if w.holds > 0 {
+		w.recent[w.seen%recentRuns] = finishedEvent{id: ev.RunID, run: ev.Run}
+		w.seen++
+	}
 	for _, ch := range w.byRun[ev.RunID] {
 		select {
 		case ch <- ev.Run:

@@ -44,6 +44,7 @@ func TestAHeldWaiterKnowsOfARunThatEndedBeforeItWaited(t *testing.T) {
 	}
 	remove()
 	require.Zero(t, hub.subs, "the subscription goes with the last waiter")
+	require.Equal(t, [recentRuns]finishedEvent{}, w.recent, "the runs remembered for holds go with the last hold")
 
 	// A run that has not ended is known not to have ended: no read.
 	mark, release = w.hold()
