@@ -77,16 +77,26 @@ func (l *runLog) rec(key store.StepKey) *store.StepRecord {
 	return nil
 }
 
-// started applies a StartAttempt that the store accepted.
-func (l *runLog) started(key store.StepKey, start store.AttemptStart) {
+// edit applies a write to the log under its lock, unless the log is nil or
+// off, or (for a write that may add an entry, grow) full.
+func (l *runLog) edit(grow bool, apply func()) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.full() {
+	if l.off || grow && l.full() {
 		return
 	}
+	apply()
+}
+
+// started applies a StartAttempt that the store accepted.
+func (l *runLog) started(key store.StepKey, start store.AttemptStart) {
+	l.edit(true, func() { l.start(key, start) })
+}
+
+func (l *runLog) start(key store.StepKey, start store.AttemptStart) {
 	startedAt := normTime(start.StartedAt)
 	if r := l.rec(key); r != nil {
 		r.Status = store.StatusRunning
@@ -106,14 +116,10 @@ func (l *runLog) started(key store.StepKey, start store.AttemptStart) {
 
 // finished applies a FinishAttempt that the store accepted.
 func (l *runLog) finished(key store.StepKey, attempt int, res store.AttemptResult) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.off {
-		return
-	}
+	l.edit(false, func() { l.finish(key, attempt, res) })
+}
+
+func (l *runLog) finish(key store.StepKey, attempt int, res store.AttemptResult) {
 	i := slices.IndexFunc(l.attempts, func(a store.Attempt) bool { return a.StepKey == key && a.Number == attempt })
 	r := l.rec(key)
 	if i < 0 || r == nil {
@@ -139,31 +145,20 @@ func (l *runLog) finished(key store.StepKey, attempt int, res store.AttemptResul
 
 // recorded applies a RecordStep that the store accepted.
 func (l *runLog) recorded(rec store.StepRecord) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.full() {
-		return
-	}
 	rec.Output = stored(rec.Output)
 	rec.StartedAt, rec.FinishedAt = normTime(rec.StartedAt), normTime(rec.FinishedAt)
-	if r := l.rec(rec.StepKey); r != nil {
-		*r = rec
-		return
-	}
-	l.recs = append(l.recs, rec)
+	l.edit(true, func() {
+		if r := l.rec(rec.StepKey); r != nil {
+			*r = rec
+			return
+		}
+		l.recs = append(l.recs, rec)
+	})
 }
 
 // indexed notes that a message of the run was indexed for receipts.
 func (l *runLog) indexed() {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	l.delivered = true
-	l.mu.Unlock()
+	l.edit(false, func() { l.delivered = true })
 }
 
 // finishedRun returns the run that ended as run, with what this log holds,
