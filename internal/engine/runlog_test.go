@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/store/pgstore"
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -137,4 +139,36 @@ workflow "wide" {
 	require.Equal(t, "succeeded", v.Status)
 	_, carried := b.finished.Load(v.RunID)
 	require.False(t, carried, "300 items and their attempts are more than the engine holds per run")
+}
+
+// TestFinishedRunOnPostgreSQL checks the run object of a one-step run on
+// PostgreSQL, with and without the combined writes: the same values as the
+// store gives back (jsonb reformats the JSON the plugin returned, so the
+// bytes may differ).
+func TestFinishedRunOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	_, dsn := pgtest.Schema(t)
+	st, err := pgstore.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	for _, commit := range []bool{true, false} {
+		var fr *engine.FinishedRun
+		e, _ := oneStepEngine(t, st, commit, func(ev engine.Event) {
+			if ev.Type == engine.RunFinished {
+				fr = ev.Run
+			}
+		})
+		run, err := e.Run(context.Background(), "one", engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a"}})
+		require.NoError(t, err)
+		require.NotNil(t, fr, "the run_finished event carries the run")
+		mem, err := fr.View(context.Background())
+		require.NoError(t, err)
+		read, err := engine.View(context.Background(), st, run.ID)
+		require.NoError(t, err)
+		want, err := json.Marshal(read)
+		require.NoError(t, err)
+		got, err := json.Marshal(mem)
+		require.NoError(t, err)
+		require.JSONEq(t, string(want), string(got))
+	}
 }
