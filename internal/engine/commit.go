@@ -82,6 +82,7 @@ func (x *execution) recordResult(ctx context.Context, f *finalStep) error {
 	if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), f.key, f.attempt, f.result); err != nil {
 		return fmt.Errorf("record result of step %s: %w", f.step.ID, err)
 	}
+	x.written.finished(f.key, f.attempt, f.result)
 	x.indexDelivery(ctx, f.key, f.res.Provider, f.res.Action, f.res.Raw)
 	return nil
 }
@@ -103,7 +104,7 @@ func (x *execution) finish(ctx context.Context, status store.Status, msg, reason
 			return x.run, err
 		}
 	}
-	return x.e.finishWith(ctx, x.st, x.run, status, msg, reason, func(ctx context.Context, update func(*store.Run) error) (store.Run, error) {
+	return x.e.finishWith(ctx, x.st, x.run, status, msg, reason, x.written, func(ctx context.Context, update func(*store.Run) error) (store.Run, error) {
 		if take != nil {
 			end := update
 			update = func(r *store.Run) error {
@@ -135,6 +136,10 @@ func (x *execution) finish(ctx context.Context, status store.Status, msg, reason
 		run, err := c.FinishAttemptRun(ctx, final.key, final.attempt, final.result, ds, update)
 		if err != nil {
 			return x.run, fmt.Errorf("record result of step %s: %w", final.step.ID, err)
+		}
+		x.written.finished(final.key, final.attempt, final.result)
+		if len(ds) > 0 {
+			x.written.indexed()
 		}
 		x.finished(final.step, final.key.Item, final.res, final.started)
 		return run, nil

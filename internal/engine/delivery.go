@@ -31,6 +31,7 @@ func (x *execution) indexDelivery(ctx context.Context, key store.StepKey, provid
 	x.mu.Lock()
 	x.deliveries = true
 	x.mu.Unlock()
+	x.written.indexed()
 }
 
 // delivery returns the index row of the message a successful send named

@@ -187,6 +187,8 @@ func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (sto
 		Status:    store.StatusQueued,
 		Trigger:   raw,
 		CreatedAt: e.opts.Now().UTC(),
+		// Set here, the store need not parse the trigger for it.
+		TriggerKind: trig.Kind,
 
 		RequestFingerprint: trig.RequestFingerprint,
 	}, nil
@@ -387,7 +389,7 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow)}
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow), written: newRunLog(run)}
 	if lazy {
 		// A retry after errClaimLost (lazy unset) announced the run already.
 		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
@@ -549,14 +551,16 @@ func (e *Engine) countResume(ctx context.Context, run store.Run, prevOwner strin
 // finish ends run in status with msg as its error text and reason as its
 // one-line reason.
 func (e *Engine) finish(ctx context.Context, st *projectState, run store.Run, status store.Status, msg, reason string) (store.Run, error) {
-	return e.finishWith(ctx, st, run, status, msg, reason, func(ctx context.Context, update func(*store.Run) error) (store.Run, error) {
+	return e.finishWith(ctx, st, run, status, msg, reason, nil, func(ctx context.Context, update func(*store.Run) error) (store.Run, error) {
 		return e.opts.Store.UpdateRun(ctx, run.ID, update)
 	})
 }
 
 // finishWith is finish with write storing the run's final update, with
-// whatever must commit with it, and emitting the events of those writes.
-func (e *Engine) finishWith(ctx context.Context, st *projectState, run store.Run, status store.Status, msg, reason string,
+// whatever must commit with it, and emitting the events of those writes;
+// written, when set, is what the execution wrote (its RunFinished event
+// carries the run object then).
+func (e *Engine) finishWith(ctx context.Context, st *projectState, run store.Run, status store.Status, msg, reason string, written *runLog,
 	write func(context.Context, func(*store.Run) error) (store.Run, error)) (store.Run, error) {
 	now := e.opts.Now().UTC()
 	msg = st.masker.String(msg)
@@ -575,7 +579,8 @@ func (e *Engine) finishWith(ctx context.Context, st *projectState, run store.Run
 	if err != nil {
 		return run, err
 	}
-	ev := Event{Type: RunFinished, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Status: string(status), Error: msg, Duration: run.FinishedAt.Sub(run.StartedAt)}
+	ev := Event{Type: RunFinished, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Status: string(status), Error: msg, Duration: run.FinishedAt.Sub(run.StartedAt),
+		Run: written.finishedRun(run, e.opts.Store)}
 	e.emit(ev)
 	e.opts.Logger.Info("run finished", append([]any{"run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ms(ev.Duration)}, errArg(msg)...)...)
 	return run, nil
@@ -627,6 +632,8 @@ type execution struct {
 	// held holds the run's events until the deferred take or creation is
 	// written (see heldEvents); nil when none is.
 	held *heldEvents
+	// written is what the execution wrote, for the run object at its end.
+	written *runLog
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,

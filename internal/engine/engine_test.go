@@ -147,6 +147,8 @@ type bundle struct {
 	events *[]engine.Event
 	// onEvent, when set, is called with every event.
 	onEvent *atomic.Pointer[func(engine.Event)]
+	// finished holds the run each run_finished event carried, by run id.
+	finished *sync.Map
 }
 
 const providers = `
@@ -183,6 +185,7 @@ func setup(t *testing.T, hcl string) *bundle {
 	sleeps := &[]time.Duration{}
 	events := &[]engine.Event{}
 	onEvent := &atomic.Pointer[func(engine.Event)]{}
+	finished := &sync.Map{}
 	e, err := engine.New(engine.Options{
 		Project: p,
 		Store:   st,
@@ -191,6 +194,9 @@ func setup(t *testing.T, hcl string) *bundle {
 			mu.Lock()
 			*events = append(*events, ev)
 			mu.Unlock()
+			if ev.Type == engine.RunFinished && ev.Run != nil {
+				finished.Store(ev.RunID, ev.Run)
+			}
 			if f := onEvent.Load(); f != nil {
 				(*f)(ev)
 			}
@@ -203,7 +209,7 @@ func setup(t *testing.T, hcl string) *bundle {
 		},
 	})
 	require.NoError(t, err)
-	return &bundle{engine: e, store: st, fake: f, dbPath: dbPath, sleeps: sleeps, events: events, onEvent: onEvent}
+	return &bundle{engine: e, store: st, fake: f, dbPath: dbPath, sleeps: sleeps, events: events, onEvent: onEvent, finished: finished}
 }
 
 func (b *bundle) run(t *testing.T, workflow string, body any) *engine.RunView {
@@ -212,6 +218,10 @@ func (b *bundle) run(t *testing.T, workflow string, body any) *engine.RunView {
 	require.NoError(t, err)
 	v, err := engine.View(context.Background(), b.store, run.ID)
 	require.NoError(t, err)
+	// Every run that ended carrying its run object carries this one.
+	if fr, ok := b.finished.Load(run.ID); ok {
+		requireSameView(t, fr.(*engine.FinishedRun), v)
+	}
 	return v
 }
 

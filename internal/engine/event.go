@@ -56,6 +56,10 @@ type Event struct {
 	// Rate is the instance's effective calls per second on
 	// RateLimitChanged.
 	Rate float64
+	// Run, on RunFinished, is the run that ended in this process with
+	// what its execution wrote, to build its run object without reading
+	// the store; nil when that must be read (see runLog).
+	Run *FinishedRun `json:"-"`
 }
 
 // Observer receives every Event. It is called synchronously from the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
@@ -114,6 +115,8 @@ func (x *execution) step(ctx context.Context, step *config.Step) (stepResult, er
 		}
 	}
 	if step.Wait != nil || step.WaitFor != nil {
+		// A wait writes what the run log does not follow.
+		x.written.drop()
 		return x.wait(ctx, step)
 	}
 	if step.ForEach != nil {
@@ -140,10 +143,13 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
 		return res, fmt.Errorf("record step %s: %w", step.ID, err)
 	}
+	x.written.recorded(rec)
 	if key.Item == store.NoItem && res.Status.Final() {
 		d := now.Sub(started)
 		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
-		x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
+		if x.log.IsInfo() {
+			x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
+		}
 	}
 	return res, nil
 }
@@ -168,6 +174,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	}
 	if prev.Attempts == 0 {
 		if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
+			x.written.drop()
 			return res, err
 		}
 	}
@@ -176,7 +183,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	single := item == store.NoItem
 	if single {
 		x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: step.Provider, Action: step.Action})
-		x.log.Info("step started", "step", step.ID, "uses", step.Uses)
+		if x.log.IsInfo() {
+			x.log.Info("step started", "step", step.ID, "uses", step.Uses)
+		}
 	}
 	timeout := step.Timeout
 	if timeout <= 0 {
@@ -188,6 +197,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	from, settled, err := x.resumeInDoubt(ctx, step, key, cands, scope, &attempt)
 	if err != nil {
 		return stepResult{}, err
+	}
+	if settled != nil || from > 0 {
+		x.written.drop()
 	}
 	if settled != nil {
 		if settled.Status == store.StatusSucceeded {
@@ -233,15 +245,18 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if waited > 0 && attempt == 0 {
 				// The window may have closed while the send waited its turn.
 				if res, held, err := x.holdForWindow(ctx, step, key, scope); held {
+					x.written.drop()
 					return res, err
 				}
 			}
 			attempt++
 			req.Attempt = a
 			attemptStart := x.e.opts.Now().UTC()
-			if err := x.startAttempt(ctx, key, store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}); err != nil {
+			start := store.AttemptStart{Number: attempt, Provider: c.provider, Action: c.action, StartedAt: attemptStart}
+			if err := x.startAttempt(ctx, key, start); err != nil {
 				return stepResult{}, fmt.Errorf("record start of step %s: %w", step.ID, err)
 			}
+			x.written.started(key, start)
 			if err := x.rateSpace(ctx, c.provider); err != nil {
 				return stepResult{}, ErrInterrupted
 			}
@@ -256,6 +271,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 				if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, res); err != nil {
 					return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
+				x.written.finished(key, attempt, res)
 				x.log.Warn("attempt canceled", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "by", by)
 				tracing.EndAttempt(span, string(store.OutcomeCanceled), string(store.OutcomeCanceled), res.Error.Message)
 				return stepResult{}, ErrInterrupted
@@ -263,7 +279,11 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if err == nil {
 				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider, Action: c.action}
 				res.Raw = json.RawMessage(x.st.masker.String(string(out)))
-				res.Output, _ = decodeValue(res.Raw)
+				if !single || x.readLater(step) || x.e.opts.DryRun {
+					// The last step's output is only recorded, never
+					// read from the scope: it is not decoded.
+					res.Output, _ = decodeValue(res.Raw)
+				}
 				if x.e.opts.DryRun {
 					res.Output = x.dryRunOutput(c.provider, c.action, step.ID, res.Output)
 				}
@@ -286,6 +306,9 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			}
 			last = sdk.AsError(err)
 			if last.Class == sdk.ClassInDoubt && !x.e.opts.DryRun && step.InDoubtPolicy(x.canReconcile(c)) != config.OnInDoubtRetry {
+				// Settling a send in doubt writes what the run log does
+				// not follow.
+				x.written.drop()
 				if err := x.recordInDoubt(ctx, step, key, c, attempt, last, exReq, exResp, time.Since(t0)); err != nil {
 					return stepResult{}, err
 				}
@@ -319,10 +342,12 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			retry := a < c.attempts && last.Class != sdk.ClassPermanent
 			serr := x.stepError(string(last.Class), last.Error())
 			serr.Field = last.Field
-			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr,
-				Outcome: outcomeOf(last), RetryAfter: last.RetryAfter, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}); err != nil {
+			failed := store.AttemptResult{Status: store.StatusFailed, WillRetry: retry || more, Error: serr,
+				Outcome: outcomeOf(last), RetryAfter: last.RetryAfter, Request: exReq, Response: exResp, FinishedAt: x.e.opts.Now().UTC()}
+			if err := x.e.opts.Store.FinishAttempt(context.WithoutCancel(ctx), key, attempt, failed); err != nil {
 				return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 			}
+			x.written.finished(key, attempt, failed)
 			tracing.EndAttempt(span, string(outcomeOf(last)), string(last.Class), serr.Message)
 			var wait time.Duration
 			if retry {
@@ -379,6 +404,7 @@ func (x *execution) recordFinal(ctx context.Context, key store.StepKey, res step
 	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
 		return false, fmt.Errorf("record step %s: %w", key.StepID, err)
 	}
+	x.written.recorded(rec)
 	return true, nil
 }
 
@@ -389,7 +415,9 @@ func (x *execution) finished(step *config.Step, item int, res stepResult, starte
 		return
 	}
 	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Action: res.Action, Duration: d})
-	x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
+	if x.log.IsInfo() {
+		x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
+	}
 }
 
 // exprContext bounds the evaluation of a step's if, for_each, with and
@@ -399,7 +427,35 @@ func exprContext(ctx context.Context, step *config.Step) (context.Context, conte
 	if timeout <= 0 {
 		timeout = config.DefaultTimeout
 	}
-	return context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the step timeout of %s was reached", timeout))
+	return context.WithTimeoutCause(ctx, timeout, timeoutCause(timeout))
+}
+
+// timeoutCauses holds the cause of each step timeout in use, so a step's
+// evaluation does not format one each time.
+var timeoutCauses struct {
+	sync.RWMutex
+	m map[time.Duration]error
+}
+
+// timeoutCause is the cause of an evaluation cut by a step timeout of d.
+func timeoutCause(d time.Duration) error {
+	timeoutCauses.RLock()
+	err, ok := timeoutCauses.m[d]
+	timeoutCauses.RUnlock()
+	if ok {
+		return err
+	}
+	timeoutCauses.Lock()
+	defer timeoutCauses.Unlock()
+	if err, ok := timeoutCauses.m[d]; ok {
+		return err
+	}
+	if timeoutCauses.m == nil {
+		timeoutCauses.m = map[time.Duration]error{}
+	}
+	err = fmt.Errorf("the step timeout of %s was reached", d)
+	timeoutCauses.m[d] = err
+	return err
 }
 
 // request renders a candidate's input and overrides.

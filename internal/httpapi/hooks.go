@@ -81,7 +81,13 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		scoped = "hook:" + trig.Path + ":" + key
 		t.RequestFingerprint = requestFingerprint(trig.Path, payload, t.Query)
 	}
-	id, _, err := a.rt.Trigger(r.Context(), wf.Name, t, scoped, IdempotencyTTL)
+	var hold *waitHold
+	if trig.Respond == config.RespondOutput {
+		// Subscribed before the run exists, its end cannot pass unseen.
+		hold = a.holdWait()
+		defer hold.done()
+	}
+	id, existed, err := a.rt.Trigger(r.Context(), wf.Name, t, scoped, IdempotencyTTL)
 	if errors.Is(err, store.ErrIdempotencyKeyReused) {
 		a.keyReused(w, key)
 		return
@@ -91,7 +97,11 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.storeUp()
-	if trig.Respond == config.RespondOutput && a.respondWithRun(w, r, id, trig.RespondTimeout) {
+	if existed {
+		hold.done() // an older run: it may have ended before the hold
+		hold = nil
+	}
+	if trig.Respond == config.RespondOutput && a.respondWithRun(w, r, id, trig.RespondTimeout, hold) {
 		return
 	}
 	a.writeJSON(w, http.StatusAccepted, hookResponse{RunIDs: []string{id}})

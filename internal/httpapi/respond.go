@@ -40,8 +40,13 @@ func (a *api) writeJSON(w http.ResponseWriter, code int, v any) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	// Two writes, not append(b, '\n'): that would copy the body. The
+	// server buffers both into one response.
+	_, _ = w.Write(b)
+	_, _ = w.Write(newline)
 }
+
+var newline = []byte{'\n'}
 
 // fail writes an error response with the message format makes, masked.
 func (a *api) fail(w http.ResponseWriter, code int, format string, args ...any) {

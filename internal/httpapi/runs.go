@@ -64,6 +64,12 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		scoped = "api:" + name + ":" + key
 		t.RequestFingerprint = requestFingerprint(name, input)
 	}
+	var hold *waitHold
+	if wait > 0 {
+		// Subscribed before the run exists, its end cannot pass unseen.
+		hold = a.holdWait()
+		defer hold.done()
+	}
 	id, existed, err := a.rt.Trigger(r.Context(), name, t, scoped, IdempotencyTTL)
 	if errors.Is(err, store.ErrIdempotencyKeyReused) {
 		a.keyReused(w, key)
@@ -77,8 +83,10 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/api/v1/runs/"+url.PathEscape(id))
 	if existed {
 		w.Header().Set("Idempotent-Replayed", "true")
+		hold.done() // an older run: it may have ended before the hold
+		hold = nil
 	}
-	if wait > 0 && a.respondWithRun(w, r, id, wait) {
+	if wait > 0 && a.respondWithRun(w, r, id, wait, hold) {
 		return
 	}
 	a.writeJSON(w, http.StatusAccepted, createRunResponse{RunID: id, Existed: existed})

@@ -125,6 +125,9 @@ type fakeRuntime struct {
 	opErr  error
 	ops    []string
 	events hubForTest
+	// created, when set, is called with each run Trigger creates in the
+	// store, before Trigger returns.
+	created func(id string)
 }
 
 // hubForTest fans events out to Subscribe's callbacks.
@@ -205,6 +208,9 @@ func (f *fakeRuntime) Trigger(ctx context.Context, workflow string, trig engine.
 		run := store.Run{ID: store.NewRunID(), Workflow: workflow, Status: store.StatusQueued, Trigger: raw, CreatedAt: time.Now(),
 			RequestFingerprint: trig.RequestFingerprint}
 		got, existed, err := f.st.CreateRun(ctx, run, idemKey, ttl)
+		if err == nil && !existed && f.created != nil {
+			f.created(got.ID)
+		}
 		return got.ID, existed, err
 	}
 	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {

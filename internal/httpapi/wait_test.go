@@ -64,16 +64,21 @@ func (f *fixture) finishRun(t *testing.T, id string, status store.Status, publis
 func (f *fixture) finishWhenWaited(t *testing.T, status store.Status) {
 	t.Helper()
 	go func() {
-		for f.rt.subscribers() == 0 {
+		// A waiting request subscribes before it creates its run.
+		var runs []store.Run
+		for deadline := time.Now().Add(10 * time.Second); len(runs) == 0; {
+			if time.Now().After(deadline) {
+				return
+			}
 			time.Sleep(time.Millisecond)
-		}
-		n, call := f.rt.lastCall()
-		if n == 0 {
-			return
-		}
-		runs, err := f.rt.st.ListRuns(context.Background(), store.RunFilter{Workflow: call.Workflow, Limit: 1})
-		if err != nil || len(runs) == 0 {
-			return
+			n, call := f.rt.lastCall()
+			if f.rt.subscribers() == 0 || n == 0 {
+				continue
+			}
+			var err error
+			if runs, err = f.rt.st.ListRuns(context.Background(), store.RunFilter{Workflow: call.Workflow, Limit: 1}); err != nil {
+				return
+			}
 		}
 		// Let the waiter read the run as still queued first.
 		time.Sleep(20 * time.Millisecond)
@@ -120,6 +125,19 @@ func TestWaitSeesARunThatFinishedBeforeItSubscribed(t *testing.T) {
 	v := decode[engine.RunView](t, w)
 	require.Equal(t, id, v.RunID, "the replay answers the first run")
 	require.Equal(t, "succeeded", v.Status)
+}
+
+func TestWaitSeesARunThatEndedBeforeTriggerReturned(t *testing.T) {
+	f := setup(t, "")
+	// The run ends, and its event is published, before the handler gets
+	// its id back: the request subscribed before it created the run.
+	f.rt.created = func(id string) { f.finishRun(t, id, store.StatusSucceeded, true) }
+	start := time.Now()
+	w := f.do(t, "POST", "/api/v1/workflows/signed/runs?wait=30s", strings.NewReader(`{}`))
+	require.Less(t, time.Since(start), 10*time.Second, "the run's end was seen, not waited out")
+	require.Equal(t, http.StatusOK, w.Code, "body: %s", w.Body)
+	require.Equal(t, "succeeded", decode[engine.RunView](t, w).Status)
+	require.Zero(t, f.rt.subscribers(), "no subscription outlives its request")
 }
 
 func TestWaitTimeoutAnswersTheRunID(t *testing.T) {

@@ -57,9 +57,9 @@ type Metrics struct {
 	mu sync.Mutex
 	// running holds the IDs of the runs counted in runs_in_progress.
 	running map[string]struct{}
-	// forEach holds "<run id>\x00<step id>" of the for_each steps under way:
+	// forEach holds the run and step of the for_each steps under way:
 	// their elements are observed one by one, so the aggregate is not.
-	forEach map[string]struct{}
+	forEach map[runStep]struct{}
 }
 
 // durationBuckets suit provider calls and runs: 5 ms to 5 min.
@@ -82,7 +82,7 @@ func New() *Metrics {
 	m := &Metrics{
 		reg:     prometheus.NewRegistry(),
 		running: map[string]struct{}{},
-		forEach: map[string]struct{}{},
+		forEach: map[runStep]struct{}{},
 		runsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "runs_total",
 			Help: "Runs finished, by workflow and final status.",
@@ -229,11 +229,11 @@ func (m *Metrics) Observe(ev engine.Event) {
 	case engine.StepStarted:
 		if ev.Item == store.NoItem && ev.Items > 0 {
 			m.mu.Lock()
-			m.forEach[ev.RunID+"\x00"+ev.StepID] = struct{}{}
+			m.forEach[runStep{ev.RunID, ev.StepID}] = struct{}{}
 			m.mu.Unlock()
 		}
 	case engine.StepFinished:
-		key := ev.RunID + "\x00" + ev.StepID
+		key := runStep{ev.RunID, ev.StepID}
 		m.mu.Lock()
 		_, aggregate := m.forEach[key]
 		delete(m.forEach, key)
@@ -257,6 +257,9 @@ func (m *Metrics) Observe(ev engine.Event) {
 		m.rateEffective.WithLabelValues(ev.Provider).Set(ev.Rate)
 	}
 }
+
+// runStep names a step of a run.
+type runStep struct{ run, step string }
 
 // observeStep records the duration of a step or element that was called.
 // stopped uncounts a run that no longer executes here from
