@@ -1,0 +1,148 @@
+package retentiontest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// FsyncProbe measures the machine beside a store under test: every 10 ms
+// it overwrites one 4 KiB block of a file of its own, in the store's
+// directory (the same file system), and fsyncs it, as a commit does its
+// WAL. A store write that waited long at a moment the probe stalled too
+// (its fsync took long, or its process got no CPU) waited on the machine,
+// not on the store.
+type FsyncProbe struct {
+	stop chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	samples []FsyncSample
+}
+
+// FsyncSample is one fsync of the probe: when it ended and how long it took.
+type FsyncSample struct {
+	End  time.Time
+	Took time.Duration
+}
+
+// probeTick is how often the probe fsyncs.
+const probeTick = 10 * time.Millisecond
+
+// StartFsyncProbe starts a probe on a file in dir; it stops when t ends, or
+// on Stop.
+func StartFsyncProbe(t testing.TB, dir string) *FsyncProbe {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "fsync-probe"))
+	require.NoError(t, err)
+	block := make([]byte, 4096)
+	const blocks = 256
+	_, err = f.Write(make([]byte, blocks*len(block)))
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	p := &FsyncProbe{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer f.Close()
+		tick := time.NewTicker(probeTick)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			block[0] = byte(i)
+			start := time.Now()
+			if _, err := f.WriteAt(block, int64(i%blocks*len(block))); err != nil {
+				return
+			}
+			if err := f.Sync(); err != nil {
+				return
+			}
+			end := time.Now()
+			p.mu.Lock()
+			p.samples = append(p.samples, FsyncSample{End: end, Took: end.Sub(start)})
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Stop stops the probe; it may be called more than once.
+func (p *FsyncProbe) Stop() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+// Between returns the samples that ended between from and to.
+func (p *FsyncProbe) Between(from, to time.Time) []FsyncSample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []FsyncSample
+	for _, s := range p.samples {
+		if !s.End.Before(from) && !s.End.After(to) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Stall returns the longest time the probe made no progress within
+// [from, to]: the longest time from one fsync's end to the next's (less
+// the probe's 10 ms tick) that overlapped the interval. That is an fsync
+// that took long, or the probe's process not getting the CPU, as on a
+// machine whose load is many times its cores: either way the machine's,
+// not the store's.
+func (p *FsyncProbe) Stall(from, to time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var worst time.Duration
+	for i := 1; i < len(p.samples); i++ {
+		prev, s := p.samples[i-1], p.samples[i]
+		if s.End.After(from) && prev.End.Before(to) {
+			worst = max(worst, s.End.Sub(prev.End)-probeTick)
+		}
+	}
+	return worst
+}
+
+// StoreShare is the part of a store write's wait (took, ending at end) that
+// the machine does not explain: the wait less the probe's longest stall
+// at the same moment (see Stall). A write that waited 300 ms while the
+// probe's fsync of 4 KiB on another file took 280 ms waited 20 ms on the
+// store.
+func (p *FsyncProbe) StoreShare(end time.Time, took time.Duration) time.Duration {
+	return max(0, took-p.Stall(end.Add(-took), end))
+}
+
+// FsyncSummary gives the count, p50, p99 and max of samples, and how many
+// took over 100 ms.
+func FsyncSummary(samples []FsyncSample) string {
+	if len(samples) == 0 {
+		return "no fsyncs"
+	}
+	ds := make([]time.Duration, len(samples))
+	over := 0
+	for i, s := range samples {
+		ds[i] = s.Took
+		if s.Took > 100*time.Millisecond {
+			over++
+		}
+	}
+	slices.Sort(ds)
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond / 10) }
+	return fmt.Sprintf("%d fsyncs, p50 %s, p99 %s, max %s, %d over 100 ms",
+		len(ds), r(ds[len(ds)/2]), r(ds[len(ds)*99/100]), r(ds[len(ds)-1]), over)
+}
