@@ -365,25 +365,11 @@ func TestBackgroundWriteRunsUnderSteadyWrites(t *testing.T) {
 	t.Parallel()
 	s := openTemp(t)
 	ctx := t.Context()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, _, err := s.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now()}, "", 0)
-				require.NoError(t, err)
-			}
-		}()
-	}
-	defer wg.Wait()
-	defer close(stop)
+	stop := keepWriting(4, func() {
+		_, _, err := s.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now()}, "", 0)
+		require.NoError(t, err)
+	})
+	defer stop()
 	time.Sleep(50 * time.Millisecond) // the writers are going
 	var joined int
 	done := make(chan error, 1)
@@ -435,4 +421,48 @@ func TestStepSizeAimsAtTheTarget(t *testing.T) {
 		z.observe(z.next(1000), time.Microsecond)
 	}
 	require.Equal(t, 400, z.next(1000), "never above the most")
+}
+
+// TestPruneRunsLeavesWebhooksTheirGroup queues the retention's deletes, then
+// a new run, behind a plug: the run joins the plug's group and is answered
+// with it, and the deletes run after it in a transaction of their own, so
+// a webhook's write never waits for a delete batch to be applied or shares
+// its commit.
+func TestPruneRunsLeavesWebhooksTheirGroup(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	old := time.Now().Add(-48 * time.Hour)
+	for range 3 {
+		_, _, err := s.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusSucceeded,
+			CreatedAt: old, StartedAt: old, FinishedAt: old}, "", 0)
+		require.NoError(t, err)
+	}
+	p := plugWriter(t, s)
+	groups := s.w.groups.Load()
+	type result struct {
+		n   int64
+		err error
+	}
+	pruned := make(chan result, 1)
+	go func() {
+		n, err := s.PruneRuns(ctx, time.Now().Add(-time.Hour), 50)
+		pruned <- result{n, err}
+	}()
+	require.Eventually(t, func() bool {
+		s.w.mu.Lock()
+		defer s.w.mu.Unlock()
+		return len(s.w.later) == 1
+	}, 10*time.Second, 100*time.Microsecond, "the deletes wait as a background write")
+	fresh := async(func() error {
+		_, _, err := s.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now()}, "", 0)
+		return err
+	})
+	waitQueued(t, s, 1)
+	p.unplug(t)
+	require.NoError(t, <-fresh)
+	r := <-pruned
+	require.NoError(t, r.err)
+	require.EqualValues(t, 3, r.n)
+	require.Equal(t, groups+1, s.w.groups.Load(), "the run joined the plug's group; the deletes had one of their own")
 }
