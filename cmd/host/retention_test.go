@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -121,7 +122,41 @@ func (h waitHistogram) over(d time.Duration) float64 {
 
 // String gives p50, p99 and max, each as the bucket bound it is under.
 func (h waitHistogram) String() string {
+	if h.total == 0 {
+		return "none"
+	}
 	return fmt.Sprintf("%.0f writes, p50 ≤%s, p99 ≤%s, max ≤%s", h.total, h.quantile(.5), h.quantile(.99), h.quantile(1))
+}
+
+// slowWrite is a "slow store write" line of serve's log: a store wait, or a
+// step of the store's own maintenance, over retention.SlowWait.
+type slowWrite struct {
+	op   string
+	end  time.Time
+	took time.Duration
+}
+
+// slowWrites reads the slow store writes of serve's JSON log.
+func slowWrites(t *testing.T, log string) []slowWrite {
+	t.Helper()
+	var out []slowWrite
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, `"slow store write"`) {
+			continue
+		}
+		var rec struct {
+			At   string `json:"@timestamp"`
+			Op   string `json:"op"`
+			Took string `json:"took"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		end, err := time.Parse("2006-01-02T15:04:05.999999Z07:00", rec.At)
+		require.NoError(t, err, line)
+		took, err := time.ParseDuration(rec.Took)
+		require.NoError(t, err, line)
+		out = append(out, slowWrite{op: rec.Op, end: end, took: took})
+	}
+	return out
 }
 
 // TestRetentionPrunesWhileServingWebhooks seeds 100,000 finished runs older
@@ -129,16 +164,21 @@ func (h waitHistogram) String() string {
 // while a client keeps sending webhooks, then goes on sending as long again
 // with nothing to prune (the baseline). It measures what each webhook waits
 // on the store (herald_store_wait_seconds{op="create_run"}: queueing for the
-// writer and the commit that makes its run durable) in both phases and
-// requires no more than 0.1% of the writes (at least one) to wait over
-// 100 ms while pruning when the baseline had none, 1% when it had some, and
-// the worst wait to exceed the baseline's worst by 500 ms (one fsync stall of
-// the shared machine) at most; both phases are printed, with the
-// retention's own steps. It
-// also requires 99% of the webhooks to be answered within 100 ms (or 1.5
-// times the baseline's p99, when that is longer), the old
-// runs to be gone, the SQLite file to be smaller afterwards and its WAL to
-// stay bounded throughout.
+// writer and the commit that makes its run durable) in both phases, and
+// requires that none waits over 100 ms while pruning, the machine's stalls
+// aside: an FsyncProbe beside the database (another file on the same file
+// system, fsynced every 10 ms) measures the machine, and a write's wait
+// less the probe's longest stall at the same moment (a slow fsync, or no
+// CPU for the probe's process: FsyncProbe.Stall) must stay within 100 ms
+// (but see retentiontest.RequireStoreShare for an oversubscribed machine,
+// or one on which even the baseline's writes do not). Each slow write of either phase is
+// printed with the probe's stall beside it (serve logs them, with their
+// time, as "slow store write"), and so are the store's own steps: its
+// commits, the retention's delete transactions and vacuum steps, the
+// checkpointer's passes. It also requires 99% of the webhooks to be
+// answered within 100 ms (or 1.5 times the baseline's p99, when that is
+// longer), the old runs to be gone, the SQLite file to be smaller
+// afterwards and its WAL to stay bounded throughout.
 //
 // It does not run in parallel with the package's other tests: it measures
 // latency, and those tests would take the CPU it measures.
@@ -154,12 +194,13 @@ workflow "load" {
     with = { phone = "14155550123", body = "{{ trigger.body.text }}" }
   }
 }`)
+	e.env = append(e.env, "HERALD_LOG_FORMAT=json")
 	dbPath := filepath.Join(e.dir, ".herald", "herald.db")
 	t0 := time.Now()
 	retentiontest.SeedSQLite(t, dbPath, n)
 	dbBefore := fileSize(dbPath)
 	t.Logf("seeded %d runs in %s: %d bytes", n, time.Since(t0).Round(time.Millisecond), dbBefore)
-
+	probe := retentiontest.StartFsyncProbe(t, filepath.Dir(dbPath))
 	// The webhooks start before serve does and go on until the pruning
 	// is over, so every batch of it meets them.
 	var (
@@ -212,11 +253,14 @@ workflow "load" {
 		return e.metric("herald_runs_pruned_total") >= n && e.metric("herald_store_size_bytes") > 0
 	})
 	pruned := time.Since(t0)
+	pruneEnd := time.Now()
 	mu.Lock()
 	pruning = false
 	mu.Unlock()
 	whilePruning := e.storeWaits("create_run")
 	pruneBatches := e.storeWaits("prune_runs")
+	commitsPruning := e.storeWaits("commit")
+	passesPruning := e.storeWaits("checkpoint_pass")
 	// Webhooks again, with nothing to prune, for as long as the pruning took
 	// (from serve's start: 10 to 40 s): the machine's own noise, the baseline.
 	quietFor := min(max(time.Since(served), 10*time.Second), 40*time.Second)
@@ -227,9 +271,15 @@ workflow "load" {
 	close(stop)
 	<-done
 	quietWaits := e.storeWaits("create_run").since(whilePruning)
+	quietCommits := e.storeWaits("commit").since(commitsPruning)
+	quietPasses := e.storeWaits("checkpoint_pass").since(passesPruning)
+	overall := e.storeWaits("create_run")
 	vacuum, checkpoint := e.storeWaits("vacuum"), e.storeWaits("checkpoint")
+	pruneTx, vacuumTx := e.storeWaits("prune_tx"), e.storeWaits("vacuum_tx")
+	quietEnd := time.Now()
 	dbAfter, walAfter := fileSize(dbPath), fileSize(dbPath+"-wal")
 	require.Equal(t, 0, e.stop())
+	probe.Stop()
 
 	out, err := herald(e.bin, os.Environ(), "runs", "list", "--dir", e.dir, "--workflow", "load", "--limit", "0", "--output", "json")
 	require.NoError(t, err)
@@ -247,27 +297,48 @@ workflow "load" {
 		n, pruned.Round(time.Second), len(latencies), pct(latencies, 50), p99.Round(time.Millisecond/10), worst.Round(time.Millisecond/10),
 		pct(quiet, 50), pct(quiet, 99), quiet[len(quiet)-1].Round(time.Millisecond/10),
 		float64(dbBefore)/(1<<20), float64(dbAfter)/(1<<20), float64(peakWAL)/(1<<20), float64(walCompacted)/(1<<20), float64(walAfter)/(1<<20)))
-	testfigures.Report(t, fmt.Sprintf("retention: store wait of a webhook's run (create_run) while pruning: %s; baseline, nothing to prune (%s): %s; the pruner's own %.0f delete batches: p50 ≤%s, max ≤%s; vacuum steps: %s; writer's checkpoints: %s",
-		whilePruning, quietFor.Round(time.Second), quietWaits, pruneBatches.total, pruneBatches.quantile(.5), pruneBatches.quantile(1), vacuum, checkpoint))
+	testfigures.Report(t, fmt.Sprintf("retention: store wait of a webhook's run (create_run) while pruning: %s; baseline, nothing to prune (%s): %s; the pruner's own %.0f calls: p50 ≤%s, max ≤%s; its delete transactions held the writer: %s; vacuum steps: %s, held the writer: %s; truncating checkpoints: %s",
+		whilePruning, quietFor.Round(time.Second), quietWaits, pruneBatches.total, pruneBatches.quantile(.5), pruneBatches.quantile(1), pruneTx, vacuum, vacuumTx, checkpoint))
+	testfigures.Report(t, fmt.Sprintf("retention: the writer's commits while pruning: %s; baseline: %s; the checkpointer's passes while pruning: %s; baseline: %s; the machine's fsyncs (probe) while pruning: %s; baseline: %s",
+		commitsPruning, quietCommits, passesPruning, quietPasses,
+		retentiontest.FsyncSummary(probe.Between(served, pruneEnd)), retentiontest.FsyncSummary(probe.Between(pruneEnd, quietEnd))))
 	t.Logf("webhooks slower than 50 ms: %v (pruning ended at +%s)", slow, pruned.Round(10*time.Millisecond))
 	require.Greater(t, whilePruning.total, 50.0, "webhooks' writes were measured while pruning")
 	require.Greater(t, quietWaits.total, 50.0, "webhooks' writes were measured afterwards")
-	// A commit's fsync on this shared machine alone takes 100-500 ms at
-	// times (the baselines of 2026-12-07; 521 ms in CI). So the bound on
-	// the 100 ms mark is a share of the writes: while pruning, at most 0.1%
-	// of them (at least one) may wait longer when the baseline had none,
-	// at most 1% when it had some too; and the worst may exceed the
-	// baseline's worst by one such fsync stall (500 ms), no more: a batch
-	// that held the writer, or a checkpoint waiting for readers, would cost
-	// seconds.
-	const bound, margin = 100 * time.Millisecond, 500 * time.Millisecond
-	allowed := whilePruning.total / 100
-	if quietWaits.over(bound) == 0 {
-		allowed = max(1, whilePruning.total/1000)
+
+	// No webhook's write waits over 100 ms while pruning, the machine's
+	// stalls aside: a write's wait less the probe's longest stall
+	// at the same moment (the store's share) stays within 100 ms. Every
+	// slow write and store step is printed with the probe's stall beside
+	// it, the baseline's too.
+	const bound = 100 * time.Millisecond
+	var slowCreates, baselineOwn int
+	var unexplained []string
+	for _, w := range slowWrites(t, e.log.String()) {
+		phase := "while pruning"
+		if w.end.After(pruneEnd) {
+			phase = "baseline"
+		}
+		stall := probe.Stall(w.end.Add(-w.took), w.end)
+		share := probe.StoreShare(w.end, w.took)
+		t.Logf("%s: %s took %s, ending at +%s; the machine's longest stall then: %s; the store's share: %s", phase, w.op,
+			w.took.Round(time.Millisecond), w.end.Sub(t0).Round(time.Millisecond), stall.Round(time.Millisecond), share.Round(time.Millisecond))
+		if w.op != "create_run" {
+			continue
+		}
+		slowCreates++
+		if share > bound && phase == "baseline" {
+			baselineOwn++
+		}
+		if phase == "while pruning" && share > bound {
+			unexplained = append(unexplained, fmt.Sprintf("%s at +%s (machine stall %s)", w.took.Round(time.Millisecond),
+				w.end.Sub(t0).Round(time.Millisecond), stall.Round(time.Millisecond)))
+		}
 	}
-	t.Logf("store waits over 100 ms: %.0f while pruning (%.0f allowed), %.0f in the baseline", whilePruning.over(bound), allowed, quietWaits.over(bound))
-	require.LessOrEqual(t, whilePruning.over(bound), allowed, "webhooks do not wait more than 100 ms on the store while the retention prunes, but for fsync stalls: pruning %s; baseline %s", whilePruning, quietWaits)
-	require.LessOrEqual(t, whilePruning.quantile(1), quietWaits.quantile(1)+margin, "pruning adds at most one fsync stall to a write: pruning %s; baseline %s", whilePruning, quietWaits)
+	require.EqualValues(t, overall.over(bound), slowCreates, "serve logs every create_run wait over 100 ms")
+	t.Logf("store waits over 100 ms: %.0f while pruning (max ≤%s), %d of them over 100 ms once the machine's stall is taken off; %.0f in the baseline (max ≤%s), %d",
+		whilePruning.over(bound), whilePruning.quantile(1), len(unexplained), quietWaits.over(bound), quietWaits.quantile(1), baselineOwn)
+	retentiontest.RequireStoreShare(t, probe, served, pruneEnd, unexplained, int(whilePruning.total), baselineOwn, int(quietWaits.total))
 	// The whole webhook is timed here, not only its store write, on a
 	// shared machine whose own noise (the baseline) reaches tens of
 	// milliseconds and at times 100: the 99th percentile is bound by 100 ms,

@@ -157,7 +157,7 @@ func New() *Metrics {
 		}),
 		storeWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_wait_seconds",
-			Help:    "Time a caller waited on the store for one write, queueing for the writer and its commit included, by operation (create_run: a trigger's new run; prune_runs, vacuum, checkpoint: the retention's steps).",
+			Help:    "Time a caller waited on the store for one write, queueing for the writer and its commit included, by operation (create_run: a trigger's new run; prune_runs, vacuum, checkpoint: the retention's steps; SQLite's own steps: commit, each commit's WAL write and fsync; prune_tx, vacuum_tx, how long each retention transaction held the writer; checkpoint_pass, the background checkpointer's passes).",
 			Buckets: storeWaitBuckets,
 		}, []string{"op"}),
 		restarts: &restartCollector{desc: prometheus.NewDesc(

@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,12 +38,70 @@ func (w waits) String() string {
 	return fmt.Sprintf("%d writes, p50 %s, p99 %s, max %s", len(w), w.pct(50), w.pct(99), w[len(w)-1].Round(time.Millisecond/10))
 }
 
+// opWaits collects what a store reports through ObserveWaits, by phase
+// (0 pruning, 1 baseline) and operation.
+type opWaits struct {
+	mu    sync.Mutex
+	phase int
+	ops   [2]map[string]waits
+	log   []opEvent
+}
+
+type opEvent struct {
+	op  string
+	end time.Time
+	d   time.Duration
+}
+
+// around lists the operations over 5 ms that overlapped [from, to].
+func (o *opWaits) around(from, to time.Time) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for _, e := range o.log {
+		if e.d > 5*time.Millisecond && e.end.After(from) && e.end.Add(-e.d).Before(to) {
+			out = append(out, fmt.Sprintf("%s %s [%s..%s]", e.op, e.d.Round(time.Millisecond/10), e.end.Add(-e.d).Sub(from).Round(time.Millisecond/10), e.end.Sub(from).Round(time.Millisecond/10)))
+		}
+	}
+	return out
+}
+
+func (o *opWaits) observe(op string, d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.log = append(o.log, opEvent{op, time.Now(), d})
+	if o.ops[o.phase] == nil {
+		o.ops[o.phase] = map[string]waits{}
+	}
+	o.ops[o.phase][op] = append(o.ops[o.phase][op], d)
+}
+
+// summary gives each reported operation of phase, sorted.
+func (o *opWaits) summary(phase int) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for _, op := range []string{"commit", "prune_tx", "vacuum_tx", "checkpoint_pass", "checkpoint"} {
+		if w := o.ops[phase][op]; len(w) > 0 {
+			slices.Sort(w)
+			out = append(out, fmt.Sprintf("%s: %s", op, w))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 // TestPruneKeepsWritesFlowing prunes old runs from a SQLite store while a
 // writer creates a run every 5 ms, as webhooks would, and then goes on
 // creating runs as long again with nothing to prune: the baseline. It
 // reports each phase's CreateRun waits (queueing for the writer and the
-// commit) and bounds the share of them over 100 ms, and the worst, against
-// the baseline (see the end).
+// commit), the store's own steps (its commits, the retention's
+// transactions, the checkpointer's passes) and the machine's fsyncs (an
+// FsyncProbe beside the file), and requires no CreateRun to wait over
+// 100 ms while pruning, the machine's stalls aside: a write's wait less
+// the probe's longest stall at the same moment (FsyncProbe.StoreShare)
+// stays within 100 ms (see retentiontest.RequireStoreShare for an
+// oversubscribed machine, or one on which even the baseline's writes do
+// not). Each slow write is printed with both.
 func TestPruneKeepsWritesFlowing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds and prunes a store")
@@ -60,11 +118,19 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 	st, err := sqlitestore.Open(ctx, path)
 	require.NoError(t, err)
 	defer st.Close()
+	probe := retentiontest.StartFsyncProbe(t, filepath.Dir(path))
+	ops := &opWaits{}
+	st.ObserveWaits(ops.observe)
 
+	type slowWrite struct {
+		end  time.Time
+		took time.Duration
+	}
 	var (
 		mu      sync.Mutex
 		phase   = 0 // 0 pruning, 1 baseline
 		sampled [2]waits
+		slow    [2][]slowWrite
 	)
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -81,10 +147,14 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 			start := time.Now()
 			_, _, err := st.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "load", Status: store.StatusQueued,
 				Trigger: []byte(`{"kind":"webhook","body":{"text":"alert"}}`), CreatedAt: time.Now()}, "", 0)
-			d := time.Since(start)
+			end := time.Now()
+			d := end.Sub(start)
 			require.NoError(t, err)
 			mu.Lock()
 			sampled[phase] = append(sampled[phase], d)
+			if d > retention.SlowWait {
+				slow[phase] = append(slow[phase], slowWrite{end, d})
+			}
 			mu.Unlock()
 		}
 	}()
@@ -94,12 +164,17 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 	took := time.Since(start)
 	require.NoError(t, err)
 	require.EqualValues(t, n, pruned)
+	pruneEnd := time.Now()
 	mu.Lock()
 	phase = 1
 	mu.Unlock()
+	ops.mu.Lock()
+	ops.phase = 1
+	ops.mu.Unlock()
 	time.Sleep(took)
 	close(stop)
 	<-done
+	probe.Stop()
 
 	prune, base := sampled[0], sampled[1]
 	slices.Sort(prune)
@@ -108,17 +183,29 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 	require.NotEmpty(t, base)
 	testfigures.Report(t, fmt.Sprintf("prune %d runs in %s: CreateRun waits while pruning: %s; baseline, nothing to prune: %s",
 		n, took.Round(time.Millisecond), prune, base))
-	// As in cmd/host's TestRetentionPrunesWhileServingWebhooks: a commit's
-	// fsync on a shared machine alone takes 100-500 ms at times, so at the
-	// 100 ms mark a share of the writes is bounded (0.1%, at least one, when
-	// the baseline had none over it; 1% otherwise), and the worst by the
-	// baseline's worst plus one such stall.
-	const bound, margin = 100 * time.Millisecond, 500 * time.Millisecond
-	over := func(w waits) int { return len(w) - sort.Search(len(w), func(i int) bool { return w[i] > bound }) }
-	allowed := len(prune) / 100
-	if over(base) == 0 {
-		allowed = max(1, len(prune)/1000)
+	t.Logf("while pruning: %s; machine: %s", ops.summary(0), retentiontest.FsyncSummary(probe.Between(start, pruneEnd)))
+	t.Logf("baseline: %s; machine: %s", ops.summary(1), retentiontest.FsyncSummary(probe.Between(pruneEnd, time.Now())))
+	// A write over 100 ms must owe the excess to the machine: its
+	// wait less the probe's longest stall at the same moment (the store's
+	// share) stays within 100 ms. Each is printed with the store's own
+	// operations that overlapped it.
+	var unexplained []string
+	baseOver := 0
+	for ph, name := range []string{"while pruning", "baseline"} {
+		for _, w := range slow[ph] {
+			stall := probe.Stall(w.end.Add(-w.took), w.end)
+			share := probe.StoreShare(w.end, w.took)
+			t.Logf("%s: CreateRun waited %s (ended +%s); the machine's longest stall then: %s; the store's share: %s; the store's operations over 5 ms then: %v",
+				name, w.took.Round(time.Millisecond/10), w.end.Sub(start).Round(time.Millisecond), stall.Round(time.Millisecond/10),
+				share.Round(time.Millisecond/10), ops.around(w.end.Add(-w.took), w.end))
+			switch {
+			case share <= retention.SlowWait:
+			case ph == 0:
+				unexplained = append(unexplained, w.took.Round(time.Millisecond/10).String())
+			default:
+				baseOver++
+			}
+		}
 	}
-	require.LessOrEqual(t, over(prune), allowed, "writes over 100 ms while pruning: %s; baseline %s", prune, base)
-	require.LessOrEqual(t, prune[len(prune)-1], base[len(base)-1]+margin, "pruning adds at most one fsync stall to a write: while pruning %s; baseline %s", prune, base)
+	retentiontest.RequireStoreShare(t, probe, start, pruneEnd, unexplained, len(prune), baseOver, len(base))
 }

@@ -128,6 +128,25 @@ func (p *Pruner) defaults() {
 	}
 }
 
+// SlowWait is the store wait (and the time one step of the store's own
+// maintenance took) that Run logs at debug level, as "slow store write"
+// with the operation and the time, so a slow write can be put beside what
+// the store and the machine did then.
+const SlowWait = 100 * time.Millisecond
+
+// observeWait returns the function that receives the store's waits: it
+// hands them to o, when not nil, and logs those over SlowWait.
+func (p *Pruner) observeWait(o WaitObserver) func(op string, d time.Duration) {
+	return func(op string, d time.Duration) {
+		if o != nil {
+			o.StoreWait(op, d)
+		}
+		if d > SlowWait {
+			p.Logger.Debug("slow store write", "op", op, "took", d)
+		}
+	}
+}
+
 // Prune deletes the finished runs created and finished more than olderThan
 // ago, batch by batch with a pause between batches (Pause, or as long as
 // the batch took when that is longer), then compacts the
@@ -181,14 +200,13 @@ func (p *Pruner) Prune(ctx context.Context, olderThan time.Duration) (int64, err
 // Run prunes with the configured retention now and then every Interval
 // until ctx ends. With a zero retention it only reports the store's size.
 // While it runs, an Observer that is a WaitObserver receives the store's
-// write waits.
+// write waits, and those over SlowWait are logged at debug level.
 func (p *Pruner) Run(ctx context.Context) {
 	p.defaults()
-	if o, ok := p.Observer.(WaitObserver); ok {
-		if r, ok := p.Store.(waitReporter); ok {
-			r.ObserveWaits(o.StoreWait)
-			defer r.ObserveWaits(nil)
-		}
+	if r, ok := p.Store.(waitReporter); ok {
+		o, _ := p.Observer.(WaitObserver)
+		r.ObserveWaits(p.observeWait(o))
+		defer r.ObserveWaits(nil)
 	}
 	t := time.NewTimer(0)
 	defer t.Stop()

@@ -24,8 +24,9 @@ import (
 //     its beginning only once every frame has been copied: it grew without
 //     bound when tried (877 MiB). So once the WAL holds walRestartFrames
 //     frames and a pass finds at most catchUpFrames appended during the
-//     pass before it, the writer itself runs a PASSIVE checkpoint between
-//     two groups: nobody writes meanwhile, so it copies the few frames
+//     pass before it, the writer itself runs a PASSIVE checkpoint as a
+//     background write (when no write waits; see writer.doBackground):
+//     nobody writes meanwhile, so it copies the few frames
 //     left, and the next write starts the WAL again, reusing its file;
 //     journal_size_limit (walSizeLimit) truncates a file that grew
 //     unusually large.
@@ -115,7 +116,7 @@ func (c *checkpointer) round() error {
 	ctx := context.Background()
 	last := int64(-1)
 	for pass := 0; ; pass++ {
-		st, err := checkpointPassive(ctx, c.db)
+		st, err := c.pass(ctx)
 		switch {
 		case err != nil:
 			return err
@@ -138,12 +139,20 @@ func (c *checkpointer) round() error {
 		break
 	}
 	start := time.Now()
-	err := c.s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
+	_, err := c.s.w.doBackground(ctx, nil, func(ctx context.Context, conn *sql.Conn) error {
 		_, err := checkpointPassive(ctx, conn)
 		return err
 	})
 	c.s.observeWait("checkpoint", start)
 	return err
+}
+
+// pass runs one PASSIVE checkpoint on the checkpointer's connection and
+// reports how long it took (op "checkpoint_pass": copying frames into the
+// database file and its fsync, off the writer).
+func (c *checkpointer) pass(ctx context.Context) (walState, error) {
+	defer c.s.observeWait("checkpoint_pass", time.Now())
+	return checkpointPassive(ctx, c.db)
 }
 
 // rowQuerier runs a query of one row: a connection or a pool.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,29 +47,13 @@ func TestWALStartsAgainUnderSteadyWrites(t *testing.T) {
 	first := walSequence(t, wal)
 
 	var (
-		wg      sync.WaitGroup
-		stop    = make(chan struct{})
-		written int
-		mu      sync.Mutex
+		written atomic.Int64
 		peak    int64
 	)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				writeRuns(ctx, t, s, 1)
-				mu.Lock()
-				written++
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := keepWriting(4, func() {
+		writeRuns(ctx, t, s, 1)
+		written.Add(1)
+	})
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) && walSequence(t, wal) < first+3 {
 		if fi, err := os.Stat(wal); err == nil {
@@ -76,10 +61,9 @@ func TestWALStartsAgainUnderSteadyWrites(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	restarts := walSequence(t, wal) - first
-	t.Logf("%d runs written; the WAL started again %d times; its file peaked at %d KiB", written, restarts, peak>>10)
+	t.Logf("%d runs written; the WAL started again %d times; its file peaked at %d KiB", written.Load(), restarts, peak>>10)
 	require.GreaterOrEqual(t, restarts, uint32(3), "the WAL starts again while writes go on")
 	// Between two restarts the WAL grows by what is written meanwhile: here
 	// as fast as 4 writers of 4 KiB runs go, tens of MiB a second, and the
@@ -90,6 +74,28 @@ func TestWALStartsAgainUnderSteadyWrites(t *testing.T) {
 	// and grew past 600 MiB in this test: the bound is that it does not grow
 	// with the time written, not a size to tune.
 	require.LessOrEqual(t, peak, int64(160<<20), "the WAL file stays bounded")
+}
+
+// keepWriting runs write on n goroutines, over and over, until the
+// returned stop is called; stop waits for them.
+func keepWriting(n int, write func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				write()
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
 }
 
 // writeRuns creates n runs, each with a trigger of a few KiB, so the WAL

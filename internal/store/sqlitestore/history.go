@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -44,29 +45,102 @@ func (s *Store) Heartbeat(ctx context.Context, owner string, at time.Time) ([]st
 
 // PruneRuns deletes up to limit final runs created and finished before
 // cutoff; their step records, attempts, operations and idempotency keys go
-// with them (ON DELETE CASCADE).
+// with them (ON DELETE CASCADE). The runs are deleted in background writes
+// (see writer.doBackground) of as many runs as keep one transaction, its
+// commit included, within backgroundTarget of the writer's time (s.pruneSize),
+// so a webhook's write never waits long behind one.
 func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	if cutoff.IsZero() || limit < 1 {
 		return 0, fmt.Errorf("prune runs: %w: a cutoff and a positive limit are required", store.ErrInvalid)
 	}
-	var n int64
+	var total int64
 	c := encodeTime(cutoff)
 	defer s.observeWait("prune_runs", time.Now())
-	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN (
-			SELECT id FROM runs WHERE created_at < ? AND finished_at < ?
-				AND status IN ('succeeded', 'failed', 'skipped', 'canceled')
-			ORDER BY created_at, id LIMIT ?)`, c, c, limit)
-		if err != nil {
+	for total < int64(limit) {
+		size := s.pruneSize.next(limit - int(total))
+		var n int64
+		held, err := s.w.doBackground(ctx, func(ctx context.Context, tx *wtx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN (
+				SELECT id FROM runs WHERE created_at < ? AND finished_at < ?
+					AND status IN ('succeeded', 'failed', 'skipped', 'canceled')
+				ORDER BY created_at, id LIMIT ?)`, c, c, size)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
 			return err
+		}, nil)
+		if err = classify(err); err != nil {
+			return total, fmt.Errorf("prune runs: %w", err)
 		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("prune runs: %w", err)
+		s.observeHeld("prune_tx", held)
+		s.pruneSize.observe(size, held)
+		total += n
+		if n < int64(size) {
+			break // none left
+		}
 	}
-	return n, nil
+	return total, nil
+}
+
+// backgroundTarget is how long one background write of the retention (a
+// batch of deletes, an incremental vacuum step) should hold the writer,
+// its commit included: a webhook's write that arrives meanwhile waits that
+// long at most.
+const backgroundTarget = 10 * time.Millisecond
+
+// stepSize sizes the background writes of one kind (runs a delete
+// transaction takes, pages a vacuum step frees) by the time the last one
+// held the writer, aiming at backgroundTarget: in proportion, by half at
+// most down and double at most up, between least and most.
+type stepSize struct {
+	n           atomic.Int64
+	least, most int64
+}
+
+// newStepSize returns a stepSize that starts at start.
+func newStepSize(start, least, most int64) *stepSize {
+	z := &stepSize{least: least, most: most}
+	z.n.Store(start)
+	return z
+}
+
+// next returns the size of the next write, at most limit.
+func (z *stepSize) next(limit int) int {
+	return int(min(z.n.Load(), int64(limit)))
+}
+
+// observe adjusts the size after a write of size held the writer for held.
+// A write cut short by limit only counts when it took too long.
+func (z *stepSize) observe(size int, held time.Duration) {
+	if held <= 0 {
+		return
+	}
+	cur := z.n.Load()
+	if int64(size) < cur && held <= backgroundTarget {
+		return
+	}
+	next := int64(float64(size) * float64(backgroundTarget) / float64(held))
+	next = max(z.least, min(z.most, max(int64(size)/2, min(next, 2*int64(size)))))
+	z.n.Store(next)
+}
+
+// newPruneSize sizes the delete transactions of PruneRuns: 50 runs to
+// start with (about 5 ms on a quiet machine, 2026-12-07).
+func newPruneSize() *stepSize { return newStepSize(50, 8, 1000) }
+
+// newVacuumSize sizes Compact's incremental vacuum steps, in pages of
+// 4 KiB: 128 to start with, 256 at most. The writer's time is not all a
+// step costs: each page it moves is written to the WAL and copied by the
+// checkpointer's next pass, whose fsync every commit then queues behind on
+// the disk; 1 MiB a step keeps that pass short.
+func newVacuumSize() *stepSize { return newStepSize(128, 16, 256) }
+
+// observeHeld reports how long a background write held the writer.
+func (s *Store) observeHeld(op string, held time.Duration) {
+	if fn := s.waitObs.Load(); fn != nil {
+		(*fn)(op, held)
+	}
 }
 
 // AddOperation appends op to its run's operation log.
@@ -138,21 +212,14 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
-// vacuumPages is how many free pages one incremental vacuum step gives back:
-// 128 pages of 4 KiB hold the writer for a few milliseconds.
-const vacuumPages = 128
-
 // vacuumPause is the least pause between two incremental vacuum steps.
 const vacuumPause = 20 * time.Millisecond
 
-// truncateWait is how long Compact's truncating checkpoint waits for
-// readers.
-const truncateWait = 50 * time.Millisecond
-
-// Compact gives free pages back to the file system in small incremental
-// vacuum steps, each its own write with a pause after it (vacuumPause, or as
-// long as the step took), so webhooks' writes interleave, then checkpoints
-// the WAL and truncates it.
+// Compact gives free pages back to the file system in incremental vacuum
+// steps, each a background write (see writer.doBackground) of as many pages
+// as keep it within backgroundTarget of the writer's time (s.vacuumSize),
+// with a pause after each (vacuumPause, or as long as the step took), then
+// copies the WAL into the file off the writer and truncates it.
 func (s *Store) Compact(ctx context.Context) error {
 	last := int64(-1)
 	for {
@@ -166,9 +233,10 @@ func (s *Store) Compact(ctx context.Context) error {
 			break
 		}
 		last = free
+		pages := s.vacuumSize.next(int(free))
 		start := time.Now()
-		err := s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
-			rows, err := conn.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, vacuumPages))
+		held, err := s.w.doBackground(ctx, nil, func(ctx context.Context, conn *sql.Conn) error {
+			rows, err := conn.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, pages))
 			if err != nil {
 				return err
 			}
@@ -176,34 +244,65 @@ func (s *Store) Compact(ctx context.Context) error {
 			}
 			return errors.Join(rows.Err(), rows.Close())
 		})
-		took := time.Since(start)
 		s.observeWait("vacuum", start)
 		if err != nil {
 			return fmt.Errorf("compact: incremental vacuum: %w", err)
 		}
-		// Leave the writer to others between steps, at least as long
-		// as the step took.
+		s.observeHeld("vacuum_tx", held)
+		s.vacuumSize.observe(pages, held)
+		// Leave the disk to others between steps, at least as long as
+		// the step held the writer.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(max(vacuumPause, took)):
+		case <-time.After(max(vacuumPause, held)):
 		}
 	}
+	if err := s.truncateWAL(ctx); err != nil {
+		return fmt.Errorf("compact: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// truncateTries bounds the tries of truncateWAL; truncatePause is the pause
+// between two.
+const (
+	truncateTries = 20
+	truncatePause = 50 * time.Millisecond
+)
+
+// truncateWAL copies the WAL into the database file with a pass of the
+// checkpointer's connection (off the writer), then, as a background write,
+// copies what was appended since and truncates the WAL file, without
+// waiting for readers: a reader still in the WAL makes it try again after
+// a pause, truncateTries times at most; after that the WAL is left to the
+// checkpointer.
+func (s *Store) truncateWAL(ctx context.Context) error {
 	defer s.observeWait("checkpoint", time.Now())
-	err := s.w.doRaw(ctx, func(ctx context.Context, conn *sql.Conn) error {
-		// TRUNCATE waits for readers with the busy handler, holding the
-		// writer meanwhile: for truncateWait at most. A reader still
-		// there leaves the WAL as it is, for the checkpointer.
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, truncateWait.Milliseconds())); err != nil {
+	for range truncateTries {
+		if s.ckpt != nil {
+			if _, err := s.ckpt.pass(ctx); err != nil {
+				return err
+			}
+		}
+		var busy int
+		_, err := s.w.doBackground(ctx, nil, func(ctx context.Context, conn *sql.Conn) error {
+			if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+				return err
+			}
+			var logPages, done int
+			err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+			_, resetErr := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, s.busy.Milliseconds()))
+			return errors.Join(err, resetErr)
+		})
+		if err != nil || busy == 0 {
 			return err
 		}
-		var busy, logPages, done int
-		err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
-		_, resetErr := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, s.busy.Milliseconds()))
-		return errors.Join(err, resetErr)
-	})
-	if err != nil {
-		return fmt.Errorf("compact: checkpoint: %w", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(truncatePause):
+		}
 	}
 	return nil
 }

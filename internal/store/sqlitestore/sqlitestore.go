@@ -67,6 +67,9 @@ type Store struct {
 
 	// ckpt copies the WAL into the file outside the writer's commits.
 	ckpt *checkpointer
+	// pruneSize and vacuumSize size the retention's background writes;
+	// see stepSize.
+	pruneSize, vacuumSize *stepSize
 	// waitObs, when set, receives the time callers wait on the writer; see
 	// ObserveWaits.
 	waitObs atomic.Pointer[func(op string, d time.Duration)]
@@ -159,7 +162,9 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	probe.SetMaxOpenConns(1)
 	probe.SetMaxIdleConns(0)
 
-	s := &Store{path: abs, busy: busy, db: write, w: newWriter(conn, group), read: newReader(read), runs: newRunCache(), probe: probe}
+	s := &Store{path: abs, busy: busy, db: write, read: newReader(read), runs: newRunCache(), probe: probe}
+	s.w = newWriter(conn, group, s.observeWait)
+	s.pruneSize, s.vacuumSize = newPruneSize(), newVacuumSize()
 	if s.ckpt, err = startCheckpointer(s, abs); err != nil {
 		s.ckpt = nil
 		s.Close()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxGroup caps how many writes share one transaction, so one group never
@@ -30,8 +31,13 @@ type writer struct {
 	// goroutine touches it.
 	stmts map[string]*sql.Stmt
 
+	// observe reports how long each group's COMMIT took (op "commit"):
+	// the WAL's write and fsync, which every caller of the group waits for.
+	observe func(op string, start time.Time)
+
 	mu     sync.Mutex
 	queue  []*write
+	later  []*write // background writes, oldest first; see doBackground
 	closed bool
 
 	wake chan struct{} // holds a token when the queue may have work
@@ -55,17 +61,28 @@ type write struct {
 	// raw, when set instead of fn, runs on the connection outside any
 	// transaction, alone: for statements a transaction refuses, such as a
 	// WAL checkpoint.
-	raw   func(context.Context, *sql.Conn) error
-	state atomic.Int32
-	err   error         // set before done is closed
-	done  chan struct{} // closed when the write is answered
+	raw func(context.Context, *sql.Conn) error
+	// background writes run alone, when no other write waits; see
+	// doBackground.
+	background bool
+	queued     time.Time     // when a background write was queued
+	began      time.Time     // when the writer took it
+	held       time.Duration // how long it held the writer, set before done is closed
+	state      atomic.Int32
+	err        error         // set before done is closed
+	done       chan struct{} // closed when the write is answered
 }
 
 // newWriter starts the writer's goroutine on conn, which it owns from now on.
-func newWriter(conn *sql.Conn, maxGroup int) *writer {
+// observe, when not nil, receives each group's commit time.
+func newWriter(conn *sql.Conn, maxGroup int, observe func(op string, start time.Time)) *writer {
+	if observe == nil {
+		observe = func(string, time.Time) {}
+	}
 	w := &writer{
 		conn:     conn,
 		maxGroup: maxGroup,
+		observe:  observe,
 		stmts:    map[string]*sql.Stmt{},
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
@@ -91,6 +108,27 @@ func (w *writer) doRaw(ctx context.Context, fn func(context.Context, *sql.Conn) 
 	return w.queueWrite(ctx, &write{raw: fn, done: make(chan struct{})})
 }
 
+// backgroundStarve is the longest a background write waits for the writer
+// to be idle: past it, it runs before the writes queued after it, so work
+// that must get done (the WAL's catch-up, the retention) still does under
+// writes that never pause.
+const backgroundStarve = 250 * time.Millisecond
+
+// doBackground runs fn as a write of the background class: maintenance that
+// can wait (the retention's deletes, incremental vacuum, the WAL's
+// catch-up). It runs in a transaction of its own that no other write joins,
+// and only when no other write is queued (or once it has waited
+// backgroundStarve), so a caller's write never shares its commit and waits
+// behind at most one background write. It returns how long the write held
+// the writer, its commit included, so the caller can size the next one.
+// With raw set instead of fn, raw runs outside any transaction, as doRaw.
+func (w *writer) doBackground(ctx context.Context, fn func(context.Context, *wtx) error,
+	raw func(context.Context, *sql.Conn) error) (time.Duration, error) {
+	wr := &write{fn: fn, raw: raw, background: true, done: make(chan struct{})}
+	err := w.queueWrite(ctx, wr)
+	return wr.held, err
+}
+
 // queueWrite queues wr and waits for its answer; see do.
 func (w *writer) queueWrite(ctx context.Context, wr *write) error {
 	if err := ctx.Err(); err != nil {
@@ -101,7 +139,12 @@ func (w *writer) queueWrite(ctx context.Context, wr *write) error {
 		w.mu.Unlock()
 		return errClosed
 	}
-	w.queue = append(w.queue, wr)
+	if wr.background {
+		wr.queued = time.Now()
+		w.later = append(w.later, wr)
+	} else {
+		w.queue = append(w.queue, wr)
+	}
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -144,7 +187,11 @@ func (w *writer) loop() {
 	defer close(w.done)
 	for range w.wake {
 		for {
-			group, closed := w.take(w.maxGroup)
+			group, bg, closed := w.next()
+			if bg != nil {
+				w.runBackground(bg)
+				continue
+			}
 			if len(group) == 0 {
 				if closed {
 					return
@@ -162,10 +209,38 @@ func (w *writer) loop() {
 				for i < len(group) && group[i].raw == nil {
 					i++
 				}
-				group = append(w.commit(group[:i]), group[i:]...)
+				group = append(w.commit(group[:i], true), group[i:]...)
 			}
 		}
 	}
+}
+
+// runBackground runs a background write alone and answers it, with the
+// time it held the writer.
+func (w *writer) runBackground(wr *write) {
+	wr.began = time.Now()
+	if wr.raw != nil {
+		w.runRaw(wr)
+		return
+	}
+	for rest := []*write{wr}; len(rest) > 0; {
+		rest = w.commit(rest, false)
+	}
+}
+
+// next returns what the writer runs next: the oldest background write when
+// it has waited backgroundStarve, else up to maxGroup queued writes, else
+// the oldest background write; and whether the writer is closed.
+func (w *writer) next() (group []*write, bg *write, closed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.later) > 0 && (len(w.queue) == 0 || time.Since(w.later[0].queued) >= backgroundStarve) {
+		bg = w.later[0]
+		w.later = append(w.later[:0], w.later[1:]...)
+		return nil, bg, w.closed
+	}
+	n := min(w.maxGroup, len(w.queue))
+	return w.takeLocked(n), nil, w.closed
 }
 
 // runRaw runs a raw write alone, outside any transaction, and answers it.
@@ -176,17 +251,8 @@ func (w *writer) runRaw(wr *write) {
 	wr.answer(wr.raw(context.Background(), w.conn))
 }
 
-// take removes up to n writes from the head of the queue and returns them,
-// and whether the writer is closed.
-func (w *writer) take(n int) (writes []*write, closed bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n = min(n, len(w.queue))
-	return w.takeLocked(n), w.closed
-}
-
-// takeTx is take for a transaction's late joiners: it stops before the
-// first raw write, which must run outside the transaction.
+// takeTx takes up to n queued writes for a transaction's late joiners: it
+// stops before the first raw write, which must run outside the transaction.
 func (w *writer) takeTx(n int) []*write {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -220,7 +286,9 @@ func (w *writer) takeLocked(n int) []*write {
 // write is undone alone (see applyEach): a failure costs its group one more
 // transaction. When the transaction breaks (SQLite rolled it back, as after
 // an I/O error), the writes applied fail.
-func (w *writer) commit(group []*write) (rest []*write) {
+//
+// A group of background writes (join false) takes no late writes.
+func (w *writer) commit(group []*write, join bool) (rest []*write) {
 	ctx := context.Background()
 	live := false
 	for _, wr := range group {
@@ -252,7 +320,7 @@ func (w *writer) commit(group []*write) (rest []*write) {
 			}
 		}
 		group = nil
-		if !failed && len(taken) < w.maxGroup {
+		if !failed && join && len(taken) < w.maxGroup {
 			group = w.takeTx(w.maxGroup - len(taken))
 		}
 	}
@@ -310,9 +378,11 @@ func (w *writer) begin(ctx context.Context) error {
 func (w *writer) finish(ctx context.Context, taken []*write, broken error) {
 	err := broken
 	if err == nil {
+		start := time.Now()
 		if _, err = w.exec(ctx, `COMMIT`); err != nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
+		w.observe("commit", start)
 	}
 	if err != nil {
 		w.exec(ctx, `ROLLBACK`) // may fail: SQLite may have rolled back already
@@ -323,7 +393,7 @@ func (w *writer) finish(ctx context.Context, taken []*write, broken error) {
 		}
 	}
 	for _, wr := range taken {
-		close(wr.done)
+		wr.close()
 	}
 }
 
@@ -348,6 +418,14 @@ func (w *writer) apply(ctx context.Context, fn func(context.Context, *wtx) error
 // answer answers wr with err.
 func (wr *write) answer(err error) {
 	wr.err = err
+	wr.close()
+}
+
+// close answers wr with the error it holds.
+func (wr *write) close() {
+	if wr.background {
+		wr.held = time.Since(wr.began)
+	}
 	close(wr.done)
 }
 

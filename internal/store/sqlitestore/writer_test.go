@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -296,4 +297,172 @@ func statements(t *testing.T, s *Store) int {
 		return nil
 	}))
 	return n
+}
+
+// TestBackgroundWriteYieldsToQueuedWrites queues a background write, then
+// two writes, behind a plug: the two go first, in the plug's group, and the
+// background write runs after them in a transaction of its own, which
+// reports how long it held the writer.
+func TestBackgroundWriteYieldsToQueuedWrites(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	p := plugWriter(t, s)
+	groups := s.w.groups.Load()
+
+	var mu sync.Mutex
+	var order []string
+	var bgGroup int64
+	note := func(what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, what)
+	}
+	type result struct {
+		held time.Duration
+		err  error
+	}
+	bg := make(chan result, 1)
+	go func() {
+		held, err := s.w.doBackground(ctx, func(ctx context.Context, tx *wtx) error {
+			bgGroup = s.w.groups.Load()
+			note("background")
+			time.Sleep(5 * time.Millisecond)
+			return nil
+		}, nil)
+		bg <- result{held, err}
+	}()
+	require.Eventually(t, func() bool {
+		s.w.mu.Lock()
+		defer s.w.mu.Unlock()
+		return len(s.w.later) == 1
+	}, 10*time.Second, 100*time.Microsecond)
+	var results []<-chan error
+	for i := range 2 {
+		results = append(results, async(func() error {
+			return s.withTx(ctx, func(context.Context, *wtx) error {
+				note(fmt.Sprintf("write %d", i))
+				return nil
+			})
+		}))
+		waitQueued(t, s, i+1)
+	}
+	p.unplug(t)
+	for _, r := range results {
+		require.NoError(t, <-r)
+	}
+	r := <-bg
+	require.NoError(t, r.err)
+	require.Equal(t, []string{"write 0", "write 1", "background"}, order, "the queued writes went first")
+	require.Equal(t, groups+1, bgGroup, "the background write has a transaction of its own, after the plug's group")
+	require.GreaterOrEqual(t, r.held, 5*time.Millisecond, "held counts the write's own time")
+}
+
+// TestBackgroundWriteRunsUnderSteadyWrites keeps the writer's queue full:
+// a background write still runs, once it has waited backgroundStarve, and
+// no other write joins its transaction.
+func TestBackgroundWriteRunsUnderSteadyWrites(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	stop := keepWriting(4, func() {
+		_, _, err := s.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now()}, "", 0)
+		require.NoError(t, err)
+	})
+	defer stop()
+	time.Sleep(50 * time.Millisecond) // the writers are going
+	var joined int
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.w.doBackground(ctx, func(ctx context.Context, tx *wtx) error {
+			before := s.w.groups.Load()
+			time.Sleep(20 * time.Millisecond) // writes queue meanwhile
+			s.w.mu.Lock()
+			joined = len(s.w.queue)
+			s.w.mu.Unlock()
+			if s.w.groups.Load() != before {
+				return fmt.Errorf("another transaction began inside the background write's")
+			}
+			return nil
+		}, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the background write never ran under steady writes")
+	}
+	require.NotZero(t, joined, "writes queued during the background write were left for the next group")
+}
+
+// TestStepSizeAimsAtTheTarget checks the sizing of background writes: in
+// proportion to the time one held the writer, at most halved or doubled at
+// once, within its bounds, and a short write cut by its limit does not grow
+// the size.
+func TestStepSizeAimsAtTheTarget(t *testing.T) {
+	t.Parallel()
+	z := newStepSize(50, 8, 400)
+	require.Equal(t, 50, z.next(1000))
+	require.Equal(t, 20, z.next(20))
+	z.observe(50, 4*backgroundTarget)
+	require.Equal(t, 25, z.next(1000), "four times too long: halved, no more")
+	z.observe(25, backgroundTarget*5/4)
+	require.Equal(t, 20, z.next(1000), "a quarter too long: in proportion")
+	z.observe(20, backgroundTarget/10)
+	require.Equal(t, 40, z.next(1000), "ten times too short: doubled, no more")
+	z.observe(10, backgroundTarget/10)
+	require.Equal(t, 40, z.next(1000), "a write cut short by its limit does not grow the size")
+	for range 10 {
+		z.observe(z.next(1000), 10*backgroundTarget)
+	}
+	require.Equal(t, 8, z.next(1000), "never below the least")
+	for range 20 {
+		z.observe(z.next(1000), time.Microsecond)
+	}
+	require.Equal(t, 400, z.next(1000), "never above the most")
+}
+
+// TestPruneRunsLeavesWebhooksTheirGroup queues the retention's deletes, then
+// a new run, behind a plug: the run joins the plug's group and is answered
+// with it, and the deletes run after it in a transaction of their own, so
+// a webhook's write never waits for a delete batch to be applied or shares
+// its commit.
+func TestPruneRunsLeavesWebhooksTheirGroup(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	old := time.Now().Add(-48 * time.Hour)
+	for range 3 {
+		_, _, err := s.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusSucceeded,
+			CreatedAt: old, StartedAt: old, FinishedAt: old}, "", 0)
+		require.NoError(t, err)
+	}
+	p := plugWriter(t, s)
+	groups := s.w.groups.Load()
+	type result struct {
+		n   int64
+		err error
+	}
+	pruned := make(chan result, 1)
+	go func() {
+		n, err := s.PruneRuns(ctx, time.Now().Add(-time.Hour), 50)
+		pruned <- result{n, err}
+	}()
+	require.Eventually(t, func() bool {
+		s.w.mu.Lock()
+		defer s.w.mu.Unlock()
+		return len(s.w.later) == 1
+	}, 10*time.Second, 100*time.Microsecond, "the deletes wait as a background write")
+	fresh := async(func() error {
+		_, _, err := s.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now()}, "", 0)
+		return err
+	})
+	waitQueued(t, s, 1)
+	p.unplug(t)
+	require.NoError(t, <-fresh)
+	r := <-pruned
+	require.NoError(t, r.err)
+	require.EqualValues(t, 3, r.n)
+	require.Equal(t, groups+1, s.w.groups.Load(), "the run joined the plug's group; the deletes had one of their own")
 }
