@@ -237,3 +237,18 @@ func validJSON(what string, b json.RawMessage) error {
 	}
 	return nil
 }
+
+// PrepareCreate checks run, as a store will keep it, and its idempotency
+// key for CreateRun, and returns the run without its request fingerprint
+// and the fingerprint, which the store keeps with the key.
+func PrepareCreate(run Run, idemKey string, ttl time.Duration) (Run, string, error) {
+	if err := run.Validate(); err != nil {
+		return Run{}, "", fmt.Errorf("create run: %w", err)
+	}
+	if err := ValidateIdempotencyKey(idemKey, ttl); err != nil {
+		return Run{}, "", fmt.Errorf("create run %s: %w", run.ID, err)
+	}
+	fingerprint := run.RequestFingerprint
+	run.RequestFingerprint = ""
+	return run, fingerprint, nil
+}

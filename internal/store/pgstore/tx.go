@@ -51,15 +51,7 @@ func (s *Store) CreateRunTx(ctx context.Context, tx pgx.Tx, run store.Run, idemK
 // key, and the request fingerprint, which is kept with the key.
 func newRun(run store.Run, idemKey string, ttl time.Duration) (store.Run, string, error) {
 	run = normRun(run)
-	if err := run.Validate(); err != nil {
-		return store.Run{}, "", fmt.Errorf("create run: %w", err)
-	}
-	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
-		return store.Run{}, "", fmt.Errorf("create run %s: %w", run.ID, err)
-	}
-	fingerprint := run.RequestFingerprint
-	run.RequestFingerprint = ""
-	return run, fingerprint, nil
+	return store.PrepareCreate(run, idemKey, ttl)
 }
 
 // insertRuns inserts runs given column by column, as arrays, skipping

@@ -119,15 +119,7 @@ func newRun(run store.Run, idemKey string, ttl time.Duration) (store.Run, string
 	if run.TriggerKind == "" {
 		run.TriggerKind = store.TriggerKindOf(run.Trigger)
 	}
-	if err := run.Validate(); err != nil {
-		return store.Run{}, "", fmt.Errorf("create run: %w", err)
-	}
-	if err := store.ValidateIdempotencyKey(idemKey, ttl); err != nil {
-		return store.Run{}, "", fmt.Errorf("create run %s: %w", run.ID, err)
-	}
-	fingerprint := run.RequestFingerprint
-	run.RequestFingerprint = ""
-	return run, fingerprint, nil
+	return store.PrepareCreate(run, idemKey, ttl)
 }
 
 // createRun inserts run (from newRun) in tx and binds idemKey to it with
