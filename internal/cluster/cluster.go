@@ -187,6 +187,11 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		defer cancel()
 		err = c.client.StopAndCancel(cancelCtx)
 	}
+	// River has resigned; the term ends now, not when the goroutine that
+	// watches its context gets to run.
+	if term := c.term.Swap(0); term != 0 {
+		c.log.Info("no longer the leader: stopped", "term", term)
+	}
 	return err
 }
 
