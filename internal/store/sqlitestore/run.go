@@ -108,7 +108,7 @@ func (s *Store) createRunWith(ctx context.Context, run store.Run, idemKey string
 	if existed {
 		return existing, true, nil
 	}
-	s.runs.put(run, 0)
+	s.runs.Put(run, 0)
 	return run, false, nil
 }
 
@@ -309,7 +309,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, update func(*store.Run
 // whole write starts over.
 func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run) error, also func(context.Context, *wtx) error) (store.Run, error) {
 	for {
-		prev, version, cached := s.runs.get(id)
+		prev, version, cached := s.runs.Get(id)
 		if !cached {
 			var err error
 			if prev, version, err = getRun(ctx, s.read, id); err != nil {
@@ -344,15 +344,15 @@ func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run
 			return also(ctx, tx)
 		})
 		if err != nil {
-			s.runs.drop(id)
+			s.runs.Drop(id)
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
 		if n == 1 {
-			s.runs.put(next, version+1)
+			s.runs.Put(next, version+1)
 			return next, nil
 		}
 		// Another writer got in first: start over from its result.
-		s.runs.drop(id)
+		s.runs.Drop(id)
 	}
 }
 

@@ -60,7 +60,7 @@ type Store struct {
 	db   *sql.DB       // one connection, held by w: SQLite has one writer at a time
 	w    *writer
 	read *reader // the read-only pool, concurrent under WAL
-	runs *runCache
+	runs store.RunCache
 	// probe opens a new connection for each Ping, so Ping sees the file as
 	// it is on disk rather than pages cached by a long-lived connection.
 	probe *sql.DB
@@ -162,7 +162,7 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	probe.SetMaxOpenConns(1)
 	probe.SetMaxIdleConns(0)
 
-	s := &Store{path: abs, busy: busy, db: write, read: newReader(read), runs: newRunCache(), probe: probe}
+	s := &Store{path: abs, busy: busy, db: write, read: newReader(read), probe: probe}
 	s.w = newWriter(conn, group, s.observeWait)
 	s.pruneSize, s.vacuumSize = newPruneSize(), newVacuumSize()
 	if s.ckpt, err = startCheckpointer(s, abs); err != nil {

@@ -89,7 +89,7 @@ func (s *Store) ParkRun(ctx context.Context, runID, owner, reason string) (bool,
 		n, err = res.RowsAffected()
 		return err
 	})
-	s.runs.drop(runID)
+	s.runs.Drop(runID)
 	if err != nil {
 		return false, fmt.Errorf("park run %s: %w", runID, err)
 	}
@@ -105,7 +105,7 @@ func (s *Store) ResolveWait(ctx context.Context, key store.StepKey, output json.
 		resolved, requeued, err = resolveWait(ctx, tx, key, output, at)
 		return err
 	})
-	s.runs.drop(key.RunID)
+	s.runs.Drop(key.RunID)
 	if err != nil {
 		return false, false, fmt.Errorf("resolve wait %s: %w", keyName(key), err)
 	}
@@ -181,7 +181,7 @@ func (s *Store) TakeSignal(ctx context.Context, key store.StepKey, signal string
 		_, err = tx.ExecContext(ctx, `DELETE FROM signal_inbox WHERE id = ?`, id)
 		return err
 	})
-	s.runs.drop(key.RunID)
+	s.runs.Drop(key.RunID)
 	if err != nil {
 		return false, false, fmt.Errorf("take signal %q for %s: %w", signal, keyName(key), err)
 	}
@@ -284,10 +284,10 @@ func (s *Store) SettleWaits(ctx context.Context, settlements []store.Settlement,
 	})
 	for i, st := range settlements {
 		if st.Delivery == nil {
-			s.runs.drop(st.Key.RunID)
+			s.runs.Drop(st.Key.RunID)
 		} else if err == nil {
 			for _, e := range out[i].Ended {
-				s.runs.drop(e.Key.RunID)
+				s.runs.Drop(e.Key.RunID)
 			}
 		}
 	}
