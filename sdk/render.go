@@ -45,6 +45,11 @@ func MaskString(s string, secrets []string) string {
 // masks nothing.
 type Masker struct {
 	r *strings.Replacer
+	// prefixes are the distinct first MinMaskLength bytes of the forms r
+	// replaces: a text holding none of them holds no form and is returned
+	// as it is, without r's walk of every byte. Nil when there are too many
+	// for the check to pay.
+	prefixes []string
 	// secrets are the values given to NewMasker.
 	secrets []string
 }
@@ -97,7 +102,47 @@ func NewMasker(secrets ...string) *Masker {
 		args = append(args, f, Masked)
 	}
 	m.r = strings.NewReplacer(args...)
+	m.prefixes = formPrefixes(forms)
 	return m
+}
+
+// maxMaskPrefixes bounds the prefixes a Masker checks before replacing: past
+// it, searching for each would cost about as much as the replacer's walk.
+const maxMaskPrefixes = 16
+
+// formPrefixes returns the distinct first MinMaskLength bytes of forms, nil
+// when there are more than maxMaskPrefixes or a single form, which
+// strings.Replacer already searches for faster than the check would.
+func formPrefixes(forms []string) []string {
+	if len(forms) < 2 {
+		return nil
+	}
+	var prefixes []string
+	for _, f := range forms {
+		p := f[:MinMaskLength]
+		if slices.Contains(prefixes, p) {
+			continue
+		}
+		if len(prefixes) == maxMaskPrefixes {
+			return nil
+		}
+		prefixes = append(prefixes, p)
+	}
+	return prefixes
+}
+
+// replace returns s with every form masked; m.r must be set. Every form
+// starts with one of m.prefixes, so a text without any is returned at once.
+func (m *Masker) replace(s string) string {
+	if m.prefixes == nil {
+		return m.r.Replace(s)
+	}
+	for _, p := range m.prefixes {
+		if strings.Contains(s, p) {
+			return m.r.Replace(s)
+		}
+	}
+	return s
 }
 
 // encodings returns the forms s takes in Herald's output, s itself first:
@@ -143,7 +188,7 @@ func (m *Masker) String(s string) string {
 	if m == nil || m.r == nil {
 		return s
 	}
-	return m.r.Replace(s)
+	return m.replace(s)
 }
 
 // bytes returns b with every secret masked, and whether any was: b itself
@@ -153,7 +198,7 @@ func (m *Masker) bytes(b []byte) ([]byte, bool) {
 		return b, false
 	}
 	s := string(b)
-	if masked := m.r.Replace(s); masked != s {
+	if masked := m.replace(s); masked != s {
 		return []byte(masked), true
 	}
 	return b, false
@@ -165,7 +210,7 @@ func (m *Masker) Value(v any) any {
 	if m == nil || m.r == nil {
 		return v
 	}
-	return maskValue(v, m.r)
+	return m.maskValue(v)
 }
 
 // Request returns req with every secret masked.
@@ -173,11 +218,11 @@ func (m *Masker) Request(req RenderedRequest) RenderedRequest {
 	if m == nil || m.r == nil {
 		return req
 	}
-	out := RenderedRequest{Method: req.Method, URL: m.r.Replace(req.URL), Body: maskValue(req.Body, m.r)}
+	out := RenderedRequest{Method: req.Method, URL: m.replace(req.URL), Body: m.maskValue(req.Body)}
 	if req.Header != nil {
 		out.Header = make(map[string]string, len(req.Header))
 		for k, v := range req.Header {
-			out.Header[k] = m.r.Replace(v)
+			out.Header[k] = m.replace(v)
 		}
 	}
 	return out
@@ -196,7 +241,7 @@ func (mw maskWriter) Write(p []byte) (int, error) {
 	if mw.m == nil || mw.m.r == nil {
 		return mw.w.Write(p)
 	}
-	if _, err := io.WriteString(mw.w, mw.m.r.Replace(string(p))); err != nil {
+	if _, err := io.WriteString(mw.w, mw.m.replace(string(p))); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -206,13 +251,13 @@ func (mw maskWriter) Write(p []byte) (int, error) {
 func (m *Masker) value(v any) (any, bool) {
 	switch x := v.(type) {
 	case string:
-		out := m.r.Replace(x)
+		out := m.replace(x)
 		return out, out != x
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		changed := false
 		for k, val := range x {
-			mk := m.r.Replace(k)
+			mk := m.replace(k)
 			mv, c := m.value(val)
 			out[mk] = mv
 			changed = changed || c || mk != k
@@ -232,20 +277,22 @@ func (m *Masker) value(v any) (any, bool) {
 	}
 }
 
-func maskValue(v any, r *strings.Replacer) any {
+// maskValue returns a copy of v with every secret masked in its strings;
+// m.r must be set.
+func (m *Masker) maskValue(v any) any {
 	switch x := v.(type) {
 	case string:
-		return r.Replace(x)
+		return m.replace(x)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, val := range x {
-			out[r.Replace(k)] = maskValue(val, r)
+			out[m.replace(k)] = m.maskValue(val)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, val := range x {
-			out[i] = maskValue(val, r)
+			out[i] = m.maskValue(val)
 		}
 		return out
 	default:
