@@ -187,9 +187,19 @@ type Call struct {
 	maskerOnce sync.Once
 }
 
-// Bind decodes the call's input into v, a pointer to a struct with json tags.
+// Bind decodes the call's input into v, a pointer to a struct with json tags,
+// as decoding the input's JSON encoding into v would.
 func (c *Call) Bind(v any) error {
-	b, err := json.Marshal(c.Input)
+	if bindInput(c.Input, v) {
+		return nil
+	}
+	return bindJSON(c.Input, v)
+}
+
+// bindJSON decodes input into v through its JSON encoding: what Bind does
+// when its direct path declines.
+func bindJSON(input map[string]any, v any) error {
+	b, err := json.Marshal(input)
 	if err != nil {
 		return Permanent(fmt.Errorf("encode input: %w", err))
 	}
