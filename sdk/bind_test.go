@@ -44,11 +44,13 @@ func (u *upperText) UnmarshalText(b []byte) error {
 
 // The types the direct path declines, each for one reason.
 type (
-	bindTime     struct{ When time.Time }
-	bindPointer  struct{ Sent *bool }
-	bindFolded   struct{ Body, BODY string }
-	bindText     struct{ Name upperText }
-	bindQuoted   struct{ N int `json:"n,string"` }
+	bindTime    struct{ When time.Time }
+	bindPointer struct{ Sent *bool }
+	bindFolded  struct{ Body, BODY string }
+	bindText    struct{ Name upperText }
+	bindQuoted  struct {
+		N int `json:"n,string"`
+	}
 	bindAny      struct{ Extra any }
 	bindEmbedPtr struct{ *bindRecipient }
 )
