@@ -165,7 +165,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	tracecontext.ToHTTP(ctx, httpReq.Header)
 	sent := traceWrites(httpReq)
 	ex := ExchangeFrom(ctx)
-	resp, err := h.client().Do(httpReq)
+	resp, err := h.client(ctx).Do(httpReq)
 	if err != nil {
 		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
 		return nil, sent.classify(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
@@ -191,11 +191,23 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
-func (h *HTTP) client() *http.Client {
-	if h.Client != nil {
-		return h.Client
+// client returns the client a request made with ctx goes through: Client,
+// or a copy without its Timeout when ctx ends first anyway, which spares
+// net/http a second deadline (a context and a timer) on every request.
+func (h *HTTP) client(ctx context.Context) *http.Client {
+	c := h.Client
+	if c == nil {
+		return http.DefaultClient
 	}
-	return http.DefaultClient
+	if c.Timeout <= 0 {
+		return c
+	}
+	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > c.Timeout {
+		return c
+	}
+	untimed := *c
+	untimed.Timeout = 0
+	return &untimed
 }
 
 func (h *HTTP) mask(call *Call, err error) error {

@@ -183,6 +183,17 @@ func TestHTTPDoTimeout(t *testing.T) {
 	defer cancel()
 	_, err = sdk.NewHTTP(time.Minute).Do(ctx, nil, sdk.Request{Method: http.MethodGet, URL: srv.URL + "/slow"})
 	require.Equal(t, sdk.ClassRetryable, sdk.AsError(err).Class)
+
+	// A call's context that ends after the client's timeout leaves the
+	// timeout in force.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, err = h.Do(ctx, nil, sdk.Request{Method: http.MethodGet, URL: srv.URL + "/slow"})
+	e = sdk.AsError(err)
+	require.Equal(t, sdk.ClassRetryable, e.Class)
+	require.Contains(t, e.Message, "timeout")
+	require.Less(t, time.Since(start), 30*time.Second)
 }
 
 // poster is a provider whose one action posts through sdk.HTTP, so calls
