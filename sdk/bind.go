@@ -112,36 +112,13 @@ func bindValue(val any, typ reflect.Type) (reflect.Value, bool) {
 			return out, false
 		}
 		out.SetBool(b)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := val.(json.Number)
-		if !ok || !validNumber(string(n)) {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		n, ok := numberText(val)
+		if !ok || !setNumber(out, n) {
 			return out, false
 		}
-		i, err := strconv.ParseInt(string(n), 10, 64)
-		if err != nil || out.OverflowInt(i) {
-			return out, false
-		}
-		out.SetInt(i)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := val.(json.Number)
-		if !ok || !validNumber(string(n)) {
-			return out, false
-		}
-		u, err := strconv.ParseUint(string(n), 10, 64)
-		if err != nil || out.OverflowUint(u) {
-			return out, false
-		}
-		out.SetUint(u)
-	case reflect.Float32, reflect.Float64:
-		n, ok := val.(json.Number)
-		if !ok || !validNumber(string(n)) {
-			return out, false
-		}
-		f, err := strconv.ParseFloat(string(n), typ.Bits())
-		if err != nil || out.OverflowFloat(f) {
-			return out, false
-		}
-		out.SetFloat(f)
 	case reflect.Slice:
 		list, ok := val.([]any)
 		if !ok {
@@ -159,6 +136,39 @@ func bindValue(val any, typ reflect.Type) (reflect.Value, bool) {
 		return out, false
 	}
 	return out, true
+}
+
+// setNumber sets out, an integer or a float, to the JSON number n as the
+// decoder would, or reports false where the decoder fails: n is not of
+// out's kind (a fraction for an integer) or does not fit its size.
+func setNumber(out reflect.Value, n string) bool {
+	switch {
+	case out.CanInt():
+		i, err := strconv.ParseInt(n, 10, 64)
+		ok := err == nil && !out.OverflowInt(i)
+		out.SetInt(i)
+		return ok
+	case out.CanUint():
+		u, err := strconv.ParseUint(n, 10, 64)
+		ok := err == nil && !out.OverflowUint(u)
+		out.SetUint(u)
+		return ok
+	default:
+		f, err := strconv.ParseFloat(n, out.Type().Bits())
+		ok := err == nil && !out.OverflowFloat(f)
+		out.SetFloat(f)
+		return ok
+	}
+}
+
+// numberText returns the text of val when it is a json.Number that
+// json.Marshal encodes as it is.
+func numberText(val any) (string, bool) {
+	n, ok := val.(json.Number)
+	if !ok || !validNumber(string(n)) {
+		return "", false
+	}
+	return string(n), true
 }
 
 // encodable reports whether json.Marshal encodes v without an error, for
