@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,14 +119,16 @@ func (r *replica) status(t *testing.T, id string, want store.Status, d time.Dura
 	return run
 }
 
-const oneStep = `
-workflow "w" {
-  step "s" {
-    uses    = "p.send"
-    with    = { to = "{{ trigger.body.to }}" }
-    timeout = "20s"
-  }
-}`
+// workflowW returns workflow "w" of steps each sending once, with timeout.
+func workflowW(timeout string, steps ...string) string {
+	src := "workflow \"w\" {\n"
+	for _, s := range steps {
+		src += fmt.Sprintf("  step %q {\n    uses    = \"p.send\"\n    with    = { to = \"{{ trigger.body.to }}\" }\n    timeout = %q\n  }\n", s, timeout)
+	}
+	return src + "}\n"
+}
+
+var oneStep = workflowW("20s", "s")
 
 func TestEagerRunLeavesNoJob(t *testing.T) {
 	t.Parallel()
@@ -172,14 +175,7 @@ func TestEagerRunHeldJobWhileExecuting(t *testing.T) {
 // not send again.
 func TestEagerRunResumedAfterItsReplicaStops(t *testing.T) {
 	t.Parallel()
-	b, plugin := eagerSetup(t, `
-workflow "w" {
-  step "s" {
-    uses    = "p.send"
-    with    = { to = "{{ trigger.body.to }}" }
-    timeout = "1s"
-  }
-}`)
+	b, plugin := eagerSetup(t, workflowW("1s", "s"))
 	a := b.startEngine("a", time.Second)
 	other := b.startEngine("b", time.Second)
 	plugin.hold(t) // a hangs in its call
@@ -202,19 +198,7 @@ workflow "w" {
 // lease), and River executes the rest.
 func TestEagerSliceHandsTheRunBack(t *testing.T) {
 	t.Parallel()
-	b, plugin := eagerSetup(t, `
-workflow "w" {
-  step "one" {
-    uses    = "p.send"
-    with    = { to = "{{ trigger.body.to }}" }
-    timeout = "20s"
-  }
-  step "two" {
-    uses    = "p.send"
-    with    = { to = "{{ trigger.body.to }}" }
-    timeout = "20s"
-  }
-}`)
+	b, plugin := eagerSetup(t, workflowW("20s", "one", "two"))
 	a := b.startEngine("a", 500*time.Millisecond)
 	release := plugin.hold(t)
 	run := a.admit(t, "w")
