@@ -47,6 +47,9 @@ type Options struct {
 	// Execute runs or resumes a run until it ends or ctx ends (the engine's
 	// Execute). Set it before Start; required by then.
 	Execute func(ctx context.Context, runID string) (store.Run, error)
+	// ExecuteNew executes a run not stored yet (the engine's ExecuteNew),
+	// for StartEager; nil sends every run through River.
+	ExecuteNew func(ctx context.Context, a engine.Admission) (store.Run, error)
 	// Skip ends a queued run as skipped with a reason (the engine's Skip).
 	// Set it before Start; required by then.
 	Skip func(ctx context.Context, runID, reason string) (store.Run, error)
@@ -82,6 +85,7 @@ type Cluster struct {
 	store  *Store
 	waits  *waits
 	depth  depth
+	eager  eager
 
 	// term is the River leadership term this process holds, zero when it
 	// does not lead; lastTerm numbers the terms it was elected for.
@@ -113,6 +117,7 @@ func New(opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{opts: opts, log: opts.Logger, waits: newWaits(), stopping: make(chan struct{})}
 	c.store = newStore(opts.Store, c)
+	c.initEager()
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &runWorker{c: c}); err != nil {
@@ -180,6 +185,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if !c.started.Load() {
 		return nil
 	}
+	c.stopEager(ctx)
 	err := c.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		c.log.Warn("runs still executing after the shutdown grace; cancelling them", "error", err)

@@ -11,6 +11,10 @@
 //     so no job runs longer than its lease and River's rescue of stuck jobs
 //     (a replica that died) never fires for a live run. A rescued job is
 //     resumed by any replica from the run's last completed step.
+//   - Eager start. The replica that admits an eligible run may execute it at
+//     once (StartEager): its job is inserted held back, due only when the
+//     run's lease is over, and the run's ending transaction deletes it; a
+//     slice that does not end the run hands the job back to River.
 //   - Leadership. River's leader election decides which replica fires cron
 //     triggers (IsLeader); the fire's idempotency key is the second guard.
 //   - Limits. A workflow's concurrency limit is claimed in PostgreSQL when a

@@ -28,11 +28,15 @@ type bundle struct {
 	// execute is every replica's Execute; tests replace it before starting
 	// replicas.
 	execute func(r *replica, ctx context.Context, id string) (store.Run, error)
-	skipped sync.Map // run id → reason
+	// executeNew, when set, is every replica's ExecuteNew (eager runs).
+	executeNew func(r *replica, ctx context.Context, a engine.Admission) (store.Run, error)
+	skipped    sync.Map // run id → reason
 	// maxQueued is the replicas' Options.MaxQueued.
 	maxQueued int
 	// tracer, when set, traces the pools of the replicas started next.
 	tracer pgx.QueryTracer
+	// client is the engines' provider client (startEngine).
+	client engine.ClientFunc
 }
 
 // replica is one Cluster with its own pool, as one herald serve process.
@@ -41,6 +45,8 @@ type replica struct {
 	st    *pgstore.Store
 	c     *cluster.Cluster
 	calls atomic.Int64
+	// engine is the replica's engine, when a test gives it one.
+	engine *engine.Engine
 }
 
 func setup(t testing.TB) *bundle {
@@ -73,13 +79,18 @@ func (b *bundle) start(name string, slice time.Duration) *replica {
 	_, err = cluster.Migrate(ctx, st, nil)
 	require.NoError(t, err)
 	r := &replica{name: name, st: st}
+	var executeNew func(context.Context, engine.Admission) (store.Run, error)
+	if b.executeNew != nil {
+		executeNew = func(ctx context.Context, a engine.Admission) (store.Run, error) { return b.executeNew(r, ctx, a) }
+	}
 	r.c, err = cluster.New(cluster.Options{
-		Store:     st,
-		Owner:     name,
-		Workers:   8,
-		Slice:     slice,
-		MaxQueued: b.maxQueued,
-		Project:   func() *config.Project { return b.project },
+		ExecuteNew: executeNew,
+		Store:      st,
+		Owner:      name,
+		Workers:    8,
+		Slice:      slice,
+		MaxQueued:  b.maxQueued,
+		Project:    func() *config.Project { return b.project },
 		Execute: func(ctx context.Context, id string) (store.Run, error) {
 			r.calls.Add(1)
 			return b.execute(r, ctx, id)

@@ -47,6 +47,13 @@ type createReq struct {
 	run     store.Run
 	idemKey string
 	ttl     time.Duration
+	// eager, for a run this replica executes at once, holds its job back
+	// (see eager); start, when set too, is its first attempt's start,
+	// made in the same transaction.
+	eager *eagerRun
+	start *attemptStart
+	// jobID is the held-back job of an eager run, once inserted.
+	jobID int64
 
 	done    chan struct{}
 	stored  store.Run
@@ -68,8 +75,44 @@ type createReq struct {
 // its runs is created again in a transaction of its own, so one bad run
 // (a taken ID, say) fails alone; when it failed because the database is
 // unavailable, every call gets that error, as the commit may have happened.
+//
+// A run created for an eager execution (see Cluster.ExecuteNew, which
+// marks ctx) gets its job held back until its lease is over.
 func (s *Store) CreateRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration) (store.Run, bool, error) {
-	req := &createReq{ctx: ctx, run: run, idemKey: idemKey, ttl: ttl, done: make(chan struct{})}
+	e := eagerFrom(ctx)
+	if e != nil {
+		ctx = context.WithoutCancel(ctx) // see CreateStartAttemptRun
+	}
+	return s.create(&createReq{ctx: ctx, run: run, idemKey: idemKey, ttl: ttl, eager: e})
+}
+
+// CreateStartAttemptRun is store.EagerStarter's: CreateRun of a run taken
+// to execute, with its first attempt started in the same transaction. Only
+// an eager execution (Cluster.ExecuteNew) calls it; its job is held back
+// until its lease is over, so that another replica resumes the run, in
+// doubt, only if this one stops answering.
+func (s *Store) CreateStartAttemptRun(ctx context.Context, run store.Run, idemKey string, ttl time.Duration, key store.StepKey, start store.AttemptStart) (store.Run, bool, error) {
+	if err := store.ValidateEagerStart(run, key, start); err != nil {
+		return store.Run{}, false, err
+	}
+	e := eagerFrom(ctx)
+	if e == nil {
+		return store.Run{}, false, errNotEager
+	}
+	if run.TriggerKind == "" {
+		run.TriggerKind = store.TriggerKindOf(run.Trigger)
+	}
+	// The end of the execution's slice must not abort the write that
+	// admits the run (the group commit bounds it to a minute).
+	ctx = context.WithoutCancel(ctx)
+	return s.create(&createReq{ctx: ctx, run: run, idemKey: idemKey, ttl: ttl, eager: e,
+		start: &attemptStart{key: key, start: start}})
+}
+
+// create queues req in the group commit and waits for its answer.
+func (s *Store) create(req *createReq) (store.Run, bool, error) {
+	ctx := req.ctx
+	req.done = make(chan struct{})
 	s.creates.Add(req)
 	select {
 	case <-req.done:
@@ -115,8 +158,13 @@ func (s *Store) commit(batch []*createReq) {
 		}
 	}
 	for _, r := range live {
-		if r.err != nil {
+		switch {
+		case r.err != nil:
 			r.stored, r.existed = store.Run{}, false
+		case r.eager != nil && !r.existed:
+			// Its next write, and the run end hook, know it.
+			s.c.eager.held.Store(r.stored.ID, r.jobID)
+			s.CacheCreated(r.stored)
 		}
 		close(r.done)
 	}
@@ -169,6 +217,11 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 		}
 		for i, r := range plain {
 			r.stored, r.existed = stored[i], false
+			if r.start != nil {
+				if err := s.QueueStartAttempt(b, r.start.key, r.start.start); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -182,18 +235,46 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 		if r.stored, r.existed, err = s.CreateRunTx(ctx, tx, r.run, r.idemKey, r.ttl); err != nil {
 			return err
 		}
-	}
-	var params []river.InsertManyParams
-	for _, r := range reqs {
-		if !r.existed && !r.stored.Status.Final() {
-			params = append(params, river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}})
+		if r.start != nil && !r.existed {
+			b := &pgx.Batch{}
+			if err := s.QueueStartAttempt(b, r.start.key, r.start.start); err != nil {
+				return err
+			}
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
 		}
+	}
+	var (
+		params []river.InsertManyParams
+		held   map[string]*createReq // eager runs by ID
+	)
+	for _, r := range reqs {
+		if r.existed || r.stored.Status.Final() {
+			continue
+		}
+		p := river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}}
+		if r.eager != nil {
+			// Held back: due only if this replica stops answering.
+			opts := RunArgs{}.InsertOpts()
+			opts.ScheduledAt = time.Now().Add(r.eager.lease)
+			p.InsertOpts = &opts
+			if held == nil {
+				held = map[string]*createReq{}
+			}
+			held[r.stored.ID] = r
+		}
+		params = append(params, p)
 	}
 	if len(params) == 0 {
 		return nil
 	}
-	if _, err := s.c.client.InsertManyTx(ctx, tx, params); err != nil {
+	res, err := s.c.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
 		return fmt.Errorf("create runs: queue their jobs: %w", err)
+	}
+	if held != nil {
+		return noteHeldJobs(res, held)
 	}
 	return nil
 }

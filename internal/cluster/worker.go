@@ -32,6 +32,8 @@ func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
 // still have to run; an error (the store unreachable) is retried by River.
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	c := w.c
+	c.eager.busy.Add(1)
+	defer c.eager.busy.Add(-1)
 	id := job.Args.RunID
 	wf, known := c.opts.Project().Workflows[job.Args.Workflow]
 	if known && wf.Concurrency.Limit > 0 {
@@ -49,15 +51,8 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		}
 	}
 
-	execCtx, cancel := context.WithTimeout(ctx, c.opts.Slice)
+	execCtx, cancel := c.sliceContext(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-c.stopping:
-			cancel()
-		case <-execCtx.Done():
-		}
-	}()
 
 	_, err := c.opts.Execute(execCtx, id)
 	switch {
@@ -80,4 +75,18 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		c.log.Warn("run could not be executed; River retries it", "run_id", id, "attempt", job.Attempt, "error", err)
 		return err
 	}
+}
+
+// sliceContext returns the context of one slice of a run: it ends after
+// Options.Slice, or when the replica stops.
+func (c *Cluster) sliceContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	execCtx, cancel := context.WithTimeout(ctx, c.opts.Slice)
+	go func() {
+		select {
+		case <-c.stopping:
+			cancel()
+		case <-execCtx.Done():
+		}
+	}()
+	return execCtx, cancel
 }

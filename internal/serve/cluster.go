@@ -79,6 +79,9 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 		MaxQueued: opts.QueueSize,
 		Logger:    r.logger,
 		Execute:   func(ctx context.Context, id string) (store.Run, error) { return s.host.Engine.Execute(ctx, id) },
+		ExecuteNew: func(ctx context.Context, a engine.Admission) (store.Run, error) {
+			return s.host.Engine.ExecuteNew(ctx, a)
+		},
 		Skip: func(ctx context.Context, id, reason string) (store.Run, error) {
 			return s.host.Engine.Skip(ctx, id, reason)
 		},
@@ -142,13 +145,30 @@ func clusterStore(ctx context.Context, h host.Options) (*pgstore.Store, bool, er
 // submit waits for room in the cluster's queue (ErrBusy after the
 // admission wait) and creates the run; the cluster's store queues its job
 // in the same transaction, and the workflow's concurrency limit is claimed
-// when the run starts, whichever replica starts it.
-func (r *clusterRunner) submit(ctx context.Context, _ *config.Workflow, c creation) (store.Run, bool, error) {
+// when the run starts, whichever replica starts it. A run that may start
+// eagerly (Engine.EagerEligible) is executed here at once when this
+// replica has a free worker (Cluster.StartEager), created with its first
+// attempt's start and its job held back; submit returns once that is
+// durable.
+func (r *clusterRunner) submit(ctx context.Context, wf *config.Workflow, c creation) (store.Run, bool, error) {
 	if err := r.c.Admit(ctx, r.wait); err != nil {
 		if errors.Is(err, cluster.ErrFull) {
 			return store.Run{}, false, fmt.Errorf("%w (%w)", ErrBusy, err)
 		}
 		return store.Run{}, false, err
+	}
+	if c.engine.EagerEligible(wf.Name, c.trig) {
+		run, err := c.engine.NewRun(ctx, c.workflow, c.trig)
+		if err != nil {
+			return store.Run{}, false, err
+		}
+		admitted := make(chan admission, 1)
+		fresh := engine.Admission{Run: run, IdemKey: c.idemKey, TTL: c.ttl,
+			Admitted: func(run store.Run, existed bool, err error) { admitted <- admission{run, existed, err} }}
+		if r.c.StartEager(fresh) {
+			a := <-admitted
+			return a.run, a.existed, a.err
+		}
 	}
 	return c.create(ctx)
 }

@@ -71,6 +71,9 @@ type Store struct {
 	// statement that changes a run's row raises its version, except the
 	// heartbeat, which updateRunSQL keeps with GREATEST.
 	runs store.RunCache
+	// onRunEnd, when set, adds a statement to the transaction that ends a
+	// run (see SetRunEndHook).
+	onRunEnd atomic.Pointer[RunEndHook]
 }
 
 var _ store.Store = (*Store)(nil)

@@ -312,6 +312,7 @@ func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run
 			}
 			return store.Run{}, fmt.Errorf("update run %s: %w", id, err)
 		}
+		also := s.withRunEnd(prev, next, also)
 		args := []any{string(next.Status), next.Attempt, next.Owner, next.Error,
 			encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version,
 			next.Reason, next.CancelRequested, encodeTime(next.HeartbeatAt)}

@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// eager is the state of the runs this replica executes at once, the
+// replica that admitted them (Cluster.StartEager), instead of through
+// River. Such a run's job is inserted with the run, in the same
+// transaction, but held back: scheduled at the end of the run's lease, so
+// River does not fetch it while this replica works. The transaction that
+// ends the run deletes the job (see pgstore.SetRunEndHook); a slice that
+// does not end the run hands the job back to River, due when the run may
+// go on. Should this replica die, the job falls due when its lease is over
+// and any replica resumes the run from what is stored, an attempt in
+// doubt as after any attempt start.
+type eager struct {
+	// busy counts the runs this replica executes, River's and eager ones:
+	// an eager execution starts only while it is below Options.Workers.
+	busy atomic.Int64
+	// held maps the ID of a run executed eagerly to its held-back job's ID,
+	// once the run's creation committed.
+	held sync.Map
+	// mu guards stopped and the Add of wg against Stop's Wait.
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+	// ctx is the context of eager executions; cancel ends it when the
+	// shutdown grace is over.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// deleteSQL deletes a held job not fetched by River; handBackSQL makes
+	// it due at $3 in state $2.
+	deleteSQL, handBackSQL string
+}
+
+// initEager prepares c's eager executions and hooks the deletion of a held
+// job into the transaction that ends its run.
+func (c *Cluster) initEager() {
+	e := &c.eager
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	schema := c.opts.Store.Schema()
+	table := pgx.Identifier{schema, "river_job"}.Sanitize()
+	// A job River fetched after all (running) is left to River: its
+	// execution finds the run ended, or waits for this one.
+	e.deleteSQL = `DELETE FROM ` + table + ` WHERE id = $1 AND state IN ('available', 'scheduled', 'retryable')`
+	e.handBackSQL = `UPDATE ` + table + ` SET state = $2::text::` + pgx.Identifier{schema, "river_job_state"}.Sanitize() +
+		`, scheduled_at = $3 WHERE id = $1 AND state IN ('available', 'scheduled')`
+	c.opts.Store.SetRunEndHook(func(runID string) (string, []any) {
+		if job, ok := e.held.Load(runID); ok {
+			return e.deleteSQL, []any{job}
+		}
+		return "", nil
+	})
+}
+
+// eagerRun marks the context of an eager execution, for the cluster
+// store's creates: the run's job is held back for lease.
+type eagerRun struct {
+	lease time.Duration
+}
+
+// eagerKey is the context key of an eagerRun.
+type eagerKey struct{}
+
+// eagerFrom returns the eagerRun ctx carries, or nil.
+func eagerFrom(ctx context.Context) *eagerRun {
+	e, _ := ctx.Value(eagerKey{}).(*eagerRun)
+	return e
+}
+
+// errNotEager refuses a CreateStartAttemptRun outside an eager execution,
+// which would store a run executing here with no job to resume it.
+var errNotEager = errors.New("cluster: a run is created started only by an eager execution (Cluster.StartEager)")
+
+// attemptStart is the first attempt an eager create starts.
+type attemptStart struct {
+	key   store.StepKey
+	start store.AttemptStart
+}
+
+// noteHeldJobs sets the job ID of each of held's creates from River's
+// insert results.
+func noteHeldJobs(res []*rivertype.JobInsertResult, held map[string]*createReq) error {
+	for _, r := range res {
+		var args RunArgs
+		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
+			return fmt.Errorf("create runs: read a job's arguments: %w", err)
+		}
+		if req, ok := held[args.RunID]; ok {
+			req.jobID = r.Job.ID
+		}
+	}
+	for id, req := range held {
+		if req.jobID == 0 {
+			return fmt.Errorf("create run %s: its job was not inserted", id)
+		}
+	}
+	return nil
+}
+
+// tryBusy takes one of the replica's Workers slots if one is free.
+func (e *eager) tryBusy(workers int) bool {
+	for {
+		n := e.busy.Load()
+		if n >= int64(workers) {
+			return false
+		}
+		if e.busy.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// StartEager executes the run a admits at once on this replica, when
+// Options.ExecuteNew is set, the replica has a free worker (its River jobs
+// and eager runs count alike) and is not stopping, and reports whether it
+// does; a.Admitted then learns the run's creation outcome. Otherwise the
+// caller creates the run for River. The run must be eligible
+// (engine.EagerEligible): no concurrency limit, no shared rate limit, as
+// those are claimed by River's path.
+//
+// The run executes for one slice, as a River job does, with its job
+// inserted held back in the transaction that creates it (with its first
+// attempt's start) and deleted in the one that ends it; see eager.
+func (c *Cluster) StartEager(a engine.Admission) bool {
+	e := &c.eager
+	if c.opts.ExecuteNew == nil || !c.started.Load() {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped || !e.tryBusy(c.opts.Workers) {
+		return false
+	}
+	e.wg.Add(1)
+	go c.executeEager(a)
+	return true
+}
+
+// executeEager executes a's run for one slice (see StartEager) and hands
+// its job back to River unless the run ended or parked.
+func (c *Cluster) executeEager(a engine.Admission) {
+	e := &c.eager
+	defer e.wg.Done()
+	defer e.busy.Add(-1)
+	id := a.Run.ID
+	ctx := context.WithValue(e.ctx, eagerKey{}, &eagerRun{lease: c.lease(a.Run.Workflow)})
+	execCtx, cancel := c.sliceContext(ctx)
+	defer cancel()
+	final, err := c.opts.ExecuteNew(execCtx, a)
+	job, held := e.held.LoadAndDelete(id)
+	if !held {
+		return // not created here: nothing was stored, or its key named another run
+	}
+	switch {
+	case err == nil && final.Status.Final():
+		// Its job was deleted with the run's end.
+		c.waits.forget(id)
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		// Parked (what ends its wait queues a job of its own), or gone.
+		c.waits.forget(id)
+		c.settleHeld(id, job.(int64), e.deleteSQL, job)
+	case errors.Is(err, engine.ErrInterrupted) || execCtx.Err() != nil:
+		// Checkpointed: every attempt it started is recorded.
+		due := time.Now().Add(c.waits.remaining(id, time.Now()))
+		c.log.Debug("run checkpointed; queued again", "run_id", id, "not_before", due)
+		c.settleHeld(id, job.(int64), e.handBackSQL, job, jobState(due), due)
+	default:
+		c.log.Warn("run could not be executed; River retries it", "run_id", id, "error", err)
+		due := time.Now().Add(time.Second)
+		c.settleHeld(id, job.(int64), e.handBackSQL, job, jobState(due), due)
+	}
+}
+
+// jobState is the River state of a job due at due.
+func jobState(due time.Time) string {
+	if due.After(time.Now()) {
+		return string(rivertype.JobStateScheduled)
+	}
+	return string(rivertype.JobStateAvailable)
+}
+
+// settleHeld runs query on the held job of run id. When it fails the job
+// stays held back, and River resumes the run when the lease is over.
+func (c *Cluster) settleHeld(id string, job int64, query string, args ...any) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.opts.Store.Pool().Exec(ctx, query, args...); err != nil {
+		c.log.Warn("could not hand a run's job back; River resumes the run when its lease is over",
+			"run_id", id, "job_id", job, "error", err)
+	}
+}
+
+// stopEager refuses new eager executions and waits for those running,
+// which checkpoint as Stop closed c.stopping, until ctx ends; it then
+// cancels them and waits up to five seconds more.
+func (c *Cluster) stopEager(ctx context.Context) {
+	e := &c.eager
+	e.mu.Lock()
+	e.stopped = true
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	e.cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		c.log.Warn("eager runs still executing after cancellation; River resumes them when their lease is over")
+	}
+}

@@ -1,0 +1,213 @@
+package cluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/cluster"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/sdk"
+)
+
+// sender is a provider whose send action counts its calls and, while gate
+// is set, waits for it to close, ignoring the call's context, as a replica
+// that stopped answering does.
+type sender struct {
+	calls atomic.Int64
+	gate  atomic.Pointer[chan struct{}]
+}
+
+func (s *sender) Spec() *sdk.Spec {
+	return &sdk.Spec{Type: "sender", Version: "0.0.1",
+		Actions: []sdk.Action{{Name: "send", Input: sdk.Fields(sdk.String("to", "")), Output: sdk.Fields(),
+			Run: func(context.Context, *sdk.Call) (any, error) {
+				s.calls.Add(1)
+				if g := s.gate.Load(); g != nil {
+					<-*g
+				}
+				return map[string]any{}, nil
+			}}}}
+}
+
+// hold makes the next calls wait until the returned func is called (which
+// the test's cleanup also does).
+func (s *sender) hold(t *testing.T) func() {
+	g := make(chan struct{})
+	s.gate.Store(&g)
+	var once atomic.Bool
+	release := func() {
+		if once.CompareAndSwap(false, true) {
+			s.gate.Store(nil)
+			close(g)
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// eagerSetup is setup with a real engine on each replica, executing the
+// project src on a sender provider, River's jobs and eager runs alike.
+func eagerSetup(t *testing.T, src string) (*bundle, *sender) {
+	b := setup(t)
+	plugin := &sender{}
+	srv := sdk.NewServer(plugin, nil)
+	require.NoError(t, srv.Configure(context.Background(), "p", json.RawMessage(`{}`)))
+	proj, diags := config.LoadSources([]config.Source{{Name: "p.hcl", Data: []byte(`
+provider "p" {
+  type = "sender"
+}
+` + src)}}, config.LoadOptions{Spec: func(string) (*sdk.Spec, error) { return plugin.Spec(), nil }})
+	require.False(t, diags.HasErrors(), "%v", diags)
+	b.project = proj
+	b.execute = func(r *replica, ctx context.Context, id string) (store.Run, error) { return r.engine.Execute(ctx, id) }
+	b.executeNew = func(r *replica, ctx context.Context, a engine.Admission) (store.Run, error) {
+		return r.engine.ExecuteNew(ctx, a)
+	}
+	b.client = func(context.Context, string) (sdk.Client, error) { return srv, nil }
+	return b, plugin
+}
+
+// startEngine starts a replica of b with its engine.
+func (b *bundle) startEngine(name string, slice time.Duration) *replica {
+	b.t.Helper()
+	r := b.start(name, slice)
+	e, err := engine.New(engine.Options{Project: b.project, Store: r.c.Store(), Owner: name,
+		RateLimiter: r.c.RateLimiter(), Observer: r.c.Observe, Client: b.client})
+	require.NoError(b.t, err)
+	r.engine = e
+	return r
+}
+
+// admit executes a run of workflow eagerly on r, as a webhook does, and
+// returns it as its creation stored it.
+func (r *replica) admit(t *testing.T, workflow string) store.Run {
+	t.Helper()
+	trig := engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "+4917"}}
+	require.True(t, r.engine.EagerEligible(workflow, trig))
+	run, err := r.engine.NewRun(context.Background(), workflow, trig)
+	require.NoError(t, err)
+	type outcome struct {
+		run store.Run
+		err error
+	}
+	admitted := make(chan outcome, 1)
+	require.True(t, r.c.StartEager(engine.Admission{Run: run,
+		Admitted: func(run store.Run, _ bool, err error) { admitted <- outcome{run, err} }}), "a worker is free")
+	a := <-admitted
+	require.NoError(t, a.err)
+	return a.run
+}
+
+// status polls run id until it has status, failing t after d.
+func (r *replica) status(t *testing.T, id string, want store.Status, d time.Duration) store.Run {
+	t.Helper()
+	var run store.Run
+	waitFor(t, d, "run "+id+" "+string(want), func() bool {
+		var err error
+		run, err = r.st.GetRun(context.Background(), id)
+		require.NoError(t, err)
+		return run.Status == want
+	})
+	return run
+}
+
+// workflowW returns workflow "w" of steps each sending once, with timeout.
+func workflowW(timeout string, steps ...string) string {
+	src := "workflow \"w\" {\n"
+	for _, s := range steps {
+		src += fmt.Sprintf("  step %q {\n    uses    = \"p.send\"\n    with    = { to = \"{{ trigger.body.to }}\" }\n    timeout = %q\n  }\n", s, timeout)
+	}
+	return src + "}\n"
+}
+
+var oneStep = workflowW("20s", "s")
+
+func TestEagerRunLeavesNoJob(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, oneStep)
+	a := b.startEngine("a", time.Minute)
+	run := a.admit(t, "w")
+	require.Equal(t, store.StatusRunning, run.Status, "created with its first attempt started")
+	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	require.EqualValues(t, 1, plugin.calls.Load())
+	require.Zero(t, a.calls.Load(), "River never executed it")
+	require.Empty(t, jobs(t, a.st, run.ID), "the transaction that ended the run deleted its job")
+}
+
+// TestEagerRunHeldJobWhileExecuting: the job inserted with an eager run is
+// held back while the run executes, and when it falls due before the run
+// ends (its lease overrun), River's execution on the same replica finds
+// the run executing and snoozes: the provider is called once.
+func TestEagerRunHeldJobWhileExecuting(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, oneStep)
+	a := b.startEngine("a", time.Minute)
+	release := plugin.hold(t)
+	run := a.admit(t, "w")
+	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID), "held back, not available")
+
+	_, err := a.st.Pool().Exec(context.Background(), `UPDATE `+a.st.Schema()+`.river_job
+		SET state = 'available', scheduled_at = now() WHERE kind = $1 AND args->>'run_id' = $2`, cluster.JobKind, run.ID)
+	require.NoError(t, err)
+	waitFor(t, 10*time.Second, "River's try", func() bool { return a.calls.Load() >= 1 })
+	release()
+	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	waitFor(t, 10*time.Second, "no live job", func() bool {
+		j := jobs(t, a.st, run.ID)
+		return j["scheduled"] == 0 && j["available"] == 0 && j["running"] == 0
+	})
+	require.EqualValues(t, 1, plugin.calls.Load(), "one send")
+}
+
+// TestEagerRunResumedAfterItsReplicaStops: a replica that stops answering
+// after it created a run with its first attempt started (one commit) leaves
+// the run to another replica once the lease of its held job is over; the
+// other finds the attempt in doubt, as after any attempt start, and does
+// not send again.
+func TestEagerRunResumedAfterItsReplicaStops(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, workflowW("1s", "s"))
+	a := b.startEngine("a", time.Second)
+	other := b.startEngine("b", time.Second)
+	plugin.hold(t) // a hangs in its call
+	run := a.admit(t, "w")
+	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	lease := time.Second + time.Second + cluster.LeaseMargin
+	start := time.Now()
+	got := other.status(t, run.ID, store.StatusNeedsAttention, lease+30*time.Second)
+	require.GreaterOrEqual(t, time.Since(start), lease-2*time.Second, "not before the lease is over")
+	require.GreaterOrEqual(t, other.calls.Load(), int64(1), "resumed by River on b, a still hung")
+	require.EqualValues(t, 1, plugin.calls.Load(), "an attempt in doubt is not sent again")
+	atts, err := other.st.Attempts(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Len(t, atts, 1)
+	t.Logf("resumed after %s: %s (%s)", time.Since(start).Round(time.Millisecond), got.Status, got.Reason)
+}
+
+// TestEagerSliceHandsTheRunBack: an eager run whose slice ends before the
+// run does hands its job back to River at once (not at the end of its
+// lease), and River executes the rest.
+func TestEagerSliceHandsTheRunBack(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, workflowW("20s", "one", "two"))
+	a := b.startEngine("a", 500*time.Millisecond)
+	release := plugin.hold(t)
+	run := a.admit(t, "w")
+	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	time.Sleep(time.Second) // the slice ends during the call
+	release()
+	start := time.Now()
+	a.status(t, run.ID, store.StatusSucceeded, 15*time.Second)
+	require.Less(t, time.Since(start), 15*time.Second, "well before the held job's lease (41 s) was over")
+	require.GreaterOrEqual(t, a.calls.Load(), int64(1), "River executed the rest")
+	require.EqualValues(t, 2, plugin.calls.Load(), "each step sent once")
+}
