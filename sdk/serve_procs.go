@@ -1,0 +1,106 @@
+package sdk
+
+import (
+	"os"
+	"runtime"
+	"time"
+)
+
+// A plugin process runs its Go code on one processor (GOMAXPROCS=1) while
+// one is enough, and on all of them once it is busy. Most of a plugin's
+// calls wait on the network, and a call costs little CPU; but with a second
+// processor idle, every goroutine hand-off of a call (gRPC's socket reader
+// to the stream, the stream to gRPC's writer) wakes an OS thread to look for
+// work, which finds none and sleeps again: measured as a fifth of a
+// plugin's CPU per call on a 2-vCPU machine, where one processor takes it
+// away. A plugin that is busy gets every processor back within one sample
+// of its CPU use, so a CPU-heavy provider is not capped at one core.
+
+// procsSampleEvery is how often the processor governor samples the
+// process's CPU use.
+const procsSampleEvery = 100 * time.Millisecond
+
+// procsBusy is the share of one core, used over a sample, at which a plugin
+// on one processor gets all of them back: it is then close to saturating
+// its one processor, and calls would start to queue behind each other.
+const procsBusy = 0.7
+
+// procsCalm is the share of one core below which a plugin on all
+// processors returns to one, once it has stayed below it for procsCalmFor
+// samples in a row. The gap between procsCalm and procsBusy keeps a steady
+// load from switching back and forth.
+const procsCalm = 0.35
+
+// procsCalmFor is how many calm samples in a row return a plugin to one
+// processor.
+const procsCalmFor = 10
+
+// procGovernor decides a plugin's GOMAXPROCS from its CPU use: one
+// processor while it uses little CPU, max once it is busy.
+type procGovernor struct {
+	// max is the processors a busy plugin gets: the runtime's default.
+	max int
+	// cur is the processors the plugin runs on now.
+	cur int
+	// calm counts the calm samples in a row on max processors.
+	calm int
+}
+
+// next returns the processors the plugin runs on after a sample in which it
+// used cpu of CPU time over wall of elapsed time.
+func (g *procGovernor) next(cpu, wall time.Duration) int {
+	if wall <= 0 {
+		return g.cur
+	}
+	load := float64(cpu) / float64(wall) // in cores
+	switch {
+	case g.cur < g.max && load >= procsBusy:
+		g.cur, g.calm = g.max, 0
+	case g.cur == g.max && load < procsCalm:
+		g.calm++
+		if g.calm >= procsCalmFor {
+			g.cur, g.calm = 1, 0
+		}
+	default:
+		g.calm = 0
+	}
+	return g.cur
+}
+
+// governProcs starts the processor governor of a plugin process, unless
+// the plugin's environment sets GOMAXPROCS (its owner's choice stands), the
+// machine has one processor, or the platform cannot report the process's
+// CPU time.
+func governProcs() {
+	max := runtime.GOMAXPROCS(0)
+	if os.Getenv("GOMAXPROCS") != "" || max <= 1 {
+		return
+	}
+	cpu0, ok := processCPU()
+	if !ok {
+		return
+	}
+	g := &procGovernor{max: max, cur: 1}
+	runtime.GOMAXPROCS(1)
+	go func() {
+		wall0 := time.Now()
+		for {
+			time.Sleep(procsSampleEvery)
+			cpu, _ := processCPU()
+			wall := time.Now()
+			prev := g.cur
+			if n := g.next(cpu-cpu0, wall.Sub(wall0)); n != prev {
+				if n == g.max {
+					// The runtime's default again, which follows later
+					// changes of the CPUs the process may use.
+					runtime.SetDefaultGOMAXPROCS()
+					g.max = runtime.GOMAXPROCS(0)
+					g.cur = g.max
+				} else {
+					runtime.GOMAXPROCS(n)
+				}
+			}
+			cpu0, wall0 = cpu, wall
+		}
+	}()
+}
