@@ -14,7 +14,11 @@ import (
 // work, which finds none and sleeps again: measured as a fifth of a
 // plugin's CPU per call on a 2-vCPU machine, where one processor takes it
 // away. A plugin that is busy gets every processor back within one sample
-// of its CPU use, so a CPU-heavy provider is not capped at one core.
+// of its CPU use, so a CPU-heavy provider is not capped at one core. Until
+// then, on one processor, a call that computes without pause holds the
+// stream's other calls for up to the runtime's preemption slice (10 ms)
+// instead of the stream's inline budget: a call that waits (on the network,
+// a timer, a lock) frees the processor at once.
 
 // procsSampleEvery is how often the processor governor samples the
 // process's CPU use.
