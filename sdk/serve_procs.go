@@ -80,31 +80,50 @@ func governProcs() {
 	if os.Getenv("GOMAXPROCS") != "" || max <= 1 {
 		return
 	}
-	cpu0, ok := processCPU()
-	if !ok {
+	if _, ok := processCPU(); !ok {
 		return
 	}
 	g := &procGovernor{max: max, cur: 1}
 	runtime.GOMAXPROCS(1)
-	go func() {
-		wall0 := time.Now()
-		for {
-			time.Sleep(procsSampleEvery)
-			cpu, _ := processCPU()
-			wall := time.Now()
-			prev := g.cur
-			if n := g.next(cpu-cpu0, wall.Sub(wall0)); n != prev {
-				if n == g.max {
-					// The runtime's default again, which follows later
-					// changes of the CPUs the process may use.
-					runtime.SetDefaultGOMAXPROCS()
-					g.max = runtime.GOMAXPROCS(0)
-					g.cur = g.max
-				} else {
-					runtime.GOMAXPROCS(n)
-				}
-			}
-			cpu0, wall0 = cpu, wall
+	cpu := func() time.Duration { t, _ := processCPU(); return t }
+	go g.watch(procsSampleEvery, cpu, setProcs, nil)
+}
+
+// setProcs sets GOMAXPROCS to n, or to the runtime's default when n is
+// max, and returns the processors the process runs on then.
+func setProcs(n, max int) int {
+	if n == max {
+		// The runtime's default again, which follows later changes of
+		// the CPUs the process may use.
+		runtime.SetDefaultGOMAXPROCS()
+		return runtime.GOMAXPROCS(0)
+	}
+	runtime.GOMAXPROCS(n)
+	return n
+}
+
+// watch samples cpu, the process's CPU time, every period and applies the
+// governor's decisions with set (which returns the processors it gave the
+// process, the new max when it asked for max), until stop is closed.
+func (g *procGovernor) watch(every time.Duration, cpu func() time.Duration, set func(n, max int) int, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	cpu0, wall0 := cpu(), time.Now()
+	for {
+		select {
+		case <-t.C:
+		case <-stop:
+			return
 		}
-	}()
+		cpu1, wall1 := cpu(), time.Now()
+		prev := g.cur
+		if n := g.next(cpu1-cpu0, wall1.Sub(wall0)); n != prev {
+			got := set(n, g.max)
+			if n == g.max {
+				g.max = got
+			}
+			g.cur = got
+		}
+		cpu0, wall0 = cpu1, wall1
+	}
 }

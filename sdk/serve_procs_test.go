@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -57,5 +58,69 @@ func TestProcGovernor(t *testing.T) {
 	// And busy again takes every processor again.
 	if n := sample(1.2); n != 4 {
 		t.Fatalf("second burst: %d processors, want 4", n)
+	}
+}
+
+// TestProcGovernorWatch runs the governor's sampling loop on a fake CPU
+// clock: a process as busy as one core gets every processor at the next
+// sample, and an idle one returns to one processor after procsCalmFor
+// samples; the count set applies (here, a runtime default of 3 instead of
+// 4) becomes the governor's max.
+func TestProcGovernorWatch(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	var busy atomic.Bool
+	busy.Store(true)
+	var idleSince atomic.Int64
+	cpu := func() time.Duration {
+		if busy.Load() {
+			// As much CPU as wall time: one whole core.
+			return time.Since(start)
+		}
+		return time.Duration(idleSince.Load())
+	}
+	sets := make(chan int, 16)
+	set := func(n, max int) int {
+		if n == max {
+			n = 3
+		}
+		sets <- n
+		return n
+	}
+	g := &procGovernor{max: 4, cur: 1}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.watch(20*time.Millisecond, cpu, set, stop)
+	}()
+	select {
+	case n := <-sets:
+		if n != 3 {
+			t.Fatalf("busy: set %d processors, want 3", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("busy: no processors set")
+	}
+	idleSince.Store(int64(time.Since(start)))
+	busy.Store(false)
+	calmFrom := time.Now()
+	select {
+	case n := <-sets:
+		if n != 1 {
+			t.Fatalf("idle: set %d processors, want 1", n)
+		}
+		// Ten samples of 20 ms; half of it leaves room for ticks that a
+		// slow test goroutine finds already due.
+		if d := time.Since(calmFrom); d < procsCalmFor/2*20*time.Millisecond {
+			t.Fatalf("idle: back to one processor after %v, before %d samples", d, procsCalmFor)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("idle: no return to one processor")
+	}
+	close(stop)
+	<-done
+	if g.max != 3 || g.cur != 1 {
+		t.Fatalf("governor max %d, cur %d; want 3, 1", g.max, g.cur)
 	}
 }
