@@ -109,13 +109,14 @@ func GRPCDialOptions() []grpc.DialOption {
 }
 
 // grpcServer builds the plugin's gRPC server: message caps and flow window
-// as on the host side, and a pool of stream workers (one per CPU) so a call
-// is handed to a waiting goroutine instead of a new one.
+// as on the host side, and a pool of stream workers (one per CPU, however
+// many processors the plugin runs on now: see governProcs) so a call is
+// handed to a waiting goroutine instead of a new one.
 func grpcServer(opts []grpc.ServerOption) *grpc.Server {
 	opts = append(opts,
 		grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize),
 		grpc.InitialWindowSize(flowWindow), grpc.InitialConnWindowSize(flowWindow),
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(runtime.NumCPU())),
 	)
 	return grpc.NewServer(opts...)
 }

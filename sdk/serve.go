@@ -86,6 +86,11 @@ func ParseReattach(value string) (map[string]ReattachConfig, error) {
 // A plugin exits when the host process that started it is gone, so a killed
 // host leaves no plugin behind.
 //
+// A plugin runs its Go code on one processor while it uses less than most of
+// a core, and on all of them once it is busier (see governProcs); setting
+// GOMAXPROCS in its environment (one started by hand in debug mode, say)
+// keeps that count instead.
+//
 // Each call's handler context carries the host's trace context (W3C, from
 // the call's gRPC metadata), which HTTP passes on as a traceparent header.
 // Serve exports no span itself: a plugin that traces sets its own
@@ -102,6 +107,7 @@ func Serve(p Provider) {
 		Output:     os.Stderr,
 		JSONFormat: true,
 	})
+	governProcs()
 	srv := NewServer(p, logger)
 	stopProfile := startCPUProfile(os.Getenv(CPUProfileEnv), logger)
 	cfg := &plugin.ServeConfig{
