@@ -16,10 +16,11 @@ import (
 )
 
 // dumpRunTables returns every row of the tables migration 0007 rebuilds or
-// re-indexes, and of their neighbours, as text in primary-key order.
+// re-indexes, and of their neighbours, as text in primary-key order,
+// without the columns named in skip.
 func dumpRunTables(t *testing.T, ctx context.Context, q interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}) map[string][]string {
+}, skip ...string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for table, order := range map[string]string{
@@ -42,6 +43,9 @@ func dumpRunTables(t *testing.T, ctx context.Context, q interface {
 			require.NoError(t, rows.Scan(ptrs...))
 			var b strings.Builder
 			for i, v := range vals {
+				if slices.Contains(skip, cols[i]) {
+					continue
+				}
 				fmt.Fprintf(&b, "%s=%v;", cols[i], v)
 			}
 			out[table] = append(out[table], b.String())
@@ -119,7 +123,8 @@ func TestMigrate0007KeepsEveryRow(t *testing.T) {
 	var version int
 	require.NoError(t, s.read.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version))
 	require.Equal(t, len(ms), version)
-	require.Equal(t, before, dumpRunTables(t, ctx, s.read), "every row reads back as it was")
+	// runs.idempotency_key is 0008's, checked by TestMigrate0008KeepsEveryKey.
+	require.Equal(t, before, dumpRunTables(t, ctx, s.read, "idempotency_key"), "every row reads back as it was")
 
 	// Each filter of the runs list answers as a scan of the rows does,
 	// newest first, page by page.
