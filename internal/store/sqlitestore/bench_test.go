@@ -234,6 +234,8 @@ func seedHistory(b *testing.B, s *Store, n int) {
 // per run, on a store that holds benchHistory finished runs already. The
 // checkpointer is stopped so the WAL only grows and its size counts the
 // frames; its copying is therefore not in the CPU figure. One op is one run.
+// HERALD_BENCH_CLIENTS sets another number of goroutines (1: each write
+// commits alone, and the pages per run no longer depend on the grouping).
 //
 // commits=3 is a run created first (CreateRun with the delivery's
 // idempotency key; StartAttemptRun taking the run; FinishAttemptRun with
@@ -317,8 +319,22 @@ func oneStepRunWrites(b *testing.B, eager bool) {
 	var ru0, ru1 syscall.Rusage
 	groups, execs, wal0 := s.w.groups.Load(), s.w.execs.Load(), wal()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	clients := 32
+	if v := os.Getenv("HERALD_BENCH_CLIENTS"); v != "" {
+		var err error
+		clients, err = strconv.Atoi(v)
+		require.NoError(b, err)
+	}
 	b.ResetTimer()
-	runParallelN(b, 32, oneRun)
+	if clients == 1 {
+		for range b.N {
+			if err := oneRun(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	} else {
+		runParallelN(b, clients, oneRun)
+	}
 	b.StopTimer()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
