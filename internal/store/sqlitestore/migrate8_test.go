@@ -26,22 +26,7 @@ func TestMigrate0008KeepsEveryKey(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "v7.db")
-	ms, err := loadMigrations()
-	require.NoError(t, err)
-	require.Greater(t, len(ms), 7)
-
-	old, err := sql.Open("sqlite", connString(path, DefaultBusyTimeout, "journal_mode(WAL)", "foreign_keys(1)"))
-	require.NoError(t, err)
-	exec := func(q string, args ...any) {
-		t.Helper()
-		_, err := old.ExecContext(ctx, q, args...)
-		require.NoError(t, err, q)
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
-	for _, m := range ms[:7] {
-		exec(m.sql)
-		exec(`INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00.000000Z')`, m.version, m.name)
-	}
+	ms, old, exec := oldSchemaFile(t, path, 7)
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	now := start.Add(200 * time.Minute)
 	runID := func(i int) string { return fmt.Sprintf("01RUN%021d", i) }
@@ -77,14 +62,7 @@ func TestMigrate0008KeepsEveryKey(t *testing.T) {
 		exec(`INSERT INTO deliveries (provider, message_id, event, run_id, step_id, item) VALUES
 			('chatapi', ?, 'message_ack', ?, 'notify', -1)`, fmt.Sprintf("msg-%d", i), id)
 	}
-	before := dumpRunTables(t, ctx, old)
-	require.NoError(t, old.Close())
-
-	s := openAt(t, path)
-	var version int
-	require.NoError(t, s.read.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version))
-	require.Equal(t, len(ms), version)
-	require.Equal(t, before, dumpRunTables(t, ctx, s.read, "idempotency_key"), "every row reads back as it was")
+	s := openMigrated(t, old, path, ms)
 
 	// Each run names the key bound to it, and no other.
 	rows, err := s.read.QueryContext(ctx, `SELECT id, idempotency_key FROM runs ORDER BY id`)
