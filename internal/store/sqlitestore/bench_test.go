@@ -228,17 +228,30 @@ func seedHistory(b *testing.B, s *Store, n int) {
 }
 
 // BenchmarkOneStepRunWrites runs the exact store writes of a one-step run
-// as the engine makes them (CreateRun with the delivery's idempotency key;
-// StartAttemptRun taking the run; FinishAttemptRun with the step's result,
-// its masked exchange and one delivery index row, ending the run) from 32
-// goroutines, and reports the process's CPU per run (rusage), the commits
-// per run and the WAL pages written per commit, on a store that holds
-// benchHistory finished runs already. The checkpointer is stopped
-// so the WAL only grows and its size counts the frames; its copying is
-// therefore not in the CPU figure. One op is one run.
+// as the engine makes them from 32 goroutines, and reports the process's
+// CPU per run (rusage), the commits per run, the writer's statements per
+// run (BEGIN and COMMIT included) and the WAL pages written per commit and
+// per run, on a store that holds benchHistory finished runs already. The
+// checkpointer is stopped so the WAL only grows and its size counts the
+// frames; its copying is therefore not in the CPU figure. One op is one run.
+// HERALD_BENCH_CLIENTS sets another number of goroutines (1: each write
+// commits alone, and the pages per run no longer depend on the grouping).
+//
+// commits=3 is a run created first (CreateRun with the delivery's
+// idempotency key; StartAttemptRun taking the run; FinishAttemptRun with
+// the step's result, its masked exchange and one delivery index row,
+// ending the run); commits=2 is the eager start that a free worker takes
+// (CreateStartAttemptRun, then the same FinishAttemptRun).
 //
 //	go test ./internal/store/sqlitestore -run '^$' -bench OneStepRunWrites -benchtime 4000x -count 3
 func BenchmarkOneStepRunWrites(b *testing.B) {
+	b.Run("commits=3", func(b *testing.B) { oneStepRunWrites(b, false) })
+	b.Run("commits=2", func(b *testing.B) { oneStepRunWrites(b, true) })
+}
+
+// oneStepRunWrites is BenchmarkOneStepRunWrites, with the run created and
+// its attempt started in one write when eager is set.
+func oneStepRunWrites(b *testing.B, eager bool) {
 	s := openBench(b, maxGroup)
 	require.NoError(b, s.ckpt.close())
 	s.ckpt = nil
@@ -270,16 +283,24 @@ func BenchmarkOneStepRunWrites(b *testing.B) {
 		i := n.Add(1)
 		run := store.Run{ID: store.NewRunID(), Workflow: "support", Status: store.StatusQueued,
 			Trigger: trigger, Inputs: json.RawMessage(`{"to":"14155550123"}`), CreatedAt: now}
-		if _, _, err := s.CreateRun(ctx, run, fmt.Sprintf("delivery:chatapi:%d", i), 24*time.Hour); err != nil {
-			return err
-		}
+		idemKey := fmt.Sprintf("delivery:chatapi:%d", i)
 		key := store.StepKey{RunID: run.ID, StepID: "notify", Item: store.NoItem}
-		if _, err := s.StartAttemptRun(ctx, key, store.AttemptStart{Number: 1, Provider: "primary", Action: "send_message", StartedAt: now},
-			func(r *store.Run) error {
+		start := store.AttemptStart{Number: 1, Provider: "primary", Action: "send_message", StartedAt: now}
+		if eager {
+			run.Status, run.Attempt, run.Owner, run.HeartbeatAt, run.StartedAt = store.StatusRunning, 1, "host-a", now, now
+			if _, _, err := s.CreateStartAttemptRun(ctx, run, idemKey, 24*time.Hour, key, start); err != nil {
+				return err
+			}
+		} else {
+			if _, _, err := s.CreateRun(ctx, run, idemKey, 24*time.Hour); err != nil {
+				return err
+			}
+			if _, err := s.StartAttemptRun(ctx, key, start, func(r *store.Run) error {
 				r.Status, r.Attempt, r.Owner, r.HeartbeatAt, r.StartedAt = store.StatusRunning, 1, "host-a", now, now
 				return nil
 			}); err != nil {
-			return err
+				return err
+			}
 		}
 		_, err := s.FinishAttemptRun(ctx, key, 1, store.AttemptResult{
 			Status: store.StatusSucceeded, Output: benchOutput, Request: request, Response: response, FinishedAt: now},
@@ -296,10 +317,24 @@ func BenchmarkOneStepRunWrites(b *testing.B) {
 		return fi.Size()
 	}
 	var ru0, ru1 syscall.Rusage
-	groups, wal0 := s.w.groups.Load(), wal()
+	groups, execs, wal0 := s.w.groups.Load(), s.w.execs.Load(), wal()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	clients := 32
+	if v := os.Getenv("HERALD_BENCH_CLIENTS"); v != "" {
+		var err error
+		clients, err = strconv.Atoi(v)
+		require.NoError(b, err)
+	}
 	b.ResetTimer()
-	runParallelN(b, 32, oneRun)
+	if clients == 1 {
+		for range b.N {
+			if err := oneRun(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	} else {
+		runParallelN(b, clients, oneRun)
+	}
 	b.StopTimer()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
@@ -307,6 +342,7 @@ func BenchmarkOneStepRunWrites(b *testing.B) {
 	const frame = 4096 + 24 // a WAL frame: its header and one page
 	b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
 	b.ReportMetric(float64(commits)/float64(b.N), "commits/run")
+	b.ReportMetric(float64(s.w.execs.Load()-execs)/float64(b.N), "stmts/run")
 	b.ReportMetric(float64(wal()-wal0)/frame/float64(commits), "pages/commit")
 	b.ReportMetric(float64(wal()-wal0)/frame/float64(b.N), "pages/run")
 	if walReport != nil {

@@ -125,44 +125,58 @@ func newRun(run store.Run, idemKey string, ttl time.Duration) (store.Run, string
 // createRun inserts run (from newRun) in tx and binds idemKey to it with
 // fingerprint, or finds the live run idemKey is bound to (existed), or a
 // bound key whose fingerprint differs (reused); then it stores nothing.
+//
+// The key is claimed first, in one statement that binds it unless it is
+// bound and live, so a new key costs no read; the run, inserted next,
+// names its key, which a trigger deletes with the run (migration 0008).
 func createRun(ctx context.Context, tx *wtx, run store.Run, fingerprint, idemKey string, ttl time.Duration) (existing store.Run, existed, reused bool, err error) {
+	var key any
 	if idemKey != "" {
-		var runID, expires, stored string
-		err := tx.QueryRowContext(ctx,
-			`SELECT run_id, expires_at, fingerprint FROM idempotency_keys WHERE key = ?`, idemKey).Scan(&runID, &expires, &stored)
-		switch {
-		case err == nil && expires > run.CreatedAt.Format(timeLayout):
-			if fingerprint != "" && stored != "" && fingerprint != stored {
-				return store.Run{}, false, true, nil
-			}
-			existing, _, err = getRun(ctx, tx, runID)
-			return existing, err == nil, false, err
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
+		key = idemKey
+		created := encodeTime(run.CreatedAt)
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at, fingerprint)
+			VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
+				fingerprint = excluded.fingerprint
+			WHERE idempotency_keys.expires_at <= ?5`,
+			idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)), fingerprint, created)
+		if err != nil {
 			return store.Run{}, false, false, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return store.Run{}, false, false, err
+		} else if n == 0 {
+			return boundRun(ctx, tx, idemKey, fingerprint)
 		}
 	}
 
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, inputs_json,
 		attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested,
-		created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_at, started_at, finished_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
 		run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
 		run.Attempt, run.Owner, run.Error, run.Reason, run.TriggerKind, encodeTime(run.HeartbeatAt), run.CancelRequested,
-		encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt))
+		encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt), key)
 	if err != nil {
 		return store.Run{}, false, false, err
 	}
-	if err := ifUnchanged(res, fmt.Errorf("run id is taken: %w", store.ErrConflict)); err != nil {
+	// A refusal fails the write, which undoes the key's claim with it.
+	return store.Run{}, false, false, ifUnchanged(res, fmt.Errorf("run id is taken: %w", store.ErrConflict))
+}
+
+// boundRun returns the run the live key idemKey is bound to (existed), or
+// reused when the key was bound with a fingerprint other than fingerprint.
+func boundRun(ctx context.Context, tx *wtx, idemKey, fingerprint string) (existing store.Run, existed, reused bool, err error) {
+	var runID, stored string
+	if err := tx.QueryRowContext(ctx, `SELECT run_id, fingerprint FROM idempotency_keys WHERE key = ?`,
+		idemKey).Scan(&runID, &stored); err != nil {
 		return store.Run{}, false, false, err
 	}
-	if idemKey == "" {
-		return store.Run{}, false, false, nil
+	if fingerprint != "" && stored != "" && fingerprint != stored {
+		return store.Run{}, false, true, nil
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at, fingerprint) VALUES (?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
-		fingerprint = excluded.fingerprint`,
-		idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)), fingerprint)
-	return store.Run{}, false, false, err
+	existing, _, err = getRun(ctx, tx, runID)
+	return existing, err == nil, false, err
 }
 
 // GetRun returns the run with the given ID.
@@ -366,22 +380,51 @@ func staleBefore(filter store.RunFilter) time.Time {
 	return now.Add(-store.HeartbeatStale())
 }
 
-// PurgeExpiredKeys deletes the idempotency keys expired at now.
+// purgeKeysStep is how many idempotency keys one background write of
+// PurgeExpiredKeys reads: about a millisecond of the writer's time.
+const purgeKeysStep = 2000
+
+// PurgeExpiredKeys deletes the idempotency keys expired at now. The keys
+// have no index of their expiries (migration 0008): it walks them in
+// primary-key order, purgeKeysStep at a time, each step a background write
+// (see writer.doBackground), so a webhook's write never waits behind a
+// long scan. Keys also go with their runs when the retention deletes them.
 func (s *Store) PurgeExpiredKeys(ctx context.Context, now time.Time) (int64, error) {
 	if now.IsZero() {
 		return 0, fmt.Errorf("purge expired keys: %w: time is zero", store.ErrInvalid)
 	}
-	var n int64
-	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, encodeTime(now))
-		if err != nil {
+	var (
+		total int64
+		after = "" // every key is longer: CreateRun stores no empty key
+	)
+	for {
+		var (
+			last    sql.NullString
+			scanned int
+			n       int64
+		)
+		_, err := s.w.doBackground(ctx, func(ctx context.Context, tx *wtx) error {
+			if err := tx.QueryRowContext(ctx, `SELECT MAX(key), COUNT(*) FROM (
+				SELECT key FROM idempotency_keys WHERE key > ? ORDER BY key LIMIT ?)`,
+				after, purgeKeysStep).Scan(&last, &scanned); err != nil || !last.Valid {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys
+				WHERE key > ? AND key <= ? AND expires_at <= ?`, after, last.String, encodeTime(now))
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
 			return err
+		}, nil)
+		if err = classify(err); err != nil {
+			return total, fmt.Errorf("purge expired keys: %w", err)
 		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("purge expired keys: %w", err)
+		total += n
+		if !last.Valid || scanned < purgeKeysStep {
+			break
+		}
+		after = last.String
 	}
-	return n, nil
+	return total, nil
 }

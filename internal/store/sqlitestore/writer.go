@@ -45,6 +45,9 @@ type writer struct {
 
 	// groups counts the transactions begun, for tests and benchmarks.
 	groups atomic.Int64
+	// execs counts the statements run on conn (BEGIN and COMMIT
+	// included), for tests and benchmarks.
+	execs atomic.Int64
 }
 
 // The states of a write: queued, taken by the writer (its caller waits for
@@ -444,6 +447,7 @@ func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // exec runs a statement on the connection.
 func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	w.execs.Add(1)
 	st, err := w.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -464,6 +468,7 @@ func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 
 // QueryRowContext runs a query of at most one row.
 func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	t.w.execs.Add(1)
 	st, err := t.w.stmt(ctx, query)
 	if err != nil {
 		// The connection reports the same error from the row's Scan.
