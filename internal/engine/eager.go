@@ -66,7 +66,8 @@ func (e *Engine) EagerEligible(workflow string, trig Trigger) bool {
 func (e *Engine) ExecuteNew(ctx context.Context, a Admission) (store.Run, error) {
 	c := &pendingCreate{Admission: a}
 	final, err := e.executeLive(ctx, a.Run.ID, &a.Run, c)
-	if c.admit(store.Run{}, false, fmt.Errorf("run %s ended before it was stored: %w", a.Run.ID, cmp.Or(err, ErrNotCreated))) {
+	// The error is built only for a run that was not admitted yet.
+	if !c.wasAnswered() && c.admit(store.Run{}, false, fmt.Errorf("run %s ended before it was stored: %w", a.Run.ID, cmp.Or(err, ErrNotCreated))) {
 		// Every path writes before it ends; this one did not, and stored
 		// nothing.
 		e.opts.Logger.Error("run ended before it was stored", "run_id", a.Run.ID, "error", err)
@@ -94,6 +95,13 @@ func (c *pendingCreate) admit(run store.Run, existed bool, err error) bool {
 		c.Admitted(run, existed, err)
 	}
 	return first
+}
+
+// wasAnswered reports whether admit was called.
+func (c *pendingCreate) wasAnswered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answered
 }
 
 // outcome admits the creation's outcome and returns the error that stops
