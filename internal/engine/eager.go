@@ -28,6 +28,9 @@ type Admission struct {
 	// run as stored, the live run its key names (existed set; this run is
 	// then not executed), or the error that kept it from being stored.
 	Admitted func(run store.Run, existed bool, err error)
+	// trigger, when set, is Run's trigger as decoding it gives
+	// (NewAdmission).
+	trigger *Trigger
 }
 
 // EagerEligible reports whether a run of workflow started by trig may be

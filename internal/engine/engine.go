@@ -160,9 +160,33 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 // NewRun returns the queued run of workflow started by trig that Create
 // stores, without storing it: ExecuteNew stores it with its first attempt.
 func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (store.Run, error) {
+	run, _, err := e.newRun(ctx, workflow, trig)
+	return run, err
+}
+
+// NewAdmission returns the Admission of the queued run of workflow started
+// by trig (NewRun's run) for ExecuteNew. It carries the trigger as the
+// execution reads it, when that is what decoding the stored trigger gives
+// (see Trigger.asDecoded), so the execution need not decode it again; the
+// values trig holds must not change afterwards. The caller sets IdemKey, TTL
+// and Admitted.
+func (e *Engine) NewAdmission(ctx context.Context, workflow string, trig Trigger) (Admission, error) {
+	run, masked, err := e.newRun(ctx, workflow, trig)
+	if err != nil {
+		return Admission{}, err
+	}
+	a := Admission{Run: run}
+	if decoded, ok := masked.asDecoded(); ok {
+		a.trigger = &decoded
+	}
+	return a, nil
+}
+
+// newRun is NewRun, also returning the trigger as it was stored: masked.
+func (e *Engine) newRun(ctx context.Context, workflow string, trig Trigger) (store.Run, Trigger, error) {
 	st := e.state.Load()
 	if _, ok := st.project.Workflows[workflow]; !ok {
-		return store.Run{}, fmt.Errorf("%w %q", ErrUnknownWorkflow, workflow)
+		return store.Run{}, Trigger{}, fmt.Errorf("%w %q", ErrUnknownWorkflow, workflow)
 	}
 	if trig.Time.IsZero() {
 		trig.Time = e.opts.Now().UTC()
@@ -179,7 +203,7 @@ func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (sto
 	trig.Query = maskStrings(st.masker, trig.Query)
 	raw, err := json.Marshal(trig)
 	if err != nil {
-		return store.Run{}, fmt.Errorf("encode trigger: %w", err)
+		return store.Run{}, Trigger{}, fmt.Errorf("encode trigger: %w", err)
 	}
 	return store.Run{
 		ID:        store.NewRunID(),
@@ -191,7 +215,7 @@ func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (sto
 		TriggerKind: trig.Kind,
 
 		RequestFingerprint: trig.RequestFingerprint,
-	}, nil
+	}, trig, nil
 }
 
 // maskStrings returns a copy of m with its keys and values masked.
@@ -319,6 +343,12 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	if v, ok := e.executing.Load(id); ok {
 		held = v.(*liveRun).held
 	}
+	var decoded *Trigger
+	if create != nil {
+		// A run's trigger never changes: what its creator decoded holds
+		// however the run is taken.
+		decoded = create.trigger
+	}
 	if create != nil && take == nil {
 		// Not a run this try may take lazily (its workflow went away):
 		// stored as Create stores it, it is taken by the write below.
@@ -389,7 +419,7 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow), written: newRunLog(run)}
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow), written: newRunLog(run), trigger: decoded}
 	if lazy {
 		// A retry after errClaimLost (lazy unset) announced the run already.
 		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
@@ -634,13 +664,21 @@ type execution struct {
 	held *heldEvents
 	// written is what the execution wrote, for the run object at its end.
 	written *runLog
+	// trigger, when set, is the run's trigger as decoding it gives (see
+	// NewAdmission); nil decodes the run's.
+	trigger *Trigger
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,
 // error text and one-line reason.
 func (x *execution) execute(ctx context.Context) (store.Status, string, string, error) {
-	trig, err := DecodeTrigger(x.run.Trigger)
-	if err != nil {
+	var (
+		trig Trigger
+		err  error
+	)
+	if x.trigger != nil {
+		trig = *x.trigger
+	} else if trig, err = DecodeTrigger(x.run.Trigger); err != nil {
 		return store.StatusFailed, err.Error(), err.Error(), nil
 	}
 	// A run's first execution has no step records yet: skip the read.

@@ -74,15 +74,15 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creatio
 		return store.Run{}, false, err
 	}
 	if c.engine.EagerEligible(wf.Name, c.trig) {
-		run, err := c.engine.NewRun(ctx, c.workflow, c.trig)
+		fresh, err := c.engine.NewAdmission(ctx, c.workflow, c.trig)
 		if err != nil {
 			l.disp.release(wf.Name)
 			return store.Run{}, false, err
 		}
 		admitted := make(chan admission, 1)
-		fresh := &engine.Admission{Run: run, IdemKey: c.idemKey, TTL: c.ttl,
-			Admitted: func(run store.Run, existed bool, err error) { admitted <- admission{run, existed, err} }}
-		if l.disp.handOff(job{id: run.ID, workflow: wf.Name, fresh: fresh}) {
+		fresh.IdemKey, fresh.TTL = c.idemKey, c.ttl
+		fresh.Admitted = func(run store.Run, existed bool, err error) { admitted <- admission{run, existed, err} }
+		if l.disp.handOff(job{id: fresh.Run.ID, workflow: wf.Name, fresh: &fresh}) {
 			// The worker releases the slot when the run ends, also one
 			// that was not created.
 			a := <-admitted
