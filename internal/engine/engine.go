@@ -218,10 +218,21 @@ func (e *Engine) newRun(ctx context.Context, workflow string, trig Trigger) (sto
 	}, trig, nil
 }
 
-// maskStrings returns a copy of m with its keys and values masked.
+// maskStrings returns m with its keys and values masked: m itself when
+// none holds a secret, a copy otherwise.
 func maskStrings(masker *sdk.Masker, m map[string]string) map[string]string {
 	if m == nil {
 		return nil
+	}
+	clean := true
+	for k, v := range m {
+		if masker.String(k) != k || masker.String(v) != v {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return m
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
@@ -419,11 +430,13 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow), written: newRunLog(run), trigger: decoded}
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, written: newRunLog(run), trigger: decoded}
 	if lazy {
 		// A retry after errClaimLost (lazy unset) announced the run already.
 		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
-		x.log.Info("run started", "attempt", run.Attempt)
+		if e.opts.Logger.IsInfo() {
+			x.log().Info("run started", "attempt", run.Attempt)
+		}
 	}
 	status, msg, reason, err := x.execute(ctx)
 	if errors.Is(err, errClaimLost) || errors.Is(err, ErrNotCreated) {
@@ -440,11 +453,11 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	}
 	if err != nil {
 		if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
-			x.log.Warn("run interrupted; it resumes from its last completed step")
+			x.log().Warn("run interrupted; it resumes from its last completed step")
 			// A run taken lazily is shown running, as one taken at once,
 			// before it is released.
 			if ferr := x.flush(ctx); ferr != nil {
-				x.log.Warn("could not take the interrupted run", "error", ferr)
+				x.log().Warn("could not take the interrupted run", "error", ferr)
 			}
 			e.release(ctx, run.ID)
 			if !errors.Is(err, ErrInterrupted) {
@@ -527,6 +540,10 @@ func (e *CanceledError) Error() string { return "canceled by " + e.By }
 // canceledBy reports whether ctx ended because the run was canceled, and by
 // whom.
 func canceledBy(ctx context.Context) (string, bool) {
+	if ctx.Err() == nil {
+		// Not ended, so not canceled: the usual case costs no allocation.
+		return "", false
+	}
 	var ce *CanceledError
 	if errors.As(context.Cause(ctx), &ce) {
 		return ce.By, true
@@ -612,7 +629,9 @@ func (e *Engine) finishWith(ctx context.Context, st *projectState, run store.Run
 	ev := Event{Type: RunFinished, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Status: string(status), Error: msg, Duration: run.FinishedAt.Sub(run.StartedAt),
 		Run: written.finishedRun(run, e.opts.Store)}
 	e.emit(ev)
-	e.opts.Logger.Info("run finished", append([]any{"run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ms(ev.Duration)}, errArg(msg)...)...)
+	if e.opts.Logger.IsInfo() {
+		e.opts.Logger.Info("run finished", append([]any{"run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ms(ev.Duration)}, errArg(msg)...)...)
+	}
 	return run, nil
 }
 
@@ -635,12 +654,14 @@ func (e *Engine) emit(ev Event) {
 
 // execution is the state of one Execute call.
 type execution struct {
-	e     *Engine
-	st    *projectState
-	run   store.Run
-	wf    *config.Workflow
-	log   hclog.Logger
-	scope *expr.Scope
+	e   *Engine
+	st  *projectState
+	run store.Run
+	wf  *config.Workflow
+	// logger is the run's logger, made by log when a line is written.
+	logger     hclog.Logger
+	loggerOnce sync.Once
+	scope      *expr.Scope
 	// records are the step records found when the execution started.
 	records map[store.StepKey]store.StepRecord
 	// inDoubt are the unsettled in-doubt attempts found on a resume, by
@@ -667,6 +688,13 @@ type execution struct {
 	// trigger, when set, is the run's trigger as decoding it gives (see
 	// NewAdmission); nil decodes the run's.
 	trigger *Trigger
+}
+
+// log returns the run's logger, which names the run in every line. It is
+// made on first use: most runs write no line at the default levels.
+func (x *execution) log() hclog.Logger {
+	x.loggerOnce.Do(func() { x.logger = x.e.opts.Logger.With("run_id", x.run.ID, "workflow", x.run.Workflow) })
+	return x.logger
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,
@@ -793,7 +821,7 @@ func (x *execution) closeInterrupted(ctx context.Context) error {
 		if err := x.e.opts.Store.FinishAttempt(ctx, a.StepKey, a.Number, res); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("close interrupted attempt: %w", err)
 		}
-		x.log.Warn("attempt was interrupted; its send is in doubt", "step", a.StepID, "item", a.Item, "attempt", a.Number)
+		x.log().Warn("attempt was interrupted; its send is in doubt", "step", a.StepID, "item", a.Item, "attempt", a.Number)
 	}
 	return x.findInDoubt(ctx, attempts, interrupted)
 }
