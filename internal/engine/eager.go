@@ -79,6 +79,12 @@ func (e *Engine) ExecuteNew(ctx context.Context, a Admission) (store.Run, error)
 	return final, err
 }
 
+// CreateAdmitted stores a's run queued, as Create stores the run it makes:
+// for an admission that ExecuteNew was not given.
+func (e *Engine) CreateAdmitted(ctx context.Context, a Admission) (store.Run, bool, error) {
+	return e.opts.Store.CreateRun(ctx, a.Run, a.IdemKey, a.TTL)
+}
+
 // pendingCreate is the creation of a run ExecuteNew executes, deferred to
 // its first write.
 type pendingCreate struct {

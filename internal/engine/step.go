@@ -148,7 +148,7 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 	if key.Item == store.NoItem && res.Status.Final() {
 		d := now.Sub(started)
 		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
-		if x.log().IsInfo() {
+		if x.e.opts.Logger.IsInfo() {
 			x.log().Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
 		}
 	}
@@ -184,7 +184,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	single := item == store.NoItem
 	if single {
 		x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: step.Provider, Action: step.Action})
-		if x.log().IsInfo() {
+		if x.e.opts.Logger.IsInfo() {
 			x.log().Info("step started", "step", step.ID, "uses", step.Uses)
 		}
 	}
@@ -416,7 +416,7 @@ func (x *execution) finished(step *config.Step, item int, res stepResult, starte
 		return
 	}
 	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Action: res.Action, Duration: d})
-	if x.log().IsInfo() {
+	if x.e.opts.Logger.IsInfo() {
 		x.log().Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
 	}
 }

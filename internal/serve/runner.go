@@ -73,6 +73,11 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creatio
 	if err := l.disp.admit(ctx, wf.Name, l.wait); err != nil {
 		return store.Run{}, false, err
 	}
+	var (
+		run     store.Run
+		existed bool
+		err     error
+	)
 	if c.engine.EagerEligible(wf.Name, c.trig) {
 		fresh, err := c.engine.NewAdmission(ctx, c.workflow, c.trig)
 		if err != nil {
@@ -88,8 +93,12 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creatio
 			a := <-admitted
 			return a.run, a.existed, a.err
 		}
+		// No worker was free: the run made for it is created as Create
+		// creates one.
+		run, existed, err = c.engine.CreateAdmitted(ctx, fresh)
+	} else {
+		run, existed, err = c.create(ctx)
 	}
-	run, existed, err := c.create(ctx)
 	if err != nil || existed {
 		l.disp.release(wf.Name)
 		return run, existed, err
