@@ -369,11 +369,11 @@ func benchOneStep(b *testing.B, kind string, w writes, fresh bool) {
 		if !fresh {
 			return e.Run(ctx, "one", trig)
 		}
-		run, err := e.NewRun(ctx, "one", trig)
+		a, err := e.NewAdmission(ctx, "one", trig)
 		if err != nil {
-			return run, err
+			return store.Run{}, err
 		}
-		return e.ExecuteNew(ctx, engine.Admission{Run: run})
+		return e.ExecuteNew(ctx, a)
 	}
 	var ru0, ru1 syscall.Rusage
 	commits0 := commits()

@@ -25,7 +25,7 @@ func (x *execution) indexDelivery(ctx context.Context, key store.StepKey, provid
 		return
 	}
 	if err := x.e.opts.Store.IndexMessage(context.WithoutCancel(ctx), *d); err != nil {
-		x.log.Warn("could not index the message for its delivery receipts", "step", key.StepID, "item", key.Item, "message_id", d.MessageID, "error", err)
+		x.log().Warn("could not index the message for its delivery receipts", "step", key.StepID, "item", key.Item, "message_id", d.MessageID, "error", err)
 		return
 	}
 	x.mu.Lock()

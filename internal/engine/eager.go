@@ -28,6 +28,9 @@ type Admission struct {
 	// run as stored, the live run its key names (existed set; this run is
 	// then not executed), or the error that kept it from being stored.
 	Admitted func(run store.Run, existed bool, err error)
+	// trigger, when set, is Run's trigger as decoding it gives
+	// (NewAdmission).
+	trigger *Trigger
 }
 
 // EagerEligible reports whether a run of workflow started by trig may be
@@ -66,13 +69,20 @@ func (e *Engine) EagerEligible(workflow string, trig Trigger) bool {
 func (e *Engine) ExecuteNew(ctx context.Context, a Admission) (store.Run, error) {
 	c := &pendingCreate{Admission: a}
 	final, err := e.executeLive(ctx, a.Run.ID, &a.Run, c)
-	if c.admit(store.Run{}, false, fmt.Errorf("run %s ended before it was stored: %w", a.Run.ID, cmp.Or(err, ErrNotCreated))) {
+	// The error is built only for a run that was not admitted yet.
+	if !c.wasAnswered() && c.admit(store.Run{}, false, fmt.Errorf("run %s ended before it was stored: %w", a.Run.ID, cmp.Or(err, ErrNotCreated))) {
 		// Every path writes before it ends; this one did not, and stored
 		// nothing.
 		e.opts.Logger.Error("run ended before it was stored", "run_id", a.Run.ID, "error", err)
 		return final, ErrNotCreated
 	}
 	return final, err
+}
+
+// CreateAdmitted stores a's run queued, as Create stores the run it makes:
+// for an admission that ExecuteNew was not given.
+func (e *Engine) CreateAdmitted(ctx context.Context, a Admission) (store.Run, bool, error) {
+	return e.opts.Store.CreateRun(ctx, a.Run, a.IdemKey, a.TTL)
 }
 
 // pendingCreate is the creation of a run ExecuteNew executes, deferred to
@@ -94,6 +104,13 @@ func (c *pendingCreate) admit(run store.Run, existed bool, err error) bool {
 		c.Admitted(run, existed, err)
 	}
 	return first
+}
+
+// wasAnswered reports whether admit was called.
+func (c *pendingCreate) wasAnswered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answered
 }
 
 // outcome admits the creation's outcome and returns the error that stops

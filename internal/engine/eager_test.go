@@ -237,3 +237,46 @@ workflow "w" {
 	require.Equal(t, 1, delivered, "exactly once")
 	require.Equal(t, []string{"in_doubt", "reconciled"}, outcomes(b.view(t, run.ID).Steps[0]))
 }
+
+// An admission made by NewAdmission carries the trigger as decoding the
+// stored one gives, so the execution does not decode it: its expressions
+// read the same values as those of a run handed without it, whose trigger
+// is decoded from the store's JSON, for values kept as they are and for
+// values decoding changes (an integral float becomes an integer).
+func TestNewAdmissionReadsTheTriggerAsStored(t *testing.T) {
+	t.Parallel()
+	e, st, _, _ := eagerSetup(t, `
+workflow "echo" {
+  when = "trigger.body.n == 2 && trigger.headers['x-a'] == 'b'"
+  step "note" {
+    uses = "primary.note"
+    with = { text = "{{ trigger.body.text }}/{{ trigger.body.n }}/{{ trigger.body.r }}/{{ trigger.query.q }}/{{ trigger.kind }}" }
+  }
+}`)
+	ctx := context.Background()
+	output := func(run store.Run) string {
+		recs, err := st.StepRecords(ctx, run.ID)
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		return string(recs[0].Output)
+	}
+	for _, n := range []any{int64(2), 2.0} {
+		trig := engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"text": "disk full", "n": n, "r": 0.5},
+			Headers: map[string]string{"x-a": "b"}, Query: map[string]string{"q": "1"}}
+
+		a, err := e.NewAdmission(ctx, "echo", trig)
+		require.NoError(t, err)
+		carried, err := e.ExecuteNew(ctx, a)
+		require.NoError(t, err)
+		require.Equal(t, store.StatusSucceeded, carried.Status, "n = %#v", n)
+
+		run, err := e.NewRun(ctx, "echo", trig)
+		require.NoError(t, err)
+		decoded, err := e.ExecuteNew(ctx, engine.Admission{Run: run})
+		require.NoError(t, err)
+		require.Equal(t, store.StatusSucceeded, decoded.Status)
+
+		require.JSONEq(t, `{"text":"disk full/2/0.5/1/webhook"}`, output(carried))
+		require.Equal(t, output(decoded), output(carried))
+	}
+}

@@ -160,9 +160,33 @@ func (e *Engine) Create(ctx context.Context, workflow string, trig Trigger, idem
 // NewRun returns the queued run of workflow started by trig that Create
 // stores, without storing it: ExecuteNew stores it with its first attempt.
 func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (store.Run, error) {
+	run, _, err := e.newRun(ctx, workflow, trig)
+	return run, err
+}
+
+// NewAdmission returns the Admission of the queued run of workflow started
+// by trig (NewRun's run) for ExecuteNew. It carries the trigger as the
+// execution reads it, when that is what decoding the stored trigger gives
+// (see Trigger.asDecoded), so the execution need not decode it again; the
+// values trig holds must not change afterwards. The caller sets IdemKey, TTL
+// and Admitted.
+func (e *Engine) NewAdmission(ctx context.Context, workflow string, trig Trigger) (Admission, error) {
+	run, masked, err := e.newRun(ctx, workflow, trig)
+	if err != nil {
+		return Admission{}, err
+	}
+	a := Admission{Run: run}
+	if decoded, ok := masked.asDecoded(); ok {
+		a.trigger = &decoded
+	}
+	return a, nil
+}
+
+// newRun is NewRun, also returning the trigger as it was stored: masked.
+func (e *Engine) newRun(ctx context.Context, workflow string, trig Trigger) (store.Run, Trigger, error) {
 	st := e.state.Load()
 	if _, ok := st.project.Workflows[workflow]; !ok {
-		return store.Run{}, fmt.Errorf("%w %q", ErrUnknownWorkflow, workflow)
+		return store.Run{}, Trigger{}, fmt.Errorf("%w %q", ErrUnknownWorkflow, workflow)
 	}
 	if trig.Time.IsZero() {
 		trig.Time = e.opts.Now().UTC()
@@ -179,7 +203,7 @@ func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (sto
 	trig.Query = maskStrings(st.masker, trig.Query)
 	raw, err := json.Marshal(trig)
 	if err != nil {
-		return store.Run{}, fmt.Errorf("encode trigger: %w", err)
+		return store.Run{}, Trigger{}, fmt.Errorf("encode trigger: %w", err)
 	}
 	return store.Run{
 		ID:        store.NewRunID(),
@@ -191,13 +215,24 @@ func (e *Engine) NewRun(ctx context.Context, workflow string, trig Trigger) (sto
 		TriggerKind: trig.Kind,
 
 		RequestFingerprint: trig.RequestFingerprint,
-	}, nil
+	}, trig, nil
 }
 
-// maskStrings returns a copy of m with its keys and values masked.
+// maskStrings returns m with its keys and values masked: m itself when
+// none holds a secret, a copy otherwise.
 func maskStrings(masker *sdk.Masker, m map[string]string) map[string]string {
 	if m == nil {
 		return nil
+	}
+	clean := true
+	for k, v := range m {
+		if masker.String(k) != k || masker.String(v) != v {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return m
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
@@ -319,6 +354,12 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	if v, ok := e.executing.Load(id); ok {
 		held = v.(*liveRun).held
 	}
+	var decoded *Trigger
+	if create != nil {
+		// A run's trigger never changes: what its creator decoded holds
+		// however the run is taken.
+		decoded = create.trigger
+	}
 	if create != nil && take == nil {
 		// Not a run this try may take lazily (its workflow went away):
 		// stored as Create stores it, it is taken by the write below.
@@ -389,11 +430,13 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, log: e.opts.Logger.With("run_id", run.ID, "workflow", run.Workflow), written: newRunLog(run)}
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, written: newRunLog(run), trigger: decoded}
 	if lazy {
 		// A retry after errClaimLost (lazy unset) announced the run already.
 		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})
-		x.log.Info("run started", "attempt", run.Attempt)
+		if e.opts.Logger.IsInfo() {
+			x.log().Info("run started", "attempt", run.Attempt)
+		}
 	}
 	status, msg, reason, err := x.execute(ctx)
 	if errors.Is(err, errClaimLost) || errors.Is(err, ErrNotCreated) {
@@ -410,11 +453,11 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	}
 	if err != nil {
 		if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
-			x.log.Warn("run interrupted; it resumes from its last completed step")
+			x.log().Warn("run interrupted; it resumes from its last completed step")
 			// A run taken lazily is shown running, as one taken at once,
 			// before it is released.
 			if ferr := x.flush(ctx); ferr != nil {
-				x.log.Warn("could not take the interrupted run", "error", ferr)
+				x.log().Warn("could not take the interrupted run", "error", ferr)
 			}
 			e.release(ctx, run.ID)
 			if !errors.Is(err, ErrInterrupted) {
@@ -497,6 +540,10 @@ func (e *CanceledError) Error() string { return "canceled by " + e.By }
 // canceledBy reports whether ctx ended because the run was canceled, and by
 // whom.
 func canceledBy(ctx context.Context) (string, bool) {
+	if ctx.Err() == nil {
+		// Not ended, so not canceled: the usual case costs no allocation.
+		return "", false
+	}
 	var ce *CanceledError
 	if errors.As(context.Cause(ctx), &ce) {
 		return ce.By, true
@@ -582,7 +629,9 @@ func (e *Engine) finishWith(ctx context.Context, st *projectState, run store.Run
 	ev := Event{Type: RunFinished, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Status: string(status), Error: msg, Duration: run.FinishedAt.Sub(run.StartedAt),
 		Run: written.finishedRun(run, e.opts.Store)}
 	e.emit(ev)
-	e.opts.Logger.Info("run finished", append([]any{"run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ms(ev.Duration)}, errArg(msg)...)...)
+	if e.opts.Logger.IsInfo() {
+		e.opts.Logger.Info("run finished", append([]any{"run_id", run.ID, "workflow", run.Workflow, "status", status, "duration", ms(ev.Duration)}, errArg(msg)...)...)
+	}
 	return run, nil
 }
 
@@ -605,12 +654,14 @@ func (e *Engine) emit(ev Event) {
 
 // execution is the state of one Execute call.
 type execution struct {
-	e     *Engine
-	st    *projectState
-	run   store.Run
-	wf    *config.Workflow
-	log   hclog.Logger
-	scope *expr.Scope
+	e   *Engine
+	st  *projectState
+	run store.Run
+	wf  *config.Workflow
+	// logger is the run's logger, made by log when a line is written.
+	logger     hclog.Logger
+	loggerOnce sync.Once
+	scope      *expr.Scope
 	// records are the step records found when the execution started.
 	records map[store.StepKey]store.StepRecord
 	// inDoubt are the unsettled in-doubt attempts found on a resume, by
@@ -634,13 +685,28 @@ type execution struct {
 	held *heldEvents
 	// written is what the execution wrote, for the run object at its end.
 	written *runLog
+	// trigger, when set, is the run's trigger as decoding it gives (see
+	// NewAdmission); nil decodes the run's.
+	trigger *Trigger
+}
+
+// log returns the run's logger, which names the run in every line. It is
+// made on first use: most runs write no line at the default levels.
+func (x *execution) log() hclog.Logger {
+	x.loggerOnce.Do(func() { x.logger = x.e.opts.Logger.With("run_id", x.run.ID, "workflow", x.run.Workflow) })
+	return x.logger
 }
 
 // execute runs the workflow's steps and returns the run's end: its status,
 // error text and one-line reason.
 func (x *execution) execute(ctx context.Context) (store.Status, string, string, error) {
-	trig, err := DecodeTrigger(x.run.Trigger)
-	if err != nil {
+	var (
+		trig Trigger
+		err  error
+	)
+	if x.trigger != nil {
+		trig = *x.trigger
+	} else if trig, err = DecodeTrigger(x.run.Trigger); err != nil {
 		return store.StatusFailed, err.Error(), err.Error(), nil
 	}
 	// A run's first execution has no step records yet: skip the read.
@@ -755,7 +821,7 @@ func (x *execution) closeInterrupted(ctx context.Context) error {
 		if err := x.e.opts.Store.FinishAttempt(ctx, a.StepKey, a.Number, res); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("close interrupted attempt: %w", err)
 		}
-		x.log.Warn("attempt was interrupted; its send is in doubt", "step", a.StepID, "item", a.Item, "attempt", a.Number)
+		x.log().Warn("attempt was interrupted; its send is in doubt", "step", a.StepID, "item", a.Item, "attempt", a.Number)
 	}
 	return x.findInDoubt(ctx, attempts, interrupted)
 }

@@ -41,7 +41,7 @@ func (x *execution) forEach(ctx context.Context, step *config.Step) (stepResult,
 		}
 	}
 	x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Items: len(list), Provider: step.Provider, Action: step.Action})
-	x.log.Info("step started", "step", step.ID, "items", len(list))
+	x.log().Info("step started", "step", step.ID, "items", len(list))
 	t := newItemTally(len(list))
 	workers := min(max(step.Parallelism, 1), len(list))
 	next := 0

@@ -99,7 +99,7 @@ func (x *execution) settleInDoubt(ctx context.Context, step *config.Step, key st
 		if err != nil {
 			logArgs = append(logArgs, "error", errText(x, err))
 		}
-		x.log.Info("reconciled an in-doubt attempt", logArgs...)
+		x.log().Info("reconciled an in-doubt attempt", logArgs...)
 		switch {
 		case errors.Is(err, sdk.ErrNoReconcile):
 			res, err := x.needsAttention(ctx, step, key, c, a, *attempt, "the action has no reconcile handler")
@@ -187,7 +187,7 @@ func (x *execution) needsAttention(ctx context.Context, step *config.Step, key s
 	if err := x.e.opts.Store.RecordStep(context.WithoutCancel(ctx), rec); err != nil {
 		return res, fmt.Errorf("record step %s: %w", step.ID, err)
 	}
-	x.log.Warn("in-doubt send needs attention", append(append([]any{"step", step.ID}, itemArg(key.Item)...), "attempt", a.number, "provider", c.provider, "why", why)...)
+	x.log().Warn("in-doubt send needs attention", append(append([]any{"step", step.ID}, itemArg(key.Item)...), "attempt", a.number, "provider", c.provider, "why", why)...)
 	return res, nil
 }
 
@@ -353,7 +353,7 @@ func (x *execution) recordInDoubt(ctx context.Context, step *config.Step, key st
 		return fmt.Errorf("record result of step %s: %w", step.ID, err)
 	}
 	x.e.emit(Event{Type: AttemptFailed, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Attempt: attempt, Provider: c.provider, Action: c.action, Class: string(last.Class), Error: serr.Message, Duration: took})
-	x.log.Warn("attempt in doubt", append(append([]any{"step", step.ID}, itemArg(key.Item)...), "attempt", attempt, "provider", c.provider, "error", serr.Message)...)
+	x.log().Warn("attempt in doubt", append(append([]any{"step", step.ID}, itemArg(key.Item)...), "attempt", attempt, "provider", c.provider, "error", serr.Message)...)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/expr"
@@ -147,8 +148,8 @@ func (x *execution) record(ctx context.Context, step *config.Step, key store.Ste
 	if key.Item == store.NoItem && res.Status.Final() {
 		d := now.Sub(started)
 		x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: key.Item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Duration: d})
-		if x.log.IsInfo() {
-			x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
+		if x.e.opts.Logger.IsInfo() {
+			x.log().Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "duration", ms(d)}, errArg(res.message())...)...)
 		}
 	}
 	return res, nil
@@ -183,8 +184,8 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 	single := item == store.NoItem
 	if single {
 		x.e.emit(Event{Type: StepStarted, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Provider: step.Provider, Action: step.Action})
-		if x.log.IsInfo() {
-			x.log.Info("step started", "step", step.ID, "uses", step.Uses)
+		if x.e.opts.Logger.IsInfo() {
+			x.log().Info("step started", "step", step.ID, "uses", step.Uses)
 		}
 	}
 	timeout := step.Timeout
@@ -272,13 +273,13 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 					return stepResult{}, fmt.Errorf("record result of step %s: %w", step.ID, err)
 				}
 				x.written.finished(key, attempt, res)
-				x.log.Warn("attempt canceled", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "by", by)
+				x.log().Warn("attempt canceled", "step", step.ID, "item", item, "attempt", attempt, "provider", c.provider, "by", by)
 				tracing.EndAttempt(span, string(store.OutcomeCanceled), string(store.OutcomeCanceled), res.Error.Message)
 				return stepResult{}, ErrInterrupted
 			}
 			if err == nil {
 				res := stepResult{Status: store.StatusSucceeded, Attempts: attempt, Provider: c.provider, Action: c.action}
-				res.Raw = json.RawMessage(x.st.masker.String(string(out)))
+				res.Raw = maskRawCopy(x.st.masker, out)
 				if !single || x.readLater(step) || x.e.opts.DryRun {
 					// The last step's output is only recorded, never
 					// read from the scope: it is not decoded.
@@ -361,7 +362,7 @@ func (x *execution) call(ctx context.Context, step *config.Step, item int, scope
 			if retry {
 				logArgs = append(logArgs, "retry_in", ms(wait))
 			}
-			x.log.Warn("attempt failed", logArgs...)
+			x.log().Warn("attempt failed", logArgs...)
 			if !retry {
 				break
 			}
@@ -415,8 +416,8 @@ func (x *execution) finished(step *config.Step, item int, res stepResult, starte
 		return
 	}
 	x.e.emit(Event{Type: StepFinished, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: item, Status: string(res.Status), Error: res.message(), Attempts: res.Attempts, Provider: res.Provider, Action: res.Action, Duration: d})
-	if x.log.IsInfo() {
-		x.log.Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
+	if x.e.opts.Logger.IsInfo() {
+		x.log().Info("step finished", append([]any{"step", step.ID, "status", res.Status, "attempts", res.Attempts, "provider", res.Provider, "duration", ms(d)}, errArg(res.message())...)...)
 	}
 }
 
@@ -528,6 +529,17 @@ func (x *execution) invoke(ctx context.Context, instance string, req *sdk.Invoke
 // plugin reported none.
 func (x *execution) exchange(ex *sdk.Exchange) (req, resp json.RawMessage) {
 	return maskRaw(x.st.masker, ex.Request()), maskRaw(x.st.masker, ex.Response())
+}
+
+// maskRawCopy returns a copy of raw with the project's secrets masked,
+// copying it once: the plugin's buffer is not kept.
+func maskRawCopy(masker *sdk.Masker, raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage(masker.String(string(raw)))
+	}
+	// The string is read, not kept, while raw is not changed: Replace
+	// returns it or a new string, and either is copied below.
+	return json.RawMessage(masker.String(unsafe.String(&raw[0], len(raw))))
 }
 
 // outcomeOf classes a failed attempt's error for the history.

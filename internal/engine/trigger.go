@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/expr"
 )
@@ -56,6 +58,91 @@ func (t Trigger) data() expr.TriggerData {
 		Query:         t.Query,
 		Event:         t.Event,
 	}
+}
+
+// asDecoded returns the trigger DecodeTrigger returns for t's JSON encoding,
+// without encoding or decoding it: t's own values, when they are already as
+// decoding makes them — times in UTC, strings of valid UTF-8, numbers as
+// int64 or as float64 outside int64's integers (an integral float64 in
+// int64's range is encoded as an integer and decoded as an int64), non-nil
+// maps of string keys and lists.
+// ok is false for any other value; the trigger is decoded then. The values
+// are shared, not copied.
+func (t Trigger) asDecoded() (_ Trigger, ok bool) {
+	if !utcTime(t.Time) || !utcTime(t.ScheduledTime) ||
+		!utf8.ValidString(t.Kind) || !utf8.ValidString(t.EventType) || !utf8.ValidString(t.Provider) ||
+		!decodedValue(t.Body) || !decodedValue(t.Event) ||
+		!decodedStrings(t.Headers) || !decodedStrings(t.Query) || !decodedStrings(t.TraceContext) {
+		return Trigger{}, false
+	}
+	d := t
+	// Not encoded: see Trigger.
+	d.RequestFingerprint = ""
+	// Empty maps are left out of the encoding: decoded, they are nil.
+	d.Headers, d.Query, d.TraceContext = nilIfEmpty(t.Headers), nilIfEmpty(t.Query), nilIfEmpty(t.TraceContext)
+	return d, true
+}
+
+// utcTime reports whether t is as decoding its RFC 3339 form gives: zero,
+// or in UTC without a monotonic clock reading, within the years JSON
+// encodes.
+func utcTime(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	return t.Location() == time.UTC && t == t.Round(0) && t.Year() >= 0 && t.Year() <= 9999
+}
+
+// decodedValue reports whether v is as decodeValue makes a JSON value.
+func decodedValue(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, int64:
+		return true
+	case float64:
+		// An integral value in int64's range is encoded as an integer
+		// and decoded as an int64; NaN and the infinities do not encode.
+		return !math.IsNaN(x) && !math.IsInf(x, 0) && (x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64)
+	case string:
+		return utf8.ValidString(x)
+	case map[string]any:
+		if x == nil {
+			return false
+		}
+		for k, e := range x {
+			if !utf8.ValidString(k) || !decodedValue(e) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		if x == nil {
+			return false
+		}
+		for _, e := range x {
+			if !decodedValue(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// decodedStrings reports whether m's keys and values are valid UTF-8.
+func decodedStrings(m map[string]string) bool {
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // DecodeTrigger decodes a run's stored trigger.

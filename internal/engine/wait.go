@@ -240,7 +240,7 @@ func (x *execution) settleOrPark(ctx context.Context, ws store.Waits, step *conf
 		x.e.opts.OnPark(w)
 	}
 	x.e.emit(Event{Type: RunWaiting, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Status: string(store.StatusWaiting), Error: reason})
-	x.log.Info("run waiting", "step", step.ID, "until", w.Deadline.UTC().Format(time.RFC3339))
+	x.log().Info("run waiting", "step", step.ID, "until", w.Deadline.UTC().Format(time.RFC3339))
 	return true, nil
 }
 

@@ -143,7 +143,7 @@ func (x *execution) parkForWindow(ctx context.Context, step *config.Step, openin
 		x.e.opts.OnPark(w)
 	}
 	x.e.emit(Event{Type: RunWaiting, RunID: x.run.ID, Workflow: x.run.Workflow, StepID: step.ID, Item: store.NoItem, Status: string(store.StatusWaiting), Error: reason})
-	x.log.Info("run waiting for send window", "step", step.ID, "until", w.Deadline.UTC().Format(time.RFC3339))
+	x.log().Info("run waiting for send window", "step", step.ID, "until", w.Deadline.UTC().Format(time.RFC3339))
 	return errParked
 }
 

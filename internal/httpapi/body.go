@@ -155,7 +155,12 @@ func decodeHookBody(contentType string, body []byte) (any, error) {
 		return nil, nil
 	}
 	mediaType := ""
-	if contentType != "" {
+	switch contentType {
+	case "":
+	case "application/json":
+		// The usual case, with no parameters to parse.
+		mediaType = contentType
+	default:
 		mt, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
 			return nil, fmt.Errorf("malformed Content-Type %q: %w", contentType, err)
@@ -230,9 +235,9 @@ func flatten(values map[string][]string, lower bool, skip func(string) bool) map
 	for k, vs := range values {
 		name := k
 		if lower {
-			name = strings.ToLower(k)
+			name = lowerName(k)
 		}
-		if skip != nil && skip(strings.ToLower(k)) {
+		if skip != nil && skip(lowerName(k)) {
 			continue
 		}
 		if out == nil {
@@ -247,4 +252,24 @@ func flatten(values map[string][]string, lower bool, skip func(string) bool) map
 		out[name] = v
 	}
 	return out
+}
+
+// commonHeaders are the lower-case names of the headers most requests
+// carry, by their canonical spelling, so lowerName need not allocate them.
+var commonHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Connection", "Content-Length",
+		"Content-Type", "Idempotency-Key", "Traceparent", "Tracestate", "User-Agent", "X-Forwarded-For", "X-Forwarded-Proto",
+		"X-Request-Id", SignatureHeader, TimestampHeader} {
+		m[name] = strings.ToLower(name)
+	}
+	return m
+}()
+
+// lowerName returns name in lower case.
+func lowerName(name string) string {
+	if l, ok := commonHeaders[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
 }

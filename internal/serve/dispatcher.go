@@ -100,19 +100,32 @@ func (d *dispatcher) wait() { d.wg.Wait() }
 
 // admit reserves a queue slot, waiting at most wait for one.
 func (d *dispatcher) admit(ctx context.Context, workflow string, wait time.Duration) error {
-	t := time.NewTimer(wait)
-	defer t.Stop()
 	select {
 	case d.slots <- struct{}{}:
-	case <-t.C:
-		return ErrBusy
-	case <-ctx.Done():
-		return ctx.Err()
+		// A free slot, the usual case: no timer is made.
+	default:
+		if err := d.waitSlot(ctx, wait); err != nil {
+			return err
+		}
 	}
 	d.mu.Lock()
 	d.admitted[workflow]++
 	d.mu.Unlock()
 	return nil
+}
+
+// waitSlot reserves a queue slot when none was free, waiting at most wait.
+func (d *dispatcher) waitSlot(ctx context.Context, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case d.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // release gives back a slot reserved by admit.

@@ -73,23 +73,32 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creatio
 	if err := l.disp.admit(ctx, wf.Name, l.wait); err != nil {
 		return store.Run{}, false, err
 	}
+	var (
+		run     store.Run
+		existed bool
+		err     error
+	)
 	if c.engine.EagerEligible(wf.Name, c.trig) {
-		run, err := c.engine.NewRun(ctx, c.workflow, c.trig)
+		fresh, err := c.engine.NewAdmission(ctx, c.workflow, c.trig)
 		if err != nil {
 			l.disp.release(wf.Name)
 			return store.Run{}, false, err
 		}
 		admitted := make(chan admission, 1)
-		fresh := &engine.Admission{Run: run, IdemKey: c.idemKey, TTL: c.ttl,
-			Admitted: func(run store.Run, existed bool, err error) { admitted <- admission{run, existed, err} }}
-		if l.disp.handOff(job{id: run.ID, workflow: wf.Name, fresh: fresh}) {
+		fresh.IdemKey, fresh.TTL = c.idemKey, c.ttl
+		fresh.Admitted = func(run store.Run, existed bool, err error) { admitted <- admission{run, existed, err} }
+		if l.disp.handOff(job{id: fresh.Run.ID, workflow: wf.Name, fresh: &fresh}) {
 			// The worker releases the slot when the run ends, also one
 			// that was not created.
 			a := <-admitted
 			return a.run, a.existed, a.err
 		}
+		// No worker was free: the run made for it is created as Create
+		// creates one.
+		run, existed, err = c.engine.CreateAdmitted(ctx, fresh)
+	} else {
+		run, existed, err = c.create(ctx)
 	}
-	run, existed, err := c.create(ctx)
 	if err != nil || existed {
 		l.disp.release(wf.Name)
 		return run, existed, err

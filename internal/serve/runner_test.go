@@ -148,3 +148,31 @@ workflow "w" {
 	}
 	require.Equal(t, []string{"created " + first.ID, "sent", "sent"}, j.list(), "the queued run was created by CreateRun, not eagerly")
 }
+
+// TestAdmitWaitsForASlotThenRefuses checks the dispatcher's bounded
+// admission: a free slot admits at once; with every slot taken admit waits
+// up to its wait and answers ErrBusy, takes a slot released while it waits,
+// and ends with its context.
+func TestAdmitWaitsForASlotThenRefuses(t *testing.T) {
+	t.Parallel()
+	d := newDispatcher(nil, func() *config.Project { return nil }, hclog.NewNullLogger(), 1)
+	ctx := context.Background()
+	require.NoError(t, d.admit(ctx, "wf", 0))
+
+	start := time.Now()
+	require.ErrorIs(t, d.admit(ctx, "wf", 50*time.Millisecond), ErrBusy)
+	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, d.admit(canceled, "wf", time.Minute), context.Canceled)
+
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		d.release("wf")
+	}()
+	require.NoError(t, d.admit(ctx, "wf", time.Minute))
+	d.mu.Lock()
+	require.Equal(t, 1, d.admitted["wf"])
+	d.mu.Unlock()
+}
