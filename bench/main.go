@@ -218,7 +218,12 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if cfg.Store != "" {
 		args = append(args, "--store", cfg.Store)
 	}
-	env := []string{"HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH=", "HERALD_PPROF_ADDR=" + pprofAddr}
+	env := []string{"HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH="}
+	if cfg.CPUProfile != "" {
+		// Only a profiled run serves pprof, which keeps heap profiling on:
+		// otherwise herald runs as a default herald serve does.
+		env = append(env, "HERALD_PPROF_ADDR="+pprofAddr)
+	}
 	herald, err := start(ctx, filepath.Join(bin, "herald"), env, args...)
 	if err != nil {
 		return nil, err

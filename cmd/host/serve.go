@@ -54,6 +54,7 @@ func (a *app) serveCommand() *cobra.Command {
 			"With HERALD_API_TOKEN set it asks for the token once.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			applyRuntimeSettings(os.Getenv("HERALD_PPROF_ADDR"))
 			if listen == "" {
 				listen = os.Getenv("HERALD_LISTEN")
 			}

@@ -4,8 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 )
+
+// readerCacheKiB bounds the page cache of each read connection. SQLite's
+// default, 2,000 KiB, is kept by every connection of the pool once its
+// reads have touched that many pages, in the process's own memory; a page
+// beyond the bound is read again from the file, which the OS caches
+// outside the process. The writer keeps the default: its B-tree pages are
+// hot on every write.
+const readerCacheKiB = 256
+
+// readerPragmas are applied on every connection of the read pool.
+var readerPragmas = []string{"query_only(1)", fmt.Sprintf("cache_size(-%d)", readerCacheKiB)}
 
 // reader runs the store's reads on the read pool with prepared statements:
 // it prepares each query once and keeps it, and database/sql then prepares it

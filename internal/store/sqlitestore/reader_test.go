@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -49,4 +50,33 @@ func TestReadTransactionsNeverWaitForAConnection(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NotNil(t, s.read.cached(query), "the query is prepared once the transactions are done")
+}
+
+// TestReadConnectionsBoundTheirPageCache checks that every connection of
+// the read pool keeps at most readerCacheKiB of pages and is read-only,
+// while the writer keeps SQLite's default cache.
+func TestReadConnectionsBoundTheirPageCache(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	conns := s.read.db.Stats().MaxOpenConnections
+	held := make([]*sql.Conn, 0, conns)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range conns {
+		c, err := s.read.db.Conn(ctx)
+		require.NoError(t, err)
+		held = append(held, c)
+		var cache, queryOnly int
+		require.NoError(t, c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache))
+		require.NoError(t, c.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&queryOnly))
+		require.Equal(t, -readerCacheKiB, cache, "a negative cache_size is KiB")
+		require.Equal(t, 1, queryOnly)
+	}
+	var writerCache int
+	require.NoError(t, s.w.conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&writerCache))
+	require.Equal(t, -2000, writerCache, "the writer keeps SQLite's default")
 }

@@ -140,7 +140,7 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
 
-	read, err := sql.Open("sqlite", connString(abs, busy, "query_only(1)"))
+	read, err := sql.Open("sqlite", connString(abs, busy, readerPragmas...))
 	if err != nil {
 		conn.Close()
 		write.Close()
