@@ -93,9 +93,12 @@ type feed struct {
 	pool    *pgxpool.Pool
 	channel string
 	origin  string // this replica's owner name: its own events come back
-	hub     *hub
-	mask    func(string) string
-	logger  hclog.Logger
+	// ownPrefix is how this replica's payloads begin; see own. Only the
+	// listening goroutine touches it.
+	ownPrefix string
+	hub       *hub
+	mask      func(string) string
+	logger    hclog.Logger
 
 	out     chan engine.Event
 	dropped atomic.Int64
@@ -190,6 +193,17 @@ func (f *feed) encode(ev engine.Event) string {
 	return string(b)
 }
 
+// own reports whether payload is an event this replica sent, by the origin
+// that encode writes first, so a replica's own events (every event, on a
+// lone replica) come back without being decoded.
+func (f *feed) own(payload string) bool {
+	if f.ownPrefix == "" {
+		origin, _ := json.Marshal(f.origin)
+		f.ownPrefix = `{"origin":` + string(origin) + `,`
+	}
+	return strings.HasPrefix(payload, f.ownPrefix)
+}
+
 // listen hands the other replicas' events to the hub until ctx ends,
 // reconnecting after a failure.
 func (f *feed) listen(ctx context.Context) {
@@ -221,6 +235,9 @@ func (f *feed) listenOnce(ctx context.Context) error {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if f.own(n.Payload) {
+			continue // this replica's own event, published here already
 		}
 		var fe feedEvent
 		if err := json.Unmarshal([]byte(n.Payload), &fe); err != nil {

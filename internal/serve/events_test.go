@@ -28,6 +28,15 @@ func TestFeedEventRoundTrip(t *testing.T) {
 	require.True(t, strings.HasSuffix(got.Error, "é…"), "cut on a rune boundary")
 	got.Error, ev.Error = "", ""
 	require.Equal(t, ev, got.Event)
+
+	// The listener knows its own events by their first bytes, without
+	// decoding them, and only its own.
+	require.True(t, f.own(payload))
+	other := &feed{origin: "a/10", mask: f.mask}
+	require.False(t, other.own(payload))
+	require.False(t, f.own(other.encode(ev)))
+	quoted := &feed{origin: `a"/1`, mask: f.mask}
+	require.True(t, quoted.own(quoted.encode(ev)))
 }
 
 // Clusters on two schemas of one database listen on channels of their own,
