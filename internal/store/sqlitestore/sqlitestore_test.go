@@ -110,7 +110,7 @@ func TestOpenConfiguresTheConnection(t *testing.T) {
 	}
 	require.Equal(t, "wal", writePragma("journal_mode"))
 	require.Equal(t, "1", writePragma("foreign_keys"))
-	require.Equal(t, "2", writePragma("synchronous"), "FULL")
+	require.Equal(t, "1", writePragma("synchronous"), "NORMAL: the syncer fsyncs the WAL")
 	require.Equal(t, fmt.Sprint(DefaultBusyTimeout.Milliseconds()), writePragma("busy_timeout"))
 	require.Equal(t, fmt.Sprint(DefaultBusyTimeout.Milliseconds()), pragma(s.read, "busy_timeout"))
 	require.Equal(t, "1", pragma(s.read, "query_only"))

@@ -21,18 +21,23 @@ var errClosed = errors.New("sqlite store is closed")
 // Callers queue writes; one goroutine takes whatever is queued, and what
 // arrives while it works, up to its cap, applies them in one BEGIN
 // IMMEDIATE transaction (a write that fails is undone alone; see commit),
-// commits once, and only then answers every caller. With
-// synchronous=FULL each commit costs an fsync, which a group shares instead
-// of paying it per write. Statements are prepared on the connection once.
+// commits once, and hands the group to the syncer, which answers every
+// caller once the WAL is on disk (see syncer) while the writer goes on with
+// the next group. Without a syncer (synchronous=FULL, for comparison) each
+// COMMIT fsyncs and the writer answers the group itself. Statements are
+// prepared on the connection once.
 type writer struct {
 	conn     *sql.Conn
 	maxGroup int
+	// sync answers the writes once they are durable; nil when every COMMIT
+	// is durable itself.
+	sync *syncer
 	// stmts holds the statements prepared on conn, by query. Only the loop
 	// goroutine touches it.
 	stmts map[string]*sql.Stmt
 
 	// observe reports how long each group's COMMIT took (op "commit"):
-	// the WAL's write and fsync, which every caller of the group waits for.
+	// the WAL's write (and its fsync without a syncer).
 	observe func(op string, start time.Time)
 
 	mu     sync.Mutex
@@ -67,21 +72,23 @@ type write struct {
 	background bool
 	queued     time.Time     // when a background write was queued
 	began      time.Time     // when the writer took it
-	held       time.Duration // how long it held the writer, set before done is closed
+	held       time.Duration // how long it held the writer, set before it is handed over
 	state      atomic.Int32
 	err        error         // set before done is closed
 	done       chan struct{} // closed when the write is answered
 }
 
 // newWriter starts the writer's goroutine on conn, which it owns from now on.
-// observe, when not nil, receives each group's commit time.
-func newWriter(conn *sql.Conn, maxGroup int, observe func(op string, start time.Time)) *writer {
+// sync, when not nil, answers the writes (see syncer); observe, when not
+// nil, receives each group's commit time.
+func newWriter(conn *sql.Conn, maxGroup int, sync *syncer, observe func(op string, start time.Time)) *writer {
 	if observe == nil {
 		observe = func(string, time.Time) {}
 	}
 	w := &writer{
 		conn:     conn,
 		maxGroup: maxGroup,
+		sync:     sync,
 		observe:  observe,
 		stmts:    map[string]*sql.Stmt{},
 		wake:     make(chan struct{}, 1),
@@ -92,7 +99,7 @@ func newWriter(conn *sql.Conn, maxGroup int, observe func(op string, start time.
 }
 
 // do runs fn as one write and returns once the transaction that holds it has
-// committed, with fn's error, or the commit's. fn may be run more than once,
+// committed and is durable, with fn's error, or the commit's or the fsync's. fn may be run more than once,
 // each time in a fresh transaction state (see commit). fn gets the writer's
 // context, not ctx: a cancelled statement would roll back the whole group.
 // ctx bounds only the wait for the writer: a call cancelled before its write
@@ -134,6 +141,9 @@ func (w *writer) queueWrite(ctx context.Context, wr *write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := w.failure(); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -163,8 +173,8 @@ func (w *writer) queueWrite(ctx context.Context, wr *write) error {
 	}
 }
 
-// close commits the writes queued so far, stops the loop, and closes the
-// connection. Writes made later fail with errClosed.
+// close commits the writes queued so far, stops the loop, waits for their
+// answers, and closes the connection. Writes made later fail with errClosed.
 func (w *writer) close() error {
 	w.mu.Lock()
 	w.closed = true
@@ -175,6 +185,9 @@ func (w *writer) close() error {
 	}
 	<-w.done
 	var errs []error
+	if w.sync != nil {
+		errs = append(errs, w.sync.close())
+	}
 	for _, st := range w.stmts {
 		errs = append(errs, st.Close())
 	}
@@ -188,6 +201,11 @@ func (w *writer) loop() {
 	for range w.wake {
 		for {
 			group, bg, closed := w.next()
+			if err := w.failure(); err != nil {
+				// The store failed: nothing more is written.
+				w.refuse(append(group, bg), err)
+				group, bg = nil, nil
+			}
 			if bg != nil {
 				w.runBackground(bg)
 				continue
@@ -211,6 +229,25 @@ func (w *writer) loop() {
 				}
 				group = append(w.commit(group[:i], true), group[i:]...)
 			}
+		}
+	}
+}
+
+// failure returns the store's failure once an fsync failed, else nil.
+func (w *writer) failure() error {
+	if w.sync == nil {
+		return nil
+	}
+	return w.sync.err()
+}
+
+// refuse answers the writes of writes its callers still wait for with err;
+// nil entries are skipped.
+func (w *writer) refuse(writes []*write, err error) {
+	for _, wr := range writes {
+		if wr != nil && wr.state.CompareAndSwap(writeQueued, writeTaken) {
+			wr.err = err
+			close(wr.done)
 		}
 	}
 }
@@ -248,7 +285,7 @@ func (w *writer) runRaw(wr *write) {
 	if !wr.state.CompareAndSwap(writeQueued, writeTaken) {
 		return // its caller gave up
 	}
-	wr.answer(wr.raw(context.Background(), w.conn))
+	w.answer(wr, wr.raw(context.Background(), w.conn))
 }
 
 // takeTx takes up to n queued writes for a transaction's late joiners: it
@@ -300,7 +337,7 @@ func (w *writer) commit(group []*write, join bool) (rest []*write) {
 	if err := w.begin(ctx); err != nil {
 		for _, wr := range group {
 			if wr.state.CompareAndSwap(writeQueued, writeTaken) {
-				wr.answer(err)
+				w.answer(wr, err)
 			}
 		}
 		return nil
@@ -344,7 +381,7 @@ func (w *writer) commit(group []*write, join bool) (rest []*write) {
 func (w *writer) applyEach(ctx context.Context, taken []*write) (rest []*write) {
 	if err := w.begin(ctx); err != nil {
 		for _, wr := range taken {
-			wr.answer(err)
+			w.answer(wr, err)
 		}
 		return nil
 	}
@@ -373,8 +410,8 @@ func (w *writer) begin(ctx context.Context) error {
 }
 
 // finish commits the transaction that holds taken, unless it is broken, and
-// answers each write: with its own result once committed, or with the
-// failure of the transaction.
+// answers each write (see settle): with its own result once committed, or
+// with the failure of the transaction.
 func (w *writer) finish(ctx context.Context, taken []*write, broken error) {
 	err := broken
 	if err == nil {
@@ -392,9 +429,7 @@ func (w *writer) finish(ctx context.Context, taken []*write, broken error) {
 			wr.err = err
 		}
 	}
-	for _, wr := range taken {
-		wr.close()
-	}
+	w.settle(taken...)
 }
 
 // apply runs fn in a savepoint, released when fn succeeds and rolled back
@@ -415,18 +450,30 @@ func (w *writer) apply(ctx context.Context, fn func(context.Context, *wtx) error
 	return err, nil
 }
 
-// answer answers wr with err.
-func (wr *write) answer(err error) {
+// answer answers wr with err; see settle.
+func (w *writer) answer(wr *write, err error) {
 	wr.err = err
-	wr.close()
+	w.settle(wr)
 }
 
-// close answers wr with the error it holds.
-func (wr *write) close() {
-	if wr.background {
-		wr.held = time.Since(wr.began)
+// settle answers writes the writer is done with, each with the error it
+// holds: through the syncer, once they are durable, or at once without
+// one. Every write goes through the syncer, a refusal or a failed commit
+// too: a refusal may rest on a group not yet durable, and the order of the
+// answers stays the order of the writes.
+func (w *writer) settle(writes ...*write) {
+	for _, wr := range writes {
+		if wr.background {
+			wr.held = time.Since(wr.began)
+		}
 	}
-	close(wr.done)
+	if w.sync != nil {
+		w.sync.answer(writes...)
+		return
+	}
+	for _, wr := range writes {
+		close(wr.done)
+	}
 }
 
 // stmt returns query prepared on the connection, preparing it on first use.
