@@ -2,20 +2,16 @@
 // pure-Go modernc.org/sqlite driver. It is Herald's default store:
 // sqlite://<dir>/.herald/herald.db.
 //
-// The file runs in WAL mode, so readers never wait for the writer, and a
-// write is on disk, safe from a power loss, when its method returns. Writes
-// go to one goroutine that owns the single write connection and commits
-// them in groups (see writer): the writes queued, and those that arrive
-// while the group is being applied, share one BEGIN IMMEDIATE transaction;
-// a write that fails is undone alone (the group is applied again with a
-// savepoint per write). The write connection runs with synchronous=NORMAL,
-// its COMMIT leaving the fsync of the WAL to a syncer goroutine (see
-// syncer), so the writer applies the next group while the last one's fsync
-// runs; each caller returns once an fsync begun after its group committed
-// has succeeded, one fsync serving every group committed before it. Readers
-// may see a group committed a moment before it is durable; no caller acts on
-// its own write before it returns. A failed fsync fails the store: every
-// write then returns an error naming the cause, and so does Ping. UpdateRun starts
+// The file runs in WAL mode with synchronous=FULL, so a write is on disk, safe
+// from a power loss, when its method returns, and readers never wait for the
+// writer. Writes go to one goroutine that owns the single write connection
+// and commits them in groups (see writer): the writes queued, and those that
+// arrive while the group is being applied, share one BEGIN IMMEDIATE
+// transaction and its one fsync; a write that fails is undone alone (the
+// group is applied again with a savepoint per write), and each caller
+// returns once the commit that holds its write is durable. (A pipelined
+// commit, the fsync off the writer, is built and tested but off: see
+// pipelineCommits.) UpdateRun starts
 // from a cache of the runs this Store wrote, guarded by the run's version. Goroutines of one process thus queue rather than
 // fail with SQLITE_BUSY, and other processes on the same file wait out
 // busy_timeout. Reads use a separate pool. Every statement is prepared once
@@ -97,10 +93,19 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	return open(ctx, path, opts, maxGroup)
 }
 
+// pipelineCommits makes Open run the writer with a syncer (see syncer):
+// COMMIT with synchronous=NORMAL and the WAL's fsync on a goroutine of its
+// own, the writer applying the next group meanwhile. It is off: measured on
+// the shared 2-core machine of 2026-12-07 (load average 25-33), it delivered
+// fewer messages per second than the fsync in each COMMIT, at more CPU per
+// message (bench/README.md, "pipelined group commit"). Measure it again on
+// a quiet machine before turning it on.
+const pipelineCommits = false
+
 // open opens the store with writes committed in groups of up to group
 // writes; 1 commits every write on its own.
 func open(ctx context.Context, path string, opts Options, group int) (*Store, error) {
-	return openConfig(ctx, path, opts, config{group: group})
+	return openConfig(ctx, path, opts, config{group: group, pipelined: pipelineCommits})
 }
 
 // config is how a store commits, beyond Options: for tests and benchmarks.
@@ -108,10 +113,10 @@ type config struct {
 	// group caps the writes of one transaction; 1 commits every write on
 	// its own.
 	group int
-	// fsyncInCommit runs the write connection with synchronous=FULL, each
-	// COMMIT fsyncing the WAL before the writer goes on, without a syncer:
-	// the commit before the syncer, for comparison.
-	fsyncInCommit bool
+	// pipelined runs the write connection with synchronous=NORMAL and a
+	// syncer that fsyncs the WAL off the writer (see syncer); else every
+	// COMMIT fsyncs the WAL (synchronous=FULL) before the writer goes on.
+	pipelined bool
 	// syncFile, when set, replaces the syncer's fsync of the WAL file.
 	syncFile func(*os.File) error
 }
@@ -138,9 +143,9 @@ func openConfig(ctx context.Context, path string, opts Options, cfg config) (*St
 	// first table); an older file is converted once by incrementalVacuum.
 	// synchronous(NORMAL) leaves the WAL's fsync to the syncer; see sync.go.
 	busy := opts.BusyTimeout
-	synchronous := "synchronous(NORMAL)"
-	if cfg.fsyncInCommit {
-		synchronous = "synchronous(FULL)"
+	synchronous := "synchronous(FULL)"
+	if cfg.pipelined {
+		synchronous = "synchronous(NORMAL)"
 	}
 	write, err := sql.Open("sqlite", connString(abs, busy,
 		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", synchronous, "foreign_keys(1)", "temp_store(MEMORY)",
@@ -193,15 +198,17 @@ func openConfig(ctx context.Context, path string, opts Options, cfg config) (*St
 
 	s := &Store{path: abs, busy: busy, db: write, read: newReader(read), probe: probe}
 	var sync *syncer
-	if !cfg.fsyncInCommit {
+	if cfg.pipelined {
 		sync = newSyncer(abs+"-wal", cfg.syncFile, s.observeWait)
 	}
 	s.w = newWriter(conn, cfg.group, sync, s.observeWait)
-	// The migrations committed without an fsync: one now, before the store
-	// is used.
-	if err := s.w.doRaw(ctx, func(context.Context, *sql.Conn) error { return nil }); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	if sync != nil {
+		// The migrations committed without an fsync: one now, before the
+		// store is used.
+		if err := s.w.doRaw(ctx, func(context.Context, *sql.Conn) error { return nil }); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+		}
 	}
 	s.pruneSize, s.vacuumSize = newPruneSize(), newVacuumSize()
 	if s.ckpt, err = startCheckpointer(s, abs); err != nil {
@@ -265,7 +272,7 @@ func connString(abs string, busy time.Duration, pragmas ...string) string {
 // lock (BEGIN IMMEDIATE), waiting at most the shorter of the busy timeout
 // and 2s, reads the schema and the first page of each table, and rolls
 // back: a lock another process holds, a read-only or damaged file, or a
-// store failed by an fsync (see syncer) is an error wrapping
+// pipelined store failed by an fsync (see syncer) is an error wrapping
 // store.ErrUnavailable. It writes nothing.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.failure(); err != nil {

@@ -11,14 +11,15 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// The writer's connection runs with synchronous=NORMAL: its COMMIT appends
-// the group's frames to the WAL file without an fsync, and the writer goes
-// on with the next group at once. A syncer fsyncs the WAL file (through a
-// descriptor of its own: an fsync flushes the file, whichever descriptor
-// asks) and only then answers the writes of every group committed before
-// that fsync began, so one fsync covers as many groups as the writer
-// committed meanwhile, and no caller is answered before its write is on
-// disk: for every write acknowledged, the durability of synchronous=FULL.
+// A pipelined store (config.pipelined; off in Open, see pipelineCommits)
+// runs the writer's connection with synchronous=NORMAL: its COMMIT appends
+// the group's frames to the WAL file without an fsync. A syncer fsyncs the
+// WAL file (through a descriptor of its own: an fsync flushes the file,
+// whichever descriptor asks) and only then answers the writes of every
+// group committed before that fsync began, while the writer applies the
+// next group (committing it when the fsync ends; see writer.await). So no
+// caller is answered before its write is on disk: for every write
+// acknowledged, the durability of synchronous=FULL.
 //
 // SQLite needs nothing more to stay consistent: in WAL mode with
 // synchronous=NORMAL a checkpoint still fsyncs the WAL before it copies the
@@ -46,9 +47,13 @@ type syncer struct {
 
 	mu      sync.Mutex
 	pending []*write // done by the writer, answered after the next fsync
+	syncing bool     // an fsync runs, or its writes are being answered
 	closed  bool
 
 	wake chan struct{} // holds a token when pending may hold writes
+	// idle holds a token when the syncer has become idle since the writer
+	// last looked; see writer.await.
+	idle chan struct{}
 	done chan struct{} // closed when the loop has returned
 
 	// failed holds the store's failure once an fsync failed.
@@ -72,6 +77,7 @@ func newSyncer(path string, syncFile func(*os.File) error, observe func(op strin
 		syncFile: syncFile,
 		observe:  observe,
 		wake:     make(chan struct{}, 1),
+		idle:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	go s.loop()
@@ -89,6 +95,13 @@ func (s *syncer) answer(writes ...*write) {
 	case s.wake <- struct{}{}:
 	default: // the loop is awake already
 	}
+}
+
+// busy reports whether an fsync runs or writes wait for one.
+func (s *syncer) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncing || len(s.pending) > 0
 }
 
 // err returns the store's failure, or nil while every fsync has succeeded.
@@ -125,9 +138,14 @@ func (s *syncer) loop() {
 		s.mu.Lock()
 		// The answered batch's array takes the next writes.
 		batch, s.pending = s.pending, batch[:0]
+		s.syncing = len(batch) > 0
 		closed := s.closed
 		s.mu.Unlock()
 		if len(batch) == 0 {
+			select {
+			case s.idle <- struct{}{}:
+			default:
+			}
 			if closed {
 				return
 			}

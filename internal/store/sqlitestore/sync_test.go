@@ -52,7 +52,7 @@ func openGated(t *testing.T) (*Store, *gatedSync) {
 	go func() {
 		var err error
 		s, err = openConfig(context.Background(), filepath.Join(t.TempDir(), "herald.db"), Options{},
-			config{group: maxGroup, syncFile: g.sync})
+			config{group: maxGroup, pipelined: true, syncFile: g.sync})
 		opened <- err
 	}()
 	g.enter(t)
@@ -71,6 +71,17 @@ func openGated(t *testing.T) (*Store, *gatedSync) {
 	return s, g
 }
 
+// openPipelined opens a pipelined store in a new temporary directory,
+// closed when t ends.
+func openPipelined(t *testing.T) *Store {
+	t.Helper()
+	s, err := openConfig(context.Background(), filepath.Join(t.TempDir(), "herald.db"), Options{},
+		config{group: maxGroup, pipelined: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
 // requireWaiting fails t when result holds an answer already.
 func requireWaiting(t *testing.T, result <-chan error, what string) {
 	t.Helper()
@@ -86,42 +97,43 @@ func queuedRun() store.Run {
 	return store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued, CreatedAt: time.Now()}
 }
 
-// TestCallersAreAnsweredOnlyAfterTheSync holds the WAL's fsync: the writer
-// goes on committing the next groups meanwhile, but no caller is answered
-// before an fsync begun after its group committed has succeeded, and one
-// fsync answers every group committed before it began.
+// TestCallersAreAnsweredOnlyAfterTheSync holds the WAL's fsync: no caller
+// is answered before an fsync begun after its group committed has
+// succeeded. Meanwhile the writer applies the next group, the writes that
+// arrive joining it, and commits it as soon as the fsync ends.
 func TestCallersAreAnsweredOnlyAfterTheSync(t *testing.T) {
 	t.Parallel()
 	s, g := openGated(t)
 	ctx := t.Context()
+	visible := func(r store.Run) bool { _, err := s.GetRun(ctx, r.ID); return err == nil }
 
 	first := queuedRun()
 	firstDone := async(func() error { _, _, err := s.CreateRun(ctx, first, "", 0); return err })
 	g.enter(t) // first's group committed; its fsync runs
 	requireWaiting(t, firstDone, "a write whose fsync runs")
-	_, err := s.GetRun(ctx, first.ID)
-	require.NoError(t, err, "readers see a committed group before its fsync")
+	require.True(t, visible(first), "readers see a committed group before its fsync")
 
-	// The writer is free while the fsync runs: two more groups commit.
-	syncs := s.w.sync.syncs.Load()
+	groups := s.w.groups.Load()
 	second, third := queuedRun(), queuedRun()
 	secondDone := async(func() error { _, _, err := s.CreateRun(ctx, second, "", 0); return err })
-	require.Eventually(t, func() bool { _, err := s.GetRun(ctx, second.ID); return err == nil },
-		10*time.Second, time.Millisecond, "the writer commits the next group while an fsync runs")
+	require.Eventually(t, func() bool { return s.w.groups.Load() == groups+1 }, 10*time.Second, time.Millisecond,
+		"the writer begins the next group while the fsync runs")
 	thirdDone := async(func() error { _, _, err := s.CreateRun(ctx, third, "", 0); return err })
-	require.Eventually(t, func() bool { _, err := s.GetRun(ctx, third.ID); return err == nil },
-		10*time.Second, time.Millisecond)
+	requireWaiting(t, thirdDone, "a write whose group waits for the running fsync")
+	require.False(t, visible(second), "the group is held open while the fsync runs")
+	require.False(t, visible(third))
 
 	g.release <- nil
 	require.NoError(t, <-firstDone)
-	requireWaiting(t, secondDone, "a write committed after its fsync began")
-	requireWaiting(t, thirdDone, "a write committed after its fsync began")
-	g.enter(t)
+	g.enter(t) // second and third committed; their fsync runs
+	require.True(t, visible(second))
+	require.True(t, visible(third))
+	require.Equal(t, groups+1, s.w.groups.Load(), "second and third shared one transaction")
 	requireWaiting(t, secondDone, "a write whose fsync runs")
+	requireWaiting(t, thirdDone, "a write whose fsync runs")
 	g.release <- nil
 	require.NoError(t, <-secondDone)
 	require.NoError(t, <-thirdDone)
-	require.Equal(t, syncs+2, s.w.sync.syncs.Load(), "one fsync for the two groups committed during the first")
 }
 
 // TestRefusalWaitsForTheSync checks that a write refused on the strength
@@ -144,8 +156,9 @@ func TestRefusalWaitsForTheSync(t *testing.T) {
 }
 
 // TestFailedSyncFailsTheStore fails the WAL's fsync: the writes waiting on
-// it, those committed while it ran, and every write made later return an
-// error naming the cause; no fsync is tried again; Ping reports it.
+// it, those applied while it ran (rolled back), and every write made later
+// return an error naming the cause; no fsync is tried again; Ping reports
+// it.
 func TestFailedSyncFailsTheStore(t *testing.T) {
 	t.Parallel()
 	s, g := openGated(t)
@@ -155,9 +168,9 @@ func TestFailedSyncFailsTheStore(t *testing.T) {
 	first, second := queuedRun(), queuedRun()
 	firstDone := async(func() error { _, _, err := s.CreateRun(ctx, first, "", 0); return err })
 	g.enter(t)
+	groups := s.w.groups.Load()
 	secondDone := async(func() error { _, _, err := s.CreateRun(ctx, second, "", 0); return err })
-	require.Eventually(t, func() bool { _, err := s.GetRun(ctx, second.ID); return err == nil },
-		10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return s.w.groups.Load() == groups+1 }, 10*time.Second, time.Millisecond)
 	g.release <- cause
 
 	for _, done := range []<-chan error{firstDone, secondDone} {
@@ -166,6 +179,8 @@ func TestFailedSyncFailsTheStore(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrUnavailable)
 		require.ErrorIs(t, err, errFailed)
 	}
+	_, err := s.GetRun(ctx, second.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "a group open when the store failed is rolled back")
 	select {
 	case <-g.entered:
 		t.Fatal("an fsync was tried again after one failed")
@@ -213,7 +228,7 @@ func TestQueuedWritesFailWithTheStore(t *testing.T) {
 	g.release <- cause
 	require.ErrorIs(t, <-firstDone, cause)
 	p.pull()
-	require.ErrorIs(t, <-p.done, cause, "the plug's group committed after the failed fsync began")
+	require.ErrorIs(t, <-p.done, cause, "the plug's group, open when the store failed, is rolled back")
 	require.ErrorIs(t, <-rawDone, cause)
 	require.ErrorIs(t, <-queuedDone, cause)
 	require.False(t, ran, "a raw write queued when the store failed never runs")
@@ -226,7 +241,7 @@ func TestQueuedWritesFailWithTheStore(t *testing.T) {
 // writer's frames, so the store fails.
 func TestReplacedWALFailsTheStore(t *testing.T) {
 	t.Parallel()
-	s := openTemp(t)
+	s := openPipelined(t)
 	ctx := t.Context()
 	_, _, err := s.CreateRun(ctx, queuedRun(), "", 0)
 	require.NoError(t, err)
@@ -242,7 +257,7 @@ func TestReplacedWALFailsTheStore(t *testing.T) {
 // is open, so the syncer's file stays the one the writer appends to.
 func TestWALOutlivesOtherConnections(t *testing.T) {
 	t.Parallel()
-	s := openTemp(t)
+	s := openPipelined(t)
 	ctx := t.Context()
 	_, _, err := s.CreateRun(ctx, queuedRun(), "", 0)
 	require.NoError(t, err)
@@ -278,8 +293,8 @@ func BenchmarkPipelinedCommit(b *testing.B) {
 		name string
 		cfg  config
 	}{
-		{"fsync_in_commit", config{group: maxGroup, fsyncInCommit: true}},
-		{"pipelined", config{group: maxGroup}},
+		{"fsync_in_commit", config{group: maxGroup}},
+		{"pipelined", config{group: maxGroup, pipelined: true}},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			s, err := openConfig(context.Background(), filepath.Join(b.TempDir(), "herald.db"), Options{}, mode.cfg)
