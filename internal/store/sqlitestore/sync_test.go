@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -300,20 +299,7 @@ func BenchmarkPipelinedCommit(b *testing.B) {
 			s, err := openConfig(context.Background(), filepath.Join(b.TempDir(), "herald.db"), Options{}, mode.cfg)
 			require.NoError(b, err)
 			b.Cleanup(func() { require.NoError(b, s.Close()) })
-			ctx := context.Background()
-			run := store.Run{ID: store.NewRunID(), Workflow: "bench", Status: store.StatusRunning, CreatedAt: time.Now()}
-			_, _, err = s.CreateRun(ctx, run, "", 0)
-			require.NoError(b, err)
-			var item atomic.Int64
-			pair := func() error {
-				key := store.StepKey{RunID: run.ID, StepID: "each", Item: int(item.Add(1))}
-				now := time.Now()
-				if err := s.StartAttempt(ctx, key, store.AttemptStart{Number: 1, Provider: "chatapi", StartedAt: now}); err != nil {
-					return err
-				}
-				return s.FinishAttempt(ctx, key, 1, store.AttemptResult{
-					Status: store.StatusSucceeded, Output: benchOutput, FinishedAt: now})
-			}
+			pair := attemptPairs(b, s)
 			for _, n := range []int{1, 32} {
 				b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
 					var ru0, ru1 syscall.Rusage
