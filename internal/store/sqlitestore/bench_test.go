@@ -64,27 +64,6 @@ func runParallelN(b *testing.B, n int, body func() error) {
 // benchOutput is a plugin's output of typical size.
 var benchOutput = json.RawMessage(`{"sent":true,"id":"true_14155550123@c.us_3EB0B5A5A5A5","message":"Sent to 14155550123@c.us"}`)
 
-// attemptPairs creates a running run on s and returns a write of a
-// StartAttempt and FinishAttempt pair of a new item of its step, as the
-// engine makes per plugin call.
-func attemptPairs(b *testing.B, s *Store) func() error {
-	b.Helper()
-	ctx := context.Background()
-	run := store.Run{ID: store.NewRunID(), Workflow: "bench", Status: store.StatusRunning, CreatedAt: time.Now()}
-	_, _, err := s.CreateRun(ctx, run, "", 0)
-	require.NoError(b, err)
-	var item atomic.Int64
-	return func() error {
-		key := store.StepKey{RunID: run.ID, StepID: "each", Item: int(item.Add(1))}
-		now := time.Now()
-		if err := s.StartAttempt(ctx, key, store.AttemptStart{Number: 1, Provider: "chatapi", StartedAt: now}); err != nil {
-			return err
-		}
-		return s.FinishAttempt(ctx, key, 1, store.AttemptResult{
-			Status: store.StatusSucceeded, Output: benchOutput, FinishedAt: now})
-	}
-}
-
 // BenchmarkRecordAttempt measures what the engine pays per plugin call: a
 // durable StartAttempt and FinishAttempt pair, alone and from 64 goroutines.
 // bare_insert is the floor of each mode: one INSERT of a row of similar size
@@ -98,7 +77,20 @@ func BenchmarkRecordAttempt(b *testing.B) {
 				_, err := tx.ExecContext(ctx, `CREATE TABLE bench_baseline (n INTEGER PRIMARY KEY, body TEXT NOT NULL)`)
 				return err
 			}))
-			pair := attemptPairs(b, s)
+			run := store.Run{ID: store.NewRunID(), Workflow: "bench", Status: store.StatusRunning, CreatedAt: time.Now()}
+			_, _, err := s.CreateRun(ctx, run, "", 0)
+			require.NoError(b, err)
+
+			var item atomic.Int64
+			pair := func() error {
+				key := store.StepKey{RunID: run.ID, StepID: "each", Item: int(item.Add(1))}
+				now := time.Now()
+				if err := s.StartAttempt(ctx, key, store.AttemptStart{Number: 1, Provider: "chatapi", StartedAt: now}); err != nil {
+					return err
+				}
+				return s.FinishAttempt(ctx, key, 1, store.AttemptResult{
+					Status: store.StatusSucceeded, Output: benchOutput, FinishedAt: now})
+			}
 			insert := func() error {
 				return s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 					_, err := tx.ExecContext(ctx, `INSERT INTO bench_baseline (body) VALUES (?)`, string(benchOutput))

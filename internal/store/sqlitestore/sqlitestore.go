@@ -9,9 +9,7 @@
 // arrive while the group is being applied, share one BEGIN IMMEDIATE
 // transaction and its one fsync; a write that fails is undone alone (the
 // group is applied again with a savepoint per write), and each caller
-// returns once the commit that holds its write is durable. (A pipelined
-// commit, the fsync off the writer, is built and tested but off: see
-// pipelineCommits.) UpdateRun starts
+// returns once the commit that holds its write is durable. UpdateRun starts
 // from a cache of the runs this Store wrote, guarded by the run's version. Goroutines of one process thus queue rather than
 // fail with SQLITE_BUSY, and other processes on the same file wait out
 // busy_timeout. Reads use a separate pool. Every statement is prepared once
@@ -93,36 +91,9 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	return open(ctx, path, opts, maxGroup)
 }
 
-// pipelineCommits makes Open run the writer with a syncer (see syncer):
-// COMMIT with synchronous=NORMAL and the WAL's fsync on a goroutine of its
-// own, the writer applying the next group meanwhile. It is off: measured on
-// the shared 2-core machine of 2026-12-07 (load average 25-33), it delivered
-// fewer messages per second than the fsync in each COMMIT, at more CPU per
-// message (bench/README.md, "pipelined group commit"). Measure it again on
-// a quiet machine before turning it on.
-const pipelineCommits = false
-
 // open opens the store with writes committed in groups of up to group
 // writes; 1 commits every write on its own.
 func open(ctx context.Context, path string, opts Options, group int) (*Store, error) {
-	return openConfig(ctx, path, opts, config{group: group, pipelined: pipelineCommits})
-}
-
-// config is how a store commits, beyond Options: for tests and benchmarks.
-type config struct {
-	// group caps the writes of one transaction; 1 commits every write on
-	// its own.
-	group int
-	// pipelined runs the write connection with synchronous=NORMAL and a
-	// syncer that fsyncs the WAL off the writer (see syncer); else every
-	// COMMIT fsyncs the WAL (synchronous=FULL) before the writer goes on.
-	pipelined bool
-	// syncFile, when set, replaces the syncer's fsync of the WAL file.
-	syncFile func(*os.File) error
-}
-
-// openConfig opens the store at path as cfg says.
-func openConfig(ctx context.Context, path string, opts Options, cfg config) (*Store, error) {
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = DefaultBusyTimeout
 	}
@@ -141,14 +112,9 @@ func openConfig(ctx context.Context, path string, opts Options, cfg config) (*St
 	// pages a write changed until its group commits, out of temporary files.
 	// auto_vacuum(INCREMENTAL) takes effect on a new file (set before its
 	// first table); an older file is converted once by incrementalVacuum.
-	// synchronous(NORMAL) leaves the WAL's fsync to the syncer; see sync.go.
 	busy := opts.BusyTimeout
-	synchronous := "synchronous(FULL)"
-	if cfg.pipelined {
-		synchronous = "synchronous(NORMAL)"
-	}
 	write, err := sql.Open("sqlite", connString(abs, busy,
-		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", synchronous, "foreign_keys(1)", "temp_store(MEMORY)",
+		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)",
 		// The checkpointer copies the WAL, not the writer's commits; see
 		// checkpoint.go.
 		"wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))+"&_txlock=immediate")
@@ -197,19 +163,7 @@ func openConfig(ctx context.Context, path string, opts Options, cfg config) (*St
 	probe.SetMaxIdleConns(0)
 
 	s := &Store{path: abs, busy: busy, db: write, read: newReader(read), probe: probe}
-	var sync *syncer
-	if cfg.pipelined {
-		sync = newSyncer(abs+"-wal", cfg.syncFile, s.observeWait)
-	}
-	s.w = newWriter(conn, cfg.group, sync, s.observeWait)
-	if sync != nil {
-		// The migrations committed without an fsync: one now, before the
-		// store is used.
-		if err := s.w.doRaw(ctx, func(context.Context, *sql.Conn) error { return nil }); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
-		}
-	}
+	s.w = newWriter(conn, group, s.observeWait)
 	s.pruneSize, s.vacuumSize = newPruneSize(), newVacuumSize()
 	if s.ckpt, err = startCheckpointer(s, abs); err != nil {
 		s.ckpt = nil
@@ -271,13 +225,9 @@ func connString(abs string, busy time.Duration, pragmas ...string) string {
 // connection, so no cached page hides the file's state, it takes the write
 // lock (BEGIN IMMEDIATE), waiting at most the shorter of the busy timeout
 // and 2s, reads the schema and the first page of each table, and rolls
-// back: a lock another process holds, a read-only or damaged file, or a
-// pipelined store failed by an fsync (see syncer) is an error wrapping
-// store.ErrUnavailable. It writes nothing.
+// back: a lock another process holds, a read-only or damaged file is an
+// error wrapping store.ErrUnavailable. It writes nothing.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.failure(); err != nil {
-		return fmt.Errorf("ping sqlite store: %w", err)
-	}
 	if err := s.ping(ctx); err != nil {
 		return fmt.Errorf("ping sqlite store: %w", classify(err))
 	}

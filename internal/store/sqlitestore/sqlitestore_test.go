@@ -18,28 +18,16 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	for _, pipelined := range []bool{false, true} {
-		t.Run(map[bool]string{false: "fsync_in_commit", true: "pipelined"}[pipelined], func(t *testing.T) {
-			t.Parallel()
-			openPath := func(t *testing.T, path string) store.Store {
-				s, err := openConfig(context.Background(), path, Options{}, config{group: maxGroup, pipelined: pipelined})
-				require.NoError(t, err)
-				t.Cleanup(func() { require.NoError(t, s.Close()) })
-				return s
-			}
-			storetest.RunWith(t, storetest.Harness{
-				Open: func(t *testing.T) store.Store {
-					return openPath(t, filepath.Join(t.TempDir(), "herald.db"))
-				},
-				// A second Store on the same file, as a second herald
-				// process would open it: its own writer, its own
-				// connections.
-				OpenSecond: func(t *testing.T, first store.Store) store.Store {
-					return openPath(t, first.(*Store).Path())
-				},
-			})
-		})
-	}
+	storetest.RunWith(t, storetest.Harness{
+		Open: func(t *testing.T) store.Store {
+			return openTemp(t)
+		},
+		// A second Store on the same file, as a second herald process
+		// would open it: its own writer, its own connections.
+		OpenSecond: func(t *testing.T, first store.Store) store.Store {
+			return openAt(t, first.(*Store).Path())
+		},
+	})
 }
 
 // openTemp opens a store in a new temporary directory, closed when t ends.

@@ -23,22 +23,16 @@ var errClosed = errors.New("sqlite store is closed")
 // IMMEDIATE transaction (a write that fails is undone alone; see commit),
 // commits once, and only then answers every caller. With
 // synchronous=FULL each commit costs an fsync, which a group shares instead
-// of paying it per write. A pipelined store's writer (see syncer) commits
-// without the fsync and hands the group to the syncer, which answers every
-// caller once the WAL is on disk, while the writer applies the next group.
-// Statements are prepared on the connection once.
+// of paying it per write. Statements are prepared on the connection once.
 type writer struct {
 	conn     *sql.Conn
 	maxGroup int
-	// sync answers the writes once they are durable; nil when every COMMIT
-	// is durable itself.
-	sync *syncer
 	// stmts holds the statements prepared on conn, by query. Only the loop
 	// goroutine touches it.
 	stmts map[string]*sql.Stmt
 
 	// observe reports how long each group's COMMIT took (op "commit"):
-	// the WAL's write (and its fsync without a syncer).
+	// the WAL's write and fsync, which every caller of the group waits for.
 	observe func(op string, start time.Time)
 
 	mu     sync.Mutex
@@ -76,23 +70,21 @@ type write struct {
 	background bool
 	queued     time.Time     // when a background write was queued
 	began      time.Time     // when the writer took it
-	held       time.Duration // how long it held the writer, set before it is handed over
+	held       time.Duration // how long it held the writer, set before done is closed
 	state      atomic.Int32
 	err        error         // set before done is closed
 	done       chan struct{} // closed when the write is answered
 }
 
 // newWriter starts the writer's goroutine on conn, which it owns from now on.
-// sync, when not nil, answers the writes (see syncer); observe, when not
-// nil, receives each group's commit time.
-func newWriter(conn *sql.Conn, maxGroup int, sync *syncer, observe func(op string, start time.Time)) *writer {
+// observe, when not nil, receives each group's commit time.
+func newWriter(conn *sql.Conn, maxGroup int, observe func(op string, start time.Time)) *writer {
 	if observe == nil {
 		observe = func(string, time.Time) {}
 	}
 	w := &writer{
 		conn:     conn,
 		maxGroup: maxGroup,
-		sync:     sync,
 		observe:  observe,
 		stmts:    map[string]*sql.Stmt{},
 		wake:     make(chan struct{}, 1),
@@ -103,7 +95,7 @@ func newWriter(conn *sql.Conn, maxGroup int, sync *syncer, observe func(op strin
 }
 
 // do runs fn as one write and returns once the transaction that holds it has
-// committed and is durable, with fn's error, or the commit's or the fsync's. fn may be run more than once,
+// committed, with fn's error, or the commit's. fn may be run more than once,
 // each time in a fresh transaction state (see commit). fn gets the writer's
 // context, not ctx: a cancelled statement would roll back the whole group.
 // ctx bounds only the wait for the writer: a call cancelled before its write
@@ -145,9 +137,6 @@ func (w *writer) queueWrite(ctx context.Context, wr *write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := w.failure(); err != nil {
-		return err
-	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -177,8 +166,8 @@ func (w *writer) queueWrite(ctx context.Context, wr *write) error {
 	}
 }
 
-// close commits the writes queued so far, stops the loop, waits for their
-// answers, and closes the connection. Writes made later fail with errClosed.
+// close commits the writes queued so far, stops the loop, and closes the
+// connection. Writes made later fail with errClosed.
 func (w *writer) close() error {
 	w.mu.Lock()
 	w.closed = true
@@ -189,9 +178,6 @@ func (w *writer) close() error {
 	}
 	<-w.done
 	var errs []error
-	if w.sync != nil {
-		errs = append(errs, w.sync.close())
-	}
 	for _, st := range w.stmts {
 		errs = append(errs, st.Close())
 	}
@@ -205,11 +191,6 @@ func (w *writer) loop() {
 	for range w.wake {
 		for {
 			group, bg, closed := w.next()
-			if err := w.failure(); err != nil {
-				// The store failed: nothing more is written.
-				w.refuse(append(group, bg), err)
-				group, bg = nil, nil
-			}
 			if bg != nil {
 				w.runBackground(bg)
 				continue
@@ -233,25 +214,6 @@ func (w *writer) loop() {
 				}
 				group = append(w.commit(group[:i], true), group[i:]...)
 			}
-		}
-	}
-}
-
-// failure returns the store's failure once an fsync failed, else nil.
-func (w *writer) failure() error {
-	if w.sync == nil {
-		return nil
-	}
-	return w.sync.err()
-}
-
-// refuse answers the writes of writes its callers still wait for with err;
-// nil entries are skipped.
-func (w *writer) refuse(writes []*write, err error) {
-	for _, wr := range writes {
-		if wr != nil && wr.state.CompareAndSwap(writeQueued, writeTaken) {
-			wr.err = err
-			close(wr.done)
 		}
 	}
 }
@@ -289,7 +251,7 @@ func (w *writer) runRaw(wr *write) {
 	if !wr.state.CompareAndSwap(writeQueued, writeTaken) {
 		return // its caller gave up
 	}
-	w.answer(wr, wr.raw(context.Background(), w.conn))
+	wr.answer(wr.raw(context.Background(), w.conn))
 }
 
 // takeTx takes up to n queued writes for a transaction's late joiners: it
@@ -341,7 +303,7 @@ func (w *writer) commit(group []*write, join bool) (rest []*write) {
 	if err := w.begin(ctx); err != nil {
 		for _, wr := range group {
 			if wr.state.CompareAndSwap(writeQueued, writeTaken) {
-				w.answer(wr, err)
+				wr.answer(err)
 			}
 		}
 		return nil
@@ -363,9 +325,6 @@ func (w *writer) commit(group []*write, join bool) (rest []*write) {
 		group = nil
 		if !failed && join && len(taken) < w.maxGroup {
 			group = w.takeTx(w.maxGroup - len(taken))
-			if len(group) == 0 {
-				group = w.await(w.maxGroup - len(taken))
-			}
 		}
 	}
 	if failed {
@@ -377,34 +336,7 @@ func (w *writer) commit(group []*write, join bool) (rest []*write) {
 		}
 		return w.applyEach(ctx, taken)
 	}
-	// A store failed while the group waited is not written to.
-	w.finish(ctx, taken, w.failure())
-	return nil
-}
-
-// await holds the transaction open, uncommitted, while the syncer is busy:
-// the group could not be synced before the running fsync ends anyway, and
-// the writes that arrive meanwhile join it instead of paying a commit of
-// their own (committing at once was tried: groups half as large, more CPU
-// per write, no more throughput). So the writer applies a group while the
-// last one's fsync runs, and commits it as that fsync ends. await returns
-// up to n writes that arrived, for the group, or nil once the syncer is
-// idle (or there is no syncer).
-func (w *writer) await(n int) []*write {
-	if w.sync == nil {
-		return nil
-	}
-	for w.sync.busy() {
-		select {
-		case <-w.sync.idle:
-		case <-w.wake:
-			// A raw write at the queue's head takes nothing: it waits,
-			// at most one fsync, for the group to commit.
-			if group := w.takeTx(n); len(group) > 0 {
-				return group
-			}
-		}
-	}
+	w.finish(ctx, taken, nil)
 	return nil
 }
 
@@ -415,7 +347,7 @@ func (w *writer) await(n int) []*write {
 func (w *writer) applyEach(ctx context.Context, taken []*write) (rest []*write) {
 	if err := w.begin(ctx); err != nil {
 		for _, wr := range taken {
-			w.answer(wr, err)
+			wr.answer(err)
 		}
 		return nil
 	}
@@ -444,8 +376,8 @@ func (w *writer) begin(ctx context.Context) error {
 }
 
 // finish commits the transaction that holds taken, unless it is broken, and
-// answers each write (see settle): with its own result once committed, or
-// with the failure of the transaction.
+// answers each write: with its own result once committed, or with the
+// failure of the transaction.
 func (w *writer) finish(ctx context.Context, taken []*write, broken error) {
 	err := broken
 	if err == nil {
@@ -463,7 +395,9 @@ func (w *writer) finish(ctx context.Context, taken []*write, broken error) {
 			wr.err = err
 		}
 	}
-	w.settle(taken...)
+	for _, wr := range taken {
+		wr.close()
+	}
 }
 
 // apply runs fn in a savepoint, released when fn succeeds and rolled back
@@ -484,30 +418,18 @@ func (w *writer) apply(ctx context.Context, fn func(context.Context, *wtx) error
 	return err, nil
 }
 
-// answer answers wr with err; see settle.
-func (w *writer) answer(wr *write, err error) {
+// answer answers wr with err.
+func (wr *write) answer(err error) {
 	wr.err = err
-	w.settle(wr)
+	wr.close()
 }
 
-// settle answers writes the writer is done with, each with the error it
-// holds: through the syncer, once they are durable, or at once without
-// one. Every write goes through the syncer, a refusal or a failed commit
-// too: a refusal may rest on a group not yet durable, and the order of the
-// answers stays the order of the writes.
-func (w *writer) settle(writes ...*write) {
-	for _, wr := range writes {
-		if wr.background {
-			wr.held = time.Since(wr.began)
-		}
+// close answers wr with the error it holds.
+func (wr *write) close() {
+	if wr.background {
+		wr.held = time.Since(wr.began)
 	}
-	if w.sync != nil {
-		w.sync.answer(writes...)
-		return
-	}
-	for _, wr := range writes {
-		close(wr.done)
-	}
+	close(wr.done)
 }
 
 // stmt returns query prepared on the connection, preparing it on first use.
