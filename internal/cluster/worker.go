@@ -13,6 +13,20 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// handOverSnooze is how long a job is snoozed when its run still
+// executes on the replica that fetched it: an execution that outlived
+// its lease (hung in a call that ignores its context) and whose job
+// fell due. Another replica should take the run, but River lets a
+// worker choose only when the job is due again, not who fetches it.
+// Due soon (River records the snooze within about 50 ms), it goes to
+// the first replica to poll after that, most often another one, as
+// each polls once a second. A snooze of LimitPoll made the job due
+// just before this replica's own next poll, which took it back about
+// 19 times in 20: another replica resumed the run 18–61 s after the
+// lease. Not zero, so that a replica left alone with such a job
+// fetches it at most about 20 times a second.
+const handOverSnooze = 50 * time.Millisecond
+
 // runWorker executes runs' jobs.
 type runWorker struct {
 	river.WorkerDefaults[RunArgs]
@@ -63,9 +77,10 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		c.waits.forget(id)
 		return river.JobCancel(err)
 	case errors.Is(err, engine.ErrAlreadyExecuting):
-		// An earlier slice here outlived its lease and River rescued the
-		// job to this same process: let that slice end first.
-		return river.JobSnooze(LimitPoll)
+		// An earlier slice here (or this replica's eager execution)
+		// outlived its lease and the job fell due to this same process:
+		// let that slice end first, or another replica take the run.
+		return river.JobSnooze(handOverSnooze)
 	case errors.Is(err, engine.ErrInterrupted) || execCtx.Err() != nil:
 		// The run checkpointed: every attempt it started is recorded.
 		wait := c.waits.remaining(id, time.Now())
