@@ -17,14 +17,21 @@ var (
 	mdLink    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	mdHeading = regexp.MustCompile(`(?m)^#{1,6} (.+)$`)
 	mdFence   = regexp.MustCompile("(?ms)^```.*?^```$")
+	// htmlAnchor is an explicit anchor, as `<a id="eager-start"></a>` before
+	// a paragraph that is not a heading; GitHub keeps its id.
+	htmlAnchor = regexp.MustCompile(`<a id="([^"]+)"></a>`)
 )
 
 // anchors returns the fragments the headings of a markdown page get, with
-// GitHub's -1, -2 suffixes for repeated headings.
+// GitHub's -1, -2 suffixes for repeated headings, and its explicit anchors.
 func anchors(page string) map[string]bool {
 	out := map[string]bool{}
 	seen := map[string]int{}
-	for _, m := range mdHeading.FindAllStringSubmatch(mdFence.ReplaceAllString(page, ""), -1) {
+	page = mdFence.ReplaceAllString(page, "")
+	for _, m := range htmlAnchor.FindAllStringSubmatch(page, -1) {
+		out[m[1]] = true
+	}
+	for _, m := range mdHeading.FindAllStringSubmatch(page, -1) {
 		a := docgen.Anchor(m[1])
 		if n := seen[a]; n > 0 {
 			out[fmt.Sprintf("%s-%d", a, n)] = true
