@@ -28,8 +28,13 @@ func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store
 }
 
 // startAttempt upserts the step record of key as running and logs the
-// attempt, in the caller's transaction.
+// attempt, in the caller's transaction. A first attempt is logged in the
+// record's own row (the first_ columns), in the same statement; a later one
+// in step_attempts.
 func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.AttemptStart) error {
+	if start.Number == 1 {
+		return startFirstAttempt(ctx, tx, key, start)
+	}
 	// The upsert leaves a succeeded record alone and then changes no row.
 	res, err := tx.ExecContext(ctx, `INSERT INTO step_records
 		(run_id, step_id, item, status, attempts, provider, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?)
@@ -55,6 +60,39 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 	return ifUnchanged(res, fmt.Errorf("attempt was already started: %w", store.ErrConflict))
 }
 
+// startFirstAttempt is startAttempt of attempt 1: one upsert writes the
+// record and the attempt, and changes no row when the record has succeeded
+// or holds a first attempt already.
+func startFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.AttemptStart) error {
+	at := encodeTime(start.StartedAt)
+	res, err := tx.ExecContext(ctx, `INSERT INTO step_records
+		(run_id, step_id, item, status, attempts, provider, started_at,
+			first_provider, first_action, first_status, first_started_at)
+		VALUES (?1, ?2, ?3, 'running', 1, ?4, ?6, ?4, ?5, 'running', ?6)
+		ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running',
+			attempts = MAX(attempts, 1), provider = excluded.provider,
+			started_at = COALESCE(started_at, excluded.started_at), finished_at = NULL,
+			first_provider = excluded.first_provider, first_action = excluded.first_action,
+			first_status = 'running', first_started_at = excluded.first_started_at
+		WHERE status <> 'succeeded' AND first_status IS NULL`,
+		key.RunID, key.StepID, key.Item, start.Provider, start.Action, at)
+	if err != nil {
+		return missingRun(ctx, tx, key.RunID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	var status string
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM step_records WHERE run_id = ? AND step_id = ? AND item = ?`,
+		key.RunID, key.StepID, key.Item).Scan(&status); err != nil {
+		return err
+	}
+	if status == string(store.StatusSucceeded) {
+		return fmt.Errorf("step already succeeded: %w", store.ErrConflict)
+	}
+	return fmt.Errorf("attempt was already started: %w", store.ErrConflict)
+}
+
 // FinishAttempt logs the result of a started attempt and applies it to the
 // step record.
 func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt int, result store.AttemptResult) error {
@@ -74,6 +112,15 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 // step record, in the caller's transaction.
 func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int, result store.AttemptResult) error {
 	class, message, field := errorColumns(result.Error)
+	// A record that has succeeded keeps its success: this is a late
+	// attempt, finished after another one succeeded.
+	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
+	if result.WillRetry {
+		recStatus, finished = store.StatusRunning, nil
+	}
+	if attempt == 1 {
+		return finishFirstAttempt(ctx, tx, key, result, recStatus, finished)
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = ?, finished_at = ?,
 		error_class = ?, error_message = ?, error_field = ?, outcome = ?, retry_after_ms = ?,
 		request_json = ?, response_json = ?
@@ -90,13 +137,6 @@ func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int,
 	} else if n == 0 {
 		return unfinishable(ctx, tx, key, attempt)
 	}
-
-	// A record that has succeeded keeps its success: this is a late
-	// attempt, finished after another one succeeded.
-	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
-	if result.WillRetry {
-		recStatus, finished = store.StatusRunning, nil
-	}
 	_, err = tx.ExecContext(ctx, `UPDATE step_records SET status = ?, output_json = ?, finished_at = ?,
 		error_class = ?, error_message = ?, error_field = ?
 		WHERE run_id = ? AND step_id = ? AND item = ? AND status <> 'succeeded'`,
@@ -105,20 +145,56 @@ func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int,
 	return err
 }
 
+// finishFirstAttempt is finishAttempt of attempt 1, whose columns are in the
+// record's row: one statement logs the result and, unless the record has
+// succeeded, applies it to the record (a SET expression reads the row as it
+// was before the update).
+func finishFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, result store.AttemptResult,
+	recStatus store.Status, recFinished any) error {
+	class, message, field := errorColumns(result.Error)
+	res, err := tx.ExecContext(ctx, `UPDATE step_records SET first_status = ?1, first_finished_at = ?2,
+		first_error_class = ?3, first_error_message = ?4, first_error_field = ?5, first_outcome = ?6,
+		first_retry_after_ms = ?7, first_request_json = ?8, first_response_json = ?9,
+		status = CASE WHEN status = 'succeeded' THEN status ELSE ?10 END,
+		output_json = CASE WHEN status = 'succeeded' THEN output_json ELSE ?11 END,
+		finished_at = CASE WHEN status = 'succeeded' THEN finished_at ELSE ?12 END,
+		error_class = CASE WHEN status = 'succeeded' THEN error_class ELSE ?3 END,
+		error_message = CASE WHEN status = 'succeeded' THEN error_message ELSE ?4 END,
+		error_field = CASE WHEN status = 'succeeded' THEN error_field ELSE ?5 END
+		WHERE run_id = ?13 AND step_id = ?14 AND item = ?15 AND first_status = 'running'`,
+		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
+		encodeJSON(result.Request), encodeJSON(result.Response),
+		string(recStatus), encodeJSON(result.Output), recFinished,
+		key.RunID, key.StepID, key.Item)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return unfinishable(ctx, tx, key, 1)
+	}
+	return nil
+}
+
 // unfinishable explains why an attempt could not be finished: it was never
 // started, or it has finished already.
 func unfinishable(ctx context.Context, tx querier, key store.StepKey, attempt int) error {
-	var status string
-	err := tx.QueryRowContext(ctx, `SELECT status FROM step_attempts
-		WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ?`,
-		key.RunID, key.StepID, key.Item, attempt).Scan(&status)
+	var status sql.NullString
+	q := `SELECT status FROM step_attempts WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ?`
+	args := []any{key.RunID, key.StepID, key.Item, attempt}
+	if attempt == 1 {
+		q, args = `SELECT first_status FROM step_records WHERE run_id = ? AND step_id = ? AND item = ?`, args[:3]
+	}
+	err := tx.QueryRowContext(ctx, q, args...).Scan(&status)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && !status.Valid):
 		return fmt.Errorf("attempt was never started: %w", store.ErrNotFound)
 	case err != nil:
 		return err
 	}
-	return fmt.Errorf("attempt already finished as %s: %w", status, store.ErrConflict)
+	return fmt.Errorf("attempt already finished as %s: %w", status.String, store.ErrConflict)
 }
 
 // RecordStep writes rec as the step record for its key.
@@ -215,6 +291,24 @@ func (s *Store) StepRecords(ctx context.Context, runID string) ([]store.StepReco
 	return recs, nil
 }
 
+// attemptLog selects the attempts of run ?1 in step order, then item and
+// attempt order (after stepOrder): the first attempts from their step
+// records' rows, the later ones from step_attempts.
+const attemptLog = `
+	SELECT a.* FROM (
+		SELECT run_id, step_id, item, 1 AS attempt, first_provider, first_action, first_status,
+			COALESCE(first_outcome, ''), first_error_class, first_error_message, first_error_field,
+			COALESCE(first_retry_after_ms, 0), first_request_json, first_response_json,
+			first_started_at, first_finished_at
+		FROM step_records WHERE run_id = ?1 AND first_status IS NOT NULL
+		UNION ALL
+		SELECT run_id, step_id, item, attempt, provider, action, status, outcome,
+			error_class, error_message, error_field, retry_after_ms, request_json, response_json,
+			started_at, finished_at
+		FROM step_attempts WHERE run_id = ?1
+	) a JOIN step_order o ON o.step_id = a.step_id
+	ORDER BY o.first_seq, a.item, a.attempt`
+
 // Attempts returns the run's attempt log in step order, then attempt order.
 func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, error) {
 	attempts := []store.Attempt{}
@@ -222,12 +316,7 @@ func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, er
 		if err := runExists(ctx, tx, runID); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, stepOrder+`
-			SELECT a.run_id, a.step_id, a.item, a.attempt, a.provider, a.action, a.status, a.outcome,
-				a.error_class, a.error_message, a.error_field, a.retry_after_ms, a.request_json, a.response_json,
-				a.started_at, a.finished_at
-			FROM step_attempts a JOIN step_order o ON o.step_id = a.step_id
-			WHERE a.run_id = ?1 ORDER BY o.first_seq, a.item, a.attempt`, runID)
+		rows, err := tx.QueryContext(ctx, stepOrder+attemptLog, runID)
 		if err != nil {
 			return err
 		}
