@@ -13,21 +13,23 @@ import (
 )
 
 // Heartbeat refreshes the heartbeat of every running run of owner in one
-// statement and returns those whose cancel was requested.
+// statement and returns those whose cancel was requested. Both statements
+// name the condition of runs_unfinished, whose running runs they read
+// (migration 0010 dropped the index of running runs by owner).
 func (s *Store) Heartbeat(ctx context.Context, owner string, at time.Time) ([]string, error) {
 	if owner == "" || at.IsZero() {
 		return nil, fmt.Errorf("heartbeat: %w: owner and time are required", store.ErrInvalid)
 	}
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE owner = ? AND status = 'running'`,
-			encodeTime(at), owner)
+		_, err := tx.ExecContext(ctx, `UPDATE runs SET heartbeat_at = ?
+			WHERE `+unfinishedRunsCond+` AND status = 'running' AND owner = ?`, encodeTime(at), owner)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id FROM runs
-		WHERE owner = ? AND status = 'running' AND cancel_requested <> '' ORDER BY id`, owner)
+		WHERE `+unfinishedRunsCond+` AND status = 'running' AND owner = ? AND cancel_requested <> '' ORDER BY id`, owner)
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}

@@ -69,13 +69,18 @@ func TestRunQueriesUseAnIndex(t *testing.T) {
 	for _, query := range []string{
 		`SELECT ` + runColumns + ` FROM runs WHERE ` + unfinishedRunsCond + ` ORDER BY created_at, id`,
 		// The heartbeat's statements (history.go).
-		`UPDATE runs SET heartbeat_at = 'x' WHERE owner = 'o' AND status = 'running'`,
-		`SELECT id FROM runs WHERE owner = 'o' AND status = 'running' AND cancel_requested <> '' ORDER BY id`,
+		`UPDATE runs SET heartbeat_at = 'x' WHERE ` + unfinishedRunsCond + ` AND status = 'running' AND owner = 'o'`,
+		`SELECT id FROM runs WHERE ` + unfinishedRunsCond + ` AND status = 'running' AND owner = 'o'
+			AND cancel_requested <> '' ORDER BY id`,
 		// The retention's (history.go).
 		`SELECT id FROM runs WHERE created_at < '1' AND finished_at < '1'
 			AND status IN ('succeeded', 'failed', 'skipped', 'canceled') ORDER BY created_at, id LIMIT 5`,
 	} {
 		plan := queryPlan(t, s, query)
 		require.Contains(t, plan, "USING INDEX", "%s:\n%s", query, plan)
+		if strings.Contains(query, "owner") {
+			// The running runs are read from runs_unfinished (migration 0010).
+			require.Contains(t, plan, "USING INDEX runs_unfinished", "%s:\n%s", query, plan)
+		}
 	}
 }
