@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -117,6 +118,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		return nil, err
 	}
 	m := &measurer{cfg: cfg, opts: opts, proj: proj, dsn: cfg.DSN}
+	if cfg.Profile != "" {
+		m.queries = map[int]string{}
+	}
 	defer m.stopAll()
 
 	if cfg.SQLite {
@@ -158,6 +162,9 @@ type measurer struct {
 	// dsn reaches the PostgreSQL server; app is the application_name of
 	// the replicas' connections once they run on it, empty before.
 	dsn, app string
+	// queries, when profiling, holds the last query of each server process
+	// dbCPU read, by process ID.
+	queries map[int]string
 	// procs are the herald processes running, the first first; pprof are
 	// their profilers' addresses.
 	procs []*exec.Cmd
@@ -220,6 +227,9 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 		}
 		cpu <- after
 		db <- dbDelta(dbBefore, dbAfter)
+		if m.queries != nil {
+			m.saveDBCPU(name, dbBefore, dbAfter)
+		}
 	}()
 	r, err := load.Run(ctx, name, opts)
 	if err != nil {
@@ -261,19 +271,26 @@ func (m *measurer) dbCPU(ctx context.Context) map[int]time.Duration {
 		return nil
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, m.app)
+	rows, err := conn.Query(ctx, `SELECT pid, left(query, 70) FROM pg_stat_activity WHERE application_name = $1`, m.app)
 	if err != nil {
 		fmt.Fprintln(m.cfg.Log, "scaleout: server cpu:", err)
 		return nil
 	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	type backend struct {
+		PID   int32
+		Query string
+	}
+	backends, err := pgx.CollectRows(rows, pgx.RowToStructByPos[backend])
 	if err != nil {
 		fmt.Fprintln(m.cfg.Log, "scaleout: server cpu:", err)
 		return nil
 	}
-	out := make(map[int]time.Duration, len(pids))
-	for _, pid := range pids {
-		out[int(pid)], _ = procCPU(int(pid))
+	out := make(map[int]time.Duration, len(backends))
+	for _, b := range backends {
+		out[int(b.PID)], _ = procCPU(int(b.PID))
+		if m.queries != nil {
+			m.queries[int(b.PID)] = b.Query
+		}
 	}
 	return out
 }
@@ -289,11 +306,34 @@ func dbDelta(before, after map[int]time.Duration) time.Duration {
 	return total
 }
 
+// saveDBCPU writes, to db-<system>.txt in the profile directory, the CPU
+// time each server process of the replicas used in the window, most first,
+// with its last query.
+func (m *measurer) saveDBCPU(name string, before, after map[int]time.Duration) {
+	pids := slices.Collect(maps.Keys(after))
+	used := func(pid int) time.Duration { return after[pid] - before[pid] }
+	slices.SortFunc(pids, func(a, b int) int { return int(used(b) - used(a)) })
+	var sb strings.Builder
+	for _, pid := range pids {
+		fmt.Fprintf(&sb, "%8d %10s  %s\n", pid, used(pid), strings.Join(strings.Fields(m.queries[pid]), " "))
+	}
+	path := filepath.Join(m.cfg.Profile, "db-"+profileName(name)+".txt")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		fmt.Fprintln(m.cfg.Log, "scaleout: profile:", err)
+	}
+}
+
+// profileName returns the name of the system measured as it goes in the
+// profiles' file names.
+func profileName(name string) string {
+	return strings.NewReplacer(" ", "", ",", "-", "(", "", ")", "").Replace(name)
+}
+
 // profile saves a 5 s CPU profile and a goroutine dump of the first herald
 // after wait.
 func (m *measurer) profile(name string, wait time.Duration) {
 	time.Sleep(max(0, wait-2500*time.Millisecond))
-	file := strings.NewReplacer(" ", "", ",", "-", "(", "", ")", "").Replace(name)
+	file := profileName(name)
 	save := func(path, out string) {
 		resp, err := http.Get("http://" + m.pprof[0] + path)
 		if err != nil {
