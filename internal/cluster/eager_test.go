@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/cluster"
@@ -219,4 +220,49 @@ func TestEagerSliceHandsTheRunBack(t *testing.T) {
 	require.Less(t, time.Since(start), 15*time.Second, "well before the held job's lease (41 s) was over")
 	require.GreaterOrEqual(t, a.calls.Load(), int64(1), "River executed the rest")
 	require.EqualValues(t, 2, plugin.calls.Load(), "each step sent once")
+}
+
+// TestEagerHeldJobIsRiversJob: the held job an eager create inserts with
+// its own statement (in the batch that creates the run) is the row River's
+// InsertManyTx inserted there before: River's own insert of the run's job
+// finds it a duplicate (same unique key and states, as Adopt relies on),
+// and its other columns are those of a job River inserts held back for
+// another run.
+func TestEagerHeldJobIsRiversJob(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, oneStep)
+	a := b.startEngine("a", time.Minute)
+	release := plugin.hold(t)
+	run := a.admit(t, "w")
+	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	ctx := context.Background()
+
+	adopted, err := a.c.Adopt(ctx)
+	require.NoError(t, err)
+	require.Zero(t, adopted, "River finds the executing run's job a duplicate of the held one")
+	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID))
+
+	other := store.NewRunID()
+	_, err = a.c.Client().Insert(ctx, cluster.RunArgs{RunID: other, Workflow: "w"},
+		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	row := func(id string) []any {
+		var (
+			kind, queue, metadata, tags, state, unique string
+			priority, maxAttempts, attempt             int
+			args                                       map[string]any
+		)
+		require.NoError(t, a.st.Pool().QueryRow(ctx, `SELECT kind, queue, metadata::text, tags::text, state::text,
+			unique_states::text, priority, max_attempts, attempt, args
+			FROM `+a.st.Schema()+`.river_job WHERE args->>'run_id' = $1`, id).
+			Scan(&kind, &queue, &metadata, &tags, &state, &unique, &priority, &maxAttempts, &attempt, &args))
+		delete(args, "run_id")
+		return []any{kind, queue, metadata, tags, state, unique, priority, maxAttempts, attempt, args}
+	}
+	require.Equal(t, row(other), row(run.ID))
+
+	release()
+	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	require.Empty(t, jobs(t, a.st, run.ID), "the run's end deleted its held job")
+	require.EqualValues(t, 1, plugin.calls.Load())
 }
