@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/cluster"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -265,4 +267,27 @@ func TestEagerHeldJobIsRiversJob(t *testing.T) {
 	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
 	require.Empty(t, jobs(t, a.st, run.ID), "the run's end deleted its held job")
 	require.EqualValues(t, 1, plugin.calls.Load())
+}
+
+// TestEagerCreateIsTwoRoundTrips: an eager create sends BEGIN, its run, its
+// first attempt's start and its held-back job in one batch, then COMMIT:
+// the job costs no round trip of its own.
+func TestEagerCreateIsTwoRoundTrips(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, oneStep)
+	rt := &pgtest.RoundTrips{}
+	b.tracer = rt
+	b.executeNew = func(r *replica, ctx context.Context, a engine.Admission) (store.Run, error) {
+		return r.engine.ExecuteNew(rt.Context(ctx), a)
+	}
+	a := b.startEngine("a", time.Minute)
+	run := a.admit(t, "w")
+	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	require.EqualValues(t, 1, plugin.calls.Load())
+	stmts := rt.Statements()
+	require.GreaterOrEqual(t, len(stmts), 2, "%q", stmts)
+	require.True(t, strings.HasPrefix(stmts[0], "BEGIN"), "%q", stmts[0])
+	require.Contains(t, stmts[0], "step_attempts", "the attempt's start goes with the run")
+	require.Contains(t, stmts[0], "river_job", "the held job goes with the run")
+	require.Equal(t, "COMMIT", stmts[1])
 }
