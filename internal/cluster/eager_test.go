@@ -145,17 +145,26 @@ func TestEagerRunLeavesNoJob(t *testing.T) {
 	require.Empty(t, jobs(t, a.st, run.ID), "the transaction that ended the run deleted its job")
 }
 
+// executingEager starts a replica executing a one-step project and admits
+// a run whose call hangs until release: the run executes, its job held
+// back.
+func executingEager(t *testing.T) (a *replica, plugin *sender, release func(), run store.Run) {
+	t.Helper()
+	b, plugin := eagerSetup(t, oneStep)
+	a = b.startEngine("a", time.Minute)
+	release = plugin.hold(t)
+	run = a.admit(t, "w")
+	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	return a, plugin, release, run
+}
+
 // TestEagerRunHeldJobWhileExecuting: the job inserted with an eager run is
 // held back while the run executes, and when it falls due before the run
 // ends (its lease overrun), River's execution on the same replica finds
 // the run executing and snoozes: the provider is called once.
 func TestEagerRunHeldJobWhileExecuting(t *testing.T) {
 	t.Parallel()
-	b, plugin := eagerSetup(t, oneStep)
-	a := b.startEngine("a", time.Minute)
-	release := plugin.hold(t)
-	run := a.admit(t, "w")
-	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	a, plugin, release, run := executingEager(t)
 	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID), "held back, not available")
 
 	_, err := a.st.Pool().Exec(context.Background(), `UPDATE `+a.st.Schema()+`.river_job
@@ -232,11 +241,7 @@ func TestEagerSliceHandsTheRunBack(t *testing.T) {
 // another run.
 func TestEagerHeldJobIsRiversJob(t *testing.T) {
 	t.Parallel()
-	b, plugin := eagerSetup(t, oneStep)
-	a := b.startEngine("a", time.Minute)
-	release := plugin.hold(t)
-	run := a.admit(t, "w")
-	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	a, plugin, release, run := executingEager(t)
 	ctx := context.Background()
 
 	adopted, err := a.c.Adopt(ctx)
