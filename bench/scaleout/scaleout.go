@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,6 +64,11 @@ type Result struct {
 	// floor), the CPU time it and its plugin processes spent in the
 	// measured window per message delivered in that window.
 	CPU []time.Duration
+	// DB is, for the PostgreSQL systems, the CPU time the server processes
+	// serving the replicas' connections spent in the window per message
+	// delivered (all replicas together); the server's shared processes
+	// (WAL writer, checkpointer, autovacuum) are not counted.
+	DB time.Duration
 }
 
 // Run measures the floor (when Bin has it), one herald on SQLite (when
@@ -111,7 +117,10 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if err := os.WriteFile(filepath.Join(proj, "bench.hcl"), []byte(fmt.Sprintf(project, sbURL)), 0o644); err != nil {
 		return nil, err
 	}
-	m := &measurer{cfg: cfg, opts: opts, proj: proj}
+	m := &measurer{cfg: cfg, opts: opts, proj: proj, dsn: cfg.DSN}
+	if cfg.Profile != "" {
+		m.queries = map[int]string{}
+	}
 	defer m.stopAll()
 
 	if cfg.SQLite {
@@ -126,11 +135,12 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		m.stopAll()
 	}
 
-	dsn, drop, err := schema(ctx, cfg.DSN)
+	dsn, app, drop, err := schema(ctx, cfg.DSN)
 	if err != nil {
 		return results, err
 	}
 	defer drop()
+	m.app = app
 	for n := 1; n <= 2; n++ {
 		if err := m.start(dsn); err != nil {
 			return results, err
@@ -149,6 +159,12 @@ type measurer struct {
 	cfg  Config
 	opts load.Options
 	proj string
+	// dsn reaches the PostgreSQL server; app is the application_name of
+	// the replicas' connections once they run on it, empty before.
+	dsn, app string
+	// queries, when profiling, holds the last query of each server process
+	// dbCPU read, by process ID.
+	queries map[int]string
 	// procs are the herald processes running, the first first; pprof are
 	// their profilers' addresses.
 	procs []*exec.Cmd
@@ -195,18 +211,25 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 	opts := m.opts
 	opts.Targets = m.hooks
 	cpu := make(chan []time.Duration, 1)
+	db := make(chan time.Duration, 1)
 	go func() {
 		time.Sleep(opts.Warmup)
 		before := m.cpu()
+		dbBefore := m.dbCPU(ctx)
 		if m.cfg.Profile != "" {
 			go m.profile(name, opts.Duration/2)
 		}
 		time.Sleep(opts.Duration)
 		after := m.cpu()
+		dbAfter := m.dbCPU(ctx)
 		for i := range after {
 			after[i] -= before[i]
 		}
 		cpu <- after
+		db <- dbDelta(dbBefore, dbAfter)
+		if m.queries != nil {
+			m.saveDBCPU(name, dbBefore, dbAfter)
+		}
 	}()
 	r, err := load.Run(ctx, name, opts)
 	if err != nil {
@@ -218,6 +241,9 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 		if delivered > 0 {
 			res.CPU = append(res.CPU, time.Duration(float64(d)/delivered))
 		}
+	}
+	if d := <-db; delivered > 0 {
+		res.DB = time.Duration(float64(d) / delivered)
 	}
 	return res, nil
 }
@@ -232,11 +258,82 @@ func (m *measurer) cpu() []time.Duration {
 	return out
 }
 
+// dbCPU returns the CPU time used so far by each server process that
+// serves a connection of the replicas (named by m.app), by process ID;
+// nil when the replicas do not run on PostgreSQL.
+func (m *measurer) dbCPU(ctx context.Context) map[int]time.Duration {
+	if m.app == "" {
+		return nil
+	}
+	conn, err := pgx.Connect(ctx, m.dsn)
+	if err != nil {
+		fmt.Fprintln(m.cfg.Log, "scaleout: server cpu:", err)
+		return nil
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid, left(query, 70) FROM pg_stat_activity WHERE application_name = $1`, m.app)
+	if err != nil {
+		fmt.Fprintln(m.cfg.Log, "scaleout: server cpu:", err)
+		return nil
+	}
+	type backend struct {
+		PID   int32
+		Query string
+	}
+	backends, err := pgx.CollectRows(rows, pgx.RowToStructByPos[backend])
+	if err != nil {
+		fmt.Fprintln(m.cfg.Log, "scaleout: server cpu:", err)
+		return nil
+	}
+	out := make(map[int]time.Duration, len(backends))
+	for _, b := range backends {
+		out[int(b.PID)], _ = procCPU(int(b.PID))
+		if m.queries != nil {
+			m.queries[int(b.PID)] = b.Query
+		}
+	}
+	return out
+}
+
+// dbDelta returns the CPU time server processes used between two readings
+// of dbCPU; a process first seen at the end counts from its start, as the
+// pool opened its connection during the window.
+func dbDelta(before, after map[int]time.Duration) time.Duration {
+	var total time.Duration
+	for pid, cpu := range after {
+		total += cpu - before[pid]
+	}
+	return total
+}
+
+// saveDBCPU writes, to db-<system>.txt in the profile directory, the CPU
+// time each server process of the replicas used in the window, most first,
+// with its last query.
+func (m *measurer) saveDBCPU(name string, before, after map[int]time.Duration) {
+	pids := slices.Collect(maps.Keys(after))
+	used := func(pid int) time.Duration { return after[pid] - before[pid] }
+	slices.SortFunc(pids, func(a, b int) int { return int(used(b) - used(a)) })
+	var sb strings.Builder
+	for _, pid := range pids {
+		fmt.Fprintf(&sb, "%8d %10s  %s\n", pid, used(pid), strings.Join(strings.Fields(m.queries[pid]), " "))
+	}
+	path := filepath.Join(m.cfg.Profile, "db-"+profileName(name)+".txt")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		fmt.Fprintln(m.cfg.Log, "scaleout: profile:", err)
+	}
+}
+
+// profileName returns the name of the system measured as it goes in the
+// profiles' file names.
+func profileName(name string) string {
+	return strings.NewReplacer(" ", "", ",", "-", "(", "", ")", "").Replace(name)
+}
+
 // profile saves a 5 s CPU profile and a goroutine dump of the first herald
 // after wait.
 func (m *measurer) profile(name string, wait time.Duration) {
 	time.Sleep(max(0, wait-2500*time.Millisecond))
-	file := strings.NewReplacer(" ", "", ",", "-", "(", "", ")", "").Replace(name)
+	file := profileName(name)
 	save := func(path, out string) {
 		resp, err := http.Get("http://" + m.pprof[0] + path)
 		if err != nil {
@@ -264,7 +361,7 @@ func Print(w io.Writer, results []Result) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "system\tsent\tdelivered\trefused\tmsgs/s\tp50\tp99\tof %s\tCPU µs/msg per process\t\n", results[0].Name)
+	fmt.Fprintf(tw, "system\tsent\tdelivered\trefused\tmsgs/s\tp50\tp99\tof %s\tCPU µs/msg per process\tPostgreSQL CPU µs/msg\t\n", results[0].Name)
 	for _, r := range results {
 		cpu := make([]string, len(r.CPU))
 		for i, d := range r.CPU {
@@ -273,9 +370,13 @@ func Print(w io.Writer, results []Result) error {
 		if len(cpu) == 0 {
 			cpu = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%.0f%%\t%s\t\n", r.Name, r.Sent, r.Delivered, r.Failures, r.Throughput,
+		db := "-"
+		if r.DB > 0 {
+			db = fmt.Sprintf("%.0f", float64(r.DB)/float64(time.Microsecond))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%.0f%%\t%s\t%s\t\n", r.Name, r.Sent, r.Delivered, r.Failures, r.Throughput,
 			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), 100*r.Throughput/results[0].Throughput,
-			strings.Join(cpu, " + "))
+			strings.Join(cpu, " + "), db)
 	}
 	return tw.Flush()
 }
@@ -296,18 +397,19 @@ workflow "bench" {
 `
 
 // schema creates a fresh schema and returns the DSN that selects it (with
-// a pool of 20 connections per replica) and its removal.
-func schema(ctx context.Context, dsn string) (string, func(), error) {
+// a pool of 20 connections per replica, named by the application_name it
+// returns too, the schema's name) and its removal.
+func schema(ctx context.Context, dsn string) (string, string, func(), error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "herald_bench_" + hex.EncodeToString(b[:])
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return "", nil, fmt.Errorf("connect to postgres: %w", err)
+		return "", "", nil, fmt.Errorf("connect to postgres: %w", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	drop := func() {
 		c, err := pgx.Connect(context.Background(), dsn)
@@ -319,13 +421,14 @@ func schema(ctx context.Context, dsn string) (string, func(), error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		drop()
-		return "", nil, errors.New("the postgres dsn must be a url")
+		return "", "", nil, errors.New("the postgres dsn must be a url")
 	}
 	q := u.Query()
 	q.Set("search_path", name)
 	q.Set("pool_max_conns", "20")
+	q.Set("application_name", name)
 	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
+	return u.String(), name, drop, nil
 }
 
 func exists(path string) bool {
@@ -385,6 +488,7 @@ func Median(runs [][]Result) []Result {
 		r.Throughput = pick(func(r Result) float64 { return r.Throughput })
 		r.P50 = time.Duration(pick(func(r Result) float64 { return float64(r.P50) }))
 		r.P99 = time.Duration(pick(func(r Result) float64 { return float64(r.P99) }))
+		r.DB = time.Duration(pick(func(r Result) float64 { return float64(r.DB) }))
 		r.CPU = slices.Clone(r.CPU)
 		for j := range r.CPU {
 			r.CPU[j] = time.Duration(pick(func(r Result) float64 {

@@ -92,7 +92,8 @@ type attemptStart struct {
 }
 
 // noteHeldJobs sets the job ID of each of held's creates from River's
-// insert results.
+// insert results: the eager creates of runs with an idempotency key, whose
+// jobs River inserts (the others' go with their runs; see queueHeldJobs).
 func noteHeldJobs(res []*rivertype.JobInsertResult, held map[string]*createReq) error {
 	for _, r := range res {
 		var args RunArgs

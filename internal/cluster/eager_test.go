@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/cluster"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -142,17 +145,26 @@ func TestEagerRunLeavesNoJob(t *testing.T) {
 	require.Empty(t, jobs(t, a.st, run.ID), "the transaction that ended the run deleted its job")
 }
 
+// executingEager starts a replica executing a one-step project and admits
+// a run whose call hangs until release: the run executes, its job held
+// back.
+func executingEager(t *testing.T) (a *replica, plugin *sender, release func(), run store.Run) {
+	t.Helper()
+	b, plugin := eagerSetup(t, oneStep)
+	a = b.startEngine("a", time.Minute)
+	release = plugin.hold(t)
+	run = a.admit(t, "w")
+	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	return a, plugin, release, run
+}
+
 // TestEagerRunHeldJobWhileExecuting: the job inserted with an eager run is
 // held back while the run executes, and when it falls due before the run
 // ends (its lease overrun), River's execution on the same replica finds
 // the run executing and snoozes: the provider is called once.
 func TestEagerRunHeldJobWhileExecuting(t *testing.T) {
 	t.Parallel()
-	b, plugin := eagerSetup(t, oneStep)
-	a := b.startEngine("a", time.Minute)
-	release := plugin.hold(t)
-	run := a.admit(t, "w")
-	waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == 1 })
+	a, plugin, release, run := executingEager(t)
 	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID), "held back, not available")
 
 	_, err := a.st.Pool().Exec(context.Background(), `UPDATE `+a.st.Schema()+`.river_job
@@ -219,4 +231,68 @@ func TestEagerSliceHandsTheRunBack(t *testing.T) {
 	require.Less(t, time.Since(start), 15*time.Second, "well before the held job's lease (41 s) was over")
 	require.GreaterOrEqual(t, a.calls.Load(), int64(1), "River executed the rest")
 	require.EqualValues(t, 2, plugin.calls.Load(), "each step sent once")
+}
+
+// TestEagerHeldJobIsRiversJob: the held job an eager create inserts with
+// its own statement (in the batch that creates the run) is the row River's
+// InsertManyTx inserted there before: River's own insert of the run's job
+// finds it a duplicate (same unique key and states, as Adopt relies on),
+// and its other columns are those of a job River inserts held back for
+// another run.
+func TestEagerHeldJobIsRiversJob(t *testing.T) {
+	t.Parallel()
+	a, plugin, release, run := executingEager(t)
+	ctx := context.Background()
+
+	adopted, err := a.c.Adopt(ctx)
+	require.NoError(t, err)
+	require.Zero(t, adopted, "River finds the executing run's job a duplicate of the held one")
+	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID))
+
+	other := store.NewRunID()
+	_, err = a.c.Client().Insert(ctx, cluster.RunArgs{RunID: other, Workflow: "w"},
+		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	row := func(id string) []any {
+		var (
+			kind, queue, metadata, tags, state, unique string
+			priority, maxAttempts, attempt             int
+			args                                       map[string]any
+		)
+		require.NoError(t, a.st.Pool().QueryRow(ctx, `SELECT kind, queue, metadata::text, tags::text, state::text,
+			unique_states::text, priority, max_attempts, attempt, args
+			FROM `+a.st.Schema()+`.river_job WHERE args->>'run_id' = $1`, id).
+			Scan(&kind, &queue, &metadata, &tags, &state, &unique, &priority, &maxAttempts, &attempt, &args))
+		delete(args, "run_id")
+		return []any{kind, queue, metadata, tags, state, unique, priority, maxAttempts, attempt, args}
+	}
+	require.Equal(t, row(other), row(run.ID))
+
+	release()
+	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	require.Empty(t, jobs(t, a.st, run.ID), "the run's end deleted its held job")
+	require.EqualValues(t, 1, plugin.calls.Load())
+}
+
+// TestEagerCreateIsTwoRoundTrips: an eager create sends BEGIN, its run, its
+// first attempt's start and its held-back job in one batch, then COMMIT:
+// the job costs no round trip of its own.
+func TestEagerCreateIsTwoRoundTrips(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, oneStep)
+	rt := &pgtest.RoundTrips{}
+	b.tracer = rt
+	b.executeNew = func(r *replica, ctx context.Context, a engine.Admission) (store.Run, error) {
+		return r.engine.ExecuteNew(rt.Context(ctx), a)
+	}
+	a := b.startEngine("a", time.Minute)
+	run := a.admit(t, "w")
+	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	require.EqualValues(t, 1, plugin.calls.Load())
+	stmts := rt.Statements()
+	require.GreaterOrEqual(t, len(stmts), 2, "%q", stmts)
+	require.True(t, strings.HasPrefix(stmts[0], "BEGIN"), "%q", stmts[0])
+	require.Contains(t, stmts[0], "step_attempts", "the attempt's start goes with the run")
+	require.Contains(t, stmts[0], "river_job", "the held job goes with the run")
+	require.Equal(t, "COMMIT", stmts[1])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,13 +31,16 @@ type Store struct {
 	c *Cluster
 	// creates group-commits CreateRun.
 	creates pgstore.Group[*createReq]
+	// heldJobsSQL is heldJobsSQL in the store's schema.
+	heldJobsSQL string
 }
 
 var _ store.Store = (*Store)(nil)
 
 // newStore returns the cluster store of c on st.
 func newStore(st *pgstore.Store, c *Cluster) *Store {
-	s := &Store{Store: st, c: c}
+	s := &Store{Store: st, c: c,
+		heldJobsSQL: strings.ReplaceAll(heldJobsSQL, "{schema}.", pgx.Identifier{st.Schema()}.Sanitize()+".")}
 	s.creates = pgstore.Group[*createReq]{Commit: s.commit, MaxBatch: maxCreateBatch, MaxInFlight: maxCreateTxs}
 	return s
 }
@@ -173,10 +177,13 @@ func (s *Store) commit(batch []*createReq) {
 // createTx creates reqs' runs and inserts the jobs of those it created
 // that are not final, in one transaction, and sets each req's result. The
 // runs without an idempotency key go in one statement, sent with BEGIN
-// (see pgstore.Store.QueueCreateRuns), so a transaction costs three round
-// trips (BEGIN with the runs, the jobs, COMMIT) however many runs it
-// holds, and now and then River's notification of new jobs; each keyed
-// run costs its own. An error rolls all of them back.
+// (see pgstore.Store.QueueCreateRuns), and so do the held-back jobs of
+// those executed eagerly (see queueHeldJobs); River's InsertManyTx inserts
+// the other jobs, so that it notifies the replicas of them. A transaction
+// costs two round trips (BEGIN with the runs and the held jobs, COMMIT)
+// when all its runs are eager, three with River's insert, however many
+// runs it holds, and now and then River's notification of new jobs; each
+// keyed run costs its own. An error rolls all of them back.
 func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 	conn, err := s.Pool().Acquire(ctx)
 	if err != nil {
@@ -199,8 +206,8 @@ func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 // error tx may be open, to be rolled back.
 func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error {
 	var (
-		plain []*createReq
-		runs  []store.Run
+		plain, held []*createReq
+		runs        []store.Run
 	)
 	for _, r := range reqs {
 		if r.idemKey == "" {
@@ -221,6 +228,14 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 				if err := s.QueueStartAttempt(b, r.start.key, r.start.start); err != nil {
 					return err
 				}
+			}
+			if r.eager != nil && !r.stored.Status.Final() {
+				held = append(held, r)
+			}
+		}
+		if len(held) > 0 {
+			if err := s.queueHeldJobs(b, held); err != nil {
+				return err
 			}
 		}
 	}
@@ -247,11 +262,11 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 	}
 	var (
 		params []river.InsertManyParams
-		held   map[string]*createReq // eager runs by ID
+		keyed  map[string]*createReq // eager keyed runs by ID
 	)
 	for _, r := range reqs {
-		if r.existed || r.stored.Status.Final() {
-			continue
+		if r.existed || r.stored.Status.Final() || r.idemKey == "" && r.eager != nil {
+			continue // nothing to queue, or inserted held back with its run
 		}
 		p := river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}}
 		if r.eager != nil {
@@ -259,10 +274,10 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 			opts := RunArgs{}.InsertOpts()
 			opts.ScheduledAt = time.Now().Add(r.eager.lease)
 			p.InsertOpts = &opts
-			if held == nil {
-				held = map[string]*createReq{}
+			if keyed == nil {
+				keyed = map[string]*createReq{}
 			}
-			held[r.stored.ID] = r
+			keyed[r.stored.ID] = r
 		}
 		params = append(params, p)
 	}
@@ -273,8 +288,8 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 	if err != nil {
 		return fmt.Errorf("create runs: queue their jobs: %w", err)
 	}
-	if held != nil {
-		return noteHeldJobs(res, held)
+	if keyed != nil {
+		return noteHeldJobs(res, keyed)
 	}
 	return nil
 }

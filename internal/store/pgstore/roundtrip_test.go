@@ -23,6 +23,8 @@ func openTraced(t testing.TB) (*Store, *pgtest.RoundTrips) {
 	require.NoError(t, err)
 	rt := &pgtest.RoundTrips{}
 	cfg.ConnConfig.Tracer = rt
+	// Names the pool's server processes, for serverCPU.
+	cfg.ConnConfig.RuntimeParams["application_name"] = schema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	s, err := OpenPool(ctx, pool, Options{Schema: schema})
