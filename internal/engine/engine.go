@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -201,7 +200,7 @@ func (e *Engine) newRun(ctx context.Context, workflow string, trig Trigger) (sto
 	trig.Event = st.masker.Value(trig.Event)
 	trig.Headers = maskStrings(st.masker, trig.Headers)
 	trig.Query = maskStrings(st.masker, trig.Query)
-	raw, err := json.Marshal(trig)
+	raw, err := encodeTrigger(trig)
 	if err != nil {
 		return store.Run{}, Trigger{}, fmt.Errorf("encode trigger: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/internal/jsonenc"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/sdk"
@@ -491,7 +492,7 @@ func renderJSON(ctx context.Context, v *expr.Value, scope *expr.Scope) (json.Raw
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(m)
+	return jsonenc.Marshal(m)
 }
 
 // invoke calls the provider and returns its output and the HTTP exchange it
