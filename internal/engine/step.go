@@ -577,8 +577,9 @@ func renderJSON(ctx context.Context, v *expr.Value, scope *expr.Scope) (json.Raw
 // so its result is recorded rather than lost. An operator's cancel (ctx's
 // cause is a *CanceledError) does end it: the plugin call is cancelled.
 func (x *execution) invoke(ctx context.Context, instance string, req *sdk.InvokeRequest, timeout time.Duration) (out json.RawMessage, ex *sdk.Exchange, err error) {
-	ex = &sdk.Exchange{}
-	callCtx, cancel := context.WithTimeout(sdk.WithExchange(context.WithoutCancel(ctx), ex), timeout)
+	scope := &callScope{parent: ctx}
+	ex = &scope.ex
+	callCtx, cancel := context.WithTimeout(scope, timeout)
 	defer cancel()
 	callCtx, span := tracing.StartCall(callCtx, x.e.opts.Tracer, "invoke", instance, req.Action)
 	defer func() { tracing.EndCall(span, errorClass(err)) }()
