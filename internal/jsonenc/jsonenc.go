@@ -225,6 +225,15 @@ func AppendTime(b []byte, t time.Time) ([]byte, bool) {
 
 const hex = "0123456789abcdef"
 
+// safe holds the ASCII bytes a string's encoding keeps as they are: all
+// but the control characters, the quote, the backslash and <, > and &.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // AppendString appends s as encoding/json writes a string: quoted, with
 // <, > and & escaped for HTML, U+2028 and U+2029 escaped, and each byte of
 // invalid UTF-8 written as \ufffd.
@@ -233,7 +242,7 @@ func AppendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if safe[c] {
 				i++
 				continue
 			}
