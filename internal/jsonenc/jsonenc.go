@@ -95,39 +95,13 @@ func appendValue(b []byte, v any, depth int) ([]byte, bool) {
 	case time.Time:
 		return AppendTime(b, x)
 	case map[string]any:
-		if x == nil {
-			return append(b, "null"...), true
-		}
 		return appendMap(b, x, depth)
 	case map[string]string:
 		return AppendStringMap(b, x), true
 	case []any:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendValue(b, e, depth+1); !ok {
-				return b, false
-			}
-		}
-		return append(b, ']'), true
+		return appendList(b, x, depth)
 	case []string:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = AppendString(b, e)
-		}
-		return append(b, ']'), true
+		return appendList(b, x, depth)
 	}
 	return b, false
 }
@@ -146,7 +120,11 @@ func sortedKeys[V any](m map[string]V, buf *[16]string) []string {
 	return keys
 }
 
+// appendMap appends m's encoding, keys sorted: null for a nil map.
 func appendMap(b []byte, m map[string]any, depth int) ([]byte, bool) {
+	if m == nil {
+		return append(b, "null"...), true
+	}
 	var buf [16]string
 	b = append(b, '{')
 	for i, k := range sortedKeys(m, &buf) {
@@ -163,8 +141,28 @@ func appendMap(b []byte, m map[string]any, depth int) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
+// appendList appends list's encoding, elements by appendValue: null for a
+// nil list.
+func appendList[E any](b []byte, list []E, depth int) ([]byte, bool) {
+	if list == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '[')
+	for i, e := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = appendValue(b, e, depth+1); !ok {
+			return b, false
+		}
+	}
+	return append(b, ']'), true
+}
+
 // AppendStringMap appends m's encoding as json.Marshal gives it: null for
-// a nil map.
+// a nil map. (appendMap for maps of strings: a generic appendMap would
+// allocate its key buffer, and a value per string.)
 func AppendStringMap(b []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(b, "null"...)

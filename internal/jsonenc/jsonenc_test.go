@@ -170,3 +170,20 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendValueAllocatesNothing checks that encoding into a buffer with
+// room allocates nothing, for every container type.
+func TestAppendValueAllocatesNothing(t *testing.T) {
+	v := map[string]any{"to": "14155550123", "n": int64(3), "f": 2.5, "ok": true, "none": nil,
+		"tags": []any{"a", int64(1)}, "names": []string{"x", "y"}, "headers": map[string]string{"b": "2", "a": "1"},
+		"at": time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	buf := make([]byte, 0, 4096)
+	n := testing.AllocsPerRun(100, func() {
+		if _, ok := AppendValue(buf, v); !ok {
+			t.Fatal("not encoded")
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}
