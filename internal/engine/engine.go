@@ -768,7 +768,10 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 		if res.Status == store.StatusNeedsAttention {
 			return store.StatusNeedsAttention, res.Reason, res.Reason, nil
 		}
-		x.scope.SetStep(step.ID, res.data())
+		if x.readLater(step) {
+			// After the last step no expression reads steps.
+			x.scope.SetStep(step.ID, res.data())
+		}
 		if res.Status == store.StatusFailed && !step.ContinueOnError {
 			msg := fmt.Sprintf("step %s failed: %s", step.ID, res.message())
 			return store.StatusFailed, msg, msg, nil
