@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -201,7 +200,7 @@ func (e *Engine) newRun(ctx context.Context, workflow string, trig Trigger) (sto
 	trig.Event = st.masker.Value(trig.Event)
 	trig.Headers = maskStrings(st.masker, trig.Headers)
 	trig.Query = maskStrings(st.masker, trig.Query)
-	raw, err := json.Marshal(trig)
+	raw, err := encodeTrigger(trig)
 	if err != nil {
 		return store.Run{}, Trigger{}, fmt.Errorf("encode trigger: %w", err)
 	}
@@ -769,7 +768,10 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 		if res.Status == store.StatusNeedsAttention {
 			return store.StatusNeedsAttention, res.Reason, res.Reason, nil
 		}
-		x.scope.SetStep(step.ID, res.data())
+		if x.readLater(step) {
+			// After the last step no expression reads steps.
+			x.scope.SetStep(step.ID, res.data())
+		}
 		if res.Status == store.StatusFailed && !step.ContinueOnError {
 			msg := fmt.Sprintf("step %s failed: %s", step.ID, res.message())
 			return store.StatusFailed, msg, msg, nil

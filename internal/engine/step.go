@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/internal/jsonenc"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/sdk"
@@ -428,8 +430,83 @@ func exprContext(ctx context.Context, step *config.Step) (context.Context, conte
 	if timeout <= 0 {
 		timeout = config.DefaultTimeout
 	}
-	return context.WithTimeoutCause(ctx, timeout, timeoutCause(timeout))
+	d := &lazyDeadline{parent: ctx, deadline: time.Now().Add(timeout), cause: timeoutCause(timeout)}
+	return d, d.cancel
 }
+
+// lazyDeadline is context.WithDeadlineCause(parent, deadline, cause) made
+// when its Done channel is first asked for. An expression reads its
+// context only to stop a loop (see expr's program.eval); most have none,
+// and for them the step timeout's context costs no timer, no registration
+// with parent and no allocation but itself and its cancel. Until Done
+// is called it reports parent's values, cancellation and cause; once
+// canceled without having been made, it is done with context.Canceled.
+type lazyDeadline struct {
+	parent   context.Context
+	deadline time.Time
+	cause    error
+	once     sync.Once
+	// made is the real context, set once Done made it.
+	made     atomic.Pointer[context.Context]
+	stop     context.CancelFunc
+	canceled atomic.Bool
+}
+
+func (d *lazyDeadline) Deadline() (time.Time, bool) {
+	if p, ok := d.parent.Deadline(); ok && p.Before(d.deadline) {
+		return p, true
+	}
+	return d.deadline, true
+}
+
+func (d *lazyDeadline) Done() <-chan struct{} {
+	d.once.Do(func() {
+		c, stop := context.WithDeadlineCause(d.parent, d.deadline, d.cause)
+		d.stop = stop
+		d.made.Store(&c)
+	})
+	if c := d.made.Load(); c != nil {
+		return (*c).Done()
+	}
+	return closedChan
+}
+
+func (d *lazyDeadline) Err() error {
+	if c := d.made.Load(); c != nil {
+		return (*c).Err()
+	}
+	if err := d.parent.Err(); err != nil {
+		return err
+	}
+	if d.canceled.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (d *lazyDeadline) Value(key any) any {
+	if c := d.made.Load(); c != nil {
+		return (*c).Value(key)
+	}
+	return d.parent.Value(key)
+}
+
+// cancel is the context's CancelFunc: it releases the real context when
+// Done made one, and keeps Done from making one afterwards.
+func (d *lazyDeadline) cancel() {
+	d.once.Do(func() { d.canceled.Store(true) })
+	if d.stop != nil {
+		d.stop()
+	}
+}
+
+// closedChan is the Done channel of a lazyDeadline canceled before it was
+// made.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // timeoutCauses holds the cause of each step timeout in use, so a step's
 // evaluation does not format one each time.
@@ -491,7 +568,7 @@ func renderJSON(ctx context.Context, v *expr.Value, scope *expr.Scope) (json.Raw
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(m)
+	return jsonenc.Marshal(m)
 }
 
 // invoke calls the provider and returns its output and the HTTP exchange it
@@ -500,8 +577,9 @@ func renderJSON(ctx context.Context, v *expr.Value, scope *expr.Scope) (json.Raw
 // so its result is recorded rather than lost. An operator's cancel (ctx's
 // cause is a *CanceledError) does end it: the plugin call is cancelled.
 func (x *execution) invoke(ctx context.Context, instance string, req *sdk.InvokeRequest, timeout time.Duration) (out json.RawMessage, ex *sdk.Exchange, err error) {
-	ex = &sdk.Exchange{}
-	callCtx, cancel := context.WithTimeout(sdk.WithExchange(context.WithoutCancel(ctx), ex), timeout)
+	scope := &callScope{parent: ctx}
+	ex = &scope.ex
+	callCtx, cancel := context.WithTimeout(scope, timeout)
 	defer cancel()
 	callCtx, span := tracing.StartCall(callCtx, x.e.opts.Tracer, "invoke", instance, req.Action)
 	defer func() { tracing.EndCall(span, errorClass(err)) }()

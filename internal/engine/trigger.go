@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/internal/jsonenc"
 )
 
 // Trigger kinds, as trigger.kind reads them.
@@ -143,6 +144,75 @@ func nilIfEmpty(m map[string]string) map[string]string {
 		return nil
 	}
 	return m
+}
+
+// encodeTrigger returns json.Marshal(t), encoded without reflection when
+// t's values are plain (see jsonenc.AppendValue).
+func encodeTrigger(t Trigger) ([]byte, error) {
+	buf := jsonenc.Buffer()
+	defer jsonenc.Release(buf)
+	b, ok := appendTrigger(*buf, &t)
+	if !ok {
+		return json.Marshal(t)
+	}
+	*buf = b
+	return jsonenc.Copy(b), nil
+}
+
+// appendTrigger appends t's encoding as json.Marshal gives it, fields in
+// the order Trigger declares them, and reports true; or reports false when
+// a value is not one jsonenc encodes.
+func appendTrigger(b []byte, t *Trigger) ([]byte, bool) {
+	ok := true
+	b = append(b, `{"kind":`...)
+	b = jsonenc.AppendString(b, t.Kind)
+	b = append(b, `,"time":`...)
+	b, ok = jsonenc.AppendTime(b, t.Time)
+	if !ok {
+		return b, false
+	}
+	if !t.ScheduledTime.IsZero() {
+		b = append(b, `,"scheduled_time":`...)
+		if b, ok = jsonenc.AppendTime(b, t.ScheduledTime); !ok {
+			return b, false
+		}
+	}
+	if t.Catchup {
+		b = append(b, `,"catchup":true`...)
+	}
+	if t.Body != nil {
+		b = append(b, `,"body":`...)
+		if b, ok = jsonenc.AppendValue(b, t.Body); !ok {
+			return b, false
+		}
+	}
+	if len(t.Headers) > 0 {
+		b = append(b, `,"headers":`...)
+		b = jsonenc.AppendStringMap(b, t.Headers)
+	}
+	if len(t.Query) > 0 {
+		b = append(b, `,"query":`...)
+		b = jsonenc.AppendStringMap(b, t.Query)
+	}
+	if t.Event != nil {
+		b = append(b, `,"event":`...)
+		if b, ok = jsonenc.AppendValue(b, t.Event); !ok {
+			return b, false
+		}
+	}
+	if t.EventType != "" {
+		b = append(b, `,"event_type":`...)
+		b = jsonenc.AppendString(b, t.EventType)
+	}
+	if t.Provider != "" {
+		b = append(b, `,"provider":`...)
+		b = jsonenc.AppendString(b, t.Provider)
+	}
+	if len(t.TraceContext) > 0 {
+		b = append(b, `,"trace_context":`...)
+		b = jsonenc.AppendStringMap(b, t.TraceContext)
+	}
+	return append(b, '}'), true
 }
 
 // DecodeTrigger decodes a run's stored trigger.

@@ -73,3 +73,43 @@ func TestTriggerAsDecodedIsWhatDecodingGives(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeTriggerIsJSONMarshal checks encodeTrigger against
+// json.Marshal, byte for byte, for triggers of every kind and field, with
+// bodies of every JSON shape (unicode, HTML-ish characters, invalid UTF-8,
+// numbers at encoding/json's format cutoffs, nulls, nesting), times in and
+// out of UTC, and values encoding/json refuses.
+func TestEncodeTriggerIsJSONMarshal(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 7, 9, 30, 0, 123456789, time.UTC)
+	texts := []string{"", "disk <almost> full & \u2028\u2029 \x00\x1f é 日本 🎉", `"quoted" \ back`, "\xff\xfe bad", "line\nbreak\ttab"}
+	nums := []any{int64(0), int64(math.MinInt64), 7, 0.25, 1e-7, 1e21, 1e20, -1.5e-300, float64(math.MaxInt64), math.Copysign(0, -1)}
+	var bodies []any
+	for _, s := range texts {
+		bodies = append(bodies, s, map[string]any{s: s, "z": []any{s, nil}}, []any{map[string]any{"<k>": s}})
+	}
+	for _, n := range nums {
+		bodies = append(bodies, n, map[string]any{"n": n, "list": []any{n, true, false, nil}})
+	}
+	bodies = append(bodies, nil, map[string]any(nil), []any(nil), map[string]any{}, []any{},
+		map[string]any{"b": map[string]any{"c": map[string]any{"d": []any{int64(1), "x"}}}, "a": map[string]string{"y": "1", "x": "2"}},
+		json.Number("12"), map[string]int{"a": 1}, struct{ A string }{"x"})
+	headers := []map[string]string{nil, {}, {"content-type": "application/json", "x-<b>": "a&b", "\xff": "bad"}}
+	times := []time.Time{{}, at, at.In(time.FixedZone("CET", 3600)), time.Now(), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var trigs []Trigger
+	for i, body := range bodies {
+		trigs = append(trigs, Trigger{Kind: KindWebhook, Time: at, Body: body, Headers: headers[i%3], Query: headers[(i+1)%3],
+			TraceContext: headers[(i+2)%3], RequestFingerprint: "sha256:x"})
+		trigs = append(trigs, Trigger{Kind: KindEvent, Time: at, Event: body, EventType: "message.received", Provider: "chat<1>"})
+	}
+	for _, tm := range times {
+		trigs = append(trigs, Trigger{Kind: KindCron, Time: tm, ScheduledTime: tm, Catchup: true}, Trigger{Kind: "\xff<kind>", Time: tm})
+	}
+	trigs = append(trigs, Trigger{Kind: KindWebhook, Time: at, Body: math.NaN()}, Trigger{Kind: KindWebhook, Time: at, Event: []any{math.Inf(1)}})
+	for i, trig := range trigs {
+		want, werr := json.Marshal(trig)
+		got, err := encodeTrigger(trig)
+		require.Equal(t, werr == nil, err == nil, "trigger %d: %v / %v", i, err, werr)
+		require.Equal(t, string(want), string(got), "trigger %d", i)
+	}
+}

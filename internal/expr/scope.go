@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/common/types"
@@ -71,21 +72,44 @@ type StepData struct {
 type Scope struct {
 	trigger map[string]any
 	vars    map[string]any
+	// steps is nil until SetStep records the first step.
 	steps   map[string]any
 	secrets map[string]string
-	run     map[string]any
-	now     ref.Val
-	item    any
-	index   ref.Val
-	loop    bool
-	event   any
-	hasEv   bool
+	// lazy holds run, made from runData when an expression first reads
+	// it; Scopes derived from this one share it.
+	lazy    *lazyRun
+	runData RunData
+	// now is boxed into a timestamp only when an expression reads it.
+	now   time.Time
+	item  any
+	index ref.Val
+	loop  bool
+	event any
+	hasEv bool
 }
+
+// lazyRun is the run variable, made once.
+type lazyRun struct {
+	once sync.Once
+	run  map[string]any
+}
+
+// newScope is one allocation for a Scope and its lazyRun.
+type newScope struct {
+	s    Scope
+	lazy lazyRun
+}
+
+// emptyMap is what an absent map reads as. It is shared: nothing may write
+// to it.
+var emptyMap = map[string]any{}
 
 var _ interpreter.Activation = (*Scope)(nil)
 
 // NewScope returns a Scope for one run with now set to the current time.
 // secrets maps secret names to values, as Project.Secrets holds them.
+// What an expression does not read costs nothing: run is made when it is
+// first read, and now is boxed for CEL each time it is read.
 func NewScope(run RunData, trigger TriggerData, secrets map[string]string) *Scope {
 	t := map[string]any{
 		"kind":           trigger.Kind,
@@ -99,20 +123,15 @@ func NewScope(run RunData, trigger TriggerData, secrets map[string]string) *Scop
 	if secrets == nil {
 		secrets = map[string]string{}
 	}
-	s := &Scope{
+	n := &newScope{s: Scope{
 		trigger: t,
-		vars:    map[string]any{},
-		steps:   map[string]any{},
+		vars:    emptyMap,
 		secrets: secrets,
-		run: map[string]any{
-			"id":         run.ID,
-			"workflow":   run.Workflow,
-			"attempt":    int64(run.Attempt),
-			"signal_url": stringMap(run.SignalURLs),
-		},
-	}
-	s.SetNow(time.Now())
-	return s
+		runData: run,
+		now:     time.Now(),
+	}}
+	n.s.lazy = &n.lazy
+	return &n.s
 }
 
 // SecretScope returns a Scope holding only secrets, for provider config and
@@ -128,24 +147,42 @@ func timeOrNull(t time.Time) any {
 	return t
 }
 
-func stringMap(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
+// stringMap is m as an expression reads it: CEL reads a map of strings as
+// it reads the same map of values, so m is not copied; an absent or empty
+// m is emptyMap.
+func stringMap(m map[string]string) any {
+	if len(m) == 0 {
+		return emptyMap
 	}
-	return out
+	return m
+}
+
+// runMap returns run, made on first use.
+func (s *Scope) runMap() map[string]any {
+	s.lazy.once.Do(func() {
+		s.lazy.run = map[string]any{
+			"id":         s.runData.ID,
+			"workflow":   s.runData.Workflow,
+			"attempt":    int64(s.runData.Attempt),
+			"signal_url": stringMap(s.runData.SignalURLs),
+		}
+	})
+	return s.lazy.run
 }
 
 // SetVars sets vars, normally the result of rendering the workflow's Vars.
 func (s *Scope) SetVars(vars map[string]any) {
 	if vars == nil {
-		vars = map[string]any{}
+		vars = emptyMap
 	}
 	s.vars = vars
 }
 
 // SetStep records a finished step under steps.<id>.
 func (s *Scope) SetStep(id string, d StepData) {
+	if s.steps == nil {
+		s.steps = map[string]any{}
+	}
 	s.steps[id] = map[string]any{
 		"output":   d.Output,
 		"status":   d.Status,
@@ -158,7 +195,7 @@ func (s *Scope) SetStep(id string, d StepData) {
 
 // SetNow sets the value of now.
 func (s *Scope) SetNow(t time.Time) {
-	s.now = types.Timestamp{Time: t.UTC()}
+	s.now = t
 }
 
 // WithItem returns a Scope for one element of a for_each step, sharing
@@ -189,13 +226,16 @@ func (s *Scope) ResolveName(name string) (any, bool) {
 	case "vars":
 		return s.vars, true
 	case "steps":
+		if s.steps == nil {
+			return emptyMap, true
+		}
 		return s.steps, true
 	case "secrets":
 		return s.secrets, true
 	case "run":
-		return s.run, true
+		return s.runMap(), true
 	case "now":
-		return s.now, true
+		return types.Timestamp{Time: s.now.UTC()}, true
 	case "item":
 		return s.item, s.loop
 	case "index":

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/jsonenc"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -104,7 +105,17 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 	if trig.Respond == config.RespondOutput && a.respondWithRun(w, r, id, trig.RespondTimeout, hold) {
 		return
 	}
-	a.writeJSON(w, http.StatusAccepted, hookResponse{RunIDs: []string{id}})
+	writeAccepted(w, id)
+}
+
+// writeAccepted writes the 202 answer of a webhook that started the run
+// id: writeJSON's answer of hookResponse{RunIDs: []string{id}}, encoded
+// without reflection.
+func writeAccepted(w http.ResponseWriter, id string) {
+	var buf [64]byte
+	b := append(buf[:0], `{"run_ids":[`...)
+	b = jsonenc.AppendString(b, id)
+	writeEncoded(w, http.StatusAccepted, append(b, "]}"...))
 }
 
 // verifyHook checks the signature of a request to a webhook trigger with a

@@ -35,6 +35,12 @@ func (a *api) writeJSON(w http.ResponseWriter, code int, v any) {
 		code = http.StatusInternalServerError
 		b, _ = json.Marshal(errorBody{Error: "internal error: encoding the response failed"})
 	}
+	writeEncoded(w, code, b)
+}
+
+// writeEncoded writes b, a JSON encoding, as the response with code, as
+// writeJSON writes it.
+func writeEncoded(w http.ResponseWriter, code int, b []byte) {
 	// The three values share one array (Set would make one each); each
 	// holds one value, so an Add appends to a copy.
 	vals := []string{"application/json; charset=utf-8", "no-store", "nosniff"}
