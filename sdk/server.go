@@ -110,7 +110,7 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 	if req.DryRun && len(call.rendered) > 0 {
 		result = map[string]any{"dry_run": true, "requests": call.rendered}
 	}
-	b, err := json.Marshal(result)
+	b, err := marshalOutput(result)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("encode output of %s: %w", req.Action, err))
 	}
