@@ -143,6 +143,7 @@ func (l *invokeLoop) receive() {
 			close(l.done)
 			return
 		}
+		callActivity.note()
 		var last *pluginpb.CallFrame
 		for _, f := range batch.Frames {
 			if f.Cancel {
