@@ -306,10 +306,14 @@ func maskError(e *Error, m *Masker) *Error {
 }
 
 // decodeObject decodes a JSON object, numbers as json.Number; empty or null
-// is an empty object.
+// is an empty object. The objects calls carry are decoded directly (see
+// decodeDirect); anything else by encoding/json.
 func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
 		return map[string]any{}, nil
+	}
+	if m, ok := decodeDirect(raw); ok {
+		return m, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
