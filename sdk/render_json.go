@@ -88,20 +88,7 @@ func appendDirect(dst []byte, v any, depth int) ([]byte, bool) {
 		}
 		return append(dst, '}'), true
 	case []any:
-		if v == nil {
-			return append(dst, "null"...), true
-		}
-		dst = append(dst, '[')
-		for i, item := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var ok bool
-			if dst, ok = appendDirect(dst, item, depth+1); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, ']'), true
+		return appendList(dst, v, depth)
 	case []string:
 		if v == nil {
 			return append(dst, "null"...), true
@@ -115,20 +102,7 @@ func appendDirect(dst []byte, v any, depth int) ([]byte, bool) {
 		}
 		return append(dst, ']'), true
 	case []map[string]any:
-		if v == nil {
-			return append(dst, "null"...), true
-		}
-		dst = append(dst, '[')
-		for i, m := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var ok bool
-			if dst, ok = appendDirect(dst, m, depth+1); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, ']'), true
+		return appendList(dst, v, depth)
 	}
 	return appendStruct(dst, v)
 }
@@ -149,6 +123,25 @@ func appendMap(dst []byte, m map[string]any, depth int) ([]byte, bool) {
 		}
 	}
 	return append(dst, '}'), true
+}
+
+// appendList appends a list of values the direct encoder may take, null
+// when it is nil.
+func appendList[T any](dst []byte, list []T, depth int) ([]byte, bool) {
+	if list == nil {
+		return append(dst, "null"...), true
+	}
+	dst = append(dst, '[')
+	for i, item := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var ok bool
+		if dst, ok = appendDirect(dst, any(item), depth+1); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, ']'), true
 }
 
 // sortedKeys returns m's keys in json.Marshal's order.
