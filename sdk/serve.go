@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 )
 
 // ReattachEnv names the environment variable through which the host attaches
@@ -113,7 +114,7 @@ func Serve(p Provider) {
 	cfg := &plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: versionedPlugins(srv),
-		GRPCServer:       grpcServer,
+		GRPCServer:       governedGRPCServer,
 		Logger:           logger,
 	}
 	if debugMode {
@@ -125,6 +126,19 @@ func Serve(p Provider) {
 	plugin.Serve(cfg)
 	stopProfile()
 	os.Exit(0)
+}
+
+// governedGRPCServer is grpcServer with every unary call (describe,
+// configure, a protocol 1 invoke, a webhook) noted for the processor
+// governor; the calls of the Invokes stream are noted as they are received.
+func governedGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpcServer(append(opts, grpc.ChainUnaryInterceptor(noteUnaryCall)))
+}
+
+// noteUnaryCall notes a unary call for the processor governor.
+func noteUnaryCall(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	callActivity.note()
+	return handler(ctx, req)
 }
 
 // startCPUProfile starts a CPU profile written to path.<pid> and returns

@@ -3,6 +3,7 @@ package sdk
 import (
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,7 +19,9 @@ import (
 // then, on one processor, a call that computes without pause holds the
 // stream's other calls for up to the runtime's preemption slice (10 ms)
 // instead of the stream's inline budget: a call that waits (on the network,
-// a timer, a lock) frees the processor at once.
+// a timer, a lock) frees the processor at once. An idle plugin on one
+// processor stops sampling until a call arrives (or procsParkedCheck has
+// passed), rather than waking ten times a second to find nothing to do.
 
 // procsSampleEvery is how often the processor governor samples the
 // process's CPU use.
@@ -38,6 +41,71 @@ const procsCalm = 0.35
 // procsCalmFor is how many calm samples in a row return a plugin to one
 // processor.
 const procsCalmFor = 10
+
+// procsIdle is the share of one core under which a sample with no call is
+// idle: a governor on one processor then stops sampling until a call
+// arrives (or procsParkedCheck passes), so an idle plugin does not wake ten
+// times a second to find it has nothing to do.
+const procsIdle = 0.01
+
+// procsParkedCheck is how often a parked governor samples anyway, for a
+// plugin whose CPU use starts without any call (work of its own in the
+// background): it gets every processor back within this much and one
+// sample.
+const procsParkedCheck = 5 * time.Second
+
+// procActivity is how calls tell the processor governor that the plugin is
+// in use: every call notes itself, at the cost of an atomic load or two.
+type procActivity struct {
+	// seen is set by a call and cleared by each sample.
+	seen atomic.Bool
+	// parked is set while the governor waits for a call to sample again.
+	parked atomic.Bool
+	// wake passes one call's note to the parked governor.
+	wake chan struct{}
+}
+
+func newProcActivity() *procActivity { return &procActivity{wake: make(chan struct{}, 1)} }
+
+// callActivity is the activity the plugin's calls note, for the governor
+// governProcs starts.
+var callActivity = newProcActivity()
+
+// note records a call, and wakes the governor if it is parked.
+func (a *procActivity) note() {
+	if !a.seen.Load() {
+		a.seen.Store(true)
+	}
+	if a.parked.Load() && a.parked.CompareAndSwap(true, false) {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// park waits, with parked set, until a call is noted, the ticker t fires or
+// stop is closed; it reports false when stop was closed.
+func (a *procActivity) park(t <-chan time.Time, stop <-chan struct{}) bool {
+	a.parked.Store(true)
+	// A call noted between the last sample and parked being set saw the
+	// governor awake: it is not waited for.
+	if a.seen.Load() && a.parked.CompareAndSwap(true, false) {
+		return true
+	}
+	select {
+	case <-a.wake:
+	case <-t:
+		if !a.parked.CompareAndSwap(true, false) {
+			// A call unparked the governor meanwhile: take its
+			// wake-up, so none is left for the next park.
+			<-a.wake
+		}
+	case <-stop:
+		return false
+	}
+	return true
+}
 
 // procGovernor decides a plugin's GOMAXPROCS from its CPU use: one
 // processor while it uses little CPU, max once it is busy.
@@ -86,7 +154,7 @@ func governProcs() {
 	g := &procGovernor{max: max, cur: 1}
 	runtime.GOMAXPROCS(1)
 	cpu := func() time.Duration { t, _ := processCPU(); return t }
-	go g.watch(procsSampleEvery, cpu, setProcs, nil)
+	go g.watch(procsSampleEvery, procsParkedCheck, cpu, setProcs, callActivity, nil)
 }
 
 // setProcs sets GOMAXPROCS to n, or to the runtime's default when n is
@@ -104,8 +172,11 @@ func setProcs(n, max int) int {
 
 // watch samples cpu, the process's CPU time, every period and applies the
 // governor's decisions with set (which returns the processors it gave the
-// process, the new max when it asked for max), until stop is closed.
-func (g *procGovernor) watch(every time.Duration, cpu func() time.Duration, set func(n, max int) int, stop <-chan struct{}) {
+// process, the new max when it asked for max), until stop is closed. On one
+// processor, after an idle sample (no call noted in act, under procsIdle of
+// a core), it parks: it samples again once a call is noted, or after
+// parkedEvery.
+func (g *procGovernor) watch(every, parkedEvery time.Duration, cpu func() time.Duration, set func(n, max int) int, act *procActivity, stop <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	cpu0, wall0 := cpu(), time.Now()
@@ -116,8 +187,9 @@ func (g *procGovernor) watch(every time.Duration, cpu func() time.Duration, set 
 			return
 		}
 		cpu1, wall1 := cpu(), time.Now()
+		used, wall := cpu1-cpu0, wall1.Sub(wall0)
 		prev := g.cur
-		if n := g.next(cpu1-cpu0, wall1.Sub(wall0)); n != prev {
+		if n := g.next(used, wall); n != prev {
 			got := set(n, g.max)
 			if n == g.max {
 				g.max = got
@@ -125,5 +197,17 @@ func (g *procGovernor) watch(every time.Duration, cpu func() time.Duration, set 
 			g.cur = got
 		}
 		cpu0, wall0 = cpu1, wall1
+		called := act.seen.Swap(false)
+		if g.cur != 1 || called || float64(used) >= procsIdle*float64(wall) {
+			continue
+		}
+		t.Reset(parkedEvery)
+		if !act.park(t.C, stop) {
+			return
+		}
+		// The next sample starts now: the parked time, idle, would
+		// dilute a burst that woke the governor.
+		t.Reset(every)
+		cpu0, wall0 = cpu(), time.Now()
 	}
 }

@@ -110,7 +110,7 @@ func (s *Server) Invoke(ctx context.Context, req *InvokeRequest) (out json.RawMe
 	if req.DryRun && len(call.rendered) > 0 {
 		result = map[string]any{"dry_run": true, "requests": call.rendered}
 	}
-	b, err := json.Marshal(result)
+	b, err := marshalOutput(result)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("encode output of %s: %w", req.Action, err))
 	}
@@ -306,10 +306,14 @@ func maskError(e *Error, m *Masker) *Error {
 }
 
 // decodeObject decodes a JSON object, numbers as json.Number; empty or null
-// is an empty object.
+// is an empty object. The objects calls carry are decoded directly (see
+// decodeDirect); anything else by encoding/json.
 func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
 		return map[string]any{}, nil
+	}
+	if m, ok := decodeDirect(raw); ok {
+		return m, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

@@ -143,6 +143,7 @@ func (l *invokeLoop) receive() {
 			close(l.done)
 			return
 		}
+		callActivity.note()
 		var last *pluginpb.CallFrame
 		for _, f := range batch.Frames {
 			if f.Cancel {
@@ -245,7 +246,7 @@ func (l *invokeLoop) cancelAll() {
 // call with a timeout ends in time for its answer, as answerInTime makes a
 // unary call's: one deadline, one timer.
 func callContext(ctx context.Context, f *pluginpb.CallFrame) (context.Context, context.CancelFunc) {
-	md := metadata.MD{}
+	md := noMetadata
 	if len(f.Metadata) > 0 {
 		md = metadata.New(f.Metadata)
 	}
@@ -255,6 +256,11 @@ func callContext(ctx context.Context, f *pluginpb.CallFrame) (context.Context, c
 	}
 	return context.WithCancel(ctx)
 }
+
+// noMetadata is the incoming metadata of a call whose frame has none,
+// shared by every such call: grpc's metadata functions hand out copies, never
+// the map itself, so no call can change it.
+var noMetadata = metadata.MD{}
 
 // workerIdle is how long a call worker waits for another call before it
 // exits.
