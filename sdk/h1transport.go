@@ -478,8 +478,14 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request,
 		}
 		return fail(err)
 	}
+	if trace != nil && trace.GotFirstResponseByte != nil {
+		if peek, err := c.br.Peek(1); err == nil && len(peek) == 1 {
+			trace.GotFirstResponseByte()
+		}
+	}
+	// The limit covers the header of every informational (1xx) answer
+	// too, unless the trace takes them, as net/http's does.
 	c.readLimit = c.maxHeader()
-	n1xx := 0
 	for {
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
@@ -500,13 +506,11 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request,
 		if resp.StatusCode >= 200 || resp.StatusCode == 101 || resp.StatusCode < 100 {
 			break
 		}
-		if n1xx++; n1xx > 5 {
-			return fail(errors.New("net/http: too many 1xx informational responses"))
-		}
 		if trace != nil && trace.Got1xxResponse != nil {
 			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
 				return fail(err)
 			}
+			c.readLimit = c.maxHeader()
 		}
 	}
 	c.readLimit = math.MaxInt64
