@@ -506,3 +506,41 @@ func rawRoundTrip(t *testing.T, ex rawExchange, req Request, newHTTP func(time.D
 		return out, ""
 	}
 }
+
+// TestH1IdleLimits checks the base's idle settings: MaxIdleConnsPerHost
+// bounds the connections kept, and IdleConnTimeout closes them.
+func TestH1IdleLimits(t *testing.T) {
+	t.Parallel()
+	var open atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	h, base, _ := directHTTP(t, 5*time.Second)
+	base.MaxIdleConnsPerHost = 2
+	base.IdleConnTimeout = time.Second
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			_, err := h.Do(context.Background(), nil, Request{Method: http.MethodGet, URL: srv.URL})
+			require.NoError(t, err)
+		})
+	}
+	require.Eventually(t, func() bool { return open.Load() == 4 }, 5*time.Second, 5*time.Millisecond)
+	close(release)
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond) // the server sees the closes
+	require.EqualValues(t, 2, open.Load(), "two kept idle")
+	require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, 10*time.Millisecond, "closed after the idle timeout")
+}
