@@ -179,35 +179,25 @@ func TestH1ProxyFallsBack(t *testing.T) {
 
 // closingServer answers each request on a connection once, without
 // Connection: close, then closes the connection and reports it.
-func closingServer(t *testing.T) (addr string, closed <-chan struct{}, bodies func() []string) {
+func closingServer(t *testing.T) (target string, closed <-chan struct{}, bodies func() []string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
 	ch := make(chan struct{}, 16)
 	var mu sync.Mutex
 	var got []string
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				req, err := http.ReadRequest(bufio.NewReader(conn))
-				if err == nil {
-					b, _ := io.ReadAll(req.Body)
-					mu.Lock()
-					got = append(got, string(b))
-					mu.Unlock()
-					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-				}
-				_ = conn.Close()
-				ch <- struct{}{}
-			}()
+	target = newRawH1Server(t, func(conn net.Conn, br *bufio.Reader) {
+		defer func() { ch <- struct{}{} }()
+		defer conn.Close()
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String(), ch, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
+		b, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+	})
+	return target, ch, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
 }
 
 // TestH1IdleConnectionClosedByServer is the case net/http's background
@@ -215,10 +205,10 @@ func closingServer(t *testing.T) (addr string, closed <-chan struct{}, bodies fu
 // idle must not take a POST, which would then be in doubt.
 func TestH1IdleConnectionClosedByServer(t *testing.T) {
 	t.Parallel()
-	addr, closed, bodies := closingServer(t)
+	target, closed, bodies := closingServer(t)
 	h, _, fb := directHTTP(t, 5*time.Second)
 	for i := range 3 {
-		_, err := h.Do(context.Background(), nil, Request{Method: http.MethodPost, URL: "http://" + addr + "/send", Body: map[string]any{"i": i}})
+		_, err := h.Do(context.Background(), nil, Request{Method: http.MethodPost, URL: target + "/send", Body: map[string]any{"i": i}})
 		require.NoError(t, err, "send %d", i)
 		<-closed
 		time.Sleep(10 * time.Millisecond) // the FIN reaches the client's socket
