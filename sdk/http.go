@@ -39,15 +39,28 @@ type HTTP struct {
 	RetryAfter func(status int, body []byte) time.Duration
 	// Now returns the current time, for Retry-After dates; nil uses time.Now.
 	Now func() time.Time
+
+	// direct sends NewHTTP's requests on the caller's goroutine while
+	// Client is still the client NewHTTP made (see h1Transport).
+	direct *h1Transport
 }
 
 // NewHTTP returns an HTTP whose requests time out after timeout (each call's
 // context may end them sooner).
+//
+// Its Client has a clone of http.DefaultTransport, whose settings (TLS
+// configuration, proxy, idle connections) may be changed. While Client and
+// its Transport are left in place, Do sends plain HTTP/1.1 requests
+// itself, on the calling goroutine, with those settings, and gives the
+// rest to the Transport: a request through a proxy, a TLS server that
+// refuses HTTP/1.1. Over TLS it offers HTTP/1.1 only, where the Transport
+// alone would offer HTTP/2 as well.
 func NewHTTP(timeout time.Duration) *HTTP {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
 	transport.ResponseHeaderTimeout = timeout
-	return &HTTP{Client: &http.Client{Timeout: timeout, Transport: transport}, UserAgent: "herald"}
+	client := &http.Client{Timeout: timeout, Transport: transport}
+	return &HTTP{Client: client, UserAgent: "herald", direct: newH1Transport(client, transport)}
 }
 
 // Request is one HTTP request a provider sends.
@@ -156,6 +169,8 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	if payload != nil {
 		rdr = bytes.NewReader(payload)
 	}
+	client, ctx, cancel := h.client(ctx)
+	defer cancel()
 	httpReq, err := http.NewRequestWithContext(ctx, req.Method, target, rdr)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
@@ -165,7 +180,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	tracecontext.ToHTTP(ctx, httpReq.Header)
 	sent := traceWrites(httpReq)
 	ex := ExchangeFrom(ctx)
-	resp, err := h.client(ctx).Do(httpReq)
+	resp, err := client.Do(httpReq)
 	if err != nil {
 		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
 		return nil, sent.classify(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
@@ -191,23 +206,39 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
-// client returns the client a request made with ctx goes through: Client,
-// or a copy without its Timeout when ctx ends first anyway, which spares
-// net/http a second deadline (a context and a timer) on every request.
-func (h *HTTP) client(ctx context.Context) *http.Client {
+// client returns the client a request made with ctx goes through, and the
+// context to make it with. NewHTTP's client, left in place, sends through
+// h.direct, with its Timeout as a deadline on the context (http.Client
+// would run a goroutine and a timer a request to enforce it around a
+// transport not its own). Another client is Client, or a copy without its
+// Timeout when ctx ends first anyway, which spares net/http a second
+// deadline (a context and a timer) on every request.
+func (h *HTTP) client(ctx context.Context) (*http.Client, context.Context, context.CancelFunc) {
 	c := h.Client
 	if c == nil {
-		return http.DefaultClient
+		return http.DefaultClient, ctx, func() {}
 	}
-	if c.Timeout <= 0 {
-		return c
+	sooner := false
+	if c.Timeout > 0 {
+		deadline, ok := ctx.Deadline()
+		sooner = ok && time.Until(deadline) <= c.Timeout
 	}
-	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > c.Timeout {
-		return c
+	if d := h.direct; d != nil && d.client == c && c.Transport == d.base {
+		direct := *c
+		direct.Transport = d
+		direct.Timeout = 0
+		if c.Timeout > 0 && !sooner {
+			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+			return &direct, ctx, cancel
+		}
+		return &direct, ctx, func() {}
+	}
+	if !sooner {
+		return c, ctx, func() {}
 	}
 	untimed := *c
 	untimed.Timeout = 0
-	return &untimed
+	return &untimed, ctx, func() {}
 }
 
 func (h *HTTP) mask(call *Call, err error) error {

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -14,17 +15,57 @@ import (
 func TestHTTPClientDropsTimeoutBehindContext(t *testing.T) {
 	t.Parallel()
 	h := NewHTTP(30 * time.Second)
-	require.Same(t, h.Client, h.client(context.Background()))
+	h.Client = &http.Client{Timeout: 30 * time.Second, Transport: h.Client.Transport}
+	c, _, cancel := h.client(context.Background())
+	cancel()
+	require.Same(t, h.Client, c)
 
 	late, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.Same(t, h.Client, h.client(late))
+	c, _, cancel = h.client(late)
+	cancel()
+	require.Same(t, h.Client, c)
 
 	early, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := h.client(early)
+	c, ctx, cancel := h.client(early)
+	cancel()
 	require.NotSame(t, h.Client, c)
 	require.Zero(t, c.Timeout)
 	require.Same(t, h.Client.Transport, c.Transport)
 	require.Equal(t, 30*time.Second, h.Client.Timeout)
+	require.Equal(t, early, ctx)
+}
+
+// TestHTTPClientDirect checks that NewHTTP's client, left in place, sends
+// through the direct transport with its timeout as the context's deadline,
+// and that replacing the client or its transport turns the direct path off.
+func TestHTTPClientDirect(t *testing.T) {
+	t.Parallel()
+	h := NewHTTP(30 * time.Second)
+	c, ctx, cancel := h.client(context.Background())
+	defer cancel()
+	require.Same(t, h.direct, c.Transport)
+	require.Zero(t, c.Timeout)
+	deadline, ok := ctx.Deadline()
+	require.True(t, ok)
+	require.WithinDuration(t, time.Now().Add(30*time.Second), deadline, 5*time.Second)
+
+	early, cancelEarly := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelEarly()
+	c, ctx, cancel = h.client(early)
+	defer cancel()
+	require.Same(t, h.direct, c.Transport)
+	require.Equal(t, early, ctx, "a sooner deadline is left as it is")
+
+	h.Client.Transport = http.DefaultTransport
+	c, _, cancel = h.client(context.Background())
+	defer cancel()
+	require.Same(t, h.Client, c)
+
+	h = NewHTTP(30 * time.Second)
+	h.Client = &http.Client{Transport: h.Client.Transport}
+	c, _, cancel = h.client(context.Background())
+	defer cancel()
+	require.Same(t, h.Client, c)
 }

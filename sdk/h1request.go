@@ -1,0 +1,212 @@
+package sdk
+
+import (
+	"bufio"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// h1Request is what h1Transport checked of a request it can send itself.
+type h1Request struct {
+	method string
+	// host is the Host header, addr the address dialled (host:port).
+	host, addr string
+	uri        string
+	https      bool
+	// length is the body's Content-Length; the body is absent when 0.
+	length int64
+	// gzip is set when the transport asks for a gzipped answer itself, as
+	// net/http does when the request names no Accept-Encoding or Range.
+	gzip bool
+}
+
+// h1Prepare checks that req is a plain HTTP/1.1 request h1Transport writes
+// byte for byte as net/http's Transport would, and returns what it needs to
+// send it. Anything else (chunked or unknown-length bodies, trailers,
+// Expect, Upgrade, Connection headers, CONNECT, non-ASCII hosts, header
+// names or values net/http refuses) is left to net/http: ok is false.
+func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
+	u := req.URL
+	if u == nil || u.Host == "" || req.Cancel != nil || len(req.TransferEncoding) > 0 || req.Trailer != nil {
+		return r, false
+	}
+	switch u.Scheme {
+	case "http":
+	case "https":
+		r.https = true
+	default:
+		return r, false
+	}
+	r.method = req.Method
+	if r.method == "" {
+		r.method = http.MethodGet
+	}
+	if r.method == http.MethodConnect || !h1Token(r.method) {
+		return r, false
+	}
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		if req.ContentLength != 0 {
+			return r, false
+		}
+	case req.ContentLength > 0:
+		r.length = req.ContentLength
+	default:
+		return r, false // net/http would send it chunked
+	}
+	r.host = req.Host
+	if r.host == "" {
+		r.host = u.Host
+	}
+	if !h1Host(r.host) || !h1Host(u.Host) {
+		return r, false
+	}
+	hostname, port := u.Hostname(), u.Port()
+	if hostname == "" {
+		return r, false
+	}
+	if port == "" {
+		port = "80"
+		if r.https {
+			port = "443"
+		}
+	}
+	r.addr = joinHostPort(hostname, port)
+	r.uri = u.RequestURI()
+	if strings.ContainsFunc(r.uri, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+		return r, false
+	}
+	for k, vv := range req.Header {
+		if !h1Token(k) {
+			return r, false
+		}
+		switch http.CanonicalHeaderKey(k) {
+		case "Expect", "Upgrade", "Connection":
+			return r, false
+		}
+		for _, v := range vv {
+			if !h1FieldValue(v) {
+				return r, false
+			}
+		}
+	}
+	r.gzip = compress && r.method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
+	return r, true
+}
+
+// joinHostPort is net.JoinHostPort without its allocation for the common
+// case of a host that is not an IPv6 literal.
+func joinHostPort(host, port string) string {
+	if strings.IndexByte(host, ':') >= 0 {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// h1Token reports whether s is an RFC 9110 token, as net/http requires of
+// methods and header names.
+func h1Token(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// h1FieldValue reports whether v is a header value net/http sends: no
+// control byte but the horizontal tab.
+func h1FieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// h1Host reports whether a Host header is plain ASCII net/http sends as it
+// is: no IDN to convert, no IPv6 zone to remove, no byte it would refuse.
+func h1Host(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~:[]!$&'()*+,;=", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// h1SkipHeader are the header keys net/http's request writer leaves out of
+// the header map: it writes them itself or not at all.
+func h1SkipHeader(k string) bool {
+	switch k {
+	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+		return true
+	}
+	return false
+}
+
+// writeHeader writes the request line and header of req as net/http's
+// Transport does: Host, User-Agent, Connection: close, Content-Length, the
+// header map sorted by key, then Accept-Encoding when the transport asks
+// for gzip itself.
+func (r *h1Request) writeHeader(bw *bufio.Writer, req *http.Request) {
+	bw.WriteString(r.method)
+	bw.WriteByte(' ')
+	bw.WriteString(r.uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(r.host)
+	bw.WriteString("\r\n")
+	ua := "Go-http-client/1.1"
+	if _, ok := req.Header["User-Agent"]; ok {
+		ua = textproto.TrimString(req.Header.Get("User-Agent"))
+	}
+	if ua != "" {
+		bw.WriteString("User-Agent: ")
+		bw.WriteString(ua)
+		bw.WriteString("\r\n")
+	}
+	if req.Close {
+		bw.WriteString("Connection: close\r\n")
+	}
+	if r.length > 0 || r.method == http.MethodPost || r.method == http.MethodPut || r.method == http.MethodPatch {
+		bw.WriteString("Content-Length: ")
+		var num [20]byte
+		bw.Write(strconv.AppendInt(num[:0], r.length, 10))
+		bw.WriteString("\r\n")
+	}
+	var stack [16]string
+	keys := stack[:0]
+	for k := range req.Header {
+		if !h1SkipHeader(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range req.Header[k] {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(textproto.TrimString(v))
+			bw.WriteString("\r\n")
+		}
+	}
+	if r.gzip {
+		bw.WriteString("Accept-Encoding: gzip\r\n")
+	}
+	bw.WriteString("\r\n")
+}
