@@ -75,21 +75,10 @@ func (b blocker) Spec() *sdk.Spec {
 	}}}
 }
 
-// A run admitted while a worker is free is answered once its creation,
-// made with its first attempt's start, is durable, and before its call
-// ends; a run admitted while no worker is free is created queued, as
-// before, and executed when a worker frees up.
-func TestSubmitAnswersAfterTheEagerCommit(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	j := &journal{}
-	lite, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { lite.Close() })
-	st := journaledStore{Store: lite, j: j}
-
-	prov := blocker{j: j, release: make(chan struct{})}
+// blockerEngine returns a project of one workflow, w, whose one step sends
+// through prov, and an engine executing it on st.
+func blockerEngine(t *testing.T, ctx context.Context, st store.Store, prov blocker) (*config.Project, *engine.Engine) {
+	t.Helper()
 	srv := sdk.NewServer(prov, nil)
 	src := `provider "p" { type = "blocker" }
 workflow "w" {
@@ -106,6 +95,25 @@ workflow "w" {
 	e, err := engine.New(engine.Options{Project: p, Store: st, Owner: "host-a",
 		Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
 	require.NoError(t, err)
+	return p, e
+}
+
+// A run admitted while a worker is free is answered once its creation,
+// made with its first attempt's start, is durable, and before its call
+// ends; a run admitted while no worker is free is created queued, as
+// before, and executed when a worker frees up.
+func TestSubmitAnswersAfterTheEagerCommit(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := &journal{}
+	lite, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { lite.Close() })
+	st := journaledStore{Store: lite, j: j}
+
+	prov := blocker{j: j, release: make(chan struct{})}
+	p, e := blockerEngine(t, ctx, st, prov)
 
 	disp := newDispatcher(e, func() *config.Project { return p }, hclog.NewNullLogger(), 8)
 	l := &localRunner{disp: disp, engine: func() *engine.Engine { return e }, store: func() store.Store { return st },
@@ -190,22 +198,7 @@ func TestWorkersStartOnDemandAndEnd(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	prov := blocker{j: j, release: make(chan struct{})}
-	srv := sdk.NewServer(prov, nil)
-	src := `provider "p" { type = "blocker" }
-workflow "w" {
-  step "s" {
-    uses = "p.send"
-    with = { to = "a" }
-  }
-}`
-	p, diags := config.LoadSources([]config.Source{{Name: "test.hcl", Data: []byte(src)}}, config.LoadOptions{
-		Spec: func(string) (*sdk.Spec, error) { return prov.Spec(), nil },
-	})
-	require.False(t, diags.HasErrors(), "%v", diags)
-	require.NoError(t, srv.Configure(ctx, "p", json.RawMessage(`{}`)))
-	e, err := engine.New(engine.Options{Project: p, Store: st, Owner: "host-a",
-		Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
-	require.NoError(t, err)
+	p, e := blockerEngine(t, ctx, st, prov)
 
 	const workers = 8
 	disp := newDispatcher(e, func() *config.Project { return p }, hclog.NewNullLogger(), 64)
