@@ -5,10 +5,10 @@ import (
 	"slices"
 )
 
-// work runs queued fires until the queue closes.
+// work runs queued fires until the queue is empty or closed.
 func (s *Scheduler) work(ctx context.Context) {
 	for {
-		w, ok := s.queue.pop()
+		w, ok := s.queue.next()
 		if !ok {
 			return
 		}

@@ -290,10 +290,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return cmp.Or(cmp.Compare(a.Workflow, b.Workflow), cmp.Compare(a.Key, b.Key))
 	})
 
-	var workers, writer sync.WaitGroup
-	for range s.opts.Workers {
-		workers.Go(func() { s.work(ctx) })
-	}
+	var writer sync.WaitGroup
+	s.queue.start(s.opts.Workers, func() { s.work(ctx) })
 	writer.Go(func() { s.writeStates(ctx) })
 
 	err := s.resume(ctx, resume, start)
@@ -303,7 +301,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	cancel()
 	s.queue.close()
-	workers.Wait()
+	s.queue.wait()
 	writer.Wait()
 	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
 	defer cancelFlush()

@@ -134,22 +134,13 @@ type due struct {
 
 // Run fires timers as their times come until ctx ends, then waits for the
 // FireFuncs in flight. Timers set before Run fire once it starts.
+//
+// A worker goroutine is started for a due timer when fewer than the
+// Timers' workers are running, takes the due timers queued meanwhile, and
+// ends when none is left: a host with no timer due holds no workers.
 func (t *Timers) Run(ctx context.Context) {
-	work := make(chan due, t.workers)
-	var wg sync.WaitGroup
-	for range t.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range work {
-				t.fire(ctx, d.key, d.at)
-			}
-		}()
-	}
-	defer func() {
-		close(work)
-		wg.Wait()
-	}()
+	p := &pool{fire: t.fire, max: t.workers, room: make(chan struct{}, 1)}
+	defer p.wg.Wait()
 	for {
 		var wait time.Duration = -1
 		now := t.clock.Now()
@@ -168,9 +159,7 @@ func (t *Timers) Run(ctx context.Context) {
 			heap.Pop(&t.h)
 			delete(t.byKey, e.key)
 			t.mu.Unlock()
-			select {
-			case work <- due{e.key, e.at}:
-			case <-ctx.Done():
+			if !p.put(ctx, due{e.key, e.at}) {
 				return
 			}
 		}
@@ -187,6 +176,67 @@ func (t *Timers) Run(ctx context.Context) {
 			stop()
 		case <-timer:
 		}
+	}
+}
+
+// pool runs FireFuncs on up to max goroutines, started on demand.
+type pool struct {
+	fire FireFunc
+	max  int
+	// room is signalled when a worker takes a due timer off a full queue.
+	room chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	queue   []due
+	running int
+}
+
+// put queues d and starts a worker for it if fewer than max run. While max
+// due timers wait it waits for room, as long as ctx lasts; it reports
+// whether d was queued.
+func (p *pool) put(ctx context.Context, d due) bool {
+	for {
+		p.mu.Lock()
+		if len(p.queue) < p.max {
+			p.queue = append(p.queue, d)
+			if p.running < p.max {
+				p.running++
+				p.wg.Add(1)
+				go p.work(ctx)
+			}
+			p.mu.Unlock()
+			return true
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.room:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// work fires the queued due timers until none is left. The due timers still
+// queued when ctx ends are fired too, with ctx, as they were before.
+func (p *pool) work(ctx context.Context) {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			p.running--
+			p.queue = nil // let a burst's backing array go
+			p.mu.Unlock()
+			return
+		}
+		d := p.queue[0]
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		select {
+		case p.room <- struct{}{}:
+		default:
+		}
+		p.fire(ctx, d.key, d.at)
 	}
 }
 

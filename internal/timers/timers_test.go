@@ -2,7 +2,9 @@ package timers_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +99,36 @@ func TestATimeInThePastFiresAtOnce(t *testing.T) {
 	k := timers.Key{RunID: "r", StepID: "s", Item: -1}
 	tm.Set(k, clock.Now().Add(-time.Hour))
 	require.Equal(t, k, next(t, rec))
+}
+
+// TestWorkersStartOnDemandAndEnd checks that Run holds no idle worker
+// goroutines: none while no timer is due, up to Workers while timers fire
+// together, and none again once they have fired.
+func TestWorkersStartOnDemandAndEnd(t *testing.T) {
+	const workers = 16
+	release := make(chan struct{})
+	var firing atomic.Int32
+	tm := timers.New(func(context.Context, timers.Key, time.Time) {
+		firing.Add(1)
+		<-release
+	}, timers.Options{Workers: workers})
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { tm.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(20 * time.Millisecond)
+	require.LessOrEqual(t, runtime.NumGoroutine()-before, 2, "Run alone, no workers waiting")
+
+	past := time.Now().Add(-time.Second)
+	for i := range workers + 4 {
+		tm.Set(timers.Key{RunID: "r", StepID: "s", Item: i}, past)
+	}
+	require.Eventually(t, func() bool { return firing.Load() == workers }, 5*time.Second, time.Millisecond,
+		"as many fire at once as there are workers")
+	time.Sleep(20 * time.Millisecond)
+	require.Equal(t, int32(workers), firing.Load(), "no more")
+	close(release)
+	require.Eventually(t, func() bool { return tm.Len() == 0 && runtime.NumGoroutine()-before <= 2 },
+		5*time.Second, time.Millisecond, "the workers end once every timer has fired")
 }

@@ -54,7 +54,7 @@ func TestReadTransactionsNeverWaitForAConnection(t *testing.T) {
 
 // TestReadConnectionsBoundTheirPageCache checks that every connection of
 // the read pool keeps at most readerCacheKiB of pages and is read-only,
-// while the writer keeps SQLite's default cache.
+// and that the writer keeps at most writerCacheKiB.
 func TestReadConnectionsBoundTheirPageCache(t *testing.T) {
 	t.Parallel()
 	s := openTemp(t)
@@ -78,5 +78,5 @@ func TestReadConnectionsBoundTheirPageCache(t *testing.T) {
 	}
 	var writerCache int
 	require.NoError(t, s.w.conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&writerCache))
-	require.Equal(t, -2000, writerCache, "the writer keeps SQLite's default")
+	require.Equal(t, -writerCacheKiB, writerCache, "the writer's cache is bounded too")
 }

@@ -117,7 +117,8 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)",
 		// The checkpointer copies the WAL, not the writer's commits; see
 		// checkpoint.go.
-		"wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))+"&_txlock=immediate")
+		"wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit),
+		fmt.Sprintf("cache_size(-%d)", writerCacheKiB))+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
