@@ -190,6 +190,7 @@ func TestDeclaredLimitPacesAForEach(t *testing.T) {
 	t.Parallel()
 	b := setupPaced(t, blastWorkflow, engine.Options{})
 	n := blastSize(t)
+	probe := pacetest.StartStallProbe(t)
 	start := time.Now()
 	run, err := b.engine.Run(context.Background(), "blast", engine.Trigger{Kind: engine.KindManual, Body: map[string]any{"to": recipients(n), "label": "blast"}})
 	require.NoError(t, err)
@@ -198,17 +199,22 @@ func TestDeclaredLimitPacesAForEach(t *testing.T) {
 	sent := pacetest.Measure(b.sent.calls(), time.Second)
 	arrived := pacetest.Measure(b.plugin.calls(), time.Second)
 	require.Equal(t, n, sent.Calls)
-	testfigures.Report(t, fmt.Sprintf("paced for_each: %d items sent in %s (run took %s): %.1f/s overall under a declared 200/s, at most %d in any 1 s window (%d as the plugin saw them arrive)",
-		n, sent.Span.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), sent.Rate, sent.Peak, arrived.Peak))
+	// The pace is the pacer's while this process runs: the time the
+	// machine kept it from running (a load many times the cores) is taken
+	// off the span, since no slot can be used then.
+	stalled := probe.Stalled(sent.First, sent.First.Add(sent.Span))
+	rate := float64(sent.Calls-1) / (sent.Span - stalled).Seconds()
+	testfigures.Report(t, fmt.Sprintf("paced for_each: %d items sent in %s (run took %s): %.1f/s overall under a declared 200/s, %.1f/s without the %s the process was stalled, at most %d in any 1 s window (%d as the plugin saw them arrive)",
+		n, sent.Span.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), sent.Rate, rate, stalled.Round(time.Millisecond), sent.Peak, arrived.Peak))
 	require.LessOrEqual(t, sent.Peak, 201, "no 1-second window has more than the limit (+1 for the burst)")
 	// The pacer aims at 97% of the limit (see headroom). Over a full-size
-	// run the start and the last store commit do not count; a small run on
-	// a loaded machine is held to less.
+	// run the start and the last store commit do not count; a small run is
+	// held to less.
 	want := 0.95
 	if n < 20_000 {
 		want = 0.7
 	}
-	require.GreaterOrEqual(t, sent.Rate, want*200, "the blast goes out at %.0f%% of the limit or faster", want*100)
+	require.GreaterOrEqual(t, rate, want*200, "the blast goes out at %.0f%% of the limit or faster, the machine's stalls aside", want*100)
 }
 
 func TestUrgentRunIsNotStarvedByABlast(t *testing.T) {

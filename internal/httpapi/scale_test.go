@@ -93,7 +93,10 @@ func scaleRequests(middle string) map[string]string {
 
 // TestRunAPIStaysFastAt100kRuns measures the run API and the run list over
 // 100,000 runs (each with steps and attempts) beside the same requests over
-// 100 runs: the median answer stays under 50 ms.
+// 100 runs: the median answer stays under 50 ms. The answer is timed in
+// CPU time of the thread that serves it (the handler runs on the test's
+// goroutine, SQLite's reads too), which a machine loaded many times its
+// cores does not stretch; where that cannot be read, in wall-clock time.
 func TestRunAPIStaysFastAt100kRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 100,000 runs")
@@ -102,22 +105,33 @@ func TestRunAPIStaysFastAt100kRuns(t *testing.T) {
 	small, smallMiddle := seedRunsSQL(t, 100)
 	big, bigMiddle := seedRunsSQL(t, 100_000)
 	hs, hb := scaleHandler(t, small, p), scaleHandler(t, big, p)
-	median := func(h http.Handler, target string) time.Duration {
-		var ds []time.Duration
+	median := func(h http.Handler, target string) (cpu, wall time.Duration) {
+		var cpus, walls []time.Duration
 		for range 21 {
+			var code int
+			var body string
 			t0 := time.Now()
-			w := serve(h, "GET", target, nil)
-			ds = append(ds, time.Since(t0))
-			require.Equal(t, http.StatusOK, w.Code, "%s: %s", target, w.Body)
+			d, ok := threadCPU(func() {
+				w := serve(h, "GET", target, nil)
+				code, body = w.Code, w.Body.String()
+			})
+			walls = append(walls, time.Since(t0))
+			if !ok {
+				d = walls[len(walls)-1]
+			}
+			cpus = append(cpus, d)
+			require.Equal(t, http.StatusOK, code, "%s: %s", target, body)
 		}
-		slices.Sort(ds)
-		return ds[len(ds)/2]
+		slices.Sort(cpus)
+		slices.Sort(walls)
+		return cpus[len(cpus)/2], walls[len(walls)/2]
 	}
 	smallReqs, bigReqs := scaleRequests(smallMiddle), scaleRequests(bigMiddle)
 	for name, target := range bigReqs {
-		base := median(hs, smallReqs[name])
-		got := median(hb, target)
-		testfigures.Report(t, fmt.Sprintf("%s at 100,000 runs: median %s (at 100 runs: %s)", name, got.Round(time.Microsecond*10), base.Round(time.Microsecond*10)))
+		base, _ := median(hs, smallReqs[name])
+		got, wall := median(hb, target)
+		testfigures.Report(t, fmt.Sprintf("%s at 100,000 runs: median %s of CPU, %s of wall-clock time (at 100 runs: %s of CPU)",
+			name, got.Round(time.Microsecond*10), wall.Round(time.Microsecond*10), base.Round(time.Microsecond*10)))
 		require.Less(t, got, 50*time.Millisecond, name)
 	}
 }

@@ -10,8 +10,10 @@ import (
 
 // Pace is what a list of call times shows.
 type Pace struct {
-	// Calls is how many there were, Span from the first to the last.
+	// Calls is how many there were, Span from the first (at First) to
+	// the last.
 	Calls int
+	First time.Time
 	Span  time.Duration
 	// Rate is calls per second over Span (the first call starts it).
 	Rate float64
@@ -28,6 +30,7 @@ func Measure(times []time.Time, w time.Duration) Pace {
 		p.Peak = len(sorted)
 		return p
 	}
+	p.First = sorted[0]
 	p.Span = sorted[len(sorted)-1].Sub(sorted[0])
 	p.Rate = float64(len(sorted)-1) / p.Span.Seconds()
 	j := 0
