@@ -53,11 +53,20 @@ func seedRunsSQL(t testing.TB, n int) (store.Store, string) {
 		status := statuses[i%len(statuses)]
 		exec(`INSERT INTO runs (id, workflow, status, trigger_json, attempt, trigger_kind, created_at, started_at, finished_at)
 			VALUES (?, ?, ?, '{"kind":"webhook","body":{"text":"disk full"}}', 1, 'webhook', ?, ?, ?)`, id, wf, status, at, at, at)
-		for _, step := range []string{"notify", "escalate"} {
-			exec(`INSERT INTO step_records (run_id, step_id, item, status, attempts, provider, output_json, started_at, finished_at)
-				VALUES (?, ?, -1, 'succeeded', 3, 'whatsapp_cc', '{"status_code":200}', ?, ?)`, id, step, at, at)
-		}
+		// A step's first attempt lives in its record's row and the later ones in
+		// step_attempts, as the store writes them (sqlitestore migration 0009).
+		exec(`INSERT INTO step_records (run_id, step_id, item, status, attempts, provider, output_json, started_at, finished_at,
+				first_provider, first_action, first_status, first_outcome, first_request_json, first_response_json,
+				first_started_at, first_finished_at)
+			VALUES (?1, 'notify', -1, 'succeeded', 3, 'whatsapp_cc', '{"status_code":200}', ?2, ?2,
+				'chatapi', 'send_message', 'failed', 'retryable', '{"method":"POST","url":"https://x/sendMessage?token=***","body":{"phone":"1"}}',
+				'{"status":500,"body":{"error":"down"}}', ?2, ?2)`, id, at)
+		exec(`INSERT INTO step_records (run_id, step_id, item, status, attempts, provider, output_json, started_at, finished_at)
+			VALUES (?, 'escalate', -1, 'succeeded', 3, 'whatsapp_cc', '{"status_code":200}', ?, ?)`, id, at, at)
 		for a, outcome := range []string{"retryable", "retryable", "succeeded"} {
+			if a == 0 {
+				continue // in the record's row
+			}
 			exec(`INSERT INTO step_attempts (run_id, step_id, item, attempt, provider, action, status, outcome,
 				request_json, response_json, started_at, finished_at)
 				VALUES (?, 'notify', -1, ?, 'chatapi', 'send_message', ?, ?, '{"method":"POST","url":"https://x/sendMessage?token=***","body":{"phone":"1"}}',

@@ -35,12 +35,13 @@ func SeedSQLite(t testing.TB, path string, n int) {
 	runStmt, err := tx.PrepareContext(ctx, `INSERT INTO runs (id, workflow, status, trigger_json, attempt, trigger_kind,
 		created_at, started_at, finished_at) VALUES (?, 'load', 'succeeded', ?, 1, 'webhook', ?, ?, ?)`)
 	require.NoError(t, err)
+	// A step's first attempt lives in its record's row, as the store writes it
+	// (sqlitestore migration 0009).
 	recStmt, err := tx.PrepareContext(ctx, `INSERT INTO step_records (run_id, step_id, item, status, attempts, provider,
-		output_json, started_at, finished_at) VALUES (?, 's', -1, 'succeeded', 1, 'chatapi', ?, ?, ?)`)
-	require.NoError(t, err)
-	attStmt, err := tx.PrepareContext(ctx, `INSERT INTO step_attempts (run_id, step_id, item, attempt, provider, action,
-		status, outcome, request_json, response_json, started_at, finished_at)
-		VALUES (?, 's', -1, 1, 'chatapi', 'send_message', 'succeeded', 'succeeded', ?, ?, ?, ?)`)
+		output_json, started_at, finished_at, first_provider, first_action, first_status, first_outcome,
+		first_request_json, first_response_json, first_started_at, first_finished_at)
+		VALUES (?1, 's', -1, 'succeeded', 1, 'chatapi', ?2, ?3, ?3, 'chatapi', 'send_message', 'succeeded', 'succeeded',
+		?4, ?5, ?3, ?3)`)
 	require.NoError(t, err)
 	old := time.Now().Add(-40 * 24 * time.Hour).UTC()
 	const layout = "2006-01-02T15:04:05.000000Z"
@@ -50,11 +51,9 @@ func SeedSQLite(t testing.TB, path string, n int) {
 		trig := fmt.Sprintf(`{"kind":"webhook","body":{"text":"disk full on db-%d","recipients":["14155550123"]}}`, i)
 		_, err = runStmt.ExecContext(ctx, id, trig, at, at, at)
 		require.NoError(t, err)
-		_, err = recStmt.ExecContext(ctx, id, fmt.Sprintf(`{"sent":true,"id":"true_14155550123@c.us_%d"}`, i), at, at)
-		require.NoError(t, err)
-		_, err = attStmt.ExecContext(ctx, id,
+		_, err = recStmt.ExecContext(ctx, id, fmt.Sprintf(`{"sent":true,"id":"true_14155550123@c.us_%d"}`, i), at,
 			fmt.Sprintf(`{"method":"POST","url":"https://api.chat-api.com/instance1/sendMessage?token=***","body":{"phone":"14155550123","body":"disk full on db-%d"}}`, i),
-			fmt.Sprintf(`{"status":200,"body":{"sent":true,"id":"true_14155550123@c.us_%d","message":"ok"}}`, i), at, at)
+			fmt.Sprintf(`{"status":200,"body":{"sent":true,"id":"true_14155550123@c.us_%d","message":"ok"}}`, i))
 		require.NoError(t, err)
 	}
 	require.NoError(t, tx.Commit())
