@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -31,33 +32,25 @@ type job struct {
 	fresh *engine.Admission
 }
 
-// dispatcher executes runs on a bounded number of goroutines. Admission is
+// dispatcher executes runs on a bounded pool of workers. Admission is
 // bounded too: at most queueSize runs are admitted but not finished, so
 // triggers arriving faster than providers accept wait (and are eventually
 // refused with ErrBusy) instead of growing memory without bound. Each
 // workflow's concurrency limit is applied here: runs beyond it wait in the
 // workflow's own queue.
-//
-// A worker goroutine is started when a run is handed over and fewer than
-// workers are executing; it takes the runs queued meanwhile and ends when
-// none is left. An idle host holds no worker goroutines, and a busy one
-// holds as many as it executes at once: a goroutine that executed a run
-// has a stack grown to the run's deepest call, which an idle pool would
-// keep resident (64 idle workers held ~1.2 MiB of stacks under the bench's
-// closed loop of 32 clients). Nor is the queue's room allocated up front.
 type dispatcher struct {
 	engine  *engine.Engine
 	project func() *config.Project
 	logger  hclog.Logger
 
+	ready chan job
 	slots chan struct{}
+	// eager hands a fresh run to a worker that waits for work (handOff):
+	// it has no buffer. idle counts the workers waiting for work.
+	eager chan job
+	idle  atomic.Int32
 
 	mu       sync.Mutex
-	ctx      context.Context  // set by start; nil before
-	stopped  bool             // set by wait: no worker starts after it
-	workers  int              // the most worker goroutines at once
-	running  int              // worker goroutines started and not ended
-	ready    []job            // runs handed over, waiting for a worker
 	active   map[string]int   // runs executing, by workflow
 	admitted map[string]int   // runs admitted and not finished, by workflow
 	waiting  map[string][]job // runs held back by the workflow's limit
@@ -67,10 +60,11 @@ type dispatcher struct {
 
 func newDispatcher(e *engine.Engine, project func() *config.Project, logger hclog.Logger, queueSize int) *dispatcher {
 	return &dispatcher{
-		engine:  e,
-		project: project,
-		logger:  logger,
-		// Its elements take no room: only the channel is allocated.
+		engine:   e,
+		project:  project,
+		logger:   logger,
+		ready:    make(chan job, queueSize),
+		eager:    make(chan job),
 		slots:    make(chan struct{}, queueSize),
 		active:   map[string]int{},
 		admitted: map[string]int{},
@@ -78,70 +72,31 @@ func newDispatcher(e *engine.Engine, project func() *config.Project, logger hclo
 	}
 }
 
-// start lets up to workers runs execute at once until ctx ends, starting
-// on the runs queued so far; wait returns when the workers have stopped.
+// start runs workers until ctx ends; wait returns when they have stopped.
 func (d *dispatcher) start(ctx context.Context, workers int) {
-	d.mu.Lock()
-	d.ctx, d.workers = ctx, workers
-	for len(d.ready) > 0 && d.canSpawnLocked() {
-		j := d.ready[0]
-		d.ready[0] = job{}
-		d.ready = d.ready[1:]
-		d.spawnLocked(j)
-	}
-	d.mu.Unlock()
-}
-
-// spawnLocked starts a worker goroutine on j; d.mu is held, d.ctx is set
-// and live, and d.running < d.workers.
-func (d *dispatcher) spawnLocked(j job) {
-	d.running++
-	d.wg.Add(1)
-	go d.work(j)
-}
-
-// canSpawnLocked reports whether a worker may start now; d.mu is held.
-func (d *dispatcher) canSpawnLocked() bool {
-	return d.ctx != nil && d.ctx.Err() == nil && !d.stopped && d.running < d.workers
-}
-
-// work executes j, then the runs queued, and ends when none is left or
-// the dispatcher's context has ended.
-func (d *dispatcher) work(j job) {
-	defer d.wg.Done()
-	for {
-		d.run(d.ctx, j)
-		d.mu.Lock()
-		if len(d.ready) == 0 || d.ctx.Err() != nil {
-			d.running--
-			d.mu.Unlock()
-			return
-		}
-		j = d.ready[0]
-		d.ready[0] = job{}
-		d.ready = d.ready[1:]
-		if len(d.ready) == 0 {
-			d.ready = nil // let a burst's backing array go
-		}
-		d.mu.Unlock()
+	for range workers {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			for {
+				d.idle.Add(1)
+				select {
+				case <-ctx.Done():
+					d.idle.Add(-1)
+					return
+				case j := <-d.ready:
+					d.idle.Add(-1)
+					d.run(ctx, j)
+				case j := <-d.eager:
+					d.idle.Add(-1)
+					d.run(ctx, j)
+				}
+			}
+		}()
 	}
 }
 
-// free reports whether a handed-over run would start at once.
-func (d *dispatcher) free() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.canSpawnLocked()
-}
-
-// wait returns when the workers have stopped; call it once ctx has ended.
-// No worker starts after it is called.
-func (d *dispatcher) wait() {
-	d.mu.Lock()
-	d.stopped = true
-	d.mu.Unlock()
-	d.wg.Wait()
-}
+func (d *dispatcher) wait() { d.wg.Wait() }
 
 // admit reserves a queue slot, waiting at most wait for one.
 func (d *dispatcher) admit(ctx context.Context, workflow string, wait time.Duration) error {
@@ -192,30 +147,26 @@ func (d *dispatcher) atLimit(workflow string, limit int) bool {
 	return d.admitted[workflow] > limit
 }
 
-// handOff starts an admitted run on a new worker if fewer than the
-// dispatcher's workers are executing, and reports whether it did; it never
-// waits.
+// handOff gives an admitted run to a worker that is free now, and reports
+// whether one took it; it never waits.
 func (d *dispatcher) handOff(j job) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.canSpawnLocked() {
+	select {
+	case d.eager <- j:
+		return true
+	default:
 		return false
 	}
-	d.spawnLocked(j)
-	return true
 }
 
-// enqueue hands an admitted run to the workers: a new one if fewer than
-// workers are executing, else the first to finish its run. It never
-// blocks.
+// enqueue hands an admitted run to the workers.
 func (d *dispatcher) enqueue(j job) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.canSpawnLocked() {
-		d.spawnLocked(j)
-		return
+	// The channel holds as many jobs as there are slots, so this never
+	// blocks for long; a goroutine keeps callers free of even that.
+	select {
+	case d.ready <- j:
+	default:
+		go func() { d.ready <- j }()
 	}
-	d.ready = append(d.ready, j)
 }
 
 func (d *dispatcher) limit(workflow string) int {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -75,10 +74,21 @@ func (b blocker) Spec() *sdk.Spec {
 	}}}
 }
 
-// blockerEngine returns a project of one workflow, w, whose one step sends
-// through prov, and an engine executing it on st.
-func blockerEngine(t *testing.T, ctx context.Context, st store.Store, prov blocker) (*config.Project, *engine.Engine) {
-	t.Helper()
+// A run admitted while a worker is free is answered once its creation,
+// made with its first attempt's start, is durable, and before its call
+// ends; a run admitted while no worker is free is created queued, as
+// before, and executed when a worker frees up.
+func TestSubmitAnswersAfterTheEagerCommit(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := &journal{}
+	lite, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { lite.Close() })
+	st := journaledStore{Store: lite, j: j}
+
+	prov := blocker{j: j, release: make(chan struct{})}
 	srv := sdk.NewServer(prov, nil)
 	src := `provider "p" { type = "blocker" }
 workflow "w" {
@@ -95,25 +105,6 @@ workflow "w" {
 	e, err := engine.New(engine.Options{Project: p, Store: st, Owner: "host-a",
 		Client: func(context.Context, string) (sdk.Client, error) { return srv, nil }})
 	require.NoError(t, err)
-	return p, e
-}
-
-// A run admitted while a worker is free is answered once its creation,
-// made with its first attempt's start, is durable, and before its call
-// ends; a run admitted while no worker is free is created queued, as
-// before, and executed when a worker frees up.
-func TestSubmitAnswersAfterTheEagerCommit(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	j := &journal{}
-	lite, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { lite.Close() })
-	st := journaledStore{Store: lite, j: j}
-
-	prov := blocker{j: j, release: make(chan struct{})}
-	p, e := blockerEngine(t, ctx, st, prov)
 
 	disp := newDispatcher(e, func() *config.Project { return p }, hclog.NewNullLogger(), 8)
 	l := &localRunner{disp: disp, engine: func() *engine.Engine { return e }, store: func() store.Store { return st },
@@ -124,7 +115,7 @@ func TestSubmitAnswersAfterTheEagerCommit(t *testing.T) {
 	c := creation{engine: e, workflow: "w", trig: engine.Trigger{Kind: engine.KindWebhook}}
 
 	// The worker is free once it waits for work: the run starts eagerly.
-	require.Eventually(t, disp.free, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return disp.idle.Load() == 1 }, 5*time.Second, time.Millisecond)
 	first, existed, err := l.submit(ctx, wf, c)
 	require.NoError(t, err)
 	require.False(t, existed)
@@ -184,56 +175,4 @@ func TestAdmitWaitsForASlotThenRefuses(t *testing.T) {
 	d.mu.Lock()
 	require.Equal(t, 1, d.admitted["wf"])
 	d.mu.Unlock()
-}
-
-// TestWorkersStartOnDemandAndEnd checks that the dispatcher holds no idle
-// worker goroutines: none before a run is handed over, one per run
-// executing up to its workers (the runs beyond wait queued), and none once
-// every run has finished.
-func TestWorkersStartOnDemandAndEnd(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	j := &journal{}
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	prov := blocker{j: j, release: make(chan struct{})}
-	p, e := blockerEngine(t, ctx, st, prov)
-
-	const workers = 8
-	disp := newDispatcher(e, func() *config.Project { return p }, hclog.NewNullLogger(), 64)
-	l := &localRunner{disp: disp, engine: func() *engine.Engine { return e }, store: func() store.Store { return st },
-		workers: workers, wait: time.Second, logger: hclog.NewNullLogger()}
-	running := func() int {
-		disp.mu.Lock()
-		defer disp.mu.Unlock()
-		return disp.running
-	}
-	before := runtime.NumGoroutine()
-	require.NoError(t, l.start(ctx))
-	defer l.stop(5 * time.Second)
-	require.Equal(t, 0, running(), "no worker before a run is handed over")
-	require.Less(t, runtime.NumGoroutine()-before, workers, "the workers are not started up front")
-
-	wf := p.Workflows["w"]
-	c := creation{engine: e, workflow: "w", trig: engine.Trigger{Kind: engine.KindWebhook}}
-	var ids []string
-	for range workers + 2 {
-		run, _, err := l.submit(ctx, wf, c)
-		require.NoError(t, err)
-		ids = append(ids, run.ID)
-	}
-	require.Eventually(t, func() bool { return len(j.list()) == workers }, 10*time.Second, time.Millisecond, "one send per worker")
-	require.Equal(t, workers, running())
-	_, queued := disp.stats()
-	require.Equal(t, 2, queued, "the runs beyond the workers wait queued")
-
-	close(prov.release)
-	for _, id := range ids {
-		require.Eventually(t, func() bool {
-			got, err := st.GetRun(ctx, id)
-			return err == nil && got.Status == store.StatusSucceeded
-		}, 10*time.Second, 5*time.Millisecond)
-	}
-	require.Eventually(t, func() bool { return running() == 0 }, 5*time.Second, time.Millisecond, "the workers end with the work")
 }
