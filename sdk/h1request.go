@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // h1Request is what h1Transport checked of a request it can send itself.
@@ -44,7 +46,7 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 	if r.method == "" {
 		r.method = http.MethodGet
 	}
-	if r.method == http.MethodConnect || !h1Token(r.method) {
+	if r.method == http.MethodConnect || !httpguts.ValidHeaderFieldName(r.method) {
 		return r, false
 	}
 	switch {
@@ -80,7 +82,7 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 		return r, false
 	}
 	for k, vv := range req.Header {
-		if !h1Token(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return r, false
 		}
 		switch http.CanonicalHeaderKey(k) {
@@ -88,7 +90,7 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 			return r, false
 		}
 		for _, v := range vv {
-			if !h1FieldValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return r, false
 			}
 		}
@@ -104,35 +106,6 @@ func joinHostPort(host, port string) string {
 		return "[" + host + "]:" + port
 	}
 	return host + ":" + port
-}
-
-// h1Token reports whether s is an RFC 9110 token, as net/http requires of
-// methods and header names.
-func h1Token(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// h1FieldValue reports whether v is a header value net/http sends: no
-// control byte but the horizontal tab.
-func h1FieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // h1Host reports whether a Host header is plain ASCII net/http sends as it

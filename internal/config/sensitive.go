@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/heraldhq/herald/sdk"
 )
 
@@ -62,14 +64,14 @@ func parseSensitive(s string) (sensitiveField, error) {
 	case s == "body":
 		return sensitiveField{part: "body"}, nil
 	case !dotted:
-		if !headerToken(s) {
+		if !httpguts.ValidHeaderFieldName(s) {
 			return sensitiveField{}, fmt.Errorf("%q is not a header name; %s", s, forms)
 		}
 		return sensitiveField{part: "headers", name: strings.ToLower(s)}, nil
 	}
 	switch part {
 	case "headers":
-		if !headerToken(rest) {
+		if !httpguts.ValidHeaderFieldName(rest) {
 			return sensitiveField{}, fmt.Errorf("%q: %q is not a header name", s, rest)
 		}
 		return sensitiveField{part: part, name: strings.ToLower(rest)}, nil
@@ -88,24 +90,6 @@ func parseSensitive(s string) (sensitiveField, error) {
 		return sensitiveField{part: part, path: path}, nil
 	}
 	return sensitiveField{}, fmt.Errorf("%q: unknown part %q; %s", s, part, forms)
-}
-
-// headerToken reports whether s is a header name (an RFC 9110 token), with
-// * allowed as a wildcard.
-func headerToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // MaskRequest masks the values of the trigger's sensitive headers, query
