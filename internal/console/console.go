@@ -109,11 +109,7 @@ func New(b Backend, opts Options) (*Console, error) {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = DefaultSessionTTL
 	}
-	pg, err := parsePages()
-	if err != nil {
-		return nil, err
-	}
-	c := &Console{b: b, opts: opts, log: opts.Logger, pages: pg, tokenSum: sha256.Sum256([]byte(opts.Token))}
+	c := &Console{b: b, opts: opts, log: opts.Logger, pages: &pages{}, tokenSum: sha256.Sum256([]byte(opts.Token))}
 	if opts.Token != "" {
 		m := hmac.New(sha256.New, []byte(opts.Token))
 		m.Write([]byte("herald console session key v1"))
