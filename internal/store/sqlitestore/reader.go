@@ -11,12 +11,14 @@ import (
 // writerCacheKiB bounds the writer connection's page cache (SQLite's
 // default is 2,000 KiB). A one-step run's writes touch under 500 KiB of
 // pages over a history of 50,000 runs: BenchmarkOneStepRunWrites (32
-// clients) made 0.03 read syscalls a run with 2,000 KiB, 0.06 with 1,000,
-// 0.18 with 500 and 17 with 256. Each cached page also costs more than its size in
-// modernc's allocator (a 4 KiB page and its header take an 8 KiB slot), so
-// the default held ~4 MiB under the bench's closed loop; 1,000 KiB keeps
-// twice the working set measured.
-const writerCacheKiB = 1000
+// clients, commits=2) read 0.05 pages a run from the file with 1,000 KiB,
+// 0.08 with 640, 0.12 with 500, 0.31 with 384 and 17 with 256 (a read is
+// one pread of a page the OS caches). Each cached page also costs more
+// than its size in modernc's allocator (a 4 KiB page and its header take
+// an 8 KiB slot, seven to a 64 KiB region), so 640 KiB holds about 1.3 MiB
+// where 1,000 held 2 MiB and the default 4: 640 keeps a margin above the
+// working set measured for 0.03 reads a run more than 1,000.
+const writerCacheKiB = 640
 
 // readerCacheKiB bounds the page cache of each read connection. SQLite's
 // default, 2,000 KiB, is kept by every connection of the pool once its
