@@ -44,3 +44,16 @@ func TestEveryPageParses(t *testing.T) {
 	_, err := p.get("nosuchpage")
 	require.ErrorContains(t, err, "no such page")
 }
+
+// TestRenderAnswers500WhenAPageDoesNotParse checks that a page whose
+// templates cannot be had, now found on first use rather than in New, is
+// answered with a 500 and logged rather than rendered empty.
+func TestRenderAnswers500WhenAPageDoesNotParse(t *testing.T) {
+	c, err := New(nil, Options{})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	c.render(rec, httptest.NewRequest(http.MethodGet, "/ui/", nil), http.StatusOK, "nosuchpage", "Nothing", nil)
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	require.Contains(t, rec.Body.String(), "internal error rendering the page")
+	require.NotContains(t, c.pages.sets, "nosuchpage")
+}
