@@ -10,6 +10,14 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// The refusals of writes that change no row, built once: see ifUnchanged.
+var (
+	errStepSucceeded  = fmt.Errorf("step already succeeded: %w", store.ErrConflict)
+	errAttemptStarted = fmt.Errorf("attempt was already started: %w", store.ErrConflict)
+	errRunIDTaken     = fmt.Errorf("run id is taken: %w", store.ErrConflict)
+	errNoStepRecord   = fmt.Errorf("step record: %w", store.ErrNotFound)
+)
+
 // StartAttempt logs the start of an attempt and marks its step record running.
 func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
 	if err := key.Validate(); err != nil {
@@ -46,7 +54,7 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 	if err != nil {
 		return missingRun(ctx, tx, key.RunID, err)
 	}
-	if err := ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict)); err != nil {
+	if err := ifUnchanged(res, errStepSucceeded); err != nil {
 		return err
 	}
 
@@ -57,7 +65,7 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 	if err != nil {
 		return err
 	}
-	return ifUnchanged(res, fmt.Errorf("attempt was already started: %w", store.ErrConflict))
+	return ifUnchanged(res, errAttemptStarted)
 }
 
 // startFirstAttempt is startAttempt of attempt 1: one upsert writes the
@@ -88,9 +96,9 @@ func startFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, start st
 		return err
 	}
 	if status == string(store.StatusSucceeded) {
-		return fmt.Errorf("step already succeeded: %w", store.ErrConflict)
+		return errStepSucceeded
 	}
-	return fmt.Errorf("attempt was already started: %w", store.ErrConflict)
+	return errAttemptStarted
 }
 
 // FinishAttempt logs the result of a started attempt and applies it to the
@@ -219,7 +227,7 @@ func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
 		if err != nil {
 			return missingRun(ctx, tx, rec.RunID, err)
 		}
-		return ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict))
+		return ifUnchanged(res, errStepSucceeded)
 	})
 	if err != nil {
 		return fmt.Errorf("record step %s: %w", keyName(rec.StepKey), err)
@@ -366,6 +374,9 @@ func keyName(k store.StepKey) string {
 }
 
 // ifUnchanged returns none when the statement behind res changed no row.
+//
+// none is one of the package's errors, not one built for the call: the
+// argument is evaluated on every call, and almost every call succeeds.
 func ifUnchanged(res sql.Result, none error) error {
 	n, err := res.RowsAffected()
 	if err != nil {
