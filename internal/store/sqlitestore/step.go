@@ -120,12 +120,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 // step record, in the caller's transaction.
 func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int, result store.AttemptResult) error {
 	class, message, field := errorColumns(result.Error)
-	// A record that has succeeded keeps its success: this is a late
-	// attempt, finished after another one succeeded.
-	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
-	if result.WillRetry {
-		recStatus, finished = store.StatusRunning, nil
-	}
+	recStatus, finished := finishedRecord(result)
 	if attempt == 1 {
 		return finishFirstAttempt(ctx, tx, key, result, recStatus, finished)
 	}
@@ -153,14 +148,30 @@ func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int,
 	return err
 }
 
+// finishedRecord returns the status and finish time (encoded) that result
+// gives its step record: a result that will be retried leaves it running.
+// (A record that has succeeded keeps its success: the statements leave it
+// alone, for a late attempt finished after another one succeeded.)
+func finishedRecord(result store.AttemptResult) (store.Status, any) {
+	if result.WillRetry {
+		return store.StatusRunning, nil
+	}
+	return result.Status, encodeTime(result.FinishedAt)
+}
+
 // finishFirstAttempt is finishAttempt of attempt 1, whose columns are in the
 // record's row: one statement logs the result and, unless the record has
 // succeeded, applies it to the record (a SET expression reads the row as it
 // was before the update).
 func finishFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, result store.AttemptResult,
 	recStatus store.Status, recFinished any) error {
-	class, message, field := errorColumns(result.Error)
-	res, err := tx.ExecContext(ctx, `UPDATE step_records SET first_status = ?1, first_finished_at = ?2,
+	_, err := finishFirstAttemptWith(ctx, tx, key, result, recStatus, recFinished, nil)
+	return err
+}
+
+// finishFirstAttemptSet is the statement of finishFirstAttempt up to its
+// WHERE clause.
+const finishFirstAttemptSet = `UPDATE step_records SET first_status = ?1, first_finished_at = ?2,
 		first_error_class = ?3, first_error_message = ?4, first_error_field = ?5, first_outcome = ?6,
 		first_retry_after_ms = ?7, first_request_json = ?8, first_response_json = ?9,
 		status = CASE WHEN status = 'succeeded' THEN status ELSE ?10 END,
@@ -168,22 +179,49 @@ func finishFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, result 
 		finished_at = CASE WHEN status = 'succeeded' THEN finished_at ELSE ?12 END,
 		error_class = CASE WHEN status = 'succeeded' THEN error_class ELSE ?3 END,
 		error_message = CASE WHEN status = 'succeeded' THEN error_message ELSE ?4 END,
-		error_field = CASE WHEN status = 'succeeded' THEN error_field ELSE ?5 END
-		WHERE run_id = ?13 AND step_id = ?14 AND item = ?15 AND first_status = 'running'`,
-		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+		error_field = CASE WHEN status = 'succeeded' THEN error_field ELSE ?5 END`
+
+// finishFirstAttemptWith is finishFirstAttempt that, when d is set (a
+// message the attempt sent, of key's step), also binds d's message in the
+// record's row in the same statement, where indexMessage would put it:
+// when the row holds no message and the message is bound nowhere. It
+// reports whether the message is in the row afterwards; when it is not,
+// the caller indexes it apart (indexMessageApart).
+func finishFirstAttemptWith(ctx context.Context, tx *wtx, key store.StepKey, result store.AttemptResult,
+	recStatus store.Status, recFinished any, d *store.Delivery) (bound bool, err error) {
+	class, message, field := errorColumns(result.Error)
+	args := []any{string(result.Status), encodeTime(result.FinishedAt), class, message, field,
 		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
 		encodeJSON(result.Request), encodeJSON(result.Response),
 		string(recStatus), encodeJSON(result.Output), recFinished,
-		key.RunID, key.StepID, key.Item)
-	if err != nil {
-		return err
+		key.RunID, key.StepID, key.Item}
+	const where = ` WHERE run_id = ?13 AND step_id = ?14 AND item = ?15 AND first_status = 'running'`
+	if d == nil {
+		res, err := tx.ExecContext(ctx, finishFirstAttemptSet+where, args...)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return false, err
+		} else if n == 0 {
+			return false, unfinishable(ctx, tx, key, 1)
+		}
+		return false, nil
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return unfinishable(ctx, tx, key, 1)
+	// The FROM clause's one row says whether the message is bound nowhere,
+	// read once for the statement.
+	err = tx.QueryRowContext(ctx, finishFirstAttemptSet+`,
+		msg_provider = CASE WHEN m.free AND msg_id IS NULL THEN ?16 ELSE msg_provider END,
+		msg_id = CASE WHEN m.free AND msg_id IS NULL THEN ?17 ELSE msg_id END,
+		msg_event = CASE WHEN m.free AND msg_id IS NULL THEN ?18 ELSE msg_event END
+		FROM (SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE provider = ?16 AND message_id = ?17)
+			AND NOT EXISTS (SELECT 1 FROM step_records WHERE msg_provider = ?16 AND msg_id = ?17) AS free) AS m`+
+		where+` RETURNING msg_provider IS ?16 AND msg_id IS ?17`,
+		append(args, d.Provider, d.MessageID, d.Event)...).Scan(&bound)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, unfinishable(ctx, tx, key, 1)
 	}
-	return nil
+	return bound, err
 }
 
 // unfinishable explains why an attempt could not be finished: it was never
