@@ -208,14 +208,17 @@ func finishFirstAttemptWith(ctx context.Context, tx *wtx, key store.StepKey, res
 		}
 		return false, nil
 	}
-	// The FROM clause's one row says whether the message is bound nowhere,
-	// read once for the statement.
-	err = tx.QueryRowContext(ctx, finishFirstAttemptSet+`,
-		msg_provider = CASE WHEN m.free AND msg_id IS NULL THEN ?16 ELSE msg_provider END,
-		msg_id = CASE WHEN m.free AND msg_id IS NULL THEN ?17 ELSE msg_id END,
-		msg_event = CASE WHEN m.free AND msg_id IS NULL THEN ?18 ELSE msg_event END
-		FROM (SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE provider = ?16 AND message_id = ?17)
-			AND NOT EXISTS (SELECT 1 FROM step_records WHERE msg_provider = ?16 AND msg_id = ?17) AS free) AS m`+
+	// m's one row says whether the message is bound nowhere, read once for
+	// the statement. (A FROM clause would read it as well, but an UPDATE
+	// FROM is not a one-row write to SQLite, which then keeps a statement
+	// journal of every page it changes.)
+	err = tx.QueryRowContext(ctx, `WITH m (free) AS MATERIALIZED (
+			SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE provider = ?16 AND message_id = ?17)
+				AND NOT EXISTS (SELECT 1 FROM step_records WHERE msg_provider = ?16 AND msg_id = ?17))
+		`+finishFirstAttemptSet+`,
+		msg_provider = CASE WHEN msg_id IS NULL AND (SELECT free FROM m) THEN ?16 ELSE msg_provider END,
+		msg_id = CASE WHEN msg_id IS NULL AND (SELECT free FROM m) THEN ?17 ELSE msg_id END,
+		msg_event = CASE WHEN msg_id IS NULL AND (SELECT free FROM m) THEN ?18 ELSE msg_event END`+
 		where+` RETURNING msg_provider IS ?16 AND msg_id IS ?17`,
 		append(args, d.Provider, d.MessageID, d.Event)...).Scan(&bound)
 	if errors.Is(err, sql.ErrNoRows) {
