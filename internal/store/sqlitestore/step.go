@@ -185,8 +185,16 @@ const finishFirstAttemptSet = `UPDATE step_records SET first_status = ?1, first_
 // message the attempt sent, of key's step), also binds d's message in the
 // record's row in the same statement, where indexMessage would put it:
 // when the row holds no message and the message is bound nowhere. It
-// reports whether the message is in the row afterwards; when it is not,
-// the caller indexes it apart (indexMessageApart).
+// reports whether it did; when it did not, the caller indexes the message
+// apart (indexMessageApart).
+//
+// The statement with the message applies only when the message can go to
+// the row (its WHERE says so), so its count of changed rows tells; when it
+// changes none, the result is applied alone, by finishFirstAttempt's own
+// statement, which also tells an attempt that cannot finish. (RETURNING
+// would say it in one statement, but SQLite runs RETURNING as a trigger,
+// which makes it keep a statement journal of every page it changes, and
+// the row costs a query's round in database/sql.)
 func finishFirstAttemptWith(ctx context.Context, tx *wtx, key store.StepKey, result store.AttemptResult,
 	recStatus store.Status, recFinished any, d *store.Delivery) (bound bool, err error) {
 	class, message, field := errorColumns(result.Error)
@@ -196,35 +204,29 @@ func finishFirstAttemptWith(ctx context.Context, tx *wtx, key store.StepKey, res
 		string(recStatus), encodeJSON(result.Output), recFinished,
 		key.RunID, key.StepID, key.Item}
 	const where = ` WHERE run_id = ?13 AND step_id = ?14 AND item = ?15 AND first_status = 'running'`
-	if d == nil {
-		res, err := tx.ExecContext(ctx, finishFirstAttemptSet+where, args...)
+	if d != nil {
+		res, err := tx.ExecContext(ctx, finishFirstAttemptSet+`,
+			msg_provider = ?16, msg_id = ?17, msg_event = ?18`+where+` AND msg_id IS NULL
+			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE provider = ?16 AND message_id = ?17)
+			AND NOT EXISTS (SELECT 1 FROM step_records WHERE msg_provider = ?16 AND msg_id = ?17)`,
+			append(args, d.Provider, d.MessageID, d.Event)...)
 		if err != nil {
 			return false, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return false, err
-		} else if n == 0 {
-			return false, unfinishable(ctx, tx, key, 1)
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err == nil, err
 		}
-		return false, nil
 	}
-	// m's one row says whether the message is bound nowhere, read once for
-	// the statement. (A FROM clause would read it as well, but an UPDATE
-	// FROM is not a one-row write to SQLite, which then keeps a statement
-	// journal of every page it changes.)
-	err = tx.QueryRowContext(ctx, `WITH m (free) AS MATERIALIZED (
-			SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE provider = ?16 AND message_id = ?17)
-				AND NOT EXISTS (SELECT 1 FROM step_records WHERE msg_provider = ?16 AND msg_id = ?17))
-		`+finishFirstAttemptSet+`,
-		msg_provider = CASE WHEN msg_id IS NULL AND (SELECT free FROM m) THEN ?16 ELSE msg_provider END,
-		msg_id = CASE WHEN msg_id IS NULL AND (SELECT free FROM m) THEN ?17 ELSE msg_id END,
-		msg_event = CASE WHEN msg_id IS NULL AND (SELECT free FROM m) THEN ?18 ELSE msg_event END`+
-		where+` RETURNING msg_provider IS ?16 AND msg_id IS ?17`,
-		append(args, d.Provider, d.MessageID, d.Event)...).Scan(&bound)
-	if errors.Is(err, sql.ErrNoRows) {
+	res, err := tx.ExecContext(ctx, finishFirstAttemptSet+where, args...)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, err
+	} else if n == 0 {
 		return false, unfinishable(ctx, tx, key, 1)
 	}
-	return bound, err
+	return false, nil
 }
 
 // unfinishable explains why an attempt could not be finished: it was never
