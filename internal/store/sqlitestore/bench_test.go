@@ -177,8 +177,8 @@ func BenchmarkRunLifecycleParallel(b *testing.B) {
 const benchHistory = 50_000
 
 // seedHistory writes n finished runs, a tenth of them failed, of two
-// workflows, each with a step record holding its first attempt and a
-// delivery index row,
+// workflows, each with a step record holding its first attempt and the
+// message it sent (as the store writes them since migration 0011),
 // created before now, in one transaction, and checkpoints the WAL.
 func seedHistory(b *testing.B, s *Store, n int) {
 	b.Helper()
@@ -195,10 +195,8 @@ func seedHistory(b *testing.B, s *Store, n int) {
 		`INSERT INTO idempotency_keys (key, run_id, expires_at) VALUES (?2, ?1, ?5)`,
 		`INSERT INTO step_records (run_id, step_id, item, status, attempts, provider, output_json, started_at, finished_at,
 			first_provider, first_action, first_status, first_outcome, first_request_json, first_started_at,
-			first_finished_at) VALUES (?1, 'notify', -1, ?3, 1, 'primary', ?4, ?5, ?5,
-			'primary', 'send_message', ?3, ?3, ?4, ?5, ?5)`,
-		`INSERT INTO deliveries (provider, message_id, event, run_id, step_id, item)
-			VALUES ('primary', ?2, 'message_ack', ?1, 'notify', -1)`,
+			first_finished_at, msg_provider, msg_id, msg_event) VALUES (?1, 'notify', -1, ?3, 1, 'primary', ?4, ?5, ?5,
+			'primary', 'send_message', ?3, ?3, ?4, ?5, ?5, 'primary', ?2, 'message_ack')`,
 	} {
 		st, err := tx.PrepareContext(ctx, q)
 		require.NoError(b, err)

@@ -26,7 +26,42 @@ func encodeTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return normTime(t).Format(timeLayout)
+	return formatTime(normTime(t))
+}
+
+// formatTime returns t, in UTC and truncated to microseconds, in
+// timeLayout. It writes the fixed-width layout digit by digit, as
+// time.Format would, without parsing the layout on every call (the writer
+// encodes several times per run); a year outside 0–9999, which the layout
+// does not hold at its width, goes through time.Format.
+func formatTime(t time.Time) string {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(timeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	var b [len(timeLayout)]byte
+	put := func(at, width, v int) {
+		for i := at + width - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, 4, year)
+	b[4] = '-'
+	put(5, 2, int(month))
+	b[7] = '-'
+	put(8, 2, day)
+	b[10] = 'T'
+	put(11, 2, hour)
+	b[13] = ':'
+	put(14, 2, minute)
+	b[16] = ':'
+	put(17, 2, sec)
+	b[19] = '.'
+	put(20, 6, t.Nanosecond()/1000)
+	b[26] = 'Z'
+	return string(b[:])
 }
 
 // decodeTime parses a stored time; NULL is the zero time.

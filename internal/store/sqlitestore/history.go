@@ -321,7 +321,7 @@ func (s *Store) ReopenStep(ctx context.Context, key store.StepKey) error {
 		if err != nil {
 			return err
 		}
-		return ifUnchanged(res, fmt.Errorf("step record: %w", store.ErrNotFound))
+		return ifUnchanged(res, errNoStepRecord)
 	})
 	if err != nil {
 		return fmt.Errorf("reopen step %s: %w", keyName(key), err)

@@ -84,3 +84,22 @@ func TestRunQueriesUseAnIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageQueriesUseAnIndex checks the plans of the reads of a message
+// kept in its step record's row (migration 0011): a receipt's and the
+// bind's checks find it through step_records_message, a run's messages
+// through the records' key index, and deliveries keeps its own.
+func TestMessageQueriesUseAnIndex(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	for query, index := range map[string]string{
+		`SELECT ` + recordMessageColumns + `, seq FROM step_records WHERE msg_provider = 'p' AND msg_id = 'm'`: "step_records_message",
+		`SELECT seq, run_id, step_id, item FROM step_records WHERE msg_provider = 'p' AND msg_id = 'm'`:        "step_records_message",
+		`SELECT NOT EXISTS (SELECT 1 FROM step_records WHERE msg_provider = 'p' AND msg_id = 'm')`:             "step_records_message",
+		`SELECT ` + recordMessageColumns + ` FROM step_records WHERE run_id = 'r' AND msg_id IS NOT NULL`:      "sqlite_autoindex_step_records_1",
+		`SELECT ` + deliveryColumns + ` FROM deliveries WHERE run_id = 'r'`:                                    "deliveries_run",
+	} {
+		plan := queryPlan(t, s, query)
+		require.Regexp(t, "USING (COVERING )?INDEX "+index+" ", plan, "%s", query)
+	}
+}

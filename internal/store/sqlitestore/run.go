@@ -161,7 +161,7 @@ func createRun(ctx context.Context, tx *wtx, run store.Run, fingerprint, idemKey
 		return store.Run{}, false, false, err
 	}
 	// A refusal fails the write, which undoes the key's claim with it.
-	return store.Run{}, false, false, ifUnchanged(res, fmt.Errorf("run id is taken: %w", store.ErrConflict))
+	return store.Run{}, false, false, ifUnchanged(res, errRunIDTaken)
 }
 
 // boundRun returns the run the live key idemKey is bound to (existed), or

@@ -15,8 +15,9 @@ import (
 // the create with its idempotency key and the attempt's start in one
 // transaction (BEGIN, the key's claim, the run, the step record with its
 // first attempt, COMMIT), then the result in another (BEGIN, the run, the
-// step record with its first attempt, the delivery index row, COMMIT). A run created
-// with a key its first run still holds writes nothing and reads once.
+// step record with its first attempt and the message it sent, COMMIT). A
+// run created with a key its first run still holds writes nothing and
+// reads once.
 func TestOneStepRunStatements(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -42,7 +43,7 @@ func TestOneStepRunStatements(t *testing.T) {
 			return nil
 		})
 	require.NoError(t, err)
-	require.EqualValues(t, 5, s.w.execs.Load()-execs, "finish")
+	require.EqualValues(t, 4, s.w.execs.Load()-execs, "finish")
 
 	execs = s.w.execs.Load()
 	again := store.Run{ID: store.NewRunID(), Workflow: "support", Status: store.StatusQueued, CreatedAt: now}

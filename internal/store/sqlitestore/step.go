@@ -10,6 +10,14 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// The refusals of writes that change no row, built once: see ifUnchanged.
+var (
+	errStepSucceeded  = fmt.Errorf("step already succeeded: %w", store.ErrConflict)
+	errAttemptStarted = fmt.Errorf("attempt was already started: %w", store.ErrConflict)
+	errRunIDTaken     = fmt.Errorf("run id is taken: %w", store.ErrConflict)
+	errNoStepRecord   = fmt.Errorf("step record: %w", store.ErrNotFound)
+)
+
 // StartAttempt logs the start of an attempt and marks its step record running.
 func (s *Store) StartAttempt(ctx context.Context, key store.StepKey, start store.AttemptStart) error {
 	if err := key.Validate(); err != nil {
@@ -46,7 +54,7 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 	if err != nil {
 		return missingRun(ctx, tx, key.RunID, err)
 	}
-	if err := ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict)); err != nil {
+	if err := ifUnchanged(res, errStepSucceeded); err != nil {
 		return err
 	}
 
@@ -57,7 +65,7 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 	if err != nil {
 		return err
 	}
-	return ifUnchanged(res, fmt.Errorf("attempt was already started: %w", store.ErrConflict))
+	return ifUnchanged(res, errAttemptStarted)
 }
 
 // startFirstAttempt is startAttempt of attempt 1: one upsert writes the
@@ -88,9 +96,9 @@ func startFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, start st
 		return err
 	}
 	if status == string(store.StatusSucceeded) {
-		return fmt.Errorf("step already succeeded: %w", store.ErrConflict)
+		return errStepSucceeded
 	}
-	return fmt.Errorf("attempt was already started: %w", store.ErrConflict)
+	return errAttemptStarted
 }
 
 // FinishAttempt logs the result of a started attempt and applies it to the
@@ -112,12 +120,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 // step record, in the caller's transaction.
 func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int, result store.AttemptResult) error {
 	class, message, field := errorColumns(result.Error)
-	// A record that has succeeded keeps its success: this is a late
-	// attempt, finished after another one succeeded.
-	recStatus, finished := result.Status, encodeTime(result.FinishedAt)
-	if result.WillRetry {
-		recStatus, finished = store.StatusRunning, nil
-	}
+	recStatus, finished := finishedRecord(result)
 	if attempt == 1 {
 		return finishFirstAttempt(ctx, tx, key, result, recStatus, finished)
 	}
@@ -145,14 +148,30 @@ func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int,
 	return err
 }
 
+// finishedRecord returns the status and finish time (encoded) that result
+// gives its step record: a result that will be retried leaves it running.
+// (A record that has succeeded keeps its success: the statements leave it
+// alone, for a late attempt finished after another one succeeded.)
+func finishedRecord(result store.AttemptResult) (store.Status, any) {
+	if result.WillRetry {
+		return store.StatusRunning, nil
+	}
+	return result.Status, encodeTime(result.FinishedAt)
+}
+
 // finishFirstAttempt is finishAttempt of attempt 1, whose columns are in the
 // record's row: one statement logs the result and, unless the record has
 // succeeded, applies it to the record (a SET expression reads the row as it
 // was before the update).
 func finishFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, result store.AttemptResult,
 	recStatus store.Status, recFinished any) error {
-	class, message, field := errorColumns(result.Error)
-	res, err := tx.ExecContext(ctx, `UPDATE step_records SET first_status = ?1, first_finished_at = ?2,
+	_, err := finishFirstAttemptWith(ctx, tx, key, result, recStatus, recFinished, nil)
+	return err
+}
+
+// finishFirstAttemptSet is the statement of finishFirstAttempt up to its
+// WHERE clause.
+const finishFirstAttemptSet = `UPDATE step_records SET first_status = ?1, first_finished_at = ?2,
 		first_error_class = ?3, first_error_message = ?4, first_error_field = ?5, first_outcome = ?6,
 		first_retry_after_ms = ?7, first_request_json = ?8, first_response_json = ?9,
 		status = CASE WHEN status = 'succeeded' THEN status ELSE ?10 END,
@@ -160,22 +179,54 @@ func finishFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, result 
 		finished_at = CASE WHEN status = 'succeeded' THEN finished_at ELSE ?12 END,
 		error_class = CASE WHEN status = 'succeeded' THEN error_class ELSE ?3 END,
 		error_message = CASE WHEN status = 'succeeded' THEN error_message ELSE ?4 END,
-		error_field = CASE WHEN status = 'succeeded' THEN error_field ELSE ?5 END
-		WHERE run_id = ?13 AND step_id = ?14 AND item = ?15 AND first_status = 'running'`,
-		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+		error_field = CASE WHEN status = 'succeeded' THEN error_field ELSE ?5 END`
+
+// finishFirstAttemptWith is finishFirstAttempt that, when d is set (a
+// message the attempt sent, of key's step), also binds d's message in the
+// record's row in the same statement, where indexMessage would put it:
+// when the row holds no message and the message is bound nowhere. It
+// reports whether it did; when it did not, the caller indexes the message
+// apart (indexMessageApart).
+//
+// The statement with the message applies only when the message can go to
+// the row (its WHERE says so), so its count of changed rows tells; when it
+// changes none, the result is applied alone, by finishFirstAttempt's own
+// statement, which also tells an attempt that cannot finish. (RETURNING
+// would say it in one statement, but SQLite runs RETURNING as a trigger,
+// which makes it keep a statement journal of every page it changes, and
+// the row costs a query's round in database/sql.)
+func finishFirstAttemptWith(ctx context.Context, tx *wtx, key store.StepKey, result store.AttemptResult,
+	recStatus store.Status, recFinished any, d *store.Delivery) (bound bool, err error) {
+	class, message, field := errorColumns(result.Error)
+	args := []any{string(result.Status), encodeTime(result.FinishedAt), class, message, field,
 		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
 		encodeJSON(result.Request), encodeJSON(result.Response),
 		string(recStatus), encodeJSON(result.Output), recFinished,
-		key.RunID, key.StepID, key.Item)
+		key.RunID, key.StepID, key.Item}
+	const where = ` WHERE run_id = ?13 AND step_id = ?14 AND item = ?15 AND first_status = 'running'`
+	if d != nil {
+		res, err := tx.ExecContext(ctx, finishFirstAttemptSet+`,
+			msg_provider = ?16, msg_id = ?17, msg_event = ?18`+where+` AND msg_id IS NULL
+			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE provider = ?16 AND message_id = ?17)
+			AND NOT EXISTS (SELECT 1 FROM step_records WHERE msg_provider = ?16 AND msg_id = ?17)`,
+			append(args, d.Provider, d.MessageID, d.Event)...)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err == nil, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, finishFirstAttemptSet+where, args...)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return err
+		return false, err
 	} else if n == 0 {
-		return unfinishable(ctx, tx, key, 1)
+		return false, unfinishable(ctx, tx, key, 1)
 	}
-	return nil
+	return false, nil
 }
 
 // unfinishable explains why an attempt could not be finished: it was never
@@ -219,7 +270,7 @@ func (s *Store) RecordStep(ctx context.Context, rec store.StepRecord) error {
 		if err != nil {
 			return missingRun(ctx, tx, rec.RunID, err)
 		}
-		return ifUnchanged(res, fmt.Errorf("step already succeeded: %w", store.ErrConflict))
+		return ifUnchanged(res, errStepSucceeded)
 	})
 	if err != nil {
 		return fmt.Errorf("record step %s: %w", keyName(rec.StepKey), err)
@@ -366,6 +417,9 @@ func keyName(k store.StepKey) string {
 }
 
 // ifUnchanged returns none when the statement behind res changed no row.
+//
+// none is one of the package's errors, not one built for the call: the
+// argument is evaluated on every call, and almost every call succeeds.
 func ifUnchanged(res sql.Result, none error) error {
 	n, err := res.RowsAffected()
 	if err != nil {
