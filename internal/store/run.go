@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/jsonvalid"
 )
 
 // Run is one execution of a workflow.
@@ -232,7 +234,7 @@ func TriggerKindOf(trigger json.RawMessage) string {
 
 // validJSON reports an ErrInvalid error when b is set and is not JSON.
 func validJSON(what string, b json.RawMessage) error {
-	if len(b) > 0 && !json.Valid(b) {
+	if len(b) > 0 && !jsonvalid.Valid(b) {
 		return fmt.Errorf("%w: %s is not valid json", ErrInvalid, what)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/heraldhq/herald/internal/jsonvalid"
 )
 
 // Bounds of the event inbox (see Waits.AddInboxEvent): an event is kept
@@ -81,7 +83,7 @@ func (ev InboxEvent) Validate() error {
 	if ev.Event == "" || ev.ReceivedAt.IsZero() {
 		return fmt.Errorf("%w: an event type and a time are required", ErrInvalid)
 	}
-	if len(ev.Data) > 0 && !json.Valid(ev.Data) {
+	if len(ev.Data) > 0 && !jsonvalid.Valid(ev.Data) {
 		return fmt.Errorf("%w: an inbox event's data is not valid JSON", ErrInvalid)
 	}
 	return nil
@@ -258,12 +260,12 @@ func ValidateSettlements(settlements []Settlement, at time.Time) error {
 	for _, st := range settlements {
 		out := st.Output
 		if d := st.Delivery; d != nil {
-			if d.Event == "" || (len(d.Data) > 0 && !json.Valid(d.Data)) {
+			if d.Event == "" || (len(d.Data) > 0 && !jsonvalid.Valid(d.Data)) {
 				return fmt.Errorf("%w: a delivery needs an event type and JSON data", ErrInvalid)
 			}
 			out = d.Output
 		}
-		if len(out) > 0 && !json.Valid(out) {
+		if len(out) > 0 && !jsonvalid.Valid(out) {
 			return fmt.Errorf("%w: a wait's output is not valid JSON", ErrInvalid)
 		}
 	}

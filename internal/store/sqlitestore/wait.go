@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/jsonvalid"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -98,7 +99,7 @@ func (s *Store) ParkRun(ctx context.Context, runID, owner, reason string) (bool,
 
 // ResolveWait settles a pending wait and requeues its waiting run.
 func (s *Store) ResolveWait(ctx context.Context, key store.StepKey, output json.RawMessage, at time.Time) (resolved, requeued bool, err error) {
-	if len(output) > 0 && !json.Valid(output) {
+	if len(output) > 0 && !jsonvalid.Valid(output) {
 		return false, false, fmt.Errorf("resolve wait: %w: output is not valid JSON", store.ErrInvalid)
 	}
 	err = s.withTx(ctx, func(ctx context.Context, tx *wtx) (err error) {
@@ -135,7 +136,7 @@ func resolveWait(ctx context.Context, tx *wtx, key store.StepKey, output json.Ra
 
 // KeepSignal keeps a signal for a step that waits for it later.
 func (s *Store) KeepSignal(ctx context.Context, runID, signal string, output json.RawMessage, at time.Time) error {
-	if signal == "" || !json.Valid(output) || at.IsZero() {
+	if signal == "" || !jsonvalid.Valid(output) || at.IsZero() {
 		return fmt.Errorf("keep signal: %w: a signal name, a JSON output and a time are required", store.ErrInvalid)
 	}
 	err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
