@@ -278,7 +278,8 @@ func (e *Engine) executeLive(ctx context.Context, id string, handed *store.Run, 
 	defer cancel(nil)
 	live := &liveRun{cancel: cancel, done: make(chan struct{})}
 	if handed != nil {
-		live.held = &heldEvents{}
+		live.heldBuf.events = live.eventBuf[:0]
+		live.held = &live.heldBuf
 		e.holding.Add(1)
 	}
 	if _, busy := e.executing.LoadOrStore(id, live); busy {
@@ -325,11 +326,9 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	st := e.state.Load()
 	now := e.opts.Now().UTC()
 	var (
-		gone, canceled bool
-		prevOwner      string
-		prevBeat       time.Time
-		run            store.Run
-		take           func(*store.Run) error
+		found takeFound
+		run   store.Run
+		take  func(*store.Run) error
 	)
 	if lazy {
 		if handed != nil {
@@ -371,29 +370,9 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 		// The run is read and written now: nothing was announced from
 		// what its creator handed.
 		e.announce(held, true)
-		// One read-modify-write marks the run running, or finds it ended
-		// or its workflow gone.
-		run, err = e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
-			gone, canceled = false, false
-			prevOwner, prevBeat = "", time.Time{}
-			if r.Status.Final() || r.Status == store.StatusWaiting || r.Status == store.StatusNeedsAttention {
-				return errNoChange
-			}
-			if r.CancelRequested != "" {
-				canceled = true
-				return errNoChange
-			}
-			if _, ok := st.project.Workflows[r.Workflow]; !ok {
-				gone = true
-				return errNoChange
-			}
-			if r.Status == store.StatusRunning && r.Owner != "" && r.Owner != e.opts.Owner {
-				prevOwner, prevBeat = r.Owner, r.HeartbeatAt
-			}
-			e.takeRun(r, now)
-			return nil
-		})
+		run, found, err = e.takeNow(ctx, st, id, now)
 	}
+	gone, canceled, prevOwner, prevBeat := found.gone, found.canceled, found.prevOwner, found.prevBeat
 	if errors.Is(err, errNoChange) {
 		run, err = e.opts.Store.GetRun(ctx, id)
 		if err != nil {
@@ -481,6 +460,44 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	return x.finish(ctx, status, msg, reason)
 }
 
+// takeFound is what takeNow found of a run it did not take, or of the
+// owner it took the run from.
+type takeFound struct {
+	// gone and canceled are set when the run's workflow left the project,
+	// or an operator asked to cancel it.
+	gone, canceled bool
+	// prevOwner and prevBeat name the owner of a running run this engine
+	// took over, and its last heartbeat.
+	prevOwner string
+	prevBeat  time.Time
+}
+
+// takeNow marks the run id running from now in one read-modify-write, or
+// finds it ended, parked, canceled or its workflow gone (errNoChange).
+func (e *Engine) takeNow(ctx context.Context, st *projectState, id string, now time.Time) (store.Run, takeFound, error) {
+	var found takeFound
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *store.Run) error {
+		found = takeFound{}
+		if r.Status.Final() || r.Status == store.StatusWaiting || r.Status == store.StatusNeedsAttention {
+			return errNoChange
+		}
+		if r.CancelRequested != "" {
+			found.canceled = true
+			return errNoChange
+		}
+		if _, ok := st.project.Workflows[r.Workflow]; !ok {
+			found.gone = true
+			return errNoChange
+		}
+		if r.Status == store.StatusRunning && r.Owner != "" && r.Owner != e.opts.Owner {
+			found.prevOwner, found.prevBeat = r.Owner, r.HeartbeatAt
+		}
+		e.takeRun(r, now)
+		return nil
+	})
+	return run, found, err
+}
+
 // takeRun marks r running under this engine from now: the write that takes
 // a run to execute it.
 func (e *Engine) takeRun(r *store.Run, now time.Time) {
@@ -523,8 +540,11 @@ type liveRun struct {
 	// done is closed when Execute returns.
 	done chan struct{}
 	// held, when set, holds the run's events until its first write (see
-	// heldEvents).
-	held *heldEvents
+	// heldEvents); it is heldBuf, whose first events go to eventBuf, so a
+	// run handed to its execution allocates nothing more for them.
+	held     *heldEvents
+	heldBuf  heldEvents
+	eventBuf [2]Event
 }
 
 // CanceledError is the cause of a run's context when an operator canceled
@@ -666,8 +686,10 @@ type execution struct {
 	// inDoubt are the unsettled in-doubt attempts found on a resume, by
 	// step (item); guarded by mu.
 	inDoubt map[store.StepKey]inDoubtAttempt
-	// results are the finished steps' results by id, and deliveries is set
-	// once the run may have messages with receipts (see refreshDeliveries).
+	// results are the finished steps' results by id but the last step's,
+	// which nothing reads (nil until a step before it finishes), and
+	// deliveries is set once the run may have messages with receipts (see
+	// refreshDeliveries).
 	results    map[string]stepResult
 	deliveries bool
 	// take, when set, is the deferred write that takes the run (see
@@ -715,7 +737,10 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 			return "", "", "", err
 		}
 	}
-	x.records = make(map[store.StepKey]store.StepRecord, len(recs))
+	// Only read after this: nil (no records) reads as empty.
+	if len(recs) > 0 {
+		x.records = make(map[store.StepKey]store.StepRecord, len(recs))
+	}
 	for _, r := range recs {
 		x.records[r.StepKey] = r
 	}
@@ -749,7 +774,6 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 			return store.StatusSkipped, "", "skipped by when: " + x.wf.When.Source(), nil
 		}
 	}
-	x.results = make(map[string]stepResult, len(x.wf.Steps))
 	// A resumed run may have sent messages whose receipts arrived since.
 	x.deliveries = x.run.Attempt > 1
 	for _, step := range x.wf.Steps {
@@ -764,12 +788,16 @@ func (x *execution) execute(ctx context.Context) (store.Status, string, string, 
 			return "", "", "", err
 		}
 		res.forEach = step.ForEach != nil
-		x.results[step.ID] = res
 		if res.Status == store.StatusNeedsAttention {
 			return store.StatusNeedsAttention, res.Reason, res.Reason, nil
 		}
 		if x.readLater(step) {
-			// After the last step no expression reads steps.
+			// After the last step no expression reads steps, and no
+			// refreshDeliveries reads results.
+			if x.results == nil {
+				x.results = make(map[string]stepResult, len(x.wf.Steps))
+			}
+			x.results[step.ID] = res
 			x.scope.SetStep(step.ID, res.data())
 		}
 		if res.Status == store.StatusFailed && !step.ContinueOnError {

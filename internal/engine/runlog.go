@@ -33,6 +33,10 @@ type runLog struct {
 	attempts []store.Attempt
 	// delivered is set once a message was indexed for delivery receipts.
 	delivered bool
+	// recBuf and attemptBuf hold the first records and attempts, so a
+	// one-step run's log is one allocation.
+	recBuf     [2]store.StepRecord
+	attemptBuf [2]store.Attempt
 }
 
 // newRunLog returns the log of an execution of run: nil unless this is the
@@ -41,7 +45,9 @@ func newRunLog(run store.Run) *runLog {
 	if run.Attempt != 1 {
 		return nil
 	}
-	return &runLog{recs: make([]store.StepRecord, 0, 2), attempts: make([]store.Attempt, 0, 2)}
+	l := &runLog{}
+	l.recs, l.attempts = l.recBuf[:0], l.attemptBuf[:0]
+	return l
 }
 
 // drop gives up on the log: the run's view will be read from the store.

@@ -274,6 +274,9 @@ func plainJSON(v any) any {
 // read, as trigger bodies and step outputs are decoded. A document nested
 // deeper than MaxJSONDepth is a *JSONDepthError.
 func DecodeJSON(data []byte) (any, error) {
+	if v, ok := DecodeJSONDirect(data); ok {
+		return v, nil
+	}
 	if err := CheckJSONDepth(data); err != nil {
 		return nil, err
 	}

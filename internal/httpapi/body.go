@@ -77,6 +77,10 @@ func byteSize(n int64) string {
 // read (integers as int64, other numbers as float64). An empty or blank
 // body is nil. The error of a malformed body says what is wrong and where.
 func decodeJSON(body []byte) (any, error) {
+	// The usual body: valid, within MaxJSONDepth, its numbers finite.
+	if v, ok := engine.DecodeJSONDirect(body); ok {
+		return v, nil
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
@@ -170,11 +174,10 @@ func decodeHookBody(contentType string, body []byte) (any, error) {
 	switch {
 	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
 		v, err := decodeJSON(body)
-		var deep *engine.JSONDepthError
-		switch {
-		case errors.As(err, &deep):
-			return nil, fmt.Errorf("body: %w", err)
-		case err != nil:
+		if err != nil {
+			if deep := (*engine.JSONDepthError)(nil); errors.As(err, &deep) {
+				return nil, fmt.Errorf("body: %w", err)
+			}
 			return nil, fmt.Errorf("body is not valid JSON: %w", err)
 		}
 		return v, nil

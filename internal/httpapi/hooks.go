@@ -72,7 +72,11 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		Kind:    engine.KindWebhook,
 		Time:    a.now(),
 		Headers: flatten(r.Header, true, nil),
-		Query:   flatten(r.URL.Query(), false, nil),
+	}
+	if r.URL.RawQuery != "" {
+		// Without a query string Query would make an empty map for
+		// flatten to drop.
+		t.Query = flatten(r.URL.Query(), false, nil)
 	}
 	// Credentials become "***" before the run is stored; the engine masks
 	// the project's secret values wherever else they occur.

@@ -79,23 +79,23 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creatio
 		err     error
 	)
 	if c.engine.EagerEligible(wf.Name, c.trig) {
-		fresh, err := c.engine.NewAdmission(ctx, c.workflow, c.trig)
-		if err != nil {
+		ea := &eagerAdmission{}
+		if ea.fresh, err = c.engine.NewAdmission(ctx, c.workflow, c.trig); err != nil {
 			l.disp.release(wf.Name)
 			return store.Run{}, false, err
 		}
-		admitted := make(chan admission, 1)
-		fresh.IdemKey, fresh.TTL = c.idemKey, c.ttl
-		fresh.Admitted = func(run store.Run, existed bool, err error) { admitted <- admission{run, existed, err} }
-		if l.disp.handOff(job{id: fresh.Run.ID, workflow: wf.Name, fresh: &fresh}) {
+		ea.done = make(chan struct{})
+		ea.fresh.IdemKey, ea.fresh.TTL = c.idemKey, c.ttl
+		ea.fresh.Admitted = ea.admitted
+		if l.disp.handOff(job{id: ea.fresh.Run.ID, workflow: wf.Name, fresh: &ea.fresh}) {
 			// The worker releases the slot when the run ends, also one
 			// that was not created.
-			a := <-admitted
-			return a.run, a.existed, a.err
+			<-ea.done
+			return ea.out.run, ea.out.existed, ea.out.err
 		}
 		// No worker was free: the run made for it is created as Create
 		// creates one.
-		run, existed, err = c.engine.CreateAdmitted(ctx, fresh)
+		run, existed, err = c.engine.CreateAdmitted(ctx, ea.fresh)
 	} else {
 		run, existed, err = c.create(ctx)
 	}
@@ -108,7 +108,8 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creatio
 		run, err = l.engine().Skip(ctx, run.ID, fmt.Sprintf("skipped: workflow %s is at its concurrency limit of %d", wf.Name, wf.Concurrency.Limit))
 		return run, false, err
 	}
-	l.disp.enqueue(job{id: run.ID, workflow: wf.Name, run: &run})
+	queued := run
+	l.disp.enqueue(job{id: run.ID, workflow: wf.Name, run: &queued})
 	return run, false, nil
 }
 
@@ -117,6 +118,23 @@ type admission struct {
 	run     store.Run
 	existed bool
 	err     error
+}
+
+// eagerAdmission is a run handed to a worker at once (Engine.ExecuteNew)
+// and the outcome of its creation, which the submitter waits for; the two
+// share one allocation.
+type eagerAdmission struct {
+	fresh engine.Admission
+	// done is closed once out is set.
+	done chan struct{}
+	out  admission
+}
+
+// admitted is fresh's Admitted: it records the outcome and wakes the
+// submitter. The engine calls it once.
+func (ea *eagerAdmission) admitted(run store.Run, existed bool, err error) {
+	ea.out = admission{run, existed, err}
+	close(ea.done)
 }
 
 // start starts the workers and re-queues every run a previous host left
