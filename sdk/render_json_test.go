@@ -130,7 +130,7 @@ func TestMarshalOutputMatchesJSON(t *testing.T) {
 		map[string]any{"a": []any{1.5, "b", nil, true, json.Number("2")}, "m": map[string]string{"k": "v"}},
 		[]map[string]any{{"send": sendShape{}}}, []string{"a"}, int32(1), uint(2), float32(0.5),
 	} {
-		if _, ok := appendDirect(nil, v, 0); !ok {
+		if _, ok := appendOutput(nil, v); !ok {
 			t.Errorf("plain value %d (%#v) left to json.Marshal", i, v)
 		}
 	}
