@@ -137,18 +137,29 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 			return nil, Permanent(fmt.Errorf("encode request body: %w", err))
 		}
 	}
-	header := http.Header{}
+	header := make(http.Header, len(req.Header)+3)
 	for k, v := range req.Header {
 		header[k] = append([]string(nil), v...)
 	}
-	if payload != nil && header.Get("Content-Type") == "" {
-		header.Set("Content-Type", "application/json")
+	// The defaults share one array; each is a value of capacity 1, as Set
+	// would make it, so that an append to one copies it.
+	var defaults []string
+	setDefault := func(key, value string) {
+		if defaults == nil {
+			defaults = make([]string, 0, 3)
+		}
+		defaults = append(defaults, value)
+		n := len(defaults)
+		header[key] = defaults[n-1 : n : n]
 	}
-	if header.Get("Accept") == "" {
-		header.Set("Accept", "application/json")
+	if payload != nil && headerValue(header, "Content-Type") == "" {
+		setDefault("Content-Type", "application/json")
 	}
-	if h.UserAgent != "" && header.Get("User-Agent") == "" {
-		header.Set("User-Agent", h.UserAgent)
+	if headerValue(header, "Accept") == "" {
+		setDefault("Accept", "application/json")
+	}
+	if h.UserAgent != "" && headerValue(header, "User-Agent") == "" {
+		setDefault("User-Agent", h.UserAgent)
 	}
 	if call != nil && call.DryRun {
 		rendered := RenderedRequest{Method: req.Method, URL: target, Header: map[string]string{}}
@@ -204,6 +215,16 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// headerValue is h.Get(key) for a key already in canonical form (a
+// constant such as "Content-Type"), without Get's canonicalisation of key
+// on every call.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // client returns the client a request made with ctx goes through, and the
