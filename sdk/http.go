@@ -141,26 +141,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	for k, v := range req.Header {
 		header[k] = append([]string(nil), v...)
 	}
-	// The defaults share one array; each is a value of capacity 1, as Set
-	// would make it, so that an append to one copies it.
-	var defaults []string
-	setDefault := func(key, value string) {
-		if defaults == nil {
-			defaults = make([]string, 0, 3)
-		}
-		defaults = append(defaults, value)
-		n := len(defaults)
-		header[key] = defaults[n-1 : n : n]
-	}
-	if payload != nil && headerValue(header, "Content-Type") == "" {
-		setDefault("Content-Type", "application/json")
-	}
-	if headerValue(header, "Accept") == "" {
-		setDefault("Accept", "application/json")
-	}
-	if h.UserAgent != "" && headerValue(header, "User-Agent") == "" {
-		setDefault("User-Agent", h.UserAgent)
-	}
+	setDefaultHeaders(header, payload != nil, h.UserAgent)
 	if call != nil && call.DryRun {
 		rendered := RenderedRequest{Method: req.Method, URL: target, Header: map[string]string{}}
 		for k := range header {
@@ -182,15 +163,18 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	}
 	client, ctx, cancel := h.client(ctx)
 	defer cancel()
+	ex := ExchangeFrom(ctx)
+	sent, ctx := traceWrites(ctx, req.Method, header)
 	httpReq, err := http.NewRequestWithContext(ctx, req.Method, target, rdr)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
 	}
 	httpReq.Header = header
+	if sent.changes {
+		httpReq.GetBody = nil
+	}
 	// The call's trace continues at the provider (W3C traceparent).
 	tracecontext.ToHTTP(ctx, httpReq.Header)
-	sent := traceWrites(httpReq)
-	ex := ExchangeFrom(ctx)
 	resp, err := client.Do(httpReq)
 	if err != nil {
 		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
@@ -215,6 +199,34 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// setDefaultHeaders sets in header, where it has none, Content-Type (for a
+// body) and Accept to application/json and User-Agent to userAgent (when
+// not empty). The values share one array; each is a slice of capacity 1,
+// as Set would make it, so that an append to one copies it.
+func setDefaultHeaders(header http.Header, body bool, userAgent string) {
+	var keys, values [3]string
+	n := 0
+	if body && headerValue(header, "Content-Type") == "" {
+		keys[n], values[n] = "Content-Type", "application/json"
+		n++
+	}
+	if headerValue(header, "Accept") == "" {
+		keys[n], values[n] = "Accept", "application/json"
+		n++
+	}
+	if userAgent != "" && headerValue(header, "User-Agent") == "" {
+		keys[n], values[n] = "User-Agent", userAgent
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	shared := append([]string(nil), values[:n]...)
+	for i := range n {
+		header[keys[i]] = shared[i : i+1 : i+1]
+	}
 }
 
 // headerValue is h.Get(key) for a key already in canonical form (a
