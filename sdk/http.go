@@ -133,7 +133,9 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	var payload []byte
 	if body != nil {
 		var err error
-		if payload, err = json.Marshal(body); err != nil {
+		// json.Marshal's bytes, without its reflection for the plain
+		// structs and maps providers send.
+		if payload, err = marshalOutput(body); err != nil {
 			return nil, Permanent(fmt.Errorf("encode request body: %w", err))
 		}
 	}

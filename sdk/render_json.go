@@ -11,7 +11,8 @@ import (
 	"github.com/heraldhq/herald/internal/jsonenc"
 )
 
-// marshalOutput encodes an action's output exactly as json.Marshal does. The
+// marshalOutput encodes an action's output (or a request body HTTP.Do
+// sends) exactly as json.Marshal does. The
 // shapes providers return (maps of strings, numbers, booleans, lists and
 // nested maps, which jsonenc writes; structs of plain fields, which
 // appendStruct writes) are written directly, without json.Marshal's
@@ -58,7 +59,8 @@ var (
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
-// appendStruct appends v, a struct of plain fields, as json.Marshal would.
+// appendStruct appends v, a struct of plain fields (strings, booleans,
+// numbers, lists of strings), as json.Marshal would.
 func appendStruct(dst []byte, v any) ([]byte, bool) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Struct {
@@ -99,9 +101,27 @@ func appendStruct(dst []byte, v any) ([]byte, bool) {
 			if dst, ok = jsonenc.AppendFloat(dst, fv.Float()); !ok {
 				return dst, false
 			}
+		case reflect.Slice:
+			dst = appendStringList(dst, fv)
 		}
 	}
 	return append(dst, '}'), true
+}
+
+// appendStringList appends fv, a list of strings, as json.Marshal does: null
+// when it is nil.
+func appendStringList(dst []byte, fv reflect.Value) []byte {
+	if fv.IsNil() {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i := range fv.Len() {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonenc.AppendString(dst, fv.Index(i).String())
+	}
+	return append(dst, ']')
 }
 
 // emptyField reports whether omitempty leaves out fv, a field of a kind a
@@ -116,6 +136,8 @@ func emptyField(fv reflect.Value) bool {
 		return fv.Int() == 0
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return fv.Uint() == 0
+	case reflect.Slice:
+		return fv.Len() == 0
 	default:
 		return fv.Float() == 0
 	}
@@ -173,6 +195,12 @@ func newOutputPlan(t reflect.Type) *outputPlan {
 			reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 			reflect.Float32, reflect.Float64:
+		case reflect.Slice:
+			// A list of strings whose element type has no marshalling
+			// method of its own.
+			if sf.Type.Elem().Kind() != reflect.String || hasMarshaler(sf.Type.Elem()) {
+				return nil
+			}
 		default:
 			return nil
 		}
