@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/jsonenc"
 )
 
 // Call.Bind's direct path: a struct whose fields are plain strings, booleans,
@@ -165,7 +167,7 @@ func setNumber(out reflect.Value, n string) bool {
 // json.Marshal encodes as it is.
 func numberText(val any) (string, bool) {
 	n, ok := val.(json.Number)
-	if !ok || !validNumber(string(n)) {
+	if !ok || !jsonenc.ValidNumber(string(n)) {
 		return "", false
 	}
 	return string(n), true
@@ -178,7 +180,7 @@ func encodable(v any) bool {
 	case nil, string, bool:
 		return true
 	case json.Number:
-		return validNumber(string(x))
+		return jsonenc.ValidNumber(string(x))
 	case []any:
 		for _, item := range x {
 			if !encodable(item) {
@@ -198,45 +200,6 @@ func encodable(v any) bool {
 	}
 }
 
-// validNumber reports whether s is a JSON number, which json.Marshal checks
-// a json.Number for (strconv accepts more, such as "+1" and "01").
-func validNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	if s[0] == '-' {
-		s = s[1:]
-		if s == "" {
-			return false
-		}
-	}
-	switch {
-	case s[0] == '0':
-		s = s[1:]
-	case '1' <= s[0] && s[0] <= '9':
-		s = skipDigits(s[1:])
-	default:
-		return false
-	}
-	if len(s) >= 2 && s[0] == '.' && isDigit(s[1]) {
-		s = skipDigits(s[2:])
-	}
-	if len(s) >= 2 && (s[0] == 'e' || s[0] == 'E') {
-		s = s[1:]
-		if s[0] == '+' || s[0] == '-' {
-			s = s[1:]
-			if s == "" {
-				return false
-			}
-		}
-		if !isDigit(s[0]) {
-			return false
-		}
-		s = skipDigits(s)
-	}
-	return s == ""
-}
-
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -247,13 +210,6 @@ func isASCII(s string) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func skipDigits(s string) string {
-	for s != "" && isDigit(s[0]) {
-		s = s[1:]
-	}
-	return s
-}
 
 // planFor returns the cached plan of struct type t, nil when the direct path
 // leaves t to encoding/json.

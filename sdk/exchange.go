@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/heraldhq/herald/internal/jsonenc"
 )
 
 // MaxExchangeBytes caps each of the request and the response an Exchange
@@ -91,9 +93,9 @@ func (e *Exchange) record(m *Masker, method, url string, reqBody []byte, resp *h
 	body := exchangeBody(m, reqBody, MaxExchangeBytes-len(url)-64, true)
 	reqJSON := make([]byte, 0, 32+len(method)+len(url)+len(body))
 	reqJSON = append(reqJSON, `{"method":`...)
-	reqJSON = appendJSONString(reqJSON, method)
+	reqJSON = jsonenc.AppendString(reqJSON, method)
 	reqJSON = append(reqJSON, `,"url":`...)
-	reqJSON = appendJSONString(reqJSON, url)
+	reqJSON = jsonenc.AppendString(reqJSON, url)
 	reqJSON = appendExchangeBody(reqJSON, body)
 	var respJSON []byte
 	if resp != nil {
@@ -116,20 +118,6 @@ func appendExchangeBody(dst []byte, body json.RawMessage) []byte {
 		dst = append(dst, body...)
 	}
 	return append(dst, '}')
-}
-
-// appendJSONString appends s as json.Marshal encodes it: directly when it
-// holds nothing json.Marshal would escape, through json.Marshal otherwise.
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(dst, q...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }
 
 // exchangeBody returns a body as the exchange keeps it, masked with m (nil:

@@ -6,17 +6,19 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/jsonenc"
 )
 
-// TestAppendJSONStringIsJSONMarshal checks the exchange's hand-written
-// string encoding against json.Marshal, byte for byte.
+// TestAppendJSONStringIsJSONMarshal checks the exchange's string encoding
+// (jsonenc's) against json.Marshal, byte for byte.
 func TestAppendJSONStringIsJSONMarshal(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"", "POST", "http://127.0.0.1:8080/instance1/sendMessage?token=***",
 		"a&b=<c>", `q"uote\`, "tab\there", "caf\u00e9 \u2028", "\x7f", "bad \xff utf-8"} {
 		want, err := json.Marshal(s)
 		require.NoError(t, err)
-		require.Equal(t, string(want), string(appendJSONString([]byte("x"), s))[1:], "%q", s)
+		require.Equal(t, string(want), string(jsonenc.AppendString([]byte("x"), s))[1:], "%q", s)
 	}
 }
 

@@ -85,8 +85,9 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 		if !httpguts.ValidHeaderFieldName(k) {
 			return r, false
 		}
-		switch http.CanonicalHeaderKey(k) {
-		case "Expect", "Upgrade", "Connection":
+		// k is a token (ASCII): equal to a name but for case is what
+		// http.CanonicalHeaderKey(k) == name would say.
+		if strings.EqualFold(k, "Expect") || strings.EqualFold(k, "Upgrade") || strings.EqualFold(k, "Connection") {
 			return r, false
 		}
 		for _, v := range vv {
@@ -95,7 +96,7 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 			}
 		}
 	}
-	r.gzip = compress && r.method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
+	r.gzip = compress && r.method != http.MethodHead && headerValue(req.Header, "Accept-Encoding") == "" && headerValue(req.Header, "Range") == ""
 	return r, true
 }
 
@@ -146,7 +147,7 @@ func (r *h1Request) writeHeader(bw *bufio.Writer, req *http.Request) {
 	bw.WriteString("\r\n")
 	ua := "Go-http-client/1.1"
 	if _, ok := req.Header["User-Agent"]; ok {
-		ua = textproto.TrimString(req.Header.Get("User-Agent"))
+		ua = textproto.TrimString(headerValue(req.Header, "User-Agent"))
 	}
 	if ua != "" {
 		bw.WriteString("User-Agent: ")

@@ -522,7 +522,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request,
 	}
 	body := &h1Body{c: c, rc: resp.Body, ctx: ctx, stop: stop, reuse: reuse}
 	resp.Body = body
-	if r.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+	if r.gzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
 		resp.Body = &h1Gzip{body: body}
 		resp.Header.Del("Content-Encoding")
 		resp.Header.Del("Content-Length")

@@ -133,23 +133,17 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	var payload []byte
 	if body != nil {
 		var err error
-		if payload, err = json.Marshal(body); err != nil {
+		// json.Marshal's bytes, without its reflection for the plain
+		// structs and maps providers send.
+		if payload, err = marshalOutput(body); err != nil {
 			return nil, Permanent(fmt.Errorf("encode request body: %w", err))
 		}
 	}
-	header := http.Header{}
+	header := make(http.Header, len(req.Header)+3)
 	for k, v := range req.Header {
 		header[k] = append([]string(nil), v...)
 	}
-	if payload != nil && header.Get("Content-Type") == "" {
-		header.Set("Content-Type", "application/json")
-	}
-	if header.Get("Accept") == "" {
-		header.Set("Accept", "application/json")
-	}
-	if h.UserAgent != "" && header.Get("User-Agent") == "" {
-		header.Set("User-Agent", h.UserAgent)
-	}
+	setDefaultHeaders(header, payload != nil, h.UserAgent)
 	if call != nil && call.DryRun {
 		rendered := RenderedRequest{Method: req.Method, URL: target, Header: map[string]string{}}
 		for k := range header {
@@ -171,15 +165,18 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	}
 	client, ctx, cancel := h.client(ctx)
 	defer cancel()
+	ex := ExchangeFrom(ctx)
+	sent, ctx := traceWrites(ctx, req.Method, header)
 	httpReq, err := http.NewRequestWithContext(ctx, req.Method, target, rdr)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
 	}
 	httpReq.Header = header
+	if sent.changes {
+		httpReq.GetBody = nil
+	}
 	// The call's trace continues at the provider (W3C traceparent).
 	tracecontext.ToHTTP(ctx, httpReq.Header)
-	sent := traceWrites(httpReq)
-	ex := ExchangeFrom(ctx)
 	resp, err := client.Do(httpReq)
 	if err != nil {
 		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
@@ -204,6 +201,44 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// setDefaultHeaders sets in header, where it has none, Content-Type (for a
+// body) and Accept to application/json and User-Agent to userAgent (when
+// not empty). The values share one array; each is a slice of capacity 1,
+// as Set would make it, so that an append to one copies it.
+func setDefaultHeaders(header http.Header, body bool, userAgent string) {
+	var keys, values [3]string
+	n := 0
+	if body && headerValue(header, "Content-Type") == "" {
+		keys[n], values[n] = "Content-Type", "application/json"
+		n++
+	}
+	if headerValue(header, "Accept") == "" {
+		keys[n], values[n] = "Accept", "application/json"
+		n++
+	}
+	if userAgent != "" && headerValue(header, "User-Agent") == "" {
+		keys[n], values[n] = "User-Agent", userAgent
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	shared := append([]string(nil), values[:n]...)
+	for i := range n {
+		header[keys[i]] = shared[i : i+1 : i+1]
+	}
+}
+
+// headerValue is h.Get(key) for a key already in canonical form (a
+// constant such as "Content-Type"), without Get's canonicalisation of key
+// on every call.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // client returns the client a request made with ctx goes through, and the

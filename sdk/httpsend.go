@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
@@ -9,13 +10,18 @@ import (
 // sendTrace remembers whether a request was fully written to the provider,
 // which decides whether a transport failure leaves the send in doubt.
 type sendTrace struct {
+	// trace is the hook the request's context carries.
+	trace httptrace.ClientTrace
 	// changes is false for GET and HEAD: repeating them is harmless.
 	changes bool
 	wrote   atomic.Bool
 }
 
-// traceWrites hooks req so that the returned sendTrace learns when the request
-// has been fully written, and makes sure net/http never re-sends it itself.
+// traceWrites returns ctx with a hook that tells the returned sendTrace when
+// a request made with it has been fully written, and makes sure net/http
+// never re-sends a request of method with header itself: the caller makes
+// the request with the returned context and, when the sendTrace's changes
+// is set, drops its GetBody.
 //
 // http.Transport retries a request on its own when a reused keep-alive
 // connection turns out to be dead, and it counts a POST as safe to retry
@@ -27,26 +33,25 @@ type sendTrace struct {
 // same header; net/http only looks for the canonical spelling), and GetBody
 // is dropped so the body cannot be replayed either. A request that failed
 // before anything was written is still retried by net/http, which is safe.
-func traceWrites(req *http.Request) *sendTrace {
-	t := &sendTrace{changes: req.Method != http.MethodGet && req.Method != http.MethodHead}
+func traceWrites(ctx context.Context, method string, header http.Header) (*sendTrace, context.Context) {
+	t := &sendTrace{changes: method != http.MethodGet && method != http.MethodHead}
 	if t.changes {
 		for _, name := range []string{"Idempotency-Key", "X-Idempotency-Key"} {
-			if v, ok := req.Header[name]; ok {
-				delete(req.Header, name)
-				req.Header[lowerASCII(name)] = v
+			if v, ok := header[name]; ok {
+				delete(header, name)
+				header[lowerASCII(name)] = v
 			}
 		}
-		req.GetBody = nil
 	}
-	trace := &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				t.wrote.Store(true)
-			}
-		},
+	t.trace.WroteRequest = t.wroteRequest
+	return t, httptrace.WithClientTrace(ctx, &t.trace)
+}
+
+// wroteRequest is the hook net/http calls once the request is written.
+func (t *sendTrace) wroteRequest(info httptrace.WroteRequestInfo) {
+	if info.Err == nil {
+		t.wrote.Store(true)
 	}
-	*req = *req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	return t
 }
 
 // classify returns err as in_doubt when the request changes something and was

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // RenderedRequest is a request as dry-run shows it: what would be sent, with
@@ -52,7 +53,18 @@ type Masker struct {
 	prefixes []string
 	// secrets are the values given to NewMasker.
 	secrets []string
+	// last is the last text r masked and what it gave, up to
+	// maxRememberedMask bytes: a provider masks the same URL, with its
+	// token in the query, on every call.
+	last atomic.Pointer[maskedText]
 }
+
+// maskedText is a text a Masker masked, and the result.
+type maskedText struct{ in, out string }
+
+// maxRememberedMask is the longest text a Masker remembers masking: a URL
+// fits, a body it would keep alive does not.
+const maxRememberedMask = 1 << 10
 
 // MinMaskLength is the shortest value a Masker masks. Masking shorter ones
 // would garble every output they occur in ("t" would mask every t) while
@@ -135,14 +147,42 @@ func formPrefixes(forms []string) []string {
 // starts with one of m.prefixes, so a text without any is returned at once.
 func (m *Masker) replace(s string) string {
 	if m.prefixes == nil {
-		return m.r.Replace(s)
+		return m.replaceAll(s)
 	}
 	for _, p := range m.prefixes {
 		if strings.Contains(s, p) {
-			return m.r.Replace(s)
+			return m.replaceAll(s)
 		}
 	}
 	return s
+}
+
+// replaceAll returns s with every form masked by m.r, or what it gave the
+// last time it was given s.
+func (m *Masker) replaceAll(s string) string {
+	if len(s) > maxRememberedMask {
+		return m.r.Replace(s)
+	}
+	if last := m.last.Load(); last != nil && last.in == s {
+		return last.out
+	}
+	out := m.r.Replace(s)
+	m.last.Store(&maskedText{in: s, out: out})
+	return out
+}
+
+// holdsPrefix reports whether b holds one of m.prefixes, which every form
+// starts with; true when m has none to check.
+func (m *Masker) holdsPrefix(b []byte) bool {
+	if m.prefixes == nil {
+		return true
+	}
+	for _, p := range m.prefixes {
+		if bytes.Contains(b, []byte(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // encodings returns the forms s takes in Herald's output, s itself first:
@@ -194,7 +234,7 @@ func (m *Masker) String(s string) string {
 // bytes returns b with every secret masked, and whether any was: b itself
 // when it holds none, without the copies String would make of it.
 func (m *Masker) bytes(b []byte) ([]byte, bool) {
-	if m == nil || m.r == nil {
+	if m == nil || m.r == nil || !m.holdsPrefix(b) {
 		return b, false
 	}
 	s := string(b)

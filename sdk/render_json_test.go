@@ -40,6 +40,11 @@ type (
 	}
 	outputState string
 	outputLevel int
+	listField   struct {
+		L     []string      `json:"l"`
+		Tags  []string      `json:"tags,omitempty"`
+		State []outputState `json:"state,omitempty"`
+	}
 
 	// Left to json.Marshal: each has something the direct encoder does
 	// not write.
@@ -56,9 +61,13 @@ type (
 	pointerField struct {
 		P *string `json:"p"`
 	}
-	listField struct {
-		L []string `json:"l"`
+	textListField struct {
+		L []loudText `json:"l"`
 	}
+	intListField struct {
+		L []int `json:"l"`
+	}
+
 	duplicateNames struct {
 		A string `json:"B"`
 		B string
@@ -112,7 +121,9 @@ func TestMarshalOutputMatchesJSON(t *testing.T) {
 		numberShape{Ratio: 1e-9, Half: float32(1e22)}, numberShape{Ratio: math.NaN()}, numberShape{Half: float32(math.Inf(-1))},
 		namedKinds{State: "sent<", Level: 2}, namedKinds{},
 		embeddedShape{sendShape: sendShape{ID: "e"}, Extra: "x"}, stringOption{N: 5}, omitZero{}, pointerField{P: &s}, pointerField{},
-		listField{L: []string{"a"}}, duplicateNames{A: "a", B: "b"}, escapedName{A: "a"}, marshalerField{S: "up"}, selfMarshaler{A: "a"},
+		listField{L: []string{"a"}}, listField{}, listField{L: []string{}, Tags: []string{}, State: []outputState{}},
+		listField{L: []string{"<b>", "\xff", ""}, Tags: []string{"t"}, State: []outputState{"s&"}},
+		textListField{L: []loudText{"up"}}, textListField{}, intListField{L: []int{1}}, duplicateNames{A: "a", B: "b"}, escapedName{A: "a"}, marshalerField{S: "up"}, selfMarshaler{A: "a"},
 		struct{}{}, struct{ A, B string }{"a", "b"}, struct {
 			A string `json:"a,omitempty,string"`
 		}{"x"},
@@ -127,10 +138,11 @@ func TestMarshalOutputMatchesJSON(t *testing.T) {
 	// are left to json.Marshal, which the comparison covers either way).
 	for i, v := range []any{
 		sendShape{ID: "x"}, statusShape{}, numberShape{Ratio: 1e-9}, namedKinds{State: "s"}, struct{}{},
+		listField{}, listField{L: []string{"a"}, State: []outputState{"s"}},
 		map[string]any{"a": []any{1.5, "b", nil, true, json.Number("2")}, "m": map[string]string{"k": "v"}},
 		[]map[string]any{{"send": sendShape{}}}, []string{"a"}, int32(1), uint(2), float32(0.5),
 	} {
-		if _, ok := appendDirect(nil, v, 0); !ok {
+		if _, ok := appendOutput(nil, v); !ok {
 			t.Errorf("plain value %d (%#v) left to json.Marshal", i, v)
 		}
 	}

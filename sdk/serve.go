@@ -194,14 +194,23 @@ func serveDebug(cfg *plugin.ServeConfig, typ string) {
 }
 
 // watchParent exits the process, after calling stop, once its parent is
-// gone: the kernel then re-parents it, so the parent pid changes.
+// gone: the kernel then re-parents it, so the parent pid changes. On Linux
+// it waits on a pidfd of the parent, without waking up while the parent
+// lives; elsewhere it checks the parent pid every interval.
 func watchParent(ppid int, every time.Duration, stop func()) {
+	waitParent(ppid, every)
+	fmt.Fprintln(os.Stderr, "herald host process is gone; plugin exiting")
+	stop()
+	os.Exit(0)
+}
+
+// pollParent returns once the parent pid is no longer ppid, checking it
+// every interval.
+func pollParent(ppid int, every time.Duration) {
 	for {
 		time.Sleep(every)
 		if os.Getppid() != ppid {
-			fmt.Fprintln(os.Stderr, "herald host process is gone; plugin exiting")
-			stop()
-			os.Exit(0)
+			return
 		}
 	}
 }

@@ -3,7 +3,14 @@ package sdk
 import (
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/jsonenc"
 )
+
+// maxDirectDepth bounds the nesting decodeDirect follows: past it
+// encoding/json's decoder takes the whole text and reports what it
+// reports of deep nesting.
+const maxDirectDepth = 32
 
 // decodeDirect decodes raw, a JSON object, into what decodeObject's
 // json.Decoder (with UseNumber) gives for it, without the decoder's own
@@ -148,7 +155,7 @@ func (d *directDecoder) value(depth int) (any, bool) {
 			d.i++
 		}
 		n := string(d.s[start:d.i])
-		if !validNumber(n) {
+		if !jsonenc.ValidNumber(n) {
 			return nil, false
 		}
 		return json.Number(n), true

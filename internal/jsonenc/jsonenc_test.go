@@ -24,14 +24,35 @@ var nums = []float64{
 	123456789.123, math.MaxFloat64, math.SmallestNonzeroFloat64, -1e-9, 3e-10, 1e100, 2.5e-300,
 }
 
+// numbers are json.Number texts: valid ones, which AppendNumber writes as
+// they are, and ones encoding/json refuses.
+var numbers = []json.Number{
+	"", "0", "-0", "42", "-0.5e+10", "1.25", "2E-3", "123456789012345678901234567890",
+	"01", "+1", "1e", "1.", ".5", "-", "abc", "0x10",
+}
+
+// floats32 are float32 values on both sides of encoding/json's cutoffs,
+// which it compares as float32.
+var floats32 = []float32{
+	0, 1, -1, 0.1, 1.5, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 3.4e38, math.SmallestNonzeroFloat32, -1e-9,
+}
+
 // shapes returns values of every shape AppendValue encodes.
 func shapes() []any {
 	var out []any
 	out = append(out, nil, true, false, int64(0), int64(-42), int64(math.MaxInt64), int64(math.MinInt64),
 		7, -7, uint64(math.MaxUint64), time.Date(2026, 12, 7, 12, 0, 0, 123456789, time.UTC),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 5*3600+30*60)), time.Time{},
-		map[string]any(nil), []any(nil), []string(nil), map[string]string(nil),
-		map[string]any{}, []any{}, []string{}, map[string]string{})
+		int32(math.MinInt32), int32(7), uint(3), uint(math.MaxUint), uint32(math.MaxUint32),
+		map[string]any(nil), []any(nil), []string(nil), map[string]string(nil), []map[string]any(nil),
+		map[string]any{}, []any{}, []string{}, map[string]string{}, []map[string]any{},
+		[]map[string]any{{"a": int64(1)}, nil, {"b": []any{"c"}}})
+	for _, n := range numbers {
+		out = append(out, n, []any{n}, map[string]any{"n": n})
+	}
+	for _, f := range floats32 {
+		out = append(out, f, -f, []any{f})
+	}
 	for _, s := range strs {
 		out = append(out, s, map[string]any{s: s}, map[string]string{s: s, "b": s}, []string{s, s})
 	}
@@ -70,6 +91,12 @@ func random(r *rand.Rand, d int) any {
 	case 4:
 		return nums[r.IntN(len(nums))] * float64(r.IntN(5)-2)
 	case 5:
+		switch r.IntN(3) {
+		case 0:
+			return numbers[r.IntN(len(numbers))]
+		case 1:
+			return math.Float32frombits(r.Uint32() &^ (0xff << 23)) // finite
+		}
 		return math.Float64frombits(r.Uint64() &^ (0x7ff << 52)) // finite
 	case 6:
 		l := make([]any, r.IntN(5))
@@ -128,7 +155,8 @@ func TestLeftToEncodingJSON(t *testing.T) {
 	cyclic["self"] = cyclic
 	for _, v := range []any{
 		math.NaN(), math.Inf(1), []any{math.Inf(-1)}, map[string]any{"x": math.NaN()},
-		json.Number("12"), struct{ A int }{1}, float32(1.5), []byte("x"), map[string]int{"a": 1},
+		json.Number("012"), []any{json.Number("+1")}, struct{ A int }{1}, float32(math.NaN()),
+		[]any{float32(math.Inf(1))}, []map[string]any{{"x": math.NaN()}}, []byte("x"), map[string]int{"a": 1},
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), cyclic,
 	} {
 		if b, ok := AppendValue(nil, v); ok {
@@ -139,6 +167,65 @@ func TestLeftToEncodingJSON(t *testing.T) {
 		if string(got) != string(want) || (err == nil) != (werr == nil) {
 			t.Errorf("Marshal(%#v) = %s, %v; want %s, %v", v, got, err, want, werr)
 		}
+	}
+}
+
+// TestValidNumber checks ValidNumber against what json.Marshal accepts in a
+// json.Number.
+func TestValidNumber(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"0", "-0", "1", "-12", "10.5", "0.001", "1e5", "1E+5", "-1.5e-10", "123456789012345678901234567890"} {
+		if !ValidNumber(s) || !json.Valid([]byte(s)) {
+			t.Errorf("%q: not a valid number", s)
+		}
+	}
+	// json.Marshal writes an empty json.Number as 0; ValidNumber
+	// declines it all the same (AppendNumber writes it).
+	if ValidNumber("") {
+		t.Error(`"" is a valid number`)
+	}
+	for _, s := range []string{"-", "+1", "01", "1.", ".5", "1e", "1e+", "0x10", "1_000", "Inf", "NaN", "1.5.5", " 1", "1 "} {
+		if ValidNumber(s) {
+			t.Errorf("%q is a valid number", s)
+		}
+		if _, err := json.Marshal(json.Number(s)); err == nil {
+			t.Errorf("json.Marshal accepts json.Number(%q)", s)
+		}
+	}
+}
+
+// leaf is a struct AppendValueFunc's other encodes in the test below.
+type leaf struct{ ID string }
+
+// TestAppendValueFuncEncodesOtherLeaves checks that other takes the values
+// AppendValue does not know, at any depth, and that its refusal refuses the
+// whole value.
+func TestAppendValueFuncEncodesOtherLeaves(t *testing.T) {
+	t.Parallel()
+	other := func(b []byte, v any) ([]byte, bool) {
+		l, ok := v.(leaf)
+		if !ok {
+			return b, false
+		}
+		return AppendString(append(b, `{"ID":`...), l.ID), true
+	}
+	v := map[string]any{"a": []any{leaf{"x<"}, int64(1)}, "b": []map[string]any{{"c": leaf{}}}, "d": leaf{"\xff"}}
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := AppendValueFunc(nil, v, func(b []byte, v any) ([]byte, bool) {
+		b, ok := other(b, v)
+		return append(b, '}'), ok
+	})
+	if !ok || string(got) != string(want) {
+		t.Fatalf("got %s, %v; want %s", got, ok, want)
+	}
+	if b, ok := AppendValue(nil, v); ok {
+		t.Errorf("AppendValue encoded a struct: %s", b)
+	}
+	if b, ok := AppendValueFunc(nil, []any{leaf{}, struct{}{}}, other); ok {
+		t.Errorf("a value other refused was encoded: %s", b)
 	}
 }
 
