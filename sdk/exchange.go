@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/heraldhq/herald/internal/jsonenc"
+	"github.com/heraldhq/herald/internal/jsonvalid"
 )
 
 // MaxExchangeBytes caps each of the request and the response an Exchange
@@ -68,10 +69,10 @@ func (e *Exchange) SetRaw(request, response json.RawMessage) {
 	if e == nil {
 		return
 	}
-	if len(request) > 0 && !json.Valid(request) {
+	if len(request) > 0 && !jsonvalid.Valid(request) {
 		request = nil
 	}
-	if len(response) > 0 && !json.Valid(response) {
+	if len(response) > 0 && !jsonvalid.Valid(response) {
 		response = nil
 	}
 	e.mu.Lock()
@@ -133,7 +134,7 @@ func exchangeBody(m *Masker, b []byte, limit int, isJSON bool) json.RawMessage {
 	if masked, changed := m.bytes(b); changed {
 		b, isJSON = masked, false
 	}
-	if len(b) <= limit && (isJSON || json.Valid(b)) {
+	if len(b) <= limit && (isJSON || jsonvalid.Valid(b)) {
 		return json.RawMessage(b)
 	}
 	s := string(b)
