@@ -387,3 +387,33 @@ func TestEagerCreateRefusedWritesNothing(t *testing.T) {
 	}
 	require.EqualValues(t, good, plugin.calls.Load())
 }
+
+// TestRiverRunCreatedHereIsNotRead: a run created for River (no eager
+// execution) and executed by the River worker of the replica that created
+// it is handed to the engine as its create stored it (ExecuteRun): no
+// round trip reads it, and it ends as any run does.
+func TestRiverRunCreatedHereIsNotRead(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, oneStep)
+	rt := &pgtest.RoundTrips{}
+	b.tracer = rt
+	b.executeNew = nil // every run goes through River
+	b.execute = func(r *replica, ctx context.Context, id string) (store.Run, error) {
+		return r.engine.Execute(rt.Context(ctx), id)
+	}
+	b.executeRun = func(r *replica, ctx context.Context, run store.Run) (store.Run, error) {
+		return r.engine.ExecuteRun(rt.Context(ctx), run)
+	}
+	a := b.startEngine("a", time.Minute)
+	run, err := a.engine.NewRun(context.Background(), "w",
+		engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "+4917"}})
+	require.NoError(t, err)
+	_, _, err = a.c.Store().CreateRun(context.Background(), run, "", 0)
+	require.NoError(t, err)
+	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	require.EqualValues(t, 1, plugin.calls.Load())
+	require.Zero(t, rt.Sent("FROM \""+a.st.Schema()+"\".runs r WHERE r.id"), "%q", rt.Statements())
+	require.EqualValues(t, 1, a.handedCalls.Load(), "handed by its creator")
+	require.Zero(t, a.calls.Load()-a.handedCalls.Load(), "never executed by ID")
+	require.NotEmpty(t, rt.Statements(), "its writes were traced")
+}

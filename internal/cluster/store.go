@@ -173,6 +173,9 @@ func (s *Store) commit(batch []*createReq) {
 			// Its next write, and the run end hook, know it.
 			s.c.eager.held.Store(r.stored.ID, r.jobID)
 			s.CacheCreated(r.stored)
+		case !r.existed:
+			// River's worker here executes it without a read; see handed.
+			s.c.handed.put(r.stored)
 		}
 		close(r.done)
 	}

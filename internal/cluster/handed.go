@@ -1,0 +1,65 @@
+package cluster
+
+import (
+	"sync"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// maxHanded bounds the runs a replica keeps for its River worker (see
+// handed): more than a replica's backlog between a create and the job's
+// fetch, as a rule.
+const maxHanded = 4096
+
+// handed keeps the runs this replica created queued for River, as their
+// creates committed them, until its River worker fetches their jobs: the
+// worker hands such a run to the engine (Options.ExecuteRun), which takes
+// it without reading it again. The take's version check refuses a copy
+// that another writer made stale (the run canceled, say), and the engine
+// then reads the run, so a copy here decides nothing. A run executed by
+// another replica is never taken from here; when the store is full the
+// oldest run goes first.
+type handed struct {
+	mu    sync.Mutex
+	runs  map[string]store.Run
+	order []string // IDs, oldest first; some may be gone from runs
+}
+
+// put keeps run, unless it is final.
+func (h *handed) put(run store.Run) {
+	if run.Status.Final() {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.runs == nil {
+		h.runs = make(map[string]store.Run)
+	}
+	for len(h.runs) >= maxHanded && len(h.order) > 0 {
+		delete(h.runs, h.order[0])
+		h.order = h.order[1:]
+	}
+	if len(h.order) >= 2*maxHanded {
+		// Most are taken already: keep the order of those left.
+		live := make([]string, 0, len(h.runs))
+		for _, id := range h.order {
+			if _, ok := h.runs[id]; ok {
+				live = append(live, id)
+			}
+		}
+		h.order = live
+	}
+	h.runs[run.ID] = run
+	h.order = append(h.order, run.ID)
+}
+
+// take returns the run with the given ID and forgets it.
+func (h *handed) take(id string) (store.Run, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	run, ok := h.runs[id]
+	if ok {
+		delete(h.runs, id)
+	}
+	return run, ok
+}
