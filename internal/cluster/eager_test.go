@@ -59,7 +59,7 @@ func (s *sender) hold(t *testing.T) func() {
 
 // eagerSetup is setup with a real engine on each replica, executing the
 // project src on a sender provider, River's jobs and eager runs alike.
-func eagerSetup(t *testing.T, src string) (*bundle, *sender) {
+func eagerSetup(t testing.TB, src string) (*bundle, *sender) {
 	b := setup(t)
 	plugin := &sender{}
 	srv := sdk.NewServer(plugin, nil)

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,8 @@ type bundle struct {
 	maxQueued int
 	// tracer, when set, traces the pools of the replicas started next.
 	tracer pgx.QueryTracer
+	// workers is the replicas' Options.Workers; 8 when zero.
+	workers int
 	// client is the engines' provider client (startEngine).
 	client engine.ClientFunc
 }
@@ -102,7 +105,7 @@ func (b *bundle) start(name string, slice time.Duration) *replica {
 		ExecuteRun: executeRun,
 		Store:      st,
 		Owner:      name,
-		Workers:    8,
+		Workers:    cmp.Or(b.workers, 8),
 		Slice:      slice,
 		MaxQueued:  b.maxQueued,
 		Project:    func() *config.Project { return b.project },
