@@ -293,6 +293,13 @@ func TestEagerCreateIsOneRoundTrip(t *testing.T) {
 	require.EqualValues(t, 1, plugin.calls.Load())
 	stmts := rt.Statements()
 	require.Len(t, stmts, 2, "%q", stmts)
+	{
+		n := 0
+		for _, st := range stmts {
+			n += strings.Count(st, ";\n") + 1
+		}
+		t.Logf("%d round trips, %d statements", len(stmts), n)
+	}
 	require.Contains(t, stmts[0], ".runs (id, workflow", "the run")
 	require.Contains(t, stmts[0], "step_attempts", "the attempt's start goes with the run")
 	require.Contains(t, stmts[0], "river_job", "the held job goes with the run")
