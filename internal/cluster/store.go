@@ -168,14 +168,12 @@ func (s *Store) commit(batch []*createReq) {
 	for _, r := range live {
 		switch {
 		case r.err != nil:
+			s.c.handed.take(r.run.ID) // kept by fillTx, maybe
 			r.stored, r.existed = store.Run{}, false
 		case r.eager != nil && !r.existed:
 			// Its next write, and the run end hook, know it.
 			s.c.eager.held.Store(r.stored.ID, r.jobID)
 			s.CacheCreated(r.stored)
-		case !r.existed:
-			// River's worker here executes it without a read; see handed.
-			s.c.handed.put(r.stored)
 		}
 		close(r.done)
 	}
@@ -340,6 +338,12 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 			continue // nothing to queue, or inserted held back with its run
 		}
 		p := river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}}
+		if r.eager == nil {
+			// River's worker here executes it without a read (see
+			// handed): kept before the commit, which River's fetch may
+			// follow at once; commit forgets it if the create fails.
+			s.c.handed.put(r.stored)
+		}
 		if r.eager != nil {
 			// Held back: due only if this replica stops answering.
 			opts := RunArgs{}.InsertOpts()
