@@ -12,7 +12,7 @@ import (
 
 func TestMedianTakesEachFigureOnItsOwn(t *testing.T) {
 	run := func(tput float64, p50, db time.Duration, cpu ...time.Duration) []Result {
-		return []Result{{Result: load.Result{Name: "x", Throughput: tput, P50: p50}, CPU: cpu, DB: db}}
+		return []Result{{Result: load.Result{Name: "x", Throughput: tput, P50: p50}, CPU: cpu, DB: db, ViaRiver: float64(db) / 10}}
 	}
 	got := Median([][]Result{
 		run(300, 3*time.Millisecond, 5, 900, 10),
@@ -24,6 +24,7 @@ func TestMedianTakesEachFigureOnItsOwn(t *testing.T) {
 	require.Equal(t, 2*time.Millisecond, got[0].P50)
 	require.Equal(t, []time.Duration{800, 20}, got[0].CPU)
 	require.Equal(t, time.Duration(7), got[0].DB)
+	require.Equal(t, 0.7, got[0].ViaRiver)
 }
 
 func TestTreeCPUCountsTheProcessesCPUTime(t *testing.T) {

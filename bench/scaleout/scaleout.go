@@ -69,6 +69,12 @@ type Result struct {
 	// delivered (all replicas together); the server's shared processes
 	// (WAL writer, checkpointer, autovacuum) are not counted.
 	DB time.Duration
+	// ViaRiver is, for the PostgreSQL systems, the share of the runs
+	// created in the measured window whose River job was not deleted with
+	// the run's end: those River executed, as no worker was free when they
+	// were admitted (and the few still executing at the end); the others
+	// were executed where they were admitted (eager). -1 when unknown.
+	ViaRiver float64
 }
 
 // Run measures the floor (when Bin has it), one herald on SQLite (when
@@ -212,6 +218,7 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 	opts.Targets = m.hooks
 	cpu := make(chan []time.Duration, 1)
 	db := make(chan time.Duration, 1)
+	via := make(chan float64, 1)
 	go func() {
 		time.Sleep(opts.Warmup)
 		before := m.cpu()
@@ -219,9 +226,11 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 		if m.cfg.Profile != "" {
 			go m.profile(name, opts.Duration/2)
 		}
+		start := time.Now()
 		time.Sleep(opts.Duration)
 		after := m.cpu()
 		dbAfter := m.dbCPU(ctx)
+		via <- m.viaRiver(ctx, start)
 		for i := range after {
 			after[i] -= before[i]
 		}
@@ -245,7 +254,31 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 	if d := <-db; delivered > 0 {
 		res.DB = time.Duration(float64(d) / delivered)
 	}
+	res.ViaRiver = <-via
 	return res, nil
+}
+
+// viaRiver returns Result.ViaRiver for the runs created since start, or
+// -1 when the replicas do not run on PostgreSQL or it cannot be read.
+func (m *measurer) viaRiver(ctx context.Context, start time.Time) float64 {
+	if m.app == "" {
+		return -1
+	}
+	conn, err := pgx.Connect(ctx, m.dsn)
+	if err != nil {
+		fmt.Fprintln(m.cfg.Log, "scaleout: via river:", err)
+		return -1
+	}
+	defer conn.Close(ctx)
+	var runs, jobs int64
+	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+pgx.Identifier{m.app, "runs"}.Sanitize()+` WHERE created_at >= $1),
+		(SELECT count(*) FROM `+pgx.Identifier{m.app, "river_job"}.Sanitize()+` WHERE kind = 'herald_run' AND created_at >= $1)`,
+		start).Scan(&runs, &jobs)
+	if err != nil || runs == 0 {
+		fmt.Fprintln(m.cfg.Log, "scaleout: via river:", err)
+		return -1
+	}
+	return float64(jobs) / float64(runs)
 }
 
 // cpu returns the CPU time each herald process and its children have used
@@ -361,7 +394,7 @@ func Print(w io.Writer, results []Result) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "system\tsent\tdelivered\trefused\tmsgs/s\tp50\tp99\tof %s\tCPU µs/msg per process\tPostgreSQL CPU µs/msg\t\n", results[0].Name)
+	fmt.Fprintf(tw, "system\tsent\tdelivered\trefused\tmsgs/s\tp50\tp99\tof %s\tCPU µs/msg per process\tPostgreSQL CPU µs/msg\tvia River\t\n", results[0].Name)
 	for _, r := range results {
 		cpu := make([]string, len(r.CPU))
 		for i, d := range r.CPU {
@@ -374,9 +407,13 @@ func Print(w io.Writer, results []Result) error {
 		if r.DB > 0 {
 			db = fmt.Sprintf("%.0f", float64(r.DB)/float64(time.Microsecond))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%.0f%%\t%s\t%s\t\n", r.Name, r.Sent, r.Delivered, r.Failures, r.Throughput,
+		via := "-"
+		if r.ViaRiver >= 0 && r.DB > 0 {
+			via = fmt.Sprintf("%.0f%%", 100*r.ViaRiver)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t\n", r.Name, r.Sent, r.Delivered, r.Failures, r.Throughput,
 			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), 100*r.Throughput/results[0].Throughput,
-			strings.Join(cpu, " + "), db)
+			strings.Join(cpu, " + "), db, via)
 	}
 	return tw.Flush()
 }
@@ -489,6 +526,7 @@ func Median(runs [][]Result) []Result {
 		r.P50 = time.Duration(pick(func(r Result) float64 { return float64(r.P50) }))
 		r.P99 = time.Duration(pick(func(r Result) float64 { return float64(r.P99) }))
 		r.DB = time.Duration(pick(func(r Result) float64 { return float64(r.DB) }))
+		r.ViaRiver = pick(func(r Result) float64 { return r.ViaRiver })
 		r.CPU = slices.Clone(r.CPU)
 		for j := range r.CPU {
 			r.CPU[j] = time.Duration(pick(func(r Result) float64 {

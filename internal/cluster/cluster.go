@@ -47,6 +47,10 @@ type Options struct {
 	// Execute runs or resumes a run until it ends or ctx ends (the engine's
 	// Execute). Set it before Start; required by then.
 	Execute func(ctx context.Context, runID string) (store.Run, error)
+	// ExecuteRun, when set, executes a run as its creator was handed it
+	// (the engine's ExecuteRun): the River worker uses it for a run this
+	// replica created, which then costs no read. nil reads every run.
+	ExecuteRun func(ctx context.Context, run store.Run) (store.Run, error)
 	// ExecuteNew executes a run not stored yet (the engine's ExecuteNew),
 	// for StartEager; nil sends every run through River.
 	ExecuteNew func(ctx context.Context, a engine.Admission) (store.Run, error)
@@ -86,6 +90,8 @@ type Cluster struct {
 	waits  *waits
 	depth  depth
 	eager  eager
+	// handed keeps the runs created here for River, for its worker.
+	handed handed
 
 	// term is the River leadership term this process holds, zero when it
 	// does not lead; lastTerm numbers the terms it was elected for.

@@ -26,7 +26,17 @@ SELECT t.args, now(), $4, $5, '{}', $6, $7, t.scheduled_at, 'scheduled', '{}', t
 FROM unnest($1::jsonb[], $2::timestamptz[], $3::bytea[]) AS t(args, scheduled_at, unique_key)
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL
 	AND {schema}.river_job_state_in_bitmask(unique_states, state) DO NOTHING
-RETURNING id, args->>'run_id'`
+RETURNING id, args->>'run_id' AS run`
+
+// heldJobsCheckedSQL is heldJobsSQL as a statement that fails, writing
+// nothing, unless it inserts all $9 jobs: a one-row aggregate over the
+// insert's rows divides by zero otherwise. Its result is the first column
+// of every row (PostgreSQL leaves out a subquery's column that nothing
+// reads, so the check would not run), and the inserted rows are joined to
+// it, so there is a row even when none was inserted. It is for a batch
+// that carries its own transaction (see Store.createFast).
+const heldJobsCheckedSQL = `WITH j AS (` + heldJobsSQL + `)
+SELECT c.ok, j.id, j.run FROM (SELECT 1 / (count(*) = $9::bigint)::int AS ok FROM j) c LEFT JOIN j ON true`
 
 // jobPriority is the priority River gives a job that names none.
 const jobPriority = 1
@@ -62,6 +72,12 @@ func uniqueKey(args RunArgs) ([]byte, error) {
 // are read. Its callback fails when a job was not inserted, and the
 // caller must then roll the transaction back.
 func (s *Store) queueHeldJobs(b *pgx.Batch, reqs []*createReq) error {
+	return s.queueHeldJobsSQL(b, reqs, false)
+}
+
+// queueHeldJobsSQL is queueHeldJobs, with heldJobsCheckedSQL when checked
+// is set.
+func (s *Store) queueHeldJobsSQL(b *pgx.Batch, reqs []*createReq, checked bool) error {
 	var (
 		args   = make([][]byte, len(reqs))
 		due    = make([]pgtype.Timestamptz, len(reqs))
@@ -83,13 +99,22 @@ func (s *Store) queueHeldJobs(b *pgx.Batch, reqs []*createReq) error {
 		byRun[a.RunID] = r
 		r.jobID = 0 // a try before this one may have set it
 	}
-	b.Queue(s.heldJobsSQL, args, due, keys, JobKind, insert.MaxAttempts, jobPriority, insert.Queue, uniqueStates).
+	query, params := s.heldJobsSQL, []any{args, due, keys, JobKind, insert.MaxAttempts, jobPriority, insert.Queue, uniqueStates}
+	if checked {
+		query, params = s.heldJobsCheckedSQL, append(params, int64(len(reqs)))
+	}
+	b.Queue(query, params...).
 		Query(func(rows pgx.Rows) error {
 			var (
+				ok  int32
 				id  int64
 				run string
 			)
-			_, err := pgx.ForEachRow(rows, []any{&id, &run}, func() error {
+			dest := []any{&id, &run}
+			if checked {
+				dest = []any{&ok, &id, &run}
+			}
+			_, err := pgx.ForEachRow(rows, dest, func() error {
 				if r, ok := byRun[run]; ok {
 					r.jobID = id
 				}

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,9 @@ type bundle struct {
 	// execute is every replica's Execute; tests replace it before starting
 	// replicas.
 	execute func(r *replica, ctx context.Context, id string) (store.Run, error)
+	// executeRun, when set, is every replica's ExecuteRun (runs created
+	// there, executed by River).
+	executeRun func(r *replica, ctx context.Context, run store.Run) (store.Run, error)
 	// executeNew, when set, is every replica's ExecuteNew (eager runs).
 	executeNew func(r *replica, ctx context.Context, a engine.Admission) (store.Run, error)
 	skipped    sync.Map // run id → reason
@@ -35,6 +39,8 @@ type bundle struct {
 	maxQueued int
 	// tracer, when set, traces the pools of the replicas started next.
 	tracer pgx.QueryTracer
+	// workers is the replicas' Options.Workers; 8 when zero.
+	workers int
 	// client is the engines' provider client (startEngine).
 	client engine.ClientFunc
 }
@@ -45,6 +51,9 @@ type replica struct {
 	st    *pgstore.Store
 	c     *cluster.Cluster
 	calls atomic.Int64
+	// handedCalls counts the executions of runs handed by their creator
+	// (ExecuteRun), which calls counts too.
+	handedCalls atomic.Int64
 	// engine is the replica's engine, when a test gives it one.
 	engine *engine.Engine
 }
@@ -83,11 +92,20 @@ func (b *bundle) start(name string, slice time.Duration) *replica {
 	if b.executeNew != nil {
 		executeNew = func(ctx context.Context, a engine.Admission) (store.Run, error) { return b.executeNew(r, ctx, a) }
 	}
+	var executeRun func(context.Context, store.Run) (store.Run, error)
+	if b.executeRun != nil {
+		executeRun = func(ctx context.Context, run store.Run) (store.Run, error) {
+			r.calls.Add(1)
+			r.handedCalls.Add(1)
+			return b.executeRun(r, ctx, run)
+		}
+	}
 	r.c, err = cluster.New(cluster.Options{
 		ExecuteNew: executeNew,
+		ExecuteRun: executeRun,
 		Store:      st,
 		Owner:      name,
-		Workers:    8,
+		Workers:    cmp.Or(b.workers, 8),
 		Slice:      slice,
 		MaxQueued:  b.maxQueued,
 		Project:    func() *config.Project { return b.project },

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -31,16 +32,19 @@ type Store struct {
 	c *Cluster
 	// creates group-commits CreateRun.
 	creates pgstore.Group[*createReq]
-	// heldJobsSQL is heldJobsSQL in the store's schema.
-	heldJobsSQL string
+	// heldJobsSQL and heldJobsCheckedSQL are those statements in the
+	// store's schema.
+	heldJobsSQL, heldJobsCheckedSQL string
 }
 
 var _ store.Store = (*Store)(nil)
 
 // newStore returns the cluster store of c on st.
 func newStore(st *pgstore.Store, c *Cluster) *Store {
+	schema := pgx.Identifier{st.Schema()}.Sanitize() + "."
 	s := &Store{Store: st, c: c,
-		heldJobsSQL: strings.ReplaceAll(heldJobsSQL, "{schema}.", pgx.Identifier{st.Schema()}.Sanitize()+".")}
+		heldJobsSQL:        strings.ReplaceAll(heldJobsSQL, "{schema}.", schema),
+		heldJobsCheckedSQL: strings.ReplaceAll(heldJobsCheckedSQL, "{schema}.", schema)}
 	s.creates = pgstore.Group[*createReq]{Commit: s.commit, MaxBatch: maxCreateBatch, MaxInFlight: maxCreateTxs}
 	return s
 }
@@ -164,6 +168,7 @@ func (s *Store) commit(batch []*createReq) {
 	for _, r := range live {
 		switch {
 		case r.err != nil:
+			s.c.handed.take(r.run.ID) // kept by fillTx, maybe
 			r.stored, r.existed = store.Run{}, false
 		case r.eager != nil && !r.existed:
 			// Its next write, and the run end hook, know it.
@@ -175,7 +180,11 @@ func (s *Store) commit(batch []*createReq) {
 }
 
 // createTx creates reqs' runs and inserts the jobs of those it created
-// that are not final, in one transaction, and sets each req's result. The
+// that are not final, in one transaction, and sets each req's result.
+// When every one of reqs is an eager run without an idempotency key (the
+// common case: webhooks executed where they are admitted), the
+// transaction is one round trip (see createFast); otherwise, or when that
+// is refused, it is made the exact way: the
 // runs without an idempotency key go in one statement, sent with BEGIN
 // (see pgstore.Store.QueueCreateRuns), and so do the held-back jobs of
 // those executed eagerly (see queueHeldJobs); River's InsertManyTx inserts
@@ -190,6 +199,16 @@ func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 		return pgstore.Classify(err)
 	}
 	defer conn.Release()
+	if fastCreate(reqs) {
+		err := s.createFast(ctx, conn.Conn(), reqs)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || errors.Is(err, store.ErrUnavailable) {
+			return err // done, or the database cannot say why
+		}
+		// A statement refused (a taken ID, a live job's unique key, an
+		// attempt that cannot start) and nothing committed: the exact
+		// way says which run, and why.
+	}
 	tx := openTx{conn: conn.Conn()}
 	if err := s.fillTx(ctx, tx, reqs); err != nil {
 		if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil {
@@ -200,6 +219,56 @@ func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 		return pgstore.Classify(err)
 	}
 	return pgstore.Classify(tx.Commit(ctx))
+}
+
+// fastCreate reports whether createFast can create reqs: each is an
+// eager run without an idempotency key.
+func fastCreate(reqs []*createReq) bool {
+	for _, r := range reqs {
+		if r.idemKey != "" || r.eager == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// createFast creates reqs' runs, starts their first attempts and inserts
+// their held-back jobs in one batch with no BEGIN and no COMMIT: one
+// implicit transaction, one round trip and one commit. Each statement
+// fails on the server unless it wrote every row it had to (see
+// pgstore.Store.QueueCreateRunsChecked), so any refusal rolls back the
+// whole batch and the caller tries again the exact way. Their results are
+// read after the commit: the held jobs' IDs come back with their runs'
+// IDs. It returns the batch's error, classified; on an error no req's
+// result holds.
+func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createReq) error {
+	runs := make([]store.Run, len(reqs))
+	for i, r := range reqs {
+		runs[i] = r.run
+	}
+	b := &pgx.Batch{}
+	stored, err := s.QueueCreateRunsChecked(b, runs)
+	if err != nil {
+		return err
+	}
+	var held []*createReq
+	for i, r := range reqs {
+		r.stored, r.existed = stored[i], false
+		if r.start != nil {
+			if err := s.QueueStartAttemptChecked(b, r.start.key, r.start.start); err != nil {
+				return err
+			}
+		}
+		if !r.stored.Status.Final() {
+			held = append(held, r)
+		}
+	}
+	if len(held) > 0 {
+		if err := s.queueHeldJobsSQL(b, held, true); err != nil {
+			return err
+		}
+	}
+	return pgstore.Classify(conn.SendBatch(ctx, b).Close())
 }
 
 // fillTx begins tx and makes createTx's writes in it; see createTx. On an
@@ -269,6 +338,12 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 			continue // nothing to queue, or inserted held back with its run
 		}
 		p := river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}}
+		if r.eager == nil {
+			// River's worker here executes it without a read (see
+			// handed): kept before the commit, which River's fetch may
+			// follow at once; commit forgets it if the create fails.
+			s.c.handed.put(r.stored)
+		}
 		if r.eager != nil {
 			// Held back: due only if this replica stops answering.
 			opts := RunArgs{}.InsertOpts()

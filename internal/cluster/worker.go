@@ -68,7 +68,14 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	execCtx, cancel := c.sliceContext(ctx)
 	defer cancel()
 
-	_, err := c.opts.Execute(execCtx, id)
+	var err error
+	if run, ok := c.handed.take(id); ok && c.opts.ExecuteRun != nil && !(known && wf.Concurrency.Limit > 0) {
+		// Created here: taken without a read. (A claim under a
+		// concurrency limit changed it already.)
+		_, err = c.opts.ExecuteRun(execCtx, run)
+	} else {
+		_, err = c.opts.Execute(execCtx, id)
+	}
 	switch {
 	case err == nil:
 		c.waits.forget(id)

@@ -79,6 +79,9 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 		MaxQueued: opts.QueueSize,
 		Logger:    r.logger,
 		Execute:   func(ctx context.Context, id string) (store.Run, error) { return s.host.Engine.Execute(ctx, id) },
+		ExecuteRun: func(ctx context.Context, run store.Run) (store.Run, error) {
+			return s.host.Engine.ExecuteRun(ctx, run)
+		},
 		ExecuteNew: func(ctx context.Context, a engine.Admission) (store.Run, error) {
 			return s.host.Engine.ExecuteNew(ctx, a)
 		},

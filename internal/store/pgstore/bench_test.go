@@ -133,6 +133,51 @@ func BenchmarkRunWrites(b *testing.B) {
 	b.ReportMetric(float64(used.Microseconds())/float64(b.N), "server-cpu-µs/run")
 	b.ReportMetric(float64(wal-wal0)/float64(b.N), "wal-B/run")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+	// The row versions written, exact: a HOT update adds no index entry.
+	var upd, hot int64
+	for _, t := range tupleWrites(b, s, int64(b.N)) {
+		upd += t.upd
+		hot += t.hot
+	}
+	b.ReportMetric(float64(upd-hot)/float64(b.N), "non-hot-updates/run")
+	b.ReportMetric(float64(hot)/float64(b.N), "hot-updates/run")
+}
+
+// tuples are a table's row writes, as pg_stat_user_tables counts them.
+type tuples struct{ ins, upd, hot, del int64 }
+
+// tupleWrites returns the row writes of each table of s's schema so far
+// (the schema is the benchmark's own, so they are exact), by table. Each
+// server process sends its counts when it goes idle for a while or exits,
+// so it closes the pool's connections first and waits until the runs
+// table counts at least runs inserts.
+func tupleWrites(t testing.TB, s *Store, runs int64) map[string]tuples {
+	t.Helper()
+	s.pool.Reset()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testDSN(t))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rows, err := conn.Query(ctx, `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+			FROM pg_stat_user_tables WHERE schemaname = $1`, s.schema)
+		require.NoError(t, err)
+		out := map[string]tuples{}
+		var (
+			name string
+			tu   tuples
+		)
+		_, err = pgx.ForEachRow(rows, []any{&name, &tu.ins, &tu.upd, &tu.hot, &tu.del}, func() error {
+			out[name] = tu
+			return nil
+		})
+		require.NoError(t, err)
+		if out["runs"].ins >= runs || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // serverCPU returns the CPU time used so far by each server process that

@@ -11,13 +11,15 @@ import (
 )
 
 // Heartbeat refreshes the heartbeat of every running run of owner in one
-// statement and returns those whose cancel was requested.
+// statement and returns those whose cancel was requested. It names the
+// condition of runs_unfinished, the index it reads the running runs from.
 func (s *Store) Heartbeat(ctx context.Context, owner string, at time.Time) ([]string, error) {
 	if owner == "" || at.IsZero() {
 		return nil, fmt.Errorf("heartbeat: %w: owner and time are required", store.ErrInvalid)
 	}
 	rows, err := s.query(ctx, `UPDATE {schema}.runs SET heartbeat_at = $2
-		WHERE owner = $1 AND status = 'running' RETURNING id, cancel_requested`, owner, encodeTime(at))
+		WHERE status IN ('queued', 'running') AND status = 'running' AND owner = $1
+		RETURNING id, cancel_requested`, owner, encodeTime(at))
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}

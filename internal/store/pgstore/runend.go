@@ -66,6 +66,20 @@ func (s *Store) QueueStartAttempt(b *pgx.Batch, key store.StepKey, start store.A
 	return nil
 }
 
+// QueueStartAttemptChecked is QueueStartAttempt for a batch that carries
+// its own transaction (see QueueCreateRunsChecked): the statement fails,
+// writing nothing, when the attempt does not start, and has no callback.
+func (s *Store) QueueStartAttemptChecked(b *pgx.Batch, key store.StepKey, start store.AttemptStart) error {
+	if err := key.Validate(); err != nil {
+		return err
+	}
+	if err := start.Validate(); err != nil {
+		return err
+	}
+	b.Queue(s.sql(startAttemptChecked), startAttemptArgs(key, start)...)
+	return nil
+}
+
 // CacheCreated keeps run, as a create that committed stored it (version
 // 0), in the run cache, so that the run's next update costs no read; see
 // store.RunCache. The version check of that update refuses the copy if

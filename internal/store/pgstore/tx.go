@@ -131,6 +131,36 @@ func (s *Store) QueueCreateRuns(b *pgx.Batch, runs []store.Run) ([]store.Run, er
 	return stored, nil
 }
 
+// insertRunsChecked is insertRuns as a statement that fails, writing
+// nothing, unless it inserts all $16 runs (see failUnless): one whose ID
+// is taken makes it fail.
+const insertRunsChecked = `WITH ins AS (` + insertRuns + ` RETURNING 1)
+	SELECT 1 / (count(*) = $16::bigint)::int FROM ins`
+
+// QueueCreateRunsChecked is QueueCreateRuns for a batch that carries its
+// own transaction, with no BEGIN and no COMMIT (one implicit transaction):
+// it queues a statement that fails, so that nothing of the batch commits,
+// unless it stores every one of runs, and sets no callback. The caller
+// that sees the batch fail with a statement's error makes the write again
+// the exact way, in an explicit transaction, to learn why.
+func (s *Store) QueueCreateRunsChecked(b *pgx.Batch, runs []store.Run) ([]store.Run, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	stored := make([]store.Run, len(runs))
+	var cols runArrays
+	for i, run := range runs {
+		run, _, err := newRun(run, "", 0)
+		if err != nil {
+			return nil, err
+		}
+		stored[i] = run
+		cols.add(run)
+	}
+	b.Queue(s.sql(insertRunsChecked), append(cols.args(), int64(len(runs)))...)
+	return stored, nil
+}
+
 // createKeyedRun claims idemKey for run, with the request fingerprint, and
 // inserts run in tx, or returns the run the key is bound to with existed set,
 // or ErrIdempotencyKeyReused when the key's fingerprint differs. run must be
