@@ -343,10 +343,7 @@ func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run
 		}
 		var n int64
 		err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
-			res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, attempt = ?, owner = ?, error = ?,
-				reason = ?, cancel_requested = ?,
-				heartbeat_at = NULLIF(MAX(COALESCE(heartbeat_at, ''), COALESCE(?, '')), ''),
-				started_at = ?, finished_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+			res, err := tx.ExecContext(ctx, updateRunQuery,
 				string(next.Status), next.Attempt, next.Owner, next.Error, next.Reason, next.CancelRequested,
 				encodeTime(next.HeartbeatAt), encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
 			if err != nil {
@@ -369,6 +366,13 @@ func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run
 		s.runs.Drop(id)
 	}
 }
+
+// updateRunQuery is UpdateRun's statement: it writes the run's mutable
+// columns when the stored version is the one read, and counts the update.
+const updateRunQuery = `UPDATE runs SET status = ?, attempt = ?, owner = ?, error = ?,
+	reason = ?, cancel_requested = ?,
+	heartbeat_at = NULLIF(MAX(COALESCE(heartbeat_at, ''), COALESCE(?, '')), ''),
+	started_at = ?, finished_at = ?, version = version + 1 WHERE id = ? AND version = ?`
 
 // staleBefore returns the time before which a running run's heartbeat is
 // stale for filter.
