@@ -201,12 +201,21 @@ func TestWaitersShareOneSubscription(t *testing.T) {
 			codes <- f.do(t, "POST", "/api/v1/workflows/signed/runs?wait=30s", strings.NewReader(`{}`)).Code
 		}()
 	}
-	require.Eventually(t, func() bool { return len(f.rt.triggerCalls()) == n }, 5*time.Second, time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
-	require.Equal(t, 1, f.rt.subscribers())
-	runs, err := f.rt.st.ListRuns(context.Background(), store.RunFilter{Limit: n})
+	// Each waiter subscribes before it creates its run, so once the
+	// store holds all n runs every waiter has subscribed. (A Trigger call
+	// is counted before its run is committed: on a loaded machine the
+	// commits may come long after.)
+	var (
+		runs []store.Run
+		err  error
+	)
+	require.Eventually(t, func() bool {
+		runs, err = f.rt.st.ListRuns(context.Background(), store.RunFilter{Limit: n + 1})
+		return err == nil && len(runs) == n
+	}, 10*time.Second, time.Millisecond, "every waiter created its run")
 	require.NoError(t, err)
-	require.Len(t, runs, n)
+	require.Len(t, f.rt.triggerCalls(), n)
+	require.Equal(t, 1, f.rt.subscribers())
 	f.finishRun(t, runs[0].ID, store.StatusSucceeded, true)
 	require.Equal(t, http.StatusOK, <-codes)
 	select {
