@@ -151,8 +151,9 @@ func (c *Cluster) StartEager(a engine.Admission) bool {
 		e.mu.Unlock()
 		return false
 	}
-	// Runs queued before it go first.
-	if len(e.overflow.queue)+e.overflow.reserved == 0 && e.tryBusy(c.opts.Workers) {
+	// Runs queued before it go first (those still being created were not
+	// answered yet, so no order holds between them and this one).
+	if len(e.overflow.queue) == 0 && e.tryBusy(c.opts.Workers) {
 		e.wg.Add(1)
 		e.mu.Unlock()
 		go c.executeEager(a)
