@@ -142,3 +142,28 @@ func TestOverflowRunsResumedAfterTheirReplicaDies(t *testing.T) {
 	require.Empty(t, order(), "a never executed them")
 	require.GreaterOrEqual(t, rb.calls.Load(), int64(2), "River executed them on b")
 }
+
+// TestOverflowRunsHandedToRiverOnStop: a replica that stops hands the runs
+// queued in its memory to River at once, and another replica executes
+// them long before their held jobs' lease is over.
+func TestOverflowRunsHandedToRiverOnStop(t *testing.T) {
+	t.Parallel()
+	b, a, _, _, order := overflowSetup(t, 8, time.Minute)
+	q1, q2 := a.admit(t, "w"), a.admit(t, "w")
+	other := &sender{}
+	srv := sdk.NewServer(other, nil)
+	require.NoError(t, srv.Configure(context.Background(), "p", json.RawMessage(`{}`)))
+	b.client = func(context.Context, string) (sdk.Client, error) { return srv, nil }
+	rb := b.startEngine("b", time.Minute)
+	go func() {
+		// Its first run's call hangs: Stop cancels it after a second.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = a.c.Stop(ctx)
+	}()
+	for _, id := range []string{q1.ID, q2.ID} {
+		rb.status(t, id, store.StatusSucceeded, 15*time.Second) // the lease is 76 s
+	}
+	require.EqualValues(t, 2, other.calls.Load(), "b sent each once")
+	require.Empty(t, order(), "a never executed them")
+}
