@@ -30,7 +30,7 @@ type depth struct {
 
 // Admit waits until the cluster's queue has room for one more run: fewer
 // than Options.MaxQueued runs waiting to start, counted across every
-// replica. It waits at most wait, then returns ErrFull, so that a trigger
+// replica (River's available jobs) and in this replica's overflow queue. It waits at most wait, then returns ErrFull, so that a trigger
 // arriving faster than the replicas execute runs is refused (HTTP 503)
 // instead of growing the queue without bound. The depth is read at most
 // every 100 ms per replica, so the bound is approximate.
@@ -41,6 +41,7 @@ func (c *Cluster) Admit(ctx context.Context, wait time.Duration) error {
 		if err != nil {
 			return err
 		}
+		n += c.Overflowed()
 		if n < c.opts.MaxQueued {
 			return nil
 		}

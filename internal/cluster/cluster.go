@@ -76,6 +76,10 @@ type Options struct {
 	// MaxQueued bounds the runs queued across the cluster and not yet
 	// started, as Admit enforces it; DefaultMaxQueued when zero.
 	MaxQueued int
+	// MaxOverflow bounds the runs this process queues in memory when
+	// StartEager finds no free worker (see overflow): 4 per worker when
+	// zero, none when negative (each such run goes through River).
+	MaxOverflow int
 	// Logger receives the cluster's logs and River's; nil discards them.
 	Logger hclog.Logger
 }
@@ -117,6 +121,9 @@ func New(opts Options) (*Cluster, error) {
 	}
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = DefaultMaxQueued
+	}
+	if opts.MaxOverflow == 0 {
+		opts.MaxOverflow = overflowPerWorker * opts.Workers
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()

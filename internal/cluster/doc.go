@@ -14,7 +14,10 @@
 //   - Eager start. The replica that admits an eligible run may execute it at
 //     once (StartEager): its job is inserted held back, due only when the
 //     run's lease is over, and the run's ending transaction deletes it; a
-//     slice that does not end the run hands the job back to River.
+//     slice that does not end the run hands the job back to River. When no
+//     worker is free, the run is created queued with its held job and
+//     waits in memory for the next free worker (overflow), a bounded
+//     queue beyond which runs go through River.
 //   - Leadership. River's leader election decides which replica fires cron
 //     triggers (IsLeader); the fire's idempotency key is the second guard.
 //   - Limits. A workflow's concurrency limit is claimed in PostgreSQL when a

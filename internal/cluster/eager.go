@@ -33,10 +33,11 @@ type eager struct {
 	// held maps the ID of a run executed eagerly to its held-back job's ID,
 	// once the run's creation committed.
 	held sync.Map
-	// mu guards stopped and the Add of wg against Stop's Wait.
-	mu      sync.Mutex
-	stopped bool
-	wg      sync.WaitGroup
+	// mu guards stopped, overflow and the Add of wg against Stop's Wait.
+	mu       sync.Mutex
+	stopped  bool
+	overflow overflow
+	wg       sync.WaitGroup
 	// ctx is the context of eager executions; cancel ends it when the
 	// shutdown grace is over.
 	ctx    context.Context
@@ -127,9 +128,13 @@ func (e *eager) tryBusy(workers int) bool {
 
 // StartEager executes the run a admits at once on this replica, when
 // Options.ExecuteNew is set, the replica has a free worker (its River jobs
-// and eager runs count alike) and is not stopping, and reports whether it
-// does; a.Admitted then learns the run's creation outcome. Otherwise the
-// caller creates the run for River. The run must be eligible
+// and eager runs count alike), no run waits in its overflow queue and it
+// is not stopping, and reports whether it does; a.Admitted then learns the
+// run's creation outcome. When no worker is free (or runs wait already)
+// and the overflow queue has room, it creates the run queued, its job
+// held back, queues it for the next free worker (see overflow), returns
+// once a.Admitted learned the creation's outcome and reports true too.
+// Otherwise the caller creates the run for River. The run must be eligible
 // (engine.EagerEligible): no concurrency limit, no shared rate limit, as
 // those are claimed by River's path.
 //
@@ -142,12 +147,25 @@ func (c *Cluster) StartEager(a engine.Admission) bool {
 		return false
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.stopped || !e.tryBusy(c.opts.Workers) {
+	if e.stopped {
+		e.mu.Unlock()
+		return false
+	}
+	// Runs queued before it go first (those still being created were not
+	// answered yet, so no order holds between them and this one).
+	if len(e.overflow.queue) == 0 && e.tryBusy(c.opts.Workers) {
+		e.wg.Add(1)
+		e.mu.Unlock()
+		go c.executeEager(a)
+		return true
+	}
+	if !c.overflowRoomLocked(a.Run) {
+		e.mu.Unlock()
 		return false
 	}
 	e.wg.Add(1)
-	go c.executeEager(a)
+	e.mu.Unlock()
+	c.queueOverflow(a)
 	return true
 }
 
@@ -156,12 +174,19 @@ func (c *Cluster) StartEager(a engine.Admission) bool {
 func (c *Cluster) executeEager(a engine.Admission) {
 	e := &c.eager
 	defer e.wg.Done()
-	defer e.busy.Add(-1)
-	id := a.Run.ID
+	defer c.release()
 	ctx := context.WithValue(e.ctx, eagerKey{}, &eagerRun{lease: c.lease(a.Run.Workflow)})
 	execCtx, cancel := c.sliceContext(ctx)
 	defer cancel()
 	final, err := c.opts.ExecuteNew(execCtx, a)
+	c.settle(a.Run.ID, final, err, execCtx.Err() != nil)
+}
+
+// settle hands the held job of run id, executed here for one slice that
+// ended in final and err (sliceOver when its context ended), back to River
+// unless the run ended or parked.
+func (c *Cluster) settle(id string, final store.Run, err error, sliceOver bool) {
+	e := &c.eager
 	job, held := e.held.LoadAndDelete(id)
 	if !held {
 		return // not created here: nothing was stored, or its key named another run
@@ -174,7 +199,7 @@ func (c *Cluster) executeEager(a engine.Admission) {
 		// Parked (what ends its wait queues a job of its own), or gone.
 		c.waits.forget(id)
 		c.settleHeld(id, job.(int64), e.deleteSQL, job)
-	case errors.Is(err, engine.ErrInterrupted) || execCtx.Err() != nil:
+	case errors.Is(err, engine.ErrInterrupted) || sliceOver:
 		// Checkpointed: every attempt it started is recorded.
 		due := time.Now().Add(c.waits.remaining(id, time.Now()))
 		c.log.Debug("run checkpointed; queued again", "run_id", id, "not_before", due)
@@ -184,6 +209,13 @@ func (c *Cluster) executeEager(a engine.Admission) {
 		due := time.Now().Add(time.Second)
 		c.settleHeld(id, job.(int64), e.handBackSQL, job, jobState(due), due)
 	}
+}
+
+// release frees one of the replica's Workers slots and starts the queued
+// runs it frees (see overflow).
+func (c *Cluster) release() {
+	c.eager.busy.Add(-1)
+	c.startQueued()
 }
 
 // jobState is the River state of a job due at due.
@@ -213,6 +245,7 @@ func (c *Cluster) stopEager(ctx context.Context) {
 	e.mu.Lock()
 	e.stopped = true
 	e.mu.Unlock()
+	c.drainOverflow()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {

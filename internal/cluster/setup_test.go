@@ -41,6 +41,8 @@ type bundle struct {
 	tracer pgx.QueryTracer
 	// workers is the replicas' Options.Workers; 8 when zero.
 	workers int
+	// maxOverflow is the replicas' Options.MaxOverflow.
+	maxOverflow int
 	// client is the engines' provider client (startEngine).
 	client engine.ClientFunc
 }
@@ -101,14 +103,15 @@ func (b *bundle) start(name string, slice time.Duration) *replica {
 		}
 	}
 	r.c, err = cluster.New(cluster.Options{
-		ExecuteNew: executeNew,
-		ExecuteRun: executeRun,
-		Store:      st,
-		Owner:      name,
-		Workers:    cmp.Or(b.workers, 8),
-		Slice:      slice,
-		MaxQueued:  b.maxQueued,
-		Project:    func() *config.Project { return b.project },
+		ExecuteNew:  executeNew,
+		ExecuteRun:  executeRun,
+		Store:       st,
+		Owner:       name,
+		Workers:     cmp.Or(b.workers, 8),
+		Slice:       slice,
+		MaxQueued:   b.maxQueued,
+		MaxOverflow: b.maxOverflow,
+		Project:     func() *config.Project { return b.project },
 		Execute: func(ctx context.Context, id string) (store.Run, error) {
 			r.calls.Add(1)
 			return b.execute(r, ctx, id)

@@ -47,7 +47,7 @@ func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	c := w.c
 	c.eager.busy.Add(1)
-	defer c.eager.busy.Add(-1)
+	defer c.release()
 	id := job.Args.RunID
 	wf, known := c.opts.Project().Workflows[job.Args.Workflow]
 	if known && wf.Concurrency.Limit > 0 {
