@@ -108,15 +108,9 @@ func (s *Store) QueueCreateRuns(b *pgx.Batch, runs []store.Run) ([]store.Run, er
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	stored := make([]store.Run, len(runs))
-	var cols runArrays
-	for i, run := range runs {
-		run, _, err := newRun(run, "", 0)
-		if err != nil {
-			return nil, err
-		}
-		stored[i] = run
-		cols.add(run)
+	stored, cols, err := newRuns(runs)
+	if err != nil {
+		return nil, err
 	}
 	what := fmt.Sprintf("create %d runs", len(runs))
 	if len(runs) == 1 {
@@ -129,6 +123,23 @@ func (s *Store) QueueCreateRuns(b *pgx.Batch, runs []store.Run) ([]store.Run, er
 		return nil
 	})
 	return stored, nil
+}
+
+// newRuns checks runs, which have no idempotency key, as CreateRun does,
+// and returns them as they will be stored, in order, and as the columns of
+// insertRuns.
+func newRuns(runs []store.Run) ([]store.Run, runArrays, error) {
+	stored := make([]store.Run, len(runs))
+	var cols runArrays
+	for i, run := range runs {
+		run, _, err := newRun(run, "", 0)
+		if err != nil {
+			return nil, runArrays{}, err
+		}
+		stored[i] = run
+		cols.add(run)
+	}
+	return stored, cols, nil
 }
 
 // insertRunsChecked is insertRuns as a statement that fails, writing
@@ -147,15 +158,9 @@ func (s *Store) QueueCreateRunsChecked(b *pgx.Batch, runs []store.Run) ([]store.
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	stored := make([]store.Run, len(runs))
-	var cols runArrays
-	for i, run := range runs {
-		run, _, err := newRun(run, "", 0)
-		if err != nil {
-			return nil, err
-		}
-		stored[i] = run
-		cols.add(run)
+	stored, cols, err := newRuns(runs)
+	if err != nil {
+		return nil, err
 	}
 	b.Queue(s.sql(insertRunsChecked), append(cols.args(), int64(len(runs)))...)
 	return stored, nil
