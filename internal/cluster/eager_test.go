@@ -98,16 +98,9 @@ func (r *replica) admit(t *testing.T, workflow string) store.Run {
 	require.True(t, r.engine.EagerEligible(workflow, trig))
 	run, err := r.engine.NewRun(context.Background(), workflow, trig)
 	require.NoError(t, err)
-	type outcome struct {
-		run store.Run
-		err error
-	}
-	admitted := make(chan outcome, 1)
-	require.True(t, r.c.StartEager(engine.Admission{Run: run,
-		Admitted: func(run store.Run, _ bool, err error) { admitted <- outcome{run, err} }}), "a worker is free")
-	a := <-admitted
-	require.NoError(t, a.err)
-	return a.run
+	stored, err := r.admitRun(t, run)
+	require.NoError(t, err)
+	return stored
 }
 
 // status polls run id until it has status, failing t after d.
