@@ -71,7 +71,11 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	var err error
 	if run, ok := c.handed.take(id); ok && c.opts.ExecuteRun != nil && !(known && wf.Concurrency.Limit > 0) {
 		// Created here: taken without a read. (A claim under a
-		// concurrency limit changed it already.)
+		// concurrency limit changed it already.) Its create committed
+		// (River fetched its job), so the store's run cache may hold it
+		// at its first version; the take's version check refuses the
+		// copy if another writer changed the run since.
+		c.opts.Store.CacheCreated(run)
 		_, err = c.opts.ExecuteRun(execCtx, run)
 	} else {
 		_, err = c.opts.Execute(execCtx, id)
