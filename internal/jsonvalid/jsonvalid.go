@@ -23,6 +23,17 @@ func Valid(data []byte) bool {
 	return v.i == len(v.s)
 }
 
+// Value reads the JSON value that starts at data[i] and returns the index
+// just past it, or false when no valid value starts there. What follows
+// the value is not read.
+func Value(data []byte, i int) (int, bool) {
+	v := validator{s: data, i: i}
+	if !v.value(0) {
+		return 0, false
+	}
+	return v.i, true
+}
+
 // validator walks one text for Valid.
 type validator struct {
 	s []byte

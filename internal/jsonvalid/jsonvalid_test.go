@@ -102,3 +102,20 @@ func BenchmarkValid(b *testing.B) {
 		}
 	})
 }
+
+// TestValue checks that Value reads exactly one value at its offset,
+// whatever follows, and refuses what Valid refuses.
+func TestValue(t *testing.T) {
+	for _, text := range []string{`{"a":[1,-2.5e3,"\u00e9",true,null]}`, `[]`, `"s"`, `0`, `-1.5E+2`, `false`} {
+		data := []byte(`xx` + text + `,"next"}`)
+		end, ok := Value(data, 2)
+		if !ok || end != 2+len(text) {
+			t.Errorf("Value(%s) = %d, %v; want %d, true", data, end, ok, 2+len(text))
+		}
+	}
+	for _, text := range []string{`{"a":}`, `[1,]`, `"\x"`, `-`, `1.`, `tru`, ``, ` 1`} {
+		if _, ok := Value([]byte(text), 0); ok {
+			t.Errorf("Value(%q) took an invalid value", text)
+		}
+	}
+}

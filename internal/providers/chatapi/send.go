@@ -185,13 +185,8 @@ func (p *provider) send(ctx context.Context, call *sdk.Call, method string, body
 	if err != nil || resp.DryRun {
 		return nil, err
 	}
-	var out struct {
-		Error   any    `json:"error"`
-		Sent    *bool  `json:"sent"`
-		ID      string `json:"id"`
-		Message string `json:"message"`
-	}
-	if err := decodeAnswer(resp, resp.Body, &out, &out.Error); err != nil {
+	var out sendAnswer
+	if err := out.decode(resp); err != nil {
 		return nil, err
 	}
 	switch {
