@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -533,4 +534,84 @@ func TestH1IdleLimits(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the server sees the closes
 	require.EqualValues(t, 2, open.Load(), "two kept idle")
 	require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, 10*time.Millisecond, "closed after the idle timeout")
+}
+
+// TestH1RedirectsAsNetHTTP checks that answers http.Client follows as
+// redirects are followed through the direct path as through net/http
+// alone: same final status, body, method, headers and errors, with the
+// client's CheckRedirect applied.
+func TestH1RedirectsAsNetHTTP(t *testing.T) {
+	t.Parallel()
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		out, _ := json.Marshal(map[string]string{
+			"method": r.Method, "path": r.URL.Path, "body": string(body),
+			"auth": r.Header.Get("Authorization"), "referer": r.Header.Get("Referer"),
+			"idempotency": r.Header.Get("Idempotency-Key"), "type": r.Header.Get("Content-Type"),
+		})
+		_, _ = w.Write(out)
+	}
+	other := httptest.NewServer(http.HandlerFunc(echo))
+	t.Cleanup(other.Close)
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		switch parts[0] {
+		case "same", "cross":
+			code, _ := strconv.Atoi(parts[1])
+			target := "/end"
+			if parts[0] == "cross" {
+				target = otherURL + "/end"
+			}
+			w.Header().Set("Location", target)
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(`{"moved":true}`))
+		case "noloc":
+			w.WriteHeader(http.StatusFound)
+		case "loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "badloc":
+			w.Header().Set("Location", "http://[::1")
+			w.WriteHeader(http.StatusFound)
+		default:
+			echo(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	var paths []string
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		paths = append(paths, "/same/"+strconv.Itoa(code), "/cross/"+strconv.Itoa(code))
+	}
+	paths = append(paths, "/noloc", "/loop", "/badloc")
+	requests := []Request{
+		{Method: http.MethodGet, Header: http.Header{"Authorization": {"Bearer t"}}},
+		{Method: http.MethodPost, Body: map[string]any{"text": "hi"}},
+		{Method: http.MethodPost, Header: http.Header{"Authorization": {"Bearer t"}, "Idempotency-Key": {"k-1"}}, Body: map[string]any{"text": "hi"}},
+		{Method: http.MethodDelete},
+	}
+	useLast := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, checkRedirect := range []func(*http.Request, []*http.Request) error{nil, useLast} {
+		for _, path := range paths {
+			for _, req := range requests {
+				req.URL = srv.URL + path
+				direct, _, _ := directHTTP(t, 5*time.Second)
+				std := netHTTP(5 * time.Second)
+				direct.Client.CheckRedirect, std.Client.CheckRedirect = checkRedirect, checkRedirect
+				got, want := redirectOutcome(direct, req), redirectOutcome(std, req)
+				require.Equal(t, want, got, "%s %s (CheckRedirect %v)", req.Method, path, checkRedirect != nil)
+			}
+		}
+	}
+}
+
+// redirectOutcome is what a caller of h.Do sees of req: the answer's
+// status and body, or the error's class and message.
+func redirectOutcome(h *HTTP, req Request) string {
+	resp, err := h.Do(context.Background(), nil, req)
+	if err != nil {
+		e := AsError(err)
+		return fmt.Sprintf("error %s %d: %s", e.Class, e.StatusCode, e.Message)
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, resp.Body)
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,7 +164,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	if payload != nil {
 		rdr = bytes.NewReader(payload)
 	}
-	client, ctx, cancel := h.client(ctx)
+	client, direct, ctx, cancel := h.client(ctx)
 	defer cancel()
 	ex := ExchangeFrom(ctx)
 	sent, ctx := traceWrites(ctx, req.Method, header)
@@ -177,7 +178,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	}
 	// The call's trace continues at the provider (W3C traceparent).
 	tracecontext.ToHTTP(ctx, httpReq.Header)
-	resp, err := client.Do(httpReq)
+	resp, err := roundTrip(client, direct, httpReq)
 	if err != nil {
 		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
 		return nil, sent.classify(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
@@ -243,15 +244,16 @@ func headerValue(h http.Header, key string) string {
 
 // client returns the client a request made with ctx goes through, and the
 // context to make it with. NewHTTP's client, left in place, sends through
-// h.direct, with its Timeout as a deadline on the context (http.Client
-// would run a goroutine and a timer a request to enforce it around a
-// transport not its own). Another client is Client, or a copy without its
-// Timeout when ctx ends first anyway, which spares net/http a second
-// deadline (a context and a timer) on every request.
-func (h *HTTP) client(ctx context.Context) (*http.Client, context.Context, context.CancelFunc) {
+// h.direct (returned as direct, see roundTrip), with its Timeout as a
+// deadline on the context (http.Client would run a goroutine and a timer a
+// request to enforce it around a transport not its own). Another client is
+// Client, or a copy without its Timeout when ctx ends first anyway, which
+// spares net/http a second deadline (a context and a timer) on every
+// request.
+func (h *HTTP) client(ctx context.Context) (*http.Client, *h1Transport, context.Context, context.CancelFunc) {
 	c := h.Client
 	if c == nil {
-		return http.DefaultClient, ctx, func() {}
+		return http.DefaultClient, nil, ctx, func() {}
 	}
 	sooner := false
 	if c.Timeout > 0 {
@@ -259,21 +261,74 @@ func (h *HTTP) client(ctx context.Context) (*http.Client, context.Context, conte
 		sooner = ok && time.Until(deadline) <= c.Timeout
 	}
 	if d := h.direct; d != nil && d.client == c && c.Transport == d.base {
-		direct := *c
-		direct.Transport = d
-		direct.Timeout = 0
 		if c.Timeout > 0 && !sooner {
 			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-			return &direct, ctx, cancel
+			return c, d, ctx, cancel
 		}
-		return &direct, ctx, func() {}
+		return c, d, ctx, func() {}
 	}
 	if !sooner {
-		return c, ctx, func() {}
+		return c, nil, ctx, func() {}
 	}
 	untimed := *c
 	untimed.Timeout = 0
-	return &untimed, ctx, func() {}
+	return &untimed, nil, ctx, func() {}
+}
+
+// roundTrip sends req through c, or, when direct is set (c is NewHTTP's
+// client, its deadline already on req's context), through direct without
+// http.Client, whose work for a request that is neither redirected nor
+// sent with cookies or URL credentials is bookkeeping: a copy of the
+// header for redirects, a url.Error around errors (Do takes it off again).
+// An answer http.Client may follow as a redirect is handed to a copy of c
+// as its first round trip's answer, so that c's CheckRedirect, its
+// redirect rules and its errors apply as they would have.
+func roundTrip(c *http.Client, direct *h1Transport, req *http.Request) (*http.Response, error) {
+	if direct == nil {
+		return c.Do(req)
+	}
+	if c.Jar != nil || req.URL.User != nil {
+		return untimed(c, direct).Do(req)
+	}
+	resp, err := direct.RoundTrip(req)
+	if err != nil {
+		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch // as http.Client reports it
+		}
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		rc := untimed(c, &replayTransport{first: resp, next: direct})
+		return rc.Do(req)
+	}
+	return resp, nil
+}
+
+// untimed returns a copy of c that sends through rt without c's Timeout
+// (the request's context carries it).
+func untimed(c *http.Client, rt http.RoundTripper) *http.Client {
+	cc := *c
+	cc.Transport = rt
+	cc.Timeout = 0
+	return &cc
+}
+
+// replayTransport answers its first round trip with first, an answer
+// already read, and sends the others through next.
+type replayTransport struct {
+	first *http.Response
+	next  http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *replayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if resp := t.first; resp != nil {
+		t.first = nil
+		return resp, nil
+	}
+	return t.next.RoundTrip(req)
 }
 
 func (h *HTTP) mask(call *Call, err error) error {

@@ -16,19 +16,19 @@ func TestHTTPClientDropsTimeoutBehindContext(t *testing.T) {
 	t.Parallel()
 	h := NewHTTP(30 * time.Second)
 	h.Client = &http.Client{Timeout: 30 * time.Second, Transport: h.Client.Transport}
-	c, _, cancel := h.client(context.Background())
+	c, _, _, cancel := h.client(context.Background())
 	cancel()
 	require.Same(t, h.Client, c)
 
 	late, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, _, cancel = h.client(late)
+	c, _, _, cancel = h.client(late)
 	cancel()
 	require.Same(t, h.Client, c)
 
 	early, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, ctx, cancel := h.client(early)
+	c, _, ctx, cancel := h.client(early)
 	cancel()
 	require.NotSame(t, h.Client, c)
 	require.Zero(t, c.Timeout)
@@ -43,29 +43,31 @@ func TestHTTPClientDropsTimeoutBehindContext(t *testing.T) {
 func TestHTTPClientDirect(t *testing.T) {
 	t.Parallel()
 	h := NewHTTP(30 * time.Second)
-	c, ctx, cancel := h.client(context.Background())
+	c, direct, ctx, cancel := h.client(context.Background())
 	defer cancel()
-	require.Same(t, h.direct, c.Transport)
-	require.Zero(t, c.Timeout)
+	require.Same(t, h.direct, direct)
+	require.Same(t, h.Client, c)
 	deadline, ok := ctx.Deadline()
 	require.True(t, ok)
 	require.WithinDuration(t, time.Now().Add(30*time.Second), deadline, 5*time.Second)
 
 	early, cancelEarly := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelEarly()
-	c, ctx, cancel = h.client(early)
+	_, direct, ctx, cancel = h.client(early)
 	defer cancel()
-	require.Same(t, h.direct, c.Transport)
+	require.Same(t, h.direct, direct)
 	require.Equal(t, early, ctx, "a sooner deadline is left as it is")
 
 	h.Client.Transport = http.DefaultTransport
-	c, _, cancel = h.client(context.Background())
+	c, direct, _, cancel = h.client(context.Background())
 	defer cancel()
 	require.Same(t, h.Client, c)
+	require.Nil(t, direct)
 
 	h = NewHTTP(30 * time.Second)
 	h.Client = &http.Client{Transport: h.Client.Transport}
-	c, _, cancel = h.client(context.Background())
+	c, direct, _, cancel = h.client(context.Background())
 	defer cancel()
 	require.Same(t, h.Client, c)
+	require.Nil(t, direct)
 }
