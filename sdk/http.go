@@ -118,7 +118,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		if strings.Contains(target, "?") {
 			sep = "&"
 		}
-		target += sep + req.Query.Encode()
+		target = appendQuery(target, sep, req.Query)
 	}
 	if err := lookupOnly(call, req.Method); err != nil {
 		return nil, err
@@ -140,7 +140,8 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 			return nil, Permanent(fmt.Errorf("encode request body: %w", err))
 		}
 	}
-	header := make(http.Header, len(req.Header)+3)
+	// Room for the three default headers and a traceparent.
+	header := make(http.Header, len(req.Header)+4)
 	for k, v := range req.Header {
 		header[k] = append([]string(nil), v...)
 	}
@@ -202,6 +203,20 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// appendQuery returns target, sep and q encoded as q.Encode encodes it; a
+// query of one key with one value (an API token) is joined to target in
+// one string, without Encode's sorted keys and builder.
+func appendQuery(target, sep string, q url.Values) string {
+	if len(q) == 1 {
+		for k, vs := range q {
+			if len(vs) == 1 {
+				return target + sep + url.QueryEscape(k) + "=" + url.QueryEscape(vs[0])
+			}
+		}
+	}
+	return target + sep + q.Encode()
 }
 
 // setDefaultHeaders sets in header, where it has none, Content-Type (for a

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -70,4 +71,19 @@ func TestHTTPClientDirect(t *testing.T) {
 	defer cancel()
 	require.Same(t, h.Client, c)
 	require.Nil(t, direct)
+}
+
+// TestAppendQuery holds appendQuery to url.Values.Encode.
+func TestAppendQuery(t *testing.T) {
+	t.Parallel()
+	for _, q := range []url.Values{
+		{"token": {"abc"}},
+		{"to ken": {"a b&c=d/é?"}},
+		{"token": {""}},
+		{"token": {"a", "b"}},
+		{"token": {}},
+		{"b": {"2"}, "a": {"1"}},
+	} {
+		require.Equal(t, "https://x/y?"+q.Encode(), appendQuery("https://x/y", "?", q), "%v", q)
+	}
 }
