@@ -54,8 +54,10 @@ type HTTP struct {
 // its Transport are left in place, Do sends plain HTTP/1.1 requests
 // itself, on the calling goroutine, with those settings, and gives the
 // rest to the Transport: a request through a proxy, a TLS server that
-// refuses HTTP/1.1. Over TLS it offers HTTP/1.1 only, where the Transport
-// alone would offer HTTP/2 as well.
+// refuses HTTP/1.1. Such a request goes through Client only when its answer
+// is a redirect, which Client then follows as it would have (see
+// roundTrip). Over TLS it offers HTTP/1.1 only, where the Transport alone
+// would offer HTTP/2 as well.
 func NewHTTP(timeout time.Duration) *HTTP {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
