@@ -287,9 +287,7 @@ func (h *HTTP) client(ctx context.Context) (*http.Client, *h1Transport, context.
 	if !sooner {
 		return c, nil, ctx, func() {}
 	}
-	untimed := *c
-	untimed.Timeout = 0
-	return &untimed, nil, ctx, func() {}
+	return untimed(c, c.Transport), nil, ctx, func() {}
 }
 
 // roundTrip sends req through c, or, when direct is set (c is NewHTTP's
@@ -324,7 +322,7 @@ func roundTrip(c *http.Client, direct *h1Transport, req *http.Request) (*http.Re
 }
 
 // untimed returns a copy of c that sends through rt without c's Timeout
-// (the request's context carries it).
+// (the request's context ends first, or carries it).
 func untimed(c *http.Client, rt http.RoundTripper) *http.Client {
 	cc := *c
 	cc.Transport = rt
