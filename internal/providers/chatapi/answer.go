@@ -101,8 +101,8 @@ func (p *answerParser) parse(data []byte, a *sendAnswer) bool {
 			if !p.skip() {
 				return false
 			}
-			v := string(p.data[start:p.i])
-			p.reports = v != "null" && v != "false" && v != `""`
+			v := p.data[start:p.i]
+			p.reports = string(v) != "null" && string(v) != "false" && string(v) != `""`
 		default:
 			if !p.skip() {
 				return false
