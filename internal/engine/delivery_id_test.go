@@ -42,3 +42,23 @@ func FuzzMessageID(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMessageID reads the message id of a Chat API send's output,
+// through sdk's MessageID (sdk) and messageID (jsondec).
+func BenchmarkMessageID(b *testing.B) {
+	spec := &sdk.DeliverySpec{Event: "ack", OutputField: "id"}
+	out := json.RawMessage(`{"sent":true,"id":"true_14155550123@c.us_3EB0C767D26A1D8E2F5A","message":"Sent to 14155550123@c.us"}`)
+	for _, c := range []struct {
+		name string
+		read func(*sdk.DeliverySpec, json.RawMessage) string
+	}{{"sdk", (*sdk.DeliverySpec).MessageID}, {"jsondec", messageID}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if c.read(spec, out) == "" {
+					b.Fatal("no id")
+				}
+			}
+		})
+	}
+}
