@@ -428,3 +428,50 @@ func TestRunChangedBeforeItsDeferredTakeIsNotSent(t *testing.T) {
 	require.Equal(t, store.StatusCanceled, got.Status)
 	require.Zero(t, got.Attempt, "this engine never took the run")
 }
+
+// gatedStep is the workflow of `go run ./bench` with its `if` gate: one
+// step whose input is rendered from the trigger, called when the trigger
+// says so.
+const gatedStep = `
+workflow "one" {
+  step "page" {
+    if   = "trigger.body.vip == true"
+    uses = "primary.send"
+    with = { to = "{{ trigger.body.to }}" }
+  }
+}`
+
+// BenchmarkEngineRun executes one gated one-step run at a time, as a free
+// worker starts a webhook's run (Engine.NewAdmission, Engine.ExecuteNew),
+// on a SQLite store with an in-process provider, and reports the
+// allocations per run: the engine's own cost per run beside the store's,
+// for A/B comparisons of the engine (-benchmem, or callgrind's
+// instructions of a fixed -benchtime).
+//
+//	go test ./internal/engine -run '^$' -bench EngineRun -benchmem -benchtime 2000x
+func BenchmarkEngineRun(b *testing.B) {
+	lite, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"))
+	require.NoError(b, err)
+	b.Cleanup(func() { lite.Close() })
+	e := engineOn(b, lite, gatedStep, func(engine.Event) {})
+	ctx := context.Background()
+	run := func() {
+		trig := engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "a", "vip": true}}
+		a, err := e.NewAdmission(ctx, "one", trig)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := e.ExecuteNew(ctx, a)
+		if err != nil || r.Status != store.StatusSucceeded {
+			b.Fatalf("run: %v %s", err, r.Status)
+		}
+	}
+	for range 20 {
+		run() // warm the store's statements and the engine's caches
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		run()
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/expr"
+	"github.com/heraldhq/herald/internal/jsondec"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/sdk"
 )
@@ -42,7 +44,7 @@ func (x *execution) delivery(key store.StepKey, provider, action string, output 
 		return nil
 	}
 	spec := x.deliverySpec(provider, action)
-	id := spec.MessageID(output)
+	id := messageID(spec, output)
 	if id == "" {
 		return nil
 	}
@@ -51,6 +53,37 @@ func (x *execution) delivery(key store.StepKey, provider, action string, output 
 		return nil
 	}
 	return &d
+}
+
+// messageID is spec.MessageID(output), the message id a send's output
+// names, read with package jsondec: the output's member is found without
+// decoding the others, and a string or number id is decoded without
+// reflection. A text jsondec does not take goes through spec.MessageID.
+func messageID(spec *sdk.DeliverySpec, output json.RawMessage) string {
+	if spec == nil || spec.OutputField == "" || len(output) == 0 {
+		return ""
+	}
+	raw, found, ok := jsondec.Field(output, spec.OutputField)
+	switch {
+	case !ok:
+		return spec.MessageID(output)
+	case !found:
+		return ""
+	}
+	v, ok := jsondec.Decode(raw, jsondec.JSONNumbers, 1)
+	if !ok {
+		return sdk.MessageKey(raw)
+	}
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return strconv.FormatInt(i, 10)
+		}
+		return v.String()
+	}
+	return ""
 }
 
 // deliverySpec returns the delivery declaration of an instance's action, nil

@@ -90,3 +90,43 @@ func encodeTimePrefix(t *testing.T, at time.Time) string {
 	}
 	return encodeID(id)[:10]
 }
+
+// TestEncodeIDMatchesTheBitLayout checks encodeID against the layout read
+// bit by bit: character i holds bits 5i-2 to 5i+2 of the 128, counted from
+// the top, with two zero bits above the number.
+func TestEncodeIDMatchesTheBitLayout(t *testing.T) {
+	t.Parallel()
+	var s runIDSource
+	for range 1000 {
+		var id [16]byte
+		s.random(id[:10])
+		s.random(id[10:])
+		var want [26]byte
+		for i := range want {
+			var v byte
+			for b := range 5 {
+				v <<= 1
+				if bit := i*5 + b - 2; bit >= 0 {
+					v |= id[bit/8] >> (7 - bit%8) & 1
+				}
+			}
+			want[i] = crockford[v]
+		}
+		require.Equal(t, string(want[:]), encodeID(id), "%x", id)
+	}
+}
+
+// TestRunIDSourceDrawsNewRandomBitsEachMillisecond makes IDs in
+// successive milliseconds, more than one batch of random bits covers:
+// each ID's 80 random bits are new.
+func TestRunIDSourceDrawsNewRandomBitsEachMillisecond(t *testing.T) {
+	t.Parallel()
+	var s runIDSource
+	at := time.UnixMilli(1_700_000_000_000)
+	seen := map[string]bool{}
+	for i := range 3*randomBatch + 1 {
+		id := s.next(at.Add(time.Duration(i) * time.Millisecond))
+		require.False(t, seen[id[10:]], "random part %s drawn twice", id[10:])
+		seen[id[10:]] = true
+	}
+}
