@@ -71,9 +71,10 @@ type Result struct {
 	DB time.Duration
 	// ViaRiver is, for the PostgreSQL systems, the share of the runs
 	// created in the measured window whose River job was not deleted with
-	// the run's end: those River executed, as no worker was free when they
-	// were admitted (and the few still executing at the end); the others
-	// were executed where they were admitted (eager). -1 when unknown.
+	// the run's end, read once they were delivered: those River executed,
+	// as no worker was free and the replica's overflow queue was full
+	// when they were admitted; the others were executed where they were
+	// admitted (eager, or queued in its memory). -1 when unknown.
 	ViaRiver float64
 }
 
@@ -218,7 +219,7 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 	opts.Targets = m.hooks
 	cpu := make(chan []time.Duration, 1)
 	db := make(chan time.Duration, 1)
-	via := make(chan float64, 1)
+	window := make(chan [2]time.Time, 1)
 	go func() {
 		time.Sleep(opts.Warmup)
 		before := m.cpu()
@@ -230,7 +231,7 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 		time.Sleep(opts.Duration)
 		after := m.cpu()
 		dbAfter := m.dbCPU(ctx)
-		via <- m.viaRiver(ctx, start)
+		window <- [2]time.Time{start, time.Now()}
 		for i := range after {
 			after[i] -= before[i]
 		}
@@ -254,13 +255,19 @@ func (m *measurer) measure(ctx context.Context, name string) (Result, error) {
 	if d := <-db; delivered > 0 {
 		res.DB = time.Duration(float64(d) / delivered)
 	}
-	res.ViaRiver = <-via
+	// Read once the window's runs were delivered: the held jobs of the
+	// runs still queued or executing at the window's end are gone then.
+	w := <-window
+	res.ViaRiver = m.viaRiver(ctx, w[0], w[1])
 	return res, nil
 }
 
-// viaRiver returns Result.ViaRiver for the runs created since start, or
-// -1 when the replicas do not run on PostgreSQL or it cannot be read.
-func (m *measurer) viaRiver(ctx context.Context, start time.Time) float64 {
+// viaRiver returns Result.ViaRiver for the runs created between start and
+// end, or -1 when the replicas do not run on PostgreSQL or it cannot be
+// read. It counts the River jobs left of those runs, so it must be called
+// once they ended (each eager or queued run's job is deleted with its
+// end).
+func (m *measurer) viaRiver(ctx context.Context, start, end time.Time) float64 {
 	if m.app == "" {
 		return -1
 	}
@@ -271,9 +278,9 @@ func (m *measurer) viaRiver(ctx context.Context, start time.Time) float64 {
 	}
 	defer conn.Close(ctx)
 	var runs, jobs int64
-	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+pgx.Identifier{m.app, "runs"}.Sanitize()+` WHERE created_at >= $1),
-		(SELECT count(*) FROM `+pgx.Identifier{m.app, "river_job"}.Sanitize()+` WHERE kind = 'herald_run' AND created_at >= $1)`,
-		start).Scan(&runs, &jobs)
+	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+pgx.Identifier{m.app, "runs"}.Sanitize()+` WHERE created_at BETWEEN $1 AND $2),
+		(SELECT count(*) FROM `+pgx.Identifier{m.app, "river_job"}.Sanitize()+` WHERE kind = 'herald_run' AND created_at BETWEEN $1 AND $2)`,
+		start, end).Scan(&runs, &jobs)
 	if err != nil || runs == 0 {
 		fmt.Fprintln(m.cfg.Log, "scaleout: via river:", err)
 		return -1
