@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -97,21 +98,47 @@ func testLifecycle(t *testing.T, open func(*testing.T) store.Store) {
 		require.Error(t, outcomes[0].create, "a call cancelled before it starts fails")
 		require.NoError(t, outcomes[calls-1].finish, "a call never cancelled succeeds")
 
-		recs := map[int]store.StepRecord{}
-		for _, rec := range b.records(t, parent.ID) {
-			recs[rec.Item] = rec
+		// A call returns when its context ends, but a statement the
+		// database had begun may still commit after that (a server-side
+		// store cancels asynchronously): the writes are read once two
+		// reads 50 ms apart agree, so that the checks below, each a
+		// separate read, see one state.
+		type state struct {
+			recs     map[int]store.StepRecord
+			attempts map[int]store.Attempt
+			stored   []bool
 		}
-		attempts := map[int]store.Attempt{}
-		for _, a := range b.attempts(t, parent.ID) {
-			attempts[a.Item] = a
+		read := func() state {
+			st := state{recs: map[int]store.StepRecord{}, attempts: map[int]store.Attempt{}}
+			for _, rec := range b.records(t, parent.ID) {
+				st.recs[rec.Item] = rec
+			}
+			for _, a := range b.attempts(t, parent.ID) {
+				st.attempts[a.Item] = a
+			}
+			for _, o := range outcomes {
+				_, err := b.s.GetRun(b.ctx, o.run.ID)
+				if err != nil {
+					require.ErrorIs(t, err, store.ErrNotFound)
+				}
+				st.stored = append(st.stored, err == nil)
+			}
+			return st
 		}
+		now := read()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			time.Sleep(50 * time.Millisecond)
+			next := read()
+			if reflect.DeepEqual(now, next) || time.Now().After(deadline) {
+				now = next
+				break
+			}
+			now = next
+		}
+		recs, attempts := now.recs, now.attempts
 		for i, o := range outcomes {
 			// CreateRun stores the run and binds its key, or neither.
-			_, err := b.s.GetRun(b.ctx, o.run.ID)
-			stored := err == nil
-			if !stored {
-				require.ErrorIs(t, err, store.ErrNotFound)
-			}
+			stored := now.stored[i]
 			if o.create == nil {
 				require.True(t, stored, "call %d: a create that returned is stored", i)
 			}
