@@ -10,13 +10,13 @@ import (
 // finished runs: one op is a PruneRuns of 500 runs, the oldest first (since
 // migration 0012 found by merging one arm per final status of
 // runs_settled_created). Run it with -benchtime 30x at most (40 ops empty
-// the history).
+// the history; HERALD_BENCH_HISTORY sets another number of runs).
 //
 //	go test ./internal/store/sqlitestore -run '^$' -bench PruneRuns -benchtime 30x -count 4
 func BenchmarkPruneRuns(b *testing.B) {
 	s := openBench(b, maxGroup)
 	ctx := context.Background()
-	seedHistory(b, s, 20_000)
+	seedHistory(b, s, benchHistoryOr(b, 20_000))
 	cutoff := time.Now().Add(time.Hour)
 	b.ResetTimer()
 	for range b.N {
