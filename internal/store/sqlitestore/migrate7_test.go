@@ -161,16 +161,41 @@ func TestMigrate0007KeepsEveryRow(t *testing.T) {
 	}
 	s := openMigrated(t, old, path, ms)
 
-	// Each filter of the runs list answers as a scan of the rows does,
-	// newest first, page by page.
+	now := start.Add(2 * time.Hour)
+	requireListsAnswerAsAScan(t, s, 240, now)
+
+	unfinished, err := s.UnfinishedRuns(ctx)
+	require.NoError(t, err)
+	require.Len(t, unfinished, 60)
+
+	// The rebuilt tables still cascade from runs.
+	n, err := s.PruneRuns(ctx, now, 1000)
+	require.NoError(t, err)
+	require.EqualValues(t, 120, n, "the final runs")
+	for table, left := range map[string]int{"idempotency_keys": 120, "deliveries": 120} {
+		var count int
+		require.NoError(t, s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&count))
+		require.Equal(t, left, count, table)
+	}
+}
+
+// requireListsAnswerAsAScan checks that the runs list of s, which holds n
+// runs, answers each filter (every status, a workflow, a trigger kind,
+// times, and their mixes) as a scan of the rows does, newest first, page
+// by page, with the heartbeats' age measured at now.
+func requireListsAnswerAsAScan(t *testing.T, s *Store, n int, now time.Time) {
+	t.Helper()
+	ctx := t.Context()
 	all, err := s.ListRuns(ctx, store.RunFilter{})
 	require.NoError(t, err)
-	require.Len(t, all, 240)
+	require.Len(t, all, n)
+	start := all[len(all)-1].CreatedAt
 	require.True(t, slices.IsSortedFunc(all, func(a, b store.Run) int {
 		return -strings.Compare(encodeTime(a.CreatedAt).(string)+a.ID, encodeTime(b.CreatedAt).(string)+b.ID)
 	}), "newest first")
-	now := start.Add(2 * time.Hour)
-	filters := []store.RunFilter{{Workflow: "digest"}, {TriggerKind: "cron"}, {Since: start.Add(time.Hour)}}
+	filters := []store.RunFilter{{Workflow: "digest"}, {TriggerKind: "cron"}, {Since: start.Add(time.Hour)},
+		{Until: start.Add(time.Hour)}, {Workflow: "support", Since: start.Add(30 * time.Minute), Until: start.Add(time.Hour)},
+		{Workflow: "digest", TriggerKind: "api"}}
 	for _, st := range append(slices.Clone(store.RunStatuses), "") {
 		filters = append(filters, store.RunFilter{Status: st, Now: now}, store.RunFilter{Status: st, Workflow: "support", Now: now})
 	}
@@ -178,7 +203,7 @@ func TestMigrate0007KeepsEveryRow(t *testing.T) {
 		var want []string
 		for _, r := range all {
 			ok := (f.Workflow == "" || r.Workflow == f.Workflow) && (f.TriggerKind == "" || r.TriggerKind == f.TriggerKind) &&
-				(f.Since.IsZero() || !r.CreatedAt.Before(f.Since))
+				(f.Since.IsZero() || !r.CreatedAt.Before(f.Since)) && (f.Until.IsZero() || r.CreatedAt.Before(f.Until))
 			switch {
 			case f.Status == "":
 			case f.Status == store.StatusInterrupted:
@@ -210,18 +235,5 @@ func TestMigrate0007KeepsEveryRow(t *testing.T) {
 		if f.Workflow == "" && (f.Status == store.StatusRunning || f.Status == store.StatusInterrupted) {
 			require.NotEmpty(t, got, "%+v", f)
 		}
-	}
-	unfinished, err := s.UnfinishedRuns(ctx)
-	require.NoError(t, err)
-	require.Len(t, unfinished, 60)
-
-	// The rebuilt tables still cascade from runs.
-	n, err := s.PruneRuns(ctx, now, 1000)
-	require.NoError(t, err)
-	require.EqualValues(t, 120, n, "the final runs")
-	for table, left := range map[string]int{"idempotency_keys": 120, "deliveries": 120} {
-		var count int
-		require.NoError(t, s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&count))
-		require.Equal(t, left, count, table)
 	}
 }

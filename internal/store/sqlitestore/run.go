@@ -215,6 +215,13 @@ func (s *Store) ListRuns(ctx context.Context, filter store.RunFilter) ([]store.R
 
 // listRunsQuery returns the query of ListRuns for filter and its
 // arguments; cursor is the created_at of the run filter.Before names.
+//
+// A filter by status reads the status index its status is in, and one by
+// trigger kind runs_kind_created. Any other reads one arm per stored status,
+// each from its status index in (created_at, id) order, and merges them:
+// runs has no index of every run by creation (migration 0012), and SQLite
+// merges the arms of a compound SELECT ordered by an index without sorting
+// them, reading only as many rows of each as the page takes.
 func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
 	var (
 		where []string
@@ -223,21 +230,6 @@ func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
 	if filter.Workflow != "" {
 		where = append(where, `workflow = ?`)
 		args = append(args, filter.Workflow)
-	}
-	stale := encodeTime(staleBefore(filter))
-	switch filter.Status {
-	case "":
-	case store.StatusInterrupted:
-		where = append(where, unfinishedRunsCond, `status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)`)
-		args = append(args, stale)
-	case store.StatusRunning:
-		where = append(where, unfinishedRunsCond, `status = 'running' AND heartbeat_at >= ?`)
-		args = append(args, stale)
-	case store.StatusQueued:
-		where = append(where, unfinishedRunsCond, `status = 'queued'`)
-	default:
-		where = append(where, settledRunsCond, `status = ?`)
-		args = append(args, string(filter.Status))
 	}
 	if filter.TriggerKind != "" {
 		where = append(where, `trigger_kind = ?`)
@@ -257,9 +249,34 @@ func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
 		where = append(where, `(created_at, id) < (?, ?)`)
 		args = append(args, cursor, filter.Before)
 	}
-	query := `SELECT ` + runColumns + ` FROM runs`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
+	stale := encodeTime(staleBefore(filter))
+	var query string
+	switch filter.Status {
+	case "":
+		if filter.TriggerKind != "" {
+			query = selectRuns(where)
+			break
+		}
+		// One arm per stored status, each with the filter's arguments.
+		arms := make([]string, len(storedRunStatuses))
+		all := make([]any, 0, len(storedRunStatuses)*len(args)+1)
+		for i, st := range storedRunStatuses {
+			arms[i] = selectRuns(append([]string{statusRunsCond(st), `status = '` + string(st) + `'`}, where...))
+			all = append(all, args...)
+		}
+		query, args = strings.Join(arms, ` UNION ALL `), all
+	case store.StatusInterrupted:
+		query = selectRuns(append([]string{unfinishedRunsCond,
+			`status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)`}, where...))
+		args = append([]any{stale}, args...)
+	case store.StatusRunning:
+		query = selectRuns(append([]string{unfinishedRunsCond, `status = 'running' AND heartbeat_at >= ?`}, where...))
+		args = append([]any{stale}, args...)
+	case store.StatusQueued:
+		query = selectRuns(append([]string{unfinishedRunsCond, `status = 'queued'`}, where...))
+	default:
+		query = selectRuns(append([]string{settledRunsCond, `status = ?`}, where...))
+		args = append([]any{string(filter.Status)}, args...)
 	}
 	query += ` ORDER BY created_at DESC, id DESC`
 	if filter.Limit > 0 {
@@ -267,6 +284,16 @@ func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
 		args = append(args, filter.Limit)
 	}
 	return query, args
+}
+
+// selectRuns returns a SELECT of runColumns from runs where every condition
+// of where holds.
+func selectRuns(where []string) string {
+	query := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	return query
 }
 
 // The conditions of the partial indexes on runs' status (migration 0007):
@@ -278,6 +305,20 @@ const (
 	unfinishedRunsCond = `status IN ('queued', 'running')`
 	settledRunsCond    = `status NOT IN ('queued', 'running')`
 )
+
+// storedRunStatuses are the statuses a run's row can hold (the CHECK of
+// runs.status), in the order of the arms of a list without a status filter.
+var storedRunStatuses = []store.Status{store.StatusQueued, store.StatusRunning, store.StatusWaiting,
+	store.StatusNeedsAttention, store.StatusSucceeded, store.StatusFailed, store.StatusSkipped, store.StatusCanceled}
+
+// statusRunsCond returns the condition of the partial index that holds the
+// runs in status st.
+func statusRunsCond(st store.Status) string {
+	if st == store.StatusQueued || st == store.StatusRunning {
+		return unfinishedRunsCond
+	}
+	return settledRunsCond
+}
 
 // UnfinishedRuns returns the queued and running runs, oldest first.
 func (s *Store) UnfinishedRuns(ctx context.Context) ([]store.Run, error) {
