@@ -90,6 +90,20 @@ func (o *opWaits) summary(phase int) string {
 	return strings.Join(out, "; ")
 }
 
+// everyUntil calls fn at every tick of period until stop is closed.
+func everyUntil(period time.Duration, stop <-chan struct{}, fn func()) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		fn()
+	}
+}
+
 // TestPruneKeepsWritesFlowing prunes old runs from a SQLite store while a
 // writer creates a run every 5 ms, as webhooks would, and then goes on
 // creating runs as long again with nothing to prune: the baseline. It
@@ -136,14 +150,7 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+		everyUntil(5*time.Millisecond, stop, func() {
 			start := time.Now()
 			_, _, err := st.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "load", Status: store.StatusQueued,
 				Trigger: []byte(`{"kind":"webhook","body":{"text":"alert"}}`), CreatedAt: time.Now()}, "", 0)
@@ -156,7 +163,7 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 				slow[phase] = append(slow[phase], slowWrite{end, d})
 			}
 			mu.Unlock()
-		}
+		})
 	}()
 	start := time.Now()
 	p := &retention.Pruner{Store: st}
@@ -208,4 +215,106 @@ func TestPruneKeepsWritesFlowing(t *testing.T) {
 		}
 	}
 	retentiontest.RequireStoreShare(t, probe, start, pruneEnd, unexplained, len(prune), baseOver, len(base))
+}
+
+// TestPrunePausesForTheWriterNotItsQueue prunes old runs from a SQLite
+// store while runs are created faster than the store commits them, so the
+// retention's delete transactions queue for the writer before they run.
+// The pause between two batches must follow the time a batch held the
+// writer, not the time it queued: the store was the webhooks' meanwhile,
+// and on a loaded machine, where the queueing is long, counting it too
+// stretched the pruning past the serve-level test's deadline
+// (TestRetentionPrunesWhileServingWebhooks in cmd/host). Each call's wait and
+// the gap before the next call are taken from what the store reports
+// (ObserveWaits: "prune_runs", from the call to its last commit, and
+// "prune_tx"), and the pauses after the calls that queued long must add up
+// to less than those calls.
+func TestPrunePausesForTheWriterNotItsQueue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds and prunes a store")
+	}
+	const batches = 10
+	path := filepath.Join(t.TempDir(), "herald.db")
+	retentiontest.SeedSQLite(t, path, batches*retention.DefaultBatch)
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, path)
+	require.NoError(t, err)
+	defer st.Close()
+	ops := &opWaits{}
+	st.ObserveWaits(ops.observe)
+
+	// Four new runs every half millisecond, each write in a goroutine of
+	// its own (open loop, as webhooks arrive) and carrying a 4 KiB
+	// trigger: the writer's queue is never empty for long.
+	trigger := []byte(`{"kind":"webhook","body":{"text":"` + strings.Repeat("x", 4096) + `"}}`)
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	writers.Add(1)
+	go func() {
+		defer writers.Done()
+		everyUntil(time.Millisecond/2, stop, func() {
+			for range 4 {
+				writers.Add(1)
+				go func() {
+					defer writers.Done()
+					_, _, err := st.CreateRun(ctx, store.Run{ID: store.NewRunID(), Workflow: "load", Status: store.StatusQueued,
+						Trigger: trigger, CreatedAt: time.Now()}, "", 0)
+					if err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+		})
+	}()
+	p := &retention.Pruner{Store: st}
+	pruned, err := p.Prune(ctx, 30*24*time.Hour)
+	close(stop)
+	writers.Wait()
+	require.NoError(t, err)
+	require.EqualValues(t, batches*retention.DefaultBatch, pruned)
+
+	// Each call of PruneRuns as the store reports it: how long it took
+	// (queueing included) and how long its transactions held the writer
+	// (the "prune_tx" reported during the call).
+	type call struct {
+		opEvent
+		held time.Duration
+	}
+	ops.mu.Lock()
+	var calls []call
+	var held time.Duration
+	for _, e := range ops.log {
+		switch e.op {
+		case "prune_tx":
+			held += e.d
+		case "prune_runs":
+			calls = append(calls, call{e, held})
+			held = 0
+		}
+	}
+	ops.mu.Unlock()
+	require.GreaterOrEqual(t, len(calls), batches)
+	// A call queued long when it took 50 ms more than it held the writer;
+	// the pauses after such calls must add up to less than the calls:
+	// each is the pruner's 20 ms, or the time the call held the writer,
+	// plus the timer's lateness on a loaded machine (summed, so that one
+	// late timer does not decide). Counting the queueing, each pause was
+	// at least as long as its call.
+	const long = 50 * time.Millisecond
+	var queued int
+	var took, paused time.Duration
+	for i, c := range calls[:len(calls)-1] {
+		next := calls[i+1]
+		gap := next.end.Add(-next.d).Sub(c.end)
+		t.Logf("batch %d: took %s, held the writer %s, then a pause of %s", i+1,
+			c.d.Round(time.Millisecond/10), c.held.Round(time.Millisecond/10), gap.Round(time.Millisecond/10))
+		if c.d-c.held < long {
+			continue
+		}
+		queued++
+		took += c.d
+		paused += gap
+	}
+	require.Less(t, paused, took, "the pauses after the %d batches that queued for the writer follow the time they held it, not the time they took", queued)
+	require.NotZero(t, queued, "no batch queued for the writer over %s: the writes did not keep it busy", long)
 }

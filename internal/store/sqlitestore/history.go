@@ -53,10 +53,20 @@ func (s *Store) Heartbeat(ctx context.Context, owner string, at time.Time) ([]st
 // commit included, within backgroundTarget of the writer's time (s.pruneSize),
 // so a webhook's write never waits long behind one.
 func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	n, _, err := s.PruneRunsHeld(ctx, cutoff, limit)
+	return n, err
+}
+
+// PruneRunsHeld is PruneRuns that also returns how long its transactions
+// held the writer, their commits included (what it reports as "prune_tx"),
+// without the time they queued for it behind other writes: the retention
+// pauses that long between two calls.
+func (s *Store) PruneRunsHeld(ctx context.Context, cutoff time.Time, limit int) (int64, time.Duration, error) {
 	if cutoff.IsZero() || limit < 1 {
-		return 0, fmt.Errorf("prune runs: %w: a cutoff and a positive limit are required", store.ErrInvalid)
+		return 0, 0, fmt.Errorf("prune runs: %w: a cutoff and a positive limit are required", store.ErrInvalid)
 	}
 	var total int64
+	var heldTotal time.Duration
 	c := encodeTime(cutoff)
 	defer s.observeWait("prune_runs", time.Now())
 	for total < int64(limit) {
@@ -70,8 +80,9 @@ func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, limit int) (int
 			n, err = res.RowsAffected()
 			return err
 		}, nil)
+		heldTotal += held
 		if err = classify(err); err != nil {
-			return total, fmt.Errorf("prune runs: %w", err)
+			return total, heldTotal, fmt.Errorf("prune runs: %w", err)
 		}
 		s.observeHeld("prune_tx", held)
 		s.pruneSize.observe(size, held)
@@ -80,7 +91,7 @@ func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, limit int) (int
 			break // none left
 		}
 	}
-	return total, nil
+	return total, heldTotal, nil
 }
 
 // pruneRunsQuery deletes the oldest final runs created and finished before
