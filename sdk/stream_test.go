@@ -185,7 +185,10 @@ func TestStreamCarriesPerCallMetadata(t *testing.T) {
 
 func TestStreamedCallHonoursTheCallersDeadline(t *testing.T) {
 	_, c, ended := serveProbe(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	// 5 s: the handler's margin is then a full second (a fifth of the
+	// time left, at most 1 s), which a loaded machine's stall does not
+	// swallow as it did the 50 ms margin of a 100 ms deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := c.Invoke(ctx, &sdk.InvokeRequest{Instance: "main", Action: "wait", Input: json.RawMessage(`{}`), Attempt: 1})
 	// The plugin's handler ends a margin before the caller's deadline and
