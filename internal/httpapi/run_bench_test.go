@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -190,6 +191,11 @@ func BenchmarkWebhookToRun(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			// The goroutine stacks in use at the end: the dispatcher's
+			// workers' among them.
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.StackInuse)/1024, "stack-KiB")
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -38,17 +37,26 @@ type job struct {
 // refused with ErrBusy) instead of growing memory without bound. Each
 // workflow's concurrency limit is applied here: runs beyond it wait in the
 // workflow's own queue.
+//
+// A run is handed to the worker that went idle last, so under a light load
+// the same few workers execute every run: their goroutine stacks stay grown,
+// while the GC shrinks those of the workers left waiting, and they are not
+// grown again.
 type dispatcher struct {
 	engine  *engine.Engine
 	project func() *config.Project
 	logger  hclog.Logger
 
-	ready chan job
 	slots chan struct{}
-	// eager hands a fresh run to a worker that waits for work (handOff):
-	// it has no buffer. idle counts the workers waiting for work.
-	eager chan job
-	idle  atomic.Int32
+
+	// pool guards ready and idle: a run is queued in ready only while no
+	// worker waits in idle, and a worker waits in idle only while ready is
+	// empty, so no run is left queued with a worker free.
+	pool sync.Mutex
+	// ready holds the runs admitted and waiting for a worker, oldest first.
+	ready []job
+	// idle holds the workers waiting for work; the last one went idle last.
+	idle []*worker
 
 	mu       sync.Mutex
 	active   map[string]int   // runs executing, by workflow
@@ -58,13 +66,17 @@ type dispatcher struct {
 	wg sync.WaitGroup
 }
 
+// worker is a dispatcher worker waiting for work: the dispatcher takes it
+// off its idle stack and puts one job in next.
+type worker struct {
+	next chan job
+}
+
 func newDispatcher(e *engine.Engine, project func() *config.Project, logger hclog.Logger, queueSize int) *dispatcher {
 	return &dispatcher{
 		engine:   e,
 		project:  project,
 		logger:   logger,
-		ready:    make(chan job, queueSize),
-		eager:    make(chan job),
 		slots:    make(chan struct{}, queueSize),
 		active:   map[string]int{},
 		admitted: map[string]int{},
@@ -74,26 +86,93 @@ func newDispatcher(e *engine.Engine, project func() *config.Project, logger hclo
 
 // start runs workers until ctx ends; wait returns when they have stopped.
 func (d *dispatcher) start(ctx context.Context, workers int) {
+	d.wg.Add(workers)
 	for range workers {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			for {
-				d.idle.Add(1)
-				select {
-				case <-ctx.Done():
-					d.idle.Add(-1)
+		go d.work(ctx)
+	}
+}
+
+// work executes jobs until ctx ends: the oldest queued one, or, when none
+// is queued, the next one handed to it while it waits on the idle stack.
+func (d *dispatcher) work(ctx context.Context) {
+	defer d.wg.Done()
+	w := &worker{next: make(chan job, 1)}
+	for ctx.Err() == nil {
+		j, ok := d.take(w)
+		if !ok {
+			select {
+			case j = <-w.next:
+			case <-ctx.Done():
+				if j, ok = d.leave(w); !ok {
 					return
-				case j := <-d.ready:
-					d.idle.Add(-1)
-					d.run(ctx, j)
-				case j := <-d.eager:
-					d.idle.Add(-1)
-					d.run(ctx, j)
 				}
 			}
-		}()
+		}
+		d.run(ctx, j)
 	}
+}
+
+// take returns the oldest queued job, or, when none is queued, puts w on
+// the idle stack and reports false.
+func (d *dispatcher) take(w *worker) (job, bool) {
+	d.pool.Lock()
+	defer d.pool.Unlock()
+	if len(d.ready) == 0 {
+		d.idle = append(d.idle, w)
+		return job{}, false
+	}
+	j := d.ready[0]
+	d.ready[0] = job{}
+	d.ready = d.ready[1:]
+	if len(d.ready) == 0 {
+		d.ready = nil
+	}
+	return j, true
+}
+
+// leave takes w off the idle stack once its context has ended. A job
+// handed to w before that is returned, so that its worker executes it
+// (and an eager run's submitter is answered).
+func (d *dispatcher) leave(w *worker) (job, bool) {
+	d.pool.Lock()
+	for i, x := range d.idle {
+		if x == w {
+			d.idle = append(d.idle[:i], d.idle[i+1:]...)
+			d.pool.Unlock()
+			return job{}, false
+		}
+	}
+	d.pool.Unlock()
+	// The dispatcher took w off the stack and handed it a job in the same
+	// critical section: it is in next.
+	return <-w.next, true
+}
+
+// give hands j to the worker that went idle last, and reports whether one
+// was idle; it never waits.
+func (d *dispatcher) give(j job) bool {
+	d.pool.Lock()
+	defer d.pool.Unlock()
+	return d.giveLocked(j)
+}
+
+func (d *dispatcher) giveLocked(j job) bool {
+	n := len(d.idle)
+	if n == 0 {
+		return false
+	}
+	w := d.idle[n-1]
+	d.idle[n-1] = nil
+	d.idle = d.idle[:n-1]
+	w.next <- j // a worker on the stack has an empty next
+	return true
+}
+
+// idleWorkers returns how many workers wait for work.
+func (d *dispatcher) idleWorkers() int {
+	d.pool.Lock()
+	defer d.pool.Unlock()
+	return len(d.idle)
 }
 
 func (d *dispatcher) wait() { d.wg.Wait() }
@@ -150,22 +229,16 @@ func (d *dispatcher) atLimit(workflow string, limit int) bool {
 // handOff gives an admitted run to a worker that is free now, and reports
 // whether one took it; it never waits.
 func (d *dispatcher) handOff(j job) bool {
-	select {
-	case d.eager <- j:
-		return true
-	default:
-		return false
-	}
+	return d.give(j)
 }
 
-// enqueue hands an admitted run to the workers.
+// enqueue hands an admitted run to a free worker, or queues it for the
+// next one; it never waits.
 func (d *dispatcher) enqueue(j job) {
-	// The channel holds as many jobs as there are slots, so this never
-	// blocks for long; a goroutine keeps callers free of even that.
-	select {
-	case d.ready <- j:
-	default:
-		go func() { d.ready <- j }()
+	d.pool.Lock()
+	defer d.pool.Unlock()
+	if !d.giveLocked(j) {
+		d.ready = append(d.ready, j)
 	}
 }
 
@@ -222,6 +295,9 @@ func (d *dispatcher) run(ctx context.Context, j job) {
 
 // stats returns the runs executing and waiting, for readiness and tests.
 func (d *dispatcher) stats() (active, waiting int) {
+	d.pool.Lock()
+	waiting = len(d.ready)
+	d.pool.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, n := range d.active {
@@ -230,5 +306,5 @@ func (d *dispatcher) stats() (active, waiting int) {
 	for _, q := range d.waiting {
 		waiting += len(q)
 	}
-	return active, waiting + len(d.ready)
+	return active, waiting
 }
