@@ -65,7 +65,8 @@ type Options struct {
 	ResolveTimeout func(ctx context.Context, key engine.WaitKey) (requeued bool, err error)
 	// Owner names this process in run records.
 	Owner string
-	// Workers bounds the runs this process executes at once;
+	// Workers bounds the runs this process executes at once, River's
+	// jobs and the runs it executes where they were admitted together;
 	// DefaultWorkers when zero.
 	Workers int
 	// Slice is how long this process executes a run before it checkpoints
@@ -77,7 +78,7 @@ type Options struct {
 	// started, as Admit enforces it; DefaultMaxQueued when zero.
 	MaxQueued int
 	// MaxOverflow bounds the runs this process queues in memory when
-	// StartEager finds no free worker (see overflow): 4 per worker when
+	// StartEager finds no free worker (see overflow): 64 per worker when
 	// zero, none when negative (each such run goes through River).
 	MaxOverflow int
 	// Logger receives the cluster's logs and River's; nil discards them.
