@@ -199,7 +199,7 @@ func (a *app) serveCommand() *cobra.Command {
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default $HERALD_LISTEN, else 127.0.0.1:8080)")
-	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64)")
+	cmd.Flags().IntVar(&workers, "workers", 0, "runs executing at once (default $HERALD_WORKERS, else 64, or 256 with a postgres:// store)")
 	cmd.Flags().StringVar(&keep, "retention", "", "delete finished runs older than this, such as 30d or 720h; 0 keeps every run (default $HERALD_RETENTION, else 30d)")
 	cmd.Flags().StringVar(&publicURL, "public-url", "", "where this host is reachable from outside; the signal links run.signal_url.<name> start with it (default $HERALD_PUBLIC_URL)")
 	cmd.Flags().StringVar(&ui, "ui", "on", "the operator console at /ui/: on, readonly (pages, no actions) or off (default $HERALD_UI, else on)")

@@ -28,8 +28,12 @@ const (
 	// DefaultSlice is how long a replica executes a run before it
 	// checkpoints and hands the run back to the queue.
 	DefaultSlice = 30 * time.Second
-	// DefaultWorkers bounds the runs one replica executes at once.
-	DefaultWorkers = 64
+	// DefaultWorkers bounds the runs one replica executes at once. It is
+	// larger than a single host's default (64): a replica's worker mostly
+	// waits on PostgreSQL's commits and on the providers, and with 64 a
+	// busy replica's closed loop left its backlog queued rather than
+	// executing (session 10, bench/README.md).
+	DefaultWorkers = 256
 	// LeaseMargin is added to a run's slice and its longest attempt timeout
 	// to make the job's lease: the time after which River may rescue the
 	// job from a replica that stopped answering.
@@ -65,7 +69,8 @@ type Options struct {
 	ResolveTimeout func(ctx context.Context, key engine.WaitKey) (requeued bool, err error)
 	// Owner names this process in run records.
 	Owner string
-	// Workers bounds the runs this process executes at once;
+	// Workers bounds the runs this process executes at once, River's
+	// jobs and the runs it executes where they were admitted together;
 	// DefaultWorkers when zero.
 	Workers int
 	// Slice is how long this process executes a run before it checkpoints
@@ -77,7 +82,7 @@ type Options struct {
 	// started, as Admit enforces it; DefaultMaxQueued when zero.
 	MaxQueued int
 	// MaxOverflow bounds the runs this process queues in memory when
-	// StartEager finds no free worker (see overflow): 4 per worker when
+	// StartEager finds no free worker (see overflow): 64 per worker when
 	// zero, none when negative (each such run goes through River).
 	MaxOverflow int
 	// Logger receives the cluster's logs and River's; nil discards them.
@@ -169,6 +174,10 @@ func New(opts Options) (*Cluster, error) {
 // Store returns the store to run the host on: the PostgreSQL store whose
 // CreateRun also enqueues the run's job.
 func (c *Cluster) Store() *Store { return c.store }
+
+// Workers returns the runs this replica executes at once: Options.Workers,
+// or DefaultWorkers when that was zero.
+func (c *Cluster) Workers() int { return c.opts.Workers }
 
 // Client returns the River client, for inspection.
 func (c *Cluster) Client() *river.Client[pgx.Tx] { return c.client }

@@ -27,8 +27,9 @@ import (
 // and any replica resumes the run from what is stored, an attempt in
 // doubt as after any attempt start.
 type eager struct {
-	// busy counts the runs this replica executes, River's and eager ones:
-	// an eager execution starts only while it is below Options.Workers.
+	// busy counts the worker slots taken: the runs this replica executes,
+	// River's, eager and queued ones. None starts while it is at
+	// Options.Workers (see acquireSlot and tryBusy).
 	busy atomic.Int64
 	// held maps the ID of a run executed eagerly to its held-back job's ID,
 	// once the run's creation committed.
@@ -176,7 +177,7 @@ func (c *Cluster) executeEager(a engine.Admission) {
 	defer e.wg.Done()
 	defer c.release()
 	ctx := context.WithValue(e.ctx, eagerKey{}, &eagerRun{lease: c.lease(a.Run.Workflow)})
-	execCtx, cancel := c.sliceContext(ctx)
+	execCtx, cancel := c.sliceContext(ctx, 0)
 	defer cancel()
 	final, err := c.opts.ExecuteNew(execCtx, a)
 	c.settle(a.Run.ID, final, err, execCtx.Err() != nil)

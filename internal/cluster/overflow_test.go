@@ -167,3 +167,34 @@ func TestOverflowRunsHandedToRiverOnStop(t *testing.T) {
 	require.EqualValues(t, 2, other.calls.Load(), "b sent each once")
 	require.Empty(t, order(), "a never executed them")
 }
+
+// TestRiverJobsWaitBehindTheQueue: a River job this replica fetches while
+// its workers are busy takes its turn in the overflow queue, behind the
+// runs queued before it and ahead of those queued after it, so that River's
+// jobs and the runs admitted here together never execute more than
+// Workers at once.
+func TestRiverJobsWaitBehindTheQueue(t *testing.T) {
+	t.Parallel()
+	_, a, plugin, release, order := overflowSetup(t, 8, time.Minute)
+	q1 := a.admit(t, "w")
+	require.Equal(t, store.StatusQueued, q1.Status)
+	viaRiver, err := a.engine.NewRun(context.Background(), "w",
+		engine.Trigger{Kind: engine.KindWebhook, Body: map[string]any{"to": "+4917"}})
+	require.NoError(t, err)
+	_, _, err = a.c.Store().CreateRun(context.Background(), viaRiver, "", 0) // River's path
+	require.NoError(t, err)
+	waitFor(t, 10*time.Second, "River's fetch of its job", func() bool {
+		return jobs(t, a.st, viaRiver.ID)["running"] == 1
+	})
+	q2 := a.admit(t, "w")
+	require.Equal(t, store.StatusQueued, q2.Status)
+	time.Sleep(300 * time.Millisecond)
+	require.EqualValues(t, 1, plugin.calls.Load(), "River's job waits for the busy worker")
+	require.Empty(t, order())
+	release()
+	for _, id := range []string{q1.ID, viaRiver.ID, q2.ID} {
+		a.status(t, id, store.StatusSucceeded, 10*time.Second)
+	}
+	require.Equal(t, []string{q1.ID, viaRiver.ID, q2.ID}, order(), "in the order they were queued")
+	require.EqualValues(t, 4, plugin.calls.Load())
+}

@@ -46,7 +46,13 @@ func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
 // still have to run; an error (the store unreachable) is retried by River.
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	c := w.c
-	c.eager.busy.Add(1)
+	// The job takes one of the replica's Workers slots, which River's own
+	// fetch limit does not share with the runs executed eagerly or queued
+	// here: it waits for one behind those queued.
+	waited, ok := c.acquireSlot(ctx)
+	if !ok {
+		return river.JobSnooze(handOverSnooze)
+	}
 	defer c.release()
 	id := job.Args.RunID
 	wf, known := c.opts.Project().Workflows[job.Args.Workflow]
@@ -65,7 +71,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		}
 	}
 
-	execCtx, cancel := c.sliceContext(ctx)
+	execCtx, cancel := c.sliceContext(ctx, waited)
 	defer cancel()
 
 	var err error
@@ -104,9 +110,10 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 }
 
 // sliceContext returns the context of one slice of a run: it ends after
-// Options.Slice, or when the replica stops.
-func (c *Cluster) sliceContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	execCtx, cancel := context.WithTimeout(ctx, c.opts.Slice)
+// Options.Slice less waited (the time its job waited for a worker, which
+// counts against the job's lease), or when the replica stops.
+func (c *Cluster) sliceContext(ctx context.Context, waited time.Duration) (context.Context, context.CancelFunc) {
+	execCtx, cancel := context.WithTimeout(ctx, c.opts.Slice-waited)
 	go func() {
 		select {
 		case <-c.stopping:

@@ -96,6 +96,7 @@ func openCluster(ctx context.Context, s *Server, opts *Options) (*clusterRunner,
 	if err != nil {
 		return fail(err)
 	}
+	opts.Workers = r.c.Workers()
 	opts.Host.Store = r.c.Store()
 	opts.Host.RateLimiter = r.c.RateLimiter()
 	r.feed = startFeed(st, opts.Host.Owner, s.events, s.mask, r.logger.Named("events"))

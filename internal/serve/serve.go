@@ -24,6 +24,8 @@ import (
 
 // Defaults of Options.
 const (
+	// DefaultWorkers is a single host's Workers; a replica of a cluster
+	// (a postgres:// store) uses cluster.DefaultWorkers.
 	DefaultWorkers        = 64
 	DefaultQueueSize      = 10_000
 	DefaultAdmitWait      = 5 * time.Second
@@ -40,7 +42,8 @@ const (
 type Options struct {
 	// Host opens the project, plugins and store.
 	Host host.Options
-	// Workers bounds the runs executing at once.
+	// Workers bounds the runs executing at once; zero is DefaultWorkers on a
+	// single host and cluster.DefaultWorkers on a replica of a cluster.
 	Workers int
 	// QueueSize bounds the runs admitted but not finished; a trigger beyond
 	// it waits up to AdmitWait, then gets ErrBusy.
@@ -100,9 +103,6 @@ type Server struct {
 
 // New opens the project and prepares the server; Run starts it.
 func New(ctx context.Context, opts Options) (*Server, error) {
-	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
-	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
@@ -141,6 +141,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	cl, err := openCluster(ctx, s, &opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
 	}
 	s.opts = opts
 	h, err := host.Open(ctx, opts.Host)
