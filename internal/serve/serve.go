@@ -197,11 +197,11 @@ func (s *Server) Store() store.Store { return s.host.Store }
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.runner.start(ctx); err != nil {
 		s.runner.stop(s.opts.ShutdownGrace)
-		return err
+		return s.startErr(ctx, err)
 	}
 	if err := s.loadWaits(ctx); err != nil {
 		s.runner.stop(s.opts.ShutdownGrace)
-		return err
+		return s.startErr(ctx, err)
 	}
 	timersDone := make(chan struct{})
 	go func() { s.timers.Run(ctx); close(timersDone) }()
@@ -225,6 +225,18 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.runner.stop(s.opts.ShutdownGrace)
 	return nil
+}
+
+// startErr is what Run returns when starting failed with err: nothing when
+// ctx ended first (told to stop while starting, as by a SIGTERM just after
+// the server turned ready, it stops as it would later: nothing is lost, and
+// the unfinished runs resume on the next start), err otherwise.
+func (s *Server) startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		s.logger.Info("stopped while starting", "error", err)
+		return nil
+	}
+	return err
 }
 
 // Close releases the plugins and the store.
