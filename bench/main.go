@@ -19,6 +19,23 @@
 // process's utime+stime over the measured window (from /proc) divided by
 // the messages delivered in it; RSS is each process's at the end of the
 // window. The machine is shared and noisy: read the ratios.
+//
+// Whether a system leaves the CPUs idle is in the "busy" column: the
+// machine's CPU time not idle over the window (from /proc/stat, whoever
+// used it), beside the share the system's processes and the bench process
+// itself (the load generator and the sandbox provider, "bench µs/msg")
+// account for; busy well above that share means other programs ran. Below
+// each table are the machine's CPU time per message by kind (user, system,
+// irq and softirq, where loopback TCP's receive path runs), each process's
+// context switches per message (summed over its threads; of them,
+// preemptions), and for Herald its SQLite commits per message, their mean
+// time and the share of the window the writer spent committing (from its
+// /metrics). These counts depend little on the machine's load; the load
+// average is printed with them.
+//
+// -cpuprofile and -trace save a CPU profile and an execution trace of
+// herald serve under the closed loop (go tool pprof, go tool trace; for
+// where goroutines wait, go tool trace -pprof=sync or sched or syscall).
 package main
 
 import (
@@ -33,6 +50,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,10 +74,11 @@ type config struct {
 	Rounds int
 	// Store is herald's store DSN; SQLite in a temp dir when empty.
 	Store string
-	// CPUProfile, when set, is where a CPU profile of herald under the
-	// closed-loop load of the first round is written, in the respond mode
-	// ProfileMode ("accepted" or "output").
-	CPUProfile, ProfileMode string
+	// CPUProfile and Trace, when set, are where a CPU profile (5 s) and an
+	// execution trace (2 s) of herald under the closed-loop load of the
+	// first round are written, in the respond mode ProfileMode ("accepted"
+	// or "output").
+	CPUProfile, Trace, ProfileMode string
 	// Out receives the report.
 	Out io.Writer
 }
@@ -73,7 +92,8 @@ func main() {
 	flag.StringVar(&cfg.Store, "store", "", "herald store DSN (default: SQLite in a temp dir)")
 	flag.Float64Var(&cfg.Rate, "rate", 0, "webhooks/s of an extra open-loop measurement (0 skips it)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of herald serve under the closed-loop load to this file")
-	flag.StringVar(&cfg.ProfileMode, "profile-respond", "accepted", "the respond mode -cpuprofile profiles: accepted or output")
+	flag.StringVar(&cfg.Trace, "trace", "", "write a 2 s execution trace of herald serve under the closed-loop load to this file (go tool trace)")
+	flag.StringVar(&cfg.ProfileMode, "profile-respond", "accepted", "the respond mode -cpuprofile and -trace profile: accepted or output")
 	quick := flag.Bool("quick", false, "a correctness-sized run: one round of 1 s measurements, 8 clients (overrides -duration, -warmup, -rounds, -clients and -rate)")
 	flag.Parse()
 	if *quick {
@@ -106,6 +126,9 @@ type system struct {
 	herald bool
 	// stats, when set, is the durable floor's count of writes and commits.
 	stats string
+	// metrics, when set, is herald's /metrics, where its SQLite store's
+	// commits are counted and timed.
+	metrics string
 }
 
 type proc struct {
@@ -123,6 +146,19 @@ type measurement struct {
 	// WritesPerCommit is how many writes the durable floor's commits
 	// carried on average over the window.
 	WritesPerCommit float64
+	// Switches and Preempted are each process's context switches per
+	// delivered message: all of them, and the involuntary ones.
+	Switches, Preempted []float64
+	// CommitsPerMsg is herald's SQLite commits per delivered message over
+	// the window, CommitMs their mean time (the WAL's write and fsync,
+	// which every write of the group waits for), and CommitBusy the share
+	// of the window the writer spent committing.
+	CommitsPerMsg, CommitMs, CommitBusy float64
+	// Machine is the whole machine's CPU time over the window, and
+	// BenchCPU this process's (the load generator and the sandbox
+	// provider) per delivered message, in µs.
+	Machine  machineTicks
+	BenchCPU float64
 }
 
 // mode is a load shape: the closed loop, one client at a time, or paced.
@@ -143,6 +179,8 @@ type report struct {
 	systems []system
 	modes   []mode
 	byMode  map[string]map[string][]measurement
+	// loadStart is the load average as the measurements began.
+	loadStart string
 }
 
 // run builds and starts the systems, measures them cfg.Rounds times and
@@ -219,7 +257,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		args = append(args, "--store", cfg.Store)
 	}
 	env := []string{"HERALD_SECRET_TOKEN=sandbox-token", "HERALD_LOG_LEVEL=warn", "HERALD_PLUGIN_PATH="}
-	if cfg.CPUProfile != "" {
+	if cfg.CPUProfile != "" || cfg.Trace != "" {
 		// Only a profiled run serves pprof, which keeps heap profiling on:
 		// otherwise herald runs as a default herald serve does.
 		env = append(env, "HERALD_PPROF_ADDR="+pprofAddr)
@@ -242,10 +280,10 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	heraldProcs := []proc{{"host", herald.Process.Pid}, {"plugin", plugin}}
 	systems = append(systems,
-		system{name: "herald, respond=accepted (" + store + ")", url: "http://" + heraldAddr + "/hooks/bench", procs: heraldProcs, herald: true},
-		system{name: "herald, respond=output (" + store + ")", url: "http://" + heraldAddr + "/hooks/bench-sync", procs: heraldProcs, herald: true})
+		system{name: "herald, respond=accepted (" + store + ")", url: "http://" + heraldAddr + "/hooks/bench", procs: heraldProcs, herald: true, metrics: "http://" + heraldAddr + "/metrics"},
+		system{name: "herald, respond=output (" + store + ")", url: "http://" + heraldAddr + "/hooks/bench-sync", procs: heraldProcs, herald: true, metrics: "http://" + heraldAddr + "/metrics"})
 
-	rep := &report{cfg: cfg, systems: systems, byMode: map[string]map[string][]measurement{}}
+	rep := &report{cfg: cfg, systems: systems, byMode: map[string]map[string][]measurement{}, loadStart: loadAverage()}
 	rep.modes = []mode{
 		{name: fmt.Sprintf("closed loop, %d clients", cfg.Clients), clients: cfg.Clients, duration: cfg.Duration, await: deliveries},
 		{name: "sequential, 1 client, each webhook after the last message arrived", clients: 1, duration: cfg.Duration / 2, await: deliveries},
@@ -262,8 +300,13 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		}
 		for _, sys := range order {
 			for mi, m := range rep.modes {
-				if round == 0 && mi == 0 && cfg.CPUProfile != "" && sys.herald && strings.Contains(sys.name, "respond="+cfg.ProfileMode) {
-					go profile(pprofAddr, cfg.Warmup+m.duration/2, cfg.CPUProfile)
+				if round == 0 && mi == 0 && sys.herald && strings.Contains(sys.name, "respond="+cfg.ProfileMode) {
+					if cfg.CPUProfile != "" {
+						go profile(pprofAddr, "profile?seconds=5", cfg.Warmup+m.duration/2-2500*time.Millisecond, cfg.CPUProfile)
+					}
+					if cfg.Trace != "" {
+						go profile(pprofAddr, "trace?seconds=2", cfg.Warmup+m.duration/2-time.Second, cfg.Trace)
+					}
 				}
 				fmt.Fprintf(os.Stderr, "bench: round %d/%d: %s, %s\n", round+1, cfg.Rounds, sys.name, m.name)
 				meas, err := measure(ctx, sb, sys, m, cfg.Warmup)
@@ -315,13 +358,32 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 	rss := make([]float64, len(sys.procs))
 	var sampleErr error
 	var stats [2]groupStats
+	var machine [2]machineTicks
+	var self [2]float64
+	var switches, preempted [2][]uint64
+	var commits [2]commitStats
 	res, err := load.Run(ctx, sys.name, load.Options{
 		Targets: []string{sys.url}, Sandbox: sb, Clients: m.clients, Rate: m.rate, Warmup: warmup, Duration: m.duration, AwaitDelivery: m.await,
 		Window: func(begin bool) {
+			at := map[bool]int{true: 0, false: 1}[begin]
+			var err error
+			machine[at], err = readMachineTicks()
+			sampleErr = errors.Join(sampleErr, err)
+			self[at], err = cpuSeconds(os.Getpid())
+			sampleErr = errors.Join(sampleErr, err)
+			for _, p := range sys.procs {
+				v, n, err := ctxSwitches(p.pid)
+				sampleErr = errors.Join(sampleErr, err)
+				switches[at], preempted[at] = append(switches[at], v+n), append(preempted[at], n)
+			}
+			if sys.metrics != "" {
+				commits[at], err = readCommits(sys.metrics)
+				sampleErr = errors.Join(sampleErr, err)
+			}
 			if sys.stats != "" {
 				st, err := readStats(sys.stats)
 				sampleErr = errors.Join(sampleErr, err)
-				stats[map[bool]int{true: 0, false: 1}[begin]] = st
+				stats[at] = st
 			}
 			for i, p := range sys.procs {
 				cpu, err := cpuSeconds(p.pid)
@@ -347,9 +409,19 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 	if groups := stats[1].Groups - stats[0].Groups; groups > 0 {
 		meas.WritesPerCommit = float64(stats[1].Writes-stats[0].Writes) / float64(groups)
 	}
-	for i := range sys.procs {
-		if res.Arrived > 0 {
-			meas.CPU[i] = (after[i] - before[i]) * 1e6 / float64(res.Arrived)
+	meas.Machine = machine[1].sub(machine[0])
+	meas.Switches, meas.Preempted = make([]float64, len(sys.procs)), make([]float64, len(sys.procs))
+	if n := float64(res.Arrived); n > 0 {
+		for i := range sys.procs {
+			meas.CPU[i] = (after[i] - before[i]) * 1e6 / n
+			meas.Switches[i] = float64(switches[1][i]-switches[0][i]) / n
+			meas.Preempted[i] = float64(preempted[1][i]-preempted[0][i]) / n
+		}
+		meas.BenchCPU = (self[1] - self[0]) * 1e6 / n
+		if c := commits[1].count - commits[0].count; c > 0 {
+			took := commits[1].seconds - commits[0].seconds
+			meas.CommitsPerMsg, meas.CommitMs = c/n, took*1e3/c
+			meas.CommitBusy = took / m.duration.Seconds()
 		}
 	}
 	return meas, nil
@@ -369,6 +441,45 @@ func readStats(url string) (groupStats, error) {
 	}
 	defer resp.Body.Close()
 	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// commitStats is herald's count of SQLite commits and their total time,
+// from herald_store_wait_seconds{op="commit"}.
+type commitStats struct{ count, seconds float64 }
+
+// readCommits scrapes herald's /metrics for its commits; a store that does
+// not report them (PostgreSQL) reads as none.
+func readCommits(url string) (commitStats, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return commitStats{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return commitStats{}, err
+	}
+	return parseCommits(string(b))
+}
+
+// parseCommits reads the commit histogram's count and sum from Prometheus
+// text.
+func parseCommits(text string) (commitStats, error) {
+	var c commitStats
+	for line := range strings.SplitSeq(text, "\n") {
+		for suffix, to := range map[string]*float64{"_count": &c.count, "_sum": &c.seconds} {
+			rest, ok := strings.CutPrefix(line, "herald_store_wait_seconds"+suffix+`{op="commit"} `)
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				return c, fmt.Errorf("metrics: %q: %w", line, err)
+			}
+			*to = v
+		}
+	}
+	return c, nil
 }
 
 // start starts a program with env added to the harness's environment.
@@ -416,10 +527,11 @@ func numCPU() int {
 	return strings.Count(string(data), "processor\t:")
 }
 
-// profile saves a 5 s CPU profile of herald, taken after wait.
-func profile(addr string, wait time.Duration, path string) {
-	time.Sleep(wait - 2500*time.Millisecond)
-	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=5")
+// profile saves herald's /debug/pprof/ endpoint (such as
+// "profile?seconds=5") to path, taken after wait.
+func profile(addr, endpoint string, wait time.Duration, path string) {
+	time.Sleep(wait)
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + endpoint)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: profile:", err)
 		return

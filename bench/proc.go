@@ -85,3 +85,107 @@ func childPID(parent int, name string) (int, error) {
 	}
 	return 0, fmt.Errorf("no child process %s of pid %d", name, parent)
 }
+
+// machineTicks is the whole machine's CPU time so far, summed over its
+// CPUs, in clock ticks, from the first ("cpu") line of /proc/stat.
+type machineTicks struct {
+	// User is user and nice time; System is system time; IRQ is irq and
+	// softirq time (loopback TCP's receive path runs in softirq); Idle is
+	// idle and iowait time; Total is all of them and steal.
+	User, System, IRQ, Idle, Total uint64
+}
+
+// readMachineTicks reads the machine's CPU time from /proc/stat.
+func readMachineTicks() (machineTicks, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTicks{}, err
+	}
+	return parseMachineTicks(string(b))
+}
+
+// parseMachineTicks parses the "cpu" line of /proc/stat: user nice system
+// idle iowait irq softirq steal (guest time is already in user and nice).
+func parseMachineTicks(stat string) (machineTicks, error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineTicks{}, fmt.Errorf("/proc/stat: first line %q", line)
+	}
+	var v [8]uint64
+	for i := range v {
+		n, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return machineTicks{}, fmt.Errorf("/proc/stat: field %d: %w", i+1, err)
+		}
+		v[i] = n
+	}
+	t := machineTicks{User: v[0] + v[1], System: v[2], Idle: v[3] + v[4], IRQ: v[5] + v[6]}
+	t.Total = t.User + t.System + t.Idle + t.IRQ + v[7]
+	return t, nil
+}
+
+// sub is the machine's CPU time between before and t.
+func (t machineTicks) sub(before machineTicks) machineTicks {
+	return machineTicks{User: t.User - before.User, System: t.System - before.System, IRQ: t.IRQ - before.IRQ,
+		Idle: t.Idle - before.Idle, Total: t.Total - before.Total}
+}
+
+// busy is the share of the machine's CPU time that was not idle (nor
+// waiting for I/O), 0 to 1.
+func (t machineTicks) busy() float64 {
+	if t.Total == 0 {
+		return 0
+	}
+	return float64(t.Total-t.Idle) / float64(t.Total)
+}
+
+// ctxSwitches is how many times pid's threads have been switched out so
+// far, voluntarily (they blocked) and not (they were preempted), summed
+// over /proc/<pid>/task/*/status: the process's own status counts its
+// first thread only. Threads that have exited are not counted (a Go
+// program rarely ends a thread).
+func ctxSwitches(pid int) (voluntary, involuntary uint64, err error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited since the listing
+		}
+		v, n, err := parseCtxSwitches(string(b))
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/task/%s/status: %w", pid, t.Name(), err)
+		}
+		voluntary += v
+		involuntary += n
+	}
+	return voluntary, involuntary, nil
+}
+
+// parseCtxSwitches reads the context switch counts of a /proc status file.
+func parseCtxSwitches(status string) (voluntary, involuntary uint64, err error) {
+	var seen int
+	for line := range strings.SplitSeq(status, "\n") {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok || (name != "voluntary_ctxt_switches" && name != "nonvoluntary_ctxt_switches") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s %q", name, val)
+		}
+		if name == "voluntary_ctxt_switches" {
+			voluntary = n
+		} else {
+			involuntary = n
+		}
+		seen++
+	}
+	if seen != 2 {
+		return 0, 0, fmt.Errorf("no context switch counts")
+	}
+	return voluntary, involuntary, nil
+}
