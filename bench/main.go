@@ -146,6 +146,9 @@ type measurement struct {
 	// WritesPerCommit is how many writes the durable floor's commits
 	// carried on average over the window.
 	WritesPerCommit float64
+	// Kernel is the part of each process's CPU time per delivered message
+	// spent in the kernel (stime), in µs.
+	Kernel []float64
 	// Switches and Preempted are each process's context switches per
 	// delivered message: all of them, and the involuntary ones.
 	Switches, Preempted []float64
@@ -355,6 +358,7 @@ workflow "bench-sync" {
 func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mode, warmup time.Duration) (measurement, error) {
 	before := make([]float64, len(sys.procs))
 	after := make([]float64, len(sys.procs))
+	kernel := make([]float64, len(sys.procs)) // stime, after − before
 	rss := make([]float64, len(sys.procs))
 	var sampleErr error
 	var stats [2]groupStats
@@ -386,13 +390,13 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 				stats[at] = st
 			}
 			for i, p := range sys.procs {
-				cpu, err := cpuSeconds(p.pid)
+				user, system, err := cpuTimes(p.pid)
 				sampleErr = errors.Join(sampleErr, err)
 				if begin {
-					before[i] = cpu
+					before[i], kernel[i] = user+system, -system
 					continue
 				}
-				after[i] = cpu
+				after[i], kernel[i] = user+system, kernel[i]+system
 				r, err := rssMiB(p.pid)
 				sampleErr = errors.Join(sampleErr, err)
 				rss[i] = r
@@ -405,7 +409,7 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 	if sampleErr != nil {
 		return measurement{}, fmt.Errorf("%s: sample /proc: %w", sys.name, sampleErr)
 	}
-	meas := measurement{Result: res, RSS: rss, CPU: make([]float64, len(sys.procs))}
+	meas := measurement{Result: res, RSS: rss, CPU: make([]float64, len(sys.procs)), Kernel: make([]float64, len(sys.procs))}
 	if groups := stats[1].Groups - stats[0].Groups; groups > 0 {
 		meas.WritesPerCommit = float64(stats[1].Writes-stats[0].Writes) / float64(groups)
 	}
@@ -414,6 +418,7 @@ func measure(ctx context.Context, sb *sandboxproviders.Sandbox, sys system, m mo
 	if n := float64(res.Arrived); n > 0 {
 		for i := range sys.procs {
 			meas.CPU[i] = (after[i] - before[i]) * 1e6 / n
+			meas.Kernel[i] = kernel[i] * 1e6 / n
 			meas.Switches[i] = float64(switches[1][i]-switches[0][i]) / n
 			meas.Preempted[i] = float64(preempted[1][i]-preempted[0][i]) / n
 		}

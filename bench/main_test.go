@@ -44,6 +44,15 @@ func TestHarnessQuick(t *testing.T) {
 			if sum(got.CPU) <= 0 {
 				t.Errorf("%s, %s: no CPU time sampled", sys.name, m.name)
 			}
+			if got.Machine.Total == 0 || got.BenchCPU <= 0 {
+				t.Errorf("%s, %s: the machine's or the bench process's CPU time not sampled: %+v, %.0f µs", sys.name, m.name, got.Machine, got.BenchCPU)
+			}
+			if sum(got.Switches) <= 0 {
+				t.Errorf("%s, %s: no context switches counted", sys.name, m.name)
+			}
+			if sys.herald && (got.CommitsPerMsg <= 0 || got.CommitMs <= 0) {
+				t.Errorf("%s, %s: no SQLite commits read from /metrics: %.2f a message, %.2f ms", sys.name, m.name, got.CommitsPerMsg, got.CommitMs)
+			}
 			synchronous := strings.Contains(sys.name, "respond=output")
 			if synchronous && got.Answered200 == 0 {
 				t.Errorf("%s, %s: no webhook answered 200", sys.name, m.name)
@@ -54,7 +63,8 @@ func TestHarnessQuick(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"floor (no persistence)", "durable floor (SQLite FULL)", "herald, respond=accepted", "herald, respond=output",
-		"closed loop, 8 clients", "sequential, 1 client, each webhook after the last message arrived", "targets of issue 16", "host+plugin CPU ≤ 350 µs/msg"} {
+		"closed loop, 8 clients", "sequential, 1 client, each webhook after the last message arrived", "targets of issue 16", "host+plugin CPU ≤ 350 µs/msg",
+		"busy", "bench µs/msg", "load average", "commits per message", "switches host"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q", want)
 		}

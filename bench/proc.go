@@ -29,20 +29,27 @@ func statFields(pid int) ([]string, error) {
 
 // cpuSeconds is the CPU time pid has used so far, user and system.
 func cpuSeconds(pid int) (float64, error) {
+	user, system, err := cpuTimes(pid)
+	return user + system, err
+}
+
+// cpuTimes is the CPU time pid has used so far in user mode and in the
+// kernel (its system calls; softirq time is the machine's, not its own).
+func cpuTimes(pid int) (user, system float64, err error) {
 	f, err := statFields(pid)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
 	// utime and stime are fields 14 and 15.
 	utime, err1 := strconv.ParseUint(f[11], 10, 64)
 	stime, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+		return 0, 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
 	}
-	return float64(utime+stime) / clockTicks, nil
+	return float64(utime) / clockTicks, float64(stime) / clockTicks, nil
 }
 
 // rssMiB is pid's resident set now, in MiB.

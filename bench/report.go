@@ -49,6 +49,7 @@ type summary struct {
 	machineUser, machineSystem, machineIRQ float64
 	bench                                  float64
 	switches, preempted                    []float64
+	kernel                                 []float64
 	commitsPerMsg, commitMs, commitBusy    float64
 }
 
@@ -103,6 +104,9 @@ func summarize(ms []measurement) summary {
 	s.commitMs = pick(func(m measurement) float64 { return m.CommitMs })
 	s.commitBusy = pick(func(m measurement) float64 { return m.CommitBusy })
 	if len(ms) > 0 {
+		for i := range ms[0].Kernel {
+			s.kernel = append(s.kernel, pick(func(m measurement) float64 { return m.Kernel[i] }))
+		}
 		for i := range ms[0].Switches {
 			s.switches = append(s.switches, pick(func(m measurement) float64 { return m.Switches[i] }))
 			s.preempted = append(s.preempted, pick(func(m measurement) float64 { return m.Preempted[i] }))
@@ -188,7 +192,7 @@ func (r *report) print(w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "the machine's CPU time per message (all processes) by kind, and each process's context switches per message (of them preempted):\n")
+		fmt.Fprintf(w, "the machine's CPU time per message (all processes) by kind; each process's kernel (system) CPU µs per message, and its context switches per message (of them preempted):\n")
 		for _, sys := range r.systems {
 			s := sums[m.name][sys.name]
 			cs := make([]string, len(s.switches))
@@ -196,8 +200,8 @@ func (r *report) print(w io.Writer) error {
 				cs[i] = fmt.Sprintf("%.1f (%.2f)", x, s.preempted[i])
 			}
 			procs := perProcessStrings(sys.procs, cs)
-			fmt.Fprintf(w, "  %s: user %.0f + system %.0f + irq %.0f = %.0f µs; switches %s\n", sys.name,
-				s.machineUser, s.machineSystem, s.machineIRQ, s.machineUser+s.machineSystem+s.machineIRQ, procs)
+			fmt.Fprintf(w, "  %s: user %.0f + system %.0f + irq %.0f = %.0f µs; kernel %s; switches %s\n", sys.name,
+				s.machineUser, s.machineSystem, s.machineIRQ, s.machineUser+s.machineSystem+s.machineIRQ, perProcess(sys.procs, s.kernel, "%.0f"), procs)
 		}
 		for _, sys := range r.systems {
 			if s := sums[m.name][sys.name]; s.commitsPerMsg > 0 {
