@@ -48,9 +48,11 @@ type summary struct {
 	busy                                   float64
 	machineUser, machineSystem, machineIRQ float64
 	bench                                  float64
-	switches, preempted                    []float64
-	kernel                                 []float64
-	commitsPerMsg, commitMs, commitBusy    float64
+	// switches, preempted and kernel are per process, as measurement's
+	// Switches, Preempted and Kernel; the commit figures are herald's.
+	switches, preempted                 []float64
+	kernel                              []float64
+	commitsPerMsg, commitMs, commitBusy float64
 }
 
 // cpuTotal and rssTotal add up the processes of a system.
