@@ -21,11 +21,14 @@ import (
 )
 
 // passEnv lists the only host environment variables a plugin inherits: what
-// it needs to find programs, certificates and an outbound proxy. Everything
+// it needs to find programs, certificates and an outbound proxy, and the Go
+// runtime's garbage collector settings (GOGC, GOMEMLIMIT), which then
+// replace the SDK's own for the plugin as they do the host's. Everything
 // else, secrets above all, stays in the host.
 var passEnv = []string{
 	"PATH", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"GOGC", "GOMEMLIMIT",
 	sdk.CPUProfileEnv,
 }
 
