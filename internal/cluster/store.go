@@ -32,9 +32,8 @@ type Store struct {
 	c *Cluster
 	// creates group-commits CreateRun.
 	creates pgstore.Group[*createReq]
-	// heldJobsSQL and heldJobsCheckedSQL are those statements in the
-	// store's schema.
-	heldJobsSQL, heldJobsCheckedSQL string
+	// heldJobsSQL is that statement in the store's schema.
+	heldJobsSQL string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -42,9 +41,7 @@ var _ store.Store = (*Store)(nil)
 // newStore returns the cluster store of c on st.
 func newStore(st *pgstore.Store, c *Cluster) *Store {
 	schema := pgx.Identifier{st.Schema()}.Sanitize() + "."
-	s := &Store{Store: st, c: c,
-		heldJobsSQL:        strings.ReplaceAll(heldJobsSQL, "{schema}.", schema),
-		heldJobsCheckedSQL: strings.ReplaceAll(heldJobsCheckedSQL, "{schema}.", schema)}
+	s := &Store{Store: st, c: c, heldJobsSQL: strings.ReplaceAll(heldJobsSQL, "{schema}.", schema)}
 	s.creates = pgstore.Group[*createReq]{Commit: s.commit, MaxBatch: maxCreateBatch, MaxInFlight: maxCreateTxs}
 	return s
 }
@@ -60,8 +57,8 @@ type createReq struct {
 	// made in the same transaction.
 	eager *eagerRun
 	start *attemptStart
-	// jobID is the held-back job of an eager run, once inserted.
-	jobID int64
+	// batch holds back the job of an eager run (see heldBatch).
+	batch *heldBatch
 
 	done    chan struct{}
 	stored  store.Run
@@ -172,7 +169,9 @@ func (s *Store) commit(batch []*createReq) {
 			r.stored, r.existed = store.Run{}, false
 		case r.eager != nil && !r.existed:
 			// Its next write, and the run end hook, know it.
-			s.c.eager.held.Store(r.stored.ID, r.jobID)
+			if r.batch != nil {
+				s.c.eager.held.Store(r.stored.ID, heldRun{batch: r.batch, workflow: r.stored.Workflow})
+			}
 			s.CacheCreated(r.stored)
 		}
 		close(r.done)
@@ -192,7 +191,8 @@ func (s *Store) commit(batch []*createReq) {
 // costs two round trips (BEGIN with the runs and the held jobs, COMMIT)
 // when all its runs are eager, three with River's insert, however many
 // runs it holds, and now and then River's notification of new jobs; each
-// keyed run costs its own. An error rolls all of them back.
+// keyed run costs its own, and the keyed eager runs' held job one more.
+// An error rolls all of them back.
 func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 	conn, err := s.Pool().Acquire(ctx)
 	if err != nil {
@@ -238,8 +238,8 @@ func fastCreate(reqs []*createReq) bool {
 // fails on the server unless it wrote every row it had to (see
 // pgstore.Store.QueueCreateRunsChecked), so any refusal rolls back the
 // whole batch and the caller tries again the exact way. Their results are
-// read after the commit: the held jobs' IDs come back with their runs'
-// IDs. It returns the batch's error, classified; on an error no req's
+// read after the commit: the held jobs' IDs come back with their first
+// runs' IDs. It returns the batch's error, classified; on an error no req's
 // result holds.
 func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createReq) error {
 	runs := make([]store.Run, len(reqs))
@@ -264,7 +264,7 @@ func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createRe
 		}
 	}
 	if len(held) > 0 {
-		if err := s.queueHeldJobsSQL(b, held, true); err != nil {
+		if err := s.queueHeldJobs(b, held); err != nil {
 			return err
 		}
 	}
@@ -331,40 +331,38 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 	}
 	var (
 		params []river.InsertManyParams
-		keyed  map[string]*createReq // eager keyed runs by ID
+		keyed  []*createReq // eager keyed runs created
 	)
 	for _, r := range reqs {
 		if r.existed || r.stored.Status.Final() || r.idemKey == "" && r.eager != nil {
 			continue // nothing to queue, or inserted held back with its run
 		}
-		p := river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}}
-		if r.eager == nil {
-			// River's worker here executes it without a read (see
-			// handed): kept before the commit, which River's fetch may
-			// follow at once; commit forgets it if the create fails.
-			s.c.handed.put(r.stored)
-		}
 		if r.eager != nil {
-			// Held back: due only if this replica stops answering.
-			opts := RunArgs{}.InsertOpts()
-			opts.ScheduledAt = time.Now().Add(r.eager.lease)
-			p.InsertOpts = &opts
-			if keyed == nil {
-				keyed = map[string]*createReq{}
-			}
-			keyed[r.stored.ID] = r
+			// Held back in a batch of their own: due only if this
+			// replica stops answering.
+			keyed = append(keyed, r)
+			continue
 		}
-		params = append(params, p)
+		// River's worker here executes it without a read (see handed):
+		// kept before the commit, which River's fetch may follow at once;
+		// commit forgets it if the create fails.
+		s.c.handed.put(r.stored)
+		params = append(params, river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}})
+	}
+	if len(keyed) > 0 {
+		b := &pgx.Batch{}
+		if err := s.queueHeldJobs(b, keyed); err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
 	}
 	if len(params) == 0 {
 		return nil
 	}
-	res, err := s.c.client.InsertManyTx(ctx, tx, params)
-	if err != nil {
+	if _, err := s.c.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("create runs: queue their jobs: %w", err)
-	}
-	if keyed != nil {
-		return noteHeldJobs(res, keyed)
 	}
 	return nil
 }
