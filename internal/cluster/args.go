@@ -84,12 +84,14 @@ func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 // this replica executes where it admitted them (see heldBatch).
 const BatchJobKind = "herald_run_batch"
 
-// BatchArgs are the arguments of a batch's held job: the runs it guards.
-// Should the job fall due (the replica that holds it stopped answering),
-// its worker queues a run's job for each of them still unfinished with no
-// live job of its own.
+// BatchArgs are the arguments of a held job (see heldBatch): the runs it
+// guards, those it names or those that store its guard token. Should the
+// job fall due (the replica that holds it stopped answering), its worker
+// queues a run's job for each of them still unfinished with no live job of
+// its own.
 type BatchArgs struct {
-	RunIDs []string `json:"run_ids"`
+	RunIDs []string `json:"run_ids,omitempty"`
+	Guard  string   `json:"guard,omitempty"`
 }
 
 // Kind implements river.JobArgs.

@@ -62,8 +62,8 @@ func (c *Cluster) initEager() {
 	e.orphansSQL, e.batchedSQL = orphansSQL(schema), batchedRunsSQL(schema)
 	c.opts.Store.SetRunEndHook(func(runID string) (string, []any) {
 		if h, ok := e.held.Load(runID); ok {
-			if b := h.(heldRun).batch; b.claimEnd(runID) {
-				return e.deleteSQL, []any{b.job}
+			if job, ok := h.(heldRun).batch.claimEnd(runID); ok {
+				return e.deleteSQL, []any{job}
 			}
 		}
 		return "", nil
@@ -198,14 +198,21 @@ func (c *Cluster) settle(id string, final store.Run, err error, sliceOver bool) 
 // leave takes run id out of its held batch h (see heldBatch.settle) and
 // deletes the batch's job when that was the last run needing it.
 func (c *Cluster) leave(h heldRun, id string, guarded, ended bool) {
-	if !h.batch.settle(id, guarded, ended) {
-		return
+	if h.batch.settle(id, guarded, ended) {
+		c.deleteHeld(h.batch)
 	}
+}
+
+// deleteHeld deletes held batch b's job, which no run needs any more.
+func (c *Cluster) deleteHeld(b *heldBatch) {
+	b.mu.Lock()
+	job := b.job
+	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.opts.Store.GroupExec(ctx, c.eager.deleteSQL, h.batch.job); err != nil {
+	if err := c.opts.Store.GroupExec(ctx, c.eager.deleteSQL, job); err != nil {
 		c.log.Warn("could not delete a held job whose runs all ended; it falls due when its lease is over and finds nothing to do",
-			"job_id", h.batch.job, "error", err)
+			"job_id", job, "error", err)
 	}
 }
 

@@ -164,7 +164,8 @@ func TestEagerRunHeldJobWhileExecuting(t *testing.T) {
 	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID), "held back, not available")
 
 	_, err := a.st.Pool().Exec(context.Background(), `UPDATE `+a.st.Schema()+`.river_job
-		SET state = 'available', scheduled_at = now() WHERE kind = $1 AND args->'run_ids' ? $2`, cluster.BatchJobKind, run.ID)
+		SET state = 'available', scheduled_at = now() WHERE kind = $1
+		AND args->>'guard' = (SELECT guard FROM `+a.st.Schema()+`.runs WHERE id = $2)`, cluster.BatchJobKind, run.ID)
 	require.NoError(t, err)
 	waitFor(t, 10*time.Second, "River's try", func() bool { return a.calls.Load() >= 1 })
 	release()
@@ -229,12 +230,13 @@ func TestEagerSliceHandsTheRunBack(t *testing.T) {
 	require.EqualValues(t, 2, plugin.calls.Load(), "each step sent once")
 }
 
-// TestEagerHeldJobIsRiversJob: the held batch job an eager create inserts
-// with its own statement (in the batch that creates the run) is the row
-// River's Insert of BatchArgs held back would write, and Adopt leaves the
-// runs it names alone: without that, a replica starting while another
-// executes its eager runs queued a second job for each, which River's
-// uniqueness no longer catches (the batch's job is not the run's).
+// TestEagerHeldJobIsRiversJob: the held job an eager create inserts with
+// its own statement (in the batch that creates the run), a guard the run
+// names, is the row River's Insert of BatchArgs held back would write, and
+// Adopt leaves the runs it guards alone: without that, a replica starting
+// while another executes its eager runs queued a second job for each,
+// which River's uniqueness does not catch (the guard's job is not the
+// run's).
 func TestEagerHeldJobIsRiversJob(t *testing.T) {
 	t.Parallel()
 	a, plugin, release, run := executingEager(t)
@@ -245,11 +247,14 @@ func TestEagerHeldJobIsRiversJob(t *testing.T) {
 	require.Zero(t, adopted, "the executing run is named by its held batch's job")
 	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID))
 
-	other := store.NewRunID()
-	_, err = a.c.Client().Insert(ctx, cluster.BatchArgs{RunIDs: []string{other}},
+	var guard string
+	require.NoError(t, a.st.Pool().QueryRow(ctx, `SELECT guard FROM `+a.st.Schema()+`.runs WHERE id = $1`, run.ID).Scan(&guard))
+	require.NotEmpty(t, guard, "the run names its guard")
+	other := "0123456789abcdef01234567"
+	_, err = a.c.Client().Insert(ctx, cluster.BatchArgs{Guard: other},
 		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
-	row := func(id string) []any {
+	row := func(guard string) []any {
 		var (
 			kind, queue, metadata, tags, state string
 			uniqueKey                          []byte
@@ -259,13 +264,12 @@ func TestEagerHeldJobIsRiversJob(t *testing.T) {
 		)
 		require.NoError(t, a.st.Pool().QueryRow(ctx, `SELECT kind, queue, metadata::text, tags::text, state::text,
 			unique_key, unique_states::text, priority, max_attempts, attempt, args
-			FROM `+a.st.Schema()+`.river_job WHERE args->'run_ids' ? $1`, id).
+			FROM `+a.st.Schema()+`.river_job WHERE args->>'guard' = $1`, guard).
 			Scan(&kind, &queue, &metadata, &tags, &state, &uniqueKey, &uniqueStates, &priority, &maxAttempts, &attempt, &args))
-		require.Equal(t, []any{id}, args["run_ids"])
-		delete(args, "run_ids")
+		delete(args, "guard")
 		return []any{kind, queue, metadata, tags, state, uniqueKey, uniqueStates, priority, maxAttempts, attempt, args}
 	}
-	require.Equal(t, row(other), row(run.ID))
+	require.Equal(t, row(other), row(guard))
 
 	release()
 	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)

@@ -117,3 +117,28 @@ func TestHeldBatchDueQueuesOnlyItsOrphans(t *testing.T) {
 	require.Equal(t, map[string]int{"scheduled": 1}, ownJobs(t, a, withJob.ID), "its own job only")
 	require.EqualValues(t, 1, a.calls.Load(), "River executed the orphan alone")
 }
+
+// TestGuardSharedAcrossCreates: eager runs admitted one after the other, in
+// create transactions of their own, while the first still executes, store
+// the same guard: one held job for them all, inserted by the first create
+// (a job per create transaction before), and gone once they all ended.
+func TestGuardSharedAcrossCreates(t *testing.T) {
+	t.Parallel()
+	b, plugin := eagerSetup(t, oneStep)
+	a := b.startEngine("a", time.Minute)
+	release := plugin.hold(t)
+	var runs []store.Run
+	for i := range 3 {
+		runs = append(runs, a.admit(t, "w"))
+		waitFor(t, 10*time.Second, "the call", func() bool { return plugin.calls.Load() == int64(i+1) })
+	}
+	require.Equal(t, map[string]int{"scheduled": 1}, batchJobs(t, a), "one held job for the three")
+	for _, run := range runs {
+		require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID))
+	}
+	release()
+	for _, run := range runs {
+		a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
+	}
+	waitFor(t, 10*time.Second, "no held job left", func() bool { return len(batchJobs(t, a)) == 0 })
+}

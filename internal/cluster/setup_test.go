@@ -175,12 +175,17 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // jobs counts the River jobs that would execute run id in each state: its
-// own, and the held batch's that names it.
+// own, the held batch's that names it, and, while the run is unfinished,
+// its guard's (which other runs may keep once it ended; it executes only
+// the unfinished ones).
 func jobs(t *testing.T, st *pgstore.Store, id string) map[string]int {
 	t.Helper()
 	rows, err := st.Pool().Query(context.Background(),
 		`SELECT state::text, count(*) FROM `+pgx.Identifier{st.Schema(), "river_job"}.Sanitize()+`
-		WHERE kind = $1 AND args->>'run_id' = $2 OR kind = $3 AND args->'run_ids' ? $2 GROUP BY state`,
+		WHERE kind = $1 AND args->>'run_id' = $2 OR kind = $3 AND (args->'run_ids' ? $2
+			OR args->>'guard' = (SELECT guard FROM `+pgx.Identifier{st.Schema(), "runs"}.Sanitize()+`
+				WHERE id = $2 AND status IN ('queued', 'running')))
+		GROUP BY state`,
 		cluster.JobKind, id, cluster.BatchJobKind)
 	require.NoError(t, err)
 	out := map[string]int{}

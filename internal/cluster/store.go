@@ -34,6 +34,8 @@ type Store struct {
 	creates pgstore.Group[*createReq]
 	// heldJobsSQL is that statement in the store's schema.
 	heldJobsSQL string
+	// guards are the open guards of the eager runs created here.
+	guards guards
 }
 
 var _ store.Store = (*Store)(nil)
@@ -170,9 +172,13 @@ func (s *Store) commit(batch []*createReq) {
 		case r.eager != nil && !r.existed:
 			// Its next write, and the run end hook, know it.
 			if r.batch != nil {
+				r.batch.commit()
 				s.c.eager.held.Store(r.stored.ID, heldRun{batch: r.batch, workflow: r.stored.Workflow})
 			}
 			s.CacheCreated(r.stored)
+		case r.batch != nil:
+			// Existed, or not eager: given no held batch after all.
+			s.unguard([]*createReq{r})
 		}
 		close(r.done)
 	}
@@ -201,16 +207,19 @@ func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 	defer conn.Release()
 	if fastCreate(reqs) {
 		err := s.createFast(ctx, conn.Conn(), reqs)
+		if err != nil {
+			s.unguard(reqs)
+		}
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || errors.Is(err, store.ErrUnavailable) {
 			return err // done, or the database cannot say why
 		}
-		// A statement refused (a taken ID, a live job's unique key, an
-		// attempt that cannot start) and nothing committed: the exact
-		// way says which run, and why.
+		// A statement refused (a taken ID, an attempt that cannot start)
+		// and nothing committed: the exact way says which run, and why.
 	}
 	tx := openTx{conn: conn.Conn()}
 	if err := s.fillTx(ctx, tx, reqs); err != nil {
+		s.unguard(reqs)
 		if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil {
 			// The connection's state is unknown: it must not go back to
 			// the pool.
@@ -218,7 +227,26 @@ func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 		}
 		return pgstore.Classify(err)
 	}
-	return pgstore.Classify(tx.Commit(ctx))
+	if err := tx.Commit(ctx); err != nil {
+		s.unguard(reqs)
+		return pgstore.Classify(err)
+	}
+	return nil
+}
+
+// unguard takes reqs, whose create failed, out of the held batches they
+// were given, deleting a committed guard's job that no run needs any more.
+func (s *Store) unguard(reqs []*createReq) {
+	for _, r := range reqs {
+		b := r.batch
+		if b == nil {
+			continue
+		}
+		r.batch = nil
+		if b.abandon() {
+			s.c.deleteHeld(b)
+		}
+	}
 }
 
 // fastCreate reports whether createFast can create reqs: each is an
@@ -246,12 +274,15 @@ func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createRe
 	for i, r := range reqs {
 		runs[i] = r.run
 	}
-	b := &pgx.Batch{}
-	stored, err := s.QueueCreateRunsChecked(b, runs)
+	tokens, opened, err := s.guards.assign(reqs)
 	if err != nil {
 		return err
 	}
-	var held []*createReq
+	b := &pgx.Batch{}
+	stored, err := s.QueueCreateRunsChecked(b, runs, tokens)
+	if err != nil {
+		return err
+	}
 	for i, r := range reqs {
 		r.stored, r.existed = stored[i], false
 		if r.start != nil {
@@ -259,12 +290,9 @@ func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createRe
 				return err
 			}
 		}
-		if !r.stored.Status.Final() {
-			held = append(held, r)
-		}
 	}
-	if len(held) > 0 {
-		if err := s.queueHeldJobs(b, held); err != nil {
+	if len(opened) > 0 {
+		if err := s.queueHeldJobs(b, opened, nil); err != nil {
 			return err
 		}
 	}
@@ -275,19 +303,34 @@ func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createRe
 // error tx may be open, to be rolled back.
 func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error {
 	var (
-		plain, held []*createReq
-		runs        []store.Run
+		plain, eager []*createReq
+		runs         []store.Run
 	)
 	for _, r := range reqs {
 		if r.idemKey == "" {
 			plain = append(plain, r)
 			runs = append(runs, r.run)
+			if r.eager != nil {
+				eager = append(eager, r)
+			}
 		}
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	if len(runs) > 0 {
-		stored, err := s.QueueCreateRuns(b, runs)
+		_, opened, err := s.guards.assign(eager)
+		if err != nil {
+			return err
+		}
+		guards := make([]string, 0, len(plain))
+		for _, r := range plain {
+			token := ""
+			if r.batch != nil {
+				token = r.batch.token
+			}
+			guards = append(guards, token)
+		}
+		stored, err := s.QueueCreateRunsGuarded(b, runs, guards)
 		if err != nil {
 			return err
 		}
@@ -298,12 +341,9 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 					return err
 				}
 			}
-			if r.eager != nil && !r.stored.Status.Final() {
-				held = append(held, r)
-			}
 		}
-		if len(held) > 0 {
-			if err := s.queueHeldJobs(b, held); err != nil {
+		if len(opened) > 0 {
+			if err := s.queueHeldJobs(b, opened, nil); err != nil {
 				return err
 			}
 		}
@@ -351,7 +391,7 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 	}
 	if len(keyed) > 0 {
 		b := &pgx.Batch{}
-		if err := s.queueHeldJobs(b, keyed); err != nil {
+		if err := s.queueNamedJobs(b, keyed); err != nil {
 			return err
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
