@@ -84,7 +84,7 @@ func TestFeedSendsOnlyWhenAnotherReplicaListens(t *testing.T) {
 		defer a.mu.Unlock()
 		return !a.alone
 	}, 10*time.Second, 10*time.Millisecond, "b's hello reached a")
-	// Within a second of the last count: sent on the hello alone.
+	// Within feedCheck of the last count: sent on the hello alone.
 	a.publish(ev)
 	select {
 	case e := <-got:
