@@ -79,3 +79,26 @@ func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	jitter := time.Duration(rand.Int64N(int64(wait) / 5))
 	return time.Now().Add(wait + jitter)
 }
+
+// BatchJobKind is the River kind of the job held back for a batch of runs
+// this replica executes where it admitted them (see heldBatch).
+const BatchJobKind = "herald_run_batch"
+
+// BatchArgs are the arguments of a held job (see heldBatch): the runs it
+// guards, those it names or those that store its guard token. Should the
+// job fall due (the replica that holds it stopped answering), its worker
+// queues a run's job for each of them still unfinished with no live job of
+// its own.
+type BatchArgs struct {
+	RunIDs []string `json:"run_ids,omitempty"`
+	Guard  string   `json:"guard,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (BatchArgs) Kind() string { return BatchJobKind }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: in the runs' queue,
+// tried as often as a run's job.
+func (BatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: MaxAttempts}
+}

@@ -144,6 +144,9 @@ func New(opts Options) (*Cluster, error) {
 	if err := river.AddWorkerSafely(workers, &timeoutWorker{c: c}); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &batchWorker{c: c}); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
 	client, err := river.NewClient(riverpgxv5.New(opts.Store.Pool()), &river.Config{
 		ID:      clientID(opts.Owner),
 		Queues:  map[string]river.QueueConfig{Queue: {MaxWorkers: opts.Workers}},
@@ -254,12 +257,30 @@ func (c *Cluster) Observe(ev engine.Event) { c.waits.observe(ev) }
 // of a host that was not part of the cluster, or one whose job River
 // discarded after MaxAttempts, and reports how many it queued. A run that
 // has a job is left alone, so replicas starting together adopt each run
-// once. Like the single host's resume on start, it must not run while a
-// foreground `herald run` of the same store is executing one of those runs.
+// once, and so is a run a live held batch names (a replica executing it
+// where it was admitted; see heldBatch). Like the single host's resume on
+// start, it must not run while a foreground `herald run` of the same store
+// is executing one of those runs.
 func (c *Cluster) Adopt(ctx context.Context) (int, error) {
 	runs, err := c.opts.Store.UnfinishedRuns(ctx)
 	if err != nil {
 		return 0, err
+	}
+	// Read after the runs: a batch's job is deleted only once its runs
+	// ended, so a run listed above and named by no live batch now has
+	// ended or is not guarded by one.
+	batched, err := c.batchedRuns(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(batched) > 0 {
+		kept := runs[:0]
+		for _, r := range runs {
+			if !batched[r.ID] {
+				kept = append(kept, r)
+			}
+		}
+		runs = kept
 	}
 	adopted := 0
 	const batch = 500
@@ -281,6 +302,21 @@ func (c *Cluster) Adopt(ctx context.Context) (int, error) {
 		runs = runs[n:]
 	}
 	return adopted, nil
+}
+
+// batchedRuns returns the IDs of the runs named by a live held batch's
+// job.
+func (c *Cluster) batchedRuns(ctx context.Context) (map[string]bool, error) {
+	rows, err := c.opts.Store.Pool().Query(ctx, c.eager.batchedSQL, BatchJobKind, liveStateNames)
+	if err != nil {
+		return nil, fmt.Errorf("adopt unfinished runs: read the held batches: %w", err)
+	}
+	ids := map[string]bool{}
+	var id string
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { ids[id] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("adopt unfinished runs: read the held batches: %w", err)
+	}
+	return ids, nil
 }
 
 // clientID returns a River client ID that names the process (its owner

@@ -2,15 +2,13 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/river"
 
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/store"
@@ -18,21 +16,24 @@ import (
 
 // eager is the state of the runs this replica executes at once, the
 // replica that admitted them (Cluster.StartEager), instead of through
-// River. Such a run's job is inserted with the run, in the same
+// River. Such a run is guarded by a job inserted with it, in the same
 // transaction, but held back: scheduled at the end of the run's lease, so
-// River does not fetch it while this replica works. The transaction that
-// ends the run deletes the job (see pgstore.SetRunEndHook); a slice that
-// does not end the run hands the job back to River, due when the run may
-// go on. Should this replica die, the job falls due when its lease is over
-// and any replica resumes the run from what is stored, an attempt in
-// doubt as after any attempt start.
+// River does not fetch it while this replica works, and shared by the
+// runs created in the same transaction (see heldBatch). The job is
+// deleted once each of its runs ended or parked, most often by the
+// transaction that ends the last of them (see pgstore.SetRunEndHook); a
+// slice that does not end its run queues a job of the run's own, due when
+// the run may go on. Should this replica die, the held job falls due when
+// its lease is over and any replica's worker queues its unfinished runs,
+// which River resumes from what is stored, an attempt in doubt as after
+// any attempt start.
 type eager struct {
 	// busy counts the worker slots taken: the runs this replica executes,
 	// River's, eager and queued ones. None starts while it is at
 	// Options.Workers (see acquireSlot and tryBusy).
 	busy atomic.Int64
-	// held maps the ID of a run executed eagerly to its held-back job's ID,
-	// once the run's creation committed.
+	// held maps the ID of a run executed eagerly to its heldRun, once the
+	// run's creation committed, until it settles.
 	held sync.Map
 	// mu guards stopped, overflow and the Add of wg against Stop's Wait.
 	mu       sync.Mutex
@@ -43,9 +44,9 @@ type eager struct {
 	// shutdown grace is over.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// deleteSQL deletes a held job not fetched by River; handBackSQL makes
-	// it due at $3 in state $2.
-	deleteSQL, handBackSQL string
+	// deleteSQL deletes a held job not fetched by River; orphansSQL and
+	// batchedSQL are batchWorker's and Adopt's reads (see heldjob.go).
+	deleteSQL, orphansSQL, batchedSQL string
 }
 
 // initEager prepares c's eager executions and hooks the deletion of a held
@@ -58,11 +59,12 @@ func (c *Cluster) initEager() {
 	// A job River fetched after all (running) is left to River: its
 	// execution finds the run ended, or waits for this one.
 	e.deleteSQL = `DELETE FROM ` + table + ` WHERE id = $1 AND state IN ('available', 'scheduled', 'retryable')`
-	e.handBackSQL = `UPDATE ` + table + ` SET state = $2::text::` + pgx.Identifier{schema, "river_job_state"}.Sanitize() +
-		`, scheduled_at = $3 WHERE id = $1 AND state IN ('available', 'scheduled')`
+	e.orphansSQL, e.batchedSQL = orphansSQL(schema), batchedRunsSQL(schema)
 	c.opts.Store.SetRunEndHook(func(runID string) (string, []any) {
-		if job, ok := e.held.Load(runID); ok {
-			return e.deleteSQL, []any{job}
+		if h, ok := e.held.Load(runID); ok {
+			if job, ok := h.(heldRun).batch.claimEnd(runID); ok {
+				return e.deleteSQL, []any{job}
+			}
 		}
 		return "", nil
 	})
@@ -91,27 +93,6 @@ var errNotEager = errors.New("cluster: a run is created started only by an eager
 type attemptStart struct {
 	key   store.StepKey
 	start store.AttemptStart
-}
-
-// noteHeldJobs sets the job ID of each of held's creates from River's
-// insert results: the eager creates of runs with an idempotency key, whose
-// jobs River inserts (the others' go with their runs; see queueHeldJobs).
-func noteHeldJobs(res []*rivertype.JobInsertResult, held map[string]*createReq) error {
-	for _, r := range res {
-		var args RunArgs
-		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
-			return fmt.Errorf("create runs: read a job's arguments: %w", err)
-		}
-		if req, ok := held[args.RunID]; ok {
-			req.jobID = r.Job.ID
-		}
-	}
-	for id, req := range held {
-		if req.jobID == 0 {
-			return fmt.Errorf("create run %s: its job was not inserted", id)
-		}
-	}
-	return nil
 }
 
 // tryBusy takes one of the replica's Workers slots if one is free.
@@ -183,33 +164,71 @@ func (c *Cluster) executeEager(a engine.Admission) {
 	c.settle(a.Run.ID, final, err, execCtx.Err() != nil)
 }
 
-// settle hands the held job of run id, executed here for one slice that
-// ended in final and err (sliceOver when its context ended), back to River
-// unless the run ended or parked.
+// settle takes run id, executed here for one slice that ended in final
+// and err (sliceOver when its context ended), out of its held batch: it
+// needs no job once it ended or parked; otherwise a job of its own queues
+// it again, due when it may go on.
 func (c *Cluster) settle(id string, final store.Run, err error, sliceOver bool) {
 	e := &c.eager
-	job, held := e.held.LoadAndDelete(id)
+	v, held := e.held.LoadAndDelete(id)
 	if !held {
 		return // not created here: nothing was stored, or its key named another run
 	}
+	h := v.(heldRun)
 	switch {
 	case err == nil && final.Status.Final():
-		// Its job was deleted with the run's end.
+		// Its batch's job may have been deleted with the run's end.
 		c.waits.forget(id)
+		c.leave(h, id, true, true)
 	case err == nil || errors.Is(err, store.ErrNotFound):
 		// Parked (what ends its wait queues a job of its own), or gone.
 		c.waits.forget(id)
-		c.settleHeld(id, job.(int64), e.deleteSQL, job)
+		c.leave(h, id, true, false)
 	case errors.Is(err, engine.ErrInterrupted) || sliceOver:
 		// Checkpointed: every attempt it started is recorded.
 		due := time.Now().Add(c.waits.remaining(id, time.Now()))
 		c.log.Debug("run checkpointed; queued again", "run_id", id, "not_before", due)
-		c.settleHeld(id, job.(int64), e.handBackSQL, job, jobState(due), due)
+		c.leave(h, id, c.queueRun(id, h.workflow, due), false)
 	default:
 		c.log.Warn("run could not be executed; River retries it", "run_id", id, "error", err)
-		due := time.Now().Add(time.Second)
-		c.settleHeld(id, job.(int64), e.handBackSQL, job, jobState(due), due)
+		c.leave(h, id, c.queueRun(id, h.workflow, time.Now().Add(time.Second)), false)
 	}
+}
+
+// leave takes run id out of its held batch h (see heldBatch.settle) and
+// deletes the batch's job when that was the last run needing it.
+func (c *Cluster) leave(h heldRun, id string, guarded, ended bool) {
+	if h.batch.settle(id, guarded, ended) {
+		c.deleteHeld(h.batch)
+	}
+}
+
+// deleteHeld deletes held batch b's job, which no run needs any more.
+func (c *Cluster) deleteHeld(b *heldBatch) {
+	b.mu.Lock()
+	job := b.job
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.opts.Store.GroupExec(ctx, c.eager.deleteSQL, job); err != nil {
+		c.log.Warn("could not delete a held job whose runs all ended; it falls due when its lease is over and finds nothing to do",
+			"job_id", job, "error", err)
+	}
+}
+
+// queueRun queues a job of run id's own, of workflow, due at due, and
+// reports whether the run has one now (a live job of its own was there
+// already). When it fails the run stays guarded by its held batch's job,
+// and River resumes it when that job's lease is over.
+func (c *Cluster) queueRun(id, workflow string, due time.Time) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.client.Insert(ctx, RunArgs{RunID: id, Workflow: workflow}, &river.InsertOpts{ScheduledAt: due}); err != nil {
+		c.log.Warn("could not queue a run's job; River resumes the run when its held job's lease is over",
+			"run_id", id, "error", err)
+		return false
+	}
+	return true
 }
 
 // release frees one of the replica's Workers slots and starts the queued
@@ -217,25 +236,6 @@ func (c *Cluster) settle(id string, final store.Run, err error, sliceOver bool) 
 func (c *Cluster) release() {
 	c.eager.busy.Add(-1)
 	c.startQueued()
-}
-
-// jobState is the River state of a job due at due.
-func jobState(due time.Time) string {
-	if due.After(time.Now()) {
-		return string(rivertype.JobStateScheduled)
-	}
-	return string(rivertype.JobStateAvailable)
-}
-
-// settleHeld runs query on the held job of run id. When it fails the job
-// stays held back, and River resumes the run when the lease is over.
-func (c *Cluster) settleHeld(id string, job int64, query string, args ...any) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.opts.Store.Pool().Exec(ctx, query, args...); err != nil {
-		c.log.Warn("could not hand a run's job back; River resumes the run when its lease is over",
-			"run_id", id, "job_id", job, "error", err)
-	}
 }
 
 // stopEager refuses new eager executions and waits for those running,

@@ -153,17 +153,19 @@ func executingEager(t *testing.T) (a *replica, plugin *sender, release func(), r
 	return a, plugin, release, run
 }
 
-// TestEagerRunHeldJobWhileExecuting: the job inserted with an eager run is
-// held back while the run executes, and when it falls due before the run
-// ends (its lease overrun), River's execution on the same replica finds
-// the run executing and snoozes: the provider is called once.
+// TestEagerRunHeldJobWhileExecuting: the batch job inserted with an eager
+// run is held back while the run executes, and when it falls due before
+// the run ends (its lease overrun), its worker queues the run's own job,
+// whose execution on the same replica finds the run executing and
+// snoozes: the provider is called once.
 func TestEagerRunHeldJobWhileExecuting(t *testing.T) {
 	t.Parallel()
 	a, plugin, release, run := executingEager(t)
 	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID), "held back, not available")
 
 	_, err := a.st.Pool().Exec(context.Background(), `UPDATE `+a.st.Schema()+`.river_job
-		SET state = 'available', scheduled_at = now() WHERE kind = $1 AND args->>'run_id' = $2`, cluster.JobKind, run.ID)
+		SET state = 'available', scheduled_at = now() WHERE kind = $1
+		AND args->>'guard' = (SELECT guard FROM `+a.st.Schema()+`.runs WHERE id = $2)`, cluster.BatchJobKind, run.ID)
 	require.NoError(t, err)
 	waitFor(t, 10*time.Second, "River's try", func() bool { return a.calls.Load() >= 1 })
 	release()
@@ -229,11 +231,12 @@ func TestEagerSliceHandsTheRunBack(t *testing.T) {
 }
 
 // TestEagerHeldJobIsRiversJob: the held job an eager create inserts with
-// its own statement (in the batch that creates the run) is the row River's
-// InsertManyTx inserted there before: River's own insert of the run's job
-// finds it a duplicate (same unique key and states, as Adopt relies on),
-// and its other columns are those of a job River inserts held back for
-// another run.
+// its own statement (in the batch that creates the run), a guard the run
+// names, is the row River's Insert of BatchArgs held back would write, and
+// Adopt leaves the runs it guards alone: without that, a replica starting
+// while another executes its eager runs queued a second job for each,
+// which River's uniqueness does not catch (the guard's job is not the
+// run's).
 func TestEagerHeldJobIsRiversJob(t *testing.T) {
 	t.Parallel()
 	a, plugin, release, run := executingEager(t)
@@ -241,27 +244,32 @@ func TestEagerHeldJobIsRiversJob(t *testing.T) {
 
 	adopted, err := a.c.Adopt(ctx)
 	require.NoError(t, err)
-	require.Zero(t, adopted, "River finds the executing run's job a duplicate of the held one")
+	require.Zero(t, adopted, "the executing run is named by its held batch's job")
 	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, run.ID))
 
-	other := store.NewRunID()
-	_, err = a.c.Client().Insert(ctx, cluster.RunArgs{RunID: other, Workflow: "w"},
+	var guard string
+	require.NoError(t, a.st.Pool().QueryRow(ctx, `SELECT guard FROM `+a.st.Schema()+`.runs WHERE id = $1`, run.ID).Scan(&guard))
+	require.NotEmpty(t, guard, "the run names its guard")
+	other := "0123456789abcdef01234567"
+	_, err = a.c.Client().Insert(ctx, cluster.BatchArgs{Guard: other},
 		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
-	row := func(id string) []any {
+	row := func(guard string) []any {
 		var (
-			kind, queue, metadata, tags, state, unique string
-			priority, maxAttempts, attempt             int
-			args                                       map[string]any
+			kind, queue, metadata, tags, state string
+			uniqueKey                          []byte
+			uniqueStates                       *string
+			priority, maxAttempts, attempt     int
+			args                               map[string]any
 		)
 		require.NoError(t, a.st.Pool().QueryRow(ctx, `SELECT kind, queue, metadata::text, tags::text, state::text,
-			unique_states::text, priority, max_attempts, attempt, args
-			FROM `+a.st.Schema()+`.river_job WHERE args->>'run_id' = $1`, id).
-			Scan(&kind, &queue, &metadata, &tags, &state, &unique, &priority, &maxAttempts, &attempt, &args))
-		delete(args, "run_id")
-		return []any{kind, queue, metadata, tags, state, unique, priority, maxAttempts, attempt, args}
+			unique_key, unique_states::text, priority, max_attempts, attempt, args
+			FROM `+a.st.Schema()+`.river_job WHERE args->>'guard' = $1`, guard).
+			Scan(&kind, &queue, &metadata, &tags, &state, &uniqueKey, &uniqueStates, &priority, &maxAttempts, &attempt, &args))
+		delete(args, "guard")
+		return []any{kind, queue, metadata, tags, state, uniqueKey, uniqueStates, priority, maxAttempts, attempt, args}
 	}
-	require.Equal(t, row(other), row(run.ID))
+	require.Equal(t, row(other), row(guard))
 
 	release()
 	a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
@@ -330,12 +338,11 @@ func (r *replica) newRun(t *testing.T) store.Run {
 }
 
 // TestEagerCreateRefusedWritesNothing: an eager create that one-round-trip
-// batch cannot make whole (a taken run ID, a held job whose unique key a
-// live job holds) writes none of its statements, and the exact way then
-// reports why; the creates that shared its batch are made on their own.
-// With the batch's statements unchecked, the taken ID's create would start
-// an attempt on the stored run and hold a job for it, and the job's
-// create would store a run executing with no job to resume it.
+// batch cannot make whole (a taken run ID) writes none of its statements,
+// and the exact way then reports why; the creates that shared its batch
+// are made on their own. With the batch's statements unchecked, the taken
+// ID's create would start an attempt on the stored run and hold a job for
+// it.
 func TestEagerCreateRefusedWritesNothing(t *testing.T) {
 	t.Parallel()
 	b, plugin := eagerSetup(t, oneStep)
@@ -347,14 +354,10 @@ func TestEagerCreateRefusedWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	taken := a.newRun(t)
 	taken.ID = stored.ID
-	withJob := a.newRun(t)
-	_, err = a.c.Client().Insert(ctx, cluster.RunArgs{RunID: withJob.ID, Workflow: "w"},
-		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
-	require.NoError(t, err)
 
 	// Admitted together, so that they may share a batch with good ones.
 	const good = 6
-	runs := []store.Run{taken, withJob}
+	runs := []store.Run{taken}
 	for range good {
 		runs = append(runs, a.newRun(t))
 	}
@@ -365,8 +368,7 @@ func TestEagerCreateRefusedWritesNothing(t *testing.T) {
 	}
 	wg.Wait()
 	require.ErrorIs(t, errs[0], store.ErrConflict, "the taken ID")
-	require.Error(t, errs[1], "the held job's unique key")
-	for i := 2; i < len(runs); i++ {
+	for i := 1; i < len(runs); i++ {
 		require.NoError(t, errs[i], "create %d", i)
 	}
 
@@ -377,12 +379,9 @@ func TestEagerCreateRefusedWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, atts, "no attempt started on the stored run")
 	require.Empty(t, jobs(t, a.st, stored.ID), "no job held for it")
-	_, err = a.st.GetRun(ctx, withJob.ID)
-	require.ErrorIs(t, err, store.ErrNotFound, "the run whose job was refused is not stored")
-	require.Equal(t, map[string]int{"scheduled": 1}, jobs(t, a.st, withJob.ID), "the live job is left alone")
 
 	release()
-	for _, run := range runs[2:] {
+	for _, run := range runs[1:] {
 		a.status(t, run.ID, store.StatusSucceeded, 10*time.Second)
 		require.Empty(t, jobs(t, a.st, run.ID))
 	}

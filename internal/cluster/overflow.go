@@ -268,11 +268,12 @@ func (c *Cluster) acquireSlot(ctx context.Context) (time.Duration, bool) {
 	return 0, false
 }
 
-// handBack makes the held job of run id due at once, for River.
+// handBack takes run id out of its held batch with a job of its own, due
+// at once, for River.
 func (c *Cluster) handBack(id string) {
-	e := &c.eager
-	if job, held := e.held.LoadAndDelete(id); held {
-		c.settleHeld(id, job.(int64), e.handBackSQL, job, jobState(time.Now()), time.Now())
+	if v, held := c.eager.held.LoadAndDelete(id); held {
+		h := v.(heldRun)
+		c.leave(h, id, c.queueRun(id, h.workflow, time.Now()), false)
 	}
 }
 

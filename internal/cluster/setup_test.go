@@ -23,8 +23,11 @@ import (
 // bundle is what a test gets from setup: a fresh schema and a way to start
 // replicas on it.
 type bundle struct {
-	t       testing.TB
-	dsn     string
+	t   testing.TB
+	dsn string
+	// schema is the test's schema, the application_name of the replicas'
+	// connections.
+	schema  string
 	project *config.Project
 	// execute is every replica's Execute; tests replace it before starting
 	// replicas.
@@ -62,8 +65,8 @@ type replica struct {
 
 func setup(t testing.TB) *bundle {
 	t.Helper()
-	_, dsn := pgtest.Schema(t)
-	b := &bundle{t: t, dsn: dsn, project: &config.Project{
+	schema, dsn := pgtest.Schema(t)
+	b := &bundle{t: t, dsn: dsn, schema: schema, project: &config.Project{
 		Workflows: map[string]*config.Workflow{
 			"w": {Name: "w", Steps: []*config.Step{{ID: "s", Timeout: time.Second}}},
 		},
@@ -83,6 +86,7 @@ func (b *bundle) start(name string, slice time.Duration) *replica {
 	cfg, err := pgxpool.ParseConfig(b.dsn + "&pool_max_conns=6")
 	require.NoError(t, err)
 	cfg.ConnConfig.Tracer = b.tracer
+	cfg.ConnConfig.RuntimeParams["application_name"] = b.schema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	st, err := pgstore.OpenPool(ctx, pool, pgstore.Options{})
@@ -170,12 +174,19 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// jobs counts the River jobs of run id in each state.
+// jobs counts the River jobs that would execute run id in each state: its
+// own, the held batch's that names it, and, while the run is unfinished,
+// its guard's (which other runs may keep once it ended; it executes only
+// the unfinished ones).
 func jobs(t *testing.T, st *pgstore.Store, id string) map[string]int {
 	t.Helper()
 	rows, err := st.Pool().Query(context.Background(),
 		`SELECT state::text, count(*) FROM `+pgx.Identifier{st.Schema(), "river_job"}.Sanitize()+`
-		WHERE kind = $1 AND args->>'run_id' = $2 GROUP BY state`, cluster.JobKind, id)
+		WHERE kind = $1 AND args->>'run_id' = $2 OR kind = $3 AND (args->'run_ids' ? $2
+			OR args->>'guard' = (SELECT guard FROM `+pgx.Identifier{st.Schema(), "runs"}.Sanitize()+`
+				WHERE id = $2 AND status IN ('queued', 'running')))
+		GROUP BY state`,
+		cluster.JobKind, id, cluster.BatchJobKind)
 	require.NoError(t, err)
 	out := map[string]int{}
 	for rows.Next() {

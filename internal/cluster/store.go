@@ -32,9 +32,10 @@ type Store struct {
 	c *Cluster
 	// creates group-commits CreateRun.
 	creates pgstore.Group[*createReq]
-	// heldJobsSQL and heldJobsCheckedSQL are those statements in the
-	// store's schema.
-	heldJobsSQL, heldJobsCheckedSQL string
+	// heldJobsSQL is that statement in the store's schema.
+	heldJobsSQL string
+	// guards are the open guards of the eager runs created here.
+	guards guards
 }
 
 var _ store.Store = (*Store)(nil)
@@ -42,9 +43,7 @@ var _ store.Store = (*Store)(nil)
 // newStore returns the cluster store of c on st.
 func newStore(st *pgstore.Store, c *Cluster) *Store {
 	schema := pgx.Identifier{st.Schema()}.Sanitize() + "."
-	s := &Store{Store: st, c: c,
-		heldJobsSQL:        strings.ReplaceAll(heldJobsSQL, "{schema}.", schema),
-		heldJobsCheckedSQL: strings.ReplaceAll(heldJobsCheckedSQL, "{schema}.", schema)}
+	s := &Store{Store: st, c: c, heldJobsSQL: strings.ReplaceAll(heldJobsSQL, "{schema}.", schema)}
 	s.creates = pgstore.Group[*createReq]{Commit: s.commit, MaxBatch: maxCreateBatch, MaxInFlight: maxCreateTxs}
 	return s
 }
@@ -60,8 +59,8 @@ type createReq struct {
 	// made in the same transaction.
 	eager *eagerRun
 	start *attemptStart
-	// jobID is the held-back job of an eager run, once inserted.
-	jobID int64
+	// batch holds back the job of an eager run (see heldBatch).
+	batch *heldBatch
 
 	done    chan struct{}
 	stored  store.Run
@@ -172,8 +171,14 @@ func (s *Store) commit(batch []*createReq) {
 			r.stored, r.existed = store.Run{}, false
 		case r.eager != nil && !r.existed:
 			// Its next write, and the run end hook, know it.
-			s.c.eager.held.Store(r.stored.ID, r.jobID)
+			if r.batch != nil {
+				r.batch.commit()
+				s.c.eager.held.Store(r.stored.ID, heldRun{batch: r.batch, workflow: r.stored.Workflow})
+			}
 			s.CacheCreated(r.stored)
+		case r.batch != nil:
+			// Existed, or not eager: given no held batch after all.
+			s.unguard([]*createReq{r})
 		}
 		close(r.done)
 	}
@@ -192,7 +197,8 @@ func (s *Store) commit(batch []*createReq) {
 // costs two round trips (BEGIN with the runs and the held jobs, COMMIT)
 // when all its runs are eager, three with River's insert, however many
 // runs it holds, and now and then River's notification of new jobs; each
-// keyed run costs its own. An error rolls all of them back.
+// keyed run costs its own, and the keyed eager runs' held job one more.
+// An error rolls all of them back.
 func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 	conn, err := s.Pool().Acquire(ctx)
 	if err != nil {
@@ -201,16 +207,19 @@ func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 	defer conn.Release()
 	if fastCreate(reqs) {
 		err := s.createFast(ctx, conn.Conn(), reqs)
+		if err != nil {
+			s.unguard(reqs)
+		}
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || errors.Is(err, store.ErrUnavailable) {
 			return err // done, or the database cannot say why
 		}
-		// A statement refused (a taken ID, a live job's unique key, an
-		// attempt that cannot start) and nothing committed: the exact
-		// way says which run, and why.
+		// A statement refused (a taken ID, an attempt that cannot start)
+		// and nothing committed: the exact way says which run, and why.
 	}
 	tx := openTx{conn: conn.Conn()}
 	if err := s.fillTx(ctx, tx, reqs); err != nil {
+		s.unguard(reqs)
 		if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil {
 			// The connection's state is unknown: it must not go back to
 			// the pool.
@@ -218,7 +227,26 @@ func (s *Store) createTx(ctx context.Context, reqs []*createReq) error {
 		}
 		return pgstore.Classify(err)
 	}
-	return pgstore.Classify(tx.Commit(ctx))
+	if err := tx.Commit(ctx); err != nil {
+		s.unguard(reqs)
+		return pgstore.Classify(err)
+	}
+	return nil
+}
+
+// unguard takes reqs, whose create failed, out of the held batches they
+// were given, deleting a committed guard's job that no run needs any more.
+func (s *Store) unguard(reqs []*createReq) {
+	for _, r := range reqs {
+		b := r.batch
+		if b == nil {
+			continue
+		}
+		r.batch = nil
+		if b.abandon() {
+			s.c.deleteHeld(b)
+		}
+	}
 }
 
 // fastCreate reports whether createFast can create reqs: each is an
@@ -238,20 +266,23 @@ func fastCreate(reqs []*createReq) bool {
 // fails on the server unless it wrote every row it had to (see
 // pgstore.Store.QueueCreateRunsChecked), so any refusal rolls back the
 // whole batch and the caller tries again the exact way. Their results are
-// read after the commit: the held jobs' IDs come back with their runs'
-// IDs. It returns the batch's error, classified; on an error no req's
+// read after the commit: the held jobs' IDs come back with their first
+// runs' IDs. It returns the batch's error, classified; on an error no req's
 // result holds.
 func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createReq) error {
 	runs := make([]store.Run, len(reqs))
 	for i, r := range reqs {
 		runs[i] = r.run
 	}
-	b := &pgx.Batch{}
-	stored, err := s.QueueCreateRunsChecked(b, runs)
+	tokens, opened, err := s.guards.assign(reqs)
 	if err != nil {
 		return err
 	}
-	var held []*createReq
+	b := &pgx.Batch{}
+	stored, err := s.QueueCreateRunsChecked(b, runs, tokens)
+	if err != nil {
+		return err
+	}
 	for i, r := range reqs {
 		r.stored, r.existed = stored[i], false
 		if r.start != nil {
@@ -259,12 +290,9 @@ func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createRe
 				return err
 			}
 		}
-		if !r.stored.Status.Final() {
-			held = append(held, r)
-		}
 	}
-	if len(held) > 0 {
-		if err := s.queueHeldJobsSQL(b, held, true); err != nil {
+	if len(opened) > 0 {
+		if err := s.queueHeldJobs(b, opened, nil); err != nil {
 			return err
 		}
 	}
@@ -275,19 +303,34 @@ func (s *Store) createFast(ctx context.Context, conn *pgx.Conn, reqs []*createRe
 // error tx may be open, to be rolled back.
 func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error {
 	var (
-		plain, held []*createReq
-		runs        []store.Run
+		plain, eager []*createReq
+		runs         []store.Run
 	)
 	for _, r := range reqs {
 		if r.idemKey == "" {
 			plain = append(plain, r)
 			runs = append(runs, r.run)
+			if r.eager != nil {
+				eager = append(eager, r)
+			}
 		}
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	if len(runs) > 0 {
-		stored, err := s.QueueCreateRuns(b, runs)
+		_, opened, err := s.guards.assign(eager)
+		if err != nil {
+			return err
+		}
+		guards := make([]string, 0, len(plain))
+		for _, r := range plain {
+			token := ""
+			if r.batch != nil {
+				token = r.batch.token
+			}
+			guards = append(guards, token)
+		}
+		stored, err := s.QueueCreateRunsGuarded(b, runs, guards)
 		if err != nil {
 			return err
 		}
@@ -298,12 +341,9 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 					return err
 				}
 			}
-			if r.eager != nil && !r.stored.Status.Final() {
-				held = append(held, r)
-			}
 		}
-		if len(held) > 0 {
-			if err := s.queueHeldJobs(b, held); err != nil {
+		if len(opened) > 0 {
+			if err := s.queueHeldJobs(b, opened, nil); err != nil {
 				return err
 			}
 		}
@@ -331,40 +371,38 @@ func (s *Store) fillTx(ctx context.Context, tx openTx, reqs []*createReq) error 
 	}
 	var (
 		params []river.InsertManyParams
-		keyed  map[string]*createReq // eager keyed runs by ID
+		keyed  []*createReq // eager keyed runs created
 	)
 	for _, r := range reqs {
 		if r.existed || r.stored.Status.Final() || r.idemKey == "" && r.eager != nil {
 			continue // nothing to queue, or inserted held back with its run
 		}
-		p := river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}}
-		if r.eager == nil {
-			// River's worker here executes it without a read (see
-			// handed): kept before the commit, which River's fetch may
-			// follow at once; commit forgets it if the create fails.
-			s.c.handed.put(r.stored)
-		}
 		if r.eager != nil {
-			// Held back: due only if this replica stops answering.
-			opts := RunArgs{}.InsertOpts()
-			opts.ScheduledAt = time.Now().Add(r.eager.lease)
-			p.InsertOpts = &opts
-			if keyed == nil {
-				keyed = map[string]*createReq{}
-			}
-			keyed[r.stored.ID] = r
+			// Held back in a batch of their own: due only if this
+			// replica stops answering.
+			keyed = append(keyed, r)
+			continue
 		}
-		params = append(params, p)
+		// River's worker here executes it without a read (see handed):
+		// kept before the commit, which River's fetch may follow at once;
+		// commit forgets it if the create fails.
+		s.c.handed.put(r.stored)
+		params = append(params, river.InsertManyParams{Args: RunArgs{RunID: r.stored.ID, Workflow: r.stored.Workflow}})
+	}
+	if len(keyed) > 0 {
+		b := &pgx.Batch{}
+		if err := s.queueNamedJobs(b, keyed); err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
 	}
 	if len(params) == 0 {
 		return nil
 	}
-	res, err := s.c.client.InsertManyTx(ctx, tx, params)
-	if err != nil {
+	if _, err := s.c.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("create runs: queue their jobs: %w", err)
-	}
-	if keyed != nil {
-		return noteHeldJobs(res, keyed)
 	}
 	return nil
 }

@@ -72,6 +72,18 @@ const maxFeedError = 2000
 // dropped (counted in the log), so a slow database never slows a run.
 const feedBuffer = 4096
 
+// feedCheck is how often a replica that sends events looks whether another
+// replica listens (see feed.sharing): a replica that joins says so at once,
+// so this only bounds how long a replica goes on sending after the last
+// other one left. (Once a second, the count was 1.5% of PostgreSQL's
+// on-CPU samples in the scale-out closed loop.)
+const feedCheck = 5 * time.Second
+
+// helloPrefix begins the notification a replica sends once it listens, so
+// that the replicas that found no other listener send their events again
+// at once; the origin follows.
+const helloPrefix = "hello:"
+
 // sharedEvents are the engine events a cluster's replicas share: a run's
 // and its steps' transitions. Rate-limit events stay with their replica.
 var sharedEvents = map[engine.EventType]bool{
@@ -89,6 +101,14 @@ var sharedEvents = map[engine.EventType]bool{
 // event's error text is masked before it leaves the replica. Delivery is
 // best effort, as for a slow SSE client: events sent while the listener
 // reconnects are lost, and the API still answers with each run as stored.
+//
+// A replica that no other replica listens to (a lone replica) sends
+// nothing: at most every feedCheck, while it has events to send, it counts
+// the other listeners of the channel in pg_stat_activity (a listener's
+// connection shows its LISTEN as its last statement), and a replica that
+// starts listening says so on the channel at once, so that the others
+// send again before it serves. A backend whose statement the store's role
+// may not read counts as a listener.
 type feed struct {
 	pool    *pgxpool.Pool
 	channel string
@@ -104,6 +124,21 @@ type feed struct {
 	dropped atomic.Int64
 	cancel  context.CancelFunc
 	done    sync.WaitGroup
+
+	// listenPID is the server process of this replica's listening
+	// connection, zero while there is none; listenSQL is its LISTEN.
+	listenPID atomic.Uint32
+	listenSQL string
+	// alone is set while no other replica listens; hellos counts the
+	// other replicas' hellos, so that a count of listeners read before one
+	// does not set alone after it. mu guards both. checked is when the
+	// send goroutine last counted (only it touches checked).
+	mu      sync.Mutex
+	alone   bool
+	hellos  int64
+	checked time.Time
+	// sent counts the events notified, for tests.
+	sent atomic.Int64
 }
 
 // feedEvent is an engine event on the channel, with the replica it comes
@@ -127,8 +162,10 @@ func feedChannel(schema string) string {
 // startFeed starts the feed of a replica named origin on st's database.
 func startFeed(st *pgstore.Store, origin string, events *hub, mask func(string) string, logger hclog.Logger) *feed {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &feed{pool: st.Pool(), channel: feedChannel(st.Schema()), origin: origin, hub: events, mask: mask,
-		logger: logger, out: make(chan engine.Event, feedBuffer), cancel: cancel}
+	channel := feedChannel(st.Schema())
+	f := &feed{pool: st.Pool(), channel: channel, origin: origin, hub: events, mask: mask,
+		logger: logger, out: make(chan engine.Event, feedBuffer), cancel: cancel,
+		listenSQL: "LISTEN " + pgx.Identifier{channel}.Sanitize()}
 	f.done.Add(2)
 	go func() { defer f.done.Done(); f.send(ctx) }()
 	go func() { defer f.done.Done(); f.listen(ctx) }()
@@ -172,14 +209,46 @@ func (f *feed) send(ctx context.Context) {
 				break more
 			}
 		}
-		if _, err := f.pool.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, f.channel, batch); err != nil && ctx.Err() == nil {
-			f.logger.Warn("could not share run events with the other replicas", "events", len(batch), "error", err)
+		if !f.sharing(ctx) {
+			batch = batch[:0] // no other replica listens
+			continue
+		}
+		if _, err := f.pool.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, f.channel, batch); err != nil {
+			if ctx.Err() == nil {
+				f.logger.Warn("could not share run events with the other replicas", "events", len(batch), "error", err)
+			}
+		} else {
+			f.sent.Add(int64(len(batch)))
 		}
 		if n := f.dropped.Swap(0); n > 0 {
 			f.logger.Warn("run events not shared with the other replicas: the queue was full", "events", n)
 		}
 		batch = batch[:0]
 	}
+}
+
+// sharing reports whether another replica may listen, counting the
+// channel's other listeners when the last count is feedCheck old. It
+// shares when the count fails.
+func (f *feed) sharing(ctx context.Context) bool {
+	f.mu.Lock()
+	alone, hellos := f.alone, f.hellos
+	f.mu.Unlock()
+	if time.Since(f.checked) < feedCheck {
+		return !alone
+	}
+	f.checked = time.Now()
+	var others int
+	err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid <> $1 AND pid <> pg_backend_pid()
+		AND datname = current_database() AND (query = $2 OR query = '<insufficient privilege>')`,
+		int64(f.listenPID.Load()), f.listenSQL).Scan(&others)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// A hello that came while counting is newer than the count.
+	if f.hellos == hellos {
+		f.alone = err == nil && others == 0
+	}
+	return !f.alone
 }
 
 // encode returns ev as a notification payload: its error text masked and
@@ -228,7 +297,14 @@ func (f *feed) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{f.channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, f.listenSQL); err != nil {
+		return err
+	}
+	f.listenPID.Store(conn.PgConn().PID())
+	defer f.listenPID.Store(0)
+	// Sent from the pool: the listening connection's last statement stays
+	// its LISTEN, which the others count.
+	if _, err := f.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, f.channel, helloPrefix+f.origin); err != nil {
 		return err
 	}
 	for {
@@ -238,6 +314,15 @@ func (f *feed) listenOnce(ctx context.Context) error {
 		}
 		if f.own(n.Payload) {
 			continue // this replica's own event, published here already
+		}
+		if origin, ok := strings.CutPrefix(n.Payload, helloPrefix); ok {
+			if origin != f.origin {
+				f.mu.Lock()
+				f.hellos++
+				f.alone = false
+				f.mu.Unlock()
+			}
+			continue
 		}
 		var fe feedEvent
 		if err := json.Unmarshal([]byte(n.Payload), &fe); err != nil {

@@ -1,14 +1,18 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/engine"
+	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/store/pgstore"
 )
 
 // An event crosses the channel whole, its error masked and cut so the
@@ -46,4 +50,47 @@ func TestFeedChannel(t *testing.T) {
 	long := feedChannel(strings.Repeat("s", 80))
 	require.LessOrEqual(t, len(long), 63)
 	require.NotEqual(t, long, feedChannel(strings.Repeat("s", 81)))
+}
+
+// A lone replica notifies none of its events, and one that starts
+// listening on the same schema gets the first replica's events from then
+// on: its hello makes the first share again before it counts listeners.
+func TestFeedSendsOnlyWhenAnotherReplicaListens(t *testing.T) {
+	_, dsn := pgtest.Schema(t)
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	nomask := func(s string) string { return s }
+	ev := engine.Event{Type: engine.RunFinished, RunID: "r1", Workflow: "w"}
+
+	a := startFeed(st, "a/1", &hub{}, nomask, hclog.NewNullLogger())
+	t.Cleanup(a.close)
+	require.Eventually(t, func() bool { return a.listenPID.Load() != 0 }, 10*time.Second, 10*time.Millisecond)
+	for range 3 {
+		a.publish(ev)
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	require.Zero(t, a.sent.Load(), "nobody else listens")
+
+	got := make(chan engine.Event, 16)
+	bHub := &hub{}
+	bHub.subscribe(func(e engine.Event) { got <- e })
+	b := startFeed(st, "b/1", bHub, nomask, hclog.NewNullLogger())
+	t.Cleanup(b.close)
+	require.Eventually(t, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return !a.alone
+	}, 10*time.Second, 10*time.Millisecond, "b's hello reached a")
+	// Within feedCheck of the last count: sent on the hello alone.
+	a.publish(ev)
+	select {
+	case e := <-got:
+		require.Equal(t, "r1", e.RunID)
+	case <-time.After(10 * time.Second):
+		t.Fatal("b never got a's event")
+	}
+	require.Eventually(t, func() bool { return a.sent.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
 }

@@ -96,6 +96,16 @@ func (s *Store) groupExec(ctx context.Context, query string, args []any) (pgconn
 	return s.groupWrite(ctx, []stmt{{sql: query, args: args}})
 }
 
+// GroupExec runs query, its tables qualified by the caller with the
+// store's schema, as one of the store's single-statement writes: it shares
+// a round trip and a commit with the writes made at the same moment (see
+// groupWrite) and returns once it committed. The scale-out host deletes a
+// held job with it once the runs it guarded all ended.
+func (s *Store) GroupExec(ctx context.Context, query string, args ...any) error {
+	_, err := s.groupExec(ctx, query, args)
+	return err
+}
+
 // groupWrite runs stmts in one transaction, sharing it with the writes
 // other goroutines make at the same moment: a batch of them is sent in one
 // round trip and commits once, as one implicit transaction. The caller

@@ -55,12 +55,14 @@ func newRun(run store.Run, idemKey string, ttl time.Duration) (store.Run, string
 }
 
 // insertRuns inserts runs given column by column, as arrays, skipping
-// those whose ID is taken.
+// those whose ID is taken. $16 are their guards (see
+// QueueCreateRunsGuarded), NULL for none.
 const insertRuns = `INSERT INTO {schema}.runs (id, workflow, status, trigger_json, inputs_json,
-	attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested, created_at, started_at, finished_at)
+	attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested, created_at, started_at, finished_at,
+	guard)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[], $7::text[],
 		$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::timestamptz[],
-		$15::timestamptz[])
+		$15::timestamptz[], $16::text[])
 	ON CONFLICT (id) DO NOTHING`
 
 // runArrays are runs column by column: the parameters of insertRuns.
@@ -69,6 +71,7 @@ type runArrays struct {
 	triggers, inputs                                                  []json.RawMessage
 	attempts                                                          []int64
 	heartbeats, created, started, finished                            []pgtype.Timestamptz
+	guards                                                            []pgtype.Text
 }
 
 // add appends run, as newRun returns it, to the columns.
@@ -90,10 +93,15 @@ func (c *runArrays) add(run store.Run) {
 	c.finished = append(c.finished, timestamptz(run.FinishedAt))
 }
 
+// guard appends run's guard: none when empty.
+func (c *runArrays) guard(token string) {
+	c.guards = append(c.guards, pgtype.Text{String: token, Valid: token != ""})
+}
+
 // args returns the columns in insertRuns' order.
 func (c *runArrays) args() []any {
 	return []any{c.ids, c.workflows, c.statuses, c.triggers, c.inputs, c.attempts, c.owners, c.errors,
-		c.reasons, c.kinds, c.heartbeats, c.cancels, c.created, c.started, c.finished}
+		c.reasons, c.kinds, c.heartbeats, c.cancels, c.created, c.started, c.finished, c.guards}
 }
 
 // QueueCreateRuns queues on b the statement that stores runs, which have
@@ -105,10 +113,19 @@ func (c *runArrays) args() []any {
 // fails with an ErrConflict error, and the caller must roll the
 // transaction back. An error from QueueCreateRuns queues nothing.
 func (s *Store) QueueCreateRuns(b *pgx.Batch, runs []store.Run) ([]store.Run, error) {
+	return s.QueueCreateRunsGuarded(b, runs, nil)
+}
+
+// QueueCreateRunsGuarded is QueueCreateRuns storing with each run its
+// guard, guards[i] for runs[i] (none when empty, or when guards is nil):
+// the token of the held job that a scale-out replica holds back for the
+// runs it executes where it admitted them, whose worker finds them by it
+// should the replica stop answering.
+func (s *Store) QueueCreateRunsGuarded(b *pgx.Batch, runs []store.Run, guards []string) ([]store.Run, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	stored, cols, err := newRuns(runs)
+	stored, cols, err := newRuns(runs, guards)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +144,11 @@ func (s *Store) QueueCreateRuns(b *pgx.Batch, runs []store.Run) ([]store.Run, er
 
 // newRuns checks runs, which have no idempotency key, as CreateRun does,
 // and returns them as they will be stored, in order, and as the columns of
-// insertRuns.
-func newRuns(runs []store.Run) ([]store.Run, runArrays, error) {
+// insertRuns with guards (see QueueCreateRunsGuarded).
+func newRuns(runs []store.Run, guards []string) ([]store.Run, runArrays, error) {
+	if guards != nil && len(guards) != len(runs) {
+		return nil, runArrays{}, fmt.Errorf("create runs: %d guards for %d runs: %w", len(guards), len(runs), store.ErrInvalid)
+	}
 	stored := make([]store.Run, len(runs))
 	var cols runArrays
 	for i, run := range runs {
@@ -138,27 +158,33 @@ func newRuns(runs []store.Run) ([]store.Run, runArrays, error) {
 		}
 		stored[i] = run
 		cols.add(run)
+		if guards != nil {
+			cols.guard(guards[i])
+		} else {
+			cols.guard("")
+		}
 	}
 	return stored, cols, nil
 }
 
 // insertRunsChecked is insertRuns as a statement that fails, writing
-// nothing, unless it inserts all $16 runs (see failUnless): one whose ID
+// nothing, unless it inserts all $17 runs (see failUnless): one whose ID
 // is taken makes it fail.
 const insertRunsChecked = `WITH ins AS (` + insertRuns + ` RETURNING 1)
-	SELECT 1 / (count(*) = $16::bigint)::int FROM ins`
+	SELECT 1 / (count(*) = $17::bigint)::int FROM ins`
 
 // QueueCreateRunsChecked is QueueCreateRuns for a batch that carries its
 // own transaction, with no BEGIN and no COMMIT (one implicit transaction):
 // it queues a statement that fails, so that nothing of the batch commits,
-// unless it stores every one of runs, and sets no callback. The caller
+// unless it stores every one of runs, with guards as
+// QueueCreateRunsGuarded stores them, and sets no callback. The caller
 // that sees the batch fail with a statement's error makes the write again
 // the exact way, in an explicit transaction, to learn why.
-func (s *Store) QueueCreateRunsChecked(b *pgx.Batch, runs []store.Run) ([]store.Run, error) {
+func (s *Store) QueueCreateRunsChecked(b *pgx.Batch, runs []store.Run, guards []string) ([]store.Run, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	stored, cols, err := newRuns(runs)
+	stored, cols, err := newRuns(runs, guards)
 	if err != nil {
 		return nil, err
 	}
