@@ -110,6 +110,97 @@ func testIdempotency(t *testing.T, open func(*testing.T) store.Store) {
 		require.Equal(t, second.ID, got.ID, "the key now names the new run")
 	})
 
+	t.Run("ExpiredKeyIsReboundWhileTheFirstRunLives", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		const key = "api:w:k"
+		first := newRun("w", 0)
+		first.RequestFingerprint = "sha256:aaaa"
+		_, _, err := b.s.CreateRun(b.ctx, first, key, time.Hour)
+		require.NoError(t, err)
+
+		second := newRun("w", 2*time.Hour)
+		second.RequestFingerprint = "sha256:bbbb"
+		got, existed, err := b.s.CreateRun(b.ctx, second, key, time.Hour)
+		require.NoError(t, err)
+		require.False(t, existed)
+		require.Equal(t, second.ID, got.ID)
+
+		// The first run is untouched, and still takes updates.
+		got, err = b.s.GetRun(b.ctx, first.ID)
+		require.NoError(t, err)
+		first.RequestFingerprint = ""
+		requireRun(t, first, got)
+		finished := base.Add(time.Minute)
+		_, err = b.s.UpdateRun(b.ctx, first.ID, func(r *store.Run) error {
+			r.Status, r.FinishedAt = store.StatusSucceeded, finished
+			return nil
+		})
+		require.NoError(t, err)
+		runs, err := b.s.ListRuns(b.ctx, store.RunFilter{})
+		require.NoError(t, err)
+		require.Len(t, runs, 2)
+
+		// Only the second run's binding counts, and it is live.
+		n, err := b.s.PurgeExpiredKeys(b.ctx, base.Add(2*time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, n, "the first run's binding went with the rebinding")
+
+		// Pruning the first run spares the key, which the second holds.
+		n, err = b.s.PruneRuns(b.ctx, base.Add(time.Hour), 10)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		repeat := newRun("w", 150*time.Minute)
+		repeat.RequestFingerprint = "sha256:bbbb"
+		got, existed, err = b.s.CreateRun(b.ctx, repeat, key, time.Hour)
+		require.NoError(t, err)
+		require.True(t, existed)
+		require.Equal(t, second.ID, got.ID)
+		other := newRun("w", 150*time.Minute)
+		other.RequestFingerprint = "sha256:aaaa"
+		_, _, err = b.s.CreateRun(b.ctx, other, key, time.Hour)
+		require.ErrorIs(t, err, store.ErrIdempotencyKeyReused, "the key carries the second request's fingerprint")
+
+		// Pruning the second run frees the key before its expiry.
+		_, err = b.s.UpdateRun(b.ctx, second.ID, func(r *store.Run) error {
+			r.Status, r.FinishedAt = store.StatusSucceeded, second.CreatedAt
+			return nil
+		})
+		require.NoError(t, err)
+		n, err = b.s.PruneRuns(b.ctx, base.Add(150*time.Minute), 10)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		third := newRun("w", 160*time.Minute)
+		third.RequestFingerprint = "sha256:aaaa"
+		got, existed, err = b.s.CreateRun(b.ctx, third, key, time.Hour)
+		require.NoError(t, err)
+		require.False(t, existed, "the pruned run's key is free")
+		require.Equal(t, third.ID, got.ID)
+	})
+
+	t.Run("FailedRebindKeepsTheExpiredBinding", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		const key = "api:w:k"
+		first, _, err := b.s.CreateRun(b.ctx, newRun("w", 0), key, time.Hour)
+		require.NoError(t, err)
+		taken := b.create(t, newRun("w", time.Second))
+
+		// The key has expired, but the new run's ID is taken: the write
+		// fails whole, and the key stays bound to the first run.
+		clash := newRun("w", 2*time.Hour)
+		clash.ID = taken.ID
+		_, _, err = b.s.CreateRun(b.ctx, clash, key, time.Hour)
+		require.ErrorIs(t, err, store.ErrConflict)
+		got, existed, err := b.s.CreateRun(b.ctx, newRun("w", 30*time.Minute), key, time.Hour)
+		require.NoError(t, err)
+		require.True(t, existed, "live at a time before its expiry")
+		require.Equal(t, first.ID, got.ID)
+		n, err := b.s.PurgeExpiredKeys(b.ctx, base.Add(2*time.Hour))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "the first run's binding is still there to purge")
+	})
+
 	t.Run("KeyReusedForADifferentRequestIsRefused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
