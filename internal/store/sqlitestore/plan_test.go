@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -130,5 +131,60 @@ func TestMessageQueriesUseAnIndex(t *testing.T) {
 	} {
 		plan := queryPlan(t, s, query)
 		require.Regexp(t, "USING (COVERING )?INDEX "+index+" ", plan, "%s", query)
+	}
+}
+
+// explainProgram returns the program SQLite compiles for query with args
+// bound, one instruction a line.
+func explainProgram(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.read.db.QueryContext(context.Background(), `EXPLAIN `+query, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var lines []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		lines = append(lines, fmt.Sprint(vals...))
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(lines, "\n")
+}
+
+// TestRunListsDoNotDependOnTheLimit checks that the program SQLite compiles
+// for each shape of runs list query is the same whatever page size is
+// bound. SQLite compiles the value of a plain LIMIT ? into the program, and
+// then prepares the statement again each time the value is bound, which the
+// reader's cached statement is on every call: a console page cost 1.75
+// times its instructions so.
+func TestRunListsDoNotDependOnTheLimit(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, f := range []store.RunFilter{
+		{}, {Workflow: "w"}, {TriggerKind: "webhook", Since: since}, {Status: store.StatusFailed},
+		{Status: store.StatusRunning, Before: "01CURSOR"},
+	} {
+		f.Limit = 50
+		query, args := listRunsQuery(f, "2026-11-01T00:00:00.000000Z")
+		fifty := explainProgram(t, s, query, args...)
+		f.Limit = 7
+		query, args = listRunsQuery(f, "2026-11-01T00:00:00.000000Z")
+		seven := explainProgram(t, s, query, args...)
+		if fifty != seven {
+			a, b := strings.Split(fifty, "\n"), strings.Split(seven, "\n")
+			i := 0
+			for i < min(len(a), len(b)) && a[i] == b[i] {
+				i++
+			}
+			t.Fatalf("%+v: the program differs with the limit bound, from instruction %d:\n%q\n%q", f, i,
+				a[min(i, len(a)-1)], b[min(i, len(b)-1)])
+		}
 	}
 }

@@ -280,7 +280,11 @@ func listRunsQuery(filter store.RunFilter, cursor string) (string, []any) {
 	}
 	query += ` ORDER BY created_at DESC, id DESC`
 	if filter.Limit > 0 {
-		query += ` LIMIT ?`
+		// +? rather than ?: SQLite reads a LIMIT's bound value while it
+		// plans, and then prepares the statement again whenever the value
+		// is bound anew, which is on every call; +? hides the value (the
+		// plans are the same: TestRunQueriesUseAnIndex).
+		query += ` LIMIT +?`
 		args = append(args, filter.Limit)
 	}
 	return query, args
