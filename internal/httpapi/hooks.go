@@ -37,7 +37,7 @@ type hookResponse struct {
 // trigger has a secret, and starts a run of the trigger's workflow with the
 // request as trigger.body, trigger.headers and trigger.query.
 func (a *api) hook(w http.ResponseWriter, r *http.Request) {
-	path := r.PathValue("path")
+	path := hookRoute.pathValue(r)
 	p := a.rt.Project()
 	if p == nil {
 		a.fail(w, http.StatusServiceUnavailable, "no project is loaded")
