@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"testing"
 
@@ -148,5 +149,37 @@ func FuzzFastRoutes(f *testing.F) {
 			return
 		}
 		checkFastRoutes(t, rt, mux, r)
+	})
+}
+
+// muxCleanPath is net/http's cleanPath, which the ServeMux redirects to.
+func muxCleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		if len(p) == len(np)+1 && strings.HasPrefix(p, np) {
+			np = p
+		} else {
+			np += "/"
+		}
+	}
+	return np
+}
+
+// FuzzCleanPath checks cleanPath against the ServeMux's cleaning.
+func FuzzCleanPath(f *testing.F) {
+	for _, p := range []string{"/", "//", "/a", "/a/", "/a//", "/a//b", "/.", "/..", "/...", "/a/.", "/a/./b", "/a/../b", "/a/b/..", "/.a", "/a./", "/./"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if p == "" || p[0] != '/' {
+			return
+		}
+		require.Equal(t, muxCleanPath(p) == p, cleanPath(p), "%q", p)
 	})
 }
