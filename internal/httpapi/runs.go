@@ -107,7 +107,7 @@ func (a *api) getRun(w http.ResponseWriter, r *http.Request) {
 		a.runtimeError(w, r, private, "read run", err)
 		return
 	}
-	a.writeJSON(w, http.StatusOK, a.maskView(v))
+	a.writeRunView(w, http.StatusOK, a.maskView(v))
 }
 
 // listRunsResponse answers GET /api/v1/runs.
