@@ -96,11 +96,11 @@ func New(rt Runtime, opts Options) http.Handler {
 	}
 
 	r := newRouter(a)
-	r.handle("POST", "/hooks/{path...}", public, a.traced("POST /hooks/{path...}", a.hook))
+	r.handleFast(&hookRoute, public, a.traced(hookRoute.pattern, a.hook))
 	r.handle("POST", "/providers/{instance}/webhook", public, a.traced("POST /providers/{instance}/webhook", a.providerWebhook))
 	r.handle("GET", "/api/v1/workflows", private, a.listWorkflows)
 	r.handle("GET", "/api/v1/workflows/{name}", private, a.getWorkflow)
-	r.handle("POST", "/api/v1/workflows/{name}/runs", private, a.traced("POST /api/v1/workflows/{name}/runs", a.createRun))
+	r.handleFast(&runsRoute, private, a.traced(runsRoute.pattern, a.createRun))
 	r.handle("GET", "/api/v1/runs", private, a.listRuns)
 	r.handle("GET", "/api/v1/runs/{id}", private, a.getRun)
 	r.handle("POST", "/api/v1/runs/{id}/retry", private, a.retryRun)
@@ -130,13 +130,17 @@ const (
 
 // router builds the ServeMux: each route under its method pattern, plus a
 // method-less pattern per path that answers 405, and 404 for the rest, all
-// with JSON bodies and instrumented under their pattern.
+// with JSON bodies and instrumented under their pattern. It serves the fast
+// routes (see fastRoute) before the mux.
 type router struct {
 	a       *api
 	mux     *http.ServeMux
 	methods map[string][]string
 	access  map[string]access
 	paths   []string
+	fast    []fastHandler
+	// patterns are the mux's patterns, in the order registered.
+	patterns []string
 }
 
 func newRouter(a *api) *router {
@@ -152,7 +156,28 @@ func (r *router) handle(method, path string, acc access, h http.HandlerFunc) {
 	r.methods[path] = append(r.methods[path], method)
 	r.access[path] = acc
 	pattern := method + " " + path
-	r.mux.Handle(pattern, r.wrap(pattern, acc, h))
+	r.register(pattern, r.wrap(pattern, acc, h))
+}
+
+// register serves pattern with h on the mux.
+func (r *router) register(pattern string, h http.Handler) {
+	r.patterns = append(r.patterns, pattern)
+	r.mux.Handle(pattern, h)
+}
+
+// handleFast serves route with h, as handle does, and also before the mux
+// for the requests route matches.
+func (r *router) handleFast(route *fastRoute, acc access, h http.HandlerFunc) {
+	r.handle(route.method, strings.TrimPrefix(route.pattern, route.method+" "), acc, h)
+	r.fast = append(r.fast, fastHandler{route: route, h: r.wrap(route.pattern, acc, h)})
+}
+
+// ServeHTTP serves req by a fast route when one matches it, else by the
+// mux.
+func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !r.serveFast(w, req) {
+		r.mux.ServeHTTP(w, req)
+	}
 }
 
 // wrap adds the token check and instrumentation of route.
@@ -163,20 +188,20 @@ func (r *router) wrap(route string, acc access, h http.Handler) http.Handler {
 	return r.a.instrument(route, h)
 }
 
-// finish registers the 405 and 404 fallbacks and returns the mux.
+// finish registers the 405 and 404 fallbacks and returns the router.
 func (r *router) finish() http.Handler {
 	for _, path := range r.paths {
 		allow := r.methods[path]
 		if slices.Contains(allow, "GET") {
 			allow = append(allow, "HEAD")
 		}
-		r.mux.Handle(path, r.wrap(path, r.access[path], r.a.methodNotAllowed(strings.Join(allow, ", "))))
+		r.register(path, r.wrap(path, r.access[path], r.a.methodNotAllowed(strings.Join(allow, ", "))))
 	}
 	// Unknown paths under /api/ ask for the token first, so they reveal
 	// nothing to a client without one.
-	r.mux.Handle("/api/", r.wrap(routeUnmatched, private, http.HandlerFunc(r.a.notFound)))
-	r.mux.Handle("/", r.wrap(routeUnmatched, public, http.HandlerFunc(r.a.notFound)))
-	return r.mux
+	r.register("/api/", r.wrap(routeUnmatched, private, http.HandlerFunc(r.a.notFound)))
+	r.register("/", r.wrap(routeUnmatched, public, http.HandlerFunc(r.a.notFound)))
+	return r
 }
 
 // routeUnmatched is the metrics route label of requests no pattern serves.

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -25,27 +26,41 @@ var errBodyTooLarge = errors.New("request body too large")
 // Content-Length header.
 const maxPresize = 64 << 10
 
-// readBody reads the request body, reading at most max+1 bytes: a body
-// longer than max is errBodyTooLarge.
-func readBody(r *http.Request, max int64) ([]byte, error) {
-	if r.ContentLength > max {
+// readBody reads the request body, reading at most limit+1 bytes: a body
+// longer than limit is errBodyTooLarge. A body of a declared length is
+// read into one buffer of that length and a byte more, to see its end.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	var buf bytes.Buffer
+	size := int64(bytes.MinRead)
 	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, maxPresize)) + bytes.MinRead)
+		size = min(r.ContentLength, maxPresize) + 1
 	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read request body: %w", err)
+	buf := make([]byte, 0, min(size, limit+1))
+	for {
+		if int64(len(buf)) > limit {
+			return nil, errBodyTooLarge
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(len(buf), bytes.MinRead))
+		}
+		n, err := r.Body.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
 	}
-	if n > max {
+	if int64(len(buf)) > limit {
 		return nil, errBodyTooLarge
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // readBodyOrFail reads the body, answering 413 or 400 when it cannot.

@@ -37,7 +37,7 @@ type hookResponse struct {
 // trigger has a secret, and starts a run of the trigger's workflow with the
 // request as trigger.body, trigger.headers and trigger.query.
 func (a *api) hook(w http.ResponseWriter, r *http.Request) {
-	path := r.PathValue("path")
+	path := hookRoute.pathValue(r)
 	p := a.rt.Project()
 	if p == nil {
 		a.fail(w, http.StatusServiceUnavailable, "no project is loaded")
@@ -114,12 +114,18 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 
 // writeAccepted writes the 202 answer of a webhook that started the run
 // id: writeJSON's answer of hookResponse{RunIDs: []string{id}}, encoded
-// without reflection.
+// without reflection into a pooled buffer, newline included, and written
+// at once.
 func writeAccepted(w http.ResponseWriter, id string) {
-	var buf [64]byte
-	b := append(buf[:0], `{"run_ids":[`...)
+	buf := jsonenc.Buffer()
+	defer jsonenc.Release(buf)
+	b := append(*buf, `{"run_ids":[`...)
 	b = jsonenc.AppendString(b, id)
-	writeEncoded(w, http.StatusAccepted, append(b, "]}"...))
+	b = append(b, "]}\n"...)
+	*buf = b
+	setJSONHeaders(w.Header())
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(b)
 }
 
 // verifyHook checks the signature of a request to a webhook trigger with a

@@ -41,13 +41,7 @@ func (a *api) writeJSON(w http.ResponseWriter, code int, v any) {
 // writeEncoded writes b, a JSON encoding, as the response with code, as
 // writeJSON writes it.
 func writeEncoded(w http.ResponseWriter, code int, b []byte) {
-	// The three values share one array (Set would make one each); each
-	// holds one value, so an Add appends to a copy.
-	vals := []string{"application/json; charset=utf-8", "no-store", "nosniff"}
-	h := w.Header()
-	h["Content-Type"] = vals[0:1:1]
-	h["Cache-Control"] = vals[1:2:2]
-	h["X-Content-Type-Options"] = vals[2:3:3]
+	setJSONHeaders(w.Header())
 	w.WriteHeader(code)
 	// Two writes, not append(b, '\n'): that would copy the body. The
 	// server buffers both into one response.
@@ -56,6 +50,20 @@ func writeEncoded(w http.ResponseWriter, code int, b []byte) {
 }
 
 var newline = []byte{'\n'}
+
+// setJSONHeaders sets the headers of a JSON answer in h. The values are
+// slices of one array made once (Set would make one each per answer). Each
+// holds one value at full capacity, so an Add appends to a copy, and Set
+// and Del replace the slice: the array is only read.
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = jsonHeaderValues[0:1:1]
+	h["Cache-Control"] = jsonHeaderValues[1:2:2]
+	h["X-Content-Type-Options"] = jsonHeaderValues[2:3:3]
+}
+
+// jsonHeaderValues are the values of the headers of every JSON answer:
+// Content-Type, Cache-Control and X-Content-Type-Options.
+var jsonHeaderValues = [3]string{"application/json; charset=utf-8", "no-store", "nosniff"}
 
 // fail writes an error response with the message format makes, masked.
 func (a *api) fail(w http.ResponseWriter, code int, format string, args ...any) {

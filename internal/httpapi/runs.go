@@ -24,7 +24,7 @@ type createRunResponse struct {
 // createRun serves POST /api/v1/workflows/{name}/runs: a manual trigger
 // with the body, JSON, as trigger.body.
 func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+	name := runsRoute.pathValue(r)
 	p := a.rt.Project()
 	if p == nil {
 		a.fail(w, http.StatusServiceUnavailable, "no project is loaded")
@@ -107,7 +107,7 @@ func (a *api) getRun(w http.ResponseWriter, r *http.Request) {
 		a.runtimeError(w, r, private, "read run", err)
 		return
 	}
-	a.writeJSON(w, http.StatusOK, a.maskView(v))
+	a.writeRunView(w, http.StatusOK, a.maskView(v))
 }
 
 // listRunsResponse answers GET /api/v1/runs.

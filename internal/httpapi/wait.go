@@ -319,6 +319,6 @@ func (a *api) respondWithRun(w http.ResponseWriter, r *http.Request, id string, 
 	case !done:
 		return false
 	}
-	a.writeJSON(w, http.StatusOK, v)
+	a.writeRunView(w, http.StatusOK, v)
 	return true
 }

@@ -147,12 +147,14 @@ func (d *decoder) array(depth int) ([]any, bool) {
 		return nil, false
 	}
 	d.i++
-	list := make([]any, 0)
 	d.space()
 	if d.at(']') {
 		d.i++
-		return list, true
+		return make([]any, 0), true
 	}
+	// Room for the usual short list from the start: appending to an
+	// empty one would make it again at 1, 2 and 4 elements.
+	list := make([]any, 0, 4)
 	for {
 		v, ok := d.value(depth)
 		if !ok {
