@@ -487,7 +487,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request,
 	// too, unless the trace takes them, as net/http's does.
 	c.readLimit = c.maxHeader()
 	for {
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = readH1Response(c.br, req)
 		if err != nil {
 			if c.reused && c.readLimit == c.maxHeader() && replayable(req) && ctx.Err() == nil {
 				// The server dropped a kept-alive connection as the
