@@ -191,7 +191,7 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, sent.classify(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	data, err := readBody(resp)
 	if call != nil {
 		// Mask before anything reads the body: error messages and the
 		// recorded exchange are cut short, and a secret cut in two would
@@ -209,6 +209,34 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// readBody reads resp's body as io.ReadAll reads it, up to
+// maxResponseBody bytes: into one slice of its Content-Length and a byte
+// (for the end) when it has one, where io.ReadAll starts at 512 bytes and
+// grows.
+func readBody(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n >= maxResponseBody {
+		return io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	}
+	b := make([]byte, 0, n+1)
+	for {
+		m, err := resp.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			// More than the Content-Length (a transport of the caller's
+			// own): the rest as before, within the limit.
+			rest, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody-int64(len(b))))
+			return append(b, rest...), err
+		}
+	}
 }
 
 // appendQuery returns target, sep and q encoded as q.Encode encodes it; a
