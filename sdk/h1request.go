@@ -16,7 +16,9 @@ type h1Request struct {
 	method string
 	// host is the Host header, addr the address dialled (host:port).
 	host, addr string
-	uri        string
+	// uri and, when hasQuery, "?" and query are the request URI.
+	uri, query string
+	hasQuery   bool
 	https      bool
 	// length is the body's Content-Length; the body is absent when 0.
 	length int64
@@ -77,8 +79,20 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 		}
 	}
 	r.addr = joinHostPort(hostname, port)
-	r.uri = u.RequestURI()
-	if strings.ContainsFunc(r.uri, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+	// The request URI is u.RequestURI(), kept in two parts (the path and
+	// the query) so as not to join them into a new string.
+	if u.Opaque == "" {
+		r.uri = u.EscapedPath()
+		if r.uri == "" {
+			r.uri = "/"
+		}
+		if u.ForceQuery || u.RawQuery != "" {
+			r.query, r.hasQuery = u.RawQuery, true
+		}
+	} else {
+		r.uri = u.RequestURI()
+	}
+	if hasCTL(r.uri) || hasCTL(r.query) {
 		return r, false
 	}
 	for k, vv := range req.Header {
@@ -98,6 +112,16 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 	}
 	r.gzip = compress && r.method != http.MethodHead && headerValue(req.Header, "Accept-Encoding") == "" && headerValue(req.Header, "Range") == ""
 	return r, true
+}
+
+// hasCTL reports whether s holds an ASCII control byte (DEL included).
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // joinHostPort is net.JoinHostPort without its allocation for the common
@@ -142,6 +166,10 @@ func (r *h1Request) writeHeader(bw *bufio.Writer, req *http.Request) {
 	bw.WriteString(r.method)
 	bw.WriteByte(' ')
 	bw.WriteString(r.uri)
+	if r.hasQuery {
+		bw.WriteByte('?')
+		bw.WriteString(r.query)
+	}
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.host)
 	bw.WriteString("\r\n")

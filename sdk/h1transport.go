@@ -80,24 +80,32 @@ func newH1Transport(client *http.Client, base *http.Transport) *h1Transport {
 
 // RoundTrip implements http.RoundTripper.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.send(req, nil)
+}
+
+// send is RoundTrip telling sent, when not nil, once the request has been
+// written in full, as the hook of sent's context would be told: the
+// request's context need not carry it (a request given to net/http is
+// given that context).
+func (t *h1Transport) send(req *http.Request, sent *sendTrace) (*http.Response, error) {
 	b := t.base
 	if !h1Supported || b.DialTLSContext != nil || b.DialTLS != nil || b.Dial != nil || b.DisableKeepAlives ||
 		b.MaxConnsPerHost > 0 || (b.Protocols != nil && !b.Protocols.HTTP1()) {
-		return t.fallback.RoundTrip(req)
+		return t.sendFallback(req, sent)
 	}
 	r, ok := h1Prepare(req, !b.DisableCompression)
 	if !ok {
-		return t.fallback.RoundTrip(req)
+		return t.sendFallback(req, sent)
 	}
 	if b.Proxy != nil {
 		if proxy, err := b.Proxy(req); err != nil || proxy != nil {
-			return t.fallback.RoundTrip(req)
+			return t.sendFallback(req, sent)
 		}
 	}
 	ctx := req.Context()
 	if rht := b.ResponseHeaderTimeout; rht > 0 {
 		if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > rht {
-			return t.fallback.RoundTrip(req)
+			return t.sendFallback(req, sent)
 		}
 	}
 	key := h1Key{addr: r.addr, https: r.https}
@@ -108,7 +116,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for {
 		c, err := t.conn(ctx, key, req)
 		if err == errH1Refused {
-			return t.fallback.RoundTrip(req)
+			return t.sendFallback(req, sent)
 		}
 		if err != nil {
 			closeBody(req)
@@ -117,7 +125,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if trace != nil && trace.GotConn != nil {
 			trace.GotConn(httptrace.GotConnInfo{Conn: c.conn, Reused: c.reused, WasIdle: c.reused})
 		}
-		resp, retry, err := c.roundTrip(ctx, req, &r, trace)
+		resp, retry, err := c.roundTrip(ctx, req, &r, trace, sent)
 		if !retry {
 			return resp, err
 		}
@@ -133,6 +141,15 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req = &again
 		}
 	}
+}
+
+// sendFallback gives req to the fallback transport, with sent's hook in
+// its context.
+func (t *h1Transport) sendFallback(req *http.Request, sent *sendTrace) (*http.Response, error) {
+	if sent != nil {
+		req = req.WithContext(sent.context(req.Context()))
+	}
+	return t.fallback.RoundTrip(req)
 }
 
 // CloseIdleConnections closes the kept-alive connections of both
@@ -384,6 +401,9 @@ type h1Conn struct {
 	nwrite    int64
 	readLimit int64
 	sawEOF    bool
+	// interruptFunc is interrupt, made once for every request's
+	// context.AfterFunc.
+	interruptFunc func()
 }
 
 // Read reads from the connection for c.br, within the header limit.
@@ -432,10 +452,13 @@ func (c *h1Conn) alive() bool {
 // when the request may go again on a new connection: c was reused, and
 // either nothing was written or a replayable request was dropped without
 // any answer.
-func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request, trace *httptrace.ClientTrace) (resp *http.Response, retry bool, err error) {
+func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request, trace *httptrace.ClientTrace, sent *sendTrace) (resp *http.Response, retry bool, err error) {
 	var stop func() bool
 	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, c.interrupt)
+		if c.interruptFunc == nil {
+			c.interruptFunc = c.interrupt
+		}
+		stop = context.AfterFunc(ctx, c.interruptFunc)
 	}
 	fail := func(err error) (*http.Response, bool, error) {
 		if stop != nil {
@@ -468,6 +491,9 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request,
 	if trace != nil && trace.WroteRequest != nil {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 	}
+	if sent != nil {
+		sent.wroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
 	if err != nil {
 		if c.reused && c.nwrite == start && r.length == 0 && ctx.Err() == nil {
 			c.close()
@@ -487,7 +513,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, r *h1Request,
 	// too, unless the trace takes them, as net/http's does.
 	c.readLimit = c.maxHeader()
 	for {
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = readH1Response(c.br, req)
 		if err != nil {
 			if c.reused && c.readLimit == c.maxHeader() && replayable(req) && ctx.Err() == nil {
 				// The server dropped a kept-alive connection as the

@@ -110,7 +110,7 @@ func (r *Response) JSON(v any) error {
 // refused, DNS failure, nothing written) is retryable; a timeout or
 // connection loss after it was fully written is in_doubt for any method but
 // GET and HEAD, which change nothing and stay retryable. Do never lets
-// net/http re-send a written request on its own (see traceWrites). In
+// net/http re-send a written request on its own (see newSendTrace). In
 // dry-run mode the request is rendered with sensitive values masked and
 // nothing is sent.
 func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, error) {
@@ -170,7 +170,11 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	client, direct, ctx, cancel := h.client(ctx)
 	defer cancel()
 	ex := ExchangeFrom(ctx)
-	sent, ctx := traceWrites(ctx, req.Method, header)
+	sent := newSendTrace(req.Method, header)
+	if direct == nil || client.Jar != nil {
+		// The direct transport tells sent itself.
+		ctx = sent.context(ctx)
+	}
 	httpReq, err := http.NewRequestWithContext(ctx, req.Method, target, rdr)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
@@ -181,13 +185,13 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 	}
 	// The call's trace continues at the provider (W3C traceparent).
 	tracecontext.ToHTTP(ctx, httpReq.Header)
-	resp, err := roundTrip(client, direct, httpReq)
+	resp, err := roundTrip(client, direct, httpReq, sent)
 	if err != nil {
 		ex.record(call.Masker(), req.Method, target, payload, nil, nil)
 		return nil, sent.classify(fmt.Errorf("%s %s: %w", req.Method, h.maskURL(call, req.URL), transportError(err)))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	data, err := readBody(resp)
 	if call != nil {
 		// Mask before anything reads the body: error messages and the
 		// recorded exchange are cut short, and a secret cut in two would
@@ -205,6 +209,34 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		return nil, cerr
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// readBody reads resp's body as io.ReadAll reads it, up to
+// maxResponseBody bytes: into one slice of its Content-Length and a byte
+// (for the end) when it has one, where io.ReadAll starts at 512 bytes and
+// grows.
+func readBody(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n >= maxResponseBody {
+		return io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	}
+	b := make([]byte, 0, n+1)
+	for {
+		m, err := resp.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			// More than the Content-Length (a transport of the caller's
+			// own): the rest as before, within the limit.
+			rest, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody-int64(len(b))))
+			return append(b, rest...), err
+		}
+	}
 }
 
 // appendQuery returns target, sep and q encoded as q.Encode encodes it; a
@@ -298,14 +330,21 @@ func (h *HTTP) client(ctx context.Context) (*http.Client, *h1Transport, context.
 // An answer http.Client may follow as a redirect is handed to a copy of c
 // as its first round trip's answer, so that c's CheckRedirect, its
 // redirect rules and its errors apply as they would have.
-func roundTrip(c *http.Client, direct *h1Transport, req *http.Request) (*http.Response, error) {
+//
+// sent is told when the request was written: through the request's
+// context, which has its hook unless direct is set and c has no Jar, or
+// by direct.
+func roundTrip(c *http.Client, direct *h1Transport, req *http.Request, sent *sendTrace) (*http.Response, error) {
 	if direct == nil {
 		return c.Do(req)
 	}
-	if c.Jar != nil || req.URL.User != nil {
+	if c.Jar != nil {
 		return untimed(c, direct).Do(req)
 	}
-	resp, err := direct.RoundTrip(req)
+	if req.URL.User != nil {
+		return untimed(c, direct).Do(req.WithContext(sent.context(req.Context())))
+	}
+	resp, err := direct.send(req, sent)
 	if err != nil {
 		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
 			err = http.ErrSchemeMismatch // as http.Client reports it

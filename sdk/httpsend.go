@@ -18,10 +18,17 @@ type sendTrace struct {
 }
 
 // traceWrites returns ctx with a hook that tells the returned sendTrace when
-// a request made with it has been fully written, and makes sure net/http
-// never re-sends a request of method with header itself: the caller makes
-// the request with the returned context and, when the sendTrace's changes
-// is set, drops its GetBody.
+// a request made with it has been fully written (see newSendTrace).
+func traceWrites(ctx context.Context, method string, header http.Header) (*sendTrace, context.Context) {
+	t := newSendTrace(method, header)
+	return t, t.context(ctx)
+}
+
+// newSendTrace returns the sendTrace of a request of method with header,
+// and makes sure net/http never re-sends that request itself: the caller
+// makes the request with a context from the trace's context method (or
+// sends it through h1Transport.send, which tells the trace directly) and,
+// when the sendTrace's changes is set, drops its GetBody.
 //
 // http.Transport retries a request on its own when a reused keep-alive
 // connection turns out to be dead, and it counts a POST as safe to retry
@@ -33,7 +40,7 @@ type sendTrace struct {
 // same header; net/http only looks for the canonical spelling), and GetBody
 // is dropped so the body cannot be replayed either. A request that failed
 // before anything was written is still retried by net/http, which is safe.
-func traceWrites(ctx context.Context, method string, header http.Header) (*sendTrace, context.Context) {
+func newSendTrace(method string, header http.Header) *sendTrace {
 	t := &sendTrace{changes: method != http.MethodGet && method != http.MethodHead}
 	if t.changes {
 		for _, name := range []string{"Idempotency-Key", "X-Idempotency-Key"} {
@@ -43,8 +50,14 @@ func traceWrites(ctx context.Context, method string, header http.Header) (*sendT
 			}
 		}
 	}
+	return t
+}
+
+// context returns ctx with the hook net/http calls once a request made
+// with it is written.
+func (t *sendTrace) context(ctx context.Context) context.Context {
 	t.trace.WroteRequest = t.wroteRequest
-	return t, httptrace.WithClientTrace(ctx, &t.trace)
+	return httptrace.WithClientTrace(ctx, &t.trace)
 }
 
 // wroteRequest is the hook net/http calls once the request is written.

@@ -287,18 +287,19 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-var patternCache sync.Map // string → *regexp.Regexp
+var patternCache sync.Map // string → *pattern
 
-func compilePattern(p string) (*regexp.Regexp, error) {
+func compilePattern(p string) (*pattern, error) {
 	if re, ok := patternCache.Load(p); ok {
-		return re.(*regexp.Regexp), nil
+		return re.(*pattern), nil
 	}
 	re, err := regexp.Compile(p)
 	if err != nil {
 		return nil, err
 	}
-	patternCache.Store(p, re)
-	return re, nil
+	c := &pattern{re: re, run: runOf(p)}
+	patternCache.Store(p, c)
+	return c, nil
 }
 
 func (f Field) validate(path string, v any, opts ValidateOptions, errs *[]*FieldError) {

@@ -25,6 +25,9 @@ type Server struct {
 
 	mu        sync.RWMutex
 	instances map[string]Config
+	// instanceMaskers holds the Masker of each instance's config, for the
+	// calls without a config override.
+	instanceMaskers map[string]*Masker
 	// maskers caches a Masker per set of sensitive values: building one
 	// computes every encoding of each value, and the set changes only with
 	// a config or an override.
@@ -57,7 +60,7 @@ func NewServer(p Provider, logger hclog.Logger) *Server {
 	if _, ok := p.(HealthChecker); ok {
 		spec.Capabilities = append(spec.Capabilities, "health")
 	}
-	return &Server{provider: p, spec: &spec, logger: logger, instances: map[string]Config{}, maskers: map[string]*Masker{}}
+	return &Server{provider: p, spec: &spec, logger: logger, instances: map[string]Config{}, instanceMaskers: map[string]*Masker{}, maskers: map[string]*Masker{}}
 }
 
 // Describe returns the provider's Spec.
@@ -84,8 +87,10 @@ func (s *Server) Configure(ctx context.Context, instance string, config json.Raw
 			return maskError(AsError(err), s.masker(cfg))
 		}
 	}
+	masker := s.masker(cfg)
 	s.mu.Lock()
 	s.instances[instance] = cfg
+	s.instanceMaskers[instance] = masker
 	s.mu.Unlock()
 	return nil
 }
@@ -129,11 +134,13 @@ func (s *Server) prepare(req *InvokeRequest) (*Action, *Call, error) {
 		}
 		return nil, nil, Permanent(fmt.Errorf("%w %q: provider %s has %s", ErrUnknownAction, req.Action, s.spec.Type, strings.Join(names, ", ")))
 	}
-	cfg, err := s.instanceConfig(req.Instance, req.ConfigOverride)
+	cfg, masker, err := s.instanceConfig(req.Instance, req.ConfigOverride)
 	if err != nil {
 		return nil, nil, err
 	}
-	masker := s.masker(cfg)
+	if masker == nil {
+		masker = s.masker(cfg)
+	}
 	input, err := decodeObject(req.Input)
 	if err != nil {
 		return nil, nil, Permanent(fmt.Errorf("input: %w", err))
@@ -210,7 +217,7 @@ func (s *Server) HandleWebhook(ctx context.Context, req *WebhookRequest) ([]Even
 	if !ok {
 		return nil, Permanent(fmt.Errorf("%w: %s", ErrNoWebhooks, s.spec.Type))
 	}
-	cfg, err := s.instanceConfig(req.Instance, nil)
+	cfg, _, err := s.instanceConfig(req.Instance, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -230,19 +237,22 @@ func (s *Server) Health(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) instanceConfig(instance string, override json.RawMessage) (Config, error) {
+// instanceConfig returns the config of instance with override applied and,
+// when there is no override, the instance's Masker (nil otherwise).
+func (s *Server) instanceConfig(instance string, override json.RawMessage) (Config, *Masker, error) {
 	s.mu.RLock()
 	base, ok := s.instances[instance]
+	masker := s.instanceMaskers[instance]
 	s.mu.RUnlock()
 	if !ok {
-		return nil, Permanent(fmt.Errorf("%w %q of provider %s", ErrUnknownInstance, instance, s.spec.Type))
+		return nil, nil, Permanent(fmt.Errorf("%w %q of provider %s", ErrUnknownInstance, instance, s.spec.Type))
 	}
 	if len(override) == 0 || string(override) == "null" {
-		return base, nil
+		return base, masker, nil
 	}
 	o, err := decodeObject(override)
 	if err != nil {
-		return nil, Permanent(fmt.Errorf("config override: %w", err))
+		return nil, nil, Permanent(fmt.Errorf("config override: %w", err))
 	}
 	merged := make(map[string]any, len(base)+len(o))
 	for k, v := range base {
@@ -252,9 +262,9 @@ func (s *Server) instanceConfig(instance string, override json.RawMessage) (Conf
 		merged[k] = v
 	}
 	if ferrs := s.spec.Config.Validate(merged, ValidateOptions{}); len(ferrs) > 0 {
-		return nil, maskError(fieldErrors("config override", ferrs), s.masker(Config(merged)))
+		return nil, nil, maskError(fieldErrors("config override", ferrs), s.masker(Config(merged)))
 	}
-	return Config(merged), nil
+	return Config(merged), nil, nil
 }
 
 // masker returns the Masker of the values of cfg's sensitive fields.

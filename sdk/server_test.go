@@ -176,3 +176,21 @@ func TestServerCapabilitiesAndNoWebhooks(t *testing.T) {
 	require.True(t, errors.Is(err, sdk.ErrNoWebhooks))
 	require.NoError(t, s.Health(context.Background()))
 }
+
+// TestServerReconfiguredInstanceMasksItsNewSecret checks that a call
+// without an override is masked with its instance's current secrets: the
+// Server keeps each instance's Masker, and a new Configure replaces it.
+func TestServerReconfiguredInstanceMasksItsNewSecret(t *testing.T) {
+	t.Parallel()
+	s := newDump(t)
+	ctx := context.Background()
+	_, err := s.Invoke(ctx, &sdk.InvokeRequest{Instance: "main", Action: "leak"})
+	require.Equal(t, "login with *** failed", sdk.AsError(err).Message)
+
+	require.NoError(t, s.Configure(ctx, "main", json.RawMessage(`{"instance_id":"12345","token":"tok-rotated"}`)))
+	_, err = s.Invoke(ctx, &sdk.InvokeRequest{Instance: "main", Action: "leak"})
+	require.Equal(t, "login with *** failed", sdk.AsError(err).Message, "the new token is masked")
+
+	_, err = s.Invoke(ctx, &sdk.InvokeRequest{Instance: "main", Action: "leak", ConfigOverride: json.RawMessage(`{"token":"tok-override"}`)})
+	require.Equal(t, "login with *** failed", sdk.AsError(err).Message, "an override's token is masked")
+}

@@ -126,12 +126,37 @@ func (p *provider) ConfigureInstance(_ context.Context, _ string, cfg sdk.Config
 // instanceEndpoint returns the URL of the instance API method and the query
 // that authenticates it, from the call's config (override included).
 func instanceEndpoint(call *sdk.Call, method string) (string, url.Values, error) {
+	endpoint, token, err := instanceMethod(call, method)
+	if err != nil {
+		return "", nil, err
+	}
+	return endpoint, url.Values{"token": {token}}, nil
+}
+
+// instanceURL returns the URL of the instance API method with the query
+// that authenticates it, as sdk.HTTP.Do joins instanceEndpoint's two (the
+// token's query made once, without a url.Values).
+func instanceURL(call *sdk.Call, method string) (string, error) {
+	endpoint, token, err := instanceMethod(call, method)
+	if err != nil {
+		return "", err
+	}
+	sep := "?"
+	if strings.Contains(endpoint, "?") {
+		sep = "&"
+	}
+	return endpoint + sep + "token=" + url.QueryEscape(token), nil
+}
+
+// instanceMethod returns the URL of the instance API method without its
+// query, and the token, from the call's config (override included).
+func instanceMethod(call *sdk.Call, method string) (endpoint, token string, err error) {
 	id, token := call.Config.String("instance_id"), call.Config.String("token")
 	if id == "" || token == "" {
-		return "", nil, sdk.Permanent(fmt.Errorf("%s needs config instance_id and token; set them on the provider or in the step's override.config", call.Action))
+		return "", "", sdk.Permanent(fmt.Errorf("%s needs config instance_id and token; set them on the provider or in the step's override.config", call.Action))
 	}
 	base := strings.TrimRight(call.Config.String("api_url"), "/")
-	return base + "/instance" + url.PathEscape(id) + "/" + method, url.Values{"token": {token}}, nil
+	return base + "/instance" + url.PathEscape(id) + "/" + method, token, nil
 }
 
 // managementEndpoint returns the URL of an account-level function and the

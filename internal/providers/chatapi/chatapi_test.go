@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,5 +181,34 @@ func TestConfigureAppliesDefaultURLs(t *testing.T) {
 		require.NoError(t, json.Unmarshal(out, &rendered))
 		require.Len(t, rendered.Requests, 1)
 		require.Equal(t, want, rendered.Requests[0].URL)
+	}
+}
+
+// TestInstanceURLIsTheJoinedEndpoint holds a send's URL, the token joined
+// to it here, to the URL sdk.HTTP.Do makes of instanceEndpoint's endpoint
+// and query (one key, one value: its appendQuery writes what Encode writes).
+func TestInstanceURLIsTheJoinedEndpoint(t *testing.T) {
+	for _, cfg := range []sdk.Config{
+		{"instance_id": "229607", "token": "abc123", "api_url": "https://api.chat-api.com"},
+		{"instance_id": "22 96/07", "token": "a&b=c d+é?", "api_url": "https://api.chat-api.com/"},
+		{"instance_id": "1", "token": "t", "api_url": "https://proxy.example/?via=x"},
+		{"instance_id": "1", "token": "", "api_url": "https://api.chat-api.com"},
+	} {
+		call := &sdk.Call{Action: "send_message", Config: cfg}
+		endpoint, query, err := instanceEndpoint(call, "sendMessage")
+		got, gotErr := instanceURL(call, "sendMessage")
+		if (err == nil) != (gotErr == nil) {
+			t.Fatalf("config %v: errors %v and %v", cfg, err, gotErr)
+		}
+		if err != nil {
+			continue
+		}
+		sep := "?"
+		if strings.Contains(endpoint, "?") {
+			sep = "&"
+		}
+		if want := endpoint + sep + query.Encode(); got != want {
+			t.Errorf("config %v: %q, want %q", cfg, got, want)
+		}
 	}
 }

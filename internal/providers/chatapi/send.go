@@ -177,11 +177,11 @@ func fileBody(call *sdk.Call) (fileRequest, error) {
 // 2xx answer that says the message was not sent is a permanent error
 // carrying Chat API's reason.
 func (p *provider) send(ctx context.Context, call *sdk.Call, method string, body any) (any, error) {
-	endpoint, query, err := instanceEndpoint(call, method)
+	target, err := instanceURL(call, method)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.http.Do(ctx, call, sdk.Request{Method: http.MethodPost, URL: endpoint, Query: query, Body: body, MergeBody: true})
+	resp, err := p.http.Do(ctx, call, sdk.Request{Method: http.MethodPost, URL: target, Body: body, MergeBody: true})
 	if err != nil || resp.DryRun {
 		return nil, err
 	}
