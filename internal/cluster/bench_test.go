@@ -1,13 +1,10 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,7 +17,6 @@ import (
 	"github.com/heraldhq/herald/internal/engine"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/pgstore"
 )
 
 // BenchmarkClusterRuns measures a replica's side of a one-step run in
@@ -205,7 +201,7 @@ func benchmarkEagerRuns(b *testing.B, workers int) {
 		return n
 	}
 	river0 := byRiver()
-	server0 := serverCPU(b, r.st, bb.schema)
+	server0 := pgtest.ServerCPU(b, r.st.Pool(), bb.schema)
 	trips0, all0, stmts0 := rt.Count(), rt.Total(), statements()
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
@@ -230,41 +226,9 @@ func benchmarkEagerRuns(b *testing.B, workers int) {
 	b.ReportMetric(100*float64(byRiver()-river0)/float64(b.N), "%-by-river")
 	b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
 	var server time.Duration
-	for pid, used := range serverCPU(b, r.st, bb.schema) {
+	for pid, used := range pgtest.ServerCPU(b, r.st.Pool(), bb.schema) {
 		server += used - server0[pid]
 	}
 	b.ReportMetric(float64(server.Microseconds())/float64(b.N), "server-cpu-µs/run")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
-}
-
-// serverCPU returns the CPU time used so far by each PostgreSQL server
-// process serving a connection named app (the replicas' application_name),
-// by process ID, read from /proc; empty where /proc is not readable.
-func serverCPU(t testing.TB, st *pgstore.Store, app string) map[int]time.Duration {
-	t.Helper()
-	rows, err := st.Pool().Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]time.Duration{}
-	for _, pid := range pids {
-		data, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command name, which may hold spaces: utime and
-		// stime are the 12th and 13th, in clock ticks of 10 ms.
-		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		out[int(pid)] = time.Duration(utime+stime) * 10 * time.Millisecond
-	}
-	return out
 }

@@ -1,12 +1,8 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -15,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -89,7 +86,7 @@ func BenchmarkRecordAttempt(b *testing.B) {
 // with its attempt's start, finish the attempt with its delivery index row
 // and the run's end. It reports the round trips to the server per run
 // (pgtest.RoundTrips), the process's CPU per run (rusage), the CPU per run
-// of the server processes serving the store's pool (serverCPU), and the
+// of the server processes serving the store's pool (pgtest.ServerCPU), and the
 // WAL the server wrote per run (the whole server's: other clients of the
 // server count too):
 //
@@ -99,7 +96,7 @@ func BenchmarkRunWrites(b *testing.B) {
 	ctx := rt.Context(context.Background())
 	var ru0, ru1 syscall.Rusage
 	trips0 := rt.Count()
-	server0, wal0 := serverCPU(b, s), walLSN(b, s)
+	server0, wal0 := pgtest.ServerCPU(b, s.pool, s.schema), walLSN(b, s)
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.SetParallelism(16) // 32 goroutines on 2 CPUs
 	b.ResetTimer()
@@ -122,7 +119,7 @@ func BenchmarkRunWrites(b *testing.B) {
 	})
 	b.StopTimer()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	server, wal := serverCPU(b, s), walLSN(b, s)
+	server, wal := pgtest.ServerCPU(b, s.pool, s.schema), walLSN(b, s)
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
 	b.ReportMetric(float64(cpu.Microseconds()), "cpu-µs/run")
 	b.ReportMetric(float64(rt.Count()-trips0)/float64(b.N), "round-trips/run")
@@ -178,34 +175,6 @@ func tupleWrites(t testing.TB, s *Store, runs int64) map[string]tuples {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// serverCPU returns the CPU time used so far by each server process that
-// serves a connection named after s's schema (see openTraced), by process
-// ID, read from /proc; empty where /proc is not readable.
-func serverCPU(t testing.TB, s *Store) map[int]time.Duration {
-	t.Helper()
-	rows, err := s.pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, s.schema)
-	require.NoError(t, err)
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	require.NoError(t, err)
-	out := map[int]time.Duration{}
-	for _, pid := range pids {
-		data, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command name, which may hold spaces: utime and
-		// stime are the 12th and 13th, in clock ticks of 10 ms.
-		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		out[int(pid)] = time.Duration(utime+stime) * 10 * time.Millisecond
-	}
-	return out
 }
 
 // walLSN returns the server's current WAL position in bytes.
