@@ -17,25 +17,21 @@ import (
 // batchJobs counts the held batch jobs in r's schema by state.
 func batchJobs(t *testing.T, r *replica) map[string]int {
 	t.Helper()
-	rows, err := r.st.Pool().Query(context.Background(), `SELECT state::text, count(*) FROM `+
-		pgx.Identifier{r.st.Schema(), "river_job"}.Sanitize()+` WHERE kind = $1 GROUP BY state`, cluster.BatchJobKind)
-	require.NoError(t, err)
-	out := map[string]int{}
-	var (
-		state string
-		n     int
-	)
-	_, err = pgx.ForEachRow(rows, []any{&state, &n}, func() error { out[state] = n; return nil })
-	require.NoError(t, err)
-	return out
+	return jobStates(t, r, `kind = $1`, cluster.BatchJobKind)
 }
 
 // ownJobs counts the jobs of run id's own (not its batch's) by state.
 func ownJobs(t *testing.T, r *replica, id string) map[string]int {
 	t.Helper()
+	return jobStates(t, r, `kind = $1 AND args->>'run_id' = $2`, cluster.JobKind, id)
+}
+
+// jobStates counts the River jobs in r's schema that match where (with
+// args) by state.
+func jobStates(t *testing.T, r *replica, where string, args ...any) map[string]int {
+	t.Helper()
 	rows, err := r.st.Pool().Query(context.Background(), `SELECT state::text, count(*) FROM `+
-		pgx.Identifier{r.st.Schema(), "river_job"}.Sanitize()+` WHERE kind = $1 AND args->>'run_id' = $2 GROUP BY state`,
-		cluster.JobKind, id)
+		pgx.Identifier{r.st.Schema(), "river_job"}.Sanitize()+` WHERE `+where+` GROUP BY state`, args...)
 	require.NoError(t, err)
 	out := map[string]int{}
 	var (

@@ -405,14 +405,7 @@ func TestPluginEnvironmentIsMinimal(t *testing.T) {
 	t.Setenv("HERALD_SECRET_CHATAPI_TOKEN", "must-not-leak")
 	t.Setenv("PATH", os.Getenv("PATH"))
 	f := setup(t, Options{})
-	c := f.client(t)
-	require.NoError(t, c.Configure(context.Background(), "main", json.RawMessage(`{}`)))
-	out, err := invoke(context.Background(), c, "main", "environ", `{}`)
-	require.NoError(t, err)
-	var names []string
-	for _, n := range out["names"].([]any) {
-		names = append(names, n.(string))
-	}
+	names := pluginEnvNames(t, f)
 	require.NotContains(t, names, "HERALD_SECRET_CHATAPI_TOKEN")
 	require.Contains(t, names, "PATH")
 	allowed := map[string]bool{"TMPDIR": true, sdk.Handshake.MagicCookieKey: true}
