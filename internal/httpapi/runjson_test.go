@@ -3,6 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +184,28 @@ func BenchmarkRunViewAnswer(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRunViewEncoderKnowsEveryField fails when a field is added to, or
+// removed from, a type of the run object: appendRunView writes each field
+// by name, so it must be taught the new field (and checkRunView's inputs
+// given it) before this list is updated.
+func TestRunViewEncoderKnowsEveryField(t *testing.T) {
+	t.Parallel()
+	written := map[reflect.Type][]string{
+		reflect.TypeFor[engine.RunView]():      {"run_id", "workflow", "status", "trigger", "steps", "error", "reason", "attempt", "owner", "created_at", "started_at", "finished_at", "operations"},
+		reflect.TypeFor[engine.StepView]():     {"id", "status", "attempts", "provider", "output", "error", "error_class", "error_field", "reason", "history", "items", "progress", "delivery"},
+		reflect.TypeFor[engine.AttemptView]():  {"attempt", "item", "provider", "action", "started_at", "finished_at", "duration_ms", "outcome", "error", "retry_after_ms", "request", "response"},
+		reflect.TypeFor[engine.ItemView]():     {"index", "status", "provider", "attempts", "output", "error", "reason", "delivery"},
+		reflect.TypeFor[engine.DeliveryView](): {"status", "at", "event"},
+		reflect.TypeFor[store.Operation]():     {"-", "at", "by", "action", "detail"},
+	}
+	for ty, want := range written {
+		var got []string
+		for f := range ty.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			got = append(got, name)
+		}
+		require.Equal(t, want, got, "%s's JSON fields changed: teach appendRunView (runjson.go) the change first", ty)
+	}
 }
