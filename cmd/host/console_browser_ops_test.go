@@ -50,7 +50,7 @@ func consoleRetry(t *testing.T, e *serveEnv, b *browser) {
 
 	e.sandbox.Reset() // the fault is lifted
 	_ = eval[bool](b, "window.heraldBeforeRetry = true")
-	b.do("retry from the failing step", chromedp.Click(chromedp.CSS(`button[data-step="second"]`)))
+	b.click("retry from the failing step", `button[data-step="second"]`)
 	// The POST answers with a redirect to the run's page: a new document.
 	b.waitFor("the run page after the retry", fmt.Sprintf(`window.heraldBeforeRetry === undefined && document.readyState === "complete" && location.pathname === "/ui/runs/%s" && document.getElementById("action-error") === null`, id), 15*time.Second)
 	_ = eval[bool](b, "window.heraldNoReload = true")
@@ -76,7 +76,7 @@ func consoleCancel(t *testing.T, e *serveEnv, b *browser) {
 	require.Contains(t, b.text("#run-status"), "running")
 	b.shot("run-running")
 	start := time.Now()
-	b.do("cancel", chromedp.Click(chromedp.CSS("#cancel")))
+	b.click("cancel", "#cancel")
 	b.waitFor("the run canceled", `document.getElementById("run-status").innerText.includes("canceled")`, 15*time.Second)
 	t.Logf("canceled %s in %s (click to page)", id, time.Since(start).Round(time.Millisecond))
 	b.html()

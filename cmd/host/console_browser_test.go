@@ -171,6 +171,25 @@ func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	require.NoError(b.t, chromedp.Do(ctx, actions...), what)
 }
 
+// click clicks the element sel matches. A live update that replaces the
+// element between chromedp's query and its click fails the click with
+// "Could not find node with given id" before anything is dispatched; the
+// click is then made again on the new element, up to three times.
+func (b *browser) click(what, sel string) {
+	b.t.Helper()
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err != nil && attempt < 3 && strings.Contains(err.Error(), "Could not find node with given id") {
+			b.t.Logf("%s: %s was replaced before the click; clicking again", what, sel)
+			continue
+		}
+		require.NoError(b.t, err, what)
+		return
+	}
+}
+
 // eval evaluates a JavaScript expression.
 func eval[T any](b *browser, expr string) T {
 	b.t.Helper()
