@@ -64,6 +64,34 @@ func formatTime(t time.Time) string {
 	return string(b[:])
 }
 
+// timeMemo remembers the last few times encoded, with their encodings: a
+// run's writes bind the same time several times (a run's creation is also
+// its start, its heartbeat and its first attempt's start; its end is also
+// its step's), and each encoding costs the writer a string and the
+// interface that holds it. It is not safe for concurrent use.
+type timeMemo struct {
+	times [4]time.Time // normalised (normTime)
+	enc   [4]any
+	next  int // the slot the next new time takes
+}
+
+// time returns encodeTime(t), from the memo when t was encoded lately.
+func (m *timeMemo) time(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	t = normTime(t)
+	for i := range m.times {
+		if m.times[i] == t && m.enc[i] != nil {
+			return m.enc[i]
+		}
+	}
+	v := any(formatTime(t))
+	m.times[m.next], m.enc[m.next] = t, v
+	m.next = (m.next + 1) % len(m.times)
+	return v
+}
+
 // decodeTime parses a stored time; NULL is the zero time.
 func decodeTime(s sql.NullString) (time.Time, error) {
 	if !s.Valid {

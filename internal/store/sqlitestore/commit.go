@@ -47,7 +47,7 @@ func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt
 func finishAttemptRun(ctx context.Context, tx *wtx, key store.StepKey, attempt int, result store.AttemptResult, deliveries []store.Delivery) error {
 	if attempt == 1 && len(deliveries) > 0 && deliveries[0].StepKey == key {
 		d := deliveries[0]
-		recStatus, finished := finishedRecord(result)
+		recStatus, finished := finishedRecord(tx, result)
 		bound, err := finishFirstAttemptWith(ctx, tx, key, result, recStatus, finished, &d)
 		if err != nil {
 			return err

@@ -133,13 +133,13 @@ func createRun(ctx context.Context, tx *wtx, run store.Run, fingerprint, idemKey
 	var key any
 	if idemKey != "" {
 		key = idemKey
-		created := encodeTime(run.CreatedAt)
+		created := tx.time(run.CreatedAt)
 		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, run_id, expires_at, fingerprint)
 			VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
 				fingerprint = excluded.fingerprint
 			WHERE idempotency_keys.expires_at <= ?5`,
-			idemKey, run.ID, encodeTime(run.CreatedAt.Add(ttl)), fingerprint, created)
+			idemKey, run.ID, tx.time(run.CreatedAt.Add(ttl)), fingerprint, created)
 		if err != nil {
 			return store.Run{}, false, false, err
 		}
@@ -154,9 +154,9 @@ func createRun(ctx context.Context, tx *wtx, run store.Run, fingerprint, idemKey
 		attempt, owner, error, reason, trigger_kind, heartbeat_at, cancel_requested,
 		created_at, started_at, finished_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
-		run.ID, run.Workflow, string(run.Status), encodeJSON(run.Trigger), encodeJSON(run.Inputs),
-		run.Attempt, run.Owner, run.Error, run.Reason, run.TriggerKind, encodeTime(run.HeartbeatAt), run.CancelRequested,
-		encodeTime(run.CreatedAt), encodeTime(run.StartedAt), encodeTime(run.FinishedAt), key)
+		run.ID, run.Workflow, string(run.Status), tx.json(run.Trigger), tx.json(run.Inputs),
+		run.Attempt, run.Owner, run.Error, run.Reason, run.TriggerKind, tx.time(run.HeartbeatAt), run.CancelRequested,
+		tx.time(run.CreatedAt), tx.time(run.StartedAt), tx.time(run.FinishedAt), key)
 	if err != nil {
 		return store.Run{}, false, false, err
 	}
@@ -390,7 +390,7 @@ func (s *Store) updateRun(ctx context.Context, id string, update func(*store.Run
 		err := s.withTx(ctx, func(ctx context.Context, tx *wtx) error {
 			res, err := tx.ExecContext(ctx, updateRunQuery,
 				string(next.Status), next.Attempt, next.Owner, next.Error, next.Reason, next.CancelRequested,
-				encodeTime(next.HeartbeatAt), encodeTime(next.StartedAt), encodeTime(next.FinishedAt), id, version)
+				tx.time(next.HeartbeatAt), tx.time(next.StartedAt), tx.time(next.FinishedAt), id, version)
 			if err != nil {
 				return err
 			}

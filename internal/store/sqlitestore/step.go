@@ -50,7 +50,7 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 			attempts = MAX(attempts, excluded.attempts), provider = excluded.provider,
 			started_at = COALESCE(started_at, excluded.started_at), finished_at = NULL
 		WHERE status <> 'succeeded'`,
-		key.RunID, key.StepID, key.Item, start.Number, start.Provider, encodeTime(start.StartedAt))
+		key.RunID, key.StepID, key.Item, start.Number, start.Provider, tx.time(start.StartedAt))
 	if err != nil {
 		return missingRun(ctx, tx, key.RunID, err)
 	}
@@ -61,7 +61,7 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 	res, err = tx.ExecContext(ctx, `INSERT INTO step_attempts
 		(run_id, step_id, item, attempt, provider, action, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
 		ON CONFLICT DO NOTHING`,
-		key.RunID, key.StepID, key.Item, start.Number, start.Provider, start.Action, encodeTime(start.StartedAt))
+		key.RunID, key.StepID, key.Item, start.Number, start.Provider, start.Action, tx.time(start.StartedAt))
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func startAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.A
 // record and the attempt, and changes no row when the record has succeeded
 // or holds a first attempt already.
 func startFirstAttempt(ctx context.Context, tx *wtx, key store.StepKey, start store.AttemptStart) error {
-	at := encodeTime(start.StartedAt)
+	at := tx.time(start.StartedAt)
 	res, err := tx.ExecContext(ctx, `INSERT INTO step_records
 		(run_id, step_id, item, status, attempts, provider, started_at,
 			first_provider, first_action, first_status, first_started_at)
@@ -120,7 +120,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key store.StepKey, attempt in
 // step record, in the caller's transaction.
 func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int, result store.AttemptResult) error {
 	class, message, field := errorColumns(result.Error)
-	recStatus, finished := finishedRecord(result)
+	recStatus, finished := finishedRecord(tx, result)
 	if attempt == 1 {
 		return finishFirstAttempt(ctx, tx, key, result, recStatus, finished)
 	}
@@ -128,9 +128,9 @@ func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int,
 		error_class = ?, error_message = ?, error_field = ?, outcome = ?, retry_after_ms = ?,
 		request_json = ?, response_json = ?
 		WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ? AND status = 'running'`,
-		string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+		string(result.Status), tx.time(result.FinishedAt), class, message, field,
 		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
-		encodeJSON(result.Request), encodeJSON(result.Response),
+		tx.json(result.Request), tx.json(result.Response),
 		key.RunID, key.StepID, key.Item, attempt)
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int,
 	_, err = tx.ExecContext(ctx, `UPDATE step_records SET status = ?, output_json = ?, finished_at = ?,
 		error_class = ?, error_message = ?, error_field = ?
 		WHERE run_id = ? AND step_id = ? AND item = ? AND status <> 'succeeded'`,
-		string(recStatus), encodeJSON(result.Output), finished, class, message, field,
+		string(recStatus), tx.json(result.Output), finished, class, message, field,
 		key.RunID, key.StepID, key.Item)
 	return err
 }
@@ -152,11 +152,11 @@ func finishAttempt(ctx context.Context, tx *wtx, key store.StepKey, attempt int,
 // gives its step record: a result that will be retried leaves it running.
 // (A record that has succeeded keeps its success: the statements leave it
 // alone, for a late attempt finished after another one succeeded.)
-func finishedRecord(result store.AttemptResult) (store.Status, any) {
+func finishedRecord(tx *wtx, result store.AttemptResult) (store.Status, any) {
 	if result.WillRetry {
 		return store.StatusRunning, nil
 	}
-	return result.Status, encodeTime(result.FinishedAt)
+	return result.Status, tx.time(result.FinishedAt)
 }
 
 // finishFirstAttempt is finishAttempt of attempt 1, whose columns are in the
@@ -198,10 +198,10 @@ const finishFirstAttemptSet = `UPDATE step_records SET first_status = ?1, first_
 func finishFirstAttemptWith(ctx context.Context, tx *wtx, key store.StepKey, result store.AttemptResult,
 	recStatus store.Status, recFinished any, d *store.Delivery) (bound bool, err error) {
 	class, message, field := errorColumns(result.Error)
-	args := []any{string(result.Status), encodeTime(result.FinishedAt), class, message, field,
+	args := []any{string(result.Status), tx.time(result.FinishedAt), class, message, field,
 		string(store.OutcomeOf(result)), result.RetryAfter.Milliseconds(),
-		encodeJSON(result.Request), encodeJSON(result.Response),
-		string(recStatus), encodeJSON(result.Output), recFinished,
+		tx.json(result.Request), tx.json(result.Response),
+		string(recStatus), tx.json(result.Output), recFinished,
 		key.RunID, key.StepID, key.Item}
 	const where = ` WHERE run_id = ?13 AND step_id = ?14 AND item = ?15 AND first_status = 'running'`
 	if d != nil {

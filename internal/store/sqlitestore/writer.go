@@ -3,11 +3,14 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // maxGroup caps how many writes share one transaction, so one group never
@@ -23,13 +26,19 @@ var errClosed = errors.New("sqlite store is closed")
 // IMMEDIATE transaction (a write that fails is undone alone; see commit),
 // commits once, and only then answers every caller. With
 // synchronous=FULL each commit costs an fsync, which a group shares instead
-// of paying it per write. Statements are prepared on the connection once.
+// of paying it per write. Statements are prepared on the connection once,
+// and run on its driver connection directly (see driverConn).
 type writer struct {
 	conn     *sql.Conn
+	dc       *driverConn // conn's driver connection, taken on first use
 	maxGroup int
 	// stmts holds the statements prepared on conn, by query. Only the loop
 	// goroutine touches it.
-	stmts map[string]*sql.Stmt
+	stmts map[string]*prepared
+	// tx is what every write sees of its transaction, kept for the next
+	// write (with its encoded times; see wtx.time). Only the loop goroutine
+	// touches it.
+	tx wtx
 
 	// observe reports how long each group's COMMIT took (op "commit"):
 	// the WAL's write and fsync, which every caller of the group waits for.
@@ -76,6 +85,14 @@ type write struct {
 	done       chan struct{} // closed when the write is answered
 }
 
+// prepared is a statement prepared on the writer's connection: on the
+// driver connection once it is executed (see driverConn), and on conn once
+// it is queried (see wtx.QueryRowContext).
+type prepared struct {
+	ds driverStmt // nil until the statement is executed
+	ss *sql.Stmt  // nil until the statement is queried
+}
+
 // newWriter starts the writer's goroutine on conn, which it owns from now on.
 // observe, when not nil, receives each group's commit time.
 func newWriter(conn *sql.Conn, maxGroup int, observe func(op string, start time.Time)) *writer {
@@ -86,10 +103,11 @@ func newWriter(conn *sql.Conn, maxGroup int, observe func(op string, start time.
 		conn:     conn,
 		maxGroup: maxGroup,
 		observe:  observe,
-		stmts:    map[string]*sql.Stmt{},
+		stmts:    map[string]*prepared{},
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+	w.tx.w = w
 	go w.loop()
 	return w
 }
@@ -179,7 +197,12 @@ func (w *writer) close() error {
 	<-w.done
 	var errs []error
 	for _, st := range w.stmts {
-		errs = append(errs, st.Close())
+		if st.ss != nil {
+			errs = append(errs, st.ss.Close())
+		}
+		if st.ds != nil {
+			errs = append(errs, st.ds.Close())
+		}
 	}
 	return errors.Join(append(errs, w.conn.Close())...)
 }
@@ -317,7 +340,7 @@ func (w *writer) commit(group []*write, join bool) (rest []*write) {
 				continue // its caller gave up
 			}
 			taken = append(taken, wr)
-			if wr.err = wr.fn(ctx, &wtx{w: w}); wr.err != nil {
+			if wr.err = wr.fn(ctx, &w.tx); wr.err != nil {
 				rest, failed = group[i+1:], true
 				break
 			}
@@ -407,7 +430,7 @@ func (w *writer) apply(ctx context.Context, fn func(context.Context, *wtx) error
 	if _, err := w.exec(ctx, `SAVEPOINT write`); err != nil {
 		return err, fmt.Errorf("savepoint: %w", err)
 	}
-	if err = fn(ctx, &wtx{w: w}); err != nil {
+	if err = fn(ctx, &w.tx); err != nil {
 		if _, rbErr := w.exec(ctx, `ROLLBACK TO write`); rbErr != nil {
 			return err, fmt.Errorf("transaction failed after %w (rollback to savepoint: %w)", err, rbErr)
 		}
@@ -432,37 +455,63 @@ func (wr *write) close() {
 	close(wr.done)
 }
 
-// stmt returns query prepared on the connection, preparing it on first use.
-func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st, ok := w.stmts[query]; ok {
-		return st, nil
+// prepared returns the statements of query, in the map on first use.
+func (w *writer) prepared(query string) *prepared {
+	st, ok := w.stmts[query]
+	if !ok {
+		st = &prepared{}
+		w.stmts[query] = st
 	}
-	st, err := w.conn.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	w.stmts[query] = st
-	return st, nil
+	return st
 }
 
-// exec runs a statement on the connection.
-func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	w.execs.Add(1)
-	st, err := w.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+// stmt returns query prepared on conn, for a query through database/sql,
+// preparing it on first use.
+func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	st := w.prepared(query)
+	if st.ss == nil {
+		ss, err := w.conn.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		st.ss = ss
 	}
-	return st.ExecContext(ctx, args...)
+	return st.ss, nil
+}
+
+// exec runs a statement on the driver connection, taking the connection and
+// preparing the statement on first use.
+func (w *writer) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
+	w.execs.Add(1)
+	if w.dc == nil {
+		dc, err := rawDriverConn(w.conn)
+		if err != nil {
+			return nil, err
+		}
+		w.dc = dc
+	}
+	st := w.prepared(query)
+	if st.ds == nil {
+		ds, err := w.dc.prepare(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		st.ds = ds
+	}
+	return w.dc.exec(ctx, st.ds, args)
 }
 
 // wtx is what one write sees of the group transaction: statements run in its
-// savepoint, prepared once per connection.
+// savepoint, prepared once per connection. The writer keeps one, which its
+// writes share, one at a time: a write must not keep it past its return.
 type wtx struct {
 	w *writer
+	// times holds the last times encoded by the writer's writes; see time.
+	times timeMemo
 }
 
 // ExecContext runs a statement that returns no rows.
-func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (driver.Result, error) {
 	return t.w.exec(ctx, query, args...)
 }
 
@@ -475,4 +524,22 @@ func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 		return t.w.conn.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// time returns t as stored, as encodeTime does, reusing the encoding of a
+// time the writer encoded lately.
+func (t *wtx) time(at time.Time) any {
+	return t.times.time(at)
+}
+
+// json returns b as stored, as encodeJSON does, without copying it: the
+// string shares b's bytes. That holds because the driver copies what it
+// binds and keeps no argument past its statement, and b does not change
+// while the write runs: its caller waits for the write's answer (see
+// writer.do) and does not change the bytes it handed to the store.
+func (t *wtx) json(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
