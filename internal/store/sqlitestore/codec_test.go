@@ -39,3 +39,23 @@ func TestFormatTimeIsTheLayout(t *testing.T) {
 	local := time.Date(2026, 12, 7, 17, 0, 0, 1_999, time.FixedZone("x", 3600))
 	require.Equal(t, "2026-12-07T16:00:00.000001Z", encodeTime(local))
 }
+
+// TestTimeMemoIsEncodeTime checks the writer's memo of encoded times against
+// encodeTime: the same instant in another zone or with a monotonic reading
+// hits, other instants (more than the memo holds, in turns) do not, and the
+// zero time is NULL.
+func TestTimeMemoIsEncodeTime(t *testing.T) {
+	t.Parallel()
+	var m timeMemo
+	require.Nil(t, m.time(time.Time{}))
+	now := time.Now() // with a monotonic reading
+	r := rand.New(rand.NewPCG(3, 4))
+	times := []time.Time{now, now.UTC(), now.In(time.FixedZone("y", -7200)), now.Add(time.Nanosecond), now.Add(time.Microsecond)}
+	for range 500 {
+		times = append(times, now.Add(time.Duration(r.Int64N(10))*time.Microsecond))
+		times = append(times, time.Unix(r.Int64N(4_000_000_000), r.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		require.Equal(t, encodeTime(tm), m.time(tm), "%v", tm)
+	}
+}
