@@ -64,18 +64,30 @@ func (c *driverConn) prepare(ctx context.Context, query string) (driverStmt, err
 
 // exec runs st with args, converted as database/sql converts them.
 func (c *driverConn) exec(ctx context.Context, st driverStmt, args []any) (driver.Result, error) {
-	nv := c.args[:0]
+	// The list keeps its ordinals from one statement to the next: only the
+	// values change.
+	for len(c.args) < len(args) {
+		c.args = append(c.args, driver.NamedValue{Ordinal: len(c.args) + 1})
+	}
+	nv := c.args[:len(args)]
+	defer func() {
+		for i := range nv {
+			nv[i].Value = nil // drop the references to the arguments
+		}
+	}()
 	for i, a := range args {
+		switch a.(type) {
+		case string, nil, int64:
+			nv[i].Value = a // the common cases, without a call
+			continue
+		}
 		v, err := driverValue(a)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite store: converting argument $%d type: %w", i+1, err)
 		}
-		nv = append(nv, driver.NamedValue{Ordinal: i + 1, Value: v})
+		nv[i].Value = v
 	}
-	res, err := st.ExecContext(ctx, nv)
-	clear(nv) // drop the references to the arguments
-	c.args = nv[:0]
-	return res, err
+	return st.ExecContext(ctx, nv)
 }
 
 // driverValue returns a statement argument as the driver takes it: the
