@@ -187,8 +187,9 @@ func (r *h1Request) writeHeader(bw *bufio.Writer, req *http.Request) {
 	}
 	if r.length > 0 || r.method == http.MethodPost || r.method == http.MethodPut || r.method == http.MethodPatch {
 		bw.WriteString("Content-Length: ")
-		var num [20]byte
-		bw.Write(strconv.AppendInt(num[:0], r.length, 10))
+		// Written in the buffer's free space: a local array would escape
+		// through Write.
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), r.length, 10))
 		bw.WriteString("\r\n")
 	}
 	var stack [16]string
