@@ -134,3 +134,22 @@ func requireSameBody(t *testing.T, want, got *http.Request, changes bool) {
 		require.Equal(t, read(want.Body), read(got.Body))
 	}
 }
+
+// TestNewRequestReusesTheParsedURL checks that a request to the last
+// target costs three allocations (its URL, its body, the request), where
+// http.NewRequestWithContext parses the URL again and makes six.
+func TestNewRequestReusesTheParsedURL(t *testing.T) {
+	ctx := context.Background()
+	target := "https://api.chat-api.com/instance229607/sendMessage?token=abc123"
+	payload := []byte(`{"phone":"14155550123"}`)
+	header := http.Header{}
+	var last atomic.Pointer[lastTarget]
+	_, err := newRequest(ctx, &last, http.MethodPost, target, payload, header, true)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := newRequest(ctx, &last, http.MethodPost, target, payload, header, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.LessOrEqual(t, allocs, 3.0)
+}
