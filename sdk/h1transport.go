@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -53,6 +54,8 @@ type h1Transport struct {
 	// fallback sends what h1Transport does not; base unless a test
 	// watches it.
 	fallback http.RoundTripper
+	// target is the last URL sent to, checked (see h1PrepareWith).
+	target atomic.Pointer[h1Target]
 
 	mu    sync.Mutex
 	idle  map[h1Key][]*h1Conn // oldest first
@@ -93,7 +96,7 @@ func (t *h1Transport) send(req *http.Request, sent *sendTrace) (*http.Response, 
 		b.MaxConnsPerHost > 0 || (b.Protocols != nil && !b.Protocols.HTTP1()) {
 		return t.sendFallback(req, sent)
 	}
-	r, ok := h1Prepare(req, !b.DisableCompression)
+	r, ok := h1PrepareWith(req, !b.DisableCompression, &t.target)
 	if !ok {
 		return t.sendFallback(req, sent)
 	}
