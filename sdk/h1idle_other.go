@@ -8,4 +8,8 @@ import "syscall"
 // here; where it cannot, every request goes through net/http.
 const h1Supported = false
 
-func h1Idle(syscall.RawConn) bool { return false }
+type h1Peek struct{}
+
+func newH1Peek(syscall.RawConn) *h1Peek { return &h1Peek{} }
+
+func (*h1Peek) idleNow() bool { return false }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -33,17 +35,43 @@ type h1Request struct {
 // Expect, Upgrade, Connection headers, CONNECT, non-ASCII hosts, header
 // names or values net/http refuses) is left to net/http: ok is false.
 func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
+	return h1PrepareWith(req, compress, nil)
+}
+
+// h1Target is what h1Prepare takes from a request's URL: the same for every
+// request to that URL.
+type h1Target struct {
+	url        url.URL
+	https      bool
+	addr       string
+	uri, query string
+	hasQuery   bool
+}
+
+// h1PrepareWith is h1Prepare keeping, in last when not nil, what it took
+// from the last URL it accepted (one without user information), for the
+// next request to the same URL: a provider sends to the same few URLs, and
+// their checks, address and escaped path are the same each time.
+func h1PrepareWith(req *http.Request, compress bool, last *atomic.Pointer[h1Target]) (r h1Request, ok bool) {
 	u := req.URL
-	if u == nil || u.Host == "" || req.Cancel != nil || len(req.TransferEncoding) > 0 || req.Trailer != nil {
+	if u == nil || req.Cancel != nil || len(req.TransferEncoding) > 0 || req.Trailer != nil {
 		return r, false
 	}
-	switch u.Scheme {
-	case "http":
-	case "https":
-		r.https = true
-	default:
-		return r, false
+	var t *h1Target
+	if last != nil {
+		if kept := last.Load(); kept != nil && u.User == nil && *u == kept.url {
+			t = kept
+		}
 	}
+	if t == nil {
+		if t, ok = h1PrepareURL(u); !ok {
+			return r, false
+		}
+		if last != nil && u.User == nil {
+			last.Store(t)
+		}
+	}
+	r.https, r.addr, r.uri, r.query, r.hasQuery = t.https, t.addr, t.uri, t.query, t.hasQuery
 	r.method = req.Method
 	if r.method == "" {
 		r.method = http.MethodGet
@@ -65,34 +93,8 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 	if r.host == "" {
 		r.host = u.Host
 	}
-	if !h1Host(r.host) || !h1Host(u.Host) {
-		return r, false
-	}
-	hostname, port := u.Hostname(), u.Port()
-	if hostname == "" {
-		return r, false
-	}
-	if port == "" {
-		port = "80"
-		if r.https {
-			port = "443"
-		}
-	}
-	r.addr = joinHostPort(hostname, port)
-	// The request URI is u.RequestURI(), kept in two parts (the path and
-	// the query) so as not to join them into a new string.
-	if u.Opaque == "" {
-		r.uri = u.EscapedPath()
-		if r.uri == "" {
-			r.uri = "/"
-		}
-		if u.ForceQuery || u.RawQuery != "" {
-			r.query, r.hasQuery = u.RawQuery, true
-		}
-	} else {
-		r.uri = u.RequestURI()
-	}
-	if hasCTL(r.uri) || hasCTL(r.query) {
+	// u.Host is checked with the URL.
+	if r.host != u.Host && !h1Host(r.host) {
 		return r, false
 	}
 	for k, vv := range req.Header {
@@ -112,6 +114,53 @@ func h1Prepare(req *http.Request, compress bool) (r h1Request, ok bool) {
 	}
 	r.gzip = compress && r.method != http.MethodHead && headerValue(req.Header, "Accept-Encoding") == "" && headerValue(req.Header, "Range") == ""
 	return r, true
+}
+
+// h1PrepareURL checks the URL part of h1Prepare: a plain http or https URL
+// with an ASCII host, and a request URI without control bytes.
+func h1PrepareURL(u *url.URL) (*h1Target, bool) {
+	if u.Host == "" {
+		return nil, false
+	}
+	t := &h1Target{url: *u}
+	switch u.Scheme {
+	case "http":
+	case "https":
+		t.https = true
+	default:
+		return nil, false
+	}
+	if !h1Host(u.Host) {
+		return nil, false
+	}
+	hostname, port := u.Hostname(), u.Port()
+	if hostname == "" {
+		return nil, false
+	}
+	if port == "" {
+		port = "80"
+		if t.https {
+			port = "443"
+		}
+	}
+	t.addr = joinHostPort(hostname, port)
+	// The request URI is u.RequestURI(), kept in two parts (the path and
+	// the query) so as not to join them into a new string.
+	if u.Opaque == "" {
+		t.uri = u.EscapedPath()
+		if t.uri == "" {
+			t.uri = "/"
+		}
+		if u.ForceQuery || u.RawQuery != "" {
+			t.query, t.hasQuery = u.RawQuery, true
+		}
+	} else {
+		t.uri = u.RequestURI()
+	}
+	if hasCTL(t.uri) || hasCTL(t.query) {
+		return nil, false
+	}
+	return t, true
 }
 
 // hasCTL reports whether s holds an ASCII control byte (DEL included).
@@ -187,8 +236,9 @@ func (r *h1Request) writeHeader(bw *bufio.Writer, req *http.Request) {
 	}
 	if r.length > 0 || r.method == http.MethodPost || r.method == http.MethodPut || r.method == http.MethodPatch {
 		bw.WriteString("Content-Length: ")
-		var num [20]byte
-		bw.Write(strconv.AppendInt(num[:0], r.length, 10))
+		// Written in the buffer's free space: a local array would escape
+		// through Write.
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), r.length, 10))
 		bw.WriteString("\r\n")
 	}
 	var stack [16]string

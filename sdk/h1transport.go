@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -53,6 +54,8 @@ type h1Transport struct {
 	// fallback sends what h1Transport does not; base unless a test
 	// watches it.
 	fallback http.RoundTripper
+	// target is the last URL sent to, checked (see h1PrepareWith).
+	target atomic.Pointer[h1Target]
 
 	mu    sync.Mutex
 	idle  map[h1Key][]*h1Conn // oldest first
@@ -93,7 +96,7 @@ func (t *h1Transport) send(req *http.Request, sent *sendTrace) (*http.Response, 
 		b.MaxConnsPerHost > 0 || (b.Protocols != nil && !b.Protocols.HTTP1()) {
 		return t.sendFallback(req, sent)
 	}
-	r, ok := h1Prepare(req, !b.DisableCompression)
+	r, ok := h1PrepareWith(req, !b.DisableCompression, &t.target)
 	if !ok {
 		return t.sendFallback(req, sent)
 	}
@@ -325,7 +328,9 @@ func (t *h1Transport) dial(ctx context.Context, key h1Key, req *http.Request) (*
 	}
 	c := &h1Conn{t: t, key: key, conn: raw}
 	if sc, ok := raw.(syscall.Conn); ok {
-		c.fd, _ = sc.SyscallConn()
+		if fd, err := sc.SyscallConn(); err == nil && fd != nil {
+			c.fd = newH1Peek(fd)
+		}
 	}
 	if key.https {
 		cfg := &tls.Config{}
@@ -388,9 +393,9 @@ type h1Conn struct {
 	t    *h1Transport
 	key  h1Key
 	conn net.Conn
-	// fd is the TCP socket, for the idle check; nil when the dialer's
+	// fd checks the TCP socket when idle; nil when the dialer's
 	// connection has none, and the connection is then not kept.
-	fd       syscall.RawConn
+	fd       *h1Peek
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	tlsState *tls.ConnectionState
@@ -445,7 +450,7 @@ func (c *h1Conn) interrupt() { _ = c.conn.SetDeadline(time.Unix(1, 0)) }
 // alive reports whether an idle connection can take a request: the server
 // has neither closed it nor written to it since the last answer.
 func (c *h1Conn) alive() bool {
-	return c.fd != nil && c.br.Buffered() == 0 && !c.sawEOF && h1Idle(c.fd)
+	return c.fd != nil && c.br.Buffered() == 0 && !c.sawEOF && c.fd.idleNow()
 }
 
 // roundTrip sends req on c and reads the answer's header. retry is set

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,6 +45,8 @@ type HTTP struct {
 	// direct sends NewHTTP's requests on the caller's goroutine while
 	// Client is still the client NewHTTP made (see h1Transport).
 	direct *h1Transport
+	// last is the target of the last request, parsed (see newRequest).
+	last atomic.Pointer[lastTarget]
 }
 
 // NewHTTP returns an HTTP whose requests time out after timeout (each call's
@@ -163,10 +166,6 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		call.Render(rendered)
 		return &Response{DryRun: true}, nil
 	}
-	var rdr io.Reader
-	if payload != nil {
-		rdr = bytes.NewReader(payload)
-	}
 	client, direct, ctx, cancel := h.client(ctx)
 	defer cancel()
 	ex := ExchangeFrom(ctx)
@@ -175,13 +174,9 @@ func (h *HTTP) Do(ctx context.Context, call *Call, req Request) (*Response, erro
 		// The direct transport tells sent itself.
 		ctx = sent.context(ctx)
 	}
-	httpReq, err := http.NewRequestWithContext(ctx, req.Method, target, rdr)
+	httpReq, err := newRequest(ctx, &h.last, req.Method, target, payload, header, sent.changes)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("build request: %w", h.mask(call, err)))
-	}
-	httpReq.Header = header
-	if sent.changes {
-		httpReq.GetBody = nil
 	}
 	// The call's trace continues at the provider (W3C traceparent).
 	tracecontext.ToHTTP(ctx, httpReq.Header)

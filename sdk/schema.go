@@ -496,6 +496,21 @@ func (s Schema) ApplyDefaults(v map[string]any) map[string]any {
 	return out
 }
 
+// withDefaults is ApplyDefaults for a map the caller owns: v itself when it
+// lacks no field that has a default, so that a call whose input names every
+// defaulted field (or whose action declares no default) copies nothing.
+func (s Schema) withDefaults(v map[string]any) map[string]any {
+	for _, f := range s.Fields {
+		if f.Default == nil {
+			continue
+		}
+		if _, ok := v[f.Name]; !ok {
+			return s.ApplyDefaults(v)
+		}
+	}
+	return v
+}
+
 // JSONSchema returns the schema as a JSON Schema (draft 2020-12) object, for
 // editors and docs.
 func (s Schema) JSONSchema() map[string]any {

@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -153,4 +154,23 @@ func TestSchemaApplyDefaults(t *testing.T) {
 	require.Equal(t, map[string]any{"token": "t", "api_url": "https://api.example.com"}, out)
 	require.Equal(t, map[string]any{"token": "t"}, in, "the input is not modified")
 	require.Equal(t, "https://other", schema.ApplyDefaults(map[string]any{"api_url": "https://other"})["api_url"])
+}
+
+// TestSchemaWithDefaultsIsApplyDefaults holds the Server's copy-free
+// withDefaults to ApplyDefaults, and checks that an input lacking no
+// defaulted field is taken as it is.
+func TestSchemaWithDefaultsIsApplyDefaults(t *testing.T) {
+	t.Parallel()
+	schema := sdk.Fields(sdk.String("api_url", "").WithDefault("https://api.example.com"), sdk.String("token", ""),
+		sdk.Integer("n", "").WithDefault(3))
+	for _, in := range []map[string]any{
+		{}, {"token": "t"}, {"api_url": "x"}, {"api_url": "x", "n": 1}, {"api_url": nil, "n": 1, "token": "t"}, {"other": true},
+	} {
+		require.Equal(t, schema.ApplyDefaults(in), sdk.SchemaWithDefaults(schema, in), "input %v", in)
+	}
+	in := map[string]any{"api_url": "x", "n": 1}
+	require.Equal(t, reflect.ValueOf(in).Pointer(), reflect.ValueOf(sdk.SchemaWithDefaults(schema, in)).Pointer())
+	none := sdk.Fields(sdk.String("token", ""))
+	in = map[string]any{}
+	require.Equal(t, reflect.ValueOf(in).Pointer(), reflect.ValueOf(sdk.SchemaWithDefaults(none, in)).Pointer())
 }

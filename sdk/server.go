@@ -148,7 +148,8 @@ func (s *Server) prepare(req *InvokeRequest) (*Action, *Call, error) {
 	if ferrs := action.Input.Validate(input, ValidateOptions{}); len(ferrs) > 0 {
 		return nil, nil, maskError(fieldErrors(req.Action, ferrs), masker)
 	}
-	input = action.Input.ApplyDefaults(input)
+	// input is this call's own, decoded above.
+	input = action.Input.withDefaults(input)
 	body, err := decodeObject(req.BodyOverride)
 	if err != nil {
 		return nil, nil, Permanent(fmt.Errorf("body override: %w", err))

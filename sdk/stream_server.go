@@ -55,8 +55,10 @@ type invokeLoop struct {
 	srv    *streamServer
 	stream pluginpb.InvokeStream_InvokesServer
 	ctx    context.Context
-	out    *batcher[*pluginpb.ResultFrame]
-	pool   *workers
+	// bare is ctx with empty incoming metadata (see callContext).
+	bare context.Context
+	out  *batcher[*pluginpb.ResultFrame]
+	pool *workers
 
 	// wg counts the calls running.
 	wg    sync.WaitGroup
@@ -91,6 +93,7 @@ func (s *streamServer) Invokes(stream pluginpb.InvokeStream_InvokesServer) error
 		pool:  newWorkers(workerIdle),
 		done:  make(chan struct{}),
 	}
+	l.bare = metadata.NewIncomingContext(l.ctx, noMetadata)
 	var sent pluginpb.ResultBatch
 	l.out = &batcher[*pluginpb.ResultFrame]{
 		send: func(frames []*pluginpb.ResultFrame) error {
@@ -173,7 +176,7 @@ func (l *invokeLoop) receive() {
 // start registers call f and runs it, on this goroutine when inline. Run
 // inline, it reports whether this goroutine is still the receiver.
 func (l *invokeLoop) start(f *pluginpb.CallFrame, inline bool) bool {
-	cctx, cancel := callContext(l.ctx, f)
+	cctx, cancel := callContext(l.ctx, l.bare, f)
 	l.mu.Lock()
 	l.calls[f.Id] = cancel
 	l.mu.Unlock()
@@ -245,12 +248,16 @@ func (l *invokeLoop) cancelAll() {
 // for every call that reads its metadata would cost more than the call. A
 // call with a timeout ends in time for its answer, as answerInTime makes a
 // unary call's: one deadline, one timer.
-func callContext(ctx context.Context, f *pluginpb.CallFrame) (context.Context, context.CancelFunc) {
-	md := noMetadata
+//
+// bare is ctx with noMetadata as its incoming metadata, made once per
+// stream: a frame without metadata derives from it without a context of
+// its own.
+func callContext(ctx, bare context.Context, f *pluginpb.CallFrame) (context.Context, context.CancelFunc) {
 	if len(f.Metadata) > 0 {
-		md = metadata.New(f.Metadata)
+		ctx = metadata.NewIncomingContext(ctx, metadata.New(f.Metadata))
+	} else {
+		ctx = bare
 	}
-	ctx = metadata.NewIncomingContext(ctx, md)
 	if f.TimeoutNs > 0 {
 		return context.WithDeadline(ctx, answerDeadline(time.Now().Add(time.Duration(f.TimeoutNs))))
 	}

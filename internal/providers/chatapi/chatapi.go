@@ -136,27 +136,39 @@ func instanceEndpoint(call *sdk.Call, method string) (string, url.Values, error)
 // instanceURL returns the URL of the instance API method with the query
 // that authenticates it, as sdk.HTTP.Do joins instanceEndpoint's two (the
 // token's query made once, without a url.Values).
+// The URL is joined in one string (one allocation); an escaped instance id
+// holds no "?", so the endpoint has a query only when the base or the
+// method has one.
 func instanceURL(call *sdk.Call, method string) (string, error) {
-	endpoint, token, err := instanceMethod(call, method)
+	base, id, token, err := instanceConfig(call)
 	if err != nil {
 		return "", err
 	}
 	sep := "?"
-	if strings.Contains(endpoint, "?") {
+	if strings.Contains(base, "?") || strings.Contains(method, "?") {
 		sep = "&"
 	}
-	return endpoint + sep + "token=" + url.QueryEscape(token), nil
+	return base + "/instance" + id + "/" + method + sep + "token=" + url.QueryEscape(token), nil
 }
 
 // instanceMethod returns the URL of the instance API method without its
 // query, and the token, from the call's config (override included).
 func instanceMethod(call *sdk.Call, method string) (endpoint, token string, err error) {
-	id, token := call.Config.String("instance_id"), call.Config.String("token")
-	if id == "" || token == "" {
-		return "", "", sdk.Permanent(fmt.Errorf("%s needs config instance_id and token; set them on the provider or in the step's override.config", call.Action))
+	base, id, token, err := instanceConfig(call)
+	if err != nil {
+		return "", "", err
 	}
-	base := strings.TrimRight(call.Config.String("api_url"), "/")
-	return base + "/instance" + url.PathEscape(id) + "/" + method, token, nil
+	return base + "/instance" + id + "/" + method, token, nil
+}
+
+// instanceConfig returns the call's API URL without trailing slashes, its
+// instance id escaped for the path, and its token.
+func instanceConfig(call *sdk.Call) (base, id, token string, err error) {
+	id, token = call.Config.String("instance_id"), call.Config.String("token")
+	if id == "" || token == "" {
+		return "", "", "", sdk.Permanent(fmt.Errorf("%s needs config instance_id and token; set them on the provider or in the step's override.config", call.Action))
+	}
+	return strings.TrimRight(call.Config.String("api_url"), "/"), url.PathEscape(id), token, nil
 }
 
 // managementEndpoint returns the URL of an account-level function and the

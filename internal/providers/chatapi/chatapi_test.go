@@ -192,6 +192,7 @@ func TestInstanceURLIsTheJoinedEndpoint(t *testing.T) {
 		{"instance_id": "229607", "token": "abc123", "api_url": "https://api.chat-api.com"},
 		{"instance_id": "22 96/07", "token": "a&b=c d+é?", "api_url": "https://api.chat-api.com/"},
 		{"instance_id": "1", "token": "t", "api_url": "https://proxy.example/?via=x"},
+		{"instance_id": "1?x=y&z", "token": "t?", "api_url": "https://api.chat-api.com"},
 		{"instance_id": "1", "token": "", "api_url": "https://api.chat-api.com"},
 	} {
 		call := &sdk.Call{Action: "send_message", Config: cfg}

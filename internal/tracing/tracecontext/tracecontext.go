@@ -98,16 +98,14 @@ func ToOutgoingGRPC(ctx context.Context) context.Context {
 // FromIncomingGRPC returns ctx carrying the remote span context found in
 // the incoming gRPC metadata of ctx, or ctx itself when there is none.
 func FromIncomingGRPC(ctx context.Context) context.Context {
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return ctx
-	}
-	parent := md.Get(TraceParent)
+	// The two keys alone: FromIncomingContext would copy the whole
+	// metadata on every call, most of which carry no trace.
+	parent := metadata.ValueFromIncomingContext(ctx, TraceParent)
 	if len(parent) != 1 {
 		return ctx
 	}
 	c := map[string]string{TraceParent: parent[0]}
-	if state := md.Get(TraceState); len(state) == 1 {
+	if state := metadata.ValueFromIncomingContext(ctx, TraceState); len(state) == 1 {
 		c[TraceState] = state[0]
 	}
 	return Extract(ctx, c)
