@@ -420,33 +420,42 @@ func (s *Store) Attempts(ctx context.Context, runID string) ([]store.Attempt, er
 	defer rows.Close()
 	attempts := []store.Attempt{}
 	for rows.Next() {
-		var (
-			a                 store.Attempt
-			status            string
-			errs              errorScan
-			started, finished pgtype.Timestamptz
-			outcome           string
-			retryAfterMS      int64
-			req, resp         []byte
-		)
-		dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &a.Action, &status, &outcome},
-			errs.dests()...)
-		if err := rows.Scan(append(dests, &retryAfterMS, &req, &resp, &started, &finished)...); err != nil {
+		a, err := scanAttempt(rows)
+		if err != nil {
 			return nil, fmt.Errorf("attempts of run %s: %w", runID, err)
 		}
-		a.Status = store.Status(status)
-		a.Outcome = store.Outcome(outcome)
-		a.RetryAfter = time.Duration(retryAfterMS) * time.Millisecond
-		a.Request, a.Response = decodeJSON(req), decodeJSON(resp)
-		a.Error = errs.value()
-		a.StartedAt = decodeTime(started)
-		a.FinishedAt = decodeTime(finished)
 		attempts = append(attempts, a)
 	}
 	if err := s.emptyResult(ctx, rows.Err(), len(attempts), runID); err != nil {
 		return nil, fmt.Errorf("attempts: %w", err)
 	}
 	return attempts, nil
+}
+
+// scanAttempt reads one row of attemptLog's columns.
+func scanAttempt(row pgx.Row) (store.Attempt, error) {
+	var (
+		a                 store.Attempt
+		status            string
+		errs              errorScan
+		started, finished pgtype.Timestamptz
+		outcome           string
+		retryAfterMS      int64
+		req, resp         []byte
+	)
+	dests := append([]any{&a.RunID, &a.StepID, &a.Item, &a.Number, &a.Provider, &a.Action, &status, &outcome},
+		errs.dests()...)
+	if err := row.Scan(append(dests, &retryAfterMS, &req, &resp, &started, &finished)...); err != nil {
+		return store.Attempt{}, err
+	}
+	a.Status = store.Status(status)
+	a.Outcome = store.Outcome(outcome)
+	a.RetryAfter = time.Duration(retryAfterMS) * time.Millisecond
+	a.Request, a.Response = decodeJSON(req), decodeJSON(resp)
+	a.Error = errs.value()
+	a.StartedAt = decodeTime(started)
+	a.FinishedAt = decodeTime(finished)
+	return a, nil
 }
 
 // emptyResult finishes a listing of a run's rows: it returns err, the
