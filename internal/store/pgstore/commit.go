@@ -78,9 +78,6 @@ func (s *Store) StartAttemptRun(ctx context.Context, key store.StepKey, start st
 		return store.Run{}, fmt.Errorf("start attempt: %w", err)
 	}
 	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch, checked bool) {
-		if checked && start.Number == 1 && s.foldRunUpdate(b, startFold, startAttemptArgs(key, start)...) {
-			return
-		}
 		if checked {
 			b.Queue(s.sql(startAttemptFor(start.Number, true)), startAttemptArgs(key, start)...)
 			return
@@ -104,15 +101,6 @@ func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt
 		return store.Run{}, fmt.Errorf("finish attempt: %w", err)
 	}
 	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch, checked bool) {
-		if checked && attempt == 1 {
-			args := finishAttemptArgs(key, attempt, result)
-			for _, d := range deliveries {
-				args = append(args, indexMessageArgs(d)...)
-			}
-			if s.foldRunUpdate(b, finishFold(len(deliveries)), args...) {
-				return
-			}
-		}
 		if checked {
 			b.Queue(s.sql(finishAttemptFor(attempt, true)), finishAttemptArgs(key, attempt, result)...)
 		} else {
