@@ -79,15 +79,22 @@ SELECT (SELECT count(*) FROM rec),
 // startAttemptFor returns the statement that starts attempt number:
 // startFirstAttempt or startAttempt, checked (see failUnless) or not.
 func startAttemptFor(number int, checked bool) string {
-	switch {
-	case number == 1 && checked:
-		return startFirstAttemptChecked
-	case number == 1:
-		return startFirstAttempt
-	case checked:
-		return startAttemptChecked
+	return pickStatement(number == 1, checked,
+		[2][2]string{{startAttempt, startAttemptChecked}, {startFirstAttempt, startFirstAttemptChecked}})
+}
+
+// pickStatement returns of texts, a write's statements, the one for a
+// first attempt (texts[1]) or a later one (texts[0]), checked ([…][1]) or
+// not ([…][0]).
+func pickStatement(first, checked bool, texts [2][2]string) string {
+	f, c := 0, 0
+	if first {
+		f = 1
 	}
-	return startAttempt
+	if checked {
+		c = 1
+	}
+	return texts[f][c]
 }
 
 // StartAttempt logs the start of an attempt and marks its step record running.
@@ -252,15 +259,8 @@ SELECT ` + failUnless + ` FROM att`
 // finishAttemptFor returns the statement that finishes attempt:
 // finishFirstAttempt or finishAttempt, checked (see failUnless) or not.
 func finishAttemptFor(attempt int, checked bool) string {
-	switch {
-	case attempt == 1 && checked:
-		return finishFirstAttemptChecked
-	case attempt == 1:
-		return finishFirstAttempt
-	case checked:
-		return finishAttemptChecked
-	}
-	return finishAttempt
+	return pickStatement(attempt == 1, checked,
+		[2][2]string{{finishAttempt, finishAttemptChecked}, {finishFirstAttempt, finishFirstAttemptChecked}})
 }
 
 // FinishAttempt logs the result of a started attempt and applies it to the
