@@ -303,7 +303,7 @@ func TestEagerCreateIsOneRoundTrip(t *testing.T) {
 		t.Logf("%d round trips, %d statements", len(stmts), n)
 	}
 	require.Contains(t, stmts[0], ".runs (id, workflow", "the run")
-	require.Contains(t, stmts[0], "step_attempts", "the attempt's start goes with the run")
+	require.Contains(t, stmts[0], "first_status", "the attempt's start goes with the run")
 	require.Contains(t, stmts[0], "river_job", "the held job goes with the run")
 	for _, st := range stmts {
 		require.NotContains(t, strings.ToUpper(st), "BEGIN", "%q", stmts)

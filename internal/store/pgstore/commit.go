@@ -79,12 +79,10 @@ func (s *Store) StartAttemptRun(ctx context.Context, key store.StepKey, start st
 	}
 	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch, checked bool) {
 		if checked {
-			b.Queue(s.sql(startAttemptChecked), startAttemptArgs(key, start)...)
+			b.Queue(s.sql(startAttemptFor(start.Number, true)), startAttemptArgs(key, start)...)
 			return
 		}
-		b.Queue(s.sql(startAttempt), startAttemptArgs(key, start)...).Exec(func(tag pgconn.CommandTag) error {
-			return startAttemptErr(key, tag, nil)
-		})
+		s.queueStartAttempt(b, key, start)
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -104,9 +102,9 @@ func (s *Store) FinishAttemptRun(ctx context.Context, key store.StepKey, attempt
 	}
 	run, err := s.updateRun(ctx, key.RunID, update, func(b *pgx.Batch, checked bool) {
 		if checked {
-			b.Queue(s.sql(finishAttemptChecked), finishAttemptArgs(key, attempt, result)...)
+			b.Queue(s.sql(finishAttemptFor(attempt, true)), finishAttemptArgs(key, attempt, result)...)
 		} else {
-			b.Queue(s.sql(finishAttempt), finishAttemptArgs(key, attempt, result)...).QueryRow(func(row pgx.Row) error {
+			b.Queue(s.sql(finishAttemptFor(attempt, false)), finishAttemptArgs(key, attempt, result)...).QueryRow(func(row pgx.Row) error {
 				return scanFinish(row)
 			})
 		}

@@ -31,8 +31,9 @@ func (s *Store) CreateStartAttemptRun(ctx context.Context, run store.Run, idemKe
 		if err != nil || existed {
 			return err
 		}
-		tag, err := tx.Exec(ctx, s.sql(startAttempt), startAttemptArgs(key, start)...)
-		if err = startAttemptErr(key, tag, err); err != nil {
+		b := &pgx.Batch{}
+		s.queueStartAttempt(b, key, start)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("start attempt %d of step %s: %w", start.Number, keyName(key), classify(err))
 		}
 		return nil

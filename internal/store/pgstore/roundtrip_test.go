@@ -227,7 +227,8 @@ func TestRunCacheRefusalsAreExact(t *testing.T) {
 		_, err = s.StartAttemptRun(ctx, w.key, w.start, w.take)
 		require.ErrorIs(t, err, store.ErrNotFound)
 		var n int
-		require.NoError(t, s.queryRow(ctx, `SELECT count(*) FROM {schema}.step_attempts WHERE run_id = $1`, w.key.RunID).Scan(&n))
+		require.NoError(t, s.queryRow(ctx, `SELECT (SELECT count(*) FROM {schema}.step_records WHERE run_id = $1)
+			+ (SELECT count(*) FROM {schema}.step_attempts WHERE run_id = $1)`, w.key.RunID).Scan(&n))
 		require.Zero(t, n)
 	})
 }

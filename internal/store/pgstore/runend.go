@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -60,9 +59,7 @@ func (s *Store) QueueStartAttempt(b *pgx.Batch, key store.StepKey, start store.A
 	if err := start.Validate(); err != nil {
 		return err
 	}
-	b.Queue(s.sql(startAttempt), startAttemptArgs(key, start)...).Exec(func(tag pgconn.CommandTag) error {
-		return startAttemptErr(key, tag, nil)
-	})
+	s.queueStartAttempt(b, key, start)
 	return nil
 }
 
@@ -76,7 +73,7 @@ func (s *Store) QueueStartAttemptChecked(b *pgx.Batch, key store.StepKey, start 
 	if err := start.Validate(); err != nil {
 		return err
 	}
-	b.Queue(s.sql(startAttemptChecked), startAttemptArgs(key, start)...)
+	b.Queue(s.sql(startAttemptFor(start.Number, true)), startAttemptArgs(key, start)...)
 	return nil
 }
 
