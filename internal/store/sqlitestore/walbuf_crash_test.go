@@ -105,3 +105,24 @@ func TestCrashChildWritesRuns(t *testing.T) {
 		}
 	}
 }
+
+// HERALD_SQLITE_VFS selects the writer's VFS: unix (SQLite's own) works as
+// walbuf does, and an unknown name is refused.
+func TestWriterVFSFromEnvironment(t *testing.T) {
+	ctx := context.Background()
+	for _, v := range []string{"unix", "herald-walbuf", ""} {
+		t.Setenv(vfsEnv, v)
+		s, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+		require.NoError(t, err, "%s=%q", vfsEnv, v)
+		run := store.Run{ID: store.NewRunID(), Workflow: "w", Status: store.StatusQueued,
+			Trigger: json.RawMessage(`{}`), CreatedAt: time.Now()}
+		_, _, err = s.CreateRun(ctx, run, "", 0)
+		require.NoError(t, err)
+		_, err = s.GetRun(ctx, run.ID)
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	}
+	t.Setenv(vfsEnv, "walbuf")
+	_, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	require.ErrorContains(t, err, vfsEnv)
+}
