@@ -90,7 +90,7 @@ func TestCrashChildWritesRuns(t *testing.T) {
 		go func() {
 			for i := 0; ; i++ {
 				run := store.Run{ID: store.NewRunID(), Workflow: "crash", Status: store.StatusQueued,
-					Trigger: json.RawMessage(fmt.Sprintf(`{"kind":"webhook","body":%q}`, strings.Repeat("x", 200+i%7*300))),
+					Trigger:   json.RawMessage(fmt.Sprintf(`{"kind":"webhook","body":%q}`, strings.Repeat("x", 200+i%7*300))),
 					CreatedAt: time.Now()}
 				if _, _, err := s.CreateRun(ctx, run, fmt.Sprintf("crash:%d:%d", g, i), time.Hour); err != nil {
 					panic(err)
