@@ -164,9 +164,14 @@ func walWrite(tls *libc.TLS, pFile, p uintptr, n int32, off int64) int32 {
 // not end one.
 const walFrameHeader = 24
 
+// walRead writes the buffer before any read: a read of the buffer's range
+// needs it, and so does one of a gap below it, which the file would not
+// have (a short read) where the buffer's write makes zeros. SQLite reads
+// the WAL while its buffer holds frames only in a transaction that
+// spilled pages, so this is rare.
 func walRead(tls *libc.TLS, pFile, p uintptr, n int32, off int64) int32 {
 	f := at[file](pFile)
-	if f.n > 0 && off < f.off+f.n && off+int64(n) > f.off {
+	if f.n > 0 || f.failed != sqlite3.SQLITE_OK {
 		if rc := f.flushed(tls); rc != sqlite3.SQLITE_OK {
 			return rc
 		}

@@ -11,8 +11,8 @@
 //     size after commit" is not zero), so a commit's frames are written by
 //     the xWrite of its last page, and a failure is reported there, as the
 //     unix VFS would report it;
-//   - before xSync, xTruncate, xFileSize, xFileControl and xClose of the WAL,
-//     and before an xRead of it that overlaps the buffer;
+//   - before xSync, xTruncate, xFileSize, xFileControl, xRead and xClose of
+//     the WAL;
 //   - before any shared-memory lock change (xShmLock), barrier (xShmBarrier)
 //     or unmap (xShmUnmap) of the connection's database file: SQLite
 //     publishes frames to other connections (the wal-index header) only
