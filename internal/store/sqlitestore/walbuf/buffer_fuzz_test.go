@@ -91,7 +91,11 @@ func FuzzWALBuffer(f *testing.F) {
 			case 2: // size
 				p := libc.Xmalloc(tls, 8)
 				require.Equal(t, int32(sqlite3.SQLITE_OK), walFileSize(tls, pFile, p))
-				require.Equal(t, int64(len(model)), *at[int64](p))
+				want := int64(len(model))
+				if want == 1 {
+					want = 0 // the unix VFS's own: a 1-byte file is reported empty (unixFileSize)
+				}
+				require.Equal(t, want, *at[int64](p))
 				libc.Xfree(tls, p)
 			case 3: // truncate
 				size := min(off, int64(len(model)))
