@@ -113,12 +113,18 @@ func open(ctx context.Context, path string, opts Options, group int) (*Store, er
 	// auto_vacuum(INCREMENTAL) takes effect on a new file (set before its
 	// first table); an older file is converted once by incrementalVacuum.
 	busy := opts.BusyTimeout
+	// Only the writer writes the WAL, so only it needs walbuf's buffer;
+	// readers see what it published, which is on disk first.
+	vfs, err := writerVFSParam()
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
 	write, err := sql.Open("sqlite", connString(abs, busy,
 		"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)",
 		// The checkpointer copies the WAL, not the writer's commits; see
 		// checkpoint.go.
 		"wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit),
-		fmt.Sprintf("cache_size(-%d)", writerCacheKiB))+"&_txlock=immediate")
+		fmt.Sprintf("cache_size(-%d)", writerCacheKiB))+"&_txlock=immediate"+vfs)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
