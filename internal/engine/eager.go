@@ -31,6 +31,8 @@ type Admission struct {
 	// trigger, when set, is Run's trigger as decoding it gives
 	// (NewAdmission).
 	trigger *Trigger
+	// noWaiter is the trigger's NoWaiter: the execution keeps no runLog.
+	noWaiter bool
 }
 
 // EagerEligible reports whether a run of workflow started by trig may be

@@ -174,7 +174,7 @@ func (e *Engine) NewAdmission(ctx context.Context, workflow string, trig Trigger
 	if err != nil {
 		return Admission{}, err
 	}
-	a := Admission{Run: run}
+	a := Admission{Run: run, noWaiter: trig.NoWaiter}
 	if decoded, ok := masked.asDecoded(); ok {
 		a.trigger = &decoded
 	}
@@ -408,7 +408,7 @@ func (e *Engine) execute(ctx context.Context, id string, lazy bool, handed *stor
 	ctx, span := e.startRun(ctx, run)
 	defer func() { endRun(span, final, err) }()
 	wf := st.project.Workflows[run.Workflow]
-	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, written: newRunLog(run), trigger: decoded}
+	x := &execution{e: e, st: st, run: run, wf: wf, take: take, create: create, held: held, written: newRunLog(run, create), trigger: decoded}
 	if lazy {
 		// A retry after errClaimLost (lazy unset) announced the run already.
 		e.emit(Event{Type: RunStarted, RunID: run.ID, Workflow: run.Workflow, Item: store.NoItem, Attempt: run.Attempt})

@@ -40,9 +40,10 @@ type runLog struct {
 }
 
 // newRunLog returns the log of an execution of run: nil unless this is the
-// run's first execution, which starts from nothing stored.
-func newRunLog(run store.Run) *runLog {
-	if run.Attempt != 1 {
+// run's first execution, which starts from nothing stored, and, for a run
+// not stored yet (create), unless a request will wait for its object.
+func newRunLog(run store.Run, create *pendingCreate) *runLog {
+	if run.Attempt != 1 || create != nil && create.noWaiter {
 		return nil
 	}
 	l := &runLog{}

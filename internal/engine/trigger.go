@@ -47,6 +47,13 @@ type Trigger struct {
 	// for its idempotency key (see store.Run.RequestFingerprint). It is
 	// not part of the trigger's data and is not stored with it.
 	RequestFingerprint string `json:"-"`
+
+	// NoWaiter tells that the request that asked for the run will not wait
+	// for its run object (a webhook answered 202 at admission): a run
+	// started eagerly (NewAdmission) then does not keep what it writes in
+	// memory, and its RunFinished event carries no Run, so whoever waits
+	// for it after all reads it from the store. Not stored.
+	NoWaiter bool `json:"-"`
 }
 
 func (t Trigger) data() expr.TriggerData {
@@ -78,7 +85,7 @@ func (t Trigger) asDecoded() (_ Trigger, ok bool) {
 	}
 	d := t
 	// Not encoded: see Trigger.
-	d.RequestFingerprint = ""
+	d.RequestFingerprint, d.NoWaiter = "", false
 	// Empty maps are left out of the encoding: decoded, they are nil.
 	d.Headers, d.Query, d.TraceContext = nilIfEmpty(t.Headers), nilIfEmpty(t.Query), nilIfEmpty(t.TraceContext)
 	return d, true

@@ -69,9 +69,10 @@ func (a *api) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := engine.Trigger{
-		Kind:    engine.KindWebhook,
-		Time:    a.now(),
-		Headers: flatten(r.Header, true, nil),
+		Kind:     engine.KindWebhook,
+		Time:     a.now(),
+		Headers:  flatten(r.Header, true, nil),
+		NoWaiter: trig.Respond != config.RespondOutput,
 	}
 	if r.URL.RawQuery != "" {
 		// Without a query string Query would make an empty map for

@@ -58,7 +58,7 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, "input is not valid JSON: %s", err)
 		return
 	}
-	t := engine.Trigger{Kind: engine.KindManual, Time: a.now(), Body: input}
+	t := engine.Trigger{Kind: engine.KindManual, Time: a.now(), Body: input, NoWaiter: wait == 0}
 	scoped := ""
 	if key != "" {
 		scoped = "api:" + name + ":" + key

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ type dispatcher struct {
 	ready []job
 	// idle holds the workers waiting for work; the last one went idle last.
 	idle []*worker
+	// freshQueued counts the fresh runs in ready (handOffWithin): runs not
+	// stored yet whose submitters wait for a worker.
+	freshQueued int
 
 	mu       sync.Mutex
 	active   map[string]int   // runs executing, by workflow
@@ -127,6 +131,9 @@ func (d *dispatcher) take(w *worker) (job, bool) {
 	if len(d.ready) == 0 {
 		d.ready = nil
 	}
+	if j.fresh != nil {
+		d.freshQueued--
+	}
 	return j, true
 }
 
@@ -148,14 +155,8 @@ func (d *dispatcher) leave(w *worker) (job, bool) {
 	return <-w.next, true
 }
 
-// give hands j to the worker that went idle last, and reports whether one
-// was idle; it never waits.
-func (d *dispatcher) give(j job) bool {
-	d.pool.Lock()
-	defer d.pool.Unlock()
-	return d.giveLocked(j)
-}
-
+// giveLocked hands j to the worker that went idle last, and reports whether
+// one was idle; it never waits. d.pool is held.
 func (d *dispatcher) giveLocked(j job) bool {
 	n := len(d.idle)
 	if n == 0 {
@@ -226,10 +227,59 @@ func (d *dispatcher) atLimit(workflow string, limit int) bool {
 	return d.admitted[workflow] > limit
 }
 
-// handOff gives an admitted run to a worker that is free now, and reports
-// whether one took it; it never waits.
-func (d *dispatcher) handOff(j job) bool {
-	return d.give(j)
+// eagerWait is how long a fresh run waits for a worker to go idle when
+// none is (handOffWithin). Under a closed loop every worker can be busy for
+// a moment, most of them with runs that only wait for their finish commit,
+// which frees them within a group commit or two (1–2 ms; session 11 counted
+// 5.9% of webhooks finding no idle worker). A run that waits it out is
+// created queued, as one that finds no worker at all: a commit more on its
+// path, which the wait would have saved.
+const eagerWait = 5 * time.Millisecond
+
+// handOffWithin gives j, a fresh run whose submitter waits on done (closed
+// once the run's creation is settled), to the worker that went idle last.
+// When none is idle and the queue holds no run already created, j is queued
+// for the first worker to go idle within wait. It reports whether a worker
+// took j, so that done will be closed; false means no worker did and j is
+// withdrawn from the queue: the caller creates the run queued instead.
+func (d *dispatcher) handOffWithin(j job, done <-chan struct{}, wait time.Duration) bool {
+	d.pool.Lock()
+	if d.giveLocked(j) {
+		d.pool.Unlock()
+		return true
+	}
+	// Behind runs already created the wait would be longer, and they
+	// would go first anyway.
+	if wait <= 0 || len(d.ready) > d.freshQueued {
+		d.pool.Unlock()
+		return false
+	}
+	d.ready = append(d.ready, j)
+	d.freshQueued++
+	d.pool.Unlock()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+	}
+	return !d.withdraw(j)
+}
+
+// withdraw takes the fresh run j off the queue and reports whether it was
+// still there: false means a worker took it.
+func (d *dispatcher) withdraw(j job) bool {
+	d.pool.Lock()
+	defer d.pool.Unlock()
+	for i, x := range d.ready {
+		if x.fresh == j.fresh {
+			d.ready = slices.Delete(d.ready, i, i+1)
+			d.freshQueued--
+			return true
+		}
+	}
+	return false
 }
 
 // enqueue hands an admitted run to a free worker, or queues it for the

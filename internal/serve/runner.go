@@ -64,7 +64,8 @@ type localRunner struct {
 var _ runner = (*localRunner)(nil)
 
 // submit admits the run (waiting up to the admission wait for room). When
-// a worker is free and the run may start eagerly (Engine.EagerEligible),
+// a worker is free, or goes free within eagerWait, and the run may start
+// eagerly (Engine.EagerEligible),
 // the worker executes it at once and stores it with its first attempt's
 // start (Engine.ExecuteNew); submit returns once that is durable.
 // Otherwise it creates the run, applies the on_limit = "skip" policy, and
@@ -87,14 +88,14 @@ func (l *localRunner) submit(ctx context.Context, wf *config.Workflow, c creatio
 		ea.done = make(chan struct{})
 		ea.fresh.IdemKey, ea.fresh.TTL = c.idemKey, c.ttl
 		ea.fresh.Admitted = ea.admitted
-		if l.disp.handOff(job{id: ea.fresh.Run.ID, workflow: wf.Name, fresh: &ea.fresh}) {
+		if l.disp.handOffWithin(job{id: ea.fresh.Run.ID, workflow: wf.Name, fresh: &ea.fresh}, ea.done, eagerWait) {
 			// The worker releases the slot when the run ends, also one
 			// that was not created.
 			<-ea.done
 			return ea.out.run, ea.out.existed, ea.out.err
 		}
-		// No worker was free: the run made for it is created as Create
-		// creates one.
+		// No worker went free: the run made for it is created as
+		// Create creates one.
 		run, existed, err = c.engine.CreateAdmitted(ctx, ea.fresh)
 	} else {
 		run, existed, err = c.create(ctx)

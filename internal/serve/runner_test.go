@@ -59,6 +59,8 @@ type blocker struct {
 	release chan struct{}
 	// senders, when set, records the goroutine each send runs on.
 	senders *journal
+	// onSend, when set, is called with each send's call.
+	onSend func(*sdk.Call)
 }
 
 func (b blocker) Spec() *sdk.Spec {
@@ -66,8 +68,11 @@ func (b blocker) Spec() *sdk.Spec {
 		Name:   "send",
 		Input:  sdk.Fields(sdk.String("to", "Recipient.")),
 		Output: sdk.Schema{AdditionalFields: true},
-		Run: func(ctx context.Context, _ *sdk.Call) (any, error) {
+		Run: func(ctx context.Context, c *sdk.Call) (any, error) {
 			b.j.add("sent")
+			if b.onSend != nil {
+				b.onSend(c)
+			}
 			if b.senders != nil {
 				b.senders.add(goroutine())
 			}
@@ -102,7 +107,7 @@ workflow "limited" {
 // blockerRunner is a local runner with the given number of workers,
 // executing blockerSource against prov with a SQLite store that journals
 // into j. It is started, and stopped when the test ends.
-func blockerRunner(t *testing.T, ctx context.Context, prov blocker, workers int) (*localRunner, *config.Project, journaledStore) {
+func blockerRunner(t testing.TB, ctx context.Context, prov blocker, workers int) (*localRunner, *config.Project, journaledStore) {
 	t.Helper()
 	lite, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
 	require.NoError(t, err)
