@@ -10,8 +10,9 @@ import (
 
 // vfsEnv names the environment variable that selects the writer's SQLite
 // VFS: "unix" is SQLite's default, which writes every WAL frame with two
-// pwrite calls; anything else (and unset) is walbuf, which writes a
-// commit's frames with one. See docs/operations.md.
+// pwrite calls; unset or "herald-walbuf" is walbuf, which writes a commit's
+// frames with one; any other value fails the store's open. See
+// docs/operations.md.
 const vfsEnv = "HERALD_SQLITE_VFS"
 
 // writerVFSParam returns the vfs parameter to append to the writer's DSN
